@@ -1,0 +1,82 @@
+"""Backprop Explorer's single entry point: the GUI with no arguments, or a subcommand.
+
+Each subcommand lives beside the code it drives (``graph.cli``, ``nets.mlp_cli``, ...).
+A module here is listed only once its subcommand works. Each module provides
+``register(subparsers)``, which adds its parser and sets ``handler`` to a function
+``handler(args) -> int``. Modules are imported only when argparse needs them, and none
+of them imports torch at import time, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+__version__ = "0.1.0"
+
+# name -> module providing register(subparsers). Order is the order in --help.
+SUBCOMMANDS: dict[str, str] = {
+    "gui": "gui.cli",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one ``error: ...`` line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command-line parser, with every registered subcommand."""
+    parser = _Parser(
+        prog="backprop-explorer",
+        description="Watch backpropagation happen. With no command, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module_name in SUBCOMMANDS.values():
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.splitlines()) if len(text.splitlines()) > 1 else text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the app (no arguments) or a subcommand; return the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        from gui.app import run_app
+
+        return run_app([])
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        from gui.app import run_app
+
+        return run_app([])
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into `head` and friends: not an error worth a message.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the command line never shows a traceback
+        if os.environ.get("BACKPROP_EXPLORER_DEBUG"):
+            raise
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
