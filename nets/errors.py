@@ -33,3 +33,7 @@ class ResourceError(ConfigError):
 
 class DownloadError(NetsError):
     """A download failed or was cancelled."""
+
+
+class Cancelled(NetsError):
+    """The user cancelled a long operation (loading, downloading); nothing was changed."""

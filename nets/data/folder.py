@@ -1,0 +1,490 @@
+"""Image folders: ``DIR/train/<class>/*`` and optionally ``DIR/test/<class>/*``.
+
+Any format Pillow reads (through ``nets.images.open_image``). Images are centre-cropped
+to a square and resized to ``image_size`` (32 by default, so CIFAR-sized images stay as
+they are). Unusable files are skipped and counted by reason. Decoding runs in two worker
+processes; the decoded arrays are cached as an uncompressed .npz (no pickle) next to the
+data when the folder is writable, else in the user cache folder, and the cache is
+rebuilt whenever a file's name, size or modification time changes.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nets.data.dataset import (
+    CancelToken,
+    DatasetInfo,
+    ImageDataset,
+    ProgressCallback,
+    is_cancelled,
+    make_dataset,
+    report,
+)
+from nets.data.spec import DatasetSpec
+from nets.errors import Cancelled, DataError
+
+DEFAULT_IMAGE_SIZE = 32
+CACHE_VERSION = 1
+# Below this many files, starting worker processes costs more than it saves.
+_POOL_MIN_FILES = 3000
+_CHUNK = 1000
+_WORKERS = 2
+
+REASON_EMPTY = "empty file"
+REASON_NOT_IMAGE = "not an image"
+REASON_TRUNCATED = "truncated or corrupt image"
+REASON_TOO_LARGE = "image too large"
+REASON_PERMISSION = "unreadable (permission denied)"
+REASON_BROKEN_LINK = "broken or looping symlink"
+REASON_DIR_LOOP = "symlink loop (folder visited twice)"
+REASON_UNREADABLE = "unreadable file"
+REASON_OUTSIDE_CLASS = "not inside a class folder"
+REASON_UNKNOWN_CLASS = "test class not in train/"
+
+
+@dataclass
+class _Scan:
+    """The files found under one split folder (train/ or test/)."""
+
+    paths: list[str] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
+    fingerprint_rows: list[str] = field(default_factory=list)
+
+
+def _class_dirs(split_dir: Path, skipped: Counter) -> list[str]:
+    try:
+        entries = sorted(os.scandir(split_dir), key=lambda e: e.name)
+    except OSError as exc:
+        raise DataError(f"cannot list {split_dir}: {exc.strerror or exc}") from exc
+    names = []
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        try:
+            if e.is_dir():
+                names.append(e.name)
+            else:
+                skipped[REASON_OUTSIDE_CLASS] += 1
+        except OSError:
+            skipped[REASON_BROKEN_LINK] += 1
+    return names
+
+
+def _walk_class(
+    class_dir: Path, label: int, scan: _Scan, root: Path, seen_dirs: set[tuple[int, int]]
+) -> None:
+    """Collect every non-hidden file under class_dir, following symlinks but never looping."""
+    stack = [class_dir]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = folder.stat()
+        except OSError:
+            scan.skipped[REASON_BROKEN_LINK] += 1
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen_dirs:
+            scan.skipped[REASON_DIR_LOOP] += 1
+            continue
+        seen_dirs.add(key)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except PermissionError:
+            scan.skipped[REASON_PERMISSION] += 1
+            continue
+        except OSError:
+            scan.skipped[REASON_UNREADABLE] += 1
+            continue
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            try:
+                est = e.stat()  # follows symlinks
+            except OSError as exc:
+                reason = (
+                    REASON_BROKEN_LINK
+                    if exc.errno in (errno.ELOOP, errno.ENOENT)
+                    else REASON_UNREADABLE
+                )
+                scan.skipped[reason] += 1
+                continue
+            if stat.S_ISDIR(est.st_mode):
+                stack.append(Path(e.path))
+                continue
+            rel = os.path.relpath(e.path, root)
+            scan.fingerprint_rows.append(f"{rel}\0{est.st_size}\0{est.st_mtime_ns}")
+            if not stat.S_ISREG(est.st_mode):
+                scan.skipped[REASON_UNREADABLE] += 1
+            elif est.st_size == 0:
+                scan.skipped[REASON_EMPTY] += 1
+            else:
+                scan.paths.append(e.path)
+                scan.labels.append(label)
+
+
+def _scan_split(
+    split_dir: Path, class_names: list[str] | None, root: Path
+) -> tuple[list[str], _Scan]:
+    scan = _Scan()
+    found = _class_dirs(split_dir, scan.skipped)
+    if class_names is None:
+        class_names = found
+    index = {name: i for i, name in enumerate(class_names)}
+    seen: set[tuple[int, int]] = set()
+    for name in found:
+        if name not in index:
+            scan.skipped[REASON_UNKNOWN_CLASS] += sum(1 for _ in _iter_files(split_dir / name))
+            continue
+        _walk_class(split_dir / name, index[name], scan, root, seen)
+    return class_names, scan
+
+
+def _iter_files(folder: Path):
+    try:
+        for e in os.scandir(folder):
+            if not e.name.startswith("."):
+                yield e
+    except OSError:
+        return
+
+
+def _classify(exc: BaseException) -> str:
+    if isinstance(exc, PermissionError):
+        return REASON_PERMISSION
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str) and reason:
+        return reason
+    text = str(exc).lower()
+    if "bomb" in text or "too large" in text or "too big" in text or "pixels" in text:
+        return REASON_TOO_LARGE
+    if "truncat" in text or "corrupt" in text or "broken" in text:
+        return REASON_TRUNCATED
+    if "permission denied" in text:
+        return REASON_PERMISSION
+    if "not an image" in text or "cannot read" in text or "cannot identify" in text:
+        return REASON_NOT_IMAGE
+    if "empty" in text or "0 bytes" in text:
+        return REASON_EMPTY
+    return REASON_UNREADABLE
+
+
+def _decode_one(path: str, size: int) -> np.ndarray:
+    from PIL import Image
+
+    from nets.images import open_image
+
+    # min_size lets a large JPEG decode at a reduced scale (DCT draft), still >= size.
+    img = open_image(path, min_size=size)
+    if img.size != (size, size):
+        w, h = img.size
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        img = img.resize(
+            (size, size),
+            Image.Resampling.BILINEAR,
+            box=(left, top, left + side, top + side),
+            reducing_gap=2.0,
+        )
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    return np.asarray(img, dtype=np.uint8)
+
+
+def decode_chunk(paths: list[str], size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Decode ``paths`` into (images uint8 (n, size, size, 3), ok bool (n,), reasons).
+
+    ``reasons`` has one entry per failed file, in order. Runs in a worker process.
+    """
+    from nets.errors import ImageError
+
+    out = np.zeros((len(paths), size, size, 3), dtype=np.uint8)
+    ok = np.zeros(len(paths), dtype=bool)
+    reasons: list[str] = []
+    for i, p in enumerate(paths):
+        try:
+            out[i] = _decode_one(p, size)
+            ok[i] = True
+        except (ImageError, OSError, ValueError) as exc:
+            reasons.append(_classify(exc))
+        except Exception as exc:  # noqa: BLE001 - one odd file must not stop the load
+            reasons.append(_classify(exc))
+    return out, ok, reasons
+
+
+def _decode_all(
+    paths: list[str],
+    size: int,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    done_before: int,
+    total: int,
+) -> tuple[np.ndarray, np.ndarray, Counter]:
+    images = np.empty((len(paths), size, size, 3), dtype=np.uint8)
+    ok = np.zeros(len(paths), dtype=bool)
+    skipped: Counter = Counter()
+    chunks = [(i, paths[i : i + _CHUNK]) for i in range(0, len(paths), _CHUNK)]
+    workers = min(_WORKERS, os.cpu_count() or 1)
+
+    def store(start: int, result: tuple[np.ndarray, np.ndarray, list[str]]) -> None:
+        arr, good, reasons = result
+        images[start : start + len(arr)] = arr
+        ok[start : start + len(arr)] = good
+        skipped.update(reasons)
+
+    if len(paths) < _POOL_MIN_FILES or workers < 2:
+        for start, chunk in chunks:
+            if is_cancelled(cancel):
+                raise Cancelled("loading cancelled")
+            store(start, decode_chunk(chunk, size))
+            report(progress, done_before + start + len(chunk), total, "decoding images")
+        return images, ok, skipped
+
+    import multiprocessing
+
+    # spawn, not fork: the GUI calls this from a worker thread of a Qt process.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = [(start, len(c), pool.submit(decode_chunk, c, size)) for start, c in chunks]
+        done = 0
+        try:
+            for start, n, fut in futures:
+                while True:
+                    if is_cancelled(cancel):
+                        raise Cancelled("loading cancelled")
+                    try:
+                        result = fut.result(timeout=0.2)
+                        break
+                    except TimeoutError:
+                        continue
+                store(start, result)
+                done += n
+                report(progress, done_before + done, total, "decoding images")
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return images, ok, skipped
+
+
+# ---------------------------------------------------------------------------- the cache
+
+
+def _fingerprint(rows: list[str], size: int) -> str:
+    digest = hashlib.sha256(f"v{CACHE_VERSION}\0{size}\0".encode())
+    for row in sorted(rows):
+        digest.update(row.encode("utf-8", "surrogateescape"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def cache_paths(root: Path, size: int) -> list[Path]:
+    """Where the decoded-array cache for ``root`` may live, preferred first."""
+    import platformdirs
+
+    name = f".backprop-explorer-cache-{size}px.npz"
+    key = hashlib.sha256(str(root.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:20]
+    user = (
+        Path(platformdirs.user_cache_dir("backprop-explorer")) / "folders" / f"{key}-{size}px.npz"
+    )
+    return [root / name, user]
+
+
+def _read_cache(path: Path, fingerprint: str) -> dict[str, np.ndarray] | None:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if str(npz["fingerprint"]) != fingerprint:
+                return None
+            return {k: npz[k] for k in npz.files}
+    except Exception:  # noqa: BLE001 - a missing or damaged cache is simply rebuilt
+        return None
+
+
+def _write_cache(paths: list[Path], arrays: dict[str, np.ndarray]) -> Path | None:
+    for path in paths:
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            return path
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            continue
+    return None
+
+
+# ---------------------------------------------------------------------------- public
+
+
+def _check_root(root: Path) -> Path:
+    if not root.exists():
+        raise DataError(f"folder {root} does not exist")
+    if not root.is_dir():
+        raise DataError(f"{root} is not a folder")
+    train = root / "train"
+    if not train.is_dir():
+        raise DataError(
+            f"{root} has no train/ folder: expected {root}/train/<class>/<images> "
+            f"(and optionally {root}/test/<class>/<images>)"
+        )
+    return train
+
+
+def probe(spec: DatasetSpec) -> DatasetInfo:
+    root = spec.path
+    assert root is not None  # parse_spec guarantees a folder
+    try:
+        train = _check_root(root)
+    except DataError as exc:
+        return DatasetInfo(
+            spec=spec.text,
+            kind="folder",
+            found=False,
+            location=root,
+            description=str(exc),
+            hint=f"choose a folder laid out as DIR/train/<class>/<images>; {exc}",
+        )
+    counts = {}
+    for name in _class_dirs(train, Counter()):
+        counts[name] = sum(1 for e in _iter_files(train / name) if not e.is_dir())
+    test_dir = root / "test"
+    num_test = None
+    if test_dir.is_dir():
+        num_test = sum(
+            sum(1 for e in _iter_files(test_dir / n) if not e.is_dir())
+            for n in _class_dirs(test_dir, Counter())
+        )
+    found = len(counts) >= 2 and sum(counts.values()) > 0
+    hint = ""
+    if not counts:
+        hint = f"{train} has no class folders: put images in {train}/<class>/"
+    elif len(counts) == 1:
+        hint = f"{train} has only one class ({next(iter(counts))}): a classifier needs two or more"
+    return DatasetInfo(
+        spec=spec.text,
+        kind="folder",
+        found=found,
+        location=root,
+        description=f"image folder {root}: {len(counts)} classes, {sum(counts.values())} files",
+        class_names=tuple(counts),
+        class_counts=counts,
+        num_train=sum(counts.values()),
+        num_test=num_test,
+        hint=hint,
+    )
+
+
+def load(
+    spec: DatasetSpec,
+    *,
+    num_val: int | None = None,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    image_size: int = DEFAULT_IMAGE_SIZE,
+    use_cache: bool = True,
+) -> ImageDataset:
+    root = spec.path
+    assert root is not None
+    train_dir = _check_root(root)
+    report(progress, 0, 0, f"listing {root}")
+    class_names, train_scan = _scan_split(train_dir, None, root)
+    if not class_names:
+        raise DataError(f"{train_dir} has no class folders: put images in {train_dir}/<class>/")
+    if len(class_names) < 2:
+        raise DataError(
+            f"{train_dir} has only one class ({class_names[0]}): a classifier needs two or more"
+        )
+    test_dir = root / "test"
+    test_scan = _scan_split(test_dir, class_names, root)[1] if test_dir.is_dir() else None
+    rows = train_scan.fingerprint_rows + (test_scan.fingerprint_rows if test_scan else [])
+    fingerprint = _fingerprint(rows + [f"class\0{n}" for n in class_names], image_size)
+
+    cached = None
+    locations = cache_paths(root, image_size)
+    if use_cache:
+        for loc in locations:
+            cached = _read_cache(loc, fingerprint)
+            if cached is not None:
+                report(progress, 1, 1, f"read cached images from {loc}")
+                break
+    if cached is None:
+        cached = _decode_folder(
+            train_scan, test_scan, class_names, image_size, fingerprint, progress, cancel
+        )
+        if use_cache:
+            _write_cache(locations, cached)
+
+    X, y = cached["X_train"], cached["y_train"]
+    skipped = Counter(
+        {str(r): int(n) for r, n in zip(cached["skip_reasons"], cached["skip_counts"], strict=True)}
+    )
+    if len(y) == 0:
+        raise DataError(f"no readable images in {train_dir} ({sum(skipped.values())} skipped)")
+    counts = np.bincount(y, minlength=len(class_names))
+    if np.count_nonzero(counts) < 2:
+        raise DataError(
+            f"only one class of {train_dir} has readable images: a classifier needs two or more"
+        )
+    has_test = bool(cached["has_test"])
+    if num_val is None:
+        num_val = max(1, len(y) // 10) if len(y) >= 2 else 0
+    return make_dataset(
+        X,
+        y,
+        cached["X_test"] if has_test else None,
+        cached["y_test"] if has_test else None,
+        num_val=num_val,
+        seed=seed,
+        class_names=tuple(str(c) for c in cached["class_names"]),
+        source=f"image folder {root}",
+        skipped_by_reason=skipped,
+    )
+
+
+def _decode_folder(
+    train_scan: _Scan,
+    test_scan: _Scan | None,
+    class_names: list[str],
+    size: int,
+    fingerprint: str,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+) -> dict[str, np.ndarray]:
+    test_paths = test_scan.paths if test_scan else []
+    total = len(train_scan.paths) + len(test_paths)
+    images, ok, skipped = _decode_all(
+        train_scan.paths + test_paths, size, progress, cancel, 0, total
+    )
+    skipped.update(train_scan.skipped)
+    if test_scan:
+        skipped.update(test_scan.skipped)
+    labels = np.asarray(train_scan.labels + (test_scan.labels if test_scan else []), np.int64)
+    n_train = len(train_scan.paths)
+    tr_ok, te_ok = ok[:n_train], ok[n_train:]
+    reasons = sorted(skipped)
+    empty = np.zeros((0, size, size, 3), np.uint8)
+    return {
+        "fingerprint": np.array(fingerprint),
+        "class_names": np.array(class_names, dtype=str),
+        "X_train": images[:n_train][tr_ok],
+        "y_train": labels[:n_train][tr_ok],
+        "has_test": np.array(test_scan is not None),
+        "X_test": images[n_train:][te_ok] if test_scan else empty,
+        "y_test": labels[n_train:][te_ok] if test_scan else np.zeros(0, np.int64),
+        "skip_reasons": np.array(reasons, dtype=str),
+        "skip_counts": np.array([skipped[r] for r in reasons], dtype=np.int64),
+    }

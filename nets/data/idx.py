@@ -1,0 +1,78 @@
+"""A strict reader for IDX files (the MNIST / Fashion-MNIST format), gzipped or raw.
+
+Layout: two zero bytes, a type code byte, a dimension-count byte, one big-endian uint32
+per dimension, then the payload. Everything is validated against the payload before
+an array is built; every problem is a DataError.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from nets.errors import DataError
+
+_DTYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+# No IDX file the app reads is anywhere near this; a header claiming more is corrupt.
+MAX_PAYLOAD_BYTES = 1 << 31
+
+
+def parse_idx(data: bytes, name: str = "IDX data", expect_ndim: int | None = None) -> np.ndarray:
+    """Decode the bytes of a raw (not gzipped) IDX file into an array (native byte order)."""
+    if len(data) < 4:
+        raise DataError(f"{name} is too short to be an IDX file ({len(data)} bytes)")
+    if data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
+        raise DataError(f"{name} has a bad IDX magic number {data[:4].hex()}")
+    ndim = data[3]
+    if ndim == 0 or (expect_ndim is not None and ndim != expect_ndim):
+        want = f"{expect_ndim}" if expect_ndim is not None else "at least 1"
+        raise DataError(f"{name} has {ndim} dimensions in its header, expected {want}")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{name} is truncated inside its header")
+    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = _DTYPES[data[2]]
+    count = 1
+    for d in dims:
+        count *= d
+    expected = count * dtype.itemsize
+    actual = len(data) - header
+    if expected != actual:
+        raise DataError(
+            f"{name}: the header says {dims} values ({expected} bytes) but the payload has "
+            f"{actual} bytes"
+        )
+    array = np.frombuffer(data, dtype=dtype, offset=header, count=count).reshape(dims)
+    return array.astype(dtype.newbyteorder("="), copy=True)
+
+
+def read_idx(path: str | os.PathLike[str], expect_ndim: int | None = None) -> np.ndarray:
+    """Read an IDX file, gzipped (detected by its magic bytes) or raw."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+            f.seek(0)
+            if head == b"\x1f\x8b":
+                with gzip.GzipFile(fileobj=f) as gz:
+                    data = gz.read(MAX_PAYLOAD_BYTES + 1)
+            else:
+                data = f.read(MAX_PAYLOAD_BYTES + 1)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise DataError(f"{path.name} is a truncated or corrupt gzip file: {exc}") from exc
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise DataError(f"{path.name} is larger than any IDX file the app reads")
+    return parse_idx(data, path.name, expect_ndim)
