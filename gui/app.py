@@ -1,0 +1,131 @@
+"""Start the Qt application: the window, the exception hook, and screenshot mode."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QTimer, QtMsgType, qInstallMessageHandler
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from assets import asset_path
+from gui.errors import ExceptionHook
+from gui.main_window import MainWindow
+
+ORGANIZATION = "backprop-explorer"
+APPLICATION = "backprop-explorer"
+
+
+def _parse_size(size: str | None) -> tuple[int, int] | None:
+    if not size:
+        return None
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must look like 1280x800, not {size!r}") from None
+    if not (200 <= width <= 8000 and 200 <= height <= 8000):
+        raise ValueError(f"--size {size} is out of range (200 to 8000 pixels each side)")
+    return width, height
+
+
+# The offscreen platform (screenshots, CI) cannot do this and says so on every show.
+_HARMLESS_QT_MESSAGES = ("This plugin does not support propagateSizeHints()",)
+
+
+def _qt_message_handler(mode: QtMsgType, context: object, message: str) -> None:
+    if message in _HARMLESS_QT_MESSAGES:
+        return
+    print(message, file=sys.stderr)
+
+
+def make_application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication, created once, with the app's names and icon."""
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    if QApplication.instance() is None:
+        qInstallMessageHandler(_qt_message_handler)
+    app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
+    app.setApplicationDisplayName("Backprop Explorer")
+    app.setWindowIcon(QIcon(str(asset_path("icons", "app.svg"))))
+    return app
+
+
+def take_screenshot(window: MainWindow, path: str) -> None:
+    """Render the window (offscreen works) to a PNG file."""
+    target = Path(path)
+    if target.parent and not target.parent.exists():
+        raise ValueError(f"cannot write {target}: folder {target.parent} does not exist")
+    app = QApplication.instance()
+    for _ in range(5):
+        app.processEvents()
+    image = window.grab()
+    if not image.save(str(target), "PNG"):
+        raise ValueError(f"cannot write {target}")
+
+
+def run_app(
+    argv: list[str] | None = None,
+    *,
+    screenshot: str | None = None,
+    tab: str | None = None,
+    open_path: str | None = None,
+    size: str | None = None,
+) -> int:
+    """Open the window and run the event loop; return the exit code.
+
+    With ``screenshot`` the window is rendered to that PNG instead and the app exits.
+    """
+    window_size = _parse_size(size)
+    app = make_application(argv)
+    window = MainWindow(remember=screenshot is None)
+    hook = ExceptionHook(lambda: window)
+    hook.install()
+    if window_size:
+        window.resize(*window_size)
+    if tab:
+        window.select_tab(tab)
+    if open_path:
+        path = Path(open_path)
+        if not path.exists():
+            raise ValueError(f"{path} does not exist")
+        window.open_paths([path])
+    window.show()
+
+    if screenshot:
+        try:
+            current = window.current_tab()
+            if current is not None:
+                current.prepare_screenshot()
+            take_screenshot(window, screenshot)
+        finally:
+            window.close()
+            window.shutdown()
+            hook.uninstall()
+        return 0
+
+    # Ctrl+C in the terminal quits cleanly; the timer lets Python see the signal.
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    ticker = QTimer(window)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
+    if os.environ.get("BACKPROP_EXPLORER_EXIT_AFTER_SHOW"):
+        # Used by tests and the startup benchmark: report the first paint, then close.
+        def _shown() -> None:
+            print("window-shown", flush=True)
+            window.close()
+
+        QTimer.singleShot(0, _shown)
+
+    code = app.exec()
+    stopped = window.shutdown()
+    hook.uninstall()
+    if not stopped:
+        # A worker is stuck inside one long step. Python threads cannot be killed, and
+        # letting Qt destroy a running QThread aborts the process: leave at once instead.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -1,0 +1,257 @@
+"""The main window: menus, status bar, and a tab per capability (see ``gui.tabs``)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.about import about_html
+from gui.errors import log_path
+from gui.tab_base import AppContext, AppTab
+from gui.tabs import TABS
+from gui.worker import WorkerRegistry
+
+MENUS = ("File", "Edit", "View")
+
+
+class LazyTab(QWidget):
+    """Holds a tab's place; imports and builds the real tab the first time it is needed."""
+
+    def __init__(self, tab_id: str, target: str, context: AppContext, window: MainWindow):
+        super().__init__()
+        self.tab_id = tab_id
+        self._target = target
+        self._context = context
+        self._window = window
+        self._tab: AppTab | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+
+    @property
+    def created(self) -> AppTab | None:
+        return self._tab
+
+    def tab(self) -> AppTab:
+        if self._tab is None:
+            module_name, class_name = self._target.split(":")
+            cls = getattr(importlib.import_module(module_name), class_name)
+            self._tab = cls(self._context)
+            self._tab.status_message.connect(self._window.show_status)
+            self._tab.actions_changed.connect(self._window.rebuild_menus)
+            self.layout().addWidget(self._tab)
+        return self._tab
+
+
+class MainWindow(QMainWindow):
+    """The app's window. ``remember=False`` neither reads nor writes QSettings."""
+
+    def __init__(self, *, remember: bool = True) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Backprop Explorer")
+        self.setAcceptDrops(True)
+        self._remember = remember
+        self.settings = QSettings()
+        self.workers = WorkerRegistry(self)
+        self.context = AppContext(workers=self.workers, settings=self.settings)
+        self._shut_down = False
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("tabs")
+        self.tabs.setDocumentMode(True)
+        self.setCentralWidget(self.tabs)
+        for tab_id, title, target in TABS:
+            self.tabs.addTab(LazyTab(tab_id, target, self.context, self), title)
+
+        self.menus: dict[str, QMenu] = {}
+        for name in (*MENUS, "Help"):
+            self.menus[name] = self.menuBar().addMenu(f"&{name}")
+        self._build_global_actions()
+        self.statusBar().showMessage("Ready", 3000)
+
+        if remember:
+            self._restore_settings()
+        else:
+            self.resize(1280, 820)
+        self.tabs.currentChanged.connect(self._on_current_changed)
+        self._on_current_changed(self.tabs.currentIndex())
+
+    # -- tabs ------------------------------------------------------------------------
+    def lazy_tabs(self) -> list[LazyTab]:
+        return [self.tabs.widget(i) for i in range(self.tabs.count())]
+
+    def tab_ids(self) -> list[str]:
+        return [lazy.tab_id for lazy in self.lazy_tabs()]
+
+    def select_tab(self, tab_id: str) -> AppTab:
+        """Make ``tab_id`` current and return its (now created) tab."""
+        for index, lazy in enumerate(self.lazy_tabs()):
+            if lazy.tab_id == tab_id:
+                self.tabs.setCurrentIndex(index)
+                return lazy.tab()
+        raise KeyError(f"no tab named {tab_id!r}; tabs: {', '.join(self.tab_ids()) or 'none'}")
+
+    def current_tab(self) -> AppTab | None:
+        lazy = self.tabs.currentWidget()
+        return lazy.tab() if isinstance(lazy, LazyTab) else None
+
+    def created_tabs(self) -> list[AppTab]:
+        return [lazy.created for lazy in self.lazy_tabs() if lazy.created is not None]
+
+    def _on_current_changed(self, index: int) -> None:
+        if index >= 0:
+            self.tabs.widget(index).tab()
+        self.rebuild_menus()
+
+    # -- menus -----------------------------------------------------------------------
+    def _build_global_actions(self) -> None:
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.triggered.connect(self.close)
+
+        self.fullscreen_action = QAction("&Full Screen", self, checkable=True)
+        self.fullscreen_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
+        self.fullscreen_action.toggled.connect(
+            lambda on: self.showFullScreen() if on else self.showNormal()
+        )
+        self.goto_actions: list[QAction] = []
+        for i, (_tab_id, title, _target) in enumerate(TABS[:9]):
+            action = QAction(f"Go to {title}", self)
+            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            action.triggered.connect(lambda _=False, i=i: self.tabs.setCurrentIndex(i))
+            self.goto_actions.append(action)
+
+        self.about_action = QAction("&About Backprop Explorer", self)
+        self.about_action.triggered.connect(self.show_about)
+        self.log_action = QAction("Open &Log Folder", self)
+        self.log_action.triggered.connect(
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_path().parent)))
+        )
+        help_menu = self.menus["Help"]
+        help_menu.addAction(self.log_action)
+        help_menu.addSeparator()
+        help_menu.addAction(self.about_action)
+
+    def rebuild_menus(self) -> None:
+        """Fill File, Edit and View with the current tab's actions plus the global ones."""
+        tab = self.current_tab()
+        for name in MENUS:
+            menu = self.menus[name]
+            menu.clear()
+            actions = tab.menu_actions(name) if tab is not None else []
+            for action in actions:
+                if action is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(action)
+            if name == "File":
+                if actions:
+                    menu.addSeparator()
+                menu.addAction(self.quit_action)
+            elif name == "View":
+                if actions:
+                    menu.addSeparator()
+                for action in self.goto_actions:
+                    menu.addAction(action)
+                menu.addSeparator()
+                menu.addAction(self.fullscreen_action)
+            menu.menuAction().setEnabled(not menu.isEmpty())
+
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setObjectName("aboutDialog")
+        box.setWindowTitle("About Backprop Explorer")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(about_html())
+        box.setIconPixmap(self.windowIcon().pixmap(64, 64))
+        box.open()
+        return box
+
+    def show_status(self, text: str, timeout_ms: int = 5000) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
+
+    # -- files -----------------------------------------------------------------------
+    def open_paths(self, paths: list[Path]) -> bool:
+        """Give dropped or command-line paths to the tab that opens them (current first)."""
+        lazies = self.lazy_tabs()
+        current = self.tabs.currentIndex()
+        order = ([lazies[current]] if current >= 0 else []) + [
+            lazy for i, lazy in enumerate(lazies) if i != current
+        ]
+        for lazy in order:
+            tab = lazy.tab()
+            accepted = [p for p in paths if tab.accepts_path(p)]
+            if accepted:
+                self.tabs.setCurrentWidget(lazy)
+                tab.open_paths(accepted)
+                return True
+        names = ", ".join(p.name for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
+        self.show_status(f"Nothing here opens {names}", 8000)
+        return False
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            # Let the drop finish before a tab starts any work.
+            QTimer.singleShot(0, lambda: self.open_paths(paths))
+
+    # -- settings and shutdown -------------------------------------------------------
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 820)
+        last = self.settings.value("window/tab", "")
+        if last in self.tab_ids():
+            self.tabs.setCurrentIndex(self.tab_ids().index(last))
+
+    def _save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        lazy = self.tabs.currentWidget()
+        if isinstance(lazy, LazyTab):
+            self.settings.setValue("window/tab", lazy.tab_id)
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if not self._shut_down and not all(tab.can_close() for tab in self.created_tabs()):
+            event.ignore()
+            return
+        if self._remember:
+            self._save_settings()
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self, timeout_ms: int = 2500) -> bool:
+        """Stop every tab's work and every worker thread; True if all threads ended."""
+        if not self._shut_down:
+            self._shut_down = True
+            for tab in self.created_tabs():
+                tab.shutdown()
+        return self.workers.shutdown(timeout_ms)

@@ -1,0 +1,11 @@
+"""The tabs of the main window, in order: (id, "module:Class").
+
+A tab is listed here only once it works. Modules are imported when the tab is first
+shown, which keeps startup light.
+"""
+
+from __future__ import annotations
+
+TABS: list[tuple[str, str, str]] = [
+    # (tab id, title, "module:Class")
+]
