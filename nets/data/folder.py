@@ -321,7 +321,10 @@ def _write_cache(paths: list[Path], arrays: dict[str, np.ndarray]) -> Path | Non
             os.replace(tmp, path)
             return path
         except OSError:
-            tmp.unlink(missing_ok=True)
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
             continue
     return None
 
