@@ -1,0 +1,45 @@
+"""Helpers shared by the benchmark scripts: where results go and what machine ran them."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+def machine_info() -> dict:
+    """Facts that make a figure comparable: cores, load, Python, time."""
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = (float("nan"),) * 3
+    return {
+        "cpu_count": os.cpu_count(),
+        "loadavg_1_5_15": [round(x, 2) for x in load],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def write_result(name: str, figures: dict) -> Path:
+    """Write ``bench/results/<name>.json`` with the figures and the machine info."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"benchmark": name, "machine": machine_info(), **figures}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+    print(json.dumps(payload, indent=2))
+    return path
+
+
+def python() -> str:
+    """The interpreter running the benchmark (the project's .venv under `make bench`)."""
+    return sys.executable

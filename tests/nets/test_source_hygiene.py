@@ -1,0 +1,120 @@
+"""Issue 9, case 14: static checks over the whole source tree (ast, not grep).
+
+- no ``torch.load`` without ``weights_only=True``;
+- no ``pickle.load``/``pickle.loads``/``Unpickler`` outside the MD5-checked CIFAR loader;
+- no ``eval`` or ``exec`` (nor ``compile`` of source text);
+- no ``np.load``/``numpy.load`` with ``allow_pickle=True``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = sorted(
+    [ROOT / "main.py"]
+    + [p for pkg in ("gui", "graph", "nets", "assets", "bench") for p in (ROOT / pkg).rglob("*.py")]
+)
+# The one place allowed to unpickle: it checks each batch file's MD5 first.
+PICKLE_ALLOWED = {"nets/data/cifar10.py"}
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""
+
+
+def _keyword_true(call: ast.Call, name: str) -> bool:
+    for kw in call.keywords:
+        if kw.arg == name:
+            return isinstance(kw.value, ast.Constant) and kw.value.value is True
+    return False
+
+
+def _has_keyword(call: ast.Call, name: str) -> bool:
+    return any(kw.arg == name for kw in call.keywords)
+
+
+def _calls(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            yield node, _dotted(node.func)
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def test_the_scan_sees_the_packages():
+    names = {_rel(p).split("/")[0] for p in SOURCES}
+    assert {"gui", "graph", "nets", "main.py"} <= names
+    assert len(SOURCES) > 10
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_rel)
+def test_no_torch_load_without_weights_only(path):
+    for call, name in _calls(path):
+        if name.endswith("torch.load"):
+            assert _keyword_true(call, "weights_only"), (
+                f"{_rel(path)}:{call.lineno}: torch.load without weights_only=True"
+            )
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_rel)
+def test_no_eval_or_exec(path):
+    for call, name in _calls(path):
+        assert name not in {"eval", "exec", "builtins.eval", "builtins.exec"}, (
+            f"{_rel(path)}:{call.lineno}: {name}() runs arbitrary code"
+        )
+        if name == "compile" and call.args:
+            raise AssertionError(f"{_rel(path)}:{call.lineno}: compile() of source text")
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_rel)
+def test_no_numpy_load_with_allow_pickle(path):
+    for call, name in _calls(path):
+        if name in {"np.load", "numpy.load"}:
+            assert not _keyword_true(call, "allow_pickle"), (
+                f"{_rel(path)}:{call.lineno}: np.load with allow_pickle=True"
+            )
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_rel)
+def test_no_pickle_load_outside_the_cifar_loader(path):
+    if _rel(path) in PICKLE_ALLOWED:
+        return
+    for call, name in _calls(path):
+        assert name not in {
+            "pickle.load",
+            "pickle.loads",
+            "pickle.Unpickler",
+            "cPickle.load",
+            "dill.load",
+            "joblib.load",
+        }, f"{_rel(path)}:{call.lineno}: {name} outside the MD5-checked CIFAR loader"
+
+
+def test_the_checks_catch_offenders(tmp_path):
+    """The scanners above must be able to fail: feed them a file that breaks every rule."""
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import torch, pickle, numpy as np\n"
+        "torch.load('x.pt')\n"
+        "torch.load('y.pt', weights_only=False)\n"
+        "eval('1+1')\n"
+        "np.load('a.npy', allow_pickle=True)\n"
+        "pickle.loads(b'')\n"
+    )
+    found = [name for _call, name in _calls(bad)]
+    assert found.count("torch.load") == 2
+    calls = dict((name, call) for call, name in _calls(bad))
+    assert not _keyword_true(calls["torch.load"], "weights_only")
+    assert _keyword_true(calls["np.load"], "allow_pickle")
+    assert "eval" in found and "pickle.loads" in found
