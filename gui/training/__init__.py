@@ -1,0 +1,116 @@
+"""Shared training widgets for the "Two-layer net" and "CNN" tabs. Generic: no ``nets``
+imports; a tab feeds them its own numbers and images.
+
+Data model (``gui.training.runs``, ``gui.training.series``)
+    ``RunsModel(parent=None)`` - a ``QAbstractTableModel`` of ``Run`` objects.
+        ``add_run(name, settings: dict, *, status="running", payload=None, color=None,
+        metrics=None) -> Run``; ``remove_run(id)``; ``run(id) -> Run | None``; ``runs()``;
+        ``next_name("run") -> "run 3"``; ``set_status(id, status, reason="")`` with
+        status in ``STATUSES`` = running, paused, finished, stopped, diverged, failed,
+        loaded; ``rename(id, name)``; ``set_visible(id, bool)``; ``set_color(id, c)``;
+        ``set_result(id, "val 48.1%")``; ``set_payload(id, obj)``.
+        Signals ``run_added(id)``, ``run_removed(id)``, ``run_changed(id)``.
+    ``Run`` - ``run_id``, ``name``, ``settings``, ``color`` (QColor), ``status``,
+        ``reason``, ``visible``, ``metrics`` (RunMetrics), ``payload`` (the tab's model
+        object, never looked at here), ``result`` (short text for the list).
+    ``RunMetrics`` - growing float64 arrays (preallocated, doubled when full):
+        ``add_step(iteration, loss, lr=nan)``; ``add_epoch(epoch, train_acc, val_acc,
+        iteration=nan)`` with accuracies as fractions 0..1; ``step_x``, ``loss``, ``lr``,
+        ``epoch``, ``epoch_iter``, ``train_acc``, ``val_acc`` (``.view()`` -> ndarray);
+        ``version`` (bumped on each change), ``best_val_acc()``, ``rows()``.
+        Feed it from the worker's ``item`` slot: appending is O(1); nothing is drawn.
+
+Views
+    ``RunsView(model)`` - table with show/hide check boxes, colour swatches, rename
+        (double-click/F2), Delete (button, Del key, context menu), colour picker.
+        ``selected_run_changed(int)`` (0 = none), ``selected_run_id()``,
+        ``select_run(id)``, ``delete_run(id)``. Set ``can_delete = fn(id) -> str`` to
+        refuse (return the reason; ``delete_refused(str)`` is emitted).
+    ``LossPlot(model, interval_ms=100, smoothing=0.9)`` - raw loss (thin) + EMA
+        (thick) per iteration; ``set_log_scale(bool)``, ``set_smoothing(w)``.
+    ``AccuracyPlot(model, interval_ms=100, x_axis="epoch")`` - train (solid) and
+        validation (dashed) in percent; ``set_x_axis("epoch" | "iteration")``.
+        Both plots: one curve set per *visible* run in its colour with a legend, a
+        crosshair with a readout line under the plot, a QTimer redrawing changed runs
+        with ``setData``; ``refresh()`` redraws now; ``redrawn`` signal;
+        ``curve_data(run_id, which) -> (x, y)`` what is drawn (tests).
+        NaN/inf are gaps; empty, all-NaN and constant series are fine.
+    ``TrainingPlots(model, interval_ms=100, orientation=Horizontal)`` - both plots in a
+        splitter (``.loss``, ``.accuracy``); ``export(path)`` -> PNG/SVG/PDF by suffix.
+    ``TrainingControls(start_text="&Start")`` - Start / Pause-Resume / Stop + progress
+        bar + ETA. Signals ``start_requested``, ``pause_requested``,
+        ``resume_requested``, ``stop_requested``. ``set_can_start(ok, reason)``,
+        ``set_progress(done, total, elapsed_s=None)``, ``set_finished(message="")``,
+        ``set_running()``, ``state`` in idle/running/paused/stopping. Start moves to
+        "running" before emitting, so it can never start twice; call ``set_finished``
+        when the worker's ``done`` arrives.
+    ``ConfusionMatrixView()`` - ``set_matrix(counts (K, K), class_names)``, ``clear()``,
+        ``counts()``, ``accuracy()``; ``cell_clicked(true, predicted)``. Helper
+        ``confusion_matrix(y_true (N,), y_pred (N,), K) -> (K, K)``.
+    ``ImageGallery(thumb=64)`` - captioned thumbnails: ``set_images(images (N,H,W[,3]),
+        captions, tooltips=None, normalize="each")``; ``captions()``.
+    ``ImageGrid()`` - tiles (first-layer weights): ``set_images(images (N,H,W[,3]),
+        labels=None, normalize="each"|"all"|"none")``; ``tile_count()``; hover tooltips.
+
+Exports (``gui.training.export``; every write atomic: temp file + fsync + os.replace)
+    ``export_widget(widget, path)`` PNG/SVG/PDF by suffix (ValueError otherwise);
+    ``export_metrics_csv(runs, path)`` long-form CSV, columns ``CSV_COLUMNS`` = run, kind
+    (step|epoch), iteration, epoch, loss, lr, train_acc, val_acc; ``metrics_csv(runs)``;
+    ``atomic_write_bytes(path, data)``; ``PLOT_FILTER``, ``CSV_FILTER`` for file dialogs.
+
+Typical wiring in a tab::
+
+    self.runs = RunsModel(self)
+    self.plots = TrainingPlots(self.runs)
+    self.controls = TrainingControls()
+    self.controls.start_requested.connect(self._start)
+    run = self.runs.add_run(self.runs.next_name(), settings)
+    worker = self.context.workers.start(factory, name="train")
+    worker.item.connect(lambda item: run.metrics.add_step(item.iteration, item.loss))
+    worker.done.connect(lambda status: self.controls.set_finished())
+"""
+
+from gui.training.confusion import ConfusionMatrixView, confusion_matrix
+from gui.training.controls import TrainingControls, format_duration
+from gui.training.export import (
+    CSV_COLUMNS,
+    CSV_FILTER,
+    PLOT_FILTER,
+    atomic_write_bytes,
+    export_metrics_csv,
+    export_widget,
+    metrics_csv,
+)
+from gui.training.images import ImageGallery, ImageGrid, to_qimage, to_uint8
+from gui.training.plots import AccuracyPlot, LossPlot, TrainingPlots
+from gui.training.runs import PALETTE, STATUSES, Run, RunsModel, RunsView
+from gui.training.series import EmaSmoother, GrowingArray, RunMetrics
+
+__all__ = [
+    "CSV_COLUMNS",
+    "CSV_FILTER",
+    "PALETTE",
+    "PLOT_FILTER",
+    "STATUSES",
+    "AccuracyPlot",
+    "ConfusionMatrixView",
+    "EmaSmoother",
+    "GrowingArray",
+    "ImageGallery",
+    "ImageGrid",
+    "LossPlot",
+    "Run",
+    "RunMetrics",
+    "RunsModel",
+    "RunsView",
+    "TrainingControls",
+    "TrainingPlots",
+    "atomic_write_bytes",
+    "confusion_matrix",
+    "export_metrics_csv",
+    "export_widget",
+    "format_duration",
+    "metrics_csv",
+    "to_qimage",
+    "to_uint8",
+]

@@ -1,0 +1,181 @@
+"""A confusion-matrix view: rows are true classes, columns predicted classes.
+
+Cells are shaded by the row-normalised rate (recall per class), show their counts
+when there is room, and tell the details on hover. Clicking a cell emits
+``cell_clicked(true_index, predicted_index)`` (e.g. to filter a gallery).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts ``(K, K)`` int64: ``[t, p]`` = how many of true class t were predicted p.
+    ``y_true``, ``y_pred``: int arrays of shape (N,); labels outside [0, K) are ignored."""
+    y_true = np.asarray(y_true, dtype=np.int64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.int64).ravel()
+    keep = (y_true >= 0) & (y_true < num_classes) & (y_pred >= 0) & (y_pred < num_classes)
+    flat = y_true[keep] * num_classes + y_pred[keep]
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+class ConfusionMatrixView(QWidget):
+    """``set_matrix(counts (K, K), class_names)``; ``clear()``."""
+
+    cell_clicked = Signal(int, int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("confusionMatrix")
+        self.setMouseTracking(True)
+        self.setMinimumSize(220, 200)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._counts = np.zeros((0, 0), dtype=np.int64)
+        self._names: list[str] = []
+        self.title = "Validation confusion matrix"
+        self.empty_text = "Train a model to see its confusion matrix."
+
+    def set_matrix(self, counts: np.ndarray, class_names: list[str] | None = None) -> None:
+        counts = np.asarray(counts)
+        if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+            raise ValueError(f"a confusion matrix is square, got shape {counts.shape}")
+        self._counts = np.nan_to_num(counts.astype(np.float64), nan=0.0).astype(np.int64)
+        k = counts.shape[0]
+        names = list(class_names or [])
+        self._names = [names[i] if i < len(names) else str(i) for i in range(k)]
+        self.update()
+
+    def clear(self) -> None:
+        self._counts = np.zeros((0, 0), dtype=np.int64)
+        self._names = []
+        self.update()
+
+    def counts(self) -> np.ndarray:
+        return self._counts.copy()
+
+    def accuracy(self) -> float:
+        total = self._counts.sum()
+        return float(np.trace(self._counts) / total) if total else float("nan")
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(420, 380)
+
+    # -- geometry --------------------------------------------------------------------
+    def _layout(self) -> tuple[QRect, float]:
+        """The grid's rectangle and the cell size."""
+        k = self._counts.shape[0]
+        fm = QFontMetrics(self.font())
+        label_w = max((fm.horizontalAdvance(n) for n in self._names), default=0) + 10
+        label_w = min(label_w, self.width() // 3)
+        top = fm.height() * 2 + 6
+        left = label_w + fm.height() + 4
+        side = max(1.0, min((self.width() - left - 6) / k, (self.height() - top - 6 - label_w) / k))
+        return QRect(left, top, int(side * k), int(side * k)), side
+
+    def _cell_at(self, pos: QPoint) -> tuple[int, int] | None:
+        k = self._counts.shape[0]
+        if k == 0:
+            return None
+        grid, side = self._layout()
+        if not grid.contains(pos):
+            return None
+        col = int((pos.x() - grid.left()) / side)
+        row = int((pos.y() - grid.top()) / side)
+        if 0 <= row < k and 0 <= col < k:
+            return row, col
+        return None
+
+    # -- painting --------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), self.palette().base())
+        painter.setPen(self.palette().text().color())
+        k = self._counts.shape[0]
+        if k == 0:
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.empty_text)
+            return
+        fm = QFontMetrics(self.font())
+        grid, side = self._layout()
+        total = int(self._counts.sum())
+        acc = self.accuracy()
+        header = f"{self.title}: {total} images"
+        if total:
+            header += f", accuracy {100 * acc:.1f}%"
+        painter.drawText(
+            QRect(0, 0, self.width(), fm.height() + 2), Qt.AlignmentFlag.AlignCenter, header
+        )
+        painter.drawText(
+            QRect(grid.left(), fm.height() + 2, grid.width(), fm.height()),
+            Qt.AlignmentFlag.AlignCenter,
+            "predicted",
+        )
+        rows = self._counts.sum(axis=1, keepdims=True).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rates = np.where(rows > 0, self._counts / np.maximum(rows, 1), 0.0)
+        small = QFont(self.font())
+        small.setPointSizeF(max(6.0, min(self.font().pointSizeF(), side / 3.2)))
+        for r in range(k):
+            for c in range(k):
+                rate = float(rates[r, c])
+                cell = QRectF(grid.left() + c * side, grid.top() + r * side, side, side)
+                painter.fillRect(cell, _shade(rate, diagonal=r == c))
+                if side >= 18 and self._counts[r, c]:
+                    painter.setFont(small)
+                    painter.setPen(QColor("white") if rate > 0.55 else QColor("black"))
+                    painter.drawText(cell, Qt.AlignmentFlag.AlignCenter, str(self._counts[r, c]))
+        painter.setFont(self.font())
+        painter.setPen(self.palette().text().color())
+        painter.drawRect(grid.adjusted(0, 0, -1, -1))
+        # Row labels (true classes) on the left, column labels rotated under the grid.
+        for i, name in enumerate(self._names):
+            y = grid.top() + i * side
+            painter.drawText(
+                QRectF(0, y, grid.left() - fm.height() - 6, side),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                fm.elidedText(name, Qt.TextElideMode.ElideRight, grid.left() - fm.height() - 6),
+            )
+            painter.save()
+            painter.translate(grid.left() + (i + 0.5) * side + fm.ascent() / 2, grid.bottom() + 4)
+            painter.rotate(90)
+            painter.drawText(0, 0, fm.elidedText(name, Qt.TextElideMode.ElideRight, 120))
+            painter.restore()
+        painter.save()
+        painter.translate(fm.height(), grid.center().y())
+        painter.rotate(-90)
+        painter.drawText(-fm.horizontalAdvance("true") // 2, 0, "true")
+        painter.restore()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        cell = self._cell_at(event.position().toPoint())
+        if cell is None:
+            QToolTip.hideText()
+            return
+        r, c = cell
+        row_total = int(self._counts[r].sum())
+        n = int(self._counts[r, c])
+        share = f" ({100 * n / row_total:.1f}% of {self._names[r]})" if row_total else ""
+        QToolTip.showText(
+            event.globalPosition().toPoint(),
+            f"true {self._names[r]}, predicted {self._names[c]}: {n}{share}",
+            self,
+        )
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        cell = self._cell_at(event.position().toPoint())
+        if cell is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.cell_clicked.emit(*cell)
+
+
+def _shade(rate: float, *, diagonal: bool) -> QColor:
+    """White to blue for the diagonal (correct), white to red elsewhere (errors)."""
+    rate = min(max(rate, 0.0), 1.0)
+    if diagonal:
+        base = (33, 102, 172)
+    else:
+        base = (178, 24, 43)
+        rate = min(1.0, rate * 2.0)  # errors are rarer: make them visible
+    return QColor(*(int(255 + (b - 255) * rate) for b in base))
