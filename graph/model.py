@@ -43,7 +43,7 @@ from graph.events import (
 )
 from graph.ops import OPS, OpSpec, format_number, get_op
 
-__all__ = ["Edge", "EvaluationState", "Graph", "Node", "check_name"]
+__all__ = ["Edge", "EvaluationState", "Graph", "Node", "check_name", "check_params"]
 
 _ID_RE = re.compile(r"^n(\d+)$")
 _EMPTY: Mapping[str, float] = MappingProxyType({})
@@ -130,6 +130,37 @@ def check_name(name: object) -> str:
     if keyword.iskeyword(name) or name.startswith("__"):
         raise GraphEditError(f"name {name!r} is reserved in Python; pick another")
     return name
+
+
+def check_params(spec: OpSpec, params: Mapping[str, Any]) -> dict[str, float]:
+    """The op's full parameter dict (defaults filled in); GraphEditError if one is bad."""
+    known = {p.name: p for p in spec.params}
+    for key in params:
+        if key not in known:
+            if known:
+                raise GraphEditError(
+                    f"{spec.name} has no parameter {key!r} (it has {', '.join(known)})"
+                )
+            raise GraphEditError(f"{spec.name} takes no parameters, got {key!r}")
+    full: dict[str, float] = {}
+    for p in spec.params:
+        v = _number(params.get(p.name, p.default), f"{spec.name}'s {p.name}")
+        if p.integer:
+            if not math.isfinite(v) or v != int(v):
+                raise GraphEditError(f"{spec.name}'s {p.name} must be a whole number")
+            v = int(v)
+        elif spec.name == "powc" and not math.isfinite(v):
+            raise GraphEditError("powc's exponent must be a finite number")
+        if p.minimum is not None and v < p.minimum:
+            raise GraphEditError(
+                f"{spec.name}'s {p.name} must be at least {format_number(p.minimum)}"
+            )
+        if p.maximum is not None and v > p.maximum:
+            raise GraphEditError(
+                f"{spec.name}'s {p.name} must be at most {format_number(p.maximum)}"
+            )
+        full[p.name] = v
+    return full
 
 
 def _finite_pos(pos: object) -> tuple[float, float]:
@@ -382,7 +413,7 @@ class Graph:
             check_name(name)
             if name in self._by_name:
                 raise GraphEditError(f"there is already a node named {name!r}")
-        full = self._check_params(spec, params or {})
+        full = check_params(spec, params or {})
         node_value = None
         if op == "input":
             node_value = 0.0 if value is None else _number(value, "an input's value")
@@ -478,7 +509,7 @@ class Graph:
             self.set_value(node_id, value)
             return
         spec = n.spec
-        new_params = self._check_params(spec, {**n.params, key: value})
+        new_params = check_params(spec, {**n.params, key: value})
         old = n.params.get(key)
         new = new_params[key]
         if _same_float(old, new):
@@ -686,7 +717,7 @@ class Graph:
                 spec = get_op(op)
             except GraphError as exc:
                 raise GraphEditError(str(exc)) from None
-            full = self._check_params(spec, params)
+            full = check_params(spec, params)
             value = None
             if op == "input":
                 value = _number(item.get("value", 0.0), f"the value of {name}")
@@ -833,35 +864,6 @@ class Graph:
         if node_id in self._nodes:
             raise GraphEditError(f"a node with id {node_id!r} already exists")
         return node_id
-
-    def _check_params(self, spec: OpSpec, params: Mapping[str, Any]) -> dict[str, float]:
-        known = {p.name: p for p in spec.params}
-        for key in params:
-            if key not in known:
-                if known:
-                    raise GraphEditError(
-                        f"{spec.name} has no parameter {key!r} (it has {', '.join(known)})"
-                    )
-                raise GraphEditError(f"{spec.name} takes no parameters, got {key!r}")
-        full: dict[str, float] = {}
-        for p in spec.params:
-            v = _number(params.get(p.name, p.default), f"{spec.name}'s {p.name}")
-            if p.integer:
-                if not math.isfinite(v) or v != int(v):
-                    raise GraphEditError(f"{spec.name}'s {p.name} must be a whole number")
-                v = int(v)
-            elif spec.name == "powc" and not math.isfinite(v):
-                raise GraphEditError("powc's exponent must be a finite number")
-            if p.minimum is not None and v < p.minimum:
-                raise GraphEditError(
-                    f"{spec.name}'s {p.name} must be at least {format_number(p.minimum)}"
-                )
-            if p.maximum is not None and v > p.maximum:
-                raise GraphEditError(
-                    f"{spec.name}'s {p.name} must be at most {format_number(p.maximum)}"
-                )
-            full[p.name] = v
-        return full
 
     def _check_connect(self, src: str, dst: str, port: int | str) -> Edge:
         s = self.node(src)

@@ -1,0 +1,605 @@
+"""Build a graph from a short Python program, read with ``ast`` (never run).
+
+Understood::
+
+    from micrograd.engine import Value      # imports of micrograd, math, numpy: ignored
+    a = Value(-4.0)                          # an input named a (so is: a = -4.0)
+    b = 2.0
+    c = a * b + b ** 3                       # + - * / ** and unary minus; ** with a
+    c += 1 + c + (-a)                        #   constant exponent becomes powc
+    d = (b - a).relu() + tanh(c) + math.exp(a)   # functions, as calls or as methods
+    e = max(c, d)
+    y = e                                    # an alias becomes an explicit copy node
+    print(y.data)                            # print(...) and x.label = '...': ignored
+    y.backward()                             # names the output (else: the last assignment)
+
+Functions: exp, log, sqrt, abs, tanh, sigmoid, relu, square, neg (one argument),
+max and min (two or more), pow (two). Numeric literals are constants. A variable
+assigned several times gets one node per assignment; the last one carries the plain
+name and earlier ones ``name_1``, ``name_2``... Anything else is refused with a
+ProgramError giving line and column (1-based).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from graph.errors import GraphEditError, GraphFileError, ProgramError
+from graph.layout import auto_layout
+from graph.model import MAX_NAME_LENGTH, Graph, Node, check_name
+from graph.ops import OPS
+
+#: Largest program accepted (characters).
+MAX_PROGRAM_CHARS = 4_000_000
+
+UNARY_FUNCS = ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "square", "neg")
+BINARY_FUNCS = ("max", "min", "pow")
+_ALIASES = {"fabs": "abs", "ln": "log"}
+_MODULES = {"math", "numpy", "np", "micrograd", "torch"}
+_IGNORED_CALLS = {"print"}
+_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+_OP_WORDS = {
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.MatMult: "@",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+    ast.BitAnd: "&",
+}
+_STMT_WORDS = {
+    ast.For: "for loops",
+    ast.AsyncFor: "for loops",
+    ast.While: "while loops",
+    ast.If: "if statements",
+    ast.FunctionDef: "function definitions",
+    ast.AsyncFunctionDef: "function definitions",
+    ast.ClassDef: "class definitions",
+    ast.Return: "return statements",
+    ast.With: "with statements",
+    ast.AsyncWith: "with statements",
+    ast.Try: "try statements",
+    ast.Delete: "del statements",
+    ast.Global: "global statements",
+    ast.Nonlocal: "nonlocal statements",
+    ast.Assert: "assert statements",
+    ast.Raise: "raise statements",
+    ast.Break: "break",
+    ast.Continue: "continue",
+    ast.Match: "match statements",
+}
+_EXPR_WORDS = {
+    ast.Compare: "comparisons",
+    ast.BoolOp: "and/or",
+    ast.IfExp: "conditional expressions",
+    ast.Lambda: "lambdas",
+    ast.Subscript: "indexing",
+    ast.List: "lists",
+    ast.Tuple: "tuples",
+    ast.Dict: "dicts",
+    ast.Set: "sets",
+    ast.ListComp: "comprehensions",
+    ast.SetComp: "comprehensions",
+    ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "generator expressions",
+    ast.JoinedStr: "f-strings",
+    ast.Starred: "* unpacking",
+    ast.NamedExpr: "the := operator",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Slice: "slices",
+}
+_HELP = "use + - * / **, numbers and exp, log, sqrt, abs, tanh, sigmoid, relu, max, min"
+
+
+@dataclass
+class _Proto:
+    """A node under construction."""
+
+    id: str
+    name: str
+    op: str
+    params: dict[str, float] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
+    value: float | None = None
+
+
+def load_program(path: str | os.PathLike[str]) -> Graph:
+    """Read a ``.py`` file (UTF-8, at most MAX_PROGRAM_CHARS) and build its graph."""
+    try:
+        if os.path.getsize(path) > MAX_PROGRAM_CHARS:
+            raise GraphFileError(f"cannot open {path}: a program may have at most 4 MB")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_PROGRAM_CHARS + 1)
+    except OSError as exc:
+        raise GraphFileError(f"cannot open {path}: {exc.strerror or exc}") from None
+    try:
+        source = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise GraphFileError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    return from_program(source)
+
+
+def from_program(source: str, output: str | None = None) -> Graph:
+    """The graph the program computes; its output is ``output`` (a variable name), else
+    the variable ``.backward()`` is called on, else the last one assigned.
+
+    Raises ProgramError with ``line``/``col`` for anything it does not understand.
+    """
+    if not isinstance(source, str):
+        raise ProgramError("a program must be text")
+    if len(source) > MAX_PROGRAM_CHARS:
+        raise ProgramError(f"the program is longer than {MAX_PROGRAM_CHARS} characters")
+    if "\x00" in source:
+        line = source.count("\n", 0, source.index("\x00")) + 1
+        raise ProgramError("the program contains a NUL character", line, 1)
+    try:
+        tree = ast.parse(source, mode="exec")
+    except SyntaxError as exc:
+        line = exc.lineno or 1
+        col = exc.offset or 1
+        raise ProgramError(f"syntax error: {exc.msg}", line, max(col, 1)) from None
+    except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        msg = "too deeply nested" if isinstance(exc, RecursionError) else str(exc)
+        raise ProgramError(f"cannot parse the program: {msg}", 1, 1) from None
+    return _Builder(source).build(tree, output)
+
+
+class _Builder:
+    def __init__(self, source: str) -> None:
+        self.lines = source.splitlines()
+        self.protos: list[_Proto] = []
+        self.by_id: dict[str, _Proto] = {}
+        self.vars: dict[str, str] = {}  # variable -> current node id
+        self.assign_total: dict[str, int] = {}
+        self.assign_seen: dict[str, int] = {}
+        self.used_names: set[str] = set()
+        self.reserved: set[str] = set()
+        self.counters: dict[str, int] = {}
+        self.last_assigned: str | None = None
+        self.backward_id: str | None = None
+        self.modules: set[str] = set(_MODULES)
+        self.funcs: dict[str, str] = {}  # names imported from math: exp -> exp
+
+    # -- locations --
+
+    def where(self, node: ast.AST) -> tuple[int, int]:
+        line = getattr(node, "lineno", 1) or 1
+        offset = getattr(node, "col_offset", 0) or 0
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        col = len(text.encode("utf-8")[:offset].decode("utf-8", errors="ignore")) + 1
+        return line, col
+
+    def error(self, node: ast.AST, message: str) -> ProgramError:
+        line, col = self.where(node)
+        return ProgramError(message, line, col)
+
+    # -- naming --
+
+    def fresh(self, base: str) -> str:
+        k = self.counters.get(base, 0)
+        while True:
+            k += 1
+            name = f"{base}{k}"
+            if name not in self.used_names and name not in self.reserved:
+                self.counters[base] = k
+                return name
+
+    def var_name(self, var: str, node: ast.AST) -> str:
+        if len(var) > MAX_NAME_LENGTH or var.startswith("__"):
+            try:
+                check_name(var)
+            except GraphEditError as exc:
+                raise self.error(node, str(exc)) from None
+        k = self.assign_seen.get(var, 0) + 1
+        self.assign_seen[var] = k
+        total = self.assign_total.get(var, 1)
+        name = var if k >= total else f"{var}_{k}"
+        while name in self.used_names:
+            name = name + "_"
+        return name
+
+    def add(
+        self,
+        op: str,
+        inputs: list[str],
+        name: str | None = None,
+        params: dict[str, float] | None = None,
+        value: float | None = None,
+    ) -> str:
+        node_id = f"n{len(self.protos) + 1}"
+        if name is None:
+            name = self.fresh({"const": "c", "input": "v"}.get(op, op))
+        self.used_names.add(name)
+        proto = _Proto(node_id, name, op, params or {}, inputs, value)
+        self.protos.append(proto)
+        self.by_id[node_id] = proto
+        return node_id
+
+    # -- statements --
+
+    def build(self, tree: ast.Module, output: str | None) -> Graph:
+        self.prescan(tree)
+        for stmt in tree.body:
+            self.statement(stmt)
+        if not self.protos or self.last_assigned is None:
+            raise ProgramError("the program assigns nothing; write e.g. L = (x * w - y) ** 2", 1, 1)
+        if output is not None:
+            if output not in self.vars:
+                raise ProgramError(f"the program has no variable named {output!r}")
+            out_id = self.vars[output]
+        elif self.backward_id is not None:
+            out_id = self.backward_id
+        else:
+            out_id = self.vars[self.last_assigned]
+        return self.finish(out_id)
+
+    def prescan(self, tree: ast.Module) -> None:
+        for stmt in tree.body:
+            for target in self.targets(stmt):
+                self.assign_total[target] = self.assign_total.get(target, 0) + 1
+                self.reserved.add(target)
+
+    @staticmethod
+    def targets(stmt: ast.stmt) -> Iterator[str]:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            t = stmt.targets[0]
+            if isinstance(t, ast.Name):
+                yield t.id
+            elif isinstance(t, ast.Tuple):
+                for elt in t.elts:
+                    if isinstance(elt, ast.Name):
+                        yield elt.id
+        elif isinstance(stmt, ast.AugAssign | ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            yield stmt.target.id
+
+    def statement(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Assign):
+            self.assign(stmt)
+        elif isinstance(stmt, ast.AugAssign):
+            self.aug_assign(stmt)
+        elif isinstance(stmt, ast.AnnAssign):
+            if stmt.value is None or not isinstance(stmt.target, ast.Name):
+                raise self.error(stmt, "an annotation needs a value, e.g. x: float = 1.0")
+            self.bind(stmt.target, stmt.value)
+        elif isinstance(stmt, ast.Expr):
+            self.expression_statement(stmt)
+        elif isinstance(stmt, ast.Import | ast.ImportFrom):
+            self.imports(stmt)
+        elif isinstance(stmt, ast.Pass):
+            pass
+        else:
+            what = _STMT_WORDS.get(type(stmt), type(stmt).__name__)
+            raise self.error(stmt, f"{what} are not supported; write straight-line assignments")
+
+    def imports(self, stmt: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                root = alias.name.split(".")[0]
+                if root not in _MODULES:
+                    raise self.error(stmt, f"importing {alias.name} is not supported")
+                self.modules.add(alias.asname or root)
+            return
+        root = (stmt.module or "").split(".")[0]
+        if root not in _MODULES:
+            raise self.error(stmt, f"importing from {stmt.module or '.'} is not supported")
+        for alias in stmt.names:
+            if alias.name == "*":
+                continue
+            fn = _ALIASES.get(alias.name, alias.name)
+            if fn in UNARY_FUNCS or fn in BINARY_FUNCS:
+                self.funcs[alias.asname or alias.name] = fn
+
+    def expression_statement(self, stmt: ast.Expr) -> None:
+        value = stmt.value
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            return  # a docstring or comment string
+        if isinstance(value, ast.Call):
+            func = value.func
+            if isinstance(func, ast.Name) and func.id in _IGNORED_CALLS:
+                return
+            if isinstance(func, ast.Attribute) and func.attr in ("backward", "zero_grad"):
+                if func.attr == "backward":
+                    if not isinstance(func.value, ast.Name) or func.value.id not in self.vars:
+                        raise self.error(value, "call .backward() on a variable assigned above")
+                    self.backward_id = self.vars[func.value.id]
+                return
+        raise self.error(stmt, "an expression on its own does nothing; assign it to a name")
+
+    def assign(self, stmt: ast.Assign) -> None:
+        if len(stmt.targets) != 1:
+            raise self.error(stmt, "chained assignment (a = b = ...) is not supported")
+        target = stmt.targets[0]
+        if isinstance(target, ast.Name):
+            self.bind(target, stmt.value)
+            return
+        if isinstance(target, ast.Attribute) and target.attr in ("label", "grad", "data"):
+            if target.attr == "label" or isinstance(stmt.value, ast.Constant):
+                return  # micrograd bookkeeping: o.label = 'o', o.grad = 1.0
+        if isinstance(target, ast.Tuple) and isinstance(stmt.value, ast.Tuple):
+            names = target.elts
+            values = stmt.value.elts
+            if len(names) != len(values) or not all(isinstance(n, ast.Name) for n in names):
+                raise self.error(stmt, "unpack names from a tuple of the same length")
+            built = [self.rhs(v) for v in values]  # right side first, as Python does
+            for n, (node_id, literal) in zip(names, built, strict=True):
+                self.store(n, node_id, literal)  # type: ignore[arg-type]
+            return
+        raise self.error(target, "only assignments to plain names are supported")
+
+    def aug_assign(self, stmt: ast.AugAssign) -> None:
+        if not isinstance(stmt.target, ast.Name):
+            raise self.error(stmt.target, "only assignments to plain names are supported")
+        var = stmt.target.id
+        if var not in self.vars:
+            raise self.error(stmt.target, f"name {var!r} is not defined yet")
+        op_type = type(stmt.op)
+        if op_type not in _BINOPS:
+            sym = _OP_WORDS.get(op_type, op_type.__name__)
+            raise self.error(stmt, f"the {sym}= operator is not supported; {_HELP}")
+        current = self.vars[var]
+        node_id = self.binop(stmt, op_type, current, stmt.value, self.vars)
+        self.store(stmt.target, node_id, None)
+
+    def bind(self, target: ast.Name, value: ast.expr) -> None:
+        node_id, literal = self.rhs(value)
+        self.store(target, node_id, literal)
+
+    def rhs(self, value: ast.expr) -> tuple[str | None, tuple[ast.AST, float] | None]:
+        """Build the right side; a bare number or Value(number) is returned as a literal
+        so the store can make it an input named after the variable."""
+        literal = self.literal(value)
+        if literal is not None:
+            return None, (value, literal)
+        call_literal = self.value_call(value)
+        if call_literal is not None:
+            return None, (value, call_literal)
+        return self.expr(value), None
+
+    def store(
+        self,
+        target: ast.Name,
+        node_id: str | None,
+        literal: tuple[ast.AST, float] | None,
+    ) -> None:
+        var = target.id
+        name = self.var_name(var, target)
+        if literal is not None:
+            node_id = self.add("input", [], name=name, value=literal[1])
+        else:
+            assert node_id is not None
+            proto = self.by_id[node_id]
+            if proto.id in self.vars.values():
+                # y = x: give y its own node, an explicit copy (the seed's b1 = b)
+                node_id = self.add("copy", [node_id], name=name)
+            else:
+                self.used_names.discard(proto.name)
+                proto.name = name
+                self.used_names.add(name)
+        self.vars[var] = node_id
+        self.last_assigned = var
+
+    # -- expressions --
+
+    def literal(self, node: ast.AST) -> float | None:
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                if isinstance(v, complex):
+                    raise self.error(node, "complex numbers are not supported")
+                if isinstance(v, str | bytes):
+                    raise self.error(node, f"a string is not a number; {_HELP}")
+                return None
+            try:
+                f = float(v)
+            except OverflowError:
+                raise self.error(node, "this number is too large") from None
+            if not math.isfinite(f):
+                raise self.error(node, "this number is too large")
+            return f
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("pi", "e")
+            and isinstance(node.value, ast.Name)
+            and node.value.id in ("math", "np", "numpy")
+            and node.value.id not in self.vars
+        ):
+            return math.pi if node.attr == "pi" else math.e
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            inner = self.literal(node.operand)
+            if inner is not None:
+                return -inner if isinstance(node.op, ast.USub) else inner
+        return None
+
+    def value_call(self, node: ast.AST) -> float | None:
+        """The number in ``Value(2.0)`` / ``Value(2.0, label='x')``, else None."""
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name | ast.Attribute)
+            and (node.func.id if isinstance(node.func, ast.Name) else node.func.attr) == "Value"
+        ):
+            return None
+        args = list(node.args)
+        for kw in node.keywords:
+            if kw.arg == "data":
+                args.insert(0, kw.value)
+            elif kw.arg not in ("label", "_op", "_children", "requires_grad"):
+                raise self.error(kw, f"Value() has no argument {kw.arg!r} here")
+        if len(args) != 1:
+            raise self.error(node, "Value() takes one number, e.g. Value(2.0)")
+        v = self.literal(args[0])
+        if v is None:
+            raise self.error(args[0], "Value() takes a number, e.g. Value(2.0)")
+        return v
+
+    def expr(self, root: ast.expr) -> str:
+        """Build an expression without recursion (long chains like a+a+...+a are fine)."""
+        results: dict[int, str] = {}
+        stack: list[tuple[ast.AST, bool]] = [(root, False)]
+        while stack:
+            node, ready = stack.pop()
+            if ready:
+                results[id(node)] = self.make(node, results)
+                continue
+            stack.append((node, True))
+            for child in reversed(self.children(node)):
+                stack.append((child, False))
+        return results[id(root)]
+
+    def children(self, node: ast.AST) -> list[ast.AST]:
+        """Sub-expressions to build first (also refuses what is not understood)."""
+        if self.literal(node) is not None or self.value_call(node) is not None:
+            return []
+        if isinstance(node, ast.Name):
+            return []
+        if isinstance(node, ast.BinOp):
+            if type(node.op) not in _BINOPS:
+                sym = _OP_WORDS.get(type(node.op), type(node.op).__name__)
+                raise self.error(node, f"the {sym} operator is not supported; {_HELP}")
+            if isinstance(node.op, ast.Pow) and self.literal(node.right) is not None:
+                return [node.left]
+            return [node.left, node.right]
+        if isinstance(node, ast.UnaryOp):
+            if not isinstance(node.op, ast.USub | ast.UAdd):
+                word = "not" if isinstance(node.op, ast.Not) else "~"
+                raise self.error(node, f"the {word} operator is not supported; {_HELP}")
+            return [node.operand]
+        if isinstance(node, ast.Call):
+            fn, args, receiver = self.call_parts(node)
+            if fn == "pow" and args and self.literal(args[-1]) is not None:
+                args = args[:-1]  # a constant exponent becomes powc's parameter
+            return ([receiver] if receiver is not None else []) + list(args)
+        if isinstance(node, ast.Constant):
+            self.literal(node)  # raises for strings and complex numbers
+            raise self.error(node, f"{node.value!r:.20} is not a number; {_HELP}")
+        if isinstance(node, ast.Attribute):
+            raise self.error(node, f"attribute .{node.attr} is not supported here; methods need ()")
+        what = _EXPR_WORDS.get(type(node), type(node).__name__)
+        raise self.error(node, f"{what} are not supported; {_HELP}")
+
+    def call_parts(self, node: ast.Call) -> tuple[str, list[ast.expr], ast.expr | None]:
+        """(function name, arguments, method receiver or None); refuses unknown calls."""
+        if node.keywords:
+            raise self.error(node.keywords[0], "keyword arguments are not supported here")
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                raise self.error(a, "* unpacking is not supported")
+        func = node.func
+        if isinstance(func, ast.Name):
+            fn = self.funcs.get(func.id, _ALIASES.get(func.id, func.id))
+            if fn not in UNARY_FUNCS and fn not in BINARY_FUNCS:
+                raise self.error(func, f"unknown function {func.id!r}; {_HELP}")
+            return fn, list(node.args), None
+        if isinstance(func, ast.Attribute):
+            fn = _ALIASES.get(func.attr, func.attr)
+            if (
+                isinstance(func.value, ast.Name)
+                and func.value.id in self.modules
+                and (func.value.id not in self.vars)
+            ):
+                if fn not in UNARY_FUNCS and fn not in BINARY_FUNCS:
+                    raise self.error(func, f"unknown function {func.value.id}.{func.attr}")
+                return fn, list(node.args), None
+            if fn in UNARY_FUNCS:
+                if node.args:
+                    raise self.error(node, f".{func.attr}() takes no arguments")
+                return fn, [], func.value
+            if fn == "pow":
+                if len(node.args) != 1:
+                    raise self.error(node, ".pow() takes one exponent")
+                return fn, list(node.args), func.value
+            raise self.error(func, f"unknown method .{func.attr}(); {_HELP}")
+        raise self.error(func, "only named functions and methods can be called")
+
+    def make(self, node: ast.AST, results: dict[int, str]) -> str:
+        lit = self.literal(node)
+        if lit is not None:
+            return self.add("const", [], params={"value": lit})
+        vc = self.value_call(node)
+        if vc is not None:
+            return self.add("input", [], value=vc)
+        if isinstance(node, ast.Name):
+            if node.id not in self.vars:
+                if node.id in UNARY_FUNCS or node.id in BINARY_FUNCS:
+                    raise self.error(node, f"{node.id} is a function; call it: {node.id}(x)")
+                raise self.error(node, f"name {node.id!r} is not defined (assign it first)")
+            return self.vars[node.id]
+        if isinstance(node, ast.BinOp):
+            left = results[id(node.left)]
+            return self.binop(node, type(node.op), left, node.right, None, results)
+        if isinstance(node, ast.UnaryOp):
+            inner = results[id(node.operand)]
+            return self.add("neg", [inner]) if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.Call):
+            fn, args, receiver = self.call_parts(node)
+            operands = ([receiver] if receiver is not None else []) + args
+            if fn == "pow" and args and self.literal(args[-1]) is not None:
+                if len(operands) != 2:
+                    raise self.error(node, f"pow() takes two arguments, got {len(operands)}")
+                exponent = self.literal(args[-1])
+                return self.add("powc", [results[id(operands[0])]], params={"exponent": exponent})
+            ids = [results[id(a)] for a in operands]
+            return self.function(node, fn, ids)
+        raise self.error(node, f"not supported; {_HELP}")  # unreachable: children() refused
+
+    def binop(
+        self,
+        node: ast.AST,
+        op_type: type,
+        left: str,
+        right_node: ast.expr,
+        _vars: dict[str, str] | None,
+        results: dict[int, str] | None = None,
+    ) -> str:
+        if op_type is ast.Pow:
+            exponent = self.literal(right_node)
+            if exponent is not None:
+                return self.add("powc", [left], params={"exponent": exponent})
+        right = results[id(right_node)] if results is not None else self.expr(right_node)
+        return self.add(_BINOPS[op_type], [left, right])
+
+    def function(self, node: ast.Call, fn: str, ids: list[str]) -> str:
+        if fn in UNARY_FUNCS:
+            if len(ids) != 1:
+                raise self.error(node, f"{fn}() takes one argument, got {len(ids)}")
+            return self.add(fn, ids)
+        if fn == "pow":
+            if len(ids) != 2:
+                raise self.error(node, f"pow() takes two arguments, got {len(ids)}")
+            return self.add("pow", ids)
+        if len(ids) < 2:
+            raise self.error(node, f"{fn}() takes at least two arguments")
+        acc = ids[0]
+        for other in ids[1:]:
+            acc = self.add(fn, [acc, other])
+        return acc
+
+    # -- result --
+
+    def finish(self, out_id: str) -> Graph:
+        nodes = []
+        for p in self.protos:
+            spec = OPS[p.op]
+            params = {q.name: p.params.get(q.name, q.default) for q in spec.params}
+            nodes.append(
+                Node(
+                    id=p.id,
+                    name=p.name,
+                    op=p.op,
+                    params=MappingProxyType(params),
+                    inputs=tuple(p.inputs),
+                    pos=(0.0, 0.0),
+                    value=p.value if p.op == "input" else None,
+                )
+            )
+        graph = Graph()
+        graph._load_parts(nodes, out_id, {})
+        graph.move_many(auto_layout(graph))
+        return graph
