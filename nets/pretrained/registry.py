@@ -21,6 +21,7 @@ import importlib.util
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -315,7 +316,9 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
     label = os.fspath(path)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "unusual pickle protocol" chatter
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{label}: no such file") from None
     except IsADirectoryError:
@@ -323,7 +326,9 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     except PermissionError:
         raise CheckpointError(f"{label}: permission denied") from None
     except pickle.UnpicklingError as exc:
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        # The weights-only unpickler names the class or function it refused to import;
+        # anything else it stumbles on is a damaged or foreign file.
+        if "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
             raise CheckpointError(
                 f"{label}: refused: the file holds Python objects or code, not just tensors"
             ) from None
