@@ -305,6 +305,11 @@ class OpSpec:
         fields["out"] = out
         for p in self.params:
             fields[p.name] = format_number((params or {}).get(p.name, p.default))
+        if self.name == "powc":
+            p = float((params or {}).get("exponent", 2.0))
+            fields["exponent_m1"] = format_number(p - 1.0)
+            if p - 1.0 < 0:
+                fields["exponent_m1"] = f"({fields['exponent_m1']})"
         if self.variadic:
             xs = names[len(self.ports) :]
             fields["xs"] = ", ".join(xs)
@@ -467,7 +472,7 @@ _SPECS: tuple[OpSpec, ...] = (
         ),
         expr="{x} ** {exponent}",
         py="{x} ** {exponent}",
-        py_local=("{exponent} * {x} ** ({exponent} - 1.0)",),
+        py_local=("{exponent} * {x} ** {exponent_m1}",),
         params=(ParamSpec("exponent", 2.0, "the constant exponent p"),),
     ),
     OpSpec(
