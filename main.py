@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 # name -> module providing register(subparsers). Order is the order in --help.
 SUBCOMMANDS: dict[str, str] = {
     "gui": "gui.cli",
+    "classify": "nets.classify_cli",
 }
 
 
