@@ -55,6 +55,9 @@ class LivePlot(QWidget):
 
     #: emitted after a redraw that changed something (tests and benches wait on it)
     redrawn = Signal()
+    #: where the legend sits: (x, y) offset from the top-left (positive) or the
+    #: bottom-right (negative) corner, as pyqtgraph's ``addLegend`` takes it.
+    legend_offset: tuple[int, int] = (-10, 10)
 
     def __init__(
         self, model: RunsModel, parent: QWidget | None = None, *, interval_ms: int = 100
@@ -67,7 +70,7 @@ class LivePlot(QWidget):
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
         self.plot_item.showGrid(x=True, y=True, alpha=0.25)
         self.plot_item.setMenuEnabled(True)
-        self.legend = self.plot_item.addLegend(offset=(-10, 10), labelTextColor="k")
+        self.legend = self.plot_item.addLegend(offset=self.legend_offset, labelTextColor="k")
         for axis in ("left", "bottom"):
             self.plot_item.getAxis(axis).setTextPen("k")
             self.plot_item.getAxis(axis).setPen("k")
@@ -379,6 +382,7 @@ class AccuracyPlot(LivePlot):
     """
 
     X_AXES = ("epoch", "iteration")
+    legend_offset = (-10, -10)  # bottom right: accuracy curves rise to the top right
 
     def __init__(
         self,

@@ -1,0 +1,82 @@
+"""Plain generator helpers for the worker layer (no widgets, no Qt).
+
+``with_progress`` runs a blocking call that reports ``progress(done, total, message)``
+from a helper thread and turns its reports into yielded ``Progress`` items, so the
+worker can stream them to the GUI and notice a cancel while the call runs.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Progress:
+    """``done`` of ``total`` (0 = unknown) with a short message for a status line."""
+
+    stage: str
+    done: int
+    total: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """The value a ``with_progress`` call returned, tagged with its stage."""
+
+    stage: str
+    value: Any
+
+
+_POLL_S = 0.05
+
+
+def with_progress(
+    stage: str,
+    fn: Callable[..., Any],
+    cancel: Callable[[], bool],
+    /,
+    **kwargs: Any,
+) -> Generator[Progress | Result, None, Any]:
+    """Call ``fn(progress=..., cancel=cancel, **kwargs)`` in a helper thread; yield its
+    progress reports (at most one per 50 ms, the latest wins) and finally a ``Result``.
+
+    The call's exception is raised here, in the caller's thread. If the caller is closed
+    early (worker cancelled), ``cancel`` is already set and ``fn`` is expected to stop
+    soon; the helper thread is a daemon, so it can never keep the app alive.
+    """
+    reports: queue.Queue[tuple[int, int, str]] = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def progress(done: int, total: int, message: str) -> None:
+        reports.put((int(done), int(total), str(message)))
+
+    def target() -> None:
+        try:
+            outcome["value"] = fn(progress=progress, cancel=cancel, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"{stage}-call", daemon=True)
+    thread.start()
+    while True:
+        thread.join(_POLL_S)
+        latest = None
+        while True:
+            try:
+                latest = reports.get_nowait()
+            except queue.Empty:
+                break
+        if latest is not None:
+            yield Progress(stage, *latest)
+        if not thread.is_alive():
+            break
+    if "error" in outcome:
+        raise outcome["error"]
+    value = outcome.get("value")
+    yield Result(stage, value)
+    return value

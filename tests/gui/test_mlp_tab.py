@@ -1,0 +1,293 @@
+"""The "Two-layer net" tab driven end to end on a tiny synthetic image folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QMessageBox
+
+from gui.main_window import MainWindow
+from gui.tabs import TABS
+from tests.gui.test_mlp_tab_helpers import CLASSES, make_folder, small_config
+
+pytestmark = pytest.mark.skipif(
+    "mlp" not in [t[0] for t in TABS], reason="the mlp tab is not registered"
+)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return make_folder(tmp_path_factory.mktemp("mlpdata"))
+
+
+@pytest.fixture
+def window(qtbot):
+    window = MainWindow(remember=False)
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.shutdown()
+    window.close()
+
+
+@pytest.fixture
+def tab(window, qtbot, data_root):
+    tab = window.select_tab("mlp")
+    tab.data_panel.set_source("folder", data_root)
+    qtbot.waitUntil(lambda: tab.data_panel.info is not None, timeout=10_000)
+    assert tab.data_panel.info.found
+    return tab
+
+
+def train_once(tab, qtbot, timeout=30_000, **fields):
+    small_config(tab, **fields)
+    assert tab.controls.start_button.isEnabled(), tab.controls.start_button.toolTip()
+    with qtbot.waitSignal(tab.training_done, timeout=timeout) as blocker:
+        qtbot.mouseClick(tab.controls.start_button, Qt.MouseButton.LeftButton)
+    run_id, status = blocker.args
+    return tab.runs.run(run_id), status
+
+
+def test_folder_shows_classes_and_counts(tab):
+    panel = tab.data_panel
+    assert "Found" in panel.status_label.text()
+    assert panel.classes.rowCount() == len(CLASSES)
+    counts = {panel.classes.item(r, 0).text(): panel.classes.item(r, 1).text() for r in range(3)}
+    assert counts == {name: "40" for name in CLASSES}
+    assert "per epoch" in tab.form.estimate_text()
+
+
+def test_train_plots_runs_test_once_save_load(tab, qtbot, tmp_path, monkeypatch):
+    run, status = train_once(tab, qtbot)
+    assert status == "finished" and run.status == "finished"
+    record = run.payload
+    history = record.history
+    # The plots hold exactly what the trainer yielded.
+    tab.plots.refresh()
+    x, y = tab.plots.loss.curve_data(run.run_id, 0)
+    np.testing.assert_allclose(y, history.step_loss)
+    np.testing.assert_array_equal(x, np.arange(1, len(history.step_loss) + 1))
+    ex, train_acc = tab.plots.accuracy.curve_data(run.run_id, 0)
+    np.testing.assert_array_equal(ex, [1, 2, 3])
+    np.testing.assert_allclose(train_acc, 100 * np.asarray(history.epoch_train_acc))
+    np.testing.assert_allclose(
+        tab.plots.accuracy.curve_data(run.run_id, 1)[1], 100 * np.asarray(history.epoch_val_acc)
+    )
+    # The runs list keeps the run with its settings; it is selected for testing/saving.
+    assert len(tab.runs) == 1 and run.settings["num_epochs"] == 3
+    assert run.settings["dataset"].startswith("folder:")
+    assert tab.selected_run_id() == run.run_id
+    assert tab.weights_view.tile_count() == 16  # one tile per hidden unit
+    assert tab.confusion_view.counts().sum() == len(tab.data_panel.dataset.y_val)
+
+    # Test once: no question asked the first time.
+    asked = []
+
+    def answer(result):
+        def ask(*args, **kwargs):
+            asked.append(args[2] if len(args) > 2 else kwargs.get("text"))
+            return result
+
+        return ask
+
+    monkeypatch.setattr("gui.dialogs.ask", answer(QMessageBox.StandardButton.No))
+    with qtbot.waitSignal(tab.test_done, timeout=10_000):
+        tab.test_button.click()
+    assert asked == []
+    assert record.test_used and record.test.runs == 1 and record.test.n == 3 * 10
+    assert "Test accuracy" in tab.test_label.text()
+    # A second evaluation warns; "No" leaves everything as it was.
+    tab.test_button.click()
+    assert len(asked) == 1 and "already evaluated" in asked[0]
+    assert tab._eval_worker is None and record.test.runs == 1
+    monkeypatch.setattr("gui.dialogs.ask", answer(QMessageBox.StandardButton.Yes))
+    with qtbot.waitSignal(tab.test_done, timeout=10_000):
+        tab.test_button.click()
+    assert record.test.runs == 2
+
+    # Save and load: same weights, history and test record; a new "loaded" run.
+    path = tab.save_checkpoint(tmp_path / "model.npz")
+    assert path == tmp_path / "model.npz" and path.is_file()
+    loaded_id = tab.load_checkpoint(path)
+    loaded = tab.runs.run(loaded_id)
+    assert loaded.status == "loaded" and loaded.payload.test_used
+    for name, value in record.model.parameters().items():
+        np.testing.assert_array_equal(loaded.payload.model.parameters()[name], value)
+    np.testing.assert_allclose(loaded.metrics.loss.view(), history.step_loss)
+    assert tab.selected_run_id() == loaded_id
+    qtbot.waitUntil(lambda: loaded.payload.analysis is not None, timeout=10_000)
+
+    # A loaded model can be trained further: a new run starts from its weights.
+    with qtbot.waitSignal(tab.training_done, timeout=30_000) as blocker:
+        tab.continue_button.click()
+    further = tab.runs.run(blocker.args[0])
+    assert further.status == "finished" and further.settings["from"] == loaded.name
+    assert further.payload.model is not loaded.payload.model
+    for name, value in loaded.payload.model.parameters().items():
+        np.testing.assert_array_equal(value, record.model.parameters()[name])  # untouched
+
+    # Exports: plots as PNG/SVG/PDF and metrics as CSV.
+    assert not QImage(str(tab.export_plots(tmp_path / "plots.png"))).isNull()
+    assert tab.export_plots(tmp_path / "plots.svg").read_text().startswith("<?xml")
+    assert tab.export_plots(tmp_path / "plots.pdf").read_bytes().startswith(b"%PDF")
+    csv_text = tab.export_metrics(tmp_path / "metrics.csv").read_text()
+    assert csv_text.count("\nrun 1,step,") == len(history.step_loss)
+
+
+def test_case10_invalid_fields_keep_start_disabled(tab):
+    """Issue 9 case 10: batch 0, epochs -1, learning rate "abc" keep Start disabled."""
+    small_config(tab)
+    assert tab.controls.start_button.isEnabled()
+    for name, text in (("batch_size", "0"), ("num_epochs", "-1"), ("learning_rate", "abc")):
+        tab.form.set_field(name, text)
+        assert not tab.controls.start_button.isEnabled()
+        assert name in tab.form.errors()
+        assert "border" in tab.form.edits[name].styleSheet()
+    assert "batch_size" in tab.controls.start_button.toolTip()
+    tab.controls.start_button.click()
+    assert len(tab.runs) == 0 and not tab.is_training()
+    tab.form.set_field("batch_size", "20")
+    tab.form.set_field("num_epochs", "2")
+    assert not tab.controls.start_button.isEnabled()  # the learning rate is still "abc"
+    tab.form.set_field("learning_rate", "1e-3")
+    assert tab.controls.start_button.isEnabled() and tab.form.errors() == {}
+
+
+def test_case11_stop_mid_epoch_within_one_batch_and_start_twice(tab, qtbot, monkeypatch):
+    """Issue 9 case 11: Stop mid-epoch stops within one batch; Start twice makes one worker."""
+    import nets.mlp_train as mlp_train
+
+    late_steps = []
+    real_step = mlp_train.training_step
+
+    def counting_step(*args, **kwargs):
+        event = tab._stop_event
+        if event is not None and event.is_set():
+            late_steps.append(1)  # a step begun after Stop was pressed
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(mlp_train, "training_step", counting_step)
+    small_config(tab, batch_size="1", num_epochs="200")
+    tab.data_panel.load()
+    qtbot.waitUntil(lambda: tab.data_panel.dataset_is_current(), timeout=10_000)
+    tab.controls.start_button.click()
+    tab.controls.start_button.click()  # ignored: Start is disabled while running
+    tab.start_training()  # even called directly, no second run
+    assert len(tab.runs) == 1
+    run = tab.runs.runs()[0]
+    qtbot.waitUntil(lambda: run.metrics.num_steps > 5, timeout=10_000)
+    assert len([w for w in tab.context.workers.running() if w.name == "mlp-train"]) == 1
+    with qtbot.waitSignal(tab.training_done, timeout=5_000):
+        tab.controls.stop_button.click()
+    assert late_steps == []
+    assert run.status == "stopped"
+    ended = run.payload.extra["ended"]
+    assert ended.cancelled and ended.epochs_completed == 0  # stopped mid-epoch
+    assert run.payload.model is not None  # a stopped run keeps its model
+    assert tab.controls.state == "idle" and tab.controls.start_button.isEnabled()
+    assert tab.context.workers.running() == [] or all(
+        w.name != "mlp-train" for w in tab.context.workers.running()
+    )
+
+
+def test_pause_resume(tab, qtbot):
+    small_config(tab, batch_size="1", num_epochs="100")
+    tab.controls.start_button.click()
+    qtbot.waitUntil(lambda: len(tab.runs) == 1 and tab.runs.runs()[0].metrics.num_steps > 2)
+    run = tab.runs.runs()[0]
+    tab.controls.pause_button.click()
+    assert run.status == "paused" and tab.controls.pause_button.text() == "&Resume"
+    tab.controls.pause_button.click()
+    assert run.status == "running"
+    with qtbot.waitSignal(tab.training_done, timeout=5_000):
+        tab.controls.pause_button.click()
+        tab.controls.stop_button.click()  # Stop works while paused
+    assert run.status == "stopped"
+
+
+def test_diverging_run_is_marked_and_explained(tab, qtbot):
+    run, status = train_once(tab, qtbot, learning_rate="1e6", weight_scale="10")
+    assert status == "finished"
+    assert run.status == "diverged" and "diverged at step" in run.reason
+    assert tab.banner.isVisible() and "diverged" in tab.banner.text()
+    assert run.payload.model is not None
+    assert all(np.all(np.isfinite(v)) for v in run.payload.model.parameters().values())
+
+
+def test_close_during_training_stops_the_worker(window, tab, qtbot):
+    small_config(tab, batch_size="1", num_epochs="500")
+    tab.controls.start_button.click()
+    qtbot.waitUntil(lambda: len(tab.runs) == 1 and tab.runs.runs()[0].metrics.num_steps > 0)
+    import time
+
+    start = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - start < 1.0
+    assert window.workers.running() == []
+
+
+def test_missing_dataset_offers_download_that_fails_clearly(tab, qtbot, tmp_path, monkeypatch):
+    from nets.errors import DownloadError
+
+    def offline(spec, *, progress=None, cancel=None):
+        progress(0, 100, "connecting")
+        raise DownloadError("could not reach www.cs.toronto.edu: no network")
+
+    monkeypatch.setattr("nets.data.download_dataset", offline)
+    panel = tab.data_panel
+    panel.set_source("cifar10", tmp_path)
+    qtbot.waitUntil(lambda: panel.info is not None, timeout=10_000)
+    assert not panel.info.found and "Not found" in panel.status_label.text()
+    assert not panel.download_button.isHidden() and not tab.controls.start_button.isEnabled()
+    with qtbot.waitSignal(panel.busy_changed, timeout=10_000, check_params_cb=lambda b: not b):
+        panel.download_button.click()
+    assert "no network" in panel.status_label.text()
+
+
+def test_download_cancel(tab, qtbot, tmp_path, monkeypatch):
+    import threading
+
+    from nets.errors import Cancelled
+
+    started = threading.Event()
+
+    def slow(spec, *, progress=None, cancel=None):
+        started.set()
+        while not cancel():
+            progress(1, 100, "downloading")
+            threading.Event().wait(0.01)
+        raise Cancelled("download cancelled")
+
+    monkeypatch.setattr("nets.data.download_dataset", slow)
+    panel = tab.data_panel
+    panel.set_source("cifar10", tmp_path)
+    qtbot.waitUntil(lambda: panel.info is not None, timeout=10_000)
+    panel.download_button.click()
+    qtbot.waitUntil(started.is_set, timeout=5_000)
+    assert not panel.cancel_button.isHidden()
+    with qtbot.waitSignal(panel.busy_changed, timeout=5_000, check_params_cb=lambda b: not b):
+        panel.cancel_button.click()
+    assert "cancelled" in panel.status_label.text().lower()
+
+
+def test_gradient_check_panel(tab, qtbot):
+    panel = tab.gradcheck
+    with qtbot.waitSignal(panel.finished, timeout=20_000) as blocker:
+        panel.run_button.click()
+    passed, total = blocker.args
+    assert total == panel.table.rowCount() > 5 and passed == total
+    assert {panel.table.item(r, 4).text() for r in range(total)} == {"pass"}
+    assert "of" in panel.summary.text()
+
+
+def test_corrupt_checkpoint_is_refused_with_a_message(tab, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(
+        "gui.dialogs.show_error", lambda parent, title, message, detail="": shown.append(message)
+    )
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    assert tab.load_checkpoint(bad) == 0
+    assert len(tab.runs) == 0 and "corrupted" in shown[0]
