@@ -1,0 +1,124 @@
+"""Training settings for the CNN as a frozen dataclass, validated without torch."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from nets.errors import ConfigError
+
+OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
+SCHEDULES = ("none", "step", "cosine", "one-cycle")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run besides the architecture and the data.
+
+    - ``optimizer``: ``sgd`` (with ``momentum``, ``nesterov``), ``rmsprop`` (``momentum``),
+      ``adam`` or ``adamw``; ``lr`` is the learning rate (the peak rate for one-cycle);
+      ``weight_decay`` the L2 strength (decoupled for AdamW).
+    - ``schedule``: ``none``; ``step`` (multiply by ``step_gamma`` every ``step_epochs``);
+      ``cosine`` (down to 0 over the run); ``one-cycle`` (warm up to ``lr`` over the first
+      30 % of steps, then anneal).
+    - ``evals_per_epoch``: how often train and validation accuracy are measured; the last
+      one of each epoch uses the whole validation set, the others ``eval_subset`` images
+      of it so the plot gets points without slowing training.
+    - ``num_threads``: torch CPU threads; None picks :func:`default_num_threads` (all cores).
+    """
+
+    optimizer: str = "adamw"
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    nesterov: bool = True
+    schedule: str = "one-cycle"
+    step_epochs: int = 2
+    step_gamma: float = 0.1
+    batch_size: int = 256
+    epochs: int = 5
+    seed: int = 0
+    device: str = "auto"
+    num_threads: int | None = None
+    evals_per_epoch: int = 4
+    eval_subset: int = 1000
+
+    def validated(self) -> TrainConfig:
+        """Return self, or raise ConfigError naming the first setting that cannot work."""
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("schedule", self.schedule, SCHEDULES)
+        _choice("device", self.device, DEVICES)
+        _number("lr", self.lr, 0.0, 1e6, open_low=True)
+        _number("weight_decay", self.weight_decay, 0.0, 1e3)
+        _number("momentum", self.momentum, 0.0, 0.9999)
+        _number("step_gamma", self.step_gamma, 0.0, 1.0, open_low=True)
+        _integer("step_epochs", self.step_epochs, 1, 1_000_000)
+        _integer("batch_size", self.batch_size, 1, 100_000_000)
+        _integer("epochs", self.epochs, 1, 100_000)
+        _integer("seed", self.seed, 0, 2**63 - 1)
+        _integer("evals_per_epoch", self.evals_per_epoch, 1, 1000)
+        _integer("eval_subset", self.eval_subset, 1, 100_000_000)
+        if not isinstance(self.nesterov, bool):
+            raise ConfigError(f"nesterov must be true or false, got {self.nesterov!r}")
+        if self.nesterov and self.optimizer == "sgd" and self.momentum == 0:
+            raise ConfigError("Nesterov momentum needs momentum > 0")
+        if self.num_threads is not None:
+            _integer("num_threads", self.num_threads, 1, 1024)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (also stored in checkpoints)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are ignored (older/newer checkpoints)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _choice(name: str, value: Any, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise ConfigError(f"{name} must be one of {', '.join(options)}; got {value!r}")
+
+
+def _number(name: str, value: Any, low: float, high: float, open_low: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    if value < low or value > high or (open_low and value == low):
+        bound = f"more than {low:g}" if open_low else f"at least {low:g}"
+        raise ConfigError(f"{name} must be {bound} and at most {high:g}; got {value!r}")
+
+
+def _integer(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}; got {value}")
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (respects affinity masks and containers)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_num_threads(leave_room_for_gui: bool = False) -> int:
+    """Torch CPU threads to train with.
+
+    The command line uses every usable core. The GUI passes ``leave_room_for_gui=True``:
+    with 4 or more cores one core is left for the Qt thread (plots, input); with 2-3 cores
+    leaving one out would cost a third to a half of the speed while the GUI thread needs
+    only a sliver (plots are throttled), so the cores are shared and the OS scheduler keeps
+    the window responsive.
+    """
+    cores = usable_cores()
+    if leave_room_for_gui and cores >= 4:
+        return cores - 1
+    return cores

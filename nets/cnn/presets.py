@@ -1,0 +1,109 @@
+"""Named starting points: an architecture with the training settings that suit it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nets.cnn.arch import (
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    LayerSpec,
+    Linear,
+    MaxPool2d,
+    ReLU,
+)
+from nets.cnn.config import TrainConfig
+from nets.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Preset:
+    """``key`` is what ``--preset`` takes; ``title`` what a menu shows."""
+
+    key: str
+    title: str
+    description: str
+    layers: tuple[LayerSpec, ...]
+    config: TrainConfig
+
+
+SEED_TWO_CONV = Preset(
+    key="seed",
+    title="seed: two conv layers",
+    description=(
+        "The small network the homework mentions: two 5x5 convolutions with max pooling "
+        "and one Linear layer. Above 85% on Fashion-MNIST after a few epochs."
+    ),
+    layers=(
+        Conv2d(16, kernel_size=5, padding=2),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(32, kernel_size=5, padding=2),
+        ReLU(),
+        MaxPool2d(2),
+        Flatten(),
+        Linear(10),
+    ),
+    config=TrainConfig(
+        optimizer="adam", lr=1e-3, weight_decay=0.0, schedule="none", batch_size=64, epochs=5
+    ),
+)
+
+DEFAULT = Preset(
+    key="default",
+    title="default: three conv blocks with BatchNorm",
+    description=(
+        "Three 3x3 convolution blocks (16, 32, 64 channels) with BatchNorm, ReLU and max "
+        "pooling, then a small classifier; AdamW with a one-cycle schedule. Built for CPU "
+        "speed: at least 91% Fashion-MNIST test accuracy in about a minute on two cores."
+    ),
+    layers=(
+        Conv2d(16, kernel_size=3, padding=1),
+        BatchNorm2d(),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(32, kernel_size=3, padding=1),
+        BatchNorm2d(),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(64, kernel_size=3, padding=1),
+        BatchNorm2d(),
+        ReLU(),
+        MaxPool2d(2),
+        Flatten(),
+        Linear(128),
+        ReLU(),
+        Dropout(0.2),
+        Linear(10),
+    ),
+    config=TrainConfig(
+        optimizer="adamw",
+        lr=5e-3,
+        weight_decay=5e-4,
+        schedule="one-cycle",
+        batch_size=256,
+        epochs=5,
+    ),
+)
+
+#: key -> preset, in menu order; the first is the default.
+PRESETS: dict[str, Preset] = {p.key: p for p in (DEFAULT, SEED_TWO_CONV)}
+
+
+def get_preset(name: str) -> Preset:
+    """Look a preset up by key (``default``, ``seed``) or title, ignoring case."""
+    wanted = name.strip().lower()
+    for preset in PRESETS.values():
+        if wanted in (preset.key, preset.title.lower()):
+            return preset
+    choices = ", ".join(f"{p.key!r} ({p.title})" for p in PRESETS.values())
+    raise ConfigError(f"unknown preset {name!r}; choose one of {choices}")
+
+
+def with_num_classes(layers: tuple[LayerSpec, ...], num_classes: int) -> tuple[LayerSpec, ...]:
+    """The preset's layers with the last Linear resized to ``num_classes`` (for other data)."""
+    if layers and isinstance(layers[-1], Linear) and layers[-1].out_features != num_classes:
+        return (*layers[:-1], Linear(num_classes))
+    return layers

@@ -1,0 +1,510 @@
+"""Train a CNN as a generator of progress events (frozen dataclasses).
+
+    for event in train(arch, dataset, TrainConfig(...), cancel=stop_event):
+        match event:
+            case Started(): ...        # once: steps, device, threads, memory estimate
+            case StepMetrics(): ...    # every optimizer step: loss, learning rate
+            case EvalMetrics(): ...    # evals_per_epoch times per epoch: train/val accuracy
+            case Finished(): ...       # completed or cancelled; .trained is the model
+            case Diverged(): ...       # loss became NaN/inf; .trained has the last finite weights
+
+The consumer pauses training by not asking for the next event (``elapsed`` counts only
+time spent inside the generator), and stops it with ``cancel`` (checked between steps)
+or by closing the generator. The data stay uint8 tensors in (N, C, H, W) layout and each
+batch is indexed directly and normalised on the fly: no DataLoader, no worker processes,
+and a quarter of the memory of a float copy. torch is imported when training starts.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from nets.cnn.arch import LayerSpec, totals, validate
+from nets.cnn.config import TrainConfig, default_num_threads
+from nets.cnn.trained import Normalizer, TrainedCnn, channel_stats, to_nchw_tensor
+from nets.data.dataset import CancelToken, is_cancelled
+from nets.errors import ConfigError, ResourceError
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class Started:
+    """Sent once before the first step."""
+
+    total_iterations: int
+    iterations_per_epoch: int
+    epochs: int
+    device: str
+    num_threads: int
+    params: int
+    memory_estimate: int  # bytes
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    """One optimizer step. ``iteration`` counts from 1; ``epoch`` is the 1-based epoch."""
+
+    iteration: int
+    epoch: int
+    loss: float
+    lr: float
+    elapsed: float  # seconds of training so far (pauses excluded)
+    total_iterations: int
+
+
+@dataclass(frozen=True)
+class EvalMetrics:
+    """Accuracy after ``iteration`` steps.
+
+    ``train_acc`` and ``train_loss`` are over the training batches since the previous
+    evaluation (measured as they were trained on, so Dropout was active); ``val_acc`` is
+    on the whole validation set when ``full_val`` is True (the last evaluation of each
+    epoch), else on a fixed random subset of ``val_n`` validation images.
+    """
+
+    iteration: int
+    epoch: int
+    train_acc: float
+    train_loss: float
+    val_acc: float
+    val_n: int
+    full_val: bool
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Training ended: all epochs done, or ``cancelled`` between two steps."""
+
+    iteration: int
+    epoch: int
+    elapsed: float
+    cancelled: bool
+    trained: TrainedCnn = field(repr=False, compare=False)
+
+    @property
+    def reason(self) -> str:
+        return f"stopped after step {self.iteration}" if self.cancelled else "finished"
+
+
+@dataclass(frozen=True)
+class Diverged:
+    """The loss became NaN or infinite; ``trained`` holds the weights of the last finite step."""
+
+    iteration: int  # the step whose loss was not finite
+    epoch: int
+    elapsed: float
+    loss: float
+    trained: TrainedCnn = field(repr=False, compare=False)
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"diverged at step {self.iteration}: the loss became {self.loss}; kept the weights "
+            f"of step {self.iteration - 1}. Try a smaller learning rate"
+        )
+
+
+Event = Started | StepMetrics | EvalMetrics | Finished | Diverged
+
+
+class ImageData(Protocol):
+    """What training needs from a dataset (nets.data.ImageDataset fits)."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    class_names: Sequence[str]
+
+
+# --------------------------------------------------------------------------- resources
+
+#: Fraction of the available memory a run may plan to use.
+MEMORY_FRACTION = 0.8
+#: Batch size used for validation passes (no gradients).
+EVAL_BATCH = 1000
+
+
+def _optimizer_slots(name: str, momentum: float) -> int:
+    """Per-parameter state tensors an optimizer keeps."""
+    if name in ("adam", "adamw"):
+        return 2
+    if name == "rmsprop":
+        return 2 if momentum > 0 else 1
+    return 1 if momentum > 0 else 0
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes a run needs, by part; ``total`` is what is compared with what is available."""
+
+    parameters: int  # weights, gradients, optimizer state, the divergence backup
+    activations: int  # forward values kept for backward, and their gradients
+    data: int  # uint8 copies of the training and validation images
+    total: int
+
+    def describe(self) -> str:
+        return (
+            f"about {_gb(self.total)} (activations {_gb(self.activations)}, parameters and "
+            f"optimizer state {_gb(self.parameters)}, data {_gb(self.data)})"
+        )
+
+
+def _gb(n: float) -> str:
+    if n >= 1e9:
+        return f"{n / 1e9:.1f} GB"
+    return f"{n / 1e6:.0f} MB"
+
+
+def estimate_memory(
+    arch: Sequence[LayerSpec],
+    input_shape: Sequence[int],
+    config: TrainConfig,
+    num_train: int,
+    num_val: int,
+    num_classes: int | None = None,
+) -> MemoryEstimate:
+    """What training ``arch`` with ``config`` needs, computed from the summary table (no torch).
+
+    Float32 everywhere: parameters x (weights + gradients + optimizer slots + backup);
+    activations x batch x 3 (the forward output kept for backward, its gradient and a
+    temporary), or the largest layer output x 2 x 1000 for the no-gradient validation
+    batches if that is larger.
+    """
+    rows = validate(arch, input_shape, num_classes)
+    tot = totals(rows, input_shape)
+    copies = 3 + _optimizer_slots(config.optimizer, config.momentum)
+    parameters = tot.params * 4 * copies
+    batch = min(config.batch_size, max(num_train, 1))
+    largest = max([math.prod(input_shape)] + [math.prod(r.output_shape) for r in rows])
+    activations = max(tot.activations * batch * 4 * 3, largest * EVAL_BATCH * 4 * 2)
+    data = (num_train + num_val) * math.prod(input_shape)
+    return MemoryEstimate(parameters, activations, data, parameters + activations + data)
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: MemAvailable, capped by RLIMIT_AS if set."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            avail = None
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ValueError, OSError):
+        soft = resource.RLIM_INFINITY
+    if soft != resource.RLIM_INFINITY:
+        used = _address_space_used()
+        room = max(soft - used, 0)
+        avail = room if avail is None else min(avail, room)
+    return avail
+
+
+def _address_space_used() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def check_memory(estimate: MemoryEstimate, available: int | None = None) -> None:
+    """ResourceError with the numbers when ``estimate`` does not fit in memory."""
+    available = available_memory() if available is None else available
+    if available is not None and estimate.total > MEMORY_FRACTION * available:
+        raise ResourceError(
+            f"this configuration needs {estimate.describe()} but only {_gb(available)} of "
+            f"memory is available; use a smaller batch size, fewer channels or a smaller "
+            f"Linear layer"
+        )
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+def pick_device(name: str = "auto") -> str:
+    """``auto``: CUDA if present, else Apple MPS, else CPU; a named device must exist."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    if name == "auto":
+        return "cuda" if cuda else "mps" if mps else "cpu"
+    if name == "cuda" and not cuda:
+        raise ConfigError("device cuda was asked for but no CUDA GPU is available")
+    if name == "mps" and not mps:
+        raise ConfigError("device mps was asked for but Apple MPS is not available")
+    return name
+
+
+def _make_optimizer(params: Any, config: TrainConfig) -> Any:
+    import torch
+
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            params,
+            lr=config.lr,
+            momentum=config.momentum,
+            nesterov=config.nesterov and config.momentum > 0,
+            weight_decay=config.weight_decay,
+        )
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(
+            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def make_scheduler(optimizer: Any, config: TrainConfig, steps_per_epoch: int) -> Any:
+    """The learning-rate schedule, stepped once per optimizer step."""
+    import torch
+
+    total = steps_per_epoch * config.epochs
+    sched = torch.optim.lr_scheduler
+    if config.schedule == "one-cycle":
+        return sched.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total)
+    if config.schedule == "cosine":
+        return sched.CosineAnnealingLR(optimizer, T_max=total)
+    if config.schedule == "step":
+        period = steps_per_epoch * config.step_epochs
+        gamma = config.step_gamma
+        return sched.LambdaLR(optimizer, lambda it: gamma ** (it // period))
+    return sched.LambdaLR(optimizer, lambda it: 1.0)
+
+
+def batches_per_epoch(num_train: int, batch_size: int) -> int:
+    """Batches per epoch; a last batch of a single image is dropped (BatchNorm needs 2)."""
+    full, rest = divmod(num_train, batch_size)
+    return full + (1 if rest >= 2 else 0)
+
+
+def eval_points(steps_per_epoch: int, evals_per_epoch: int) -> list[int]:
+    """1-based steps within an epoch after which accuracy is measured (last = epoch end)."""
+    n = max(1, min(evals_per_epoch, steps_per_epoch))
+    return sorted({max(1, round(steps_per_epoch * k / n)) for k in range(1, n + 1)})
+
+
+def _check_data(data: ImageData) -> tuple[tuple[int, int, int], int]:
+    for name in ("X_train", "X_val"):
+        X = getattr(data, name)
+        if not isinstance(X, np.ndarray) or X.dtype != np.uint8 or X.ndim != 4:
+            raise ConfigError(f"{name} must be uint8 images (N, H, W, C)")
+    if data.X_train.shape[1:] != data.X_val.shape[1:]:
+        raise ConfigError("training and validation images differ in size")
+    if len(data.X_train) != len(data.y_train) or len(data.X_val) != len(data.y_val):
+        raise ConfigError("the number of images and labels differ")
+    if len(data.X_train) < 2:
+        raise ConfigError("training needs at least 2 training images")
+    if len(data.X_val) < 1:
+        raise ConfigError("training needs at least 1 validation image")
+    num_classes = len(data.class_names)
+    for name in ("y_train", "y_val"):
+        y = getattr(data, name)
+        if len(y) and (y.min() < 0 or y.max() >= num_classes):
+            raise ConfigError(f"{name} has labels outside 0..{num_classes - 1}")
+    h, w, c = data.X_train.shape[1:]
+    return (c, h, w), num_classes
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train(
+    arch: Sequence[LayerSpec],
+    data: ImageData,
+    config: TrainConfig | None = None,
+    *,
+    cancel: CancelToken | None = None,
+    data_source: str = "",
+) -> Iterator[Event]:
+    """Train a fresh network for ``arch`` on ``data``; yields events (see module docstring).
+
+    Everything that can be checked is checked before torch allocates anything:
+    ConfigError for settings or an architecture that cannot run (naming the layer and
+    the shapes), ResourceError when the memory estimate does not fit.
+    """
+    config = (config or TrainConfig()).validated()
+    input_shape, num_classes = _check_data(data)
+    arch = tuple(arch)
+    validate(arch, input_shape, num_classes)
+    num_train, num_val = len(data.X_train), len(data.X_val)
+    estimate = estimate_memory(arch, input_shape, config, num_train, num_val, num_classes)
+    check_memory(estimate)
+    return _train(arch, data, config, input_shape, estimate, cancel, data_source)
+
+
+def _train(
+    arch: tuple[LayerSpec, ...],
+    data: ImageData,
+    config: TrainConfig,
+    input_shape: tuple[int, int, int],
+    estimate: MemoryEstimate,
+    cancel: CancelToken | None,
+    data_source: str,
+) -> Iterator[Event]:
+    import torch
+    import torch.nn.functional as F
+
+    from nets.cnn.model import build_model, parameter_count
+
+    threads = config.num_threads or default_num_threads()
+    torch.set_num_threads(threads)
+    device = pick_device(config.device)
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+
+    mean, std = channel_stats(data.X_train)
+    norm = Normalizer(mean, std, device)
+    X_train = to_nchw_tensor(data.X_train, device)
+    y_train = torch.as_tensor(np.asarray(data.y_train, dtype=np.int64)).to(device)
+    X_val = to_nchw_tensor(data.X_val, device)
+    y_val = torch.as_tensor(np.asarray(data.y_val, dtype=np.int64)).to(device)
+    subset_n = min(config.eval_subset, len(X_val))
+    subset = torch.randperm(len(X_val), generator=gen)[:subset_n].to(device)
+    X_sub, y_sub = X_val.index_select(0, subset), y_val.index_select(0, subset)
+
+    model = build_model(arch, input_shape, len(data.class_names)).to(device)
+    optimizer = _make_optimizer(model.parameters(), config)
+    bs = config.batch_size
+    n = len(X_train)
+    spe = batches_per_epoch(n, bs)
+    total = spe * config.epochs
+    scheduler = make_scheduler(optimizer, config, spe)
+    evals = set(eval_points(spe, config.evals_per_epoch))
+    # The weights (and BatchNorm statistics) that last gave a finite loss.
+    state = list(model.parameters()) + list(model.buffers())
+    backup = [t.detach().clone() for t in state]
+
+    def trained_now(iterations: int, val_acc: float | None) -> TrainedCnn:
+        return TrainedCnn(
+            model=model,
+            arch=arch,
+            input_shape=input_shape,
+            class_names=tuple(str(c) for c in data.class_names),
+            mean=mean,
+            std=std,
+            config=config,
+            data_source=data_source,
+            iterations=iterations,
+            val_acc=val_acc,
+        )
+
+    def accuracy(X: Any, y: Any) -> float:
+        model.eval()
+        correct = 0
+        with torch.inference_mode():
+            for start in range(0, len(X), EVAL_BATCH):
+                logits = model(norm(X[start : start + EVAL_BATCH]))
+                correct += int((logits.argmax(1) == y[start : start + EVAL_BATCH]).sum())
+        model.train()
+        return correct / len(X)
+
+    elapsed = 0.0
+    resumed = time.perf_counter()
+
+    def pause_clock() -> float:
+        nonlocal elapsed
+        elapsed += time.perf_counter() - resumed
+        return elapsed
+
+    yield Started(
+        total, spe, config.epochs, device, threads, parameter_count(model), estimate.total
+    )
+    resumed = time.perf_counter()
+    model.train()
+    iteration = 0
+    last_val: float | None = None
+    for epoch in range(1, config.epochs + 1):
+        perm = torch.randperm(n, generator=gen).to(device)
+        seen = 0
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        loss_sum = 0.0
+        for step in range(1, spe + 1):
+            if is_cancelled(cancel):
+                yield Finished(
+                    iteration, epoch, pause_clock(), True, trained_now(iteration, last_val)
+                )
+                return
+            idx = perm[(step - 1) * bs : step * bs]
+            xb = norm(X_train.index_select(0, idx))
+            yb = y_train.index_select(0, idx)
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+            loss_value = loss.item()
+            iteration += 1
+            if not math.isfinite(loss_value):
+                with torch.no_grad():
+                    for t, b in zip(state, backup, strict=True):
+                        t.copy_(b)
+                yield Diverged(
+                    iteration, epoch, pause_clock(), loss_value, trained_now(iteration - 1, None)
+                )
+                return
+            with torch.no_grad():
+                for t, b in zip(state, backup, strict=True):
+                    b.copy_(t)
+                correct += (logits.argmax(1) == yb).sum()
+            seen += len(yb)
+            loss_sum += loss_value * len(yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            lr = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            scheduler.step()
+            yield StepMetrics(iteration, epoch, loss_value, lr, pause_clock(), total)
+            resumed = time.perf_counter()
+            if step in evals:
+                full = step == spe
+                val_acc = accuracy(X_val, y_val) if full else accuracy(X_sub, y_sub)
+                if full:
+                    last_val = val_acc
+                train_acc = int(correct) / seen
+                train_loss = loss_sum / seen
+                seen, loss_sum = 0, 0.0
+                correct.zero_()
+                yield EvalMetrics(
+                    iteration,
+                    epoch,
+                    train_acc,
+                    train_loss,
+                    val_acc,
+                    len(X_val) if full else subset_n,
+                    full,
+                    pause_clock(),
+                )
+                resumed = time.perf_counter()
+    yield Finished(iteration, config.epochs, pause_clock(), False, trained_now(iteration, last_val))
+
+
+def run_to_end(events: Iterator[Event]) -> Finished | Diverged:
+    """Consume a training generator and return its last event (for scripts and tests)."""
+    last = None
+    for event in events:
+        last = event
+    if not isinstance(last, (Finished, Diverged)):  # pragma: no cover - train always ends so
+        raise RuntimeError("training ended without a final event")
+    return last
