@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 SUBCOMMANDS: dict[str, str] = {
     "gui": "gui.cli",
     "classify": "nets.classify_cli",
+    "cnn": "nets.cnn_cli",
 }
 
 

@@ -1,0 +1,456 @@
+"""``backprop-explorer cnn train|test``: design, train and test a PyTorch CNN (the seed's Task 5).
+
+::
+
+    cnn train --data SPEC [--preset NAME | --arch ARCH.json] [--optimizer NAME] [--lr LR]
+        [--weight-decay WD] [--schedule NAME] [--batch-size B] [--epochs E] [--seed S]
+        [--save CKPT.pt] [--json-log FILE]
+    cnn test --checkpoint CKPT.pt --data SPEC [--json]
+
+``train`` prints a line per epoch (loss, train and validation accuracy, time) on stdout
+and finer progress on stderr. ``--json-log`` writes one JSON object per line for every
+event (started, step, eval, finished/diverged). ``test`` evaluates on the test split and
+records in the checkpoint that the test set was used; testing the same checkpoint again
+works but warns. ``test --json`` prints ``{"test_acc": float, "n": int}``.
+
+Settings left out come from the preset (``default`` unless ``--arch`` is given). Bad
+values are usage errors (exit 2); anything else that fails prints one ``error:`` line
+(exit 1). Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from nets.cnn.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from nets.cnn.presets import PRESETS
+
+# --------------------------------------------------------------------------- argument types
+
+
+def _number(kind: type, low: float, name: str, *, open_low: bool = False) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{name} must be {what}, not {text!r}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number, not {text!r}")
+        if value < low or (open_low and value == low):
+            bound = f"more than {low:g}" if open_low else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"{name} must be {bound}, not {text}")
+        return value
+
+    return parse
+
+
+def _preset_name(text: str) -> str:
+    from nets.cnn.presets import get_preset
+    from nets.errors import ConfigError
+
+    try:
+        return get_preset(text).key
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "cnn",
+        help="design, train and test a PyTorch CNN (Fashion-MNIST or an image folder)",
+        description="Train a convolutional network and test it once on the test split.",
+    )
+    sub = p.add_subparsers(
+        dest="cnn_command", metavar="{train,test}", required=True, parser_class=type(p)
+    )
+
+    t = sub.add_parser(
+        "train",
+        help="train a CNN and optionally save a checkpoint",
+        description=(
+            "Train a CNN on the training split, watching the validation accuracy. The "
+            "test split is not touched: use `cnn test` once at the end."
+        ),
+    )
+    t.add_argument(
+        "--data", required=True, metavar="SPEC", help="fashion-mnist[:DIR] or folder:DIR"
+    )
+    arch = t.add_mutually_exclusive_group()
+    keys = ", ".join(f"{k} ({p.title})" for k, p in PRESETS.items())
+    arch.add_argument(
+        "--preset",
+        type=_preset_name,
+        metavar="NAME",
+        help=f"architecture and settings preset: {keys}; default: default",
+    )
+    arch.add_argument(
+        "--arch", type=Path, metavar="ARCH.json", help="architecture JSON file (saved from the app)"
+    )
+    t.add_argument("--optimizer", choices=OPTIMIZERS, help="default: from the preset")
+    t.add_argument(
+        "--lr",
+        type=_number(float, 0, "--lr", open_low=True),
+        metavar="LR",
+        help="learning rate (the peak for one-cycle)",
+    )
+    t.add_argument("--weight-decay", type=_number(float, 0, "--weight-decay"), metavar="WD")
+    t.add_argument(
+        "--momentum",
+        type=_number(float, 0, "--momentum"),
+        metavar="M",
+        help="SGD and RMSprop momentum",
+    )
+    t.add_argument(
+        "--nesterov",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Nesterov momentum for SGD",
+    )
+    t.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
+    t.add_argument("--batch-size", type=_number(int, 1, "--batch-size"), metavar="B")
+    t.add_argument("--epochs", type=_number(int, 1, "--epochs"), metavar="E")
+    t.add_argument(
+        "--seed",
+        type=_number(int, 0, "--seed"),
+        metavar="S",
+        help="seed of the weights and batch order (default 0)",
+    )
+    t.add_argument(
+        "--val-size",
+        type=_number(int, 1, "--val-size"),
+        metavar="N",
+        help="validation images taken from train (Fashion-MNIST: 10000)",
+    )
+    t.add_argument(
+        "--split-seed",
+        type=_number(int, 0, "--split-seed"),
+        default=0,
+        metavar="S",
+        help="seed of the train/validation split (default 0)",
+    )
+    t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    t.add_argument(
+        "--threads",
+        type=_number(int, 1, "--threads"),
+        metavar="N",
+        help="CPU threads (default: every core)",
+    )
+    t.add_argument(
+        "--download", action="store_true", help="download Fashion-MNIST if it is not found"
+    )
+    t.add_argument("--save", type=Path, metavar="CKPT.pt", help="save the trained model")
+    t.add_argument(
+        "--json-log",
+        type=Path,
+        metavar="FILE",
+        help="write one JSON object per line for every training event",
+    )
+    t.set_defaults(handler=run_train)
+
+    s = sub.add_parser(
+        "test",
+        help="evaluate a checkpoint on the test split (once)",
+        description=(
+            "Evaluate a trained checkpoint on the test split. The checkpoint records that "
+            "the test set was used; a second test still runs but warns."
+        ),
+    )
+    s.add_argument("--checkpoint", required=True, type=Path, metavar="CKPT.pt")
+    s.add_argument(
+        "--data",
+        required=True,
+        metavar="SPEC",
+        help="fashion-mnist[:DIR] or folder:DIR (with a test/ folder)",
+    )
+    s.add_argument("--json", action="store_true", help='print {"test_acc": ..., "n": ...}')
+    s.set_defaults(handler=run_test)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _err(text: str, end: str = "\n") -> None:
+    print(text, end=end, file=sys.stderr, flush=True)
+
+
+def _progress(done: int, total: int, message: str) -> None:
+    if sys.stderr.isatty():
+        pct = f" {100 * done / total:5.1f}%" if total > 0 else ""
+        _err(f"\r{message}{pct}\033[K", end="")
+
+
+def _check_output(path: Path | None, what: str) -> None:
+    """Fail before training, not after, when an output cannot be written."""
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a folder")
+    if not folder.is_dir():
+        raise ValueError(f"cannot write {what} {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"cannot write {what} {path}: folder {folder} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ValueError(f"cannot write {what} {path}: the file is read-only")
+
+
+def _fmt_time(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+
+class _JsonLog:
+    """One JSON object per line, written to a temporary file that replaces FILE at the end."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.file: TextIO | None = None
+        self.tmp = ""
+        if path is not None:
+            folder = path.parent if str(path.parent) else Path(".")
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+            self.file = os.fdopen(fd, "w", encoding="utf-8")
+
+    def write(self, kind: str, event: Any) -> None:
+        if self.file is None:
+            return
+        record = {"event": kind}
+        for key, value in vars(event).items():
+            if key != "trained":
+                record[key] = (
+                    value if not isinstance(value, float) or math.isfinite(value) else str(value)
+                )
+        self.file.write(json.dumps(record) + "\n")
+
+    def close(self) -> None:
+        if self.file is None or self.path is None:
+            return
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            os.replace(self.tmp, self.path)
+        except OSError:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+            raise
+        finally:
+            self.file = None
+
+
+# --------------------------------------------------------------------------- train
+
+
+def _config(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
+    import dataclasses
+
+    changes = {
+        "optimizer": args.optimizer,
+        "lr": args.lr,
+        "weight_decay": args.weight_decay,
+        "momentum": args.momentum,
+        "nesterov": args.nesterov,
+        "schedule": args.schedule,
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "num_threads": args.threads,
+    }
+    changes = {k: v for k, v in changes.items() if v is not None}
+    changes["device"] = args.device
+    return dataclasses.replace(base, **changes).validated()
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, print progress, save what was asked for; 1 if training diverged."""
+    from nets.cnn.arch import format_shape, load_architecture, totals, validate
+    from nets.cnn.presets import get_preset, with_num_classes
+    from nets.cnn.train import Diverged, EvalMetrics, Finished, Started, StepMetrics, train
+    from nets.data import load_dataset
+
+    for path, what in (
+        (args.save, "checkpoint"),
+        (args.json_log, "JSON log"),
+    ):
+        _check_output(path, what)
+    preset = get_preset(args.preset or "default")
+    config = _config(args, preset.config)
+    start = time.perf_counter()
+    data = load_dataset(
+        args.data,
+        num_val=args.val_size,
+        seed=args.split_seed,
+        progress=_progress,
+        download=args.download,
+    )
+    if sys.stderr.isatty():
+        _err("\r\033[K", end="")
+    print(f"data: {data.describe()}")
+    h, w, c = data.image_shape
+    if args.arch is not None:
+        layers = tuple(load_architecture(args.arch))
+        arch_name = str(args.arch)
+    else:
+        layers = with_num_classes(preset.layers, data.num_classes)
+        arch_name = f"preset {preset.title!r}"
+    rows = validate(layers, (c, h, w), data.num_classes)
+    tot = totals(rows, (c, h, w))
+    print(
+        f"model: {arch_name}, {len(layers)} layers, {tot.params:,} parameters, "
+        f"{tot.mult_adds / 1e6:.1f} M multiply-adds per image -> {format_shape(tot.output_shape)}"
+    )
+    print(
+        f"training: {config.optimizer} lr {config.lr:g} weight decay {config.weight_decay:g}, "
+        f"{config.schedule} schedule, batch {config.batch_size}, {config.epochs} epochs, "
+        f"seed {config.seed}"
+    )
+    events = train(layers, data, config, data_source=args.data)
+    log = _JsonLog(args.json_log)
+    history: list[Any] = []
+    result: Finished | Diverged | None = None
+    last_tty = 0.0
+    epoch_loss: list[float] = []
+    epoch_start = 0.0
+    try:
+        for event in events:
+            if isinstance(event, Started):
+                log.write("started", event)
+                print(
+                    f"device {event.device}, {event.num_threads} CPU threads, "
+                    f"{event.iterations_per_epoch} steps per epoch, memory estimate "
+                    f"{event.memory_estimate / 1e6:.0f} MB",
+                    flush=True,
+                )
+            elif isinstance(event, StepMetrics):
+                log.write("step", event)
+                history.append(event)
+                epoch_loss.append(event.loss)
+                now = time.perf_counter()
+                if sys.stderr.isatty() and now - last_tty > 0.2:
+                    last_tty = now
+                    eta = (
+                        event.elapsed / event.iteration * (event.total_iterations - event.iteration)
+                    )
+                    _err(
+                        f"\r  step {event.iteration}/{event.total_iterations}  loss "
+                        f"{event.loss:.4f}  ETA {_fmt_time(eta)}\033[K",
+                        end="",
+                    )
+            elif isinstance(event, EvalMetrics):
+                log.write("eval", event)
+                history.append(event)
+                if sys.stderr.isatty():
+                    _err("\r\033[K", end="")
+                if event.full_val:
+                    mean_loss = sum(epoch_loss) / max(len(epoch_loss), 1)
+                    print(
+                        f"epoch {event.epoch}/{config.epochs}  loss {mean_loss:.4f}  "
+                        f"train acc {100 * event.train_acc:.2f}%  "
+                        f"val acc {100 * event.val_acc:.2f}%  "
+                        f"{event.elapsed - epoch_start:.1f} s",
+                        flush=True,
+                    )
+                    epoch_loss = []
+                    epoch_start = event.elapsed
+                elif not sys.stderr.isatty():
+                    _err(
+                        f"  step {event.iteration}  train acc {100 * event.train_acc:.1f}%  "
+                        f"val acc ({event.val_n} images) {100 * event.val_acc:.1f}%"
+                    )
+            elif isinstance(event, (Finished, Diverged)):
+                log.write("diverged" if isinstance(event, Diverged) else "finished", event)
+                result = event
+    finally:
+        log.close()
+    assert result is not None
+    wall = time.perf_counter() - start
+    if isinstance(result, Finished):
+        val = result.trained.val_acc
+        val_text = f"; validation accuracy {100 * val:.2f}%" if val is not None else ""
+        print(
+            f"finished {result.iteration} steps in {result.elapsed:.1f} s of training, "
+            f"{wall:.1f} s in all{val_text}"
+        )
+    if args.save is not None:
+        from nets.cnn.checkpoint import save_checkpoint
+
+        save_checkpoint(args.save, result.trained)
+        which = "the last finite weights" if isinstance(result, Diverged) else "checkpoint"
+        print(f"saved {which} to {args.save}")
+    if isinstance(result, Diverged):
+        _err(f"error: {result.reason}")
+        return 1
+    return 0
+
+
+# --------------------------------------------------------------------------- test
+
+
+def run_test(args: argparse.Namespace) -> int:
+    """Evaluate on the test split, record the use in the checkpoint; print text or JSON."""
+    from nets.cnn.checkpoint import load_checkpoint, record_test
+    from nets.cnn.config import default_num_threads
+    from nets.cnn.trained import check_images, confusion_matrix, evaluate
+    from nets.data import load_dataset
+    from nets.errors import CheckpointError, DataError
+
+    trained = load_checkpoint(args.checkpoint)
+    # Only the test split matters here; the smallest validation carve-out always fits.
+    data = load_dataset(args.data, num_val=1, progress=_progress)
+    if sys.stderr.isatty():
+        _err("\r\033[K", end="")
+    if data.X_test is None or data.y_test is None or len(data.y_test) == 0:
+        raise DataError(f"{args.data} has no test split (a folder needs a test/ subfolder)")
+    check_images(trained, data.X_test, "test images")
+    if data.num_classes != trained.num_classes:
+        raise DataError(
+            f"the checkpoint has {trained.num_classes} classes but {args.data} has "
+            f"{data.num_classes}"
+        )
+    if tuple(data.class_names) != trained.class_names:
+        _err(
+            "warning: the dataset's class names differ from the checkpoint's; "
+            "classes are matched by position"
+        )
+    rec = trained.test_record
+    if rec.used:
+        acc = f"{100 * rec.test_acc:.2f}% on {rec.n} images" if rec.test_acc is not None else ""
+        _err(
+            f"warning: this checkpoint was already tested {rec.count} time(s) (last {rec.when}"
+            f"{', ' + acc if acc else ''}). The test set should be used once: choosing a model "
+            f"by its test accuracy makes the number optimistic."
+        )
+    import torch
+
+    torch.set_num_threads(default_num_threads())
+    accuracy, predictions = evaluate(trained, data.X_test, data.y_test)
+    n = len(data.y_test)
+    try:
+        record_test(args.checkpoint, trained, accuracy, n)
+    except CheckpointError as exc:
+        _err(f"warning: could not record the test in the checkpoint ({exc})")
+    if args.json:
+        print(json.dumps({"test_acc": accuracy, "n": n}))
+        return 0
+    correct = int(round(accuracy * n))
+    print(f"test accuracy {100 * accuracy:.2f}% ({correct}/{n})")
+    matrix = confusion_matrix(data.y_test, predictions, trained.num_classes)
+    width = max(len(name) for name in trained.class_names)
+    for k, name in enumerate(trained.class_names):
+        total = int(matrix[k].sum())
+        pct = f"{100 * matrix[k, k] / total:6.2f}%" if total else "     -"
+        print(f"  {name:<{width}}  {pct}  ({int(matrix[k, k])}/{total})")
+    return 0
