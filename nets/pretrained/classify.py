@@ -131,7 +131,8 @@ class PretrainedModel:
         self.spec = spec
         self.preprocessing = preprocessing
         self.labels = imagenet_labels()
-        self.network = network.eval()
+        # channels_last: oneDNN's convolutions are about 15% faster on CPU this way.
+        self.network = network.eval().to(memory_format=torch.channels_last)
         for parameter in self.network.parameters():
             parameter.requires_grad_(False)
         self._target = self.network.get_submodule(spec.target_layer)
@@ -221,6 +222,7 @@ class PretrainedModel:
         if not images:
             return []
         batch = torch.stack([self.preprocess(img) for img in images])
+        batch = batch.contiguous(memory_format=torch.channels_last)
         with self._lock, torch.inference_mode():
             logits = self.network(batch)
         probs = torch.softmax(logits.double(), dim=1).numpy()
@@ -243,7 +245,8 @@ class PretrainedModel:
 
         if not 0 <= int(class_index) < len(self.labels):
             raise ConfigError(f"class index {class_index} is outside 0..{len(self.labels) - 1}")
-        x = self.preprocess(img).unsqueeze(0).requires_grad_(True)
+        x = self.preprocess(img).unsqueeze(0).contiguous(memory_format=torch.channels_last)
+        x.requires_grad_(True)
         captured: dict[str, torch.Tensor] = {}
 
         def keep_output(_module: torch.nn.Module, _inputs: Any, output: torch.Tensor) -> None:
