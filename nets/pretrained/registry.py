@@ -248,30 +248,62 @@ def fetch_checked(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     what: str = "the weights",
+    timeout: float = 30.0,
 ) -> None:
-    """Download ``url`` to ``dest`` and check the hash prefix that ``dest``'s name carries."""
+    """Download ``url`` to ``dest`` atomically, checking the hash prefix in ``dest``'s name.
+
+    The bytes go to ``<dest>.part`` (flushed, fsynced) and are renamed only when the
+    SHA-256 matches, as ``torch.hub.download_url_to_file`` does; so a cancelled, failed
+    or corrupted download never leaves a file that looks usable.
+    """
     import hashlib
+    import urllib.error
+    import urllib.request
 
-    from nets.data.download import download_file
-
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    digest = hashlib.sha256()
+    request = urllib.request.Request(url, headers={"User-Agent": "backprop-explorer"})
     try:
-        download_file([url], dest, None, progress=progress, cancel=cancel)
-    except DownloadError as exc:
-        if "cancelled" in str(exc):
-            raise
-        raise DownloadError(
-            f"{what} is not downloaded and the download failed (offline?). Copy "
-            f"{dest.name} into {dest.parent} to use it without internet. Details: {exc}"
-        ) from None
-    match = _HASH_IN_NAME.search(dest.name)
-    if match:
-        digest = hashlib.sha256()
-        with open(dest, "rb") as f:
-            while block := f.read(1 << 20):
+        with urllib.request.urlopen(request, timeout=timeout) as response, open(part, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            _report(progress, 0, total, f"downloading {what}")
+            while block := response.read(1 << 16):
+                if _is_cancelled(cancel):
+                    raise DownloadError(f"download of {what} cancelled")
+                out.write(block)
                 digest.update(block)
-        if not digest.hexdigest().startswith(match.group(1)):
-            dest.unlink(missing_ok=True)
+                done += len(block)
+                _report(progress, done, total, f"downloading {what}")
+            out.flush()
+            os.fsync(out.fileno())
+        match = _HASH_IN_NAME.search(dest.name)
+        if match and not digest.hexdigest().startswith(match.group(1)):
             raise DownloadError(f"the downloaded {what} weights are corrupted (checksum mismatch)")
+        os.replace(part, dest)
+    except DownloadError:
+        raise
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        raise DownloadError(
+            f"{what} could not be downloaded ({reason}; no internet connection?). To use it "
+            f"offline, copy {dest.name} (from {url}) into {dest.parent}"
+        ) from None
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _report(progress: ProgressCallback | None, done: int, total: int, message: str) -> None:
+    if progress is not None:
+        progress(done, total, message)
+
+
+def _is_cancelled(cancel: CancelToken | None) -> bool:
+    if cancel is None:
+        return False
+    is_set = getattr(cancel, "is_set", None)
+    return bool(is_set() if callable(is_set) else cancel())
 
 
 def build_network(name: str) -> torch.nn.Module:

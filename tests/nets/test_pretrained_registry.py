@@ -114,7 +114,7 @@ def test_offline_download_gives_a_plain_message(tmp_path: Path) -> None:
     with pytest.raises(DownloadError) as excinfo:
         fetch_checked((tmp_path / "unreachable.pth").as_uri(), dest, what="ResNet-18")
     message = str(excinfo.value)
-    assert "ResNet-18 is not downloaded" in message and str(dest.parent) in message
+    assert "ResNet-18 could not be downloaded" in message and str(dest.parent) in message
     assert "\n" not in message and not dest.exists()
 
 
