@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "gui": "gui.cli",
     "classify": "nets.classify_cli",
     "cnn": "nets.cnn_cli",
+    "graph": "graph.cli",
 }
 
 

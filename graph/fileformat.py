@@ -521,6 +521,13 @@ def from_dict(data: Any) -> Graph:
     return graph
 
 
+def load_into(graph: Graph, path: str | os.PathLike[str]) -> None:
+    """Open ``path`` (graph file or program) into an existing graph, keeping its
+    subscribers. On any error the graph is left exactly as it was."""
+    loaded = load_any(path)
+    graph.replace_with(loaded)
+
+
 def load_any(path: str | os.PathLike[str]) -> Graph:
     """Open a graph file (``.json``) or a Python program (``.py``); GraphError if neither."""
     from graph.program import load_program

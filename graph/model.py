@@ -379,9 +379,11 @@ class Graph:
         return other
 
     def same_as(self, other: Graph) -> bool:
-        """True if both graphs have the same nodes (ids, all fields), output and meta."""
+        """True if both graphs have the same nodes in the same order (every field, floats
+        compared exactly, nan equal to nan), the same output choice and meta."""
         return (
-            self._nodes == other._nodes
+            [_canonical(n) for n in self._nodes.values()]
+            == [_canonical(n) for n in other._nodes.values()]
             and self._output == other._output
             and self._meta == other._meta
         )
@@ -935,6 +937,19 @@ class Graph:
             self._evaluation = replace(ev, stale=True)
             events.append(EvaluationChanged(True, "stale"))
         self.events.emit_all(events)
+
+
+def _canonical(node: Node) -> tuple[Any, ...]:
+    """A node as comparable data: floats by repr, so nan equals nan and -0.0 is not 0.0."""
+    return (
+        node.id,
+        node.name,
+        node.op,
+        tuple(sorted((k, repr(v)) for k, v in node.params.items())),
+        node.inputs,
+        tuple(repr(float(v)) for v in node.pos),
+        repr(node.value),
+    )
 
 
 def _unique(name: str, taken: set[str]) -> str:
