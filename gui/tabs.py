@@ -8,4 +8,5 @@ from __future__ import annotations
 
 TABS: list[tuple[str, str, str]] = [
     # (tab id, title, "module:Class")
+    ("cnn", "CNN", "gui.cnn_tab.tab:CnnTab"),
 ]

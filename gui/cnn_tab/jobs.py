@@ -1,0 +1,254 @@
+"""The tab's background work as plain generators (run by ``gui.worker``; no Qt here).
+
+Each job yields small frozen dataclasses: loading progress, the loaded data (so the tab
+can keep it for the next run), then the events of ``nets.cnn`` training or the result
+of a test. torch is imported only inside these functions, i.e. in the worker thread
+once the user asks for training, testing or a checkpoint.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gui.cnn_tab.data_panel import DataChoice
+
+#: Test images shown in the predictions grid (wrong ones first, then right ones).
+GALLERY_SIZE = 48
+
+
+@dataclass(frozen=True)
+class LoadProgress:
+    done: int
+    total: int
+    message: str
+
+
+@dataclass(frozen=True)
+class DataReady:
+    """The dataset for ``key`` was loaded (the tab caches it for later runs and tests)."""
+
+    key: tuple
+    dataset: Any = field(repr=False)  # nets.data.ImageDataset
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What ``nets.cnn.train.train`` reads: uint8 (N, H, W, C) images and int64 labels."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    class_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """The test-set evaluation: accuracy, predictions (N,) and the counts matrix (K, K)."""
+
+    accuracy: float
+    n: int
+    predictions: np.ndarray = field(repr=False)
+    labels: np.ndarray = field(repr=False)
+    confusion: np.ndarray = field(repr=False)
+    gallery_index: np.ndarray = field(repr=False)  # test indices shown in the grid
+    trained: Any = field(repr=False)  # the TrainedCnn with its updated test record
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    path: str
+
+
+@dataclass(frozen=True)
+class CheckpointLoaded:
+    path: str
+    trained: Any = field(repr=False)
+
+
+def subset_for_training(dataset: Any, choice: DataChoice) -> TrainingData:
+    """The dataset's train/validation split, with ``choice.num_train`` training images
+    picked by a seeded shuffle (sorted, so the original order is kept)."""
+    X, y = dataset.X_train, dataset.y_train
+    if choice.num_train is not None and choice.num_train < len(y):
+        rng = np.random.default_rng(choice.seed)
+        keep = np.sort(rng.permutation(len(y))[: choice.num_train])
+        X, y = X[keep], y[keep]
+    return TrainingData(X, y, dataset.X_val, dataset.y_val, tuple(dataset.class_names))
+
+
+def _in_thread(
+    fn: Callable[[Callable[[int, int, str], None]], Any], cancel: Callable[[], bool]
+) -> Iterator[LoadProgress | Any]:
+    """Run ``fn(progress)`` in a helper thread, yielding its progress reports as they come.
+
+    The last item is ``("result", value)``. ``fn`` must honour ``cancel`` itself (the
+    dataset loaders do); an exception in ``fn`` is raised here.
+    """
+    reports: queue.Queue = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def progress(done: int, total: int, message: str) -> None:
+        reports.put(LoadProgress(done, total, message))
+
+    def body() -> None:
+        try:
+            outcome["value"] = fn(progress)
+        except BaseException as exc:  # noqa: BLE001 - handed to the generator below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=body, name="cnn-data-load", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive() or not reports.empty():
+            try:
+                yield reports.get(timeout=0.1)
+            except queue.Empty:
+                if cancel():
+                    break
+    finally:
+        # Closed or cancelled early: the loader sees the cancel flag and stops soon.
+        thread.join(timeout=5.0)
+    if "error" in outcome:
+        raise outcome["error"]
+    if "value" in outcome:
+        yield ("result", outcome["value"])
+
+
+def load_data(choice: DataChoice, cancel: Callable[[], bool]) -> Iterator[Any]:
+    """Yield LoadProgress items, then DataReady with the loaded dataset."""
+    from nets.data import load_dataset
+
+    def fn(progress):
+        return load_dataset(
+            choice.spec,
+            num_val=choice.num_val,
+            seed=choice.seed,
+            progress=progress,
+            cancel=cancel,
+            image_size=choice.image_size,
+        )
+
+    yield LoadProgress(0, 0, f"loading {choice.spec}")
+    for item in _in_thread(fn, cancel):
+        if isinstance(item, tuple) and item[:1] == ("result",):
+            yield DataReady(choice.load_key(), item[1])
+        else:
+            yield item
+
+
+def _dataset(choice: DataChoice, cached: Any | None, cancel: Callable[[], bool]) -> Iterator[Any]:
+    """Yield loading items unless ``cached`` is given; the last item is DataReady."""
+    if cached is not None:
+        yield DataReady(choice.load_key(), cached)
+        return
+    yield from load_data(choice, cancel)
+
+
+def training_job(
+    choice: DataChoice,
+    cached: Any | None,
+    arch: Sequence[Any],
+    config: Any,
+) -> Callable[[Any], Iterator[Any]]:
+    """A worker factory: load the data (unless cached), then train."""
+
+    def factory(token) -> Iterator[Any]:
+        from nets.cnn.train import train
+
+        dataset = None
+        for item in _dataset(choice, cached, token):
+            if isinstance(item, DataReady):
+                dataset = item.dataset
+            yield item
+        if dataset is None:
+            return  # cancelled while loading
+        data = subset_for_training(dataset, choice)
+        yield from train(arch, data, config, cancel=token, data_source=choice.spec)
+
+    return factory
+
+
+def pick_gallery(
+    labels: np.ndarray, predictions: np.ndarray, size: int, seed: int = 0
+) -> np.ndarray:
+    """Indices of test images to show: about half wrong ones (when there are) and the
+    rest right ones, each picked at random with ``seed``. int64 (<= size,)."""
+    rng = np.random.default_rng(seed)
+    wrong = np.flatnonzero(labels != predictions)
+    right = np.flatnonzero(labels == predictions)
+    n_wrong = min(len(wrong), size // 2)
+    n_right = min(len(right), size - n_wrong)
+    n_wrong = min(len(wrong), size - n_right)
+    chosen = np.concatenate(
+        [rng.permutation(wrong)[:n_wrong], rng.permutation(right)[:n_right]]
+    ).astype(np.int64)
+    return chosen
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:4])
+    return shown + (", ..." if len(names) > 4 else "")
+
+
+def test_job(
+    choice: DataChoice, cached: Any | None, trained: Any
+) -> Callable[[Any], Iterator[Any]]:
+    """A worker factory: load the data (unless cached), evaluate once on the test split."""
+
+    def factory(token) -> Iterator[Any]:
+        import dataclasses
+        import datetime
+
+        from nets.cnn.trained import TestRecord, confusion_matrix, evaluate
+        from nets.errors import DataError
+
+        dataset = None
+        for item in _dataset(choice, cached, token):
+            if isinstance(item, DataReady):
+                dataset = item.dataset
+            yield item
+        if dataset is None:
+            return
+        if dataset.X_test is None or dataset.y_test is None:
+            raise DataError(
+                f"{choice.spec} has no test split (a folder needs DIR/test/<class>/): "
+                "there is nothing to test on"
+            )
+        if tuple(dataset.class_names) != tuple(trained.class_names):
+            raise DataError(
+                f"the model was trained on {trained.num_classes} classes "
+                f"({_names(trained.class_names)}) but {choice.spec} has "
+                f"{len(dataset.class_names)} ({_names(dataset.class_names)}): choose the "
+                "data it was trained on"
+            )
+        yield LoadProgress(0, 0, f"testing on {len(dataset.y_test):,} test images")
+        result = evaluate(trained, dataset.X_test, dataset.y_test, cancel=token)
+        labels = np.asarray(dataset.y_test, dtype=np.int64)
+        matrix = confusion_matrix(labels, result.predictions, trained.num_classes)
+        old = trained.test_record
+        record = dataclasses.replace(
+            old if isinstance(old, TestRecord) else TestRecord(),
+            used=True,
+            count=(old.count if isinstance(old, TestRecord) else 0) + 1,
+            test_acc=result.accuracy,
+            n=len(labels),
+            when=datetime.datetime.now().isoformat(timespec="seconds"),
+        )
+        yield TestResult(
+            accuracy=result.accuracy,
+            n=len(labels),
+            predictions=result.predictions,
+            labels=labels,
+            confusion=matrix,
+            gallery_index=pick_gallery(labels, result.predictions, GALLERY_SIZE),
+            trained=trained.with_test_record(record),
+        )
+
+    return factory
