@@ -1,0 +1,118 @@
+"""The seed's report figure: a photo beside its top-5, titled with the student's verdict.
+
+Painted on a ``QImage`` (GUI thread) and written atomically: the PNG goes to a temporary
+file in the target folder, is flushed and fsynced, then renamed over the final name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRect, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter
+
+from gui.classify_tab.imaging import rgb_to_qimage
+from gui.classify_tab.top_chart import Prediction, paint_bars
+
+FIGURE_SIZE = (1200, 560)
+_VERDICT_COLORS = {"reasonable": QColor(30, 140, 60), "unreasonable": QColor(200, 90, 20)}
+
+
+def render_report(
+    photo: np.ndarray, top: list[Prediction], mark: str, name: str, model: str
+) -> QImage:
+    """The figure as a ``FIGURE_SIZE`` RGB image. ``photo`` is ``(H, W, 3)`` uint8."""
+    width, height = FIGURE_SIZE
+    figure = QImage(width, height, QImage.Format.Format_RGB32)
+    figure.fill(QColor("white"))
+    painter = QPainter(figure)
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        margin = 24
+        photo_box = QRect(margin, margin, 520, height - 2 * margin)
+        image = rgb_to_qimage(photo)
+        size = image.size().scaled(photo_box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        target = QRect(
+            photo_box.x() + (photo_box.width() - size.width()) // 2,
+            photo_box.y() + (photo_box.height() - size.height()) // 2,
+            size.width(),
+            size.height(),
+        )
+        painter.drawImage(target, image)
+
+        left = photo_box.right() + 2 * margin
+        title_font = QFont(painter.font())
+        title_font.setPixelSize(30)
+        title_font.setBold(True)
+        painter.setFont(title_font)
+        painter.setPen(_VERDICT_COLORS.get(mark, QColor("black")))
+        verdict = {"reasonable": "Reasonable", "unreasonable": "Unreasonable"}.get(mark, mark)
+        painter.drawText(QRect(left, margin, width - left - margin, 40), 0, verdict)
+
+        body_font = QFont(painter.font())
+        body_font.setPixelSize(17)
+        body_font.setBold(False)
+        painter.setFont(body_font)
+        painter.setPen(QColor(60, 60, 60))
+        info = f"{name}\nModel: {model}  \u00b7  top-5 predictions"
+        painter.drawText(QRect(left, margin + 46, width - left - margin, 50), 0, info)
+
+        bars_font = QFont(painter.font())
+        bars_font.setPixelSize(18)
+        painter.setFont(bars_font)
+        paint_bars(
+            painter,
+            QRectF(left, margin + 110, width - left - margin, height - margin - 130),
+            top,
+            text_color=QColor(20, 20, 20),
+            track_color=QColor(236, 239, 243),
+            selected=None,
+        )
+    finally:
+        painter.end()
+    return figure
+
+
+def png_bytes(image: QImage) -> bytes:
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise OSError("could not encode the figure as PNG")
+    buffer.close()
+    return bytes(data.data())
+
+
+def save_atomic(data: bytes, path: Path) -> None:
+    """Write ``data`` to ``path`` atomically (temp file, flush, fsync, replace)."""
+    directory = path.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def figure_name(name: str, mark: str, taken: set[str]) -> str:
+    """``<stem>_<mark>.png`` made safe for any file system, unique within ``taken``."""
+    stem = re.sub(r"[^\w.-]+", "_", Path(name).stem).strip("._") or "image"
+    candidate = f"{stem}_{mark}.png"
+    counter = 2
+    while candidate in taken:
+        candidate = f"{stem}_{mark}_{counter}.png"
+        counter += 1
+    taken.add(candidate)
+    return candidate
