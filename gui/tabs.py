@@ -9,4 +9,5 @@ from __future__ import annotations
 TABS: list[tuple[str, str, str]] = [
     # (tab id, title, "module:Class")
     ("cnn", "CNN", "gui.cnn_tab.tab:CnnTab"),
+    ("classify", "Classify", "gui.classify_tab.tab:ClassifyTab"),
 ]
