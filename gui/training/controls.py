@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
@@ -33,6 +33,8 @@ class TrainingControls(QWidget):
     ``stop_requested``. Methods: ``set_can_start(ok, reason)``, ``set_running()``,
     ``set_finished()``, ``set_progress(done, total, elapsed_s=None)``, ``state``."""
 
+    PROGRESS_INTERVAL_MS = 100
+
     start_requested = Signal()
     pause_requested = Signal()
     resume_requested = Signal()
@@ -44,6 +46,11 @@ class TrainingControls(QWidget):
         self._can_start = True
         self._start_reason = ""
         self._started_at = 0.0
+        self._latest: tuple[float, float, float] | None = None
+        self._shown: tuple[float, float, float] | None = None
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setInterval(self.PROGRESS_INTERVAL_MS)
+        self._progress_timer.timeout.connect(self._flush_progress)
 
         self.start_button = QPushButton(start_text)
         self.start_button.setObjectName("startButton")
@@ -101,13 +108,35 @@ class TrainingControls(QWidget):
 
     def set_finished(self, message: str = "") -> None:
         """Back to ``idle``; ``message`` replaces the ETA text (e.g. "finished in 1:02")."""
+        self._flush_progress()
+        self._progress_timer.stop()
+        self._latest = self._shown = None
         self._state = "idle"
         self.eta_label.setText(message)
         self._update()
 
     def set_progress(self, done: float, total: float, elapsed_s: float | None = None) -> None:
         """Show ``done/total`` and an ETA from the elapsed time (measured from Start when
-        ``elapsed_s`` is None)."""
+        ``elapsed_s`` is None). Cheap to call per training step: the bar and the label are
+        updated at most every ``PROGRESS_INTERVAL_MS``, always with the latest values."""
+        if elapsed_s is None:
+            elapsed_s = time.perf_counter() - self._started_at if self._started_at else 0.0
+        self._latest = (done, total, elapsed_s)
+        if not self._progress_timer.isActive():
+            self._apply_progress()
+            self._progress_timer.start()
+
+    def _flush_progress(self) -> None:
+        if self._latest is not None and self._latest != self._shown:
+            self._apply_progress()
+        else:
+            self._progress_timer.stop()
+
+    def _apply_progress(self) -> None:
+        if self._latest is None:
+            return
+        done, total, elapsed_s = self._latest
+        self._shown = self._latest
         if elapsed_s is None:
             elapsed_s = time.perf_counter() - self._started_at if self._started_at else 0.0
         fraction = done / total if total and total > 0 else 0.0
@@ -118,6 +147,8 @@ class TrainingControls(QWidget):
         self.eta_label.setText(f"elapsed {format_duration(elapsed_s)}, ETA {format_duration(eta)}")
 
     def reset_progress(self) -> None:
+        self._latest = self._shown = None
+        self._progress_timer.stop()
         self.progress.setValue(0)
         self.progress.setFormat("")
         self.eta_label.setText("")

@@ -74,6 +74,9 @@ class LivePlot(QWidget):
         for axis in ("left", "bottom"):
             self.plot_item.getAxis(axis).setTextPen("k")
             self.plot_item.getAxis(axis).setPen("k")
+            # Two tick levels, not three: the finest grid level costs most of a repaint
+            # (software rendering offscreen) and adds little.
+            self.plot_item.getAxis(axis).setStyle(maxTickLevel=1)
 
         # Crosshair, hidden until the mouse is over the plot.
         pen = pg.mkPen(QColor(120, 120, 120), width=1, style=Qt.PenStyle.DashLine)

@@ -291,3 +291,60 @@ def test_corrupt_checkpoint_is_refused_with_a_message(tab, tmp_path, monkeypatch
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     assert tab.load_checkpoint(bad) == 0
     assert len(tab.runs) == 0 and "corrupted" in shown[0]
+
+
+_CLOSE_SCRIPT = r"""
+import sys, time
+from PySide6.QtCore import QTimer
+from gui.app import make_application
+from gui.main_window import MainWindow
+from tests.gui.test_mlp_tab_helpers import small_config
+
+app = make_application([])
+window = MainWindow(remember=False)
+window.show()
+tab = window.select_tab("mlp")
+tab.data_panel.set_source("folder", sys.argv[1])
+state = {"started": False}
+
+def poll():
+    if not state["started"] and tab.controls.start_button.isEnabled():
+        small_config(tab, batch_size="1", num_epochs="1000")
+        tab.controls.start_button.click()
+        state["started"] = True
+    elif state["started"] and len(tab.runs) and tab.runs.runs()[0].metrics.num_steps > 3:
+        timer.stop()
+        start = time.perf_counter()
+        window.close()
+        print(f"closed-in {time.perf_counter() - start:.3f}", flush=True)
+        print(f"running-workers {len(window.workers.running())}", flush=True)
+
+timer = QTimer()
+timer.timeout.connect(poll)
+timer.start(20)
+sys.exit(app.exec())
+"""
+
+
+def test_case11_closing_mid_training_exits_0_within_1s(data_root):
+    """Issue 9 case 11 in a real process: close mid-training, exit code 0, no QThread
+    warning, the worker stopped within 1 s."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", _CLOSE_SCRIPT, str(data_root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(root)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "QThread" not in result.stderr and "Traceback" not in result.stderr
+    lines = dict(line.split() for line in result.stdout.splitlines() if line.strip())
+    assert float(lines["closed-in"]) < 1.0
+    assert lines["running-workers"] == "0"

@@ -278,8 +278,11 @@ def test_progress_and_eta(qtbot):
     controls.set_progress(25, 100, elapsed_s=30)
     assert controls.progress.value() == 250
     assert "ETA 1:30" in controls.eta_label.text()
+    controls.set_progress(50, 100, elapsed_s=40)  # coalesced: shown by the next tick
     controls.set_progress(0, 0, elapsed_s=1)
-    assert "--:--" in controls.eta_label.text()
+    assert "ETA 1:30" in controls.eta_label.text()
+    qtbot.waitUntil(lambda: "--:--" in controls.eta_label.text(), timeout=1000)
+    assert controls.progress.value() == 0
     assert format_duration(3725) == "1:02:05" and format_duration(math.nan) == "--:--"
 
 
