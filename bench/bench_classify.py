@@ -8,6 +8,8 @@ softmax/top-5).
   itself, paid once per process by anything using torch, is reported separately).
 - Latency: ``open_image`` + ``predict`` of a 224x224 JPEG, median over RUNS calls after a
   warm-up, with the thread count ``load_model`` picks (cores - 1) and with all cores.
+- Opening images: ``nets.images.open_image`` over the 50,000 CIFAR-10 JPEGs with 2
+  processes (target < 15 s; skipped when /work/cifar/train is absent).
 - Accuracy: top-1 / top-5 over ``../shared/data/imagenet-samples`` (skipped when absent),
   plus the input-pipeline candidates that chose Lite0's normalisation, and an ablation
   with PyTorch-style symmetric padding instead of TensorFlow's "same".
@@ -196,6 +198,45 @@ def bench_accuracy() -> dict:
     }
 
 
+CIFAR_TRAIN = Path("/work/cifar/train")
+OPEN_TARGET_S = 15.0
+
+
+def _open_all(paths: list[str]) -> int:
+    import numpy as np
+
+    from nets.images import open_image
+
+    total = 0
+    for path in paths:
+        total += int(np.asarray(open_image(path)).shape[0])
+    return total
+
+
+def bench_open_images() -> dict:
+    """``open_image`` on the 50,000 CIFAR-10 JPEGs (32x32) with 2 processes: target < 15 s."""
+    from multiprocessing import get_context
+
+    paths = sorted(str(p) for p in CIFAR_TRAIN.glob("*/*.jpg")) if CIFAR_TRAIN.is_dir() else []
+    if not paths:
+        return {"open_images": f"skipped: {CIFAR_TRAIN} is absent"}
+    t0 = time.perf_counter()
+    _open_all(paths[:2000])
+    per_image_ms = (time.perf_counter() - t0) / 2000 * 1000
+    chunks = [paths[i : i + 2500] for i in range(0, len(paths), 2500)]
+    t0 = time.perf_counter()
+    with get_context("spawn").Pool(2) as pool:
+        opened = sum(pool.map(_open_all, chunks))
+    elapsed = time.perf_counter() - t0
+    return {
+        "open_image_ms_per_32px_jpeg_1_process": round(per_image_ms, 3),
+        "open_images_count": len(paths),
+        "open_images_2_processes_s": round(elapsed, 2),
+        "open_images_target_s": OPEN_TARGET_S,
+        "open_images_meets_target": elapsed < OPEN_TARGET_S and opened == 32 * len(paths),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--load-runs", type=int, default=5)
@@ -205,6 +246,7 @@ def main() -> int:
     figures.update(bench_load(args.load_runs))
     figures.update(bench_latency(args.runs))
     figures.update(bench_accuracy())
+    figures.update(bench_open_images())
     write_result("classify", figures)
     return 0
 

@@ -56,6 +56,8 @@ __all__ = [
     "load_model",
 ]
 
+# Resized photos above this many pixels take the crop-first path in PretrainedModel.crop.
+_MAX_RESIZED_PIXELS = 4_000_000
 _RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 
 
@@ -181,9 +183,14 @@ class PretrainedModel:
 
             img = to_rgb(img)
         new_size = self.resized_size(img.size)
-        if new_size != img.size:
-            img = img.resize(new_size, _RESAMPLE[self.preprocessing.interpolation])
         crop = self.preprocessing.crop
+        resample = _RESAMPLE[self.preprocessing.interpolation]
+        if new_size[0] * new_size[1] > _MAX_RESIZED_PIXELS and min(new_size) >= crop:
+            # A panorama 100x longer than wide would resize to gigabytes only to be cropped:
+            # scale just the region the crop keeps (same result, Pillow's box argument).
+            return img.resize((crop, crop), resample, box=self.crop_box(img.size))
+        if new_size != img.size:
+            img = img.resize(new_size, resample)
         left, top = _crop_offsets(new_size[0], new_size[1], crop)
         if new_size[0] < crop or new_size[1] < crop:  # resize smaller than crop: pad black
             canvas = Image.new("RGB", (crop, crop))

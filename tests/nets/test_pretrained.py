@@ -18,6 +18,7 @@ from PIL import Image
 
 from nets.errors import ConfigError
 from nets.images import open_image
+from nets.pretrained import classify as classify_module
 from nets.pretrained.classify import (
     ClassifyResult,
     Prediction,
@@ -184,8 +185,10 @@ def test_preprocess_shape_and_denormalize_round_trip(lite0: PretrainedModel) -> 
     assert torch.allclose(white, torch.full_like(white, 128 / 128))
 
 
-@pytest.mark.parametrize("name", ["resnet18", "efficientnet_b0", "convnext_tiny"])
-def test_torchvision_preprocessing_matches_their_transforms(name: str) -> None:
+@pytest.mark.parametrize(
+    "name", ["resnet18", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny"]
+)
+def test_torchvision_preprocessing_and_gradcam(name: str) -> None:
     import torchvision.models as tv_models
 
     from nets.pretrained.registry import build_network, preprocessing_for
@@ -200,6 +203,23 @@ def test_torchvision_preprocessing_matches_their_transforms(name: str) -> None:
         theirs = transforms(img)
         assert ours.shape == theirs.shape == (3, 224, 224)
         assert torch.allclose(ours, theirs, atol=1e-5), size
+    # Grad-CAM hooks each architecture's own last block (untrained weights suffice here).
+    heat = model.gradcam(_photo(320, 240), 5)
+    assert heat.shape == (240, 320) and 0.0 <= heat.min() and heat.max() <= 1.0
+
+
+def test_extreme_aspect_ratio_crops_before_resizing(
+    lite0: PretrainedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    strip = Image.fromarray(np.tile(np.arange(20000, dtype=np.uint8)[None, :, None], (4, 1, 3)))
+    # Resized the torchvision way this would be 256 x 1,280,000 pixels (almost 1 GB).
+    assert lite0.crop(strip).size == (224, 224)
+    # The crop-first path gives the same pixels as resize-then-crop, up to rounding.
+    wide = _photo(3000, 40, seed=9)
+    exact = np.asarray(lite0.crop(wide), dtype=int)
+    monkeypatch.setattr(classify_module, "_MAX_RESIZED_PIXELS", 0)
+    boxed = np.asarray(lite0.crop(wide), dtype=int)
+    assert boxed.shape == exact.shape and np.abs(boxed - exact).mean() < 2.0
 
 
 def test_gradcam_shape_range_and_crop(lite0: PretrainedModel) -> None:
