@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MAX_UNITS = 256  # hidden units drawn in the weights view
+MAX_UNITS = 128  # hidden units drawn in the weights view
 MAX_MISTAKES = 300  # misclassified validation images kept per run
 
 

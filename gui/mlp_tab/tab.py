@@ -591,7 +591,7 @@ class MlpTab(AppTab):
             elif item.cancelled:
                 self.runs.set_status(run_id, "stopped", item.reason)
             else:
-                self.runs.set_status(run_id, "finished", item.reason)
+                self.runs.set_status(run_id, "finished")
                 epochs = item.epochs_completed
                 if epochs and item.elapsed > 0 and record.num_train:
                     self.form.calibrate(

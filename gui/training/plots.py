@@ -385,7 +385,7 @@ class AccuracyPlot(LivePlot):
     """
 
     X_AXES = ("epoch", "iteration")
-    legend_offset = (-10, -10)  # bottom right: accuracy curves rise to the top right
+    legend_offset = (10, 10)  # top left: accuracy curves rise from the bottom left
 
     def __init__(
         self,

@@ -1,0 +1,86 @@
+"""README screenshot of the "Two-layer net" tab: two short real runs overlaid.
+
+Uses the CIFAR-10 JPEG folder at ``/work/cifar`` (``folder:/work/cifar``, the images in
+``/work/cifar/train/<class>/``) when it is there, else a small synthetic image folder.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REAL = Path("/work/cifar")
+
+# Two short runs to compare: the tuned preset cut to a few epochs, then a smaller
+# learning rate and a narrower hidden layer.
+RUNS = (
+    {"num_epochs": "4"},
+    {"num_epochs": "4", "learning_rate": "5e-4", "hidden_dim": "256"},
+)
+
+
+def _synthetic(root: Path) -> Path:
+    from tests.gui.test_mlp_tab_helpers import make_folder
+
+    return make_folder(root, n_train=150, n_test=30, size=32)
+
+
+def _wait(app, condition, timeout_s: float) -> None:
+    from PySide6.QtCore import QEventLoop
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the tab did not get there in time")
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+
+def capture(path: Path) -> None:
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+
+    app = make_application([])
+    window = MainWindow(remember=False)
+    window.resize(1280, 820)
+    window.show()
+    tmp = None
+    try:
+        tab = window.select_tab("mlp")
+        if (REAL / "train").is_dir():
+            root = REAL
+        else:
+            tmp = tempfile.TemporaryDirectory(prefix="bpe-mlp-shot-")
+            root = _synthetic(Path(tmp.name))
+        tab.data_panel.set_source("folder", root)
+        _wait(app, lambda: tab.data_panel.info is not None, 60)
+        done: list[int] = []
+        tab.training_done.connect(lambda run_id, _status: done.append(run_id))
+        for count, fields in enumerate(RUNS, start=1):
+            tab.form.apply_preset("tuned")
+            for name, text in fields.items():
+                tab.form.set_field(name, text)
+            tab.controls.start_button.click()
+            _wait(app, lambda n=count: len(done) >= n, 600)
+        tab.runs_view.select_run(tab.runs.runs()[0].run_id)
+        tab.prepare_screenshot()
+        for _ in range(10):
+            app.processEvents()
+        if not window.grab().save(str(path), "PNG"):
+            raise OSError(f"cannot write {path}")
+    finally:
+        window.close()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "mlp.png")
+    capture(target)
+    print(target)
