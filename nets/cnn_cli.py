@@ -215,6 +215,7 @@ class _JsonLog:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self.start = time.perf_counter()
         self.file: TextIO | None = None
         self.tmp = ""
         if path is not None:
@@ -225,7 +226,8 @@ class _JsonLog:
     def write(self, kind: str, event: Any) -> None:
         if self.file is None:
             return
-        record = {"event": kind}
+        # "wall": seconds since training was set up, consumer time included (for benchmarks).
+        record: dict[str, Any] = {"event": kind, "wall": time.perf_counter() - self.start}
         for key, value in vars(event).items():
             if key != "trained":
                 record[key] = (
@@ -276,6 +278,9 @@ def _config(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, print progress, save what was asked for; 1 if training diverged."""
+    from nets.cnn.config import prefer_passive_openmp
+
+    prefer_passive_openmp()  # before anything imports torch
     from nets.cnn.arch import format_shape, load_architecture, totals, validate
     from nets.cnn.presets import get_preset, with_num_classes
     from nets.cnn.train import Diverged, EvalMetrics, Finished, Started, StepMetrics, train
@@ -401,6 +406,9 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_test(args: argparse.Namespace) -> int:
     """Evaluate on the test split, record the use in the checkpoint; print text or JSON."""
+    from nets.cnn.config import prefer_passive_openmp
+
+    prefer_passive_openmp()  # before anything imports torch
     from nets.cnn.checkpoint import load_checkpoint, record_test
     from nets.cnn.config import default_num_threads
     from nets.cnn.trained import check_images, confusion_matrix, evaluate

@@ -258,3 +258,21 @@ def test_a_short_run_on_fashion_mnist_learns(fashion_mnist_dir):
     assert isinstance(done, Finished)
     assert done.trained.val_acc > 0.75  # chance is 0.10
     assert evaluate(done.trained, small.X_test, small.y_test).accuracy > 0.75
+
+
+def test_passive_openmp_is_set_only_before_torch_loads(monkeypatch):
+    from nets.cnn.config import prefer_passive_openmp
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert prefer_passive_openmp() is False  # torch is already imported in this process
+    assert "OMP_WAIT_POLICY" not in __import__("os").environ
+    code = (
+        "import os, sys\n"
+        "os.environ.pop('OMP_WAIT_POLICY', None)\n"
+        "from nets.cnn.config import prefer_passive_openmp\n"
+        "print(prefer_passive_openmp(), os.environ['OMP_WAIT_POLICY'], prefer_passive_openmp())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["True", "PASSIVE", "False"]
