@@ -133,6 +133,10 @@ def bench_latency(runs: int) -> dict:
         figures["gradcam_ms_mean"] = round((time.perf_counter() - t0) / 20 * 1000, 1)
     figures["latency_target_ms"] = LATENCY_TARGET_MS
     figures["latency_meets_target"] = figures["single_image_ms_median_default"] <= LATENCY_TARGET_MS
+    cpu_ms = figures.get("single_image_cpu_ms_median_default")
+    if cpu_ms is not None:
+        # When other processes share the cores, wall time is inflated; CPU time is not.
+        figures["latency_meets_target_on_an_idle_core"] = cpu_ms <= LATENCY_TARGET_MS
     return figures
 
 
