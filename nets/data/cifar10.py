@@ -131,8 +131,9 @@ def resolve_folder(spec: DatasetSpec) -> Path | None:
 def _missing_hint(spec: DatasetSpec) -> str:
     where = spec.path if spec.path is not None else data_home()
     return (
-        f"CIFAR-10 not found in {where}: download it (GUI: Download; command line: put the "
-        f"extracted {FOLDER_NAME} folder there, from https://www.cs.toronto.edu/~kriz/cifar.html)"
+        f"CIFAR-10 not found in {where}: download it (command line: add --download; app: "
+        f"Download), or put the extracted {FOLDER_NAME} folder from "
+        "https://www.cs.toronto.edu/~kriz/cifar.html there"
     )
 
 

@@ -67,7 +67,8 @@ def _missing_hint(spec: DatasetSpec) -> str:
         )
     return (
         "Fashion-MNIST not found: install it (apt-get install dataset-fashion-mnist) or "
-        f"download it into {data_home() / 'FashionMNIST' / 'raw'}"
+        "download it (command line: add --download; app: Download) into "
+        f"{data_home() / 'FashionMNIST' / 'raw'}"
     )
 
 

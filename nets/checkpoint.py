@@ -1,0 +1,318 @@
+"""Checkpoints of the numpy networks: one .npz file, no pickle anywhere.
+
+Layout (every member a plain numeric or unicode array)::
+
+    meta              JSON text: format, version, model type and hyperparameters, training
+                      configuration, class names, image shape, dataset, test-set record
+    param/<name>      the model's parameters
+    pre/mean, pre/scale   the preprocessing fitted on the training split (optional)
+    history/<name>    per-step losses and per-epoch accuracies
+
+Saving is atomic (temporary file, fsync, rename). Loading refuses anything that is not
+such a file with a CheckpointError: "checkpoint corrupted: ..." for damaged files, a
+mismatch message for a PyTorch checkpoint or another architecture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nets.classifiers import Classifier, build_classifier
+from nets.data.preprocess import Preprocessor
+from nets.errors import CheckpointError
+
+FORMAT = "backprop-explorer/numpy-classifier"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class TestRecord:
+    """Whether the checkpoint's model has been evaluated on a test split, and the result."""
+
+    used: bool = False
+    test_acc: float | None = None
+    n: int | None = None
+    dataset: str = ""
+    when: str = ""  # ISO 8601 local time
+    runs: int = 0  # how many test evaluations were made
+
+
+@dataclass(frozen=True, eq=False)
+class Checkpoint:
+    """A loaded checkpoint. ``config`` is the training configuration as a dict and
+    ``history`` maps names (step_loss, epoch_train_acc, epoch_val_acc, epoch_loss,
+    epoch_lr) to float64 arrays."""
+
+    model: Classifier
+    preprocessor: Preprocessor | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    history: Mapping[str, np.ndarray] = field(default_factory=dict)
+    class_names: tuple[str, ...] = ()
+    image_shape: tuple[int, ...] | None = None
+    dataset: str = ""
+    test: TestRecord = TestRecord()
+    path: Path | None = None
+
+    def check_data(self, image_shape: tuple[int, ...], num_classes: int, source: str = "") -> None:
+        """Raise CheckpointError if images of ``image_shape`` and ``num_classes`` classes do
+        not fit this model (say, a CIFAR-10 model given Fashion-MNIST)."""
+        d = int(np.prod(image_shape))
+        what = f" ({source})" if source else ""
+        if d != self.model.input_dim:
+            have = "x".join(map(str, self.image_shape)) if self.image_shape else "?"
+            got = "x".join(map(str, image_shape))
+            raise CheckpointError(
+                f"architecture mismatch: the checkpoint's model takes {have} images "
+                f"({self.model.input_dim} values) but the data{what} has {got} images ({d} values)"
+            )
+        if num_classes != self.model.num_classes:
+            raise CheckpointError(
+                f"architecture mismatch: the checkpoint's model has {self.model.num_classes} "
+                f"classes but the data{what} has {num_classes}"
+            )
+
+
+def _atomic_write(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"cannot save to {path}: it is a folder")
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise CheckpointError(f"cannot save to {path}: folder {directory} does not exist")
+    tmp = directory / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise CheckpointError(f"cannot save {path}: {exc.strerror or exc}") from exc
+    try:  # make the rename itself durable
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def _history_arrays(history: Any) -> dict[str, np.ndarray]:
+    if history is None:
+        return {}
+    if hasattr(history, "to_arrays"):
+        return history.to_arrays()
+    return {k: np.asarray(v, dtype=np.float64) for k, v in dict(history).items()}
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: Classifier,
+    *,
+    preprocessor: Preprocessor | None = None,
+    config: Any = None,
+    history: Any = None,
+    class_names: tuple[str, ...] | list[str] = (),
+    image_shape: tuple[int, ...] | None = None,
+    dataset: str = "",
+    test: TestRecord | None = None,
+) -> Path:
+    """Save ``model`` and what reproduces its use to ``path`` (.npz), atomically.
+
+    ``config`` may be a TrainConfig or a dict; ``history`` a TrainingHistory or a dict of
+    sequences. Returns the path written.
+    """
+    path = Path(path)
+    cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config or {})
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model_type": type(model).__name__,
+        "model_hyperparameters": model.hyperparameters(),
+        "dtype": model.dtype_name,
+        "config": cfg,
+        "class_names": list(class_names),
+        "image_shape": list(image_shape) if image_shape is not None else None,
+        "dataset": dataset,
+        "test": (test or TestRecord()).__dict__,
+        "saved": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta, allow_nan=True))}
+    for name, value in model.parameters().items():
+        arrays[f"param/{name}"] = value
+    if preprocessor is not None:
+        for name, value in preprocessor.to_arrays().items():
+            arrays[f"pre/{name}"] = value
+    for name, value in _history_arrays(history).items():
+        arrays[f"history/{name}"] = value
+    _atomic_write(path, arrays)
+    return path
+
+
+def _sniff(path: Path, head: bytes) -> None:
+    """Refuse files that are clearly something else, with a message that says what."""
+    if not head:
+        raise CheckpointError(f"checkpoint corrupted: {path.name} is empty (0 bytes)")
+    if head[:1] == b"\x80":
+        raise CheckpointError(
+            f"{path.name} is a pickle file (perhaps an old PyTorch checkpoint), not a numpy "
+            "network checkpoint: refused, pickles can run code"
+        )
+    if head[:6] == b"\x93NUMPY":
+        raise CheckpointError(
+            f"checkpoint corrupted: {path.name} is a single .npy array, not a checkpoint"
+        )
+    if head[:4] != b"PK\x03\x04":
+        raise CheckpointError(f"checkpoint corrupted: {path.name} is not an .npz file")
+
+
+def _read_members(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise CheckpointError(
+            f"checkpoint corrupted: {path.name} is truncated or damaged ({exc})"
+        ) from exc
+    if any(n.endswith("data.pkl") or n.endswith(".pkl") for n in names) or any(
+        n.endswith("/version") or n == "version" for n in names
+    ):
+        raise CheckpointError(
+            f"architecture mismatch: {path.name} is a PyTorch checkpoint (.pt), not a numpy "
+            "network checkpoint: open it where the CNN is trained"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise CheckpointError(
+                f"{path.name} holds pickled Python objects: refused, pickles can run code"
+            ) from exc
+        raise CheckpointError(f"checkpoint corrupted: {path.name}: {exc}") from exc
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+        raise CheckpointError(
+            f"checkpoint corrupted: {path.name} is truncated or damaged ({exc})"
+        ) from exc
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Load a checkpoint written by ``save_checkpoint``; CheckpointError otherwise."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except FileNotFoundError:
+        raise CheckpointError(f"no checkpoint at {path}") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path} is a folder, not a checkpoint") from None
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
+    _sniff(path, head)
+    members = _read_members(path)
+    if "meta" not in members:
+        raise CheckpointError(
+            f"checkpoint corrupted: {path.name} is an .npz file without the checkpoint's "
+            "metadata (not saved by this app?)"
+        )
+    try:
+        meta = json.loads(str(members["meta"]))
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint corrupted: unreadable metadata ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        fmt = meta.get("format") if isinstance(meta, dict) else None
+        raise CheckpointError(
+            f"architecture mismatch: {path.name} is a {fmt or 'different kind of'} checkpoint, "
+            "not a numpy network"
+        )
+    if int(meta.get("version", 0)) > VERSION:
+        raise CheckpointError(
+            f"{path.name} was written by a newer version of the app (format {meta['version']})"
+        )
+    try:
+        model = build_classifier(
+            str(meta["model_type"]), meta["model_hyperparameters"], meta.get("dtype", "float32")
+        )
+        params = {k[len("param/") :]: v for k, v in members.items() if k.startswith("param/")}
+        model.load_state(params)
+        pre = None
+        if "pre/mean" in members and "pre/scale" in members:
+            pre = Preprocessor.from_arrays(
+                {"mean": members["pre/mean"], "scale": members["pre/scale"]}
+            )
+            if pre.input_dim != model.input_dim:
+                raise CheckpointError(
+                    "checkpoint corrupted: the preprocessing does not match the model's inputs"
+                )
+        history = {k[len("history/") :]: v for k, v in members.items() if k.startswith("history/")}
+        test = TestRecord(
+            **{
+                k: v
+                for k, v in dict(meta.get("test") or {}).items()
+                if k in TestRecord.__dataclass_fields__
+            }
+        )
+        image_shape = meta.get("image_shape")
+        return Checkpoint(
+            model=model,
+            preprocessor=pre,
+            config=dict(meta.get("config") or {}),
+            history=history,
+            class_names=tuple(str(c) for c in meta.get("class_names") or ()),
+            image_shape=tuple(int(v) for v in image_shape) if image_shape else None,
+            dataset=str(meta.get("dataset", "")),
+            test=test,
+            path=path,
+        )
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint corrupted: inconsistent contents ({exc})") from exc
+
+
+def record_test_use(
+    path: str | os.PathLike[str], test_acc: float, n: int, dataset: str = ""
+) -> TestRecord:
+    """Mark the checkpoint at ``path`` as evaluated on a test split (rewritten atomically).
+
+    Returns the new record; ``runs`` counts every evaluation, so a second one shows.
+    """
+    ckpt = load_checkpoint(path)
+    record = TestRecord(
+        used=True,
+        test_acc=float(test_acc),
+        n=int(n),
+        dataset=dataset,
+        when=time.strftime("%Y-%m-%dT%H:%M:%S"),
+        runs=ckpt.test.runs + 1,
+    )
+    save_checkpoint(
+        path,
+        ckpt.model,
+        preprocessor=ckpt.preprocessor,
+        config=ckpt.config,
+        history=ckpt.history,
+        class_names=ckpt.class_names,
+        image_shape=ckpt.image_shape,
+        dataset=ckpt.dataset,
+        test=record,
+    )
+    return record
+
+
+def with_test_record(ckpt: Checkpoint, record: TestRecord) -> Checkpoint:
+    return replace(ckpt, test=record)

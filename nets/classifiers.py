@@ -1,0 +1,319 @@
+"""Image classifiers built from ``nets.layers``: the seed's Classifier API.
+
+A classifier holds its parameters in a dict (``parameters()``), computes class scores
+with ``forward`` and parameter gradients with ``backward``. Shapes: X is (N, D) with
+D = input_dim, scores are (N, C) with C = num_classes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from nets.errors import CheckpointError, ConfigError
+from nets.layers import fc_backward, fc_forward, relu_backward, relu_forward
+
+Grads = dict[str, np.ndarray]
+
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def _dtype_name(dtype: Any) -> str:
+    name = np.dtype(dtype).name
+    if name not in _DTYPES:
+        raise ConfigError(f"dtype must be float32 or float64, got {name}")
+    return name
+
+
+class Classifier:
+    """Base class: subclasses define ``parameters``, ``forward`` and ``backward``.
+
+    ``forward(X, reuse_buffers=True)`` and ``backward(..., reuse_buffers=True)`` write
+    into arrays the model keeps between calls (the trainer's hot loop): their results
+    are valid until the next such call.
+    """
+
+    #: Registered subclasses by name, for rebuilding a model from a checkpoint.
+    registry: ClassVar[dict[str, type[Classifier]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Classifier.registry[cls.__name__] = cls
+
+    def __init__(self, dtype: Any = np.float32) -> None:
+        self.dtype_name = _dtype_name(dtype)
+        self.params: dict[str, np.ndarray] = {}
+        self._workspace: dict[str, np.ndarray] = {}
+
+    # -- the seed's API ---------------------------------------------------------------
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """The parameter dict (name -> array). Optimizers update it in place."""
+        return self.params
+
+    def forward(self, X: np.ndarray, *, reuse_buffers: bool = False) -> tuple[np.ndarray, Any]:
+        """X: (N, D) -> (scores (N, C), cache for ``backward``)."""
+        raise NotImplementedError
+
+    def backward(
+        self, grad_scores: np.ndarray, cache: Any, *, reuse_buffers: bool = False
+    ) -> Grads:
+        """grad_scores: (N, C) dL/dscores -> dict of dL/dparam, same keys and shapes."""
+        raise NotImplementedError
+
+    def predict(self, X: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """X: (N, D) -> predicted labels, int64 (N,)."""
+        return np.argmax(self.scores(X, batch_size), axis=1).astype(np.int64)
+
+    # -- helpers shared by every classifier ------------------------------------------
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.dtype_name)
+
+    @property
+    def input_dim(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def num_classes(self) -> int:
+        raise NotImplementedError
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this architecture (JSON-friendly)."""
+        raise NotImplementedError
+
+    def weight_names(self) -> tuple[str, ...]:
+        """Parameters that L2 regularization applies to: the weight matrices, never biases."""
+        return tuple(k for k, v in self.params.items() if v.ndim >= 2)
+
+    def num_parameters(self) -> int:
+        return int(sum(v.size for v in self.params.values()))
+
+    def scores(self, X: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Class scores for X (N, D) in chunks: (N, C) of the model's dtype."""
+        out = np.empty((X.shape[0], self.num_classes), dtype=self.dtype)
+        for start in range(0, X.shape[0], batch_size):
+            chunk = np.asarray(X[start : start + batch_size], dtype=self.dtype)
+            out[start : start + batch_size] = self.forward(chunk)[0]
+        return out
+
+    def accuracy(self, X: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> float:
+        """Fraction of X (N, D) classified as y (N,); nan when N is 0."""
+        if len(y) == 0:
+            return float("nan")
+        return float(np.mean(self.predict(X, batch_size) == y))
+
+    def _buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        buf = self._workspace.get(name)
+        if buf is None or buf.shape != shape:
+            buf = self._workspace[name] = np.empty(shape, dtype=self.dtype)
+        return buf
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of the parameters."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def load_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Replace the parameters with ``state`` after checking every name and shape.
+
+        Raises CheckpointError naming the mismatch; the model is unchanged then.
+        """
+        expected = {k: v.shape for k, v in self.params.items()}
+        got = {k: tuple(np.shape(v)) for k, v in state.items()}
+        if set(expected) != set(got):
+            raise CheckpointError(
+                f"architecture mismatch: {type(self).__name__} has parameters "
+                f"{sorted(expected)}, the checkpoint has {sorted(got)}"
+            )
+        for k, shape in expected.items():
+            if got[k] != shape:
+                raise CheckpointError(
+                    f"architecture mismatch: parameter {k} is {shape} in this "
+                    f"{type(self).__name__} but {got[k]} in the checkpoint"
+                )
+        new = {}
+        for k, v in state.items():
+            arr = np.array(v, dtype=self.dtype, copy=True)
+            if not np.all(np.isfinite(arr)):
+                raise CheckpointError(f"checkpoint corrupted: parameter {k} is not finite")
+            new[k] = arr
+        self.params.update(new)
+        self._workspace.clear()
+
+    def save(self, path: str | os.PathLike[str], **extra: Any) -> None:
+        """Save as .npz (no pickle); ``extra`` as for ``nets.checkpoint.save_checkpoint``."""
+        from nets.checkpoint import save_checkpoint
+
+        save_checkpoint(path, self, **extra)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Classifier:
+        """Load a model saved with ``save`` (checking it is a ``cls``)."""
+        from nets.checkpoint import load_checkpoint
+
+        model = load_checkpoint(path).model
+        if not isinstance(model, cls):
+            raise CheckpointError(
+                f"architecture mismatch: the checkpoint holds a {type(model).__name__}, "
+                f"not a {cls.__name__}"
+            )
+        return model
+
+
+def _check_dims(**dims: Any) -> None:
+    for name, value in dims.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_scale(weight_scale: float) -> None:
+    if not np.isfinite(weight_scale) or weight_scale <= 0:
+        raise ConfigError(f"weight_scale must be a positive number, got {weight_scale!r}")
+
+
+class LinearClassifier(Classifier):
+    """scores = X @ W + b with W: (D, C), b: (C,)."""
+
+    def __init__(
+        self,
+        input_dim: int = 3072,
+        num_classes: int = 10,
+        weight_scale: float = 1e-3,
+        *,
+        dtype: Any = np.float32,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(dtype)
+        _check_dims(input_dim=input_dim, num_classes=num_classes)
+        _check_scale(weight_scale)
+        self.weight_scale = float(weight_scale)
+        rng = np.random.default_rng(seed)
+        self.params = {
+            "W": (weight_scale * rng.standard_normal((input_dim, num_classes))).astype(self.dtype),
+            "b": np.zeros(num_classes, dtype=self.dtype),
+        }
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.params["W"].shape[0])
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.params["W"].shape[1])
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "input_dim": self.input_dim,
+            "num_classes": self.num_classes,
+            "weight_scale": self.weight_scale,
+        }
+
+    def forward(self, X: np.ndarray, *, reuse_buffers: bool = False) -> tuple[np.ndarray, Any]:
+        out = self._buffer("scores", (X.shape[0], self.num_classes)) if reuse_buffers else None
+        return fc_forward(X, self.params["W"], self.params["b"], out=out)
+
+    def backward(
+        self, grad_scores: np.ndarray, cache: Any, *, reuse_buffers: bool = False
+    ) -> Grads:
+        out_w = self._buffer("grad_W", self.params["W"].shape) if reuse_buffers else None
+        _, grad_w, grad_b = fc_backward(grad_scores, cache, need_grad_x=False, out_grad_w=out_w)
+        return {"W": grad_w, "b": grad_b}
+
+
+class TwoLayerNet(Classifier):
+    """fc -> ReLU -> fc: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,).
+
+    Weights start as ``weight_scale`` times standard normal samples, biases as zeros.
+    """
+
+    def __init__(
+        self,
+        input_dim: int = 3072,
+        num_classes: int = 10,
+        hidden_dim: int = 512,
+        weight_scale: float = 1e-3,
+        *,
+        dtype: Any = np.float32,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(dtype)
+        _check_dims(input_dim=input_dim, num_classes=num_classes, hidden_dim=hidden_dim)
+        _check_scale(weight_scale)
+        self.weight_scale = float(weight_scale)
+        rng = np.random.default_rng(seed)
+        self.params = {
+            "W1": (weight_scale * rng.standard_normal((input_dim, hidden_dim))).astype(self.dtype),
+            "b1": np.zeros(hidden_dim, dtype=self.dtype),
+            "W2": (weight_scale * rng.standard_normal((hidden_dim, num_classes))).astype(
+                self.dtype
+            ),
+            "b2": np.zeros(num_classes, dtype=self.dtype),
+        }
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.params["W1"].shape[0])
+
+    @property
+    def hidden_dim(self) -> int:
+        return int(self.params["W1"].shape[1])
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.params["W2"].shape[1])
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "input_dim": self.input_dim,
+            "num_classes": self.num_classes,
+            "hidden_dim": self.hidden_dim,
+            "weight_scale": self.weight_scale,
+        }
+
+    def forward(self, X: np.ndarray, *, reuse_buffers: bool = False) -> tuple[np.ndarray, Any]:
+        p = self.params
+        n = X.shape[0]
+        h_out = self._buffer("hidden", (n, self.hidden_dim)) if reuse_buffers else None
+        s_out = self._buffer("scores", (n, self.num_classes)) if reuse_buffers else None
+        hidden, fc1_cache = fc_forward(X, p["W1"], p["b1"], out=h_out)
+        # fc_forward's output is ours to overwrite: ReLU in place.
+        hidden, relu_cache = relu_forward(hidden, inplace=True)
+        scores, fc2_cache = fc_forward(hidden, p["W2"], p["b2"], out=s_out)
+        return scores, (fc1_cache, relu_cache, fc2_cache)
+
+    def backward(
+        self, grad_scores: np.ndarray, cache: Any, *, reuse_buffers: bool = False
+    ) -> Grads:
+        fc1_cache, relu_cache, fc2_cache = cache
+        p = self.params
+        buf = self._buffer if reuse_buffers else (lambda name, shape: None)
+        grad_hidden, grad_w2, grad_b2 = fc_backward(
+            grad_scores,
+            fc2_cache,
+            out_grad_w=buf("grad_W2", p["W2"].shape),
+            out_grad_x=buf("grad_hidden", relu_cache.shape),
+        )
+        assert grad_hidden is not None
+        grad_hidden = relu_backward(grad_hidden, relu_cache, inplace=True)
+        _, grad_w1, grad_b1 = fc_backward(
+            grad_hidden, fc1_cache, need_grad_x=False, out_grad_w=buf("grad_W1", p["W1"].shape)
+        )
+        return {"W1": grad_w1, "b1": grad_b1, "W2": grad_w2, "b2": grad_b2}
+
+
+def build_classifier(name: str, hyperparameters: Mapping[str, Any], dtype: Any) -> Classifier:
+    """Rebuild a registered classifier from its name and ``hyperparameters()``."""
+    cls = Classifier.registry.get(name)
+    if cls is None:
+        raise CheckpointError(
+            f"architecture mismatch: unknown model type {name!r} (this app's numpy networks "
+            f"are {', '.join(sorted(Classifier.registry))})"
+        )
+    try:
+        return cls(**dict(hyperparameters), dtype=dtype)
+    except (TypeError, ConfigError) as exc:
+        raise CheckpointError(f"checkpoint corrupted: bad {name} hyperparameters ({exc})") from exc

@@ -1,0 +1,476 @@
+"""``backprop-explorer mlp``: train, test and gradient-check the numpy networks.
+
+    mlp train --data SPEC [--preset NAME] [--num-train N] [--hidden-dim H] [--batch-size B]
+        [--epochs E] [--lr LR] [--reg R] [--momentum M] [--lr-decay D] [--seed S]
+        [--save CKPT.npz] [--plot-file PLOT.png|.pdf|.svg] [--json-log FILE]
+    mlp test --checkpoint CKPT.npz --data SPEC [--json]
+    mlp gradcheck [--json]
+
+Imports stay light: numpy and the nets modules are imported when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+PRESET_NAMES = ("seed-default", "tuned", "overfit")
+
+# option -> TrainConfig field
+_FIELD_OPTIONS = {
+    "num_train": "--num-train",
+    "hidden_dim": "--hidden-dim",
+    "batch_size": "--batch-size",
+    "num_epochs": "--epochs",
+    "learning_rate": "--lr",
+    "reg": "--reg",
+    "momentum": "--momentum",
+    "lr_decay": "--lr-decay",
+    "weight_scale": "--weight-scale",
+    "seed": "--seed",
+}
+
+
+_METAVARS = {
+    "num_train": "N",
+    "hidden_dim": "H",
+    "batch_size": "B",
+    "num_epochs": "E",
+    "learning_rate": "LR",
+    "reg": "R",
+    "momentum": "M",
+    "lr_decay": "D",
+    "weight_scale": "W",
+    "seed": "S",
+}
+
+
+def _field_type(name: str):  # noqa: ANN202 - an argparse type
+    def parse(text: str) -> Any:
+        from nets.errors import ConfigError
+        from nets.mlp_config import parse_field
+
+        try:
+            value = parse_field(name, text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if value is None:
+            raise argparse.ArgumentTypeError(f"{name} needs a value")
+        return value
+
+    parse.__name__ = name  # argparse names the type in its messages
+    return parse
+
+
+def _plot_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise argparse.ArgumentTypeError(f"{text}: the plot must be a .png, .svg or .pdf file")
+    return path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "mlp",
+        help="train and test the from-scratch numpy two-layer network",
+        description="The seed's fully-connected network in numpy: train it, test it once, "
+        "check its gradients.",
+    )
+    commands = parser.add_subparsers(dest="mlp_command", metavar="COMMAND", required=True)
+
+    tr = commands.add_parser(
+        "train",
+        help="train a TwoLayerNet",
+        description="Train the numpy TwoLayerNet with SGD. Options override the preset.",
+    )
+    tr.add_argument(
+        "--data",
+        required=True,
+        metavar="SPEC",
+        help="cifar10[:DIR], fashion-mnist[:DIR] or folder:DIR",
+    )
+    tr.add_argument(
+        "--preset",
+        choices=PRESET_NAMES,
+        default="seed-default",
+        help="starting hyperparameters (default: seed-default, the seed's own)",
+    )
+    for name, option in _FIELD_OPTIONS.items():
+        metavar = _METAVARS[name]
+        tr.add_argument(
+            option,
+            dest=name,
+            type=_field_type(name),
+            default=None,
+            metavar=metavar,
+            help=_help(name),
+        )
+    tr.add_argument("--save", type=Path, metavar="CKPT.npz", help="save the trained model here")
+    tr.add_argument(
+        "--plot-file",
+        type=_plot_path,
+        metavar="PLOT",
+        help="write the loss and accuracy plot (.png, .svg or .pdf)",
+    )
+    tr.add_argument(
+        "--json-log",
+        type=Path,
+        metavar="FILE",
+        help="write every step and epoch as one JSON object per line",
+    )
+    tr.add_argument(
+        "--download",
+        action="store_true",
+        help="download CIFAR-10 or Fashion-MNIST if it is missing",
+    )
+    tr.set_defaults(handler=run_train)
+
+    te = commands.add_parser(
+        "test",
+        help="evaluate a checkpoint on the test split (once)",
+        description="Evaluate a saved model on the test split. The seed asks for exactly one "
+        "test evaluation: the checkpoint records it, and a second run warns.",
+    )
+    te.add_argument("--checkpoint", required=True, type=Path, metavar="CKPT.npz")
+    te.add_argument("--data", required=True, metavar="SPEC")
+    te.add_argument("--json", action="store_true", help='print {"test_acc": float, "n": int}')
+    te.set_defaults(handler=run_test)
+
+    gc = commands.add_parser(
+        "gradcheck",
+        help="numeric gradient checks of every layer and classifier",
+        description="The seed's driver checks: every layer (< 1e-9), LinearClassifier and "
+        "TwoLayerNet (< 1e-10), and softmax stability with huge scores.",
+    )
+    gc.add_argument("--json", action="store_true", help="print the per-check errors as JSON")
+    gc.set_defaults(handler=run_gradcheck)
+
+
+def _help(name: str) -> str:
+    from nets.mlp_config import FIELDS
+
+    return FIELDS[name].help
+
+
+# ---------------------------------------------------------------------------- progress
+
+
+class _Progress:
+    """A one-line progress bar on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.last = 0.0
+        self.shown = False
+
+    def update(self, text: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self.last < 0.1):
+            return
+        self.last = now
+        self.stream.write("\r\x1b[2K" + text)
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+            self.shown = False
+
+
+def _bar(done: int, total: int, width: int = 28) -> str:
+    frac = done / total if total else 0.0
+    filled = int(frac * width)
+    return "[" + "#" * filled + "." * (width - filled) + f"] {100 * frac:3.0f}%"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _load(spec: str, progress: _Progress, download: bool = False) -> Any:
+    from nets.data import load_dataset
+
+    def report(done: int, total: int, message: str) -> None:
+        text = f"{message} {done}/{total}" if total else message
+        progress.update(f"loading {spec}: {text}")
+
+    try:
+        return load_dataset(spec, progress=report, download=download)
+    finally:
+        progress.clear()
+
+
+# ---------------------------------------------------------------------------- train
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from nets.mlp_config import preset
+
+    cfg = preset(args.preset)
+    changes = {
+        name: getattr(args, name) for name in _FIELD_OPTIONS if getattr(args, name) is not None
+    }
+    return cfg.replace(**changes).validate() if changes else cfg.validate()
+
+
+def _check_output(path: Path | None, what: str) -> None:
+    from nets.errors import NetsError
+
+    if path is None:
+        return
+    if path.is_dir():
+        raise NetsError(f"{what} {path} is a folder")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise NetsError(f"cannot write the {what} {path}: folder {parent} does not exist")
+
+
+def _event_json(event: Any) -> dict[str, Any]:
+    from nets.mlp_train import (
+        Diverged,
+        EpochMetrics,
+        StepMetrics,
+        TrainingFinished,
+        TrainingStarted,
+    )
+
+    def num(v: float) -> float | None:
+        return v if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+    if isinstance(event, StepMetrics):
+        return {
+            "event": "step",
+            "iteration": event.iteration,
+            "epoch": event.epoch,
+            "loss": num(event.loss),
+            "lr": event.lr,
+            "elapsed": round(event.elapsed, 4),
+        }
+    if isinstance(event, EpochMetrics):
+        return {
+            "event": "epoch",
+            "epoch": event.epoch,
+            "loss": num(event.loss),
+            "train_acc": num(event.train_acc),
+            "val_acc": num(event.val_acc),
+            "lr": event.lr,
+            "elapsed": round(event.elapsed, 4),
+        }
+    if isinstance(event, TrainingStarted):
+        return {
+            "event": "start",
+            "config": event.config.to_dict(),
+            "num_train": event.num_train,
+            "num_val": event.num_val,
+            "steps_per_epoch": event.steps_per_epoch,
+            "total_steps": event.total_steps,
+            "memory_bytes": event.memory.total,
+        }
+    if isinstance(event, Diverged):
+        return {
+            "event": "diverged",
+            "reason": event.reason,
+            "step": event.step,
+            "elapsed": round(event.elapsed, 4),
+        }
+    if isinstance(event, TrainingFinished):
+        return {
+            "event": "cancelled" if event.cancelled else "finished",
+            "reason": event.reason,
+            "iterations": event.iterations,
+            "elapsed": round(event.elapsed, 4),
+        }
+    return {"event": type(event).__name__}
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from nets.checkpoint import save_checkpoint
+    from nets.mlp_train import (
+        Diverged,
+        EpochMetrics,
+        StepMetrics,
+        TrainingEnded,
+        TrainingStarted,
+        train,
+    )
+
+    config = _config(args)
+    _check_output(args.save, "checkpoint")
+    _check_output(args.plot_file, "plot")
+    _check_output(args.json_log, "JSON log")
+    progress = _Progress()
+    dataset = _load(args.data, progress, args.download)
+    print(dataset.describe(), file=sys.stderr)
+
+    stop = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            if stop.is_set():
+                raise KeyboardInterrupt
+            stop.set()
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    log = open(args.json_log, "w", encoding="utf-8") if args.json_log else None  # noqa: SIM115
+    end: TrainingEnded | None = None
+    try:
+        total = 0
+        for event in train(config, dataset, cancel=stop):
+            if log is not None:
+                log.write(json.dumps(_event_json(event)) + "\n")
+            if isinstance(event, TrainingStarted):
+                total = event.total_steps
+                print(
+                    f"training {config.model} (hidden {config.hidden_dim}) on "
+                    f"{event.num_train} images, validating on {event.num_val}: "
+                    f"{config.num_epochs} epochs of {event.steps_per_epoch} steps; "
+                    f"memory {event.memory.describe()}",
+                    file=sys.stderr,
+                )
+            elif isinstance(event, StepMetrics):
+                eta = event.elapsed / event.iteration * (total - event.iteration)
+                progress.update(
+                    f"epoch {event.epoch}/{config.num_epochs} {_bar(event.iteration, total)} "
+                    f"loss {event.loss:.4f} lr {event.lr:.3g} ETA {_duration(eta)}",
+                    force=event.iteration == total,
+                )
+            elif isinstance(event, EpochMetrics):
+                progress.clear()
+                print(
+                    f"epoch {event.epoch}/{config.num_epochs}: loss {event.loss:.4f}, "
+                    f"train acc {event.train_acc:.4f}, val acc {event.val_acc:.4f}, "
+                    f"lr {event.lr:.3g} ({event.elapsed:.1f} s)",
+                    flush=True,
+                )
+            elif isinstance(event, TrainingEnded):
+                end = event
+    finally:
+        progress.clear()
+        if log is not None:
+            log.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+    assert end is not None
+    result = end.result
+    if args.save is not None:
+        save_checkpoint(
+            args.save,
+            result.model,
+            preprocessor=result.preprocessor,
+            config=result.config,
+            history=result.history,
+            class_names=result.class_names,
+            image_shape=result.image_shape,
+            dataset=args.data,
+        )
+        print(f"saved {args.save}", file=sys.stderr)
+    if args.plot_file is not None:
+        from nets.plotting import training_plot
+
+        h = result.history
+        training_plot(
+            args.plot_file,
+            h.step_loss,
+            h.epoch_train_acc,
+            h.epoch_val_acc,
+            title=f"{config.model}, hidden {config.hidden_dim}, lr {config.learning_rate:g}",
+        )
+        print(f"wrote {args.plot_file}", file=sys.stderr)
+    if isinstance(end, Diverged):
+        print(f"error: {end.reason}", file=sys.stderr)
+        return 1
+    print(end.reason, file=sys.stderr)
+    return 130 if getattr(end, "cancelled", False) else 0
+
+
+# ---------------------------------------------------------------------------- test
+
+
+def run_test(args: argparse.Namespace) -> int:
+    from nets.checkpoint import load_checkpoint, record_test_use
+    from nets.errors import CheckpointError, DataError, NetsError
+    from nets.mlp_train import evaluate
+
+    ckpt = load_checkpoint(args.checkpoint)
+    if ckpt.test.used:
+        acc = f"{ckpt.test.test_acc:.4f}" if ckpt.test.test_acc is not None else "?"
+        print(
+            f"warning: this checkpoint was already evaluated on a test set "
+            f"({ckpt.test.runs} time(s), last {ckpt.test.when}, accuracy {acc}); the seed "
+            "asks for exactly one test evaluation, so this result must not guide tuning",
+            file=sys.stderr,
+        )
+    if ckpt.preprocessor is None:
+        raise CheckpointError(
+            f"{args.checkpoint} has no preprocessing recorded: it cannot be evaluated on images"
+        )
+    dataset = _load(args.data, _Progress())
+    if dataset.X_test is None or dataset.y_test is None or len(dataset.y_test) == 0:
+        raise DataError(
+            f"{args.data} has no test split (an image folder needs DIR/test/<class>/ images)"
+        )
+    ckpt.check_data(dataset.image_shape, dataset.num_classes, args.data)
+    acc = evaluate(ckpt.model, dataset.X_test, dataset.y_test, ckpt.preprocessor)
+    n = len(dataset.y_test)
+    try:
+        record_test_use(args.checkpoint, acc, n, args.data)
+    except NetsError as exc:
+        print(f"warning: could not record the test run in the checkpoint: {exc}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"test_acc": acc, "n": n}))
+    else:
+        print(f"test accuracy: {acc:.4f} ({n} images)")
+    return 0
+
+
+# ---------------------------------------------------------------------------- gradcheck
+
+
+def run_gradcheck(args: argparse.Namespace) -> int:
+    from nets.gradcheck import run_gradchecks
+
+    results = run_gradchecks()
+    ok = all(r.passed for r in results)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "passed": ok,
+                    "checks": [
+                        {
+                            "name": r.name,
+                            "group": r.group,
+                            "max_rel_error": r.max_rel_error,
+                            "threshold": r.threshold,
+                            "passed": r.passed,
+                        }
+                        for r in results
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        width = max(len(r.name) for r in results)
+        for r in results:
+            status = "ok" if r.passed else "FAIL"
+            print(
+                f"{r.name:<{width}}  max rel error {r.max_rel_error:9.2e}  "
+                f"(< {r.threshold:.0e})  {status}"
+            )
+        print("all checks passed" if ok else "some checks FAILED")
+    return 0 if ok else 1

@@ -1,0 +1,398 @@
+"""Training hyperparameters for the numpy networks: fields, validation, presets, memory.
+
+The GUI builds its form from ``FIELDS`` (labels, tooltips, bounds) and the command line
+its argparse types from ``parse_field``, so both refuse the same values with the same
+message.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from nets.errors import ConfigError, ResourceError
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One hyperparameter: its type, bounds and a tooltip that says what it does."""
+
+    name: str
+    label: str
+    kind: type  # int or float
+    minimum: float
+    maximum: float
+    min_inclusive: bool = True
+    max_inclusive: bool = True
+    optional: bool = False  # None allowed (num_train: all images)
+    help: str = ""
+
+
+FIELDS: dict[str, FieldSpec] = {
+    f.name: f
+    for f in (
+        FieldSpec(
+            "num_train",
+            "Training images",
+            int,
+            1,
+            10**9,
+            optional=True,
+            help="How many training images to use (empty: all of them). A smaller set "
+            "trains faster and is easier to overfit.",
+        ),
+        FieldSpec(
+            "hidden_dim",
+            "Hidden units",
+            int,
+            1,
+            10**12,
+            help="Width of the hidden layer. More units can fit more complex functions but "
+            "cost time and memory.",
+        ),
+        FieldSpec(
+            "batch_size",
+            "Batch size",
+            int,
+            1,
+            10**12,
+            help="Images per gradient step. Larger batches give smoother but fewer updates "
+            "per epoch.",
+        ),
+        FieldSpec(
+            "num_epochs",
+            "Epochs",
+            int,
+            1,
+            10**6,
+            help="Passes through the training set.",
+        ),
+        FieldSpec(
+            "learning_rate",
+            "Learning rate",
+            float,
+            0.0,
+            1e6,
+            min_inclusive=False,
+            help="Step size of gradient descent. Too small: nothing happens; too large: the "
+            "loss diverges.",
+        ),
+        FieldSpec(
+            "reg",
+            "L2 regularization",
+            float,
+            0.0,
+            1e6,
+            help="Strength of the L2 penalty reg/2 * sum(W^2) on the weight matrices (not "
+            "the biases). Larger values fight overfitting.",
+        ),
+        FieldSpec(
+            "momentum",
+            "Momentum",
+            float,
+            0.0,
+            1.0,
+            max_inclusive=False,
+            help="Fraction of the previous update carried into the next (0: plain SGD; "
+            "0.9 is common).",
+        ),
+        FieldSpec(
+            "lr_decay",
+            "LR decay per epoch",
+            float,
+            0.0,
+            1.0,
+            min_inclusive=False,
+            help="The learning rate is multiplied by this after every epoch (1: constant).",
+        ),
+        FieldSpec(
+            "weight_scale",
+            "Initial weight scale",
+            float,
+            0.0,
+            1e3,
+            min_inclusive=False,
+            help="Standard deviation of the random initial weights.",
+        ),
+        FieldSpec(
+            "seed",
+            "Random seed",
+            int,
+            0,
+            2**32 - 1,
+            help="Seeds the initial weights, the training subset and the batch order: the "
+            "same seed gives the same run.",
+        ),
+    )
+}
+
+
+def parse_field(name: str, value: Any) -> Any:
+    """Check (and convert from text) one hyperparameter; ConfigError says what is allowed.
+
+    Integers may be written like floats when they are whole ("1e9").
+    """
+    spec = FIELDS[name]
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if spec.optional:
+            return None
+        raise ConfigError(f"{spec.name} needs a value")
+    if isinstance(value, bool):
+        raise ConfigError(f"{spec.name} must be a number, got {value!r}")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            raise ConfigError(f"{spec.name} must be a number, got {text!r}") from None
+    else:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{spec.name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{spec.name} must be a finite number, got {value!r}")
+    if spec.kind is int:
+        if number != int(number):
+            raise ConfigError(f"{spec.name} must be a whole number, got {value!r}")
+        result: Any = int(number)
+        if isinstance(value, str) and "e" not in value.lower() and "." not in value:
+            result = int(value.strip())  # exact for huge integers
+    else:
+        result = number
+    low_ok = result >= spec.minimum if spec.min_inclusive else result > spec.minimum
+    high_ok = result <= spec.maximum if spec.max_inclusive else result < spec.maximum
+    if not (low_ok and high_ok):
+        lo = "[" if spec.min_inclusive else "("
+        hi = "]" if spec.max_inclusive else ")"
+        raise ConfigError(
+            f"{spec.name} must be in {lo}{spec.minimum:g}, {spec.maximum:g}{hi}, got {value!r}"
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run of the numpy TwoLayerNet (or LinearClassifier).
+
+    The seed's six: num_train, hidden_dim, batch_size, num_epochs, learning_rate, reg;
+    plus momentum, lr_decay, weight_scale and seed. ``train_acc_samples`` training images
+    (a fixed random subset) give the per-epoch training accuracy.
+    """
+
+    num_train: int | None = 20000
+    hidden_dim: int = 16
+    batch_size: int = 128
+    num_epochs: int = 10
+    learning_rate: float = 1e-4
+    reg: float = 1.0
+    momentum: float = 0.0
+    lr_decay: float = 1.0
+    weight_scale: float = 1e-3
+    seed: int = 0
+    model: str = "TwoLayerNet"
+    dtype: str = "float32"
+    train_acc_samples: int = 1000
+
+    def validate(self) -> TrainConfig:
+        """Return self if every field is allowed, else raise ConfigError naming the field."""
+        for name in FIELDS:
+            parse_field(name, getattr(self, name))
+        if self.model not in ("TwoLayerNet", "LinearClassifier"):
+            raise ConfigError(f"model must be TwoLayerNet or LinearClassifier, got {self.model!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ConfigError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        if not isinstance(self.train_acc_samples, int) or self.train_acc_samples < 1:
+            raise ConfigError("train_acc_samples must be a positive integer")
+        return self
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed (each checked by ``parse_field``)."""
+        for name, value in changes.items():
+            if name in FIELDS:
+                changes[name] = parse_field(name, value)
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # The seed's train.py as handed out: learns barely (loss stays near 2.3, ~10-20%).
+    "seed-default": TrainConfig(),
+    # At least 50% on CIFAR-10 (bench: >= 52% validation within 90 s on the JPEG folder).
+    "tuned": TrainConfig(
+        num_train=None,
+        hidden_dim=512,
+        batch_size=256,
+        num_epochs=8,
+        learning_rate=1e-2,
+        reg=1e-3,
+        momentum=0.9,
+        lr_decay=0.8,
+        weight_scale=2e-2,
+    ),
+    # At least 75% training accuracy on a small subset within 30 s.
+    "overfit": TrainConfig(
+        num_train=1000,
+        hidden_dim=512,
+        batch_size=100,
+        num_epochs=30,
+        learning_rate=1e-2,
+        reg=0.0,
+        momentum=0.9,
+        lr_decay=1.0,
+        weight_scale=1e-2,
+    ),
+}
+
+PRESET_DESCRIPTIONS = {
+    "seed-default": "The seed's starting point: a tiny network with a tiny learning rate "
+    "that barely learns.",
+    "tuned": "Tuned for CIFAR-10: 512 hidden units, momentum and a decaying learning rate "
+    "(about 50% test accuracy).",
+    "overfit": "Memorises 1,000 training images (75%+ training accuracy) while validation "
+    "accuracy stays low.",
+}
+
+
+def preset(name: str) -> TrainConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}") from None
+
+
+# ---------------------------------------------------------------------------- memory
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes a run needs, by what they hold."""
+
+    parameters: int  # weights + gradients + optimizer state (momentum, double buffer)
+    activations: int  # one minibatch forward and backward, and evaluation chunks
+    data: int  # the preprocessed float copies of the training and validation images
+
+    @property
+    def total(self) -> int:
+        return self.parameters + self.activations + self.data
+
+    def describe(self) -> str:
+        return (
+            f"about {format_bytes(self.total)} (parameters and optimizer "
+            f"{format_bytes(self.parameters)}, activations {format_bytes(self.activations)}, "
+            f"data {format_bytes(self.data)})"
+        )
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1024 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PB"
+
+
+EVAL_CHUNK = 1000
+
+
+def estimate_memory(
+    config: TrainConfig, n: int, d: int, num_classes: int = 10, n_val: int = 0
+) -> MemoryEstimate:
+    """Estimate the bytes ``train`` needs for ``n`` training images of ``d`` values each.
+
+    Pure arithmetic on Python ints: safe for absurd sizes (nothing is allocated).
+    """
+    item = 8 if config.dtype == "float64" else 4
+    c = num_classes
+    n_used = n if config.num_train is None else min(n, config.num_train)
+    # The configured batch size, even beyond the data: a batch of 1e7 is refused as such.
+    b = config.batch_size
+    if config.model == "LinearClassifier":
+        weights, biases, widest = d * c, c, c
+        largest = d * c
+    else:
+        h = config.hidden_dim
+        weights, biases, widest = d * h + h * c, h + c, h
+        largest = max(d * h, h * c)
+    p = weights + biases
+    # parameters, gradients, the optimizer's double buffer, momentum, a scratch matrix.
+    copies = 3 + (1 if config.momentum else 0)
+    parameters = (copies * p + largest) * item
+    # batch input, hidden + its gradient, scores + their gradient, the ReLU mask.
+    batch = (b * d + 2 * b * widest + 2 * b * c) * item + b * widest
+    evaluation = (EVAL_CHUNK * (d + widest + c)) * item
+    activations = batch + evaluation + n_used * 8  # + the sampler's index permutation
+    data = (n_used + n_val + min(config.train_acc_samples, n_used)) * d * item
+    return MemoryEstimate(parameters=parameters, activations=activations, data=data)
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: free RAM, and the address-space limit if any."""
+    limits = []
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+                    break
+    except OSError:
+        try:
+            limits.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            pass
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            used = 0
+            try:
+                with open("/proc/self/status") as f:
+                    for line in f:
+                        if line.startswith("VmSize:"):
+                            used = int(line.split()[1]) * 1024
+                            break
+            except OSError:
+                pass
+            limits.append(max(0, soft - used))
+    except (ImportError, ValueError, OSError):
+        pass
+    return min(limits) if limits else None
+
+
+def check_memory(estimate: MemoryEstimate, available: int | None = None) -> None:
+    """Raise ResourceError with the numbers if ``estimate`` would not fit."""
+    if available is None:
+        available = available_memory()
+    if available is None:
+        return
+    # Leave headroom for Python, numpy temporaries and the rest of the app.
+    budget = int(available * 0.8)
+    if estimate.total > budget:
+        raise ResourceError(
+            f"this configuration needs {estimate.describe()}, but only "
+            f"{format_bytes(available)} is available: reduce hidden_dim, batch_size or "
+            "num_train"
+        )
+
+
+def epoch_flops(config: TrainConfig, n: int, d: int, num_classes: int = 10) -> float:
+    """Floating-point operations of one training epoch (forward + backward, GEMMs only)."""
+    n_used = n if config.num_train is None else min(n, config.num_train)
+    c = num_classes
+    if config.model == "LinearClassifier":
+        per_example = 2 * d * c * 2
+    else:
+        h = config.hidden_dim
+        # fc1 forward and grad_W1 (no grad_x for the input), fc2 forward/grad_W2/grad_h.
+        per_example = 2 * d * h * 2 + 2 * h * c * 3
+    return float(n_used) * per_example

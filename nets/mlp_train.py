@@ -1,0 +1,504 @@
+"""Training the numpy networks: ``training_step`` and the ``train`` generator.
+
+``train(config, data)`` yields small frozen dataclasses that the GUI and the command line
+both consume::
+
+    TrainingStarted     once, before the first step (sizes, steps, memory estimate)
+    StepMetrics         after every step: iteration, epoch, loss, lr, elapsed
+    EpochMetrics        after every epoch: train and validation accuracy, elapsed
+    TrainingFinished    last event of a run that completed or was cancelled
+    Diverged            last event of a run whose loss became NaN or inf
+
+The two last events both carry a ``TrainingResult`` (model, preprocessor, history).
+The generator does no work between yields: a consumer pauses training by not asking for
+the next event, and ``elapsed`` counts only the time spent training.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nets.classifiers import Classifier, LinearClassifier, TwoLayerNet
+from nets.data.dataset import CancelToken, ImageDataset, is_cancelled
+from nets.data.preprocess import DataSampler, Preprocessor
+from nets.errors import ConfigError, DataError
+from nets.layers import softmax_loss
+from nets.mlp_config import (
+    FIELDS,
+    PRESET_DESCRIPTIONS,
+    PRESETS,
+    FieldSpec,
+    MemoryEstimate,
+    TrainConfig,
+    available_memory,
+    check_memory,
+    epoch_flops,
+    estimate_memory,
+    format_bytes,
+    parse_field,
+    preset,
+)
+from nets.optim import SGD
+
+__all__ = [
+    "FIELDS",
+    "PRESETS",
+    "PRESET_DESCRIPTIONS",
+    "Diverged",
+    "EpochMetrics",
+    "FieldSpec",
+    "MemoryEstimate",
+    "StepMetrics",
+    "TrainConfig",
+    "TrainingEnded",
+    "TrainingFinished",
+    "TrainingHistory",
+    "TrainingResult",
+    "TrainingStarted",
+    "available_memory",
+    "build_model",
+    "check_memory",
+    "epoch_flops",
+    "estimate_memory",
+    "evaluate",
+    "format_bytes",
+    "parse_field",
+    "preset",
+    "train",
+    "training_step",
+]
+
+
+def training_step(
+    model: Classifier,
+    X_batch: np.ndarray,
+    y_batch: np.ndarray,
+    reg: float,
+    *,
+    reuse_buffers: bool = False,
+) -> tuple[float, dict[str, np.ndarray]]:
+    """One forward and backward pass: softmax data loss + L2 on the weight matrices.
+
+    Args:
+        X_batch: (N, D) inputs. y_batch: (N,) labels. reg: L2 strength; the penalty
+            reg/2 * sum(W^2) applies to ``model.weight_names()`` (never the biases).
+        reuse_buffers: write into the model's preallocated buffers (the trainer's hot
+            loop); the returned gradients are then overwritten by the next such call.
+    Returns:
+        loss (float) and a dict of gradients with the keys and shapes of
+        ``model.parameters()``.
+    """
+    scores, cache = model.forward(X_batch, reuse_buffers=reuse_buffers)
+    grad_out = model._buffer("grad_scores", scores.shape) if reuse_buffers else None
+    loss, grad_scores = softmax_loss(scores, y_batch, out_grad=grad_out)
+    grads = model.backward(grad_scores, cache, reuse_buffers=reuse_buffers)
+    if reg:
+        params = model.parameters()
+        for name in model.weight_names():
+            w = params[name]
+            flat = w.reshape(-1)
+            loss += 0.5 * reg * float(np.dot(flat, flat))
+            _add_scaled(grads[name], w, reg, model)
+    return loss, grads
+
+
+_BLOCK = 1 << 15  # elements per block: a few blocks stay in the CPU's L2 cache
+
+
+def _add_scaled(target: np.ndarray, w: np.ndarray, scale: float, model: Classifier) -> None:
+    """target += scale * w without a full-size temporary (blocked through a small scratch)."""
+    t, s = target.reshape(-1), w.reshape(-1)
+    scratch = model._buffer("reg_scratch", (min(_BLOCK, s.size),))
+    for start in range(0, s.size, _BLOCK):
+        end = min(start + _BLOCK, s.size)
+        tmp = scratch[: end - start]
+        np.multiply(s[start:end], scale, out=tmp, casting="unsafe")
+        t[start:end] += tmp
+
+
+# ---------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class TrainingStarted:
+    """First event: what the run will do."""
+
+    config: TrainConfig
+    num_train: int
+    num_val: int
+    input_dim: int
+    num_classes: int
+    steps_per_epoch: int
+    total_steps: int
+    memory: MemoryEstimate
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    """After each step. ``iteration`` counts from 1 over the whole run; ``epoch`` is the
+    current epoch, from 1. ``loss`` is the minibatch loss (data + L2) of this step and
+    ``lr`` the learning rate it used; ``elapsed`` is training seconds so far."""
+
+    iteration: int
+    epoch: int
+    loss: float
+    lr: float
+    elapsed: float
+    total_steps: int
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """After each epoch: accuracies in [0, 1] (train on a fixed subset of
+    ``config.train_acc_samples`` training images; val on the whole validation split, nan
+    if it is empty), the epoch's mean minibatch loss, and the lr it used."""
+
+    epoch: int
+    train_acc: float
+    val_acc: float
+    loss: float
+    lr: float
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class TrainingHistory:
+    """Everything a plot needs: per-step losses and per-epoch figures."""
+
+    step_loss: tuple[float, ...] = ()
+    epoch_train_acc: tuple[float, ...] = ()
+    epoch_val_acc: tuple[float, ...] = ()
+    epoch_loss: tuple[float, ...] = ()
+    epoch_lr: tuple[float, ...] = ()
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v, dtype=np.float64) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> TrainingHistory:
+        names = cls.__dataclass_fields__
+        return cls(
+            **{
+                k: tuple(float(x) for x in np.asarray(v).ravel())
+                for k, v in arrays.items()
+                if k in names
+            }
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingResult:
+    """What a run produced: the model (its weights as the run left them), the
+    preprocessing it was trained with (None if it was given preprocessed arrays), the
+    configuration and the history."""
+
+    model: Classifier
+    preprocessor: Preprocessor | None
+    config: TrainConfig
+    history: TrainingHistory
+    class_names: tuple[str, ...] = ()
+    image_shape: tuple[int, ...] | None = None
+    dataset: str = ""
+
+
+@dataclass(frozen=True)
+class TrainingEnded:
+    """Base of the last event. ``reason`` is one line fit for a status bar."""
+
+    reason: str
+    elapsed: float
+    epochs_completed: int
+    iterations: int
+    result: TrainingResult = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TrainingFinished(TrainingEnded):
+    """All epochs done (``cancelled`` False) or stopped on request (``cancelled`` True)."""
+
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class Diverged(TrainingEnded):
+    """The loss became NaN or inf at ``step``. The model holds the weights of the last
+    step whose loss was finite (the initial weights if it was the first step)."""
+
+    step: int = 0
+    last_finite_loss: float = math.nan
+
+
+TrainingEvent = TrainingStarted | StepMetrics | EpochMetrics | TrainingFinished | Diverged
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+class _Clock:
+    """Seconds spent inside the generator, not while its consumer holds it paused."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.since: float | None = time.perf_counter()
+
+    def elapsed(self) -> float:
+        extra = time.perf_counter() - self.since if self.since is not None else 0.0
+        return self.total + extra
+
+    def pause(self) -> None:
+        if self.since is not None:
+            self.total += time.perf_counter() - self.since
+            self.since = None
+
+    def resume(self) -> None:
+        self.since = time.perf_counter()
+
+
+def build_model(config: TrainConfig, input_dim: int, num_classes: int) -> Classifier:
+    """A freshly initialised model for ``config`` (seeded by ``config.seed``)."""
+    dtype = np.float64 if config.dtype == "float64" else np.float32
+    if config.model == "LinearClassifier":
+        return LinearClassifier(
+            input_dim, num_classes, config.weight_scale, dtype=dtype, seed=config.seed
+        )
+    return TwoLayerNet(
+        input_dim,
+        num_classes,
+        config.hidden_dim,
+        config.weight_scale,
+        dtype=dtype,
+        seed=config.seed,
+    )
+
+
+def evaluate(
+    model: Classifier,
+    X: np.ndarray,
+    y: np.ndarray,
+    preprocessor: Preprocessor | None = None,
+    batch_size: int = 1000,
+) -> float:
+    """Accuracy of ``model`` on images (uint8, through ``preprocessor``) or ready arrays.
+
+    Preprocesses chunk by chunk, so a large test set never needs a full float copy.
+    """
+    if len(y) == 0:
+        return float("nan")
+    correct = 0
+    for start in range(0, len(y), batch_size):
+        chunk = X[start : start + batch_size]
+        if preprocessor is not None:
+            chunk = preprocessor.transform(chunk, dtype=model.dtype)
+        else:
+            chunk = np.asarray(chunk, dtype=model.dtype).reshape(len(chunk), -1)
+        correct += int(np.sum(model.predict(chunk, batch_size) == y[start : start + batch_size]))
+    return correct / len(y)
+
+
+def _unpack(
+    data: ImageDataset | tuple[np.ndarray, ...],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...], str]:
+    if isinstance(data, ImageDataset):
+        return (
+            data.X_train,
+            data.y_train,
+            data.X_val,
+            data.y_val,
+            data.class_names,
+            data.source,
+        )
+    if not isinstance(data, tuple) or len(data) != 4:
+        raise DataError("train() needs an ImageDataset or (X_train, y_train, X_val, y_val)")
+    X, y, Xv, yv = data
+    return X, np.asarray(y, np.int64), Xv, np.asarray(yv, np.int64), (), "arrays"
+
+
+# ---------------------------------------------------------------------------- train
+
+
+def train(
+    config: TrainConfig,
+    data: ImageDataset | tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    *,
+    cancel: CancelToken | None = None,
+    model: Classifier | None = None,
+    preprocessor: Preprocessor | None = None,
+    num_classes: int | None = None,
+    available_bytes: int | None = None,
+) -> Iterator[TrainingEvent]:
+    """Train a model, yielding events (see the module docstring).
+
+    Args:
+        config: the hyperparameters (``config.validate()`` runs first).
+        data: an ImageDataset (uint8 images: a Preprocessor is fitted on its training
+            split unless one is given) or (X_train, y_train, X_val, y_val) arrays; uint8
+            arrays of images are preprocessed the same way, float (N, D) arrays are used
+            as they are.
+        cancel: a callable returning True or a threading.Event, checked before every
+            step; a cancelled run ends with ``TrainingFinished(cancelled=True)``.
+        model: continue training this model (with ``preprocessor``, the one it was
+            trained with) instead of a fresh one.
+        num_classes: default: the dataset's classes, else max label + 1.
+        available_bytes: override the memory the guard compares against.
+
+    Raises (on the first ``next``): ConfigError for bad hyperparameters, ResourceError
+    when the estimate does not fit, DataError for unusable data. Nothing is allocated
+    before the memory check.
+    """
+    config.validate()
+    clock = _Clock()
+    X_all, y_all, X_val_raw, y_val, class_names, source = _unpack(data)
+    n_all = len(y_all)
+    if n_all == 0:
+        raise DataError("the training split is empty")
+    d = int(np.prod(X_all.shape[1:]))
+    if num_classes is None:
+        num_classes = len(class_names) or int(max(y_all.max(), y_val.max(initial=0))) + 1
+    if num_classes < 2:
+        raise DataError("training needs at least two classes")
+    if model is not None and (model.input_dim != d or model.num_classes != num_classes):
+        raise ConfigError(
+            f"the model takes {model.input_dim} inputs and {model.num_classes} classes but "
+            f"the data has {d} values per image and {num_classes} classes"
+        )
+    n = n_all if config.num_train is None else min(n_all, config.num_train)
+    estimate = estimate_memory(config, n_all, d, num_classes, n_val=len(y_val))
+    check_memory(estimate, available_bytes)
+
+    dtype = np.float64 if config.dtype == "float64" else np.float32
+    rng = np.random.default_rng(config.seed)
+    subset = np.sort(rng.choice(n_all, size=n, replace=False)) if n < n_all else np.arange(n)
+    images = X_all.dtype == np.uint8
+    if images and preprocessor is None:
+        preprocessor = Preprocessor.fit(X_all)
+    if preprocessor is not None and images:
+        X_train = preprocessor.transform(X_all[subset], dtype=dtype)
+        X_val = preprocessor.transform(X_val_raw, dtype=dtype)
+    else:
+        X_train = np.ascontiguousarray(np.asarray(X_all[subset], dtype=dtype).reshape(n, -1))
+        X_val = np.ascontiguousarray(np.asarray(X_val_raw, dtype=dtype).reshape(len(X_val_raw), -1))
+    y_train = np.ascontiguousarray(y_all[subset])
+    acc_idx = np.sort(rng.choice(n, size=min(n, config.train_acc_samples), replace=False))
+    X_acc, y_acc = X_train[acc_idx], y_train[acc_idx]
+
+    if model is None:
+        model = build_model(config, d, num_classes)
+    optimizer = SGD(model.parameters(), config.learning_rate, config.momentum, config.lr_decay)
+    sampler = DataSampler(X_train, y_train, config.batch_size, seed=config.seed, reuse_buffers=True)
+    steps_per_epoch = len(sampler)
+    total_steps = steps_per_epoch * config.num_epochs
+    image_shape = tuple(X_all.shape[1:]) if images else None
+
+    step_losses: list[float] = []
+    epoch_train: list[float] = []
+    epoch_val: list[float] = []
+    epoch_losses: list[float] = []
+    epoch_lrs: list[float] = []
+
+    def result() -> TrainingResult:
+        history = TrainingHistory(
+            tuple(step_losses),
+            tuple(epoch_train),
+            tuple(epoch_val),
+            tuple(epoch_losses),
+            tuple(epoch_lrs),
+        )
+        return TrainingResult(
+            model, preprocessor, config, history, tuple(class_names), image_shape, source
+        )
+
+    def emit(event: Any) -> Iterator[Any]:
+        clock.pause()
+        yield event
+        clock.resume()
+
+    yield from emit(
+        TrainingStarted(
+            config,
+            n,
+            len(y_val),
+            d,
+            num_classes,
+            steps_per_epoch,
+            total_steps,
+            estimate,
+            clock.elapsed(),
+        )
+    )
+    iteration = 0
+    last_finite = math.nan
+    for epoch in range(1, config.num_epochs + 1):
+        lr = optimizer.learning_rate
+        loss_sum = 0.0
+        steps = 0
+        for X_batch, y_batch in sampler:
+            if is_cancelled(cancel):
+                yield from emit(
+                    TrainingFinished(
+                        f"cancelled at step {iteration} (epoch {epoch})",
+                        clock.elapsed(),
+                        epoch - 1,
+                        iteration,
+                        result(),
+                        cancelled=True,
+                    )
+                )
+                return
+            # A diverging run overflows on purpose of the check below: no warnings for it.
+            # (errstate per step, never across a yield: it would leak into the consumer.)
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss, grads = training_step(model, X_batch, y_batch, config.reg, reuse_buffers=True)
+            if not math.isfinite(loss):
+                kept = optimizer.rollback()
+                where = (
+                    f"kept the weights from step {iteration}"
+                    if kept
+                    else "kept the initial weights"
+                )
+                what = "inf" if loss == math.inf else "nan"
+                yield from emit(
+                    Diverged(
+                        f"diverged at step {iteration + 1}: the loss became {what} "
+                        f"(learning rate {config.learning_rate:g} is probably too high); {where}",
+                        clock.elapsed(),
+                        epoch - 1,
+                        iteration,
+                        result(),
+                        step=iteration + 1,
+                        last_finite_loss=last_finite,
+                    )
+                )
+                return
+            optimizer.step(grads)
+            iteration += 1
+            last_finite = loss
+            loss_sum += loss
+            steps += 1
+            step_losses.append(loss)
+            yield from emit(StepMetrics(iteration, epoch, loss, lr, clock.elapsed(), total_steps))
+        train_acc = model.accuracy(X_acc, y_acc)
+        val_acc = model.accuracy(X_val, y_val)
+        epoch_train.append(train_acc)
+        epoch_val.append(val_acc)
+        epoch_losses.append(loss_sum / max(steps, 1))
+        epoch_lrs.append(lr)
+        optimizer.end_epoch()
+        yield from emit(
+            EpochMetrics(epoch, train_acc, val_acc, loss_sum / max(steps, 1), lr, clock.elapsed())
+        )
+    yield from emit(
+        TrainingFinished(
+            f"finished {config.num_epochs} epochs",
+            clock.elapsed(),
+            config.num_epochs,
+            iteration,
+            result(),
+        )
+    )
