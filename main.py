@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "classify": "nets.classify_cli",
     "cnn": "nets.cnn_cli",
     "graph": "graph.cli",
+    "mlp": "nets.mlp_cli",
 }
 
 
