@@ -536,8 +536,9 @@ class Stepper:
         else:
             for nid, prev in reversed(u.grads):
                 self._grads[nid] = prev
-            for e in u.edges:
+            for e in reversed(u.edges):
                 self._contrib.pop(e, None)
+                self._parts[e.src].pop()
             self._bpos -= 1
         if u.flagged:
             self._flags.pop()
@@ -589,6 +590,7 @@ class Stepper:
         self._values: dict[str, float | None] = dict(zip(self._plan.order, vals, strict=True))
         self._grads: dict[str, float | None] = dict.fromkeys(self._plan.order)
         self._contrib: dict[Edge, float] = {}
+        self._parts: dict[str, list[Edge]] = {}  # src -> edges whose contribution it got
         self._leaf_flags = [nid for i, nid in self._plan.leaves if not _isfinite(vals[i])]
         self._flags: list[str] = list(self._leaf_flags)
         self._history: list[_Undo] = []
@@ -649,8 +651,7 @@ class Stepper:
         else:
             parts = tuple(
                 Contribution(edge, edge.dst, g.node(edge.dst).name, self._contrib[edge])
-                for edge in self._in_order(g.out_edges(node_id))
-                if edge in self._contrib
+                for edge in self._parts.get(node_id, ())
             )
         upstream = self._grads[node_id]
         assert upstream is not None
@@ -672,6 +673,7 @@ class Stepper:
                     undo_grads.append((src, prev))
                     self._grads[src] = c if prev is None else prev + c
                     self._contrib[edge] = c
+                    self._parts.setdefault(src, []).append(edge)
                     new_edges.append(edge)
                     if not _isfinite(c):
                         bad = True
@@ -708,8 +710,3 @@ class Stepper:
         )
         self._history.append(_Undo(record, undo_grads, new_edges, flagged))
         return record
-
-    def _in_order(self, edges: list[Edge]) -> list[Edge]:
-        """Consumer edges in the order their contributions were added."""
-        rank = {e: i for i, e in enumerate(self._contrib)}
-        return sorted(edges, key=lambda e: rank.get(e, len(rank)))

@@ -39,10 +39,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any
 
-import networkx as nx
-
 from graph.errors import GraphEditError, GraphError, GraphFileError
-from graph.model import Graph, Node, check_name, check_params
+from graph.model import Graph, Node, check_name, check_params, find_cycle, topological_sort
 from graph.ops import OPS, OpSpec
 
 FORMAT = "backprop-explorer-graph"
@@ -476,16 +474,12 @@ def from_dict(data: Any) -> Graph:
         port_owner[(dst, index)] = k
         target["inputs"][index] = src
 
-    g = nx.DiGraph()
-    g.add_nodes_from(ids)
-    g.add_edges_from((e["from"], e["to"]) for e in raw_edges)
-    try:
-        cycle = nx.find_cycle(g)
-    except nx.NetworkXNoCycle:
-        cycle = None
-    if cycle:
+    node_inputs = {p["id"]: p["inputs"] for p in parsed}
+    _order, rest = topological_sort(list(ids), node_inputs)
+    if rest:
         by_id = {p["id"]: p["name"] for p in parsed}
-        loop = " -> ".join(by_id[u] for u, _v in cycle) + f" -> {by_id[cycle[0][0]]}"
+        cycle = find_cycle(rest, node_inputs)
+        loop = " -> ".join(by_id[nid] for nid in cycle + cycle[:1])
         raise _fail("edges", f"the edges form a cycle: {loop}")
 
     output = data.get("output")

@@ -10,6 +10,8 @@ overlap as long as a node fits in a ``dx`` by ``dy`` box.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from graph.model import Graph
 
 #: Horizontal distance between columns (scene units).
@@ -28,19 +30,33 @@ def auto_layout(
     ``origin[1]``. Apply with ``graph.move_many(auto_layout(graph))``.
     """
     order = graph.topological_order()
+    preds = {nid: [s for s in graph.node(nid).inputs if s is not None] for nid in order}
+    return layout_positions(order, preds, dx, dy, origin)
+
+
+def layout_positions(
+    order: list[str],
+    preds: Mapping[str, list[str]],
+    dx: float = DX,
+    dy: float = DY,
+    origin: tuple[float, float] = (0.0, 0.0),
+) -> dict[str, tuple[float, float]]:
+    """The layout of :func:`auto_layout` from a topological ``order`` and each node's
+    input sources (for builders that have no Graph yet)."""
     if not order:
         return {}
-    preds: dict[str, list[str]] = {}
     succs: dict[str, list[str]] = {nid: [] for nid in order}
     for nid in order:
-        ins = [s for s in graph.node(nid).inputs if s is not None]
-        preds[nid] = ins
-        for s in ins:
+        for s in preds[nid]:
             succs[s].append(nid)
     depth: dict[str, int] = {}
     for nid in order:
-        ps = preds[nid]
-        depth[nid] = 1 + max(depth[p] for p in ps) if ps else 0
+        d = -1
+        for p in preds[nid]:
+            dp = depth[p]
+            if dp > d:
+                d = dp
+        depth[nid] = d + 1
     for nid in order:
         if not preds[nid] and succs[nid]:
             depth[nid] = max(0, min(depth[c] for c in succs[nid]) - 1)
@@ -52,21 +68,28 @@ def auto_layout(
     # Rows are centred per column so neighbours in columns of different heights compare.
     row = {nid: i - (len(col) - 1) / 2.0 for col in columns.values() for i, nid in enumerate(col)}
 
-    def sweep(col_keys: list[int], neighbours: dict[str, list[str]]) -> None:
+    def sweep(col_keys: list[int], neighbours: Mapping[str, list[str]]) -> None:
         for k in col_keys:
             col = columns[k]
+            if len(col) < 2:
+                continue  # a lone node keeps row 0
             bary = {}
             for nid in col:
                 near = [row[m] for m in neighbours[nid]]
                 bary[nid] = sum(near) / len(near) if near else row[nid]
-            col.sort(key=lambda nid: bary[nid])
+            col.sort(key=bary.__getitem__)
+            half = (len(col) - 1) / 2.0
             for i, nid in enumerate(col):
-                row[nid] = i - (len(col) - 1) / 2.0
+                row[nid] = i - half
 
-    for _ in range(_SWEEPS):
+    # Each sweep is linear but costs real time in Python: big graphs get fewer, and
+    # graphs beyond 20,000 nodes keep their topological order within each column.
+    rounds = _SWEEPS if len(order) <= 2000 else 1 if len(order) <= 20000 else 0
+    for _ in range(rounds):
         sweep(keys, preds)
         sweep(list(reversed(keys)), succs)
-    sweep(keys, preds)
+    if rounds:
+        sweep(keys, preds)
 
     ox, oy = origin
     positions: dict[str, tuple[float, float]] = {}

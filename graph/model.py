@@ -200,7 +200,8 @@ class Graph:
     """
 
     def __init__(self) -> None:
-        self._g = nx.DiGraph()
+        self._g = nx.DiGraph()  # topology only; records live in _nodes, ports in _ports
+        self._ports: dict[tuple[str, str], set[int]] = {}  # (src, dst) -> port numbers
         self._nodes: dict[str, Node] = {}
         self._order: dict[str, int] = {}  # insertion rank, for deterministic orders
         self._rank = 0
@@ -210,6 +211,8 @@ class Graph:
         self._output: str | None = None
         self._meta: dict[str, Any] = {}
         self._evaluation = EvaluationState()
+        self._topo_cache: tuple[int, list[str]] | None = None
+        self._name_counters: dict[str, int] = {}
         self.events = EventBus()
         #: Bumped by every edit that changes what evaluation computes.
         self.version = 0
@@ -260,7 +263,7 @@ class Graph:
         self.node(node_id)
         out = []
         for dst in sorted(self._g.successors(node_id), key=self._order.__getitem__):
-            for port in sorted(self._g.edges[node_id, dst]["ports"]):
+            for port in sorted(self._ports[node_id, dst]):
                 out.append(Edge(node_id, dst, port))
         return out
 
@@ -312,8 +315,17 @@ class Graph:
         return [p for p, src in zip(n.port_names, n.inputs, strict=True) if src is None]
 
     def topological_order(self) -> list[str]:
-        """All ids, inputs before consumers; ties broken by insertion order."""
-        return list(nx.lexicographical_topological_sort(self._g, key=self._order.__getitem__))
+        """All ids, inputs before consumers; ties broken by insertion order.
+
+        Cached until the next structural edit (a copy is returned)."""
+        cached = self._topo_cache
+        if cached is None or cached[0] != self.structure_version:
+            order, _rest = topological_sort(
+                list(self._nodes), {n.id: n.inputs for n in self._nodes.values()}
+            )
+            cached = (self.structure_version, order)
+            self._topo_cache = cached
+        return list(cached[1])
 
     def ancestors(self, node_id: str) -> set[str]:
         self.node(node_id)
@@ -324,8 +336,14 @@ class Graph:
         return nx.descendants(self._g, node_id)
 
     def to_networkx(self) -> nx.DiGraph:
-        """A copy of the underlying DiGraph (node attribute ``node`` holds the record)."""
-        return self._g.copy()
+        """A copy of the underlying DiGraph with node attribute ``node`` (the record) and
+        edge attribute ``ports`` (the set of port numbers the edge feeds)."""
+        g = self._g.copy()
+        for nid, n in self._nodes.items():
+            g.nodes[nid]["node"] = n
+        for (u, v), ports in self._ports.items():
+            g.edges[u, v]["ports"] = set(ports)
+        return g
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -794,9 +812,13 @@ class Graph:
         """A free node name: ``base`` itself (unless ``numbered``) or ``base1``, ``base2``..."""
         if not numbered and base not in self._by_name:
             return base
-        k = 1
+        # Start after the last number handed out, so naming n nodes is not O(n^2).
+        k = self._name_counters.get(base, 0) + 1
+        if k > 1 and f"{base}{k - 1}" not in self._by_name:
+            k = 1  # that one was freed (deleted or renamed): fill gaps from the start
         while f"{base}{k}" in self._by_name:
             k += 1
+        self._name_counters[base] = k
         return f"{base}{k}"
 
     # ------------------------------------------------------------------ evaluation state
@@ -813,6 +835,7 @@ class Graph:
 
     def _reset_storage(self) -> None:
         self._g = nx.DiGraph()
+        self._ports = {}
         self._nodes = {}
         self._order = {}
         self._rank = 0
@@ -830,23 +853,21 @@ class Graph:
     ) -> None:
         """Fill an empty graph from checked, consistent nodes (used by loaders). No events."""
         nodes = list(nodes)
-        self._g.add_nodes_from((n.id, {"node": n}) for n in nodes)
+        self._g.add_nodes_from(n.id for n in nodes)
+        ports: dict[tuple[str, str], set[int]] = {}
         for n in nodes:
             self._nodes[n.id] = n
             self._order[n.id] = self._rank
             self._rank += 1
             self._by_name[n.name] = n.id
-        self._sinks = dict.fromkeys(self._nodes)
-        g = self._g
-        for n in nodes:
             for port, src in enumerate(n.inputs):
-                if src is None:
-                    continue
-                if g.has_edge(src, n.id):
-                    g.edges[src, n.id]["ports"].add(port)
-                else:
-                    g.add_edge(src, n.id, ports={port})
-                self._sinks.pop(src, None)
+                if src is not None:
+                    ports.setdefault((src, n.id), set()).add(port)
+        self._g.add_edges_from(ports)
+        self._ports.update(ports)
+        self._sinks = dict.fromkeys(self._nodes)
+        for src, _dst in ports:
+            self._sinks.pop(src, None)
         self._output = output
         self._meta = _copy.deepcopy(dict(meta))
         top = 0
@@ -892,24 +913,25 @@ class Graph:
         self._rank += 1
         self._by_name[node.name] = node.id
         self._sinks[node.id] = None
-        self._g.add_node(node.id, node=node)
+        self._g.add_node(node.id)
         m = _ID_RE.match(node.id)
         if m:
             self._next_id = max(self._next_id, int(m.group(1)) + 1)
 
     def _replace(self, node: Node) -> None:
         self._nodes[node.id] = node
-        self._g.nodes[node.id]["node"] = node
 
     def _link(self, edge: Edge) -> None:
         d = self._nodes[edge.dst]
         inputs = list(d.inputs)
         inputs[edge.port] = edge.src
         self._replace(replace(d, inputs=tuple(inputs)))
-        if self._g.has_edge(edge.src, edge.dst):
-            self._g.edges[edge.src, edge.dst]["ports"].add(edge.port)
+        key = (edge.src, edge.dst)
+        if key in self._ports:
+            self._ports[key].add(edge.port)
         else:
-            self._g.add_edge(edge.src, edge.dst, ports={edge.port})
+            self._ports[key] = {edge.port}
+            self._g.add_edge(edge.src, edge.dst)
         self._sinks.pop(edge.src, None)
 
     def _unlink(self, edge: Edge) -> None:
@@ -917,9 +939,11 @@ class Graph:
         inputs = list(d.inputs)
         inputs[edge.port] = None
         self._replace(replace(d, inputs=tuple(inputs)))
-        ports = self._g.edges[edge.src, edge.dst]["ports"]
+        key = (edge.src, edge.dst)
+        ports = self._ports[key]
         ports.discard(edge.port)
         if not ports:
+            del self._ports[key]
             self._g.remove_edge(edge.src, edge.dst)
             if self._g.out_degree(edge.src) == 0:
                 self._sinks[edge.src] = None
@@ -937,6 +961,51 @@ class Graph:
             self._evaluation = replace(ev, stale=True)
             events.append(EvaluationChanged(True, "stale"))
         self.events.emit_all(events)
+
+
+def topological_sort(
+    ids: list[str], inputs: Mapping[str, Iterable[str | None]]
+) -> tuple[list[str], list[str]]:
+    """Kahn's algorithm over ``inputs`` (id -> source ids per port), ties broken by the
+    position in ``ids``. Returns ``(order, rest)``; ``rest`` is non-empty (the nodes on
+    or after a cycle) only when the edges have a cycle."""
+    import heapq
+
+    rank = {nid: i for i, nid in enumerate(ids)}
+    pending = dict.fromkeys(ids, 0)
+    consumers: dict[str, list[str]] = {nid: [] for nid in ids}
+    for nid in ids:
+        for src in inputs.get(nid, ()):
+            if src is not None:
+                pending[nid] += 1
+                consumers[src].append(nid)
+    heap = [rank[nid] for nid in ids if pending[nid] == 0]
+    heapq.heapify(heap)
+    order: list[str] = []
+    while heap:
+        nid = ids[heapq.heappop(heap)]
+        order.append(nid)
+        for c in consumers[nid]:
+            pending[c] -= 1
+            if pending[c] == 0:
+                heapq.heappush(heap, rank[c])
+    rest = [nid for nid in ids if pending[nid] > 0]
+    return order, rest
+
+
+def find_cycle(rest: list[str], inputs: Mapping[str, Iterable[str | None]]) -> list[str]:
+    """A cycle among ``rest`` (from :func:`topological_sort`), as ids in edge order."""
+    left = set(rest)
+    seen: dict[str, int] = {}
+    path: list[str] = []
+    nid = rest[0]
+    while nid not in seen:
+        seen[nid] = len(path)
+        path.append(nid)
+        nid = next(s for s in inputs[nid] if s is not None and s in left)
+    cycle = path[seen[nid] :]
+    cycle.reverse()  # walked against the edges: turn it around
+    return cycle
 
 
 def _canonical(node: Node) -> tuple[Any, ...]:

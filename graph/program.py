@@ -25,12 +25,14 @@ from __future__ import annotations
 import ast
 import math
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from graph.errors import GraphEditError, GraphFileError, ProgramError
-from graph.layout import auto_layout
+from graph.layout import layout_positions
 from graph.model import MAX_NAME_LENGTH, Graph, Node, check_name
 from graph.ops import OPS
 
@@ -96,6 +98,7 @@ _EXPR_WORDS = {
     ast.YieldFrom: "yield",
     ast.Slice: "slices",
 }
+_NO_PARAMS: MappingProxyType[str, float] = MappingProxyType({})
 _HELP = "use + - * / **, numbers and exp, log, sqrt, abs, tanh, sigmoid, relu, max, min"
 
 
@@ -141,7 +144,11 @@ def from_program(source: str, output: str | None = None) -> Graph:
         line = source.count("\n", 0, source.index("\x00")) + 1
         raise ProgramError("the program contains a NUL character", line, 1)
     try:
-        tree = ast.parse(source, mode="exec")
+        with warnings.catch_warnings():
+            # "invalid decimal literal" and friends would go to stderr; errors are ours to say
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tree = ast.parse(source, mode="exec")
     except SyntaxError as exc:
         line = exc.lineno or 1
         col = exc.offset or 1
@@ -158,6 +165,8 @@ class _Builder:
         self.protos: list[_Proto] = []
         self.by_id: dict[str, _Proto] = {}
         self.vars: dict[str, str] = {}  # variable -> current node id
+        self.bound: set[str] = set()  # node ids a variable has ever named
+        self.info: dict[int, tuple[Any, ...]] = {}  # id(ast node) -> what make() builds
         self.assign_total: dict[str, int] = {}
         self.assign_seen: dict[str, int] = {}
         self.used_names: set[str] = set()
@@ -216,8 +225,9 @@ class _Builder:
     ) -> str:
         node_id = f"n{len(self.protos) + 1}"
         if name is None:
-            name = self.fresh({"const": "c", "input": "v"}.get(op, op))
-        self.used_names.add(name)
+            name = ""  # most results get a variable's name next; the rest get one at the end
+        else:
+            self.used_names.add(name)
         proto = _Proto(node_id, name, op, params or {}, inputs, value)
         self.protos.append(proto)
         self.by_id[node_id] = proto
@@ -345,7 +355,7 @@ class _Builder:
             sym = _OP_WORDS.get(op_type, op_type.__name__)
             raise self.error(stmt, f"the {sym}= operator is not supported; {_HELP}")
         current = self.vars[var]
-        node_id = self.binop(stmt, op_type, current, stmt.value, self.vars)
+        node_id = self.binop(op_type, current, stmt.value)
         self.store(stmt.target, node_id, None)
 
     def bind(self, target: ast.Name, value: ast.expr) -> None:
@@ -376,7 +386,7 @@ class _Builder:
         else:
             assert node_id is not None
             proto = self.by_id[node_id]
-            if proto.id in self.vars.values():
+            if proto.id in self.bound:
                 # y = x: give y its own node, an explicit copy (the seed's b1 = b)
                 node_id = self.add("copy", [node_id], name=name)
             else:
@@ -384,6 +394,7 @@ class _Builder:
                 proto.name = name
                 self.used_names.add(name)
         self.vars[var] = node_id
+        self.bound.add(node_id)
         self.last_assigned = var
 
     # -- expressions --
@@ -441,6 +452,8 @@ class _Builder:
 
     def expr(self, root: ast.expr) -> str:
         """Build an expression without recursion (long chains like a+a+...+a are fine)."""
+        if type(root) is ast.Name:
+            return self.name_ref(root)
         results: dict[int, str] = {}
         stack: list[tuple[ast.AST, bool]] = [(root, False)]
         while stack:
@@ -450,34 +463,61 @@ class _Builder:
                 continue
             stack.append((node, True))
             for child in reversed(self.children(node)):
-                stack.append((child, False))
+                if type(child) is ast.Name:  # most operands: resolve without a round trip
+                    results[id(child)] = self.name_ref(child)
+                else:
+                    stack.append((child, False))
         return results[id(root)]
 
+    def name_ref(self, node: ast.Name) -> str:
+        node_id = self.vars.get(node.id)
+        if node_id is None:
+            if node.id in UNARY_FUNCS or node.id in BINARY_FUNCS:
+                raise self.error(node, f"{node.id} is a function; call it: {node.id}(x)")
+            raise self.error(node, f"name {node.id!r} is not defined (assign it first)")
+        return node_id
+
     def children(self, node: ast.AST) -> list[ast.AST]:
-        """Sub-expressions to build first (also refuses what is not understood)."""
-        if self.literal(node) is not None or self.value_call(node) is not None:
-            return []
-        if isinstance(node, ast.Name):
-            return []
+        """Sub-expressions to build first (also refuses what is not understood). What to
+        build from them is noted in ``self.info`` for :meth:`make`."""
+        info = self.info
         if isinstance(node, ast.BinOp):
-            if type(node.op) not in _BINOPS:
-                sym = _OP_WORDS.get(type(node.op), type(node.op).__name__)
+            op_type = type(node.op)
+            if op_type not in _BINOPS:
+                sym = _OP_WORDS.get(op_type, op_type.__name__)
                 raise self.error(node, f"the {sym} operator is not supported; {_HELP}")
-            if isinstance(node.op, ast.Pow) and self.literal(node.right) is not None:
-                return [node.left]
+            if op_type is ast.Pow:
+                exponent = self.literal(node.right)
+                if exponent is not None:
+                    info[id(node)] = ("powc", exponent, node.left)
+                    return [node.left]
+            info[id(node)] = (_BINOPS[op_type],)
             return [node.left, node.right]
+        lit = self.literal(node)
+        if lit is not None:
+            info[id(node)] = ("const", lit)
+            return []
+        vc = self.value_call(node)
+        if vc is not None:
+            info[id(node)] = ("input", vc)
+            return []
         if isinstance(node, ast.UnaryOp):
             if not isinstance(node.op, ast.USub | ast.UAdd):
                 word = "not" if isinstance(node.op, ast.Not) else "~"
                 raise self.error(node, f"the {word} operator is not supported; {_HELP}")
+            info[id(node)] = ("neg",) if isinstance(node.op, ast.USub) else ("same",)
             return [node.operand]
         if isinstance(node, ast.Call):
             fn, args, receiver = self.call_parts(node)
+            operands = ([receiver] if receiver is not None else []) + list(args)
             if fn == "pow" and args and self.literal(args[-1]) is not None:
-                args = args[:-1]  # a constant exponent becomes powc's parameter
-            return ([receiver] if receiver is not None else []) + list(args)
+                if len(operands) != 2:
+                    raise self.error(node, f"pow() takes two arguments, got {len(operands)}")
+                info[id(node)] = ("powc", self.literal(args[-1]), operands[0])
+                return operands[:1]  # a constant exponent becomes powc's parameter
+            info[id(node)] = ("call", fn, operands)
+            return operands
         if isinstance(node, ast.Constant):
-            self.literal(node)  # raises for strings and complex numbers
             raise self.error(node, f"{node.value!r:.20} is not a number; {_HELP}")
         if isinstance(node, ast.Attribute):
             raise self.error(node, f"attribute .{node.attr} is not supported here; methods need ()")
@@ -519,51 +559,30 @@ class _Builder:
         raise self.error(func, "only named functions and methods can be called")
 
     def make(self, node: ast.AST, results: dict[int, str]) -> str:
-        lit = self.literal(node)
-        if lit is not None:
-            return self.add("const", [], params={"value": lit})
-        vc = self.value_call(node)
-        if vc is not None:
-            return self.add("input", [], value=vc)
-        if isinstance(node, ast.Name):
-            if node.id not in self.vars:
-                if node.id in UNARY_FUNCS or node.id in BINARY_FUNCS:
-                    raise self.error(node, f"{node.id} is a function; call it: {node.id}(x)")
-                raise self.error(node, f"name {node.id!r} is not defined (assign it first)")
-            return self.vars[node.id]
-        if isinstance(node, ast.BinOp):
-            left = results[id(node.left)]
-            return self.binop(node, type(node.op), left, node.right, None, results)
-        if isinstance(node, ast.UnaryOp):
-            inner = results[id(node.operand)]
-            return self.add("neg", [inner]) if isinstance(node.op, ast.USub) else inner
-        if isinstance(node, ast.Call):
-            fn, args, receiver = self.call_parts(node)
-            operands = ([receiver] if receiver is not None else []) + args
-            if fn == "pow" and args and self.literal(args[-1]) is not None:
-                if len(operands) != 2:
-                    raise self.error(node, f"pow() takes two arguments, got {len(operands)}")
-                exponent = self.literal(args[-1])
-                return self.add("powc", [results[id(operands[0])]], params={"exponent": exponent})
-            ids = [results[id(a)] for a in operands]
-            return self.function(node, fn, ids)
-        raise self.error(node, f"not supported; {_HELP}")  # unreachable: children() refused
+        kind = self.info.pop(id(node))
+        op = kind[0]
+        if op == "const":
+            return self.add("const", [], params={"value": kind[1]})
+        if op == "input":
+            return self.add("input", [], value=kind[1])
+        if op == "powc":
+            return self.add("powc", [results[id(kind[2])]], params={"exponent": kind[1]})
+        if op == "neg":
+            return self.add("neg", [results[id(node.operand)]])  # type: ignore[attr-defined]
+        if op == "same":
+            return results[id(node.operand)]  # type: ignore[attr-defined]
+        if op == "call":
+            ids = [results[id(a)] for a in kind[2]]
+            return self.function(node, kind[1], ids)  # type: ignore[arg-type]
+        return self.add(op, [results[id(node.left)], results[id(node.right)]])  # type: ignore[attr-defined]
 
-    def binop(
-        self,
-        node: ast.AST,
-        op_type: type,
-        left: str,
-        right_node: ast.expr,
-        _vars: dict[str, str] | None,
-        results: dict[int, str] | None = None,
-    ) -> str:
+    def binop(self, op_type: type, left: str, right_node: ast.expr) -> str:
+        """``left <op> right`` for an augmented assignment (``x **= 2`` gives powc)."""
         if op_type is ast.Pow:
             exponent = self.literal(right_node)
             if exponent is not None:
                 return self.add("powc", [left], params={"exponent": exponent})
-        right = results[id(right_node)] if results is not None else self.expr(right_node)
-        return self.add(_BINOPS[op_type], [left, right])
+        return self.add(_BINOPS[op_type], [left, self.expr(right_node)])
 
     def function(self, node: ast.Call, fn: str, ids: list[str]) -> str:
         if fn in UNARY_FUNCS:
@@ -584,6 +603,14 @@ class _Builder:
     # -- result --
 
     def finish(self, out_id: str) -> Graph:
+        for p in self.protos:
+            if not p.name:
+                p.name = self.fresh({"const": "c", "input": "v"}.get(p.op, p.op))
+                self.used_names.add(p.name)
+        ids = [p.id for p in self.protos]
+        # Builders add a node after its inputs, so creation order is topological.
+        preds = {p.id: p.inputs for p in self.protos}
+        positions = layout_positions(ids, preds)
         nodes = []
         for p in self.protos:
             spec = OPS[p.op]
@@ -593,13 +620,12 @@ class _Builder:
                     id=p.id,
                     name=p.name,
                     op=p.op,
-                    params=MappingProxyType(params),
+                    params=MappingProxyType(params) if params else _NO_PARAMS,
                     inputs=tuple(p.inputs),
-                    pos=(0.0, 0.0),
+                    pos=positions[p.id],
                     value=p.value if p.op == "input" else None,
                 )
             )
         graph = Graph()
         graph._load_parts(nodes, out_id, {})
-        graph.move_many(auto_layout(graph))
         return graph
