@@ -67,6 +67,16 @@ def _field_type(name: str):  # noqa: ANN202 - an argparse type
     return parse
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def _plot_path(text: str) -> Path:
     path = Path(text)
     if path.suffix.lower() not in (".png", ".svg", ".pdf"):
@@ -110,6 +120,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             metavar=metavar,
             help=_help(name),
         )
+    tr.add_argument(
+        "--num-val",
+        type=_count,
+        metavar="V",
+        help="validation images carved out of train (default: 5,000 for CIFAR-10, 10,000 "
+        "for Fashion-MNIST, a tenth of an image folder)",
+    )
     tr.add_argument("--save", type=Path, metavar="CKPT.npz", help="save the trained model here")
     tr.add_argument(
         "--plot-file",
@@ -163,9 +180,9 @@ def _help(name: str) -> str:
 class _Progress:
     """A one-line progress bar on stderr when it is a terminal; silent otherwise."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
-        self.enabled = stream.isatty()
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty()
         self.last = 0.0
         self.shown = False
 
@@ -196,7 +213,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def _load(spec: str, progress: _Progress, download: bool = False) -> Any:
+def _load(
+    spec: str, progress: _Progress, download: bool = False, num_val: int | None = None
+) -> Any:
     from nets.data import load_dataset
 
     def report(done: int, total: int, message: str) -> None:
@@ -204,7 +223,7 @@ def _load(spec: str, progress: _Progress, download: bool = False) -> Any:
         progress.update(f"loading {spec}: {text}")
 
     try:
-        return load_dataset(spec, progress=report, download=download)
+        return load_dataset(spec, progress=report, download=download, num_val=num_val)
     finally:
         progress.clear()
 
@@ -311,7 +330,7 @@ def run_train(args: argparse.Namespace) -> int:
     _check_output(args.plot_file, "plot")
     _check_output(args.json_log, "JSON log")
     progress = _Progress()
-    dataset = _load(args.data, progress, args.download)
+    dataset = _load(args.data, progress, args.download, args.num_val)
     print(dataset.describe(), file=sys.stderr)
 
     stop = threading.Event()

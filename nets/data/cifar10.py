@@ -224,7 +224,7 @@ def load(
         y_all,
         X_test,
         y_test,
-        num_val=DEFAULT_NUM_VAL if num_val is None else num_val,
+        num_val=min(DEFAULT_NUM_VAL, len(y_all) // 10) if num_val is None else num_val,
         seed=seed,
         class_names=CLASS_NAMES,
         source=f"CIFAR-10 ({folder})",

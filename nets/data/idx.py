@@ -8,6 +8,7 @@ an array is built; every problem is a DataError.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import zlib
 from pathlib import Path
@@ -57,6 +58,17 @@ def parse_idx(data: bytes, name: str = "IDX data", expect_ndim: int | None = Non
     return array.astype(dtype.newbyteorder("="), copy=True)
 
 
+def _read_limited(stream: io.BufferedIOBase | gzip.GzipFile, limit: int) -> bytes:
+    """Read to EOF in chunks, never more than ``limit`` + 1 bytes (no huge preallocation)."""
+    out = bytearray()
+    while len(out) <= limit:
+        block = stream.read(min(1 << 20, limit + 1 - len(out)))
+        if not block:
+            break
+        out += block
+    return bytes(out)
+
+
 def read_idx(path: str | os.PathLike[str], expect_ndim: int | None = None) -> np.ndarray:
     """Read an IDX file, gzipped (detected by its magic bytes) or raw."""
     path = Path(path)
@@ -66,9 +78,9 @@ def read_idx(path: str | os.PathLike[str], expect_ndim: int | None = None) -> np
             f.seek(0)
             if head == b"\x1f\x8b":
                 with gzip.GzipFile(fileobj=f) as gz:
-                    data = gz.read(MAX_PAYLOAD_BYTES + 1)
+                    data = _read_limited(gz, MAX_PAYLOAD_BYTES)
             else:
-                data = f.read(MAX_PAYLOAD_BYTES + 1)
+                data = _read_limited(f, MAX_PAYLOAD_BYTES)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DataError(f"{path.name} is a truncated or corrupt gzip file: {exc}") from exc
     except OSError as exc:

@@ -21,7 +21,8 @@ def load_dataset(
 
     Args:
         num_val: validation images carved out of train (default 5,000 for CIFAR-10,
-            10,000 for Fashion-MNIST, 10% of the images for a folder).
+            10,000 for Fashion-MNIST, 10% of the images for a folder; at most a tenth
+            or a sixth of smaller files).
         seed: the seed of the deterministic stratified train/validation split.
         progress: ``progress(done, total, message)``, called from this thread.
         download: download CIFAR-10 / Fashion-MNIST when missing (else DataError saying
