@@ -394,6 +394,7 @@ class _Undo:
     grads: list[tuple[str, float | None]]
     edges: list[Edge]
     flagged: bool
+    local_edges: list[Edge]
 
 
 class Stepper:
@@ -459,6 +460,11 @@ class Stepper:
         return MappingProxyType(self._contrib)
 
     @property
+    def local_grads(self) -> Mapping[Edge, float]:
+        """Local derivative of each edge processed so far (0 for a selector edge)."""
+        return MappingProxyType(self._locals)
+
+    @property
     def nonfinite(self) -> frozenset[str]:
         return frozenset(self._flags)
 
@@ -499,6 +505,7 @@ class Stepper:
             position=self.position,
             current=self.current,
             contributions=dict(self._contrib),
+            local_grads=dict(self._locals),
         )
 
     # -- actions --
@@ -539,6 +546,8 @@ class Stepper:
             for e in reversed(u.edges):
                 self._contrib.pop(e, None)
                 self._parts[e.src].pop()
+            for e in u.local_edges:
+                self._locals.pop(e, None)
             self._bpos -= 1
         if u.flagged:
             self._flags.pop()
@@ -590,6 +599,7 @@ class Stepper:
         self._values: dict[str, float | None] = dict(zip(self._plan.order, vals, strict=True))
         self._grads: dict[str, float | None] = dict.fromkeys(self._plan.order)
         self._contrib: dict[Edge, float] = {}
+        self._locals: dict[Edge, float] = {}
         self._parts: dict[str, list[Edge]] = {}  # src -> edges whose contribution it got
         self._leaf_flags = [nid for i, nid in self._plan.leaves if not _isfinite(vals[i])]
         self._flags: list[str] = list(self._leaf_flags)
@@ -631,7 +641,7 @@ class Stepper:
             output=v,
             nonfinite=flagged,
         )
-        self._history.append(_Undo(record, [], [], flagged))
+        self._history.append(_Undo(record, [], [], flagged, []))
         return record
 
     def _do_backward(self) -> BackwardRecord:
@@ -657,6 +667,7 @@ class Stepper:
         assert upstream is not None
         edge_grads: list[EdgeGradient] = []
         new_edges: list[Edge] = []
+        new_locals: list[Edge] = []
         bad = False
         if e is not None:
             args = [self._values[order[j]] for j in e.ins]
@@ -679,6 +690,8 @@ class Stepper:
                         bad = True
                 else:
                     p, c = 0.0, 0.0
+                self._locals[edge] = p
+                new_locals.append(edge)
                 edge_grads.append(
                     EdgeGradient(
                         edge,
@@ -708,5 +721,5 @@ class Stepper:
             edges=tuple(edge_grads),
             nonfinite=flagged,
         )
-        self._history.append(_Undo(record, undo_grads, new_edges, flagged))
+        self._history.append(_Undo(record, undo_grads, new_edges, flagged, new_locals))
         return record

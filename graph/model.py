@@ -105,6 +105,8 @@ class EvaluationState:
     True after an edit made these numbers out of date (they are kept for display).
     ``phase`` is ``"idle"``, ``"forward"``, ``"backward"`` or ``"done"``; ``position`` is
     ``(i, n)`` within that phase; ``current`` is the node of the last step.
+    ``contributions[edge]`` is the gradient sent down an edge (upstream × local) and
+    ``local_grads[edge]`` its local derivative, for edges processed so far.
     """
 
     values: Mapping[str, float | None] = field(default_factory=dict)
@@ -115,6 +117,7 @@ class EvaluationState:
     position: tuple[int, int] = (0, 0)
     current: str | None = None
     contributions: Mapping[Edge, float] = field(default_factory=dict)
+    local_grads: Mapping[Edge, float] = field(default_factory=dict)
 
 
 def check_name(name: object) -> str:

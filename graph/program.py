@@ -14,10 +14,11 @@ Understood::
     y.backward()                             # names the output (else: the last assignment)
 
 Functions: exp, log, sqrt, abs, tanh, sigmoid, relu, square, neg (one argument),
-max and min (two or more), pow (two). Numeric literals are constants. A variable
-assigned several times gets one node per assignment; the last one carries the plain
-name and earlier ones ``name_1``, ``name_2``... Anything else is refused with a
-ProgramError giving line and column (1-based).
+max and min (two or more), pow (two), choose(sel, x1, ..., xn) (the selector
+first). Numeric literals are constants. A variable assigned several times gets one
+node per assignment; the last one carries the plain name and earlier ones ``name_1``,
+``name_2``... Anything else is refused with a ProgramError giving line and column
+(1-based).
 """
 
 from __future__ import annotations
@@ -34,13 +35,13 @@ from typing import Any
 from graph.errors import GraphEditError, GraphFileError, ProgramError
 from graph.layout import layout_positions
 from graph.model import MAX_NAME_LENGTH, Graph, Node, check_name
-from graph.ops import OPS
+from graph.ops import CHOOSE_MAX, OPS
 
 #: Largest program accepted (characters).
 MAX_PROGRAM_CHARS = 4_000_000
 
 UNARY_FUNCS = ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "square", "neg")
-BINARY_FUNCS = ("max", "min", "pow")
+BINARY_FUNCS = ("max", "min", "pow", "choose")
 _ALIASES = {"fabs": "abs", "ln": "log"}
 _MODULES = {"math", "numpy", "np", "micrograd", "torch"}
 _IGNORED_CALLS = {"print"}
@@ -593,6 +594,13 @@ class _Builder:
             if len(ids) != 2:
                 raise self.error(node, f"pow() takes two arguments, got {len(ids)}")
             return self.add("pow", ids)
+        if fn == "choose":
+            n = len(ids) - 1
+            if not 2 <= n <= CHOOSE_MAX:
+                raise self.error(
+                    node, f"choose(sel, x1, ..., xn) takes 2 to {CHOOSE_MAX} values, got {n}"
+                )
+            return self.add("choose", ids, params={"n": n})
         if len(ids) < 2:
             raise self.error(node, f"{fn}() takes at least two arguments")
         acc = ids[0]

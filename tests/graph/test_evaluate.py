@@ -158,7 +158,14 @@ def test_fan_out_gradients_sum():
 def test_stepper_all_the_way_forward_and_back_restores_the_initial_state():
     g = load_example("f3")
     s = Stepper(g)
-    initial = (dict(s.values), dict(s.grads), dict(s.contributions), s.nonfinite, s.phase)
+    initial = (
+        dict(s.values),
+        dict(s.grads),
+        dict(s.contributions),
+        dict(s.local_grads),
+        s.nonfinite,
+        s.phase,
+    )
     published_initial = g.evaluation
     records = []
     while (rec := s.step_forward()) is not None:
@@ -166,12 +173,22 @@ def test_stepper_all_the_way_forward_and_back_restores_the_initial_state():
     while (rec := s.step_backward()) is not None:
         records.append(rec)
     assert s.phase == "done" and s.position == (8, 8)
+    assert len(s.local_grads) == 13 and g.evaluation.local_grads == dict(s.local_grads)
     assert len(records) == 16
     undone = []
     while (rec := s.step_back()) is not None:
         undone.append(rec)
     assert undone == list(reversed(records))
-    assert (dict(s.values), dict(s.grads), dict(s.contributions), s.nonfinite, s.phase) == initial
+    assert len(s.local_grads) == 0 and initial[3] == {}
+    now = (
+        dict(s.values),
+        dict(s.grads),
+        dict(s.contributions),
+        dict(s.local_grads),
+        s.nonfinite,
+        s.phase,
+    )
+    assert now == initial
     assert g.evaluation.values == dict(s.values) and g.evaluation.phase == "idle"
     assert published_initial.grads == {} or all(v is None for v in g.evaluation.grads.values())
 

@@ -109,6 +109,23 @@ def test_functions_methods_modules_and_constants():
     assert {"powc", "pow", "max", "min", "relu", "square", "neg", "abs", "sqrt", "log"} <= ops
 
 
+def test_f3_written_as_a_program_with_choose():
+    from graph.examples import build_example
+
+    src = (
+        "s1 = 1.0\ns2 = 2.0\ny = 1\ne1 = exp(s1)\ne2 = exp(s2)\nd = e1 + e2\n"
+        "p1 = e1 / d\np2 = e2 / d\np = choose(y, p1, p2)\nL = -log(p)\n"
+    )
+    g = from_program(src)
+    ref = build_example("f3")
+    r, grads = _values(g)
+    rr = evaluate(ref)
+    assert r.value == rr.value
+    assert grads["s1"] == rr.grads[ref.id_of("s1")] and grads["y"] == 0.0
+    with pytest.raises(ProgramError, match="takes 2 to 16 values"):
+        from_program("y = 1.0\na = 2.0\np = choose(y, a)\n")
+
+
 def test_alias_becomes_a_copy_and_fan_out_sums():
     g = from_program("b = 3.0\nb1 = b\nb2 = b\na = 2.0\nc = 4.0\nL = a * b1 + c * b2\n")
     assert g.node(g.id_of("b1")).op == "copy"
