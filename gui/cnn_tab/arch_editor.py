@@ -67,7 +67,13 @@ class ArchitectureEditor(QWidget):
 
     preset_chosen = Signal(str)
 
-    def __init__(self, model: ArchitectureModel, presets: list[str], parent=None) -> None:
+    def __init__(
+        self,
+        model: ArchitectureModel,
+        presets: list[str],
+        parent=None,
+        preset_layers: list[tuple] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.model = model
         layout = QVBoxLayout(self)
@@ -77,8 +83,10 @@ class ArchitectureEditor(QWidget):
         top.addWidget(QLabel("Preset:"))
         self.preset_combo = QComboBox()
         self.preset_combo.setObjectName("cnnPresetCombo")
-        self.preset_combo.addItem("(choose a preset)")
+        self.preset_combo.addItem("custom")
         self.preset_combo.addItems(presets)
+        # The combo names the preset the layers still match, else "custom".
+        self._preset_layers = list(preset_layers or [])
         self.preset_combo.setToolTip("Replace the layers with a ready-made architecture")
         self.preset_combo.activated.connect(self._on_preset_activated)
         top.addWidget(self.preset_combo, 1)
@@ -194,10 +202,21 @@ class ArchitectureEditor(QWidget):
     def _on_preset_activated(self, index: int) -> None:
         if index > 0:
             self.preset_chosen.emit(self.preset_combo.itemText(index))
-        self.preset_combo.setCurrentIndex(0)
+        self._show_matching_preset()
+
+    def _show_matching_preset(self) -> None:
+        layers = tuple(self.model.layers)
+        index = 0
+        for i, preset in enumerate(self._preset_layers, start=1):
+            # A preset resized to the data's classes still counts as that preset.
+            if layers[:-1] == tuple(preset)[:-1] and len(layers) == len(preset):
+                index = i
+                break
+        self.preset_combo.setCurrentIndex(index)
 
     # -- follow the model ------------------------------------------------------------
     def _on_model_changed(self) -> None:
+        self._show_matching_preset()
         # A reset loses the selection: restore it to the row being edited.
         keep = self._param_row
         if 0 <= keep < self.model.rowCount() and self.selected_row() != keep:

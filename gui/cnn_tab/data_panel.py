@@ -49,6 +49,7 @@ class DataPanel(QWidget):
 
     changed = Signal()
     probed = Signal()
+    download_requested = Signal()
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,7 +82,15 @@ class DataPanel(QWidget):
         self.status_label.setObjectName("cnnDataStatus")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        form.addRow(self.status_label)
+        self.download_button = QPushButton("Download")
+        self.download_button.setObjectName("cnnDownload")
+        self.download_button.setToolTip("Download the dataset into the app's data folder")
+        self.download_button.hide()
+        self.download_button.clicked.connect(self.download_requested)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status_label, 1)
+        status_row.addWidget(self.download_button)
+        form.addRow(status_row)
 
         self.train_field = NumberField(
             "Train size",
@@ -124,7 +133,7 @@ class DataPanel(QWidget):
         extra.addWidget(self.size_label)
         extra.addWidget(self.size_field)
         extra.addStretch(1)
-        form.addRow("Seed:", extra)
+        form.addRow("Split seed:", extra)
 
         self._probe_timer = QTimer(self)
         self._probe_timer.setSingleShot(True)
@@ -177,6 +186,9 @@ class DataPanel(QWidget):
             errs.append("Dataset: choose an image folder")
         elif self.probe_error:
             errs.append(f"Dataset: {self.probe_error}")
+        elif self.kind == FOLDER and self.info is None:
+            # Its classes decide the last layer: wait for the (quick) look at the folder.
+            errs.append("Dataset: looking at the folder…")
         return errs
 
     def _fields(self) -> list[NumberField]:
@@ -242,6 +254,7 @@ class DataPanel(QWidget):
     def _on_edit(self) -> None:
         self.info = None
         self.probe_error = ""
+        self.download_button.hide()
         self.status_label.setText("Looking for the data…")
         self._probe_timer.start()
         self.changed.emit()
@@ -296,6 +309,7 @@ class DataPanel(QWidget):
         else:
             self.status_label.setText(self.probe_error)
             self.status_label.setStyleSheet("color: #b00020;")
+            self.download_button.setVisible(bool(info.can_download))
         self.probed.emit()
         self.changed.emit()
 

@@ -72,6 +72,14 @@ class CheckpointLoaded:
     trained: Any = field(repr=False)
 
 
+def prepare_torch() -> None:
+    """Before torch's first import: idle OpenMP threads sleep instead of spinning, so the
+    GUI thread (and other programs) get a core when they need one (see nets.cnn.config)."""
+    from nets.cnn.config import prefer_passive_openmp
+
+    prefer_passive_openmp()
+
+
 def subset_for_training(dataset: Any, choice: DataChoice) -> TrainingData:
     """The dataset's train/validation split, with ``choice.num_train`` training images
     picked by a seeded shuffle (sorted, so the original order is kept)."""
@@ -143,6 +151,30 @@ def load_data(choice: DataChoice, cancel: Callable[[], bool]) -> Iterator[Any]:
             yield item
 
 
+@dataclass(frozen=True)
+class DataDownloaded:
+    spec: str
+
+
+def download_job(spec: str) -> Callable[[Any], Iterator[Any]]:
+    """A worker factory: download Fashion-MNIST (or CIFAR-10) with progress."""
+
+    def factory(token) -> Iterator[Any]:
+        from nets.data import download_dataset
+
+        def fn(progress):
+            return download_dataset(spec, progress=progress, cancel=token)
+
+        yield LoadProgress(0, 0, f"downloading {spec}")
+        for item in _in_thread(fn, token):
+            if isinstance(item, tuple) and item[:1] == ("result",):
+                yield DataDownloaded(spec)
+            else:
+                yield item
+
+    return factory
+
+
 def _dataset(choice: DataChoice, cached: Any | None, cancel: Callable[[], bool]) -> Iterator[Any]:
     """Yield loading items unless ``cached`` is given; the last item is DataReady."""
     if cached is not None:
@@ -160,6 +192,7 @@ def training_job(
     """A worker factory: load the data (unless cached), then train."""
 
     def factory(token) -> Iterator[Any]:
+        prepare_torch()
         from nets.cnn.train import train
 
         dataset = None
@@ -167,8 +200,8 @@ def training_job(
             if isinstance(item, DataReady):
                 dataset = item.dataset
             yield item
-        if dataset is None:
-            return  # cancelled while loading
+        if dataset is None or token():
+            return  # stopped while loading: no run starts
         data = subset_for_training(dataset, choice)
         yield from train(arch, data, config, cancel=token, data_source=choice.spec)
 
@@ -205,6 +238,8 @@ def test_job(
     def factory(token) -> Iterator[Any]:
         import dataclasses
         import datetime
+
+        prepare_torch()
 
         from nets.cnn.trained import TestRecord, confusion_matrix, evaluate
         from nets.errors import DataError

@@ -114,7 +114,11 @@ class CnnTab(AppTab):
         self.runs = RunsModel(self)
 
         # -- left: architecture, data and settings ------------------------------------
-        self.editor = ArchitectureEditor(self.arch_model, [p.title for p in PRESETS.values()])
+        self.editor = ArchitectureEditor(
+            self.arch_model,
+            [p.title for p in PRESETS.values()],
+            preset_layers=[p.layers for p in PRESETS.values()],
+        )
         self.data_panel = DataPanel(context)
         self.settings_panel = SettingsPanel()
         self.settings_panel.set_config(default.config)
@@ -192,7 +196,7 @@ class CnnTab(AppTab):
         self.test_button = QPushButton("&Test once")
         self.test_button.setObjectName("cnnTestButton")
         self.test_button.setToolTip(
-            "Evaluate the selected run's model on the test set; do it once, at the end"
+            "Evaluate the selected run's model on the test set; do it once, at the end (Ctrl+T)"
         )
         self.save_ckpt_button = QPushButton("Save model…")
         self.save_ckpt_button.setToolTip("Save the selected run's model as a .pt checkpoint")
@@ -272,8 +276,8 @@ class CnnTab(AppTab):
             a.triggered.connect(slot)
             return a
 
-        self.open_arch_action = action("Open Architecture…", self.open_architecture)
-        self.save_arch_action = action("Save Architecture As…", self.save_architecture)
+        self.open_arch_action = action("Open Architecture…", self.open_architecture, "Ctrl+O")
+        self.save_arch_action = action("Save Architecture As…", self.save_architecture, "Ctrl+S")
         self.export_source_action = action("Export as PyTorch Source…", self.export_source)
         self.copy_source_action = action("Copy PyTorch Source", self.copy_source)
         self.load_ckpt_action = action("Load Model Checkpoint…", self.load_checkpoint)
@@ -287,7 +291,7 @@ class CnnTab(AppTab):
         for a in (self.undo_action, self.redo_action):
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.addAction(a)
-        self.test_action = action("Test Once on the Test Set", self.test_once)
+        self.test_action = action("Test Once on the Test Set", self.test_once, "Ctrl+T")
         self.log_scale_action = QAction("Log-Scale Loss", self, checkable=True)
         self.log_scale_action.toggled.connect(self.plots.loss.set_log_scale)
         self.plots.loss.log_check.toggled.connect(self.log_scale_action.setChecked)
@@ -297,6 +301,7 @@ class CnnTab(AppTab):
         self.data_panel.changed.connect(self._on_data_changed)
         self.settings_panel.changed.connect(self._revalidate)
         self.editor.preset_chosen.connect(self.apply_preset)
+        self.data_panel.download_requested.connect(self.download_data)
         self.controls.start_requested.connect(self.start_training)
         self.controls.pause_requested.connect(self._pause)
         self.controls.resume_requested.connect(self._resume)
@@ -325,6 +330,7 @@ class CnnTab(AppTab):
                 None,
                 self.load_ckpt_action,
                 self.save_ckpt_action,
+                self.test_action,
                 None,
                 self.export_plots_action,
                 self.export_csv_action,
@@ -539,6 +545,16 @@ class CnnTab(AppTab):
         self.status_message.emit("Copied the nn.Module source code to the clipboard", 4000)
         return True
 
+    def download_data(self) -> bool:
+        """Download the chosen dataset (Fashion-MNIST) with progress; Stop cancels."""
+        if self._busy():
+            return False
+        spec = self.data_panel.spec_text()
+        self.controls.set_running()
+        self._start_worker("download", 0, _friendly(jobs.download_job(spec)))
+        self.status_label.setText(f"Downloading {spec}…")
+        return True
+
     # -- training --------------------------------------------------------------------
     def _cached_dataset(self, choice: DataChoice):
         return self._dataset if self._dataset_key == choice.load_key() else None
@@ -664,6 +680,9 @@ class CnnTab(AppTab):
             self._on_test_result(item)
         elif isinstance(item, jobs.CheckpointLoaded):
             self._on_checkpoint_loaded(item)
+        elif isinstance(item, jobs.DataDownloaded):
+            self.status_label.setText(f"Downloaded {item.spec}.")
+            self.data_panel.probe_now()
         elif isinstance(item, jobs.CheckpointSaved):
             self.status_label.setText(f"Saved the model to {item.path}.")
             self.status_message.emit(f"Saved model {item.path}", 5000)
@@ -721,6 +740,7 @@ class CnnTab(AppTab):
             "test": "Test failed",
             "load": "Cannot load the checkpoint",
             "save": "Cannot save the checkpoint",
+            "download": "Download failed",
         }
         self.status_label.setText(message)
         self._error(titles.get(self._job, "Error"), message)
@@ -870,6 +890,7 @@ class CnnTab(AppTab):
         trained = run.payload.trained
 
         def factory(_token, path=path, trained=trained):
+            jobs.prepare_torch()
             from nets.cnn.checkpoint import save_checkpoint
 
             save_checkpoint(path, trained)
@@ -889,6 +910,7 @@ class CnnTab(AppTab):
             return False
 
         def factory(_token, path=Path(path)):
+            jobs.prepare_torch()
             from nets.cnn.checkpoint import load_checkpoint
 
             yield jobs.CheckpointLoaded(str(path), load_checkpoint(path))

@@ -403,10 +403,43 @@ def test_architecture_json_round_trip_and_bad_file(tab, tmp_path, monkeypatch):
 
 
 def test_presets_fit_the_data(tab):
+    assert tab.editor.preset_combo.currentText() == "custom"
     tab.apply_preset("seed: two conv layers")
     assert tab.arch_model.layers[-1] == Linear(3)  # resized to the folder's 3 classes
+    assert tab.editor.preset_combo.currentText() == "seed: two conv layers"
+    tab.arch_model.set_field(0, "out_channels", 8)
+    assert tab.editor.preset_combo.currentText() == "custom"
+    tab.arch_model.undo_stack.undo()
+    assert tab.editor.preset_combo.currentText() == "seed: two conv layers"
     tab.data_panel.set_spec("fashion-mnist")
     tab.apply_preset("default")
     assert tab.arch_model.layers[-1] == Linear(10)
     assert tab.arch_model.input_shape == (1, 28, 28)
     assert tab.arch_model.check.ok
+
+
+def test_missing_fashion_mnist_offers_a_download_whose_failure_is_one_message(
+    qtbot, tab, tmp_path, monkeypatch
+):
+    from nets.errors import DownloadError
+
+    errors = []
+    monkeypatch.setattr(
+        "gui.dialogs.show_error", lambda _p, title, message, detail="": errors.append(message)
+    )
+
+    def offline(spec, *, progress=None, cancel=None):
+        progress(0, 100, "connecting")
+        raise DownloadError("cannot reach the download server (offline?)")
+
+    monkeypatch.setattr("nets.data.download_dataset", offline)
+    tab.data_panel.set_spec(f"fashion-mnist:{tmp_path}")
+    tab.data_panel.probe_now()
+    qtbot.waitUntil(lambda: tab.data_panel.info is not None, timeout=10000)
+    assert not tab.controls.start_button.isEnabled()
+    assert "Fashion-MNIST not found" in tab.problems_label.text()
+    assert not tab.data_panel.download_button.isHidden()
+    tab.data_panel.download_button.click()
+    qtbot.waitUntil(lambda: not tab.is_busy(), timeout=10000)
+    assert errors == ["cannot reach the download server (offline?)"]
+    assert not tab.controls.start_button.isEnabled()
