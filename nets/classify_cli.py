@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from nets.pretrained.registry import DEFAULT_MODEL, MODEL_NAMES
@@ -74,13 +73,9 @@ def run(args: argparse.Namespace) -> int:
     """Classify ``args.paths``; print text or JSON; 1 if any file failed."""
     from nets.pretrained.classify import classify_paths, load_model
 
-    # No GUI to keep responsive here: every core may work.
-    model = load_model(
-        args.model,
-        progress=_download_progress,
-        weights=args.weights,
-        threads=os.cpu_count() or 1,
-    )
+    # The library's default thread count (cores - 1): on a shared 2-core machine two
+    # OpenMP threads competing with other processes were 5x slower than one (bench).
+    model = load_model(args.model, progress=_download_progress, weights=args.weights)
     if sys.stderr.isatty():
         print("\r", end="", file=sys.stderr)
     failed = total = 0
