@@ -9,6 +9,7 @@ the same model and data measured in the same run (the app adds no overhead).
 2. ``backprop-explorer cnn test --checkpoint ... --json`` gives the test accuracy.
 3. A plain loop (the textbook one: a float tensor normalised once, shuffled index slices,
    forward/backward/step, validation at each epoch end) trains the same architecture
+   (in the same channels_last layout the app uses on the CPU)
    with the same optimizer, schedule, batch size, seed and thread count. Its epoch times
    are compared with the app's, taken from the JSON log's wall-clock stamps at each
    epoch end (everything the app does per epoch included: logging, progress, the extra
@@ -124,12 +125,14 @@ def plain_run(epochs: int | None, threads: int) -> dict:
 
     def tensor(X):
         t = torch.from_numpy(X.transpose(0, 3, 1, 2).copy()).float()
-        return (t - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
+        t = (t - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
+        return t.contiguous(memory_format=torch.channels_last)
 
     X, y = tensor(data.X_train), torch.from_numpy(data.y_train)
     Xv, yv = tensor(data.X_val), torch.from_numpy(data.y_val)
     torch.manual_seed(config.seed)
-    model = build_model(DEFAULT.layers, (1, 28, 28), 10)
+    # The same model in the same memory layout as the app trains it on the CPU.
+    model = build_model(DEFAULT.layers, (1, 28, 28), 10).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     bs = config.batch_size
     steps = len(X) // bs + (1 if len(X) % bs >= 2 else 0)

@@ -4,7 +4,7 @@
 
     cnn train --data SPEC [--preset NAME | --arch ARCH.json] [--optimizer NAME] [--lr LR]
         [--weight-decay WD] [--schedule NAME] [--batch-size B] [--epochs E] [--seed S]
-        [--save CKPT.pt] [--json-log FILE]
+        [--save CKPT.pt] [--plot-file PLOT] [--json-log FILE]
     cnn test --checkpoint CKPT.pt --data SPEC [--json]
 
 ``train`` prints a line per epoch (loss, train and validation accuracy, time) on stdout
@@ -61,6 +61,17 @@ def _preset_name(text: str) -> str:
         return get_preset(text).key
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _plot_path(text: str) -> Path:
+    from nets.plotting import SUPPORTED
+
+    path = Path(text)
+    if path.suffix.lower() not in SUPPORTED:
+        raise argparse.ArgumentTypeError(
+            f"--plot-file must end in {', '.join(SUPPORTED)}, not {text!r}"
+        )
+    return path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -148,6 +159,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--download", action="store_true", help="download Fashion-MNIST if it is not found"
     )
     t.add_argument("--save", type=Path, metavar="CKPT.pt", help="save the trained model")
+    t.add_argument(
+        "--plot-file",
+        type=_plot_path,
+        metavar="PLOT",
+        help="save the loss and accuracy plots (.png, .svg or .pdf)",
+    )
     t.add_argument(
         "--json-log",
         type=Path,
@@ -288,6 +305,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     for path, what in (
         (args.save, "checkpoint"),
+        (args.plot_file, "plot"),
         (args.json_log, "JSON log"),
     ):
         _check_output(path, what)
@@ -395,10 +413,62 @@ def run_train(args: argparse.Namespace) -> int:
         save_checkpoint(args.save, result.trained)
         which = "the last finite weights" if isinstance(result, Diverged) else "checkpoint"
         print(f"saved {which} to {args.save}")
+    if args.plot_file is not None:
+        save_training_plot(args.plot_file, history, f"{arch_name}, {_settings(config)}")
+        print(f"saved plot to {args.plot_file}")
     if isinstance(result, Diverged):
         _err(f"error: {result.reason}")
         return 1
     return 0
+
+
+def _settings(config: TrainConfig) -> str:
+    return (
+        f"{config.optimizer} lr {config.lr:g}, {config.schedule}, batch {config.batch_size}, "
+        f"{config.epochs} epochs"
+    )
+
+
+def save_training_plot(path: Path, history: list[Any], title: str) -> None:
+    """The seed's figure: loss per iteration; train and validation accuracy across iterations.
+
+    ``history`` holds the run's StepMetrics and EvalMetrics. Validation points measured on
+    the subset (mid-epoch) and on the whole set (epoch ends) are drawn as separate series.
+    """
+    from nets.cnn.train import EvalMetrics, StepMetrics
+    from nets.plotting import Panel, Series, render
+
+    steps = [e for e in history if isinstance(e, StepMetrics)]
+    evals = [e for e in history if isinstance(e, EvalMetrics)]
+    full = [e for e in evals if e.full_val]
+    part = [e for e in evals if not e.full_val]
+    accuracy = [
+        Series("train", [e.iteration for e in evals], [e.train_acc for e in evals], markers=True),
+        Series(
+            "val (whole set)", [e.iteration for e in full], [e.val_acc for e in full], markers=True
+        ),
+    ]
+    if part:
+        n = part[0].val_n
+        accuracy.append(
+            Series(
+                f"val ({n} images)",
+                [e.iteration for e in part],
+                [e.val_acc for e in part],
+                markers=True,
+                width=0.8,
+            )
+        )
+    panels = [
+        Panel(
+            "Training loss",
+            "Iteration",
+            "Loss",
+            (Series("", [e.iteration for e in steps], [e.loss for e in steps], width=1.0),),
+        ),
+        Panel("Accuracy", "Iteration", "Accuracy", tuple(accuracy)),
+    ]
+    render(path, panels, title)
 
 
 # --------------------------------------------------------------------------- test

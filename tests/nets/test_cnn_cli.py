@@ -83,8 +83,13 @@ def _train_args(fmnist_dir: Path, arch_file: Path, *extra: str) -> list[str]:
 def test_train_save_then_test_once_then_warn(fmnist_dir, arch_file, tmp_path, capsys):
     ckpt = tmp_path / "model.pt"
     log = tmp_path / "log.jsonl"
+    plot = tmp_path / "plot.svg"
     code = main.main(
-        _train_args(fmnist_dir, arch_file, "--save", str(ckpt), "--json-log", str(log))
+        _train_args(
+            fmnist_dir,
+            arch_file,
+            *("--save", str(ckpt), "--json-log", str(log), "--plot-file", str(plot)),
+        )
     )
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -96,6 +101,9 @@ def test_train_save_then_test_once_then_warn(fmnist_dir, arch_file, tmp_path, ca
     assert kinds[0] == "started" and kinds[-1] == "finished"
     assert kinds.count("step") == 12 and kinds.count("eval") == 8
     assert all(isinstance(r["loss"], float) for r in records if r["event"] == "step")
+    assert all(r["wall"] >= 0 for r in records)
+    svg = plot.read_text()
+    assert "<svg" in svg and "Training loss" in svg and "val (whole set)" in svg
 
     assert (
         main.main(
@@ -137,6 +145,7 @@ def test_train_save_then_test_once_then_warn(fmnist_dir, arch_file, tmp_path, ca
         (["--lr", "nan"], "--lr must be a finite number"),
         (["--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
         (["--preset", "huge"], "unknown preset 'huge'"),
+        (["--plot-file", "plot.gif"], "--plot-file must end in .png, .svg, .pdf"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(fmnist_dir, arch_file, capsys, extra, message):
@@ -241,3 +250,16 @@ def test_help_does_not_import_torch():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert "--preset NAME" in out.stdout and out.stdout.strip().endswith("False")
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".pdf", b"%PDF")])
+def test_plot_file_formats(tmp_path, suffix, magic):
+    from nets.cnn.train import EvalMetrics, StepMetrics
+    from nets.cnn_cli import save_training_plot
+
+    history = [StepMetrics(i, 1, 2.0 / i, 0.01, 0.1 * i, 8) for i in range(1, 9)]
+    history.insert(4, EvalMetrics(4, 1, 0.5, 1.0, 0.55, 100, False, 0.4))
+    history.append(EvalMetrics(8, 1, 0.7, 0.6, float("nan"), 1000, True, 0.8))
+    path = tmp_path / f"plot{suffix}"
+    save_training_plot(path, history, "title")
+    assert path.read_bytes().startswith(magic)
