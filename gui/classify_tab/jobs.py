@@ -63,7 +63,7 @@ class Notice:
 class FileResult:
     key: str
     top: tuple[Prediction, ...]
-    thumb: np.ndarray = field(repr=False)  # (h, w, 3) uint8, long side THUMB_SIDE
+    thumb: np.ndarray | None = field(repr=False)  # (h, w, 3) uint8, long side <= THUMB_SIDE
     model: str = ""
 
 
@@ -235,7 +235,7 @@ def classify_files(
             thumb = (
                 np.asarray(result.thumbnail.convert("RGB"), dtype=np.uint8)
                 if result.thumbnail is not None
-                else np.zeros((1, 1, 3), np.uint8)
+                else None
             )
             yield FileResult(key, top, thumb, model_name)
     finally:
@@ -394,13 +394,21 @@ def load_job(name: str, weights: str | None = None):
         helper = threading.Thread(target=work, name=f"load-{name}", daemon=True)
         helper.start()
         try:
-            while (update := updates.get()) is not None:
+            while True:
+                try:
+                    update = updates.get(timeout=0.05)
+                except queue.Empty:
+                    if cancel():
+                        return  # closing the window must not wait for a torch import
+                    continue
+                if update is None:
+                    break
                 yield update
         finally:
-            # Cancelled: the download notices the token at its next block and removes its
-            # partial file; wait for that (a model being built cannot be interrupted, so
-            # the wait is bounded and the daemon thread is left to finish on its own).
-            helper.join(timeout=2.0)
+            # Cancelled: a download notices the token at its next block and removes its
+            # partial file; give it a moment. Building a model cannot be interrupted: the
+            # daemon thread finishes on its own and its result is dropped.
+            helper.join(timeout=0.5)
         error = outcome.get("error")
         if isinstance(error, (NetsError, OSError, MemoryError)):
             text = " ".join(str(error).split()) or type(error).__name__

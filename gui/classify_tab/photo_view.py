@@ -60,8 +60,12 @@ class PhotoView(QWidget):
         self.update()
 
     def set_placeholder(self, text: str) -> None:
+        """Shown (centred, in a dashed frame) while there is no image."""
         self._placeholder = text
         self.update()
+
+    def placeholder(self) -> str:
+        return self._placeholder
 
     def set_smooth(self, smooth: bool) -> None:
         """False shows pixels as blocks (the model's 224 x 224 input, enlarged)."""

@@ -93,6 +93,9 @@ class ClassifyTab(AppTab):
     tab_id = "classify"
     title = "Classify"
 
+    #: False keeps the recent-images list out of the settings (screenshots, benchmarks)
+    persist_recent = True
+
     #: the registry name of a model that just became the current one
     model_ready = Signal(str)
     #: the key of the image now shown in the detail view (its chart is filled)
@@ -606,6 +609,8 @@ class ClassifyTab(AppTab):
             return
         self._load_worker = None
         self._loading = None
+        if worker.token.is_set():
+            status = "cancelled"  # the generator may have returned on its own first
         self.model_picker.set_busy(False)
         self._refresh_models()
         if status == "cancelled":
@@ -707,7 +712,7 @@ class ClassifyTab(AppTab):
             self.status_message.emit(item.message, 8000)
             self.batch_label.setToolTip(item.message)
         elif isinstance(item, jobs.FileResult):
-            thumb = QPixmap.fromImage(rgb_to_qimage(item.thumb)) if item.thumb.size > 3 else None
+            thumb = None if item.thumb is None else QPixmap.fromImage(rgb_to_qimage(item.thumb))
             self.table_model.set_result(item.key, list(item.top), thumb, item.model)
             self._batch_done += 1
         elif isinstance(item, jobs.FileError):
@@ -972,6 +977,7 @@ class ClassifyTab(AppTab):
         cached = self._heat_cache.get(key)
         if cached is not None:
             self.photo_view.set_heat(cached)
+            self._heat_status(class_index)
             self.heat_shown.emit(*key)
             return
         self.photo_view.set_heat(None)
@@ -1009,7 +1015,17 @@ class ClassifyTab(AppTab):
             heat.class_index,
         ):
             self.photo_view.set_heat(image)
+            self._heat_status(heat.class_index)
             self.heat_shown.emit(heat.key, heat.class_index)
+
+    def _heat_status(self, class_index: int) -> None:
+        labels = self._labels_list()
+        label = labels[class_index] if 0 <= class_index < len(labels) else f"#{class_index}"
+        self.status_message.emit(
+            f"Heat-map for \u201c{label}\u201d: red regions raised its score the most "
+            "(dashed box: the crop the model saw)",
+            8000,
+        )
 
     def _on_heat_done(self, worker: GeneratorWorker) -> None:
         if worker is self._heat_worker:
@@ -1112,7 +1128,8 @@ class ClassifyTab(AppTab):
         self.recent.set_paths([p for p in paths if p.is_file()][:MAX_RECENT])
 
     def _save_recent(self) -> None:
-        self.context.settings.setValue(RECENT_KEY, [str(p) for p in self.recent.paths()])
+        if self.persist_recent:
+            self.context.settings.setValue(RECENT_KEY, [str(p) for p in self.recent.paths()])
 
     def _push_recent(self, path: Path, photo) -> None:
         self.recent.push(path)

@@ -10,8 +10,10 @@ images that each get a clear message while the rest go on.
 
 from __future__ import annotations
 
+import struct
 import threading
 import urllib.error
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +82,21 @@ def expected_top(img) -> list[tuple[int, str, float]]:
     return [(int(i), LABELS[i], float(probs[i])) for i in order]
 
 
+def _bomb_png(path: Path, side: int = 20_000) -> Path:
+    """A PNG whose header claims side x side pixels: refused before any decoding."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+    return path
+
+
 def _png(path: Path, color=(200, 30, 30), size=(20, 14)) -> Path:
     Image.new("RGB", size, color).save(path)
     return path
@@ -142,7 +159,14 @@ def test_a_batch_with_bad_files_gives_each_its_message_and_the_rest_go_on(qtbot,
     text_file.write_text("hello")
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
-    paths = [good[0], truncated, good[1], fake_jpeg, text_file, empty, good[2], good[3]]
+    bomb = _bomb_png(tmp_path / "bomb.png")
+    tiny = _png(tmp_path / "tiny.png", (0, 0, 250), (1, 1))
+    frames = [Image.new("P", (16, 16), i) for i in (3, 9)]
+    animated = tmp_path / "animated.gif"
+    frames[0].save(animated, save_all=True, append_images=frames[1:], duration=50, loop=0)
+    good += [tiny, animated]
+    paths = [good[0], truncated, good[1], fake_jpeg, text_file, empty, good[2], bomb, good[3]]
+    paths += [tiny, animated]
 
     with qtbot.waitSignal(tab.batch_done, timeout=20_000) as done:
         drop(tab, paths)
@@ -155,7 +179,7 @@ def test_a_batch_with_bad_files_gives_each_its_message_and_the_rest_go_on(qtbot,
         assert row.status == DONE
         assert row.top == expected_top(Image.open(path))
         assert row.thumb is not None and not row.thumb.isNull()
-    for bad in (truncated, fake_jpeg, text_file, empty):
+    for bad in (truncated, fake_jpeg, text_file, empty, bomb):
         row = rows[bad.name]
         assert row.status == ERROR, bad.name
         assert row.error.startswith(bad.name), row.error
@@ -163,14 +187,22 @@ def test_a_batch_with_bad_files_gives_each_its_message_and_the_rest_go_on(qtbot,
     assert "truncated" in rows[truncated.name].error or "corrupt" in rows[truncated.name].error
     assert "text" in rows[fake_jpeg.name].error
     assert "empty" in rows[empty.name].error
+    assert "too large" in rows[bomb.name].error and "bomb" in rows[bomb.name].error
     # The tooltip is the top-5 for a good row and the message for a bad one.
     assert LABELS[rows[good[0].name].top[0][0]] in tooltip(rows[good[0].name])
     assert "text" in tooltip(rows[fake_jpeg.name])
-    assert "4 could not be read" in tab.batch_label.text()
+    assert "5 could not be read" in tab.batch_label.text()
     # The first dropped image became the current one, with its chart.
     assert tab.current_key() == str(good[0])
     qtbot.waitUntil(lambda: tab.current_detail() is not None)
     assert tab.chart.bar_values() == [p for _i, _l, p in expected_top(Image.open(good[0]))]
+    # A bad row, chosen, says what is wrong where the photo would be.
+    tab.table.selectRow(tab.table_model.find(str(truncated)))
+    qtbot.waitUntil(lambda: tab.is_idle() and tab.current_key() == str(truncated))
+    assert tab.current_detail() is None
+    assert rows[truncated.name].error in tab.photo_view.placeholder()
+    assert tab.chart.predictions() == []
+    assert not tab.reasonable_button.isEnabled()
 
 
 def test_a_folder_dropped_on_the_window_is_walked_for_images(qtbot, window, tab, tmp_path):
