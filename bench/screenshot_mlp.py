@@ -33,13 +33,19 @@ def _synthetic(root: Path) -> Path:
 
 
 def _wait(app, condition, timeout_s: float) -> None:
-    from PySide6.QtCore import QEventLoop
+    """Run the event loop (sleeping between events) until ``condition()`` holds."""
+    from PySide6.QtCore import QEventLoop, QTimer
 
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.timeout.connect(lambda: loop.quit() if condition() else None)
+    poll.start(20)
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError("the tab did not get there in time")
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        loop.exec()
+    poll.stop()
 
 
 def capture(path: Path) -> None:

@@ -10,6 +10,7 @@ empty and constant series never break a plot.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,7 +67,7 @@ class LivePlot(QWidget):
         self.model = model
         self._curves: dict[int, _Curves] = {}
 
-        self.plot_widget = pg.PlotWidget(background="w")
+        self.plot_widget = _TimedPlotWidget(background="w")
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
         self.plot_item.showGrid(x=True, y=True, alpha=0.25)
         self.plot_item.setMenuEnabled(True)
@@ -106,14 +107,34 @@ class LivePlot(QWidget):
         model.run_removed.connect(self._forget)
         model.run_changed.connect(self._on_run_changed)
         model.modelReset.connect(self._forget_all)
+        # The redraw interval adapts to what a redraw costs (setData + paint), so that
+        # live plots never take more than ``cpu_budget`` of the GUI thread's time, which
+        # keeps the event loop responsive and the training thread fed even when a plot
+        # holds many long runs. It never goes below ``interval_ms`` or above 1 s.
+        self.min_interval_ms = interval_ms
+        self.max_interval_ms = max(interval_ms, 1000)
+        self.cpu_budget = 0.04
+        self._cost_s = 0.0
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
-        self.timer.timeout.connect(self.refresh)
+        self.timer.timeout.connect(self._on_timer)
         self.timer.start()
 
+    def _on_timer(self) -> None:
+        start = time.perf_counter()
+        changed = self.refresh()
+        if not changed:
+            return
+        # The paint happens later in the event loop: count the previous redraw's paint.
+        cost = time.perf_counter() - start + self.plot_widget.last_paint_s
+        self._cost_s = cost if self._cost_s == 0 else 0.7 * self._cost_s + 0.3 * cost
+        interval = int(1000 * self._cost_s / self.cpu_budget)
+        self.timer.setInterval(min(self.max_interval_ms, max(self.min_interval_ms, interval)))
+
     # -- public ----------------------------------------------------------------------
-    def refresh(self) -> None:
-        """Redraw every visible run whose metrics changed (the timer calls this)."""
+    def refresh(self) -> bool:
+        """Redraw every visible run whose metrics changed (the timer calls this); True if
+        anything changed."""
         changed = False
         for run in self.model.runs():
             curves = self._curves.get(run.run_id)
@@ -135,6 +156,7 @@ class LivePlot(QWidget):
                 changed = True
         if changed:
             self.redrawn.emit()
+        return changed
 
     def redraw_all(self) -> None:
         """Force a full redraw (after an option such as log scale changed)."""
@@ -246,6 +268,21 @@ class LivePlot(QWidget):
         super().leaveEvent(event)
 
 
+class _TimedPlotWidget(pg.PlotWidget):
+    """A PlotWidget that measures its paints (the adaptive redraw interval uses it)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.last_paint_s = 0.0
+        self.paint_seconds = 0.0
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        start = time.perf_counter()
+        super().paintEvent(event)
+        self.last_paint_s = time.perf_counter() - start
+        self.paint_seconds += self.last_paint_s
+
+
 def _nearest(xs: np.ndarray, x: float) -> int:
     """Index of the value in sorted ``xs`` closest to ``x`` (-1 if ``xs`` is empty)."""
     if xs.size == 0 or not math.isfinite(x):
@@ -338,7 +375,8 @@ class LossPlot(LivePlot):
 
     def _make_curves(self, run: Run) -> list[pg.PlotDataItem]:
         pens = self._pens(run)
-        raw = pg.PlotDataItem(pen=pens[0]["pen"], connect="finite", name=None)
+        # The raw curve has every point: drawn without antialiasing, it costs a fraction.
+        raw = pg.PlotDataItem(pen=pens[0]["pen"], connect="finite", name=None, antialias=False)
         smooth = pg.PlotDataItem(pen=pens[1]["pen"], connect="finite", name=run.name)
         return [raw, smooth]
 

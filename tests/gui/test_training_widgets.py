@@ -389,3 +389,20 @@ def test_run_metrics_summary():
     metrics.add_epoch(1, 0.5, 0.4)
     metrics.add_epoch(2, 0.6, math.nan)
     assert metrics.last_finite_loss() == 1.0 and metrics.best_val_acc() == 0.4
+
+
+def test_redraw_interval_adapts_to_the_redraw_cost(qtbot):
+    model = RunsModel()
+    plot = LossPlot(model, interval_ms=10)
+    qtbot.addWidget(plot)
+    run = model.add_run("r", {})
+    _fill(run, [1.0, 0.5])
+    plot.cpu_budget = 1e-9  # any cost is too much: the interval goes to its maximum
+    plot._on_timer()
+    assert plot.timer.interval() == plot.max_interval_ms == 1000
+    plot.cpu_budget = 1e9  # free: back to the minimum
+    run.metrics.add_step(2, 0.25)
+    for _ in range(20):  # the cost is smoothed over redraws
+        run.metrics.add_step(3, 0.2)
+        plot._on_timer()
+    assert plot.timer.interval() == 10

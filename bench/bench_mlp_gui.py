@@ -1,0 +1,316 @@
+"""Two-layer net tab: the GUI's overhead over the command line, and the worst event-loop
+stall while training (targets: GUI/CLI wall-time ratio <= 1.05; stall <= 50 ms).
+
+The same configuration (the ``tuned`` preset cut to EPOCHS epochs, same data, same seed)
+is trained three ways, alternating so that a change in machine load hits all of them:
+
+- "gui": the tab in the offscreen main window, started with its Start button, with the
+  live plots redrawing and every step delivered from the worker thread to the GUI thread.
+  Timed from the arrival of the trainer's first event (``TrainingStarted``) to the arrival
+  of its last (``TrainingFinished``); the dataset was loaded beforehand.
+- "cli": ``backprop-explorer mlp train`` in a subprocess. Timed from its "training ..."
+  line (printed on ``TrainingStarted``) to its last line (printed right after the last
+  event), read live from its line-buffered stderr, so that interpreter start-up and data
+  loading (which the GUI did beforehand) are excluded from both.
+- "loop": the ``train`` generator consumed in a bare loop in this process (what any
+  front end costs at the least): a second, noise-free baseline.
+
+During each GUI run a 5 ms QTimer probe records the longest gap between its ticks (the
+worst stall a user would feel). The figures are medians over REPEATS rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from _common import ROOT, python, write_result  # noqa: E402
+
+REAL = Path("/work/cifar")
+TARGET_RATIO = 1.05
+TARGET_STALL_MS = 50.0
+
+
+def fields(args) -> dict[str, str]:
+    out = {"num_epochs": str(args.epochs)}
+    if args.num_train:
+        out["num_train"] = str(args.num_train)
+    return out
+
+
+def config_for(args):
+    from nets.mlp_config import PRESETS
+
+    return PRESETS["tuned"].replace(num_epochs=args.epochs, num_train=args.num_train or None)
+
+
+def cli_available() -> bool:
+    import main
+
+    return "mlp" in main.SUBCOMMANDS
+
+
+def cli_run(spec: str, args) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bpe-mlp-bench-") as tmp:
+        log = Path(tmp) / "log.jsonl"
+        cmd = [
+            python(),
+            str(ROOT / "main.py"),
+            "mlp",
+            "train",
+            "--data",
+            spec,
+            "--preset",
+            "tuned",
+            "--epochs",
+            str(args.epochs),
+            "--json-log",
+            str(log),
+        ]
+        if args.num_train:
+            cmd += ["--num-train", str(args.num_train)]
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        # stderr is line-buffered: "training ..." is printed on TrainingStarted, the
+        # final reason line right after the last event.
+        first = last_line = None
+        lines = []
+        for line in proc.stderr:
+            now = time.perf_counter()
+            lines.append(line.rstrip())
+            if first is None and line.startswith("training "):
+                first = now
+            last_line = now
+        proc.wait()
+        end = time.perf_counter()
+        if proc.returncode != 0:
+            raise RuntimeError(f"mlp train exited {proc.returncode}: {lines[-3:]}")
+        if first is None:
+            raise RuntimeError(f"no 'training' line from mlp train: {lines[-3:]}")
+        records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    last = records[-1] if records else {}
+    return {
+        "train_s": last_line - first,
+        "process_s": end - start,
+        "records": len(records),
+        "reported_elapsed_s": last.get("elapsed"),
+        "val_acc": next(
+            (r.get("val_acc") for r in reversed(records) if r.get("val_acc") is not None), None
+        ),
+    }
+
+
+def loop_run(dataset, args) -> dict:
+    from nets.mlp_train import TrainingFinished, TrainingStarted, train
+
+    t0 = None
+    for event in train(config_for(args), dataset):
+        if isinstance(event, TrainingStarted):
+            t0 = time.perf_counter()
+        elif isinstance(event, TrainingFinished):
+            return {
+                "train_s": time.perf_counter() - t0,
+                "val_acc": event.result.history.epoch_val_acc[-1],
+            }
+    raise RuntimeError("training did not finish")
+
+
+def gui_run(app, tab, args) -> dict:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from nets.mlp_train import TrainingFinished, TrainingStarted
+
+    marks: dict[str, float] = {}
+    original = tab._on_train_item
+
+    def timed(run_id, item):
+        if isinstance(item, TrainingStarted):
+            marks["first"] = time.perf_counter()
+            marks["cpu_first"] = time.thread_time()
+            probe["last"] = marks["first"]
+            probe["worst"] = 0.0
+            probe["on"] = True
+        elif isinstance(item, TrainingFinished):
+            marks["end"] = time.perf_counter()
+            marks["cpu_end"] = time.thread_time()
+            probe["on"] = False
+        start_cpu = time.thread_time()
+        original(run_id, item)
+        handler["worst_cpu"] = max(handler["worst_cpu"], time.thread_time() - start_cpu)
+
+    handler = {"worst_cpu": 0.0}
+    paints = {"worst": 0.0}
+    widgets = [tab.plots.loss.plot_widget, tab.plots.accuracy.plot_widget]
+    originals = [w.paintEvent for w in widgets]
+
+    def timed_paint(original_paint):
+        def paint(event):
+            start_cpu = time.thread_time()
+            original_paint(event)
+            if probe["on"]:
+                paints["worst"] = max(paints["worst"], time.thread_time() - start_cpu)
+
+        return paint
+
+    for widget, original_paint in zip(widgets, originals, strict=True):
+        widget.paintEvent = timed_paint(original_paint)
+
+    probe = {"last": time.perf_counter(), "worst": 0.0, "on": False, "ticks": 0}
+
+    def tick():
+        now = time.perf_counter()
+        if probe["on"]:
+            probe["worst"] = max(probe["worst"], now - probe["last"])
+            probe["ticks"] += 1
+        probe["last"] = now
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    timer.start()
+    tab._on_train_item = timed
+    loop = QEventLoop()
+    tab.training_done.connect(lambda _rid, _status: loop.quit())
+    tab.form.apply_preset("tuned")
+    for name, text in fields(args).items():
+        tab.form.set_field(name, text)
+    tab.controls.start_button.click()
+    loop.exec()  # a real event loop, as in the app (no busy polling)
+    timer.stop()
+    tab._on_train_item = original
+    for widget, original_paint in zip(widgets, originals, strict=True):
+        widget.paintEvent = original_paint
+    tab.training_done.disconnect()
+    run = tab.runs.runs()[-1]
+    if run.status != "finished":
+        raise RuntimeError(f"the GUI run ended {run.status}: {run.reason}")
+    return {
+        "train_s": marks["end"] - marks["first"],
+        "worst_stall_ms": 1000 * probe["worst"],
+        "gui_thread_cpu_s": marks["cpu_end"] - marks["cpu_first"],
+        "worst_item_handler_cpu_ms": 1000 * handler["worst_cpu"],
+        "worst_plot_paint_cpu_ms": 1000 * paints["worst"],
+        "probe_ticks": probe["ticks"],
+        "val_acc": float(run.metrics.val_acc.view()[-1]),
+        "steps_plotted": run.metrics.num_steps,
+    }
+
+
+def wait_until(condition, timeout_s: float = 600) -> None:
+    """Run the event loop (sleeping between events) until ``condition()`` holds."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.timeout.connect(lambda: loop.quit() if condition() else None)
+    poll.start(20)
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("timed out")
+        loop.exec()
+    poll.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--num-train", type=int, default=0, help="0: all training images")
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+
+    tmp = None
+    if (REAL / "train").is_dir():
+        root, data_note = REAL, "CIFAR-10 JPEG folder (45,000 train / 5,000 val)"
+    else:
+        from tests.gui.test_mlp_tab_helpers import make_folder
+
+        tmp = tempfile.TemporaryDirectory(prefix="bpe-mlp-bench-data-")
+        root = make_folder(Path(tmp.name), n_train=1500, n_test=10, size=32)
+        data_note = "synthetic 32x32 folder (real data absent)"
+    spec = f"folder:{root}"
+
+    app = make_application([])
+    window = MainWindow(remember=False)
+    window.resize(1280, 820)
+    window.show()
+    tab = window.select_tab("mlp")
+    tab.data_panel.set_source("folder", root)
+    wait_until(lambda: tab.data_panel.info is not None)
+    tab.data_panel.load()
+    wait_until(tab.data_panel.dataset_is_current)
+    dataset = tab.data_panel.dataset
+
+    has_cli = cli_available()
+    rounds = []
+    for i in range(args.repeats):
+        entry = {"round": i + 1}
+        if has_cli:
+            entry["cli"] = cli_run(spec, args)
+        entry["loop"] = loop_run(dataset, args)
+        entry["gui"] = gui_run(app, tab, args)
+        rounds.append(entry)
+        print(json.dumps(entry), flush=True)
+    window.close()
+    if tmp is not None:
+        tmp.cleanup()
+
+    def median(kind: str, key: str = "train_s") -> float | None:
+        values = [r[kind][key] for r in rounds if kind in r]
+        return statistics.median(values) if values else None
+
+    gui_s, loop_s, cli_s = median("gui"), median("loop"), median("cli")
+    stall = max(r["gui"]["worst_stall_ms"] for r in rounds)
+    ratio_cli = gui_s / cli_s if cli_s else None
+    ratio_loop = gui_s / loop_s
+    figures = {
+        "data": data_note,
+        "config": {"preset": "tuned", **fields(args)},
+        "repeats": args.repeats,
+        "gui_train_s_median": round(gui_s, 2),
+        "cli_train_s_median": round(cli_s, 2) if cli_s else None,
+        "loop_train_s_median": round(loop_s, 2),
+        "ratio_gui_over_cli": round(ratio_cli, 3) if ratio_cli else None,
+        "ratio_gui_over_loop": round(ratio_loop, 3),
+        "target_ratio": TARGET_RATIO,
+        "worst_stall_ms": round(stall, 1),
+        "target_stall_ms": TARGET_STALL_MS,
+        "cli_available": has_cli,
+        "rounds": rounds,
+    }
+    if not has_cli:
+        figures["note"] = "`backprop-explorer mlp train` is not registered yet: loop only"
+    write_result("mlp_gui", figures)
+    ratio = ratio_cli if ratio_cli else ratio_loop
+    print(
+        f"mlp gui: GUI {gui_s:.2f} s, CLI {cli_s or float('nan'):.2f} s, loop {loop_s:.2f} s; "
+        f"ratio {ratio:.3f} (target <= {TARGET_RATIO}); worst stall {stall:.0f} ms "
+        f"(target <= {TARGET_STALL_MS:.0f})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
