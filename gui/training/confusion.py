@@ -65,22 +65,24 @@ class ConfusionMatrixView(QWidget):
         return QSize(420, 380)
 
     # -- geometry --------------------------------------------------------------------
-    def _layout(self) -> tuple[QRect, float]:
-        """The grid's rectangle and the cell size."""
+    def _layout(self) -> tuple[QRect, float, int]:
+        """The grid's rectangle, the cell size, and the height of the (rotated) column
+        labels under the grid. Long class names are elided to leave the grid room."""
         k = self._counts.shape[0]
         fm = QFontMetrics(self.font())
-        label_w = max((fm.horizontalAdvance(n) for n in self._names), default=0) + 10
-        label_w = min(label_w, self.width() // 3)
+        full = max((fm.horizontalAdvance(n) for n in self._names), default=0) + 10
+        label_w = min(full, self.width() // 4)
+        band = min(full, max(3 * fm.height(), self.height() // 5))
         top = fm.height() * 2 + 6
         left = label_w + fm.height() + 4
-        side = max(1.0, min((self.width() - left - 6) / k, (self.height() - top - 6 - label_w) / k))
-        return QRect(left, top, int(side * k), int(side * k)), side
+        side = max(1.0, min((self.width() - left - 6) / k, (self.height() - top - 6 - band) / k))
+        return QRect(left, top, int(side * k), int(side * k)), side, band
 
     def _cell_at(self, pos: QPoint) -> tuple[int, int] | None:
         k = self._counts.shape[0]
         if k == 0:
             return None
-        grid, side = self._layout()
+        grid, side, _band = self._layout()
         if not grid.contains(pos):
             return None
         col = int((pos.x() - grid.left()) / side)
@@ -99,7 +101,7 @@ class ConfusionMatrixView(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.empty_text)
             return
         fm = QFontMetrics(self.font())
-        grid, side = self._layout()
+        grid, side, band = self._layout()
         total = int(self._counts.sum())
         acc = self.accuracy()
         header = f"{self.title}: {total} images"
@@ -141,7 +143,7 @@ class ConfusionMatrixView(QWidget):
             painter.save()
             painter.translate(grid.left() + (i + 0.5) * side + fm.ascent() / 2, grid.bottom() + 4)
             painter.rotate(90)
-            painter.drawText(0, 0, fm.elidedText(name, Qt.TextElideMode.ElideRight, 120))
+            painter.drawText(0, 0, fm.elidedText(name, Qt.TextElideMode.ElideRight, band - 6))
             painter.restore()
         painter.save()
         painter.translate(fm.height(), grid.center().y())

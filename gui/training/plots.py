@@ -67,7 +67,8 @@ class LivePlot(QWidget):
         self.model = model
         self._curves: dict[int, _Curves] = {}
 
-        self.plot_widget = _TimedPlotWidget(background="w")
+        self.x_axis_item = _IntegerAxis("bottom")
+        self.plot_widget = _TimedPlotWidget(background="w", axisItems={"bottom": self.x_axis_item})
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
         self.plot_item.showGrid(x=True, y=True, alpha=0.25)
         self.plot_item.setMenuEnabled(True)
@@ -266,6 +267,21 @@ class LivePlot(QWidget):
         self._vline.hide()
         self._hline.hide()
         super().leaveEvent(event)
+
+
+class _IntegerAxis(pg.AxisItem):
+    """An axis for counts (iterations, epochs): ticks only at whole numbers."""
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph override
+        levels = super().tickValues(minVal, maxVal, size)
+        if self.logMode:
+            return levels
+        out = [(spacing, values) for spacing, values in levels if spacing >= 1]
+        if not out and math.isfinite(minVal) and math.isfinite(maxVal):
+            lo, hi = math.ceil(minVal), math.floor(maxVal)
+            if 0 <= hi - lo <= 20:
+                out = [(1.0, [float(v) for v in range(lo, hi + 1)])]
+        return out
 
 
 class _TimedPlotWidget(pg.PlotWidget):

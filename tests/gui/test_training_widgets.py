@@ -299,7 +299,7 @@ def test_confusion_matrix_counts_and_view(qtbot):
     assert not view.grab().toImage().isNull()
     clicked = []
     view.cell_clicked.connect(lambda t, p: clicked.append((t, p)))
-    grid, side = view._layout()
+    grid, side, _band = view._layout()
     qtbot.mouseClick(
         view, Qt.MouseButton.LeftButton, pos=grid.topLeft() + QPointF(side * 1.5, 5).toPoint()
     )
