@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 
 from gui.classify_tab.top_chart import Prediction, format_prob
 
-THUMB_SIZE = 56
+THUMB_SIZE = 44
 
 WAITING = "waiting"
 DONE = "done"

@@ -43,8 +43,10 @@ class ModelPicker(QWidget):
 
         self.combo = QComboBox()
         self.combo.setObjectName("modelCombo")
-        self.combo.setMinimumContentsLength(34)
-        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.combo.setMinimumContentsLength(26)
+        self.combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.combo.setToolTip("The ImageNet model that classifies your photos")
         self.download_button = QPushButton("Download")
         self.download_button.setObjectName("downloadButton")
@@ -60,7 +62,8 @@ class ModelPicker(QWidget):
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.progress = QProgressBar()
         self.progress.setObjectName("modelProgress")
-        self.progress.setFixedWidth(180)
+        self.progress.setMaximumWidth(180)
+        self.progress.setMinimumWidth(90)
         self.progress.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("modelCancelButton")

@@ -13,7 +13,7 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
 MAX_RECENT = 16
-ICON = 60
+ICON = 48
 
 
 class RecentStrip(QListWidget):
@@ -33,7 +33,7 @@ class RecentStrip(QListWidget):
         self.setUniformItemSizes(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setFixedHeight(ICON + 22)
+        self.setFixedHeight(ICON + 18)
         self.setToolTip("Recent images: click one to classify it again")
         self.itemClicked.connect(self._on_clicked)
         self.itemActivated.connect(self._on_clicked)

@@ -72,6 +72,7 @@ def render_report(
             text_color=QColor(20, 20, 20),
             track_color=QColor(236, 239, 243),
             selected=None,
+            max_row_height=64.0,
         )
     finally:
         painter.end()

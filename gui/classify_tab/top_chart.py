@@ -134,6 +134,7 @@ def paint_bars(
     text_color: QColor,
     track_color: QColor,
     selected: int | None = None,
+    max_row_height: float | None = None,
 ) -> None:
     """Paint the bar rows into ``area``: used by the widget and by the report figure."""
     n = len(predictions)
@@ -141,10 +142,11 @@ def paint_bars(
         return
     margin = 6.0
     row_h = (area.height() - 2 * margin) / n
+    if max_row_height is not None:
+        row_h = min(row_h, max_row_height)
     label_w = min(max(area.width() * 0.42, 120.0), 260.0)
-    value_w = 58.0
-    font = painter.font()
-    metrics = QFontMetrics(font)
+    metrics = QFontMetrics(painter.font())
+    value_w = float(metrics.horizontalAdvance("100.0%") + 12)
     for k, (index, label, prob) in enumerate(predictions):
         top = area.top() + margin + k * row_h
         label_rect = QRectF(area.left() + margin, top, label_w - 2 * margin, row_h)
