@@ -1,0 +1,556 @@
+"""What the canvas draws: nodes with their ports, edges with their labels, and the
+loose edge that follows the mouse while a connection is being dragged.
+
+Items only display; they never edit the graph. The scene creates and removes them from
+the bridge's signals and feeds them the evaluation to show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+)
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from graph.events import Edge
+from graph.model import Node
+from gui.graph_tab import theme
+
+NODE_TYPE = QGraphicsItem.UserType + 1
+PORT_TYPE = QGraphicsItem.UserType + 2
+EDGE_TYPE = QGraphicsItem.UserType + 3
+
+# Fonts are made once: building QFonts in paint() would cost more than the drawing.
+_F_SYMBOL = theme.font(12.0, bold=True, mono=True)
+_F_NAME = theme.font(11.5, bold=True)
+_F_LABEL = theme.font(8.0)
+_F_NUMBER = theme.font(11.5, mono=True)
+_F_NUMBER_BOLD = theme.font(11.5, bold=True, mono=True)
+_F_BADGE = theme.font(8.0, bold=True)
+_F_EDGE = theme.font(9.5, mono=True)
+_F_FANOUT = theme.font(8.5, mono=True)
+_METRICS: dict[int, QFontMetricsF] = {}  # made lazily: metrics need a QGuiApplication
+
+
+def _metrics(font) -> QFontMetricsF:  # noqa: ANN001
+    key = id(font)
+    if key not in _METRICS:
+        _METRICS[key] = QFontMetricsF(font)
+    return _METRICS[key]
+
+
+def _edge_metrics() -> QFontMetricsF:
+    return _metrics(_F_EDGE)
+
+
+@dataclass
+class NodeDisplay:
+    """The numbers and marks a node shows (all text is already formatted)."""
+
+    value: str = "–"
+    grad: str = "–"
+    stale: bool = False
+    current: bool = False
+    warning: bool = False
+    output: bool = False
+    grad_hidden: bool = False
+    practice_mark: str = ""  # "right", "wrong" or ""
+    fanout: str = ""  # e.g. "Σ 0.2 + 0.3 = 0.5" when several consumers sent gradients
+
+
+class PortItem(QGraphicsEllipseItem):
+    """A node's input port (``index`` >= 0) or its output port (``index`` == -1)."""
+
+    def __init__(self, node: NodeItem, index: int, name: str) -> None:
+        r = theme.PORT_RADIUS
+        super().__init__(-r, -r, 2 * r, 2 * r, node)
+        self.node_item = node
+        self.index = index
+        self.name = name
+        self.connected = False
+        self.setAcceptHoverEvents(True)
+        self.setZValue(2)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self._hover = False
+        self._apply_style()
+
+    @property
+    def node_id(self) -> str:
+        return self.node_item.node_id
+
+    @property
+    def is_output(self) -> bool:
+        return self.index < 0
+
+    def type(self) -> int:  # noqa: A003 - Qt API
+        return PORT_TYPE
+
+    def set_connected(self, connected: bool) -> None:
+        if connected != self.connected:
+            self.connected = connected
+            self._apply_style()
+
+    def _apply_style(self) -> None:
+        self.setPen(QPen(theme.SELECTED if self._hover else theme.PORT, 1.6))
+        filled = self.connected or self.is_output
+        self.setBrush(QBrush(theme.PORT if filled else theme.PORT_FREE))
+        scale = 1.35 if self._hover else 1.0
+        self.setScale(scale)
+
+    def hoverEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._hover = True
+        self._apply_style()
+        super().hoverEnterEvent(event)
+
+    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._hover = False
+        self._apply_style()
+        super().hoverLeaveEvent(event)
+
+
+class NodeItem(QGraphicsItem):
+    """A node: header with the op symbol and name, rows with its value and gradient."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__()
+        self.node_id = node.id
+        self.node = node
+        self.display = NodeDisplay()
+        self.edges: set[EdgeItem] = set()
+        self.in_ports: list[PortItem] = []
+        self.out_port = PortItem(self, -1, "out")
+        self._height = 0.0
+        self._symbol_w = 40.0
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+        )
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.set_node(node)
+        self.setPos(QPointF(*node.pos))
+
+    def type(self) -> int:  # noqa: A003 - Qt API
+        return NODE_TYPE
+
+    # -- geometry ----------------------------------------------------------------------
+    @property
+    def rows(self) -> int:
+        return max(2, len(self.in_ports))
+
+    @property
+    def height(self) -> float:
+        return self._height
+
+    def body_rect(self) -> QRectF:
+        return QRectF(0, 0, theme.NODE_WIDTH, self._height)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        # Room for the current-step glow and the "output" badge above the top edge.
+        return QRectF(-7, -18, theme.NODE_WIDTH + 14, self._height + 25)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(self.body_rect(), 6, 6)
+        return path
+
+    def row_y(self, row: int) -> float:
+        return theme.HEADER_HEIGHT + 4 + theme.ROW_HEIGHT * (row + 0.5)
+
+    def set_node(self, node: Node) -> None:
+        """Take a new record (rename, value, params, ports) and redraw."""
+        self.node = node
+        names = node.port_names
+        if [p.name for p in self.in_ports] != list(names):
+            self.prepareGeometryChange()
+            for port in self.in_ports:
+                port.setParentItem(None)
+                if port.scene() is not None:
+                    port.scene().removeItem(port)
+            self.in_ports = [PortItem(self, i, n) for i, n in enumerate(names)]
+        self._height = theme.HEADER_HEIGHT + 8 + theme.ROW_HEIGHT * self.rows
+        label_w = _metrics(_F_SYMBOL).horizontalAdvance(node.label) + 14
+        self._symbol_w = min(theme.NODE_WIDTH * 0.55, max(30.0, label_w))
+        rows = self.rows
+        offset = (rows - len(self.in_ports)) / 2
+        for i, port in enumerate(self.in_ports):
+            port.setPos(0, self.row_y(i + offset))
+            port.set_connected(node.inputs[i] is not None)
+        self.out_port.setPos(theme.NODE_WIDTH, self.row_y((rows - 1) / 2))
+        self.out_port.setVisible(True)
+        spec = node.spec
+        tip = f"<b>{node.name}</b> ({node.op})<br>{spec.tooltip()}"
+        if node.op == "input":
+            tip += "<br><i>Double-click the value to edit it, the name to rename.</i>"
+        self.setToolTip(tip)
+        self.update()
+        for edge in list(self.edges):
+            edge.update_path()
+
+    def port_scene_pos(self, index: int) -> QPointF:
+        port = self.out_port if index < 0 else self.in_ports[index]
+        return port.scenePos()
+
+    def set_display(self, display: NodeDisplay) -> None:
+        if display != self.display:
+            self.display = display
+            self.update()
+
+    # -- hit areas for double-click editing --------------------------------------------
+    def name_rect(self) -> QRectF:
+        return QRectF(self._symbol_w, 0, theme.NODE_WIDTH - self._symbol_w, theme.HEADER_HEIGHT)
+
+    def symbol_rect(self) -> QRectF:
+        return QRectF(0, 0, self._symbol_w, theme.HEADER_HEIGHT)
+
+    def value_rect(self) -> QRectF:
+        top = self.row_y((self.rows - 2) / 2) - theme.ROW_HEIGHT / 2
+        return QRectF(14, top, theme.NODE_WIDTH - 18, theme.ROW_HEIGHT)
+
+    def area_at(self, local: QPointF) -> str:
+        """Which part a point (item coordinates) is on: "name", "symbol", "value" or ""."""
+        if self.name_rect().contains(local):
+            return "name"
+        if self.symbol_rect().contains(local):
+            return "symbol"
+        if self.value_rect().contains(local):
+            return "value"
+        return ""
+
+    # -- painting ----------------------------------------------------------------------
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionGraphicsItem,
+        widget: QWidget | None = None,
+    ) -> None:
+        d = self.display
+        node = self.node
+        rect = self.body_rect()
+        selected = self.isSelected()
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+
+        if d.current:
+            painter.setPen(QPen(theme.CURRENT, 6))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), 8, 8)
+
+        fill = theme.WARNING_FILL if d.warning else theme.NODE_FILL
+        if d.practice_mark == "right":
+            fill = theme.RIGHT_FILL
+        elif d.practice_mark == "wrong":
+            fill = theme.WRONG_FILL
+        border = theme.NODE_BORDER
+        width = 1.2
+        if d.output:
+            border, width = theme.OUTPUT, 2.4
+        if d.warning:
+            border, width = theme.WARNING, 2.4
+        if selected:
+            border, width = theme.SELECTED, 2.6
+        pen = QPen(border, width)
+        if d.stale:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(fill)
+        painter.drawRoundedRect(rect, 6, 6)
+
+        # Header band, clipped to the rounded outline.
+        header = QRectF(0, 0, theme.NODE_WIDTH, theme.HEADER_HEIGHT)
+        path = QPainterPath()
+        path.addRoundedRect(rect.adjusted(0.8, 0.8, -0.8, -0.8), 5.5, 5.5)
+        band = QPainterPath()
+        band.addRect(header)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(theme.header_colour(node.op, node.spec.category))
+        painter.drawPath(path.intersected(band))
+        painter.setPen(QPen(theme.NODE_BORDER, 0.8))
+        y_line = header.bottom()
+        painter.drawLine(QPointF(0.8, y_line), QPointF(rect.right() - 0.8, y_line))
+
+        if lod < 0.35:
+            return  # zoomed far out: boxes only
+
+        painter.setPen(theme.TEXT)
+        painter.setFont(_F_SYMBOL)
+        symbol_rect = self.symbol_rect().adjusted(7, 0, 0, 0)
+        symbol = _metrics(_F_SYMBOL).elidedText(
+            node.label, Qt.TextElideMode.ElideRight, symbol_rect.width()
+        )
+        painter.drawText(symbol_rect, Qt.AlignmentFlag.AlignVCenter, symbol)
+        painter.setFont(_F_NAME)
+        name_rect = self.name_rect().adjusted(2, 0, -7, 0)
+        name = _metrics(_F_NAME).elidedText(
+            node.name + (" ⚠" if d.warning else ""),
+            Qt.TextElideMode.ElideMiddle,
+            name_rect.width(),
+        )
+        painter.drawText(
+            name_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, name
+        )
+
+        # Port names next to the input ports.
+        painter.setFont(_F_LABEL)
+        painter.setPen(theme.MUTED)
+        for port in self.in_ports:
+            y = port.pos().y()
+            painter.drawText(
+                QRectF(8, y - 8, 30, 16),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                port.name,
+            )
+
+        # Value and gradient rows.
+        x_label = 26.0 if self.in_ports else 10.0
+        rows = (
+            ("value", d.value, theme.FORWARD),
+            ("grad", "?" if d.grad_hidden else d.grad, theme.BACKWARD),
+        )
+        first_row = (self.rows - 2) / 2
+        for i, (label, text, colour) in enumerate(rows):
+            y = self.row_y(i + first_row)
+            top = y - theme.ROW_HEIGHT / 2
+            band_rect = QRectF(x_label, top, theme.NODE_WIDTH, theme.ROW_HEIGHT)
+            painter.setFont(_F_LABEL)
+            painter.setPen(theme.MUTED)
+            painter.drawText(band_rect, Qt.AlignmentFlag.AlignVCenter, label)
+            computed = text != "–"
+            painter.setFont(_F_NUMBER_BOLD if computed and not d.stale else _F_NUMBER)
+            if d.stale:
+                painter.setPen(theme.STALE)
+            elif text in ("nan", "inf", "-inf"):
+                painter.setPen(theme.WARNING)
+            else:
+                painter.setPen(colour if computed else theme.MUTED)
+            painter.drawText(
+                QRectF(x_label, top, theme.NODE_WIDTH - x_label - 10, theme.ROW_HEIGHT),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                text,
+            )
+
+        if d.output:
+            self._badge(painter, "output", theme.OUTPUT, QColor("white"), rect.right() - 4)
+        if d.stale:
+            self._badge(painter, "stale", theme.STALE, QColor("white"), rect.left() + 40, left=True)
+
+    def _badge(
+        self,
+        painter: QPainter,
+        text: str,
+        bg: QColor,
+        fg: QColor,
+        x: float,
+        left: bool = False,
+    ) -> None:
+        painter.setFont(_F_BADGE)
+        w = _metrics(_F_BADGE).horizontalAdvance(text) + 12
+        r = QRectF(x - (0 if left else w), -16, w, 14)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(bg)
+        painter.drawRoundedRect(r, 6, 6)
+        painter.setPen(fg)
+        painter.drawText(r, Qt.AlignmentFlag.AlignCenter, text)
+
+    # -- moves -------------------------------------------------------------------------
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):  # noqa: N802
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            for edge in self.edges:
+                edge.update_path()
+        return super().itemChange(change, value)
+
+
+class FanoutItem(QGraphicsItem):
+    """The sum of a fan-out's gradient contributions, drawn under its node."""
+
+    def __init__(self, node: NodeItem) -> None:
+        super().__init__(node)
+        self.node_item = node
+        self.text = ""
+        self._rect = QRectF()
+        self.setZValue(3)
+        self.setVisible(False)
+
+    def set_text(self, text: str) -> None:
+        if text == self.text:
+            return
+        self.prepareGeometryChange()
+        self.text = text
+        w = _metrics(_F_FANOUT).horizontalAdvance(text) + 12
+        self._rect = QRectF((theme.NODE_WIDTH - w) / 2, self.node_item.height + 4, w, 17)
+        self.setVisible(bool(text))
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return self._rect.adjusted(-1, -1, 1, 1)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setPen(QPen(theme.BACKWARD, 1))
+        painter.setBrush(QColor("#fff4e8"))
+        painter.drawRoundedRect(self._rect, 7, 7)
+        painter.setFont(_F_FANOUT)
+        painter.setPen(theme.BACKWARD)
+        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
+
+
+class EdgeItem(QGraphicsItem):
+    """An edge from ``src``'s output port to port ``edge.port`` of ``dst``, with a label.
+
+    The label shows the value flowing forward, or the gradient contribution flowing
+    back; the tooltip spells out "upstream × local = contribution".
+    """
+
+    def __init__(self, edge: Edge, src: NodeItem, dst: NodeItem) -> None:
+        super().__init__()
+        self.edge = edge
+        self.src = src
+        self.dst = dst
+        self.label = ""
+        self.label_colour = theme.FORWARD
+        self.highlight = False
+        self.hidden_label = False
+        self._hover = False
+        self._path = QPainterPath()
+        self._label_rect = QRectF()
+        self._shape: QPainterPath | None = None
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(0)
+        src.edges.add(self)
+        dst.edges.add(self)
+        self.update_path()
+
+    def type(self) -> int:  # noqa: A003 - Qt API
+        return EDGE_TYPE
+
+    def detach(self) -> None:
+        self.src.edges.discard(self)
+        self.dst.edges.discard(self)
+
+    def update_path(self) -> None:
+        self.prepareGeometryChange()
+        a = self.src.port_scene_pos(-1)
+        b = self.dst.port_scene_pos(self.edge.port)
+        self._path = bezier(a, b)
+        self._shape = None
+        self._place_label()
+
+    def _place_label(self) -> None:
+        if not self.label:
+            self._label_rect = QRectF()
+            return
+        fm = _edge_metrics()
+        w = fm.horizontalAdvance(self.label) + 8
+        mid = self._path.pointAtPercent(0.5)
+        self._label_rect = QRectF(mid.x() - w / 2, mid.y() - 9, w, 18)
+
+    def set_label(self, text: str, colour: QColor, tooltip: str) -> None:
+        if text != self.label or colour != self.label_colour:
+            self.prepareGeometryChange()
+            self.label = text
+            self.label_colour = colour
+            self._shape = None
+            self._place_label()
+            self.update()
+        if tooltip != self.toolTip():
+            self.setToolTip(tooltip)
+
+    def set_highlight(self, on: bool) -> None:
+        if on != self.highlight:
+            self.highlight = on
+            self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return self._path.boundingRect().adjusted(-6, -6, 6, 6).united(self._label_rect)
+
+    def shape(self) -> QPainterPath:
+        if self._shape is None:
+            stroker = QPainterPathStroker()
+            stroker.setWidth(10)
+            shape = stroker.createStroke(self._path)
+            if not self._label_rect.isEmpty():
+                shape.addRect(self._label_rect)
+            self._shape = shape
+        return self._shape
+
+    def hoverEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._hover = True
+        self.update()
+        super().hoverEnterEvent(event)
+
+    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._hover = False
+        self.update()
+        super().hoverLeaveEvent(event)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        if self.isSelected():
+            pen = QPen(theme.SELECTED, 3)
+        elif self.highlight:
+            pen = QPen(theme.CURRENT, 4)
+        elif self._hover:
+            pen = QPen(theme.TEXT, 2.2)
+        else:
+            pen = QPen(theme.EDGE, 1.6)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        if not self.label:
+            return
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < 0.45:
+            return
+        painter.setPen(QPen(self.label_colour, 0.8))
+        painter.setBrush(QColor(255, 255, 255, 235))
+        painter.drawRoundedRect(self._label_rect, 7, 7)
+        painter.setFont(_F_EDGE)
+        painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
+
+
+class DragEdgeItem(QGraphicsPathItem):
+    """The loose edge that follows the mouse while the user drags from a port."""
+
+    def __init__(self, anchor: PortItem) -> None:
+        super().__init__()
+        self.anchor = anchor
+        pen = QPen(theme.SELECTED, 2, Qt.PenStyle.DashLine)
+        self.setPen(pen)
+        self.setZValue(5)
+        self.end = anchor.scenePos()
+        self.set_end(self.end)
+
+    def set_end(self, end: QPointF) -> None:
+        self.end = QPointF(end)
+        start = self.anchor.scenePos()
+        if self.anchor.is_output:
+            self.setPath(bezier(start, end))
+        else:
+            self.setPath(bezier(end, start))
+
+    def set_refused(self, refused: bool) -> None:
+        colour = theme.WARNING if refused else theme.SELECTED
+        self.setPen(QPen(colour, 2, Qt.PenStyle.DashLine))
+
+
+def bezier(a: QPointF, b: QPointF) -> QPainterPath:
+    """A left-to-right S curve from an output port ``a`` to an input port ``b``."""
+    path = QPainterPath(a)
+    dx = max(40.0, abs(b.x() - a.x()) * 0.5)
+    path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+    return path

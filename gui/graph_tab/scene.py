@@ -1,0 +1,440 @@
+"""The canvas scene: one item per node and edge, created and removed only from the
+bridge's signals, plus the mouse interactions that *ask* for edits (connect by dragging
+between ports, move by dragging nodes, double-click to edit).
+
+Requests go to callables the editor installs (``connector``, ``rewirer``, ``mover``);
+the scene never edits the graph itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QVariantAnimation, Signal
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
+
+from graph.events import Edge
+from graph.model import Graph
+from gui.graph_tab import theme
+from gui.graph_tab.bridge import GraphBridge
+from gui.graph_tab.items import DragEdgeItem, EdgeItem, FanoutItem, NodeDisplay, NodeItem, PortItem
+from gui.graph_tab.numbers import local_derivative
+
+#: connector(src, dst, port) -> None when connected, else the reason it was refused
+Connector = Callable[[str, str, int], str | None]
+#: rewirer(old edge, new edge or None to disconnect) -> None or the reason
+Rewirer = Callable[[Edge, Edge | None], str | None]
+
+
+class GraphScene(QGraphicsScene):
+    """Items mirror ``graph``; call :meth:`refresh_evaluation` to repaint the numbers."""
+
+    #: double-click on a node: (node id, "name" | "value" | "symbol" | "", screen point)
+    edit_requested = Signal(str, str, QPointF)
+    #: a refused or impossible interaction: the reason, for the status bar
+    refused = Signal(str)
+    #: the selection's nodes were dragged: {id: (x, y)} of their new positions
+    moved = Signal(object)
+
+    def __init__(self, graph: Graph, bridge: GraphBridge, parent=None) -> None:
+        super().__init__(parent)
+        self.graph = graph
+        self.bridge = bridge
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[Edge, EdgeItem] = {}
+        self.fanouts: dict[str, FanoutItem] = {}
+        self.connector: Connector | None = None
+        self.rewirer: Rewirer | None = None
+        #: practice mode: ids whose gradient is hidden, and right/wrong marks per id
+        self.hidden_grads: set[str] = set()
+        self.marks: dict[str, str] = {}
+        #: show "upstream × local = contribution" on edges instead of the contribution
+        self.show_formulas = False
+        self._drag: DragEdgeItem | None = None
+        self._drag_old_edge: Edge | None = None
+        self._snap: QVariantAnimation | None = None
+        self._press_positions: dict[str, QPointF] = {}
+        self._eval_dirty = False
+        #: highlight the node of the last step (not after "run all" or a reset)
+        self._show_current = True
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        self.setBackgroundBrush(theme.CANVAS)
+
+        bridge.node_added.connect(self._on_node_added)
+        bridge.node_removed.connect(self._on_node_removed)
+        bridge.edge_added.connect(self._on_edge_added)
+        bridge.edge_removed.connect(self._on_edge_removed)
+        bridge.node_changed.connect(self._on_node_changed)
+        bridge.node_moved.connect(self._on_node_moved)
+        bridge.graph_cleared.connect(self._on_cleared)
+        bridge.output_changed.connect(lambda *_: self.refresh_evaluation())
+        bridge.evaluation_changed.connect(self._on_evaluation)
+        for node_id in graph.node_ids():
+            self._on_node_added(node_id)
+        for edge in graph.edges():
+            self._on_edge_added(edge)
+        self.refresh_evaluation()
+
+    # -- following the graph ------------------------------------------------------------
+    def _on_node_added(self, node_id: str) -> None:
+        item = NodeItem(self.graph.node(node_id))
+        self.nodes[node_id] = item
+        self.addItem(item)
+        self.fanouts[node_id] = FanoutItem(item)
+        self._schedule_refresh()
+
+    def _on_node_removed(self, node_id: str) -> None:
+        item = self.nodes.pop(node_id, None)
+        self.fanouts.pop(node_id, None)
+        if item is not None:
+            for edge in list(item.edges):  # the engine sent edge_removed first; be safe
+                self._on_edge_removed(edge.edge)
+            self.removeItem(item)
+        self._schedule_refresh()
+
+    def _on_edge_added(self, edge: Edge) -> None:
+        src, dst = self.nodes.get(edge.src), self.nodes.get(edge.dst)
+        if src is None or dst is None:
+            return
+        item = EdgeItem(edge, src, dst)
+        self.edges[edge] = item
+        self.addItem(item)
+        dst.set_node(self.graph.node(edge.dst))
+        self._schedule_refresh()
+
+    def _on_edge_removed(self, edge: Edge) -> None:
+        item = self.edges.pop(edge, None)
+        if item is None:
+            return
+        item.detach()
+        self.removeItem(item)
+        if edge.dst in self.graph:
+            self.nodes[edge.dst].set_node(self.graph.node(edge.dst))
+        self._schedule_refresh()
+
+    def _on_node_changed(self, node_id: str) -> None:
+        item = self.nodes.get(node_id)
+        if item is not None:
+            item.set_node(self.graph.node(node_id))
+            # Ports may have changed (choose's n): edges follow their port positions.
+            for edge in item.edges:
+                edge.update_path()
+
+    def _on_node_moved(self, node_id: str, x: float, y: float) -> None:
+        item = self.nodes.get(node_id)
+        if item is not None and (item.pos().x(), item.pos().y()) != (x, y):
+            item.setPos(x, y)
+
+    def _on_cleared(self) -> None:
+        self._cancel_drag()
+        for item in self.edges.values():
+            item.detach()
+            self.removeItem(item)
+        for item in self.nodes.values():
+            self.removeItem(item)
+        self.edges.clear()
+        self.nodes.clear()
+        self.fanouts.clear()
+
+    # -- numbers -----------------------------------------------------------------------
+    def _on_evaluation(self, event) -> None:  # noqa: ANN001
+        if event.reason in ("step", "step_back", "run", "reset"):
+            self._show_current = event.reason in ("step", "step_back")
+        self.refresh_evaluation()
+
+    def _schedule_refresh(self) -> None:
+        # A file load sends hundreds of events: refresh the numbers once afterwards.
+        if not self._eval_dirty:
+            self._eval_dirty = True
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, self.refresh_evaluation)
+
+    def refresh_evaluation(self) -> None:
+        """Show the graph's evaluation (values, gradients, marks) on every item."""
+        self._eval_dirty = False
+        graph = self.graph
+        ev = graph.evaluation
+        values, grads, contributions = ev.values, ev.grads, ev.contributions
+        output = graph.output_id
+        current = ev.current if ev.current in self.nodes and self._show_current else None
+        highlight = set(graph.in_edges(current)) if current is not None else set()
+        for node_id, item in self.nodes.items():
+            hidden = node_id in self.hidden_grads
+            item.set_display(
+                NodeDisplay(
+                    value=theme.fmt(values.get(node_id)),
+                    grad=theme.fmt(grads.get(node_id)),
+                    stale=ev.stale,
+                    current=node_id == current,
+                    warning=node_id in ev.nonfinite,
+                    output=node_id == output,
+                    grad_hidden=hidden,
+                    practice_mark=self.marks.get(node_id, ""),
+                )
+            )
+            self._update_fanout(node_id, hidden)
+        for edge, item in self.edges.items():
+            item.set_highlight(edge in highlight)
+            contribution = contributions.get(edge)
+            if contribution is not None and edge.src not in self.hidden_grads:
+                up = grads.get(edge.dst)
+                local = local_derivative(graph, edge, values)
+                src_name = graph.node(edge.src).name
+                dst_name = graph.node(edge.dst).name
+                formula = f"{theme.fmt(up)} × {theme.fmt(local)} = {theme.fmt(contribution)}"
+                tip = (
+                    f"<b>gradient into {src_name}</b> along this edge<br>"
+                    f"upstream × local = contribution<br>"
+                    f"dL/d{dst_name} × ∂{dst_name}/∂{src_name} = "
+                    f"{theme.fmt_full(up)} × {theme.fmt_full(local)} = "
+                    f"{theme.fmt_full(contribution)}"
+                )
+                label = formula if self.show_formulas else theme.fmt(contribution)
+                item.set_label(label, theme.BACKWARD, tip)
+            elif values.get(edge.src) is not None:
+                src = graph.node(edge.src)
+                dst = graph.node(edge.dst)
+                port = dst.port_names[edge.port]
+                tip = (
+                    f"<b>{src.name} → {dst.name}.{port}</b><br>"
+                    f"value {theme.fmt_full(values.get(edge.src))}<br>"
+                    "upstream × local = contribution appears here during the backward pass"
+                )
+                colour = theme.STALE if ev.stale else theme.FORWARD
+                item.set_label(theme.fmt(values.get(edge.src)), colour, tip)
+            else:
+                src = graph.node(edge.src)
+                dst = graph.node(edge.dst)
+                item.set_label(
+                    "",
+                    theme.FORWARD,
+                    f"{src.name} → {dst.name}.{dst.port_names[edge.port]} (not computed yet)",
+                )
+
+    def _update_fanout(self, node_id: str, hidden: bool) -> None:
+        fan = self.fanouts.get(node_id)
+        if fan is None:
+            return
+        ev = self.graph.evaluation
+        outs = [e for e in self.nodes[node_id].edges if e.edge.src == node_id]
+        if len(outs) < 2 or hidden:
+            fan.set_text("")
+            return
+        outs.sort(key=lambda e: (e.dst.pos().y(), e.edge.port))
+        parts = [ev.contributions.get(e.edge) for e in outs]
+        if all(p is None for p in parts):
+            fan.set_text("")
+            return
+        terms = " + ".join(theme.fmt(p, 3) if p is not None else "?" for p in parts)
+        grad = ev.grads.get(node_id)
+        total = f" = {theme.fmt(grad, 4)}" if grad is not None and None not in parts else ""
+        fan.set_text(f"Σ {terms}{total}")
+
+    # -- queries used by the view, editor and tests --------------------------------------
+    def port_at(self, pos: QPointF, exclude: PortItem | None = None) -> PortItem | None:
+        """The port under a scene point (with a little slack), or None."""
+        slack = theme.PORT_RADIUS * 1.8
+        area = QRectF(pos.x() - slack, pos.y() - slack, 2 * slack, 2 * slack)
+        best, best_d = None, math.inf
+        for item in self.items(area):
+            if isinstance(item, PortItem) and item is not exclude:
+                p = item.scenePos()
+                d = math.hypot(p.x() - pos.x(), p.y() - pos.y())
+                if d < best_d:
+                    best, best_d = item, d
+        return best
+
+    def node_at(self, pos: QPointF) -> NodeItem | None:
+        for item in self.items(pos):
+            while item is not None and not isinstance(item, NodeItem):
+                item = item.parentItem()
+            if isinstance(item, NodeItem):
+                return item
+        return None
+
+    def selected_node_ids(self) -> list[str]:
+        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+
+    def selected_edges(self) -> list[Edge]:
+        return [i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)]
+
+    def items_rect(self) -> QRectF:
+        rect = QRectF()
+        for item in self.nodes.values():
+            rect = rect.united(item.sceneBoundingRect())
+        return rect
+
+    # -- port dragging -------------------------------------------------------------------
+    @property
+    def dragging(self) -> bool:
+        return self._drag is not None
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            port = self.port_at(event.scenePos())
+            if port is not None:
+                self._start_drag(port)
+                event.accept()
+                return
+        super().mousePressEvent(event)
+        self._press_positions = {
+            i.node_id: i.pos() for i in self.selectedItems() if isinstance(i, NodeItem)
+        }
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if self._drag is not None:
+            self._drag.set_end(event.scenePos())
+            target = self._drop_target(event.scenePos())
+            self._drag.set_refused(target is None and self.port_at(event.scenePos()) is not None)
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if self._drag is not None and event.button() == Qt.MouseButton.LeftButton:
+            self._finish_drag(event.scenePos())
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        moved = {}
+        for node_id, before in self._press_positions.items():
+            item = self.nodes.get(node_id)
+            if item is not None and item.pos() != before:
+                moved[node_id] = (item.pos().x(), item.pos().y())
+        self._press_positions = {}
+        if moved:
+            self.moved.emit(moved)
+
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        node = self.node_at(event.scenePos())
+        if node is not None and self.port_at(event.scenePos()) is None:
+            area = node.area_at(node.mapFromScene(event.scenePos()))
+            self.edit_requested.emit(node.node_id, area, event.screenPos().toPointF())
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def _start_drag(self, port: PortItem) -> None:
+        self._cancel_drag()
+        self._drag_old_edge = None
+        anchor = port
+        if not port.is_output and port.connected:
+            # Dragging from a connected input picks its edge up: drop it elsewhere to
+            # rewire, on empty canvas to disconnect.
+            node = self.graph.node(port.node_id)
+            src = node.inputs[port.index]
+            if src is not None:
+                self._drag_old_edge = Edge(src, port.node_id, port.index)
+                anchor = self.nodes[src].out_port
+                self.edges[self._drag_old_edge].setOpacity(0.25)
+        self._drag = DragEdgeItem(anchor)
+        self.addItem(self._drag)
+
+    def _drop_target(self, pos: QPointF) -> PortItem | None:
+        """The port a drag would connect to at ``pos``: of the opposite kind."""
+        assert self._drag is not None
+        anchor = self._drag.anchor
+        port = self.port_at(pos, exclude=anchor)
+        if port is not None:
+            return port if port.is_output != anchor.is_output else None
+        node = self.node_at(pos)
+        if node is None or node is anchor.node_item:
+            return None
+        if not anchor.is_output:
+            return node.out_port
+        # Dropped on a node's body: the nearest free input port.
+        free = [p for p in node.in_ports if not p.connected] or node.in_ports
+        if not free:
+            return None
+        return min(free, key=lambda p: abs(p.scenePos().y() - pos.y()))
+
+    def _finish_drag(self, pos: QPointF) -> None:
+        drag = self._drag
+        assert drag is not None
+        old_edge = self._drag_old_edge
+        target = self._drop_target(pos)
+        anchor = drag.anchor
+        reason: str | None = None
+        if old_edge is not None:
+            # Rewiring a picked-up edge: its source stays, its input end moves.
+            if old_edge in self.edges:
+                self.edges[old_edge].setOpacity(1.0)
+            if target is None and self.node_at(pos) is None:
+                reason = self._call_rewire(old_edge, None)
+            elif target is not None and not target.is_output:
+                new_edge = Edge(old_edge.src, target.node_id, target.index)
+                reason = None if new_edge == old_edge else self._call_rewire(old_edge, new_edge)
+            else:
+                reason = "drop the edge on an input port, or on empty canvas to disconnect it"
+        elif target is None:
+            reason = (
+                "drop on an input port to connect"
+                if anchor.is_output
+                else "drop on a node's output port to connect"
+            )
+            if self.port_at(pos, exclude=anchor) is not None:
+                reason = (
+                    "connect an output port to an input port"
+                    if anchor.is_output
+                    else "connect an input port to an output port"
+                )
+        else:
+            out, inp = (anchor, target) if anchor.is_output else (target, anchor)
+            reason = self._call_connect(out.node_id, inp.node_id, inp.index)
+        self._drag = None
+        self._drag_old_edge = None
+        if reason:
+            self.refused.emit(reason)
+            self._snap_back(drag)
+        else:
+            self.removeItem(drag)
+
+    def _call_connect(self, src: str, dst: str, port: int) -> str | None:
+        if self.connector is None:
+            return "editing is not available"
+        return self.connector(src, dst, port)
+
+    def _call_rewire(self, old: Edge, new: Edge | None) -> str | None:
+        if self.rewirer is None:
+            return "editing is not available"
+        return self.rewirer(old, new)
+
+    def _snap_back(self, drag: DragEdgeItem) -> None:
+        """Animate the refused loose end back to its port, then remove it."""
+        if self._snap is not None:
+            self._snap.stop()
+        start = drag.end
+        home = drag.anchor.scenePos()
+        drag.set_refused(True)
+        anim = QVariantAnimation(self)
+        anim.setDuration(180)
+        anim.setStartValue(0.0)
+        anim.setEndValue(1.0)
+
+        def step(t: float) -> None:
+            drag.set_end(
+                QPointF(
+                    start.x() + (home.x() - start.x()) * t, start.y() + (home.y() - start.y()) * t
+                )
+            )
+
+        def done() -> None:
+            if drag.scene() is self:
+                self.removeItem(drag)
+            self._snap = None
+
+        anim.valueChanged.connect(step)
+        anim.finished.connect(done)
+        self._snap = anim
+        anim.start(QVariantAnimation.DeletionPolicy.DeleteWhenStopped)
+
+    def _cancel_drag(self) -> None:
+        if self._drag is not None:
+            if self._drag_old_edge in self.edges:
+                self.edges[self._drag_old_edge].setOpacity(1.0)
+            if self._drag.scene() is self:
+                self.removeItem(self._drag)
+            self._drag = None
+            self._drag_old_edge = None

@@ -1,0 +1,248 @@
+"""Stepping through forward and backward: the actions, their toolbar, and the status
+text ("backward 3/9: p1 = e1 / d"). The engine's Stepper does the work and publishes
+each state to the graph; the scene paints it from the bridge's signal."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QWidget
+
+from graph.evaluate import BackwardRecord, ForwardRecord, Stepper, format_value
+from gui.graph_tab.bridge import GraphBridge
+from gui.graph_tab.practice import PracticeSession
+
+
+def record_details(record: ForwardRecord | BackwardRecord | None) -> str:
+    """One line explaining a step: the inputs that made the value, or upstream × local."""
+    if record is None:
+        return ""
+    if isinstance(record, ForwardRecord):
+        ins = ", ".join(f"{p.src_name} = {format_value(p.value)}" for p in record.inputs)
+        return f"{record.name} = {record.formula} = {format_value(record.output)}   ({ins})"
+    return "   ·   ".join(record.explain())
+
+
+class StepController(QObject):
+    """Owns the Stepper and the five step actions."""
+
+    status = Signal(str, int)
+
+    def __init__(
+        self,
+        bridge: GraphBridge,
+        practice: PracticeSession | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.graph = bridge.graph
+        self.stepper = Stepper(self.graph)
+        self.practice = practice
+        self.last_record: ForwardRecord | BackwardRecord | None = None
+
+        def make(text: str, short: str, keys: list[str], tip: str, slot) -> QAction:  # noqa: ANN001
+            action = QAction(text, self)
+            action.setIconText(short)  # what the toolbar button shows
+            action.setShortcuts([QKeySequence(k) for k in keys])
+            native = QKeySequence.SequenceFormat.NativeText
+            shown = " or ".join(QKeySequence(k).toString(native) for k in keys)
+            action.setToolTip(f"{tip} ({shown})")
+            action.setStatusTip(tip)
+            action.triggered.connect(slot)
+            return action
+
+        self.forward_action = make(
+            "Step forward", "Step →", ["Right"], "Compute the next node's value", self.step_forward
+        )
+        self.backward_action = make(
+            "Step backward",
+            "← Step backward",
+            ["Left"],
+            "Send the gradient back through the next node",
+            self.step_backward,
+        )
+        self.back_action = make(
+            "Step back", "↶ Undo step", ["Backspace"], "Undo the last step", self.step_back
+        )
+        self.run_action = make(
+            "Run all", "» Run all", ["F5"], "Finish forward and backward", self.run_all
+        )
+        self.reset_action = make(
+            "Reset", "⟲ Reset", ["Shift+F5"], "Forget every computed value", self.reset
+        )
+        bridge.evaluation_changed.connect(self._on_evaluation)
+        bridge.edited.connect(self.update_actions)
+        self.update_actions()
+
+    @property
+    def actions(self) -> list[QAction]:
+        return [
+            self.forward_action,
+            self.backward_action,
+            self.back_action,
+            self.run_action,
+            self.reset_action,
+        ]
+
+    def bind_shortcuts_to(self, widget: QWidget) -> None:
+        """Arrow keys and Backspace step only while ``widget`` (the canvas) has focus."""
+        for action in (self.forward_action, self.backward_action, self.back_action):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            widget.addAction(action)
+        for action in (self.run_action, self.reset_action):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            widget.addAction(action)
+
+    # -- actions -----------------------------------------------------------------------
+    def step_forward(self) -> ForwardRecord | None:
+        if not len(self.graph):
+            self._say("The graph is empty: add nodes from the palette (or press Tab).")
+            return None
+        record = self.stepper.step_forward()
+        if record is None:
+            if self.stepper.can_step_backward or self.stepper.phase in ("backward", "done"):
+                self._say("The forward pass is complete: step backward (←).")
+            else:
+                self._say(self._backward_blocker() or "Nothing to compute.")
+        else:
+            self._report(record)
+        return record
+
+    def step_backward(self) -> BackwardRecord | None:
+        p = self.practice
+        if p is not None and p.enabled:
+            if p.pending is not None:
+                self._say(f"Practice: type dL/d{p.pending.name} first (Practice panel).")
+                return None
+        if not len(self.graph):
+            self._say("The graph is empty.")
+            return None
+        record = self.stepper.step_backward()
+        if record is None:
+            if p is not None and p.enabled and self.stepper.phase == "done":
+                if not p.next_input_question():
+                    right, total = p.score
+                    self._say(f"Practice finished: {right} / {total} right.")
+                return None
+            self._say(self._backward_blocker() or "The backward pass is complete.")
+            return None
+        self._report(record)
+        if p is not None and p.enabled:
+            p.ask_step(record)
+        return record
+
+    def step_back(self) -> object:
+        p = self.practice
+        if p is not None and p.enabled and self.stepper.phase in ("backward", "done"):
+            self._say("Practice: backward steps cannot be taken back; Reset starts over.")
+            return None
+        record = self.stepper.step_back()
+        if record is None:
+            self._say("Nothing to take back.")
+        else:
+            self._say(f"Took back: {record.describe()}")
+            history = self.stepper.history
+            self.last_record = history[-1] if history else None
+        return record
+
+    def run_all(self) -> None:
+        if not len(self.graph):
+            self._say("The graph is empty.")
+            return
+        p = self.practice
+        if p is not None and p.enabled:
+            while self.stepper.can_step_forward and not self.stepper.forward_done:
+                if self.stepper.step_forward() is None:
+                    break
+            self._say("Practice: forward pass done. Now step backward (←) and answer.")
+            return
+        result = self.stepper.run_all()
+        self.last_record = None
+        out = self.graph.node(result.output).name if result.output in self.graph else None
+        if result.problem:
+            self._say(f"Forward pass done; no backward pass: {result.problem}")
+        elif out is not None:
+            self._say(
+                f"Run all: {out} = {format_value(result.value)}; every gradient computed "
+                f"({self.stepper.position[1]} backward steps)."
+            )
+
+    def reset(self) -> None:
+        self.stepper.reset()
+        self.last_record = None
+        if self.practice is not None:
+            self.practice.restart()
+        self._say("Reset: only the inputs are known.")
+
+    def reset_quietly(self) -> None:
+        """Start over without a status message (a new document was loaded)."""
+        self.stepper.reset()
+        self.last_record = None
+        if self.practice is not None:
+            self.practice.restart()
+
+    # -- state -------------------------------------------------------------------------
+    def _backward_blocker(self) -> str | None:
+        s = self.stepper
+        if not s.forward_done:
+            return "Finish the forward pass first (→ or F5)."
+        if s.problem:
+            return f"No backward pass: {s.problem}."
+        return None
+
+    def _report(self, record: ForwardRecord | BackwardRecord) -> None:
+        self.last_record = record
+        text = record.describe()
+        if isinstance(record, BackwardRecord) and self.practice and self.practice.enabled:
+            text = f"backward {record.index}/{record.total}: {record.name}: your turn"
+        self._say(text, 0)
+
+    def _say(self, text: str, ms: int = 6000) -> None:
+        self.status.emit(text, ms)
+
+    def _on_evaluation(self, event) -> None:  # noqa: ANN001
+        if event.reason in ("stale",) and self.practice is not None and self.practice.enabled:
+            self.practice.restart()
+        if event.reason == "reset" and self.practice is not None and self.practice.enabled:
+            if self.practice.answers or self.practice.pending:
+                self.practice.restart()
+        self.update_actions()
+
+    def update_actions(self) -> None:
+        s = self.stepper
+        nonempty = len(self.graph) > 0
+        self.forward_action.setEnabled(nonempty)
+        self.backward_action.setEnabled(nonempty)
+        self.back_action.setEnabled(s.can_step_back)
+        self.run_action.setEnabled(nonempty)
+        self.reset_action.setEnabled(nonempty)
+
+    def details_text(self) -> str:
+        record = self.last_record
+        if (
+            self.practice is not None
+            and self.practice.enabled
+            and isinstance(record, BackwardRecord)
+        ):
+            return f"{record.name} = {record.formula}: what is dL/d{record.name}?"
+        return record_details(record)
+
+
+class StepDetails(QLabel):
+    """The line under the canvas explaining the last step."""
+
+    def __init__(self, controller: StepController, bridge: GraphBridge) -> None:
+        super().__init__()
+        self.setObjectName("stepDetails")
+        self.controller = controller
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setStyleSheet(
+            "QLabel#stepDetails { font-family: 'DejaVu Sans Mono'; padding: 3px 6px;"
+            " background: #ffffff; border-top: 1px solid #dadce0; color: #202124; }"
+        )
+        bridge.evaluation_changed.connect(lambda *_: self.refresh())
+        self.refresh()
+
+    def refresh(self) -> None:
+        text = self.controller.details_text()
+        self.setText(text or "Step with → (forward) and ← (backward); F5 runs everything.")

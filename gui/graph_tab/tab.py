@@ -1,0 +1,753 @@
+"""The Graph tab: build scalar graphs in a node editor and step through backprop.
+
+The engine's :class:`graph.model.Graph` is the only source of truth. Edits go through
+:class:`GraphEditor` (undoable commands), the canvas and panels follow the graph
+through one :class:`GraphBridge`, and files go through :class:`GraphDocument`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, QRect, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
+    QUndoView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graph import fileformat
+from graph.errors import GraphError
+from graph.examples import EXAMPLES, example_path
+from graph.model import Graph
+from gui.graph_tab import autosave, theme
+from gui.graph_tab.add_menu import AddNodePopup
+from gui.graph_tab.banner import RestoreBanner
+from gui.graph_tab.bridge import GraphBridge
+from gui.graph_tab.document import GraphDocument
+from gui.graph_tab.editor import GraphEditor
+from gui.graph_tab.export import FORMATS, export
+from gui.graph_tab.gradcheck_panel import GradCheckPanel
+from gui.graph_tab.inline_edit import InlineEditor
+from gui.graph_tab.inputs_panel import InputsPanel
+from gui.graph_tab.palette import OpPalette
+from gui.graph_tab.practice import META_KEY, PracticePanel, PracticeSession, practice_settings
+from gui.graph_tab.program_dialog import ProgramDialog
+from gui.graph_tab.scene import GraphScene
+from gui.graph_tab.stepping import StepController, StepDetails
+from gui.graph_tab.view import GraphView
+from gui.tab_base import AppContext, AppTab
+
+LEGEND = (
+    "<span style='color:#1f63c6'>■</span> value (forward) &nbsp;&nbsp;"
+    "<span style='color:#c2570c'>■</span> gradient dL/dnode (backward) &nbsp;&nbsp;"
+    "<span style='color:#f2b705'>▬</span> current step &nbsp;&nbsp;"
+    "<span style='color:#8c8c8c'>┅</span> stale &nbsp;&nbsp;"
+    "<span style='color:#d93025'>■</span> nan/inf appeared here &nbsp;&nbsp;"
+    "<span style='color:#c2570c'>Σ</span> fan-out sum &nbsp;&nbsp;"
+    "<b>▭</b> output"
+)
+
+
+class GraphTab(AppTab):
+    tab_id = "graph"
+    title = "Graph"
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.setObjectName("graphTab")
+        self.graph = Graph()
+        self.bridge = GraphBridge(self.graph, self)
+        self.stack = QUndoStack(self)
+        self.scene = GraphScene(self.graph, self.bridge, self)
+        self.view = GraphView(self.scene)
+        self.editor = GraphEditor(self.graph, self.stack, self)
+        self.scene.connector = self.editor.connect
+        self.scene.rewirer = self.editor.rewire
+        self.practice = PracticeSession(self.graph, self.scene)
+        self.steps = StepController(self.bridge, self.practice, self)
+        self.document = GraphDocument(self.graph, self.stack, context.settings, self)
+        self.inline = InlineEditor(self.view.viewport())
+        self.add_popup = AddNodePopup(self)
+        self.autosaver = autosave.Autosaver(
+            self.graph, lambda: self.document.modified, lambda: self.document.path, parent=self
+        )
+        self._screenshot_mode = False
+
+        self._build_actions()
+        self._build_ui()
+        self._connect()
+        self._rebuild_recent_menu()
+        self._refresh_title()
+        self._refresh_output_choices()
+        self.autosaver.start()
+        self._offer_restore()
+
+    # ------------------------------------------------------------------ construction
+    def _build_ui(self) -> None:
+        self.palette = OpPalette()
+        palette_box = QWidget()
+        pl = QVBoxLayout(palette_box)
+        pl.setContentsMargins(4, 4, 0, 4)
+        title = QLabel("<b>Ops</b>")
+        title.setToolTip("Drag an op onto the canvas, or double-click it")
+        title.setWordWrap(True)
+        pl.addWidget(title)
+        pl.addWidget(self.palette, 1)
+        palette_box.setMinimumWidth(96)
+
+        self.toolbar = QToolBar()
+        self.toolbar.setObjectName("graphToolbar")
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.toolbar.setStyleSheet("QToolBar { spacing: 2px; border: none; }")
+        for action in self.steps.actions:
+            self.toolbar.addAction(action)
+        self.toolbar.addSeparator()
+        self.output_box = QComboBox()
+        self.output_box.setObjectName("outputChoice")
+        self.output_box.setToolTip("The node whose gradient is taken (L in dL/dx)")
+        self.output_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.toolbar.addWidget(QLabel(" Output "))
+        self.toolbar.addWidget(self.output_box)
+        self.toolbar.addSeparator()
+        self.toolbar.addAction(self.fit_action)
+        self.toolbar.addAction(self.layout_action)
+        self.toolbar.addAction(self.practice_action)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.toolbar.addWidget(spacer)
+        self.title_label = QLabel()
+        self.title_label.setObjectName("graphTitle")
+        self.title_label.setStyleSheet("font-weight: bold; padding-right: 6px;")
+        self.toolbar.addWidget(self.title_label)
+
+        self.legend = QLabel(LEGEND)
+        self.legend.setObjectName("graphLegend")
+        self.legend.setStyleSheet("color: #3c4043; padding: 2px 6px;")
+        self.banner = RestoreBanner()
+        self.details = StepDetails(self.steps, self.bridge)
+
+        center = QWidget()
+        cl = QVBoxLayout(center)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(0)
+        cl.addWidget(self.toolbar)
+        cl.addWidget(self.legend)
+        cl.addWidget(self.banner)
+        cl.addWidget(self.view, 1)
+        cl.addWidget(self.details)
+
+        self.inputs_panel = InputsPanel(self.bridge, self.editor, self.scene)
+        self.gradcheck_panel = GradCheckPanel(self.bridge)
+        self.practice_panel = PracticePanel(self.practice)
+        self.side_tabs = QTabWidget()
+        self.side_tabs.setObjectName("graphSideTabs")
+        self.side_tabs.addTab(self.inputs_panel, "Inputs")
+        self.side_tabs.addTab(self.gradcheck_panel, "Gradient check")
+        self.side_tabs.addTab(self.practice_panel, "Practice")
+        self.history = QUndoView(self.stack)
+        self.history.setObjectName("undoHistory")
+        self.history.setEmptyLabel("(start)")
+        history_box = QWidget()
+        hl = QVBoxLayout(history_box)
+        hl.setContentsMargins(4, 4, 4, 4)
+        hl.addWidget(QLabel("<b>History</b> (click a line to go back to it)"))
+        hl.addWidget(self.history)
+        self.history_box = history_box
+        history_box.hide()
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.side_tabs)
+        right.addWidget(history_box)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(palette_box)
+        self.splitter.addWidget(center)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
+        self.splitter.setSizes([112, 918, 250])
+        self.splitter.setCollapsible(1, False)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+
+    def _action(
+        self,
+        text: str,
+        slot,  # noqa: ANN001
+        keys: list[str] | QKeySequence.StandardKey | None = None,
+        tip: str = "",
+        canvas_only: bool = False,
+        checkable: bool = False,
+    ) -> QAction:
+        action = QAction(text, self)
+        if isinstance(keys, QKeySequence.StandardKey):
+            action.setShortcuts(keys)
+        elif keys:
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        action.setCheckable(checkable)
+        if checkable:
+            action.toggled.connect(slot)
+        else:
+            action.triggered.connect(lambda _checked=False: slot())
+        if canvas_only:
+            # Single keys act only while the canvas has the focus (not in tables).
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.view.addAction(action)
+        else:
+            self.addAction(action)
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.new_action = a("&New", self.new_graph, QKeySequence.StandardKey.New)
+        self.open_action = a("&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self.program_action = a(
+            "New from &Python program…",
+            self.program_dialog,
+            ["Ctrl+Shift+N"],
+            "Build a graph from a short program (micrograd style works)",
+        )
+        self.save_action = a("&Save", self.document.save, QKeySequence.StandardKey.Save)
+        self.save_as_action = a("Save &As…", self.document.save_as, ["Ctrl+Shift+S"])
+        self.recent_menu = QMenu("Open &Recent", self)
+        self.examples_menu = QMenu("&Examples", self)
+        for name, description in EXAMPLES.items():
+            action = self.examples_menu.addAction(description)
+            action.triggered.connect(lambda _=False, n=name: self.open_example(n))
+        self.export_menu = QMenu("&Export", self)
+        for kind, (label, _pattern) in FORMATS.items():
+            action = self.export_menu.addAction(f"{label}…")
+            action.triggered.connect(lambda _=False, k=kind: self.export_dialog(k))
+
+        self.undo_action = self.stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.redo_action = self.stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for action in (self.undo_action, self.redo_action):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+        self.add_node_action = a(
+            "&Add node…", lambda: self.view.request_add_menu(), ["Tab"], canvas_only=True
+        )
+        self.delete_action = a(
+            "&Delete", self.delete_selection, ["Delete"], "Delete the selection", canvas_only=True
+        )
+        self.duplicate_action = a("D&uplicate", self.duplicate_selection, ["Ctrl+D"])
+        self.select_all_action = a("Select &all", self.select_all, ["Ctrl+A"], canvas_only=True)
+        self.layout_action = a(
+            "Auto-&layout",
+            self.auto_layout,
+            ["L"],
+            "Arrange the nodes left to right by depth (L)",
+            canvas_only=True,
+        )
+        self.output_action = a("Set as &output", self.set_selected_as_output)
+        self.practice_action = a(
+            "&Practice mode",
+            self.set_practice,
+            tip="Hide the gradients and answer them yourself, step by step",
+            checkable=True,
+        )
+
+        self.fit_action = a(
+            "&Fit graph", self.view.fit, ["F"], "Show the whole graph (F)", canvas_only=True
+        )
+        self.zoom_in_action = a("Zoom &in", lambda: self.view.zoom_by(1.25), ["Ctrl+="])
+        self.zoom_out_action = a("Zoom &out", lambda: self.view.zoom_by(0.8), ["Ctrl+-"])
+        self.zoom_reset_action = a("&Actual size", self.view.reset_zoom, ["Ctrl+0"])
+        self.formulas_action = a(
+            "Show edge &formulas",
+            self.set_show_formulas,
+            tip="Label edges 'upstream × local = contribution' during backward",
+            checkable=True,
+        )
+        self.history_action = a(
+            "&History panel", self.set_history_visible, ["Ctrl+H"], checkable=True
+        )
+        self.steps.bind_shortcuts_to(self.view)
+
+    def _connect(self) -> None:
+        self.scene.moved.connect(lambda positions: self.editor.move(positions))
+        self.scene.refused.connect(lambda text: self.say(f"Refused: {text}", 8000))
+        self.scene.edit_requested.connect(self.edit_node)
+        self.editor.refused.connect(lambda text: self.say(f"Refused: {text}", 8000))
+        self.editor.created.connect(self._select_ids)
+        self.view.op_dropped.connect(self.add_node_at)
+        self.view.add_menu_requested.connect(self.open_add_menu)
+        self.view.node_menu_requested.connect(self.open_node_menu)
+        self.palette.op_activated.connect(self.add_node_at_center)
+        self.add_popup.chosen.connect(self.add_node_at)
+        self.steps.status.connect(self.say)
+        self.document.status.connect(self.say)
+        self.document.changed.connect(self._refresh_title)
+        self.document.recent_changed.connect(self._rebuild_recent_menu)
+        self.document.recent_changed.connect(self.actions_changed)
+        self.bridge.edited.connect(self.autosaver.note_change)
+        self.bridge.edited.connect(self._refresh_title)
+        self.bridge.output_changed.connect(lambda *_: self._refresh_output_choices())
+        self.bridge.node_added.connect(lambda *_: self._schedule_output_refresh())
+        self.bridge.node_removed.connect(lambda *_: self._schedule_output_refresh())
+        self.bridge.edge_added.connect(lambda *_: self._schedule_output_refresh())
+        self.bridge.edge_removed.connect(lambda *_: self._schedule_output_refresh())
+        self.bridge.node_changed.connect(lambda *_: self._schedule_output_refresh())
+        self.bridge.graph_cleared.connect(self._on_cleared)
+        self.bridge.meta_changed.connect(self._on_meta_changed)
+        self.output_box.activated.connect(self._output_chosen)
+        self.autosaver.failed.connect(lambda text: self.say(text, 10000))
+        self.banner.restore_clicked.connect(self.restore_crashed)
+        self.banner.discard_clicked.connect(self.discard_crashed)
+        self.practice_panel.next_requested.connect(self.steps.step_backward)
+        self.practice_panel.tolerance_changed.connect(self.set_practice_tolerance)
+        self._output_refresh_pending = False
+
+    # ------------------------------------------------------------------ AppTab
+    def menu_actions(self, menu: str) -> list[QAction | None]:
+        if menu == "File":
+            return [
+                self.new_action,
+                self.open_action,
+                self.recent_menu.menuAction(),
+                self.examples_menu.menuAction(),
+                self.program_action,
+                None,
+                self.save_action,
+                self.save_as_action,
+                self.export_menu.menuAction(),
+            ]
+        if menu == "Edit":
+            return [
+                self.undo_action,
+                self.redo_action,
+                None,
+                self.add_node_action,
+                self.delete_action,
+                self.duplicate_action,
+                self.select_all_action,
+                None,
+                self.layout_action,
+                self.output_action,
+                None,
+                self.practice_action,
+            ]
+        if menu == "View":
+            return [
+                self.fit_action,
+                self.zoom_in_action,
+                self.zoom_out_action,
+                self.zoom_reset_action,
+                None,
+                self.formulas_action,
+                self.history_action,
+                None,
+                *self.steps.actions,
+            ]
+        return []
+
+    def accepts_path(self, path: Path) -> bool:
+        return Path(path).suffix.lower() in (".json", ".py") and Path(path).is_file()
+
+    def open_paths(self, paths: list[Path]) -> None:
+        if not paths:
+            return
+        if len(paths) > 1:
+            self.say(f"Opening {paths[0].name}; the graph tab shows one graph at a time.", 6000)
+        self.open_file(Path(paths[0]))
+
+    def can_close(self) -> bool:
+        return self.document.maybe_discard("quit")
+
+    def shutdown(self) -> None:
+        self.autosaver.stop()
+        self.bridge.detach()
+
+    def prepare_screenshot(self) -> None:
+        self._screenshot_mode = True
+        self.banner.hide()
+        if len(self.graph):
+            self.steps.run_all()
+        self.view.fit_when_shown()
+
+    # ------------------------------------------------------------------ files
+    def say(self, text: str, ms: int = 5000) -> None:
+        self.status_message.emit(text, ms)
+
+    def new_graph(self) -> bool:
+        return self.document.new()
+
+    def open_dialog(self) -> bool:
+        if not self.document.maybe_discard("open another graph"):
+            return False
+        path = self.document.ask_open_path()
+        if path is None:
+            return False
+        return self.open_file(path, asked=True)
+
+    def open_file(self, path: Path, asked: bool = False) -> bool:
+        if asked:
+            # The user already answered the unsaved-changes question.
+            saved = self.document.modified
+            self.document._modified_extra = False
+            self.stack.setClean()
+            ok = self.document.open(path)
+            if not ok and saved:
+                self.document._modified_extra = True
+                self.document.changed.emit()
+        else:
+            ok = self.document.open(path)
+        if ok:
+            self.steps.reset_quietly()
+            self.view.fit_when_shown()
+        return ok
+
+    def open_example(self, name: str) -> bool:
+        if not self.document.maybe_discard(f"open the example {name}"):
+            return False
+        try:
+            graph = fileformat.load(example_path(name))
+        except GraphError as exc:
+            self.document.report_error("Cannot open the example", str(exc))
+            return False
+        # An example opens as a new, untitled graph, so Save never overwrites the asset.
+        self.document.adopt(graph, None)
+        self.steps.reset_quietly()
+        self.view.fit_when_shown()
+        self.say(f"Example {EXAMPLES[name]}. Press → to step, F5 to run all.", 8000)
+        return True
+
+    def program_dialog(self) -> ProgramDialog:
+        dialog = ProgramDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.built.connect(self._program_built)
+        self._program = dialog
+        dialog.open()
+        return dialog
+
+    def _program_built(self, graph: Graph, _source: str) -> None:
+        if not self.document.maybe_discard("replace it with the program's graph"):
+            return
+        self.document.adopt(graph, None, modified=True)
+        self.steps.reset_quietly()
+        self.view.fit_when_shown()
+        self.say(f"Built a graph of {len(graph)} nodes from the program.", 6000)
+
+    def ask_export_path(self, kind: str) -> Path | None:
+        from PySide6.QtWidgets import QFileDialog
+
+        label, pattern = FORMATS[kind]
+        stem = self.document.path.stem if self.document.path else "graph"
+        name, _ = QFileDialog.getSaveFileName(
+            self, f"Export {label}", f"{stem}.{kind}", f"{label} ({pattern})"
+        )
+        return Path(name) if name else None
+
+    def export_dialog(self, kind: str) -> bool:
+        path = self.ask_export_path(kind)
+        if path is None:
+            return False
+        if path.suffix == "":
+            path = path.with_suffix(f".{kind}")
+        return self.export_to(kind, path)
+
+    def export_to(self, kind: str, path: Path) -> bool:
+        try:
+            export(kind, self.scene, self.graph, path, self.document.display_name())
+        except GraphError as exc:
+            self.document.report_error("Cannot export", str(exc), str(path))
+            return False
+        self.say(f"Exported {path.name}.", 5000)
+        return True
+
+    def _rebuild_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        recent = self.document.recent_files()
+        for path in recent:
+            action = menu.addAction(path.name)
+            action.setToolTip(str(path))
+            action.setStatusTip(str(path))
+            action.triggered.connect(lambda _=False, p=path: self._open_recent(p))
+        if recent:
+            menu.addSeparator()
+            menu.addAction("Clear list", self.document.clear_recent)
+        menu.menuAction().setEnabled(bool(recent))
+
+    def _open_recent(self, path: Path) -> None:
+        if not path.is_file():
+            self.say(f"{path} no longer exists.", 8000)
+            return
+        self.open_file(path)
+
+    def _refresh_title(self) -> None:
+        self.title_label.setText(self.document.title())
+        self.title_label.setToolTip(str(self.document.path) if self.document.path else "")
+
+    # ------------------------------------------------------------------ crash recovery
+    def _offer_restore(self) -> None:
+        self._crashed = [s for s in autosave.find_crashed(self.autosaver.directory)]
+        with_graph = [s for s in self._crashed if s.has_graph]
+        if not with_graph:
+            autosave.discard(self._crashed)  # markers without a graph: nothing to offer
+            self._crashed = []
+            return
+        newest = with_graph[0]
+        when = time.strftime("%H:%M on %d %b", time.localtime(newest.saved_at))
+        name = newest.original.name if newest.original else "an untitled graph"
+        self.banner.offer(
+            f"The app did not close cleanly last time. Restore the unsaved changes to "
+            f"<b>{name}</b> autosaved at {when}?"
+        )
+
+    def restore_crashed(self) -> bool:
+        sessions = [s for s in self._crashed if s.has_graph]
+        if not sessions:
+            self.banner.hide()
+            return False
+        if not self.document.maybe_discard("restore the autosaved graph"):
+            return False
+        newest = sessions[0]
+        try:
+            graph = fileformat.load(newest.autosave)
+        except GraphError as exc:
+            self.document.report_error("Cannot restore the autosave", str(exc))
+            return False
+        self.document.adopt(graph, newest.original, modified=True)
+        autosave.discard(self._crashed)
+        self._crashed = []
+        self.banner.hide()
+        self.steps.reset_quietly()
+        self.view.fit_when_shown()
+        self.autosaver.note_change()
+        self.say("Restored the autosaved graph. Save it to keep it.", 8000)
+        return True
+
+    def discard_crashed(self) -> None:
+        autosave.discard(self._crashed)
+        self._crashed = []
+        self.banner.hide()
+
+    # ------------------------------------------------------------------ editing
+    def add_node_at(self, op: str, scene_pos: QPointF) -> str | None:
+        # The node's centre goes where it was dropped, snapped to the grid.
+        x = round((scene_pos.x() - theme.NODE_WIDTH / 2) / 10) * 10
+        y = round((scene_pos.y() - 35) / 10) * 10
+        node_id = self.editor.add_node(op, (float(x), float(y)))
+        if node_id is not None:
+            self.view.setFocus()
+            self.say(f"Added {self.graph.node(node_id).name} ({op}).", 4000)
+        return node_id
+
+    def add_node_at_center(self, op: str) -> str | None:
+        center = self.view.mapToScene(self.view.viewport().rect().center())
+        # Keep nodes added in a row from piling up on one spot.
+        offset = 20.0 * (len(self.graph) % 6)
+        return self.add_node_at(op, QPointF(center.x() + offset, center.y() + offset))
+
+    def open_add_menu(self, scene_pos: QPointF) -> None:
+        global_pos = self.view.viewport().mapToGlobal(self.view.mapFromScene(scene_pos))
+        self.add_popup.open_at(global_pos, scene_pos)
+
+    def open_node_menu(self, node_id: str, global_pos) -> QMenu:  # noqa: ANN001
+        node = self.graph.node(node_id)
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.addAction("Rename…", lambda: self.edit_node(node_id, "name", QPointF()))
+        if node.op in ("input", "const"):
+            menu.addAction("Edit value…", lambda: self.edit_node(node_id, "value", QPointF()))
+        if node.op == "powc":
+            menu.addAction("Exponent…", lambda: self.edit_node(node_id, "symbol", QPointF()))
+        if node.op == "choose":
+            menu.addAction(
+                "Number of inputs…", lambda: self.edit_node(node_id, "symbol", QPointF())
+            )
+        menu.addSeparator()
+        out = menu.addAction("Set as output", lambda: self.editor.set_output(node_id))
+        out.setEnabled(self.graph.explicit_output != node_id)
+        if self.graph.explicit_output is not None:
+            menu.addAction("Automatic output", lambda: self.editor.set_output(None))
+        menu.addSeparator()
+        menu.addAction(self.duplicate_action)
+        menu.addAction(self.delete_action)
+        menu.popup(global_pos)
+        return menu
+
+    def delete_selection(self) -> None:
+        self.editor.delete(self.scene.selected_node_ids(), self.scene.selected_edges())
+
+    def duplicate_selection(self) -> None:
+        self.editor.duplicate(self.scene.selected_node_ids())
+
+    def select_all(self) -> None:
+        for item in self.scene.nodes.values():
+            item.setSelected(True)
+
+    def _select_ids(self, ids: list[str]) -> None:
+        self.scene.clearSelection()
+        for node_id in ids:
+            item = self.scene.nodes.get(node_id)
+            if item is not None:
+                item.setSelected(True)
+
+    def auto_layout(self) -> None:
+        if self.editor.layout() is None:
+            self.view.fit()
+
+    def set_selected_as_output(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if len(ids) != 1:
+            self.say("Select one node to make it the output.", 5000)
+            return
+        self.editor.set_output(ids[0])
+
+    def edit_node(self, node_id: str, area: str, _screen_pos: QPointF) -> None:
+        """Open the inline editor on a node's name, value or parameter."""
+        if node_id not in self.graph:
+            return
+        node = self.graph.node(node_id)
+        item = self.scene.nodes[node_id]
+        if area == "name":
+            rect = item.name_rect()
+            self._inline(
+                item,
+                rect,
+                node.name,
+                lambda t: self.editor.rename(node_id, t.strip()),
+                "New name (letters, digits and _)",
+            )
+        elif node.op in ("input", "const") and area in ("value", "symbol"):
+            self._inline(
+                item,
+                item.value_rect(),
+                theme.fmt_full(node.leaf_value),
+                lambda t: self._commit_number(t, lambda v: self.editor.set_value(node_id, v)),
+                "New value (nan and inf are allowed)",
+            )
+        elif node.op == "powc" and area == "symbol":
+            exponent = node.params.get("exponent", 2.0)
+            self._inline(
+                item,
+                item.symbol_rect().adjusted(0, 0, 40, 0),
+                theme.fmt_full(exponent),
+                lambda t: self._commit_number(
+                    t, lambda v: self.editor.set_param(node_id, "exponent", v)
+                ),
+                "Constant exponent p",
+            )
+        elif node.op == "choose" and area == "symbol":
+            n, ok = QInputDialog.getInt(
+                self, "Choose", "Number of inputs", int(node.params["n"]), 2, 16
+            )
+            if ok:
+                self.editor.set_param(node_id, "n", n)
+        else:
+            self.say(
+                f"{node.name} is computed from its inputs; double-click its name to rename it.",
+                5000,
+            )
+
+    def _commit_number(self, text: str, apply) -> str | None:  # noqa: ANN001
+        try:
+            value = theme.parse_number(text)
+        except ValueError as exc:
+            self.say(str(exc), 5000)
+            return str(exc)
+        return apply(value)
+
+    def _inline(self, item, rect, text: str, commit, tip: str) -> None:  # noqa: ANN001
+        poly = self.view.mapFromScene(item.mapToScene(rect))
+        r = poly.boundingRect()
+        r = QRect(r.x(), r.y(), max(r.width(), 110), max(r.height(), 24))
+        self.inline.edit(r, text, commit, tip)
+
+    # ------------------------------------------------------------------ output choice
+    def _schedule_output_refresh(self) -> None:
+        if not self._output_refresh_pending:
+            self._output_refresh_pending = True
+            QTimer.singleShot(0, self._refresh_output_choices)
+
+    def _refresh_output_choices(self) -> None:
+        self._output_refresh_pending = False
+        g = self.graph
+        box = self.output_box
+        box.blockSignals(True)
+        box.clear()
+        sinks = g.sinks()
+        auto = g.node(sinks[0]).name if len(sinks) == 1 else "choose one"
+        box.addItem(f"automatic ({auto})", None)
+        choices = list(sinks)
+        if g.explicit_output is not None and g.explicit_output not in choices:
+            choices.append(g.explicit_output)
+        for node_id in choices:
+            box.addItem(g.node(node_id).name, node_id)
+        index = box.findData(g.explicit_output) if g.explicit_output is not None else 0
+        box.setCurrentIndex(max(0, index))
+        box.blockSignals(False)
+        problem = g.output_problem()
+        box.setToolTip(problem or "The node whose gradient is taken (L in dL/dx)")
+
+    def _output_chosen(self, index: int) -> None:
+        self.editor.set_output(self.output_box.itemData(index))
+
+    # ------------------------------------------------------------------ modes and views
+    def set_show_formulas(self, on: bool) -> None:
+        self.scene.show_formulas = on
+        self.scene.refresh_evaluation()
+
+    def set_history_visible(self, on: bool) -> None:
+        self.history_box.setVisible(on)
+
+    def set_practice(self, on: bool) -> None:
+        settings = practice_settings(self.graph)
+        if settings["enabled"] == on:
+            return
+        self.editor.set_meta(
+            META_KEY,
+            {"enabled": on, "tolerance": settings["tolerance"]},
+            "Practice mode on" if on else "Practice mode off",
+        )
+
+    def set_practice_tolerance(self, tolerance: float) -> None:
+        settings = practice_settings(self.graph)
+        if abs(settings["tolerance"] - tolerance) < 1e-12:
+            return
+        self.editor.set_meta(
+            META_KEY,
+            {"enabled": settings["enabled"], "tolerance": tolerance},
+            f"Practice tolerance {tolerance * 100:g} %",
+        )
+
+    def _on_meta_changed(self, key: str) -> None:
+        if key != META_KEY:
+            return
+        settings = practice_settings(self.graph)
+        self.practice_action.blockSignals(True)
+        self.practice_action.setChecked(settings["enabled"])
+        self.practice_action.blockSignals(False)
+        self.practice.set_enabled(settings["enabled"], settings["tolerance"])
+        if settings["enabled"]:
+            self.side_tabs.setCurrentWidget(self.practice_panel)
+
+    def _on_cleared(self) -> None:
+        # A new document: practice follows its meta (replace_with re-sends the keys).
+        self.practice_action.blockSignals(True)
+        self.practice_action.setChecked(False)
+        self.practice_action.blockSignals(False)
+        self.practice.set_enabled(False)
