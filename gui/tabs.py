@@ -8,6 +8,7 @@ from __future__ import annotations
 
 TABS: list[tuple[str, str, str]] = [
     # (tab id, title, "module:Class")
+    ("graph", "Graph", "gui.graph_tab.tab:GraphTab"),
     ("mlp", "Two-layer net", "gui.mlp_tab.tab:MlpTab"),
     ("cnn", "CNN", "gui.cnn_tab.tab:CnnTab"),
     ("classify", "Classify", "gui.classify_tab.tab:ClassifyTab"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from graph.evaluate import BackwardRecord, ForwardRecord, Stepper, format_value
 from gui.graph_tab.bridge import GraphBridge
@@ -236,6 +236,8 @@ class StepDetails(QLabel):
         self.setObjectName("stepDetails")
         self.controller = controller
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long explanation is clipped rather than widening the window.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setStyleSheet(
             "QLabel#stepDetails { font-family: 'DejaVu Sans Mono'; padding: 3px 6px;"
             " background: #ffffff; border-top: 1px solid #dadce0; color: #202124; }"

@@ -135,6 +135,7 @@ class GraphTab(AppTab):
         self.legend = QLabel(LEGEND)
         self.legend.setObjectName("graphLegend")
         self.legend.setStyleSheet("color: #3c4043; padding: 2px 6px;")
+        self.legend.setWordWrap(True)  # wraps in a narrow window instead of widening it
         self.banner = RestoreBanner()
         self.details = StepDetails(self.steps, self.bridge)
 
