@@ -7,16 +7,17 @@ the same model and data measured in the same run (the app adds no overhead).
 1. ``backprop-explorer cnn train --data fashion-mnist --preset default --save ...
    --json-log ...`` runs as a subprocess, timed from spawn to exit.
 2. ``backprop-explorer cnn test --checkpoint ... --json`` gives the test accuracy.
-3. A plain loop (the textbook one: a float tensor normalised once, shuffled index slices,
-   forward/backward/step, validation at each epoch end) trains the same architecture
-   (in the same channels_last layout the app uses on the CPU)
-   with the same optimizer, schedule, batch size, seed and thread count. Its epoch times
-   are compared with the app's, taken from the JSON log's wall-clock stamps at each
-   epoch end (everything the app does per epoch included: logging, progress, the extra
-   mid-epoch validation points).
+3. Overhead: PAIRS alternating one-epoch runs, ``cnn train --epochs 1`` (a subprocess;
+   its epoch time from the JSON log's wall-clock stamps, from the Started event to the
+   epoch-end validation, so logging, progress and the mid-epoch validation points are
+   all included) and a plain loop in this process (the textbook one: a float tensor
+   normalised once, shuffled index slices, forward/backward/step, validation at the
+   epoch end; the same architecture, channels_last layout, optimizer, schedule, batch
+   size, seed and thread count). Alternating makes a change in machine load hit both;
+   the ratio is of the medians.
 
-The load average is recorded before and after: other processes on this shared machine
-slow both sides alike within a run, but not the absolute 120 s figure.
+The load average is recorded before and after: other processes on a shared machine slow
+the absolute 120 s figure.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ TARGET_ACC = 0.91
 TARGET_SECONDS = 120.0
 TARGET_RATIO = 1.10
 DATA = "fashion-mnist"
+PAIRS = 3
 
 
 def _cli() -> list[str]:
@@ -50,8 +52,8 @@ def _cli() -> list[str]:
     return [sys.executable, str(ROOT / "main.py")]
 
 
-def app_run(workdir: Path, epochs: int | None) -> dict:
-    """`cnn train` then `cnn test --json` as subprocesses; their times and figures."""
+def app_run(workdir: Path, epochs: int | None, test: bool = True) -> dict:
+    """`cnn train` (then `cnn test --json`) as subprocesses; their times and figures."""
     ckpt = workdir / "default.pt"
     log = workdir / "train.jsonl"
     args = [
@@ -74,71 +76,80 @@ def app_run(workdir: Path, epochs: int | None) -> dict:
     train_wall = time.perf_counter() - t0
     if train.returncode != 0:
         raise SystemExit(f"cnn train failed ({train.returncode}): {train.stderr.strip()}")
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    started = next(r for r in records if r["event"] == "started")
+    epoch_ends = [r["wall"] for r in records if r["event"] == "eval" and r["full_val"]]
+    # Epoch 1 is timed from the Started event, as the plain loop's epoch from its start.
+    marks = [started["wall"], *epoch_ends]
+    epoch_times = [b - a for a, b in zip(marks, marks[1:], strict=False)]
+    figures = {
+        "train_wall_s": round(train_wall, 2),
+        "epoch_s": [round(t, 2) for t in epoch_times],
+        "val_acc": [r["val_acc"] for r in records if r["event"] == "eval" and r["full_val"]][-1],
+        "threads": started["num_threads"],
+        "iterations": started["total_iterations"],
+    }
+    if not test:
+        return figures
     print(train.stdout, end="")
     t0 = time.perf_counter()
-    test = subprocess.run(
+    tested = subprocess.run(
         [*_cli(), "cnn", "test", "--checkpoint", str(ckpt), "--data", DATA, "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
     test_wall = time.perf_counter() - t0
-    if test.returncode != 0:
-        raise SystemExit(f"cnn test failed ({test.returncode}): {test.stderr.strip()}")
-    result = json.loads(test.stdout)
-    records = [json.loads(line) for line in log.read_text().splitlines()]
-    started = next(r for r in records if r["event"] == "started")
-    epoch_ends = [r["wall"] for r in records if r["event"] == "eval" and r["full_val"]]
-    first_step = next(r["wall"] for r in records if r["event"] == "step")
-    # Epoch 1 is timed from the Started event, as the plain loop's epoch 1 is from its start.
-    marks = [started["wall"], *epoch_ends]
-    epoch_times = [b - a for a, b in zip(marks, marks[1:], strict=False)]
-    final_val = [r["val_acc"] for r in records if r["event"] == "eval" and r["full_val"]][-1]
+    if tested.returncode != 0:
+        raise SystemExit(f"cnn test failed ({tested.returncode}): {tested.stderr.strip()}")
+    result = json.loads(tested.stdout)
     return {
-        "train_wall_s": round(train_wall, 2),
+        **figures,
         "test_wall_s": round(test_wall, 2),
         "test_acc": result["test_acc"],
         "test_n": result["n"],
-        "val_acc": final_val,
-        "epoch_s": [round(t, 2) for t in epoch_times],
-        "first_step_after_start_s": round(first_step - started["wall"], 3),
-        "threads": started["num_threads"],
-        "iterations": started["total_iterations"],
     }
 
 
-def plain_run(epochs: int | None, threads: int) -> dict:
-    """The textbook PyTorch loop over the same model, data and settings."""
-    import torch
-    import torch.nn.functional as F
+class PlainLoop:
+    """The textbook PyTorch loop over the same model, data and settings as the app."""
 
-    from nets.cnn.model import build_model
-    from nets.cnn.presets import DEFAULT
-    from nets.cnn.trained import channel_stats
-    from nets.data import load_dataset
+    def __init__(self, threads: int) -> None:
+        import torch
 
-    config = DEFAULT.config
-    epochs = epochs or config.epochs
-    torch.set_num_threads(threads)
-    data = load_dataset(DATA)
-    mean, std = channel_stats(data.X_train)
+        from nets.cnn.trained import channel_stats
+        from nets.data import load_dataset
 
-    def tensor(X):
-        t = torch.from_numpy(X.transpose(0, 3, 1, 2).copy()).float()
-        t = (t - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
-        return t.contiguous(memory_format=torch.channels_last)
+        torch.set_num_threads(threads)
+        data = load_dataset(DATA)
+        mean, std = channel_stats(data.X_train)
 
-    X, y = tensor(data.X_train), torch.from_numpy(data.y_train)
-    Xv, yv = tensor(data.X_val), torch.from_numpy(data.y_val)
-    torch.manual_seed(config.seed)
-    # The same model in the same memory layout as the app trains it on the CPU.
-    model = build_model(DEFAULT.layers, (1, 28, 28), 10).to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    bs = config.batch_size
-    steps = len(X) // bs + (1 if len(X) % bs >= 2 else 0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=steps * epochs)
-    times, accs = [], []
-    for _ in range(epochs):
+        def tensor(X):
+            t = torch.from_numpy(X.transpose(0, 3, 1, 2).copy()).float()
+            t = (t - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
+            return t.contiguous(memory_format=torch.channels_last)
+
+        self.X, self.y = tensor(data.X_train), torch.from_numpy(data.y_train)
+        self.Xv, self.yv = tensor(data.X_val), torch.from_numpy(data.y_val)
+
+    def epoch(self) -> tuple[float, float]:
+        """Train a fresh model for one epoch (one-cycle over it); (seconds, val accuracy)."""
+        import torch
+        import torch.nn.functional as F
+
+        from nets.cnn.model import build_model
+        from nets.cnn.presets import DEFAULT
+
+        config = DEFAULT.config
+        X, y, Xv, yv = self.X, self.y, self.Xv, self.yv
+        torch.manual_seed(config.seed)
+        # The same model in the same memory layout as the app trains it on the CPU.
+        model = build_model(DEFAULT.layers, (1, 28, 28), 10)
+        model = model.to(memory_format=torch.channels_last)
+        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        bs = config.batch_size
+        steps = len(X) // bs + (1 if len(X) % bs >= 2 else 0)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=steps)
         t0 = time.perf_counter()
         model.train()
         perm = torch.randperm(len(X))
@@ -155,14 +166,13 @@ def plain_run(epochs: int | None, threads: int) -> dict:
                 int((model(Xv[i : i + 1000]).argmax(1) == yv[i : i + 1000]).sum())
                 for i in range(0, len(Xv), 1000)
             )
-        accs.append(correct / len(Xv))
-        times.append(time.perf_counter() - t0)
-    return {"epoch_s": [round(t, 2) for t in times], "val_acc": accs[-1]}
+        return time.perf_counter() - t0, correct / len(Xv)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, help="override the preset's epochs (quick check)")
+    parser.add_argument("--pairs", type=int, default=PAIRS, help="one-epoch overhead pairs")
     args = parser.parse_args()
     if not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").exists():
         print("skipped: Fashion-MNIST is absent (apt-get install dataset-fashion-mnist)")
@@ -173,20 +183,28 @@ def main() -> int:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-cnn-") as tmp:
         app = app_run(Path(tmp), args.epochs)
-    plain = plain_run(args.epochs, app["threads"])
+        load_mid = os.getloadavg()
+        plain = PlainLoop(app["threads"])
+        app_epochs, plain_epochs = [], []
+        for i in range(args.pairs):
+            one = app_run(Path(tmp), 1, test=False)
+            app_epochs.append(one["epoch_s"][0])
+            seconds, _ = plain.epoch()
+            plain_epochs.append(round(seconds, 2))
+            print(f"pair {i + 1}: app epoch {app_epochs[-1]:.2f} s, plain {seconds:.2f} s")
     load_after = os.getloadavg()
-    app_epoch = statistics.median(app["epoch_s"])
-    plain_epoch = statistics.median(plain["epoch_s"])
+    app_epoch = statistics.median(app_epochs)
+    plain_epoch = statistics.median(plain_epochs)
     ratio = app_epoch / plain_epoch
     figures = {
         "preset": "default",
-        "epochs": len(app["epoch_s"]),
-        "app": app,
-        "plain_loop": plain,
+        "full_run": app,
+        "overhead_pairs": {"app_epoch_s": app_epochs, "plain_epoch_s": plain_epochs},
         "app_median_epoch_s": round(app_epoch, 2),
         "plain_median_epoch_s": round(plain_epoch, 2),
         "epoch_time_ratio": round(ratio, 3),
         "loadavg_before": [round(v, 2) for v in load_before],
+        "loadavg_after_full_run": [round(v, 2) for v in load_mid],
         "loadavg_after": [round(v, 2) for v in load_after],
         "targets": {
             "test_acc": TARGET_ACC,
@@ -204,7 +222,8 @@ def main() -> int:
         f"cnn: test acc {100 * app['test_acc']:.2f}% (target >= {100 * TARGET_ACC:.0f}%), "
         f"cnn train {app['train_wall_s']:.1f} s wall (target <= {TARGET_SECONDS:.0f} s), "
         f"epoch {app_epoch:.2f} s vs plain loop {plain_epoch:.2f} s = {ratio:.3f}x "
-        f"(target <= {TARGET_RATIO}); load {load_before[0]:.1f} -> {load_after[0]:.1f}"
+        f"(target <= {TARGET_RATIO}); load {load_before[0]:.1f} -> {load_mid[0]:.1f} -> "
+        f"{load_after[0]:.1f}"
     )
     return 0
 
