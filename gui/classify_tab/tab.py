@@ -188,7 +188,7 @@ class ClassifyTab(AppTab):
         self.class_combo.setObjectName("classCombo")
         self.class_combo.setEditable(True)
         self.class_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.class_combo.setMinimumContentsLength(12)
+        self.class_combo.setMinimumContentsLength(8)
         self.class_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
@@ -204,19 +204,15 @@ class ClassifyTab(AppTab):
         self.opacity_slider.setValue(50)
         self.opacity_slider.setMinimumWidth(60)
         self.opacity_slider.setMaximumWidth(120)
-        self.opacity_slider.setToolTip("Heat-map opacity")
-        self.opacity_label = QLabel("50%")
-        self.opacity_label.setMinimumWidth(34)
+        self.opacity_slider.setToolTip("Heat-map opacity: 50%")
+        self.opacity_label = QLabel("&Opacity")
+        self.opacity_label.setBuddy(self.opacity_slider)
         heat_row = QHBoxLayout()
         heat_row.addWidget(self.heat_toggle)
-        heat_row.addWidget(QLabel("for"))
         heat_row.addWidget(self.class_combo, 1)
-        opacity_caption = QLabel("&Opacity")
-        opacity_caption.setBuddy(self.opacity_slider)
-        heat_row.addSpacing(6)
-        heat_row.addWidget(opacity_caption)
-        heat_row.addWidget(self.opacity_slider)
+        heat_row.addSpacing(4)
         heat_row.addWidget(self.opacity_label)
+        heat_row.addWidget(self.opacity_slider)
 
         photo_box = QWidget()
         photo_layout = QVBoxLayout(photo_box)
@@ -253,10 +249,11 @@ class ClassifyTab(AppTab):
         self.batch_label = QLabel("No images yet")
         self.batch_label.setObjectName("batchLabel")
         self.batch_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.batch_label.setMinimumWidth(80)
+        self.batch_label.setMinimumWidth(40)
         self.batch_progress = QProgressBar()
         self.batch_progress.setObjectName("batchProgress")
         self.batch_progress.setMaximumWidth(150)
+        self.batch_progress.setMinimumWidth(60)
         self.batch_progress.setVisible(False)
         self.cancel_batch_button = QPushButton("Cancel")
         self.cancel_batch_button.setObjectName("cancelBatchButton")
@@ -273,6 +270,14 @@ class ClassifyTab(AppTab):
         self.export_button.setToolTip(
             "Save a PNG of each marked image with its top-5 (the seed's report figure)"
         )
+        for button in (
+            self.cancel_batch_button,
+            self.rerun_button,
+            self.clear_button,
+            self.export_button,
+        ):
+            # Buttons as narrow as their text: the tab fits a 700-pixel window.
+            button.setMinimumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 18)
         batch_bar = QHBoxLayout()
         batch_bar.addWidget(self.batch_label, 1)
         batch_bar.addWidget(self.batch_progress)
@@ -753,6 +758,9 @@ class ClassifyTab(AppTab):
         busy = self._batch_worker is not None or bool(self._waiting_requests)
         self.batch_progress.setVisible(busy and self._batch_total > 0)
         self.cancel_batch_button.setVisible(busy)
+        # While busy, Cancel and the progress take the place of the idle-only buttons.
+        self.rerun_button.setVisible(not busy)
+        self.clear_button.setVisible(not busy)
         if busy and self._batch_total:
             self.batch_progress.setRange(0, self._batch_total)
             self.batch_progress.setValue(self._batch_done)
@@ -968,7 +976,7 @@ class ClassifyTab(AppTab):
             self._request_heat()
 
     def _on_opacity(self, value: int) -> None:
-        self.opacity_label.setText(f"{value}%")
+        self.opacity_slider.setToolTip(f"Heat-map opacity: {value}%")
         self.photo_view.set_opacity(value / 100.0)
 
     def _request_heat(self) -> None:

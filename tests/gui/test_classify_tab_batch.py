@@ -256,6 +256,7 @@ def test_cancel_stops_the_batch_and_marks_the_rest(qtbot, window, tmp_path):
     drop(tab, paths)
     qtbot.waitUntil(lambda: tab.table_model.rowCount() == 40)
     assert tab.cancel_batch_button.isVisible()
+    assert tab.minimumSizeHint().width() <= 700  # a batch never widens the window
     with qtbot.waitSignal(tab.batch_done, timeout=20_000) as done:
         qtbot.mouseClick(tab.cancel_batch_button, Qt.MouseButton.LeftButton)
         gate.set()
@@ -425,3 +426,4 @@ def test_menus_offer_the_tab_actions(window, tab):
     assert tab.paste_action in window.menus["Edit"].actions()
     assert tab.heat_action in window.menus["View"].actions()
     assert tab.accepts_path(Path("photo.JPEG")) and not tab.accepts_path(Path("x.json"))
+    assert tab.minimumSizeHint().width() <= 700
