@@ -11,8 +11,12 @@ from graph.model import Graph
 def local_derivative(graph: Graph, edge: Edge, values: Mapping[str, float | None]) -> float | None:
     """∂dst/∂src along ``edge`` at the computed ``values`` (None if they are missing).
 
-    Uses the op table's own ``local`` function, so it is the number the engine used.
+    The stepper's own number when it has processed the edge; otherwise computed with
+    the op table's ``local`` function, which is what the engine uses.
     """
+    recorded = graph.evaluation.local_grads.get(edge)
+    if recorded is not None and not graph.evaluation.stale:
+        return recorded
     dst = graph.node(edge.dst)
     ins = [values.get(src) if src is not None else None for src in dst.inputs]
     out = values.get(edge.dst)

@@ -239,13 +239,20 @@ class GraphTab(AppTab):
             action = self.export_menu.addAction(f"{label}…")
             action.triggered.connect(lambda _=False, k=kind: self.export_dialog(k))
 
-        self.undo_action = self.stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
-        self.redo_action = self.stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        for action in (self.undo_action, self.redo_action):
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.addAction(action)
+        # Own actions rather than QUndoStack.createUndoAction: the window's menus are
+        # cleared on every rebuild, and QMenu.clear() deletes those.
+        self.undo_action = a("&Undo", self.stack.undo, ["Ctrl+Z"])
+        self.redo_action = a("&Redo", self.stack.redo, ["Ctrl+Shift+Z", "Ctrl+Y"])
+        self.stack.canUndoChanged.connect(self.undo_action.setEnabled)
+        self.stack.canRedoChanged.connect(self.redo_action.setEnabled)
+        self.stack.undoTextChanged.connect(
+            lambda text: self.undo_action.setText(f"&Undo {text}".rstrip())
+        )
+        self.stack.redoTextChanged.connect(
+            lambda text: self.redo_action.setText(f"&Redo {text}".rstrip())
+        )
+        self.undo_action.setEnabled(False)
+        self.redo_action.setEnabled(False)
         self.add_node_action = a(
             "&Add node…", lambda: self.view.request_add_menu(), ["Tab"], canvas_only=True
         )
