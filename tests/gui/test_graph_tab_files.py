@@ -132,7 +132,9 @@ def test_broken_file_is_refused_and_the_graph_stays(tab, tmp_path, errors):
     tab.open_example("f1")
     before = tab.graph.copy()
     bad = tmp_path / "bad.json"
-    bad.write_text('{"format": "backprop-explorer-graph", "version": 1, "nodes": [{"id": 3}], "edges": []}')
+    bad.write_text(
+        '{"format": "backprop-explorer-graph", "version": 1, "nodes": [{"id": 3}], "edges": []}'
+    )
     assert not tab.open_file(bad)
     assert "nodes[0]" in errors[-1][1]
     assert tab.graph.same_as(before)
