@@ -37,6 +37,8 @@ from _common import write_result  # noqa: E402
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 TARGET_RATIO = 1.05
+#: (steps, validation accuracy) of every plain-loop run: proof that each side did the same work.
+LAST_WORK: list[tuple[int, float | None]] = []
 
 
 def _config(epochs: int, threads: int):
@@ -58,7 +60,9 @@ def cli_run(dataset, epochs: int, threads: int) -> float:
         if isinstance(event, Started):
             t0 = time.perf_counter()
         elif isinstance(event, Finished):
-            return time.perf_counter() - t0
+            wall = time.perf_counter() - t0
+            LAST_WORK.append((event.iteration, event.trained.val_acc))
+            return wall
     raise RuntimeError("training did not finish")
 
 
@@ -128,8 +132,12 @@ def gui_run(app, window, dataset, epochs: int, threads: int, num_train: int) -> 
             probe.stop()
 
     worker.item.connect(on_item)
+    # A real event loop (it sleeps when idle, as the app's does), quit when the run ends.
+    loop = QEventLoop()
+    worker.done.connect(loop.quit)
+    loop.exec()
     while tab.is_busy():
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        app.processEvents()
     run = tab.runs.runs()[-1]
     if run.status != "finished" or "end" not in marks:
         raise RuntimeError(f"GUI run ended as {run.status}: {run.reason}")
@@ -161,9 +169,9 @@ def idle_stall(app, seconds: float = 3.0) -> float:
     probe.setInterval(5)
     probe.timeout.connect(tick)
     probe.start()
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
     probe.stop()
     return 1000 * max(gaps) if gaps else 0.0
 
@@ -171,9 +179,9 @@ def idle_stall(app, seconds: float = 3.0) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--train", type=int, default=10_000, help="training images per run")
+    parser.add_argument("--train", type=int, default=20_000, help="training images per run")
     parser.add_argument(
-        "--pairs", type=int, default=4, help="rounds of (cli, thread, gui), order rotating"
+        "--pairs", type=int, default=5, help="rounds of (cli, thread, gui), order rotating"
     )
     args = parser.parse_args()
     if not (FASHION / "train-images-idx3-ubyte.gz").is_file():
@@ -283,6 +291,8 @@ def main() -> int:
             round(r["p99_tick_gap_ms"], 1) if r["p99_tick_gap_ms"] else None for r in gui_runs
         ],
         "gui_val_acc": [round(r["val_acc"], 4) for r in gui_runs if r["val_acc"] is not None],
+        "loop_val_acc": sorted({round(v, 4) for _, v in LAST_WORK[1:] if v is not None}),
+        "steps_per_run": sorted({n for n, _ in LAST_WORK[1:]} | {r["steps"] for r in gui_runs}),
     }
     write_result("cnn_gui", figures)
     print(

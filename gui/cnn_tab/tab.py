@@ -342,6 +342,8 @@ class CnnTab(AppTab):
         return []
 
     def accepts_path(self, path: Path) -> bool:
+        if path.is_dir():
+            return (path / "train").is_dir()  # an image-folder dataset
         suffix = path.suffix.lower()
         if suffix == ".pt" and path.is_file():
             return True
@@ -356,7 +358,11 @@ class CnnTab(AppTab):
 
     def open_paths(self, paths: list[Path]) -> None:
         path = paths[0]
-        if path.suffix.lower() == ".pt":
+        if path.is_dir():
+            self.data_panel.set_spec(f"folder:{path}")
+            self.setup_tabs.setCurrentIndex(1)
+            self.status_message.emit(f"Data: image folder {path}", 5000)
+        elif path.suffix.lower() == ".pt":
             self.load_checkpoint(path)
         else:
             self.open_architecture(path)

@@ -318,6 +318,8 @@ def test_case11_start_twice_never_two_workers_and_stop_keeps_the_model(qtbot, wi
     qtbot.waitUntil(lambda: not tab.is_busy(), timeout=10000)
     assert run.status == "stopped"
     assert run.payload.trained is not None  # the model so far is kept, and testable
+    # Paused at a step, then stopped: not one more batch was trained.
+    assert run.payload.trained.iterations == run.metrics.num_steps
     assert tab.test_button.isEnabled()
     assert run.metrics.num_steps < 200 * 6
     assert window.workers.running() == []
@@ -400,6 +402,17 @@ def test_architecture_json_round_trip_and_bad_file(tab, tmp_path, monkeypatch):
     assert not tab.open_architecture(bad)
     assert errors and "Conv3d" in errors[-1]
     assert tuple(tab.arch_model.layers) == saved
+
+
+def test_dropping_a_dataset_folder_selects_it(qtbot, window, tiny_folder):
+    cnn = window.select_tab("cnn")
+    assert cnn.data_panel.kind == "fashion-mnist"
+    assert cnn.accepts_path(tiny_folder) and not cnn.accepts_path(tiny_folder / "train")
+    window.open_paths([tiny_folder])
+    assert cnn.data_panel.spec_text() == f"folder:{tiny_folder}"
+    qtbot.waitUntil(lambda: cnn.data_panel.info is not None, timeout=10000)
+    assert cnn.data_panel.num_classes() == 3
+    assert cnn.arch_model.num_classes == 3
 
 
 def test_presets_fit_the_data(tab):
