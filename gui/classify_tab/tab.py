@@ -80,6 +80,10 @@ PLACEHOLDER = (
 )
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _image_filter() -> str:
     from nets.images import IMAGE_EXTENSIONS
 
@@ -607,10 +611,15 @@ class ClassifyTab(AppTab):
         self.status_message.emit(message, 10000)
         current = self._model_title or "no model loaded yet"
         self.model_picker.set_status(f"{message} \u2014 still using {current}", message)
-        if self._model is None and self._waiting_requests:
+        if self._model is None:
             self._waiting_requests.clear()
-            self._batch_label_text()
             self.table_model.mark_cancelled()
+            self._batch_label_text()
+            if self._current is not None:
+                self.photo_view.set_placeholder(
+                    f"No model to classify {self._current.name}:\n\n{message}\n\n"
+                    "Choose another model above, then drop the photo again."
+                )
 
     def _on_load_done(self, worker: GeneratorWorker, status: str) -> None:
         if worker is not self._load_worker:
@@ -699,7 +708,7 @@ class ClassifyTab(AppTab):
     def _finish_cancel(self) -> None:
         skipped = self.table_model.mark_cancelled()
         if skipped:
-            self.status_message.emit(f"Cancelled: {skipped} images not classified", 6000)
+            self.status_message.emit(f"Cancelled: {_count(skipped, 'image')} not classified", 6000)
         self._batch_label_text()
 
     def _add_sources(self, sources: list[jobs.Source] | tuple[jobs.Source, ...]) -> None:
@@ -744,7 +753,7 @@ class ClassifyTab(AppTab):
         if self._batch_worker is None:
             failed = self._batch_failed
             self.status_message.emit(
-                f"Classified {self._batch_done} images"
+                f"Classified {_count(self._batch_done, 'image')}"
                 + (f", {failed} could not be read" if failed else ""),
                 6000,
             )
@@ -773,7 +782,7 @@ class ClassifyTab(AppTab):
         elif rows:
             done = self.table_model.count(DONE)
             failed = self.table_model.count("error")
-            text = f"{rows} images \u00b7 {done} classified"
+            text = f"{_count(rows, 'image')} \u00b7 {done} classified"
             if failed:
                 text += f" \u00b7 {failed} could not be read"
             marked = sum(1 for r in self.table_model.rows() if r.mark)
@@ -1111,7 +1120,8 @@ class ClassifyTab(AppTab):
             self._report_worker = None
             self._update_enabled()
             if written:
-                self.status_message.emit(f"Wrote {len(written)} report figures to {folder}", 10000)
+                figures = _count(len(written), "report figure")
+                self.status_message.emit(f"Wrote {figures} to {folder}", 10000)
             if problems:
                 dialogs.show_error(
                     self,
