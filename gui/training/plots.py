@@ -114,7 +114,7 @@ class LivePlot(QWidget):
         # holds many long runs. It never goes below ``interval_ms`` or above 1 s.
         self.min_interval_ms = interval_ms
         self.max_interval_ms = max(interval_ms, 1000)
-        self.cpu_budget = 0.04
+        self.cpu_budget = 0.025
         self._cost_s = 0.0
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
