@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from nets.blas_threads import ThreadTuner
 from nets.classifiers import Classifier, LinearClassifier, TwoLayerNet
 from nets.data.dataset import CancelToken, ImageDataset, is_cancelled
 from nets.data.preprocess import DataSampler, Preprocessor
@@ -434,66 +435,81 @@ def train(
     )
     iteration = 0
     last_finite = math.nan
-    for epoch in range(1, config.num_epochs + 1):
-        lr = optimizer.learning_rate
-        loss_sum = 0.0
-        steps = 0
-        for X_batch, y_batch in sampler:
-            if is_cancelled(cancel):
-                yield from emit(
-                    TrainingFinished(
-                        f"cancelled at step {iteration} (epoch {epoch})",
-                        clock.elapsed(),
-                        epoch - 1,
-                        iteration,
-                        result(),
-                        cancelled=True,
+    tuner = ThreadTuner()
+    try:
+        for epoch in range(1, config.num_epochs + 1):
+            lr = optimizer.learning_rate
+            tuner.start_epoch()
+            loss_sum = 0.0
+            steps = 0
+            for X_batch, y_batch in sampler:
+                if is_cancelled(cancel):
+                    yield from emit(
+                        TrainingFinished(
+                            f"cancelled at step {iteration} (epoch {epoch})",
+                            clock.elapsed(),
+                            epoch - 1,
+                            iteration,
+                            result(),
+                            cancelled=True,
+                        )
                     )
-                )
-                return
-            # A diverging run overflows on purpose of the check below: no warnings for it.
-            # (errstate per step, never across a yield: it would leak into the consumer.)
-            with np.errstate(over="ignore", invalid="ignore"):
-                loss, grads = training_step(model, X_batch, y_batch, config.reg, reuse_buffers=True)
-            if not math.isfinite(loss):
-                kept = optimizer.rollback()
-                where = (
-                    f"kept the weights from step {iteration}"
-                    if kept
-                    else "kept the initial weights"
-                )
-                what = "inf" if loss == math.inf else "nan"
-                yield from emit(
-                    Diverged(
-                        f"diverged at step {iteration + 1}: the loss became {what} "
-                        f"(learning rate {config.learning_rate:g} is probably too high); {where}",
-                        clock.elapsed(),
-                        epoch - 1,
-                        iteration,
-                        result(),
-                        step=iteration + 1,
-                        last_finite_loss=last_finite,
+                    return
+                # A diverging run overflows on purpose of the check below: no warnings for it.
+                # (errstate per step, never across a yield: it would leak into the consumer.)
+                tuner.before_step()
+                started = time.perf_counter()
+                with np.errstate(over="ignore", invalid="ignore"):
+                    loss, grads = training_step(
+                        model, X_batch, y_batch, config.reg, reuse_buffers=True
                     )
+                if not math.isfinite(loss):
+                    kept = optimizer.rollback()
+                    where = (
+                        f"kept the weights from step {iteration}"
+                        if kept
+                        else "kept the initial weights"
+                    )
+                    what = "inf" if loss == math.inf else "nan"
+                    yield from emit(
+                        Diverged(
+                            f"diverged at step {iteration + 1}: the loss became {what} "
+                            f"(learning rate {config.learning_rate:g} is probably too high); "
+                            f"{where}",
+                            clock.elapsed(),
+                            epoch - 1,
+                            iteration,
+                            result(),
+                            step=iteration + 1,
+                            last_finite_loss=last_finite,
+                        )
+                    )
+                    return
+                optimizer.step(grads)
+                tuner.record(time.perf_counter() - started)
+                iteration += 1
+                last_finite = loss
+                loss_sum += loss
+                steps += 1
+                step_losses.append(loss)
+                yield from emit(
+                    StepMetrics(iteration, epoch, loss, lr, clock.elapsed(), total_steps)
                 )
-                return
-            optimizer.step(grads)
-            iteration += 1
-            last_finite = loss
-            loss_sum += loss
-            steps += 1
-            step_losses.append(loss)
-            yield from emit(StepMetrics(iteration, epoch, loss, lr, clock.elapsed(), total_steps))
-        with np.errstate(over="ignore", invalid="ignore"):  # huge but finite weights
-            train_acc = model.accuracy(X_acc, y_acc)
-            val_acc = model.accuracy(X_val, y_val)
-        epoch_train.append(train_acc)
-        epoch_val.append(val_acc)
-        epoch_losses.append(loss_sum / max(steps, 1))
-        epoch_lrs.append(lr)
-        optimizer.end_epoch()
-        yield from emit(
-            EpochMetrics(epoch, train_acc, val_acc, loss_sum / max(steps, 1), lr, clock.elapsed())
-        )
+            with np.errstate(over="ignore", invalid="ignore"):  # huge but finite weights
+                train_acc = model.accuracy(X_acc, y_acc)
+                val_acc = model.accuracy(X_val, y_val)
+            epoch_train.append(train_acc)
+            epoch_val.append(val_acc)
+            epoch_losses.append(loss_sum / max(steps, 1))
+            epoch_lrs.append(lr)
+            optimizer.end_epoch()
+            yield from emit(
+                EpochMetrics(
+                    epoch, train_acc, val_acc, loss_sum / max(steps, 1), lr, clock.elapsed()
+                )
+            )
+    finally:
+        tuner.restore()
     yield from emit(
         TrainingFinished(
             f"finished {config.num_epochs} epochs",

@@ -1,0 +1,158 @@
+"""How many threads numpy's BLAS (OpenBLAS) uses, and a tuner that picks the faster count.
+
+On a shared machine a two-thread GEMM can be several times slower than a one-thread GEMM:
+when one of its threads is descheduled the other waits for it (measured here: 256x3072 by
+3072x512 float32 in 16 ms with one thread, 55-93 ms with two, under a load average of 7;
+about half the one-thread time on an idle machine). PyTorch copes by letting idle threads
+sleep; OpenBLAS cannot be told so once loaded, so the trainer measures both counts now and
+then and keeps the faster one.
+
+Everything here is a no-op where numpy's BLAS is not an OpenBLAS we can find.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import statistics
+import threading
+from collections.abc import Callable
+
+_SETTERS = (
+    "scipy_openblas_set_num_threads64_",
+    "scipy_openblas_set_num_threads_64_",
+    "scipy_openblas_set_num_threads",
+    "openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+)
+_GETTERS = (
+    "scipy_openblas_get_num_threads64_",
+    "scipy_openblas_get_num_threads_64_",
+    "scipy_openblas_get_num_threads",
+    "openblas_get_num_threads64_",
+    "openblas_get_num_threads",
+)
+
+_lock = threading.Lock()
+_api: tuple[Callable[[int], None], Callable[[], int]] | None | bool = False  # False: not looked up
+
+
+def _candidates() -> list[str]:
+    paths = []
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1] if line.strip() else ""
+                name = os.path.basename(path).lower()
+                if "openblas" in name and path not in paths:
+                    paths.append(path)
+    except OSError:
+        pass
+    try:
+        import numpy
+
+        libs = os.path.join(os.path.dirname(os.path.dirname(numpy.__file__)), "numpy.libs")
+        if os.path.isdir(libs):
+            paths += [
+                os.path.join(libs, n) for n in sorted(os.listdir(libs)) if "openblas" in n.lower()
+            ]
+    except ImportError:
+        pass
+    return paths
+
+
+def _find_api() -> tuple[Callable[[int], None], Callable[[], int]] | None:
+    global _api
+    with _lock:
+        if _api is not False:
+            return _api or None
+        _api = None
+        for path in _candidates():
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            setter = next((getattr(lib, s) for s in _SETTERS if hasattr(lib, s)), None)
+            getter = next((getattr(lib, g) for g in _GETTERS if hasattr(lib, g)), None)
+            if setter is None or getter is None:
+                continue
+            setter.argtypes = [ctypes.c_int]
+            setter.restype = None
+            getter.argtypes = []
+            getter.restype = ctypes.c_int
+            _api = (setter, getter)
+            break
+        return _api or None
+
+
+def blas_threads() -> int | None:
+    """Threads numpy's BLAS currently uses, or None when it cannot be controlled."""
+    api = _find_api()
+    return int(api[1]()) if api else None
+
+
+def set_blas_threads(n: int) -> int | None:
+    """Use ``n`` BLAS threads (process-wide); return the previous count, or None."""
+    api = _find_api()
+    if not api:
+        return None
+    previous = int(api[1]())
+    if n != previous:
+        api[0](max(1, int(n)))
+    return previous
+
+
+class ThreadTuner:
+    """Chooses between the current BLAS thread count and one thread by timing real steps.
+
+    At the start of every epoch (``start_epoch``) the next ``2 * trials`` steps alternate
+    between the two counts; ``record`` takes each step's duration; afterwards the count
+    with the lower median is kept for the rest of the epoch. ``restore`` puts the original
+    count back. With one core, or no controllable BLAS, it does nothing.
+    """
+
+    def __init__(self, trials: int = 3) -> None:
+        self.original = blas_threads()
+        self.options = [self.original, 1] if self.original is not None and self.original > 1 else []
+        self.trials = trials
+        self.chosen = self.original
+        self._plan: list[int] = []
+        self._times: dict[int, list[float]] = {}
+        self._current: int | None = None
+        self._first = True
+
+    @property
+    def active(self) -> bool:
+        return bool(self.options)
+
+    def start_epoch(self) -> None:
+        if not self.active:
+            return
+        self._plan = [self.options[i % 2] for i in range(2 * self.trials)]
+        self._times = {n: [] for n in self.options}
+
+    def before_step(self) -> None:
+        if not self.active:
+            return
+        self._current = self._plan[0] if self._plan else self.chosen
+        if self._current is not None:
+            set_blas_threads(self._current)
+
+    def record(self, seconds: float) -> None:
+        if not self.active or not self._plan:
+            return
+        n = self._plan.pop(0)
+        if self._first:  # the run's first step pays for allocations: not a fair sample
+            self._first = False
+            self._plan.append(n)
+        else:
+            self._times[n].append(seconds)
+        if not self._plan:
+            medians = {k: statistics.median(v) for k, v in self._times.items() if v}
+            self.chosen = min(medians, key=medians.__getitem__) if medians else self.original
+            if self.chosen is not None:
+                set_blas_threads(self.chosen)
+
+    def restore(self) -> None:
+        if self.original is not None:
+            set_blas_threads(self.original)

@@ -1,0 +1,55 @@
+"""The BLAS thread tuner the trainer uses on busy machines."""
+
+from __future__ import annotations
+
+import pytest
+
+from nets import blas_threads
+from nets.blas_threads import ThreadTuner
+
+
+def test_set_and_restore_blas_threads() -> None:
+    before = blas_threads.blas_threads()
+    if before is None:
+        pytest.skip("numpy's BLAS is not a controllable OpenBLAS here")
+    assert blas_threads.set_blas_threads(1) == before
+    assert blas_threads.blas_threads() == 1
+    blas_threads.set_blas_threads(before)
+    assert blas_threads.blas_threads() == before
+
+
+def test_tuner_keeps_the_faster_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = {"n": 4}
+    monkeypatch.setattr(blas_threads, "blas_threads", lambda: state["n"])
+    monkeypatch.setattr(
+        blas_threads, "set_blas_threads", lambda n: state.__setitem__("n", n) or state["n"]
+    )
+    tuner = ThreadTuner(trials=3)
+    assert tuner.active and tuner.options == [4, 1]
+    # One thread is slower here: 4 threads must win.
+    tuner.start_epoch()
+    seen = []
+    for _ in range(7):  # the first step is a warm-up and is repeated
+        tuner.before_step()
+        seen.append(state["n"])
+        tuner.record(0.01 if state["n"] == 4 else 0.05)
+    assert seen[1:] == [1, 4, 1, 4, 1, 4] and tuner.chosen == 4 and state["n"] == 4
+    # The machine got busy: one thread wins now, re-measured at the next epoch.
+    tuner.start_epoch()
+    for _ in range(6):
+        tuner.before_step()
+        tuner.record(0.09 if state["n"] == 4 else 0.02)
+    assert tuner.chosen == 1 and state["n"] == 1
+    tuner.before_step()
+    assert state["n"] == 1
+    tuner.restore()
+    assert state["n"] == 4
+
+
+def test_tuner_is_inactive_with_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(blas_threads, "blas_threads", lambda: 1)
+    tuner = ThreadTuner()
+    assert not tuner.active
+    tuner.start_epoch()
+    tuner.before_step()
+    tuner.record(1.0)
