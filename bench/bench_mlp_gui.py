@@ -16,7 +16,11 @@ is trained three ways, alternating so that a change in machine load hits all of 
   front end costs at the least): a second, noise-free baseline.
 
 During each GUI run a 5 ms QTimer probe records the longest gap between its ticks (the
-worst stall a user would feel). The figures are medians over REPEATS rounds.
+worst stall a user would feel); before it, the same probe on the idle event loop for 3 s
+measures what the machine's load alone causes. The GUI thread's and the process's CPU
+times give load-independent overhead figures (the GUI process's CPU over the bare loop's,
+and the GUI thread's share of the training time). The figures are medians over REPEATS
+rounds.
 """
 
 from __future__ import annotations
@@ -133,6 +137,30 @@ def loop_run(dataset, args) -> dict:
                 "val_acc": event.result.history.epoch_val_acc[-1],
             }
     raise RuntimeError("training did not finish")
+
+
+def idle_stall_ms(seconds: float = 3.0) -> float:
+    """The worst gap between 5 ms ticks of an idle event loop (no training): what the
+    machine's load alone costs, to read the training figure against."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    state = {"last": time.perf_counter(), "worst": 0.0}
+
+    def tick():
+        now = time.perf_counter()
+        state["worst"] = max(state["worst"], now - state["last"])
+        state["last"] = now
+
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    state["last"] = time.perf_counter()
+    timer.start()
+    loop.exec()
+    timer.stop()
+    return 1000 * state["worst"]
 
 
 def gui_run(app, tab, args) -> dict:
@@ -274,6 +302,7 @@ def main() -> int:
         if has_cli:
             entry["cli"] = cli_run(spec, args)
         entry["loop"] = loop_run(dataset, args)
+        entry["idle_stall_ms"] = idle_stall_ms()
         entry["gui"] = gui_run(app, tab, args)
         rounds.append(entry)
         print(json.dumps(entry), flush=True)
@@ -288,6 +317,8 @@ def main() -> int:
     gui_s, loop_s, cli_s = median("gui"), median("loop"), median("cli")
     stall = max(r["gui"]["worst_stall_ms"] for r in rounds)
     stall_median = statistics.median(r["gui"]["worst_stall_ms"] for r in rounds)
+    idle_median = statistics.median(r["idle_stall_ms"] for r in rounds)
+    idle_worst = max(r["idle_stall_ms"] for r in rounds)
     ratio_cli = gui_s / cli_s if cli_s else None
     ratio_loop = gui_s / loop_s
     # Robust to the machine's load: per round, the GUI's CPU over the bare loop's CPU
@@ -314,6 +345,8 @@ def main() -> int:
         "target_ratio": TARGET_RATIO,
         "worst_stall_ms": round(stall, 1),
         "worst_stall_ms_median_of_rounds": round(stall_median, 1),
+        "idle_stall_ms_median_of_rounds": round(idle_median, 1),
+        "idle_stall_ms_worst": round(idle_worst, 1),
         "worst_item_handler_cpu_ms": round(
             max(r["gui"]["worst_item_handler_cpu_ms"] for r in rounds), 1
         ),

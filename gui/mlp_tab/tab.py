@@ -60,7 +60,19 @@ from gui.training import (
     format_duration,
 )
 from gui.worker import GeneratorWorker
+from nets.checkpoint import TestRecord, load_checkpoint, record_test_use, save_checkpoint
+from nets.classifiers import build_classifier
 from nets.errors import NetsError
+from nets.mlp_train import (
+    Diverged,
+    EpochMetrics,
+    StepMetrics,
+    TrainingFinished,
+    TrainingStarted,
+    build_model,
+    evaluate,
+    train,
+)
 
 CHECKPOINT_FILTER = "numpy network checkpoint (*.npz)"
 MAX_GALLERY = 60
@@ -448,9 +460,6 @@ class MlpTab(AppTab):
         self._begin_training(config=config, init_from=init_from)
 
     def _begin_training(self, config, init_from: int | None) -> None:
-        from nets.classifiers import build_classifier
-        from nets.mlp_train import Diverged, EpochMetrics, TrainingFinished, build_model, train
-
         if self._shut_down or self._train_worker is not None:
             return
         dataset = self.data_panel.dataset
@@ -542,14 +551,6 @@ class MlpTab(AppTab):
         self._update_can_start()
 
     def _on_train_item(self, run_id: int, item) -> None:
-        from nets.mlp_train import (
-            Diverged,
-            EpochMetrics,
-            StepMetrics,
-            TrainingFinished,
-            TrainingStarted,
-        )
-
         run = self.runs.run(run_id)
         if run is None:
             return
@@ -768,8 +769,6 @@ class MlpTab(AppTab):
     # -- test evaluation -------------------------------------------------------------
     def evaluate_test(self) -> None:
         """Evaluate the selected model on the test split: once; warn before another."""
-        from nets.checkpoint import TestRecord
-
         run_id = self.selected_run_id()
         run = self.runs.run(run_id)
         record: RunRecord | None = run.payload if run is not None else None
@@ -814,8 +813,6 @@ class MlpTab(AppTab):
         path = record.checkpoint_path
 
         def factory(token):
-            from nets.mlp_train import evaluate
-
             acc = evaluate(model, X_test, y_test, pre)
             yield TestResult(accuracy=acc, n=len(y_test))
 
@@ -849,8 +846,6 @@ class MlpTab(AppTab):
         self._update_model_buttons()
 
     def _mark_checkpoint_tested(self, path: Path, item: TestResult, spec: str) -> None:
-        from nets.checkpoint import record_test_use
-
         try:
             record_test_use(path, item.accuracy, item.n, spec)
         except (NetsError, OSError) as exc:
@@ -876,8 +871,6 @@ class MlpTab(AppTab):
         return path
 
     def save_checkpoint(self, path: str | Path | None = None) -> Path | None:
-        from nets.checkpoint import save_checkpoint
-
         run = self.runs.run(self.selected_run_id())
         record: RunRecord | None = run.payload if run is not None else None
         if record is None or record.model is None or run.status in ("running", "paused"):
@@ -918,8 +911,6 @@ class MlpTab(AppTab):
 
     def load_checkpoint(self, path: str | Path | None = None) -> int:
         """Load a checkpoint as a new run (status "loaded"); returns its run id or 0."""
-        from nets.checkpoint import load_checkpoint
-
         if not path:
             path = self._ask_open_path()
             if not path:
