@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from nets.errors import CheckpointError, ConfigError
+from nets.errors import CheckpointError, ConfigError, ResourceError
 from nets.layers import fc_backward, fc_forward, relu_backward, relu_forward
 
 Grads = dict[str, np.ndarray]
@@ -170,6 +170,28 @@ def _check_dims(**dims: Any) -> None:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
 
+def _check_allocation(name: str, values: int, dtype: np.dtype) -> None:
+    """Refuse parameters that cannot fit in memory before allocating them (ResourceError)."""
+    from nets.mlp_config import available_memory, format_bytes
+
+    needed = int(values) * dtype.itemsize
+    available = available_memory()
+    if available is not None and needed > 0.8 * available:
+        raise ResourceError(
+            f"a {name} with {values:,} parameters needs {format_bytes(needed)} for its weights "
+            f"alone, but only {format_bytes(available)} is available: make it smaller"
+        )
+
+
+def _init_weights(
+    rng: np.random.Generator, shape: tuple[int, int], scale: float, dtype: np.dtype
+) -> np.ndarray:
+    """scale * N(0, 1) samples drawn directly in ``dtype`` (no float64 temporary)."""
+    w = rng.standard_normal(shape, dtype=dtype)
+    w *= dtype.type(scale)
+    return w
+
+
 def _check_scale(weight_scale: float) -> None:
     if not np.isfinite(weight_scale) or weight_scale <= 0:
         raise ConfigError(f"weight_scale must be a positive number, got {weight_scale!r}")
@@ -191,9 +213,10 @@ class LinearClassifier(Classifier):
         _check_dims(input_dim=input_dim, num_classes=num_classes)
         _check_scale(weight_scale)
         self.weight_scale = float(weight_scale)
+        _check_allocation("LinearClassifier", (input_dim + 1) * num_classes, self.dtype)
         rng = np.random.default_rng(seed)
         self.params = {
-            "W": (weight_scale * rng.standard_normal((input_dim, num_classes))).astype(self.dtype),
+            "W": _init_weights(rng, (input_dim, num_classes), weight_scale, self.dtype),
             "b": np.zeros(num_classes, dtype=self.dtype),
         }
 
@@ -244,13 +267,13 @@ class TwoLayerNet(Classifier):
         _check_dims(input_dim=input_dim, num_classes=num_classes, hidden_dim=hidden_dim)
         _check_scale(weight_scale)
         self.weight_scale = float(weight_scale)
+        values = (input_dim + 1) * hidden_dim + (hidden_dim + 1) * num_classes
+        _check_allocation("TwoLayerNet", values, self.dtype)
         rng = np.random.default_rng(seed)
         self.params = {
-            "W1": (weight_scale * rng.standard_normal((input_dim, hidden_dim))).astype(self.dtype),
+            "W1": _init_weights(rng, (input_dim, hidden_dim), weight_scale, self.dtype),
             "b1": np.zeros(hidden_dim, dtype=self.dtype),
-            "W2": (weight_scale * rng.standard_normal((hidden_dim, num_classes))).astype(
-                self.dtype
-            ),
+            "W2": _init_weights(rng, (hidden_dim, num_classes), weight_scale, self.dtype),
             "b2": np.zeros(num_classes, dtype=self.dtype),
         }
 

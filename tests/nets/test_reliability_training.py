@@ -161,3 +161,11 @@ def test_case9_command_line_shows_the_estimate(fmnist: Path) -> None:
     assert (
         last.startswith("error: this configuration needs about") and "Traceback" not in proc.stderr
     )
+
+
+def test_case9_building_a_huge_model_directly_is_refused_before_allocation() -> None:
+    from nets.classifiers import TwoLayerNet
+    from nets.errors import ResourceError
+
+    with pytest.raises(ResourceError, match="TwoLayerNet with 3,083,000,000,010 parameters"):
+        TwoLayerNet(3072, 10, hidden_dim=10**9)
