@@ -244,11 +244,13 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             f"{path.name} was written by a newer version of the app (format {meta['version']})"
         )
     try:
-        model = build_classifier(
-            str(meta["model_type"]), meta["model_hyperparameters"], meta.get("dtype", "float32")
-        )
         params = {k[len("param/") :]: v for k, v in members.items() if k.startswith("param/")}
-        model.load_state(params)
+        model = build_classifier(
+            str(meta["model_type"]),
+            meta["model_hyperparameters"],
+            meta.get("dtype", "float32"),
+            state=params,
+        )
         pre = None
         if "pre/mean" in members and "pre/scale" in members:
             pre = Preprocessor.from_arrays(

@@ -86,6 +86,11 @@ class Classifier:
         """The constructor arguments that rebuild this architecture (JSON-friendly)."""
         raise NotImplementedError
 
+    @staticmethod
+    def param_shapes(**dims: int) -> dict[str, tuple[int, ...]]:
+        """Parameter shapes for the given constructor dimensions (no allocation)."""
+        raise NotImplementedError
+
     def weight_names(self) -> tuple[str, ...]:
         """Parameters that L2 regularization applies to: the weight matrices, never biases."""
         return tuple(k for k, v in self.params.items() if v.ndim >= 2)
@@ -220,6 +225,11 @@ class LinearClassifier(Classifier):
             "b": np.zeros(num_classes, dtype=self.dtype),
         }
 
+    @staticmethod
+    def param_shapes(input_dim: int, num_classes: int) -> dict[str, tuple[int, ...]]:
+        """The parameter shapes of a LinearClassifier with these dimensions."""
+        return {"W": (int(input_dim), int(num_classes)), "b": (int(num_classes),)}
+
     @property
     def input_dim(self) -> int:
         return int(self.params["W"].shape[0])
@@ -277,6 +287,14 @@ class TwoLayerNet(Classifier):
             "b2": np.zeros(num_classes, dtype=self.dtype),
         }
 
+    @staticmethod
+    def param_shapes(
+        input_dim: int, num_classes: int, hidden_dim: int
+    ) -> dict[str, tuple[int, ...]]:
+        """The parameter shapes of a TwoLayerNet with these dimensions."""
+        d, c, h = int(input_dim), int(num_classes), int(hidden_dim)
+        return {"W1": (d, h), "b1": (h,), "W2": (h, c), "b2": (c,)}
+
     @property
     def input_dim(self) -> int:
         return int(self.params["W1"].shape[0])
@@ -328,15 +346,42 @@ class TwoLayerNet(Classifier):
         return {"W1": grad_w1, "b1": grad_b1, "W2": grad_w2, "b2": grad_b2}
 
 
-def build_classifier(name: str, hyperparameters: Mapping[str, Any], dtype: Any) -> Classifier:
-    """Rebuild a registered classifier from its name and ``hyperparameters()``."""
+def build_classifier(
+    name: str,
+    hyperparameters: Mapping[str, Any],
+    dtype: Any,
+    state: Mapping[str, np.ndarray] | None = None,
+) -> Classifier:
+    """Rebuild a registered classifier from its name and ``hyperparameters()``.
+
+    With ``state`` (parameter arrays, as in a checkpoint) the shapes are checked against
+    the hyperparameters before anything is allocated, then loaded into the model, so a
+    file whose metadata claims a huge network cannot make the app allocate one.
+    """
     cls = Classifier.registry.get(name)
     if cls is None:
         raise CheckpointError(
             f"architecture mismatch: unknown model type {name!r} (this app's numpy networks "
             f"are {', '.join(sorted(Classifier.registry))})"
         )
+    hp = dict(hyperparameters)
+    if state is not None:
+        try:
+            expected = cls.param_shapes(**{k: v for k, v in hp.items() if k != "weight_scale"})
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(
+                f"checkpoint corrupted: bad {name} hyperparameters ({exc})"
+            ) from exc
+        got = {k: tuple(np.shape(v)) for k, v in state.items()}
+        if got != expected:
+            raise CheckpointError(
+                f"architecture mismatch: a {name} with {hp} has parameters {expected}, "
+                f"the checkpoint holds {got}"
+            )
     try:
-        return cls(**dict(hyperparameters), dtype=dtype)
+        model = cls(**hp, dtype=dtype)
     except (TypeError, ConfigError) as exc:
         raise CheckpointError(f"checkpoint corrupted: bad {name} hyperparameters ({exc})") from exc
+    if state is not None:
+        model.load_state(state)
+    return model

@@ -167,3 +167,24 @@ def test_case6_read_only_target_folder(tmp_path: Path, monkeypatch: pytest.Monke
 def test_case6_target_is_a_folder(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="is a folder"):
         save_checkpoint(tmp_path, LinearClassifier(3, 2))
+
+
+def test_case3_metadata_claiming_a_huge_network_allocates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    good = _good(tmp_path)
+    with np.load(good, allow_pickle=False) as npz:
+        members = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(members["meta"]))
+    meta["model_hyperparameters"]["hidden_dim"] = 10**8
+    members["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "huge.npz", **members)
+
+    def no_construction(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a model was built before the shapes were checked")
+
+    monkeypatch.setattr(TwoLayerNet, "__init__", no_construction)
+    with pytest.raises(CheckpointError, match="architecture mismatch"):
+        load_checkpoint(tmp_path / "huge.npz")
