@@ -51,8 +51,10 @@ class InputsPanel(QWidget):
         )
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        # Not ResizeToContents: that re-measures every row on each cell change, which
+        # made a table of a few hundred inputs take a second to fill.
         for col in (COL_KIND, COL_VALUE, COL_GRAD):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeaderItem(COL_GRAD).setToolTip(
             "The gradient of the output with respect to this input (after the backward pass)"
         )
@@ -66,6 +68,7 @@ class InputsPanel(QWidget):
 
         self._filling = False
         self._pending = False
+        self._longest: dict[int, int] = {}
         self.table.itemChanged.connect(self._item_changed)
         self.table.itemSelectionChanged.connect(self._select_in_scene)
         for signal in (
@@ -103,29 +106,41 @@ class InputsPanel(QWidget):
         leaves = [n for n in graph.nodes() if n.op == "input"]
         leaves += [n for n in graph.nodes() if n.op == "const"]
         self._filling = True
+        texts: list[tuple[str, str, str, str]] = []
         try:
             self.table.setRowCount(len(leaves))
             for r, node in enumerate(leaves):
                 hidden = node.id in self.scene.hidden_grads
                 grad = "?" if hidden else theme.fmt(ev.grads.get(node.id))
                 cells = (node.name, node.op, theme.fmt_full(node.leaf_value), grad)
+                texts.append(cells)
                 for c, text in enumerate(cells):
                     item = self.table.item(r, c)
                     if item is None:
                         item = QTableWidgetItem()
+                        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                        if c in (COL_NAME, COL_VALUE):
+                            flags |= Qt.ItemFlag.ItemIsEditable
+                        item.setFlags(flags)
+                        if c == COL_VALUE:
+                            item.setForeground(theme.FORWARD)
+                        elif c == COL_KIND:
+                            item.setForeground(theme.MUTED)
                         self.table.setItem(r, c, item)
-                    item.setText(text)
-                    item.setData(_ID, node.id)
-                    flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                    if c in (COL_NAME, COL_VALUE):
-                        flags |= Qt.ItemFlag.ItemIsEditable
-                    item.setFlags(flags)
+                    if item.text() != text:
+                        item.setText(text)
+                    if item.data(_ID) != node.id:
+                        item.setData(_ID, node.id)
                     if c == COL_GRAD:
-                        item.setForeground(theme.STALE if ev.stale else theme.BACKWARD)
-                    elif c == COL_VALUE:
-                        item.setForeground(theme.FORWARD)
-                    elif c == COL_KIND:
-                        item.setForeground(theme.MUTED)
+                        colour = theme.STALE if ev.stale else theme.BACKWARD
+                        if item.foreground().color() != colour:
+                            item.setForeground(colour)
+            # Re-measure a column only when it gets a longer text than before.
+            longest = {c: max((len(row[c]) for row in texts), default=0) for c in range(4)}
+            for col in (COL_KIND, COL_VALUE, COL_GRAD):
+                if longest[col] != self._longest.get(col):
+                    self._longest[col] = longest[col]
+                    self.table.resizeColumnToContents(col)
         finally:
             self._filling = False
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
     QGraphicsPathItem,
+    QGraphicsRectItem,
     QStyleOptionGraphicsItem,
     QWidget,
 )
@@ -30,10 +31,6 @@ from PySide6.QtWidgets import (
 from graph.events import Edge
 from graph.model import Node
 from gui.graph_tab import theme
-
-NODE_TYPE = QGraphicsItem.UserType + 1
-PORT_TYPE = QGraphicsItem.UserType + 2
-EDGE_TYPE = QGraphicsItem.UserType + 3
 
 # Fonts are made once: building QFonts in paint() would cost more than the drawing.
 _F_SYMBOL = theme.font(12.0, bold=True, mono=True)
@@ -97,9 +94,6 @@ class PortItem(QGraphicsEllipseItem):
     def is_output(self) -> bool:
         return self.index < 0
 
-    def type(self) -> int:  # noqa: A003 - Qt API
-        return PORT_TYPE
-
     def set_connected(self, connected: bool) -> None:
         if connected != self.connected:
             self.connected = connected
@@ -123,11 +117,16 @@ class PortItem(QGraphicsEllipseItem):
         super().hoverLeaveEvent(event)
 
 
-class NodeItem(QGraphicsItem):
-    """A node: header with the op symbol and name, rows with its value and gradient."""
+class NodeItem(QGraphicsRectItem):
+    """A node: header with the op symbol and name, rows with its value and gradient.
+
+    A rect item so that Qt computes the bounding rect in C++: the view asks every
+    item for it on every paint.
+    """
 
     def __init__(self, node: Node) -> None:
         super().__init__()
+        self.setPen(Qt.PenStyle.NoPen)
         self.node_id = node.id
         self.node = node
         self.display = NodeDisplay()
@@ -147,9 +146,6 @@ class NodeItem(QGraphicsItem):
         self.set_node(node)
         self.setPos(QPointF(*node.pos))
 
-    def type(self) -> int:  # noqa: A003 - Qt API
-        return NODE_TYPE
-
     # -- geometry ----------------------------------------------------------------------
     @property
     def rows(self) -> int:
@@ -161,10 +157,6 @@ class NodeItem(QGraphicsItem):
 
     def body_rect(self) -> QRectF:
         return QRectF(0, 0, theme.NODE_WIDTH, self._height)
-
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        # Room for the current-step glow and the "output" badge above the top edge.
-        return QRectF(-7, -18, theme.NODE_WIDTH + 14, self._height + 25)
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -186,6 +178,8 @@ class NodeItem(QGraphicsItem):
                     port.scene().removeItem(port)
             self.in_ports = [PortItem(self, i, n) for i, n in enumerate(names)]
         self._height = theme.HEADER_HEIGHT + 8 + theme.ROW_HEIGHT * self.rows
+        # Room for the current-step glow and the "output" badge above the top edge.
+        self.setRect(QRectF(-7, -18, theme.NODE_WIDTH + 14, self._height + 25))
         label_w = _metrics(_F_SYMBOL).horizontalAdvance(node.label) + 14
         self._symbol_w = min(theme.NODE_WIDTH * 0.55, max(30.0, label_w))
         rows = self.rows
@@ -376,11 +370,12 @@ class NodeItem(QGraphicsItem):
         return super().itemChange(change, value)
 
 
-class FanoutItem(QGraphicsItem):
+class FanoutItem(QGraphicsRectItem):
     """The sum of a fan-out's gradient contributions, drawn under its node."""
 
     def __init__(self, node: NodeItem) -> None:
         super().__init__(node)
+        self.setPen(Qt.PenStyle.NoPen)
         self.node_item = node
         self.text = ""
         self._rect = QRectF()
@@ -390,15 +385,12 @@ class FanoutItem(QGraphicsItem):
     def set_text(self, text: str) -> None:
         if text == self.text:
             return
-        self.prepareGeometryChange()
         self.text = text
         w = _metrics(_F_FANOUT).horizontalAdvance(text) + 12
         self._rect = QRectF((theme.NODE_WIDTH - w) / 2, self.node_item.height + 4, w, 17)
+        self.setRect(self._rect.adjusted(-1, -1, 1, 1))
         self.setVisible(bool(text))
         self.update()
-
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        return self._rect.adjusted(-1, -1, 1, 1)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         painter.setPen(QPen(theme.BACKWARD, 1))
@@ -409,7 +401,7 @@ class FanoutItem(QGraphicsItem):
         painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
 
 
-class EdgeItem(QGraphicsItem):
+class EdgeItem(QGraphicsPathItem):
     """An edge from ``src``'s output port to port ``edge.port`` of ``dst``, with a label.
 
     The label shows the value flowing forward, or the gradient contribution flowing
@@ -429,6 +421,9 @@ class EdgeItem(QGraphicsItem):
         self._path = QPainterPath()
         self._label_rect = QRectF()
         self._shape: QPainterPath | None = None
+        # The item's own path (curve + label box) and wide pen only give Qt the bounds
+        # in C++; paint() draws the curve and the label itself.
+        self.setPen(QPen(QColor(0, 0, 0, 0), 10))
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(0)
@@ -436,15 +431,11 @@ class EdgeItem(QGraphicsItem):
         dst.edges.add(self)
         self.update_path()
 
-    def type(self) -> int:  # noqa: A003 - Qt API
-        return EDGE_TYPE
-
     def detach(self) -> None:
         self.src.edges.discard(self)
         self.dst.edges.discard(self)
 
     def update_path(self) -> None:
-        self.prepareGeometryChange()
         a = self.src.port_scene_pos(-1)
         b = self.dst.port_scene_pos(self.edge.port)
         self._path = bezier(a, b)
@@ -454,15 +445,17 @@ class EdgeItem(QGraphicsItem):
     def _place_label(self) -> None:
         if not self.label:
             self._label_rect = QRectF()
-            return
-        fm = _edge_metrics()
-        w = fm.horizontalAdvance(self.label) + 8
-        mid = self._path.pointAtPercent(0.5)
-        self._label_rect = QRectF(mid.x() - w / 2, mid.y() - 9, w, 18)
+        else:
+            w = _edge_metrics().horizontalAdvance(self.label) + 8
+            mid = self._path.pointAtPercent(0.5)
+            self._label_rect = QRectF(mid.x() - w / 2, mid.y() - 9, w, 18)
+        bounds = QPainterPath(self._path)
+        if not self._label_rect.isEmpty():
+            bounds.addRect(self._label_rect)
+        self.setPath(bounds)
 
     def set_label(self, text: str, colour: QColor, tooltip: str) -> None:
         if text != self.label or colour != self.label_colour:
-            self.prepareGeometryChange()
             self.label = text
             self.label_colour = colour
             self._shape = None
@@ -475,9 +468,6 @@ class EdgeItem(QGraphicsItem):
         if on != self.highlight:
             self.highlight = on
             self.update()
-
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        return self._path.boundingRect().adjusted(-6, -6, 6, 6).united(self._label_rect)
 
     def shape(self) -> QPainterPath:
         if self._shape is None:
@@ -500,6 +490,15 @@ class EdgeItem(QGraphicsItem):
         super().hoverLeaveEvent(event)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        scene = self.scene()
+        if scene is not None and getattr(scene, "fast_edges", False):
+            # Mid pan or zoom: a thin aliased line costs a tenth of a smooth one.
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+            painter.setPen(QPen(theme.CURRENT if self.highlight else theme.EDGE, 0))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPath(self._path)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            return
         if self.isSelected():
             pen = QPen(theme.SELECTED, 3)
         elif self.highlight:

@@ -51,6 +51,8 @@ class GraphScene(QGraphicsScene):
         self.marks: dict[str, str] = {}
         #: show "upstream × local = contribution" on edges instead of the contribution
         self.show_formulas = False
+        #: while the view pans or zooms: edges drawn thin and without antialiasing
+        self.fast_edges = False
         self._drag: DragEdgeItem | None = None
         self._drag_old_edge: Edge | None = None
         self._snap: QVariantAnimation | None = None
@@ -58,7 +60,9 @@ class GraphScene(QGraphicsScene):
         self._eval_dirty = False
         #: highlight the node of the last step (not after "run all" or a reset)
         self._show_current = True
-        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        # No BSP index: it re-indexes on every move and an auto-layout of hundreds of
+        # nodes took seconds; a linear scan of a few thousand items is cheap.
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.setBackgroundBrush(theme.CANVAS)
 
         bridge.node_added.connect(self._on_node_added)
@@ -100,7 +104,9 @@ class GraphScene(QGraphicsScene):
         item = EdgeItem(edge, src, dst)
         self.edges[edge] = item
         self.addItem(item)
-        dst.set_node(self.graph.node(edge.dst))
+        dst.node = self.graph.node(edge.dst)
+        if edge.port < len(dst.in_ports):
+            dst.in_ports[edge.port].set_connected(True)
         self._schedule_refresh()
 
     def _on_edge_removed(self, edge: Edge) -> None:
@@ -109,8 +115,11 @@ class GraphScene(QGraphicsScene):
             return
         item.detach()
         self.removeItem(item)
-        if edge.dst in self.graph:
-            self.nodes[edge.dst].set_node(self.graph.node(edge.dst))
+        dst = self.nodes.get(edge.dst)
+        if dst is not None and edge.dst in self.graph:
+            dst.node = self.graph.node(edge.dst)
+            if edge.port < len(dst.in_ports):
+                dst.in_ports[edge.port].set_connected(False)
         self._schedule_refresh()
 
     def _on_node_changed(self, node_id: str) -> None:
@@ -183,7 +192,10 @@ class GraphScene(QGraphicsScene):
                 local = local_derivative(graph, edge, values)
                 src_name = graph.node(edge.src).name
                 dst_name = graph.node(edge.dst).name
-                formula = f"{theme.fmt(up)} × {theme.fmt(local)} = {theme.fmt(contribution)}"
+                # Edge labels get 3 digits so they fit between nodes; tooltips get all.
+                formula = (
+                    f"{theme.fmt(up, 3)} × {theme.fmt(local, 3)} = {theme.fmt(contribution, 3)}"
+                )
                 tip = (
                     f"<b>gradient into {src_name}</b> along this edge<br>"
                     f"upstream × local = contribution<br>"
@@ -191,7 +203,7 @@ class GraphScene(QGraphicsScene):
                     f"{theme.fmt_full(up)} × {theme.fmt_full(local)} = "
                     f"{theme.fmt_full(contribution)}"
                 )
-                label = formula if self.show_formulas else theme.fmt(contribution)
+                label = formula if self.show_formulas else theme.fmt(contribution, 3)
                 item.set_label(label, theme.BACKWARD, tip)
             elif values.get(edge.src) is not None:
                 src = graph.node(edge.src)
@@ -203,7 +215,7 @@ class GraphScene(QGraphicsScene):
                     "upstream × local = contribution appears here during the backward pass"
                 )
                 colour = theme.STALE if ev.stale else theme.FORWARD
-                item.set_label(theme.fmt(values.get(edge.src)), colour, tip)
+                item.set_label(theme.fmt(values.get(edge.src), 3), colour, tip)
             else:
                 src = graph.node(edge.src)
                 dst = graph.node(edge.dst)

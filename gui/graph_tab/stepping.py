@@ -6,21 +6,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QWidget
 
 from graph.evaluate import BackwardRecord, ForwardRecord, Stepper, format_value
 from gui.graph_tab.bridge import GraphBridge
 from gui.graph_tab.practice import PracticeSession
-
-
-def record_details(record: ForwardRecord | BackwardRecord | None) -> str:
-    """One line explaining a step: the inputs that made the value, or upstream × local."""
-    if record is None:
-        return ""
-    if isinstance(record, ForwardRecord):
-        ins = ", ".join(f"{p.src_name} = {format_value(p.value)}" for p in record.inputs)
-        return f"{record.name} = {record.formula} = {format_value(record.output)}   ({ins})"
-    return "   ·   ".join(record.explain())
 
 
 class StepController(QObject):
@@ -141,8 +131,6 @@ class StepController(QObject):
             self._say("Nothing to take back.")
         else:
             self._say(f"Took back: {record.describe()}")
-            history = self.stepper.history
-            self.last_record = history[-1] if history else None
         return record
 
     def run_all(self) -> None:
@@ -157,7 +145,6 @@ class StepController(QObject):
             self._say("Practice: forward pass done. Now step backward (←) and answer.")
             return
         result = self.stepper.run_all()
-        self.last_record = None
         out = self.graph.node(result.output).name if result.output in self.graph else None
         if result.problem:
             self._say(f"Forward pass done; no backward pass: {result.problem}")
@@ -169,7 +156,6 @@ class StepController(QObject):
 
     def reset(self) -> None:
         self.stepper.reset()
-        self.last_record = None
         if self.practice is not None:
             self.practice.restart()
         self._say("Reset: only the inputs are known.")
@@ -177,7 +163,6 @@ class StepController(QObject):
     def reset_quietly(self) -> None:
         """Start over without a status message (a new document was loaded)."""
         self.stepper.reset()
-        self.last_record = None
         if self.practice is not None:
             self.practice.restart()
 
@@ -191,7 +176,6 @@ class StepController(QObject):
         return None
 
     def _report(self, record: ForwardRecord | BackwardRecord) -> None:
-        self.last_record = record
         text = record.describe()
         if isinstance(record, BackwardRecord) and self.practice and self.practice.enabled:
             text = f"backward {record.index}/{record.total}: {record.name}: your turn"
@@ -201,6 +185,14 @@ class StepController(QObject):
         self.status.emit(text, ms)
 
     def _on_evaluation(self, event) -> None:  # noqa: ANN001
+        # Connected before any view, so views read an up-to-date last_record.
+        if event.reason == "step":
+            self.last_record = event.record
+        elif event.reason == "step_back":
+            history = self.stepper.history
+            self.last_record = history[-1] if history else None
+        elif event.reason in ("reset", "run"):
+            self.last_record = None
         if event.reason in ("stale",) and self.practice is not None and self.practice.enabled:
             self.practice.restart()
         if event.reason == "reset" and self.practice is not None and self.practice.enabled:
@@ -216,35 +208,3 @@ class StepController(QObject):
         self.back_action.setEnabled(s.can_step_back)
         self.run_action.setEnabled(nonempty)
         self.reset_action.setEnabled(nonempty)
-
-    def details_text(self) -> str:
-        record = self.last_record
-        if (
-            self.practice is not None
-            and self.practice.enabled
-            and isinstance(record, BackwardRecord)
-        ):
-            return f"{record.name} = {record.formula}: what is dL/d{record.name}?"
-        return record_details(record)
-
-
-class StepDetails(QLabel):
-    """The line under the canvas explaining the last step."""
-
-    def __init__(self, controller: StepController, bridge: GraphBridge) -> None:
-        super().__init__()
-        self.setObjectName("stepDetails")
-        self.controller = controller
-        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # A long explanation is clipped rather than widening the window.
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.setStyleSheet(
-            "QLabel#stepDetails { font-family: 'DejaVu Sans Mono'; padding: 3px 6px;"
-            " background: #ffffff; border-top: 1px solid #dadce0; color: #202124; }"
-        )
-        bridge.evaluation_changed.connect(lambda *_: self.refresh())
-        self.refresh()
-
-    def refresh(self) -> None:
-        text = self.controller.details_text()
-        self.setText(text or "Step with → (forward) and ← (backward); F5 runs everything.")

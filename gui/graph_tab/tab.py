@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QPointF, QRect, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
@@ -45,7 +46,8 @@ from gui.graph_tab.palette import OpPalette
 from gui.graph_tab.practice import META_KEY, PracticePanel, PracticeSession, practice_settings
 from gui.graph_tab.program_dialog import ProgramDialog
 from gui.graph_tab.scene import GraphScene
-from gui.graph_tab.stepping import StepController, StepDetails
+from gui.graph_tab.step_info import StepInfo
+from gui.graph_tab.stepping import StepController
 from gui.graph_tab.view import GraphView
 from gui.tab_base import AppContext, AppTab
 
@@ -58,6 +60,15 @@ LEGEND = (
     "<span style='color:#c2570c'>Σ</span> fan-out sum &nbsp;&nbsp;"
     "<b>▭</b> output"
 )
+
+
+def _set(action: QAction, *, enabled: bool | None = None, text: str | None = None) -> None:
+    if not shiboken6.isValid(action):
+        return
+    if enabled is not None:
+        action.setEnabled(enabled)
+    if text is not None:
+        action.setText(text)
 
 
 class GraphTab(AppTab):
@@ -137,7 +148,7 @@ class GraphTab(AppTab):
         self.legend.setStyleSheet("color: #3c4043; padding: 2px 6px;")
         self.legend.setWordWrap(True)  # wraps in a narrow window instead of widening it
         self.banner = RestoreBanner()
-        self.details = StepDetails(self.steps, self.bridge)
+        self.step_info = StepInfo(self.steps, self.bridge)
 
         center = QWidget()
         cl = QVBoxLayout(center)
@@ -147,7 +158,6 @@ class GraphTab(AppTab):
         cl.addWidget(self.legend)
         cl.addWidget(self.banner)
         cl.addWidget(self.view, 1)
-        cl.addWidget(self.details)
 
         self.inputs_panel = InputsPanel(self.bridge, self.editor, self.scene)
         self.gradcheck_panel = GradCheckPanel(self.bridge)
@@ -168,10 +178,13 @@ class GraphTab(AppTab):
         self.history_box = history_box
         history_box.hide()
         right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.step_info)
         right.addWidget(self.side_tabs)
         right.addWidget(history_box)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
+        right.setStretchFactor(0, 2)
+        right.setStretchFactor(1, 3)
+        right.setStretchFactor(2, 2)
+        right.setSizes([170, 490, 200])
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(palette_box)
@@ -243,13 +256,14 @@ class GraphTab(AppTab):
         # cleared on every rebuild, and QMenu.clear() deletes those.
         self.undo_action = a("&Undo", self.stack.undo, ["Ctrl+Z"])
         self.redo_action = a("&Redo", self.stack.redo, ["Ctrl+Shift+Z", "Ctrl+Y"])
-        self.stack.canUndoChanged.connect(self.undo_action.setEnabled)
-        self.stack.canRedoChanged.connect(self.redo_action.setEnabled)
+        # The stack may outlive the actions while the tab is torn down: check first.
+        self.stack.canUndoChanged.connect(lambda on: _set(self.undo_action, enabled=on))
+        self.stack.canRedoChanged.connect(lambda on: _set(self.redo_action, enabled=on))
         self.stack.undoTextChanged.connect(
-            lambda text: self.undo_action.setText(f"&Undo {text}".rstrip())
+            lambda text: _set(self.undo_action, text=f"&Undo {text}".rstrip())
         )
         self.stack.redoTextChanged.connect(
-            lambda text: self.redo_action.setText(f"&Redo {text}".rstrip())
+            lambda text: _set(self.redo_action, text=f"&Redo {text}".rstrip())
         )
         self.undo_action.setEnabled(False)
         self.redo_action.setEnabled(False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
@@ -61,6 +61,11 @@ class GraphView(QGraphicsView):
         self._pan_from: QPoint | None = None
         self._space = False
         self._fit_pending = False
+        # While the user pans or zooms, edges are drawn fast; full quality 150 ms later.
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(150)
+        self._settle.timeout.connect(self._settled)
         self.last_scene_pos = QPointF(0, 0)
 
     @property
@@ -71,8 +76,23 @@ class GraphView(QGraphicsView):
     def zoom(self) -> float:
         return self.transform().m11()
 
+    def _moving(self) -> None:
+        settle = self.__dict__.get("_settle")  # None while Qt's constructor scrolls
+        if settle is not None:
+            self.graph_scene.fast_edges = True
+            settle.start()
+
+    def _settled(self) -> None:
+        self.graph_scene.fast_edges = False
+        self.viewport().update()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 - Qt override
+        self._moving()
+        super().scrollContentsBy(dx, dy)
+
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         """Scale by ``factor`` keeping the scene point under ``anchor`` (view coords) still."""
+        self._moving()
         current = self.zoom()
         target = min(MAX_ZOOM, max(MIN_ZOOM, current * factor))
         factor = target / current
@@ -257,10 +277,12 @@ class GraphView(QGraphicsView):
         painter.fillRect(rect, theme.CANVAS)
         zoom = self.zoom()
         step = theme.GRID_STEP
-        while step * zoom < 12:  # keep grid lines at least 12 pixels apart
+        while step * zoom < 16:  # keep grid lines at least 16 pixels apart
             step *= 5
         pen = QPen(theme.GRID, 0)  # cosmetic: one pixel at any zoom
         painter.setPen(pen)
+        # Crisp and cheap: smoothing hair lines costs more than the rest of a frame.
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         left = math.floor(rect.left() / step) * step
         top = math.floor(rect.top() / step) * step
         lines = []
@@ -273,3 +295,4 @@ class GraphView(QGraphicsView):
             lines.append(QLineF(rect.left(), y, rect.right(), y))
             y += step
         painter.drawLines(lines)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)

@@ -142,4 +142,4 @@ def test_edge_formulas_history_panel_and_screenshot_state(tab):
 def _fmt(x: float) -> str:
     from gui.graph_tab import theme
 
-    return theme.fmt(x)
+    return theme.fmt(x, 3)
