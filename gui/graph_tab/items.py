@@ -341,8 +341,6 @@ class NodeItem(QGraphicsRectItem):
 
         if d.output:
             self._badge(painter, "output", theme.OUTPUT, QColor("white"), rect.right() - 4)
-        if d.stale:
-            self._badge(painter, "stale", theme.STALE, QColor("white"), rect.left() + 40, left=True)
 
     def _badge(
         self,

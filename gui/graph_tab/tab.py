@@ -416,25 +416,14 @@ class GraphTab(AppTab):
         return self.document.new()
 
     def open_dialog(self) -> bool:
-        if not self.document.maybe_discard("open another graph"):
-            return False
         path = self.document.ask_open_path()
         if path is None:
             return False
-        return self.open_file(path, asked=True)
+        return self.open_file(path)
 
-    def open_file(self, path: Path, asked: bool = False) -> bool:
-        if asked:
-            # The user already answered the unsaved-changes question.
-            saved = self.document.modified
-            self.document._modified_extra = False
-            self.stack.setClean()
-            ok = self.document.open(path)
-            if not ok and saved:
-                self.document._modified_extra = True
-                self.document.changed.emit()
-        else:
-            ok = self.document.open(path)
+    def open_file(self, path: Path) -> bool:
+        """Open a graph file or program (asking first if there are unsaved changes)."""
+        ok = self.document.open(Path(path))
         if ok:
             self.steps.reset_quietly()
             self.view.fit_when_shown()

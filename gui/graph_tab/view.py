@@ -37,6 +37,9 @@ class GraphView(QGraphicsView):
     #: right-click on a node: (node id, global screen position)
     node_menu_requested = Signal(str, QPoint)
     zoom_changed = Signal(float)
+    # Class defaults: Qt's constructor already scrolls, before __init__ sets them.
+    _settle: QTimer | None = None
+    _quiet = False
 
     def __init__(self, scene: GraphScene, parent: QWidget | None = None) -> None:
         super().__init__(scene, parent)
@@ -62,10 +65,11 @@ class GraphView(QGraphicsView):
         self._space = False
         self._fit_pending = False
         # While the user pans or zooms, edges are drawn fast; full quality 150 ms later.
-        self._settle = QTimer(self)
-        self._settle.setSingleShot(True)
-        self._settle.setInterval(150)
-        self._settle.timeout.connect(self._settled)
+        settle = QTimer(self)
+        settle.setSingleShot(True)
+        settle.setInterval(150)
+        settle.timeout.connect(self._settled)
+        self._settle = settle
         self.last_scene_pos = QPointF(0, 0)
 
     @property
@@ -77,10 +81,9 @@ class GraphView(QGraphicsView):
         return self.transform().m11()
 
     def _moving(self) -> None:
-        settle = self.__dict__.get("_settle")  # None while Qt's constructor scrolls
-        if settle is not None:
+        if self._settle is not None and not self._quiet:
             self.graph_scene.fast_edges = True
-            settle.start()
+            self._settle.start()
 
     def _settled(self) -> None:
         self.graph_scene.fast_edges = False
@@ -115,6 +118,14 @@ class GraphView(QGraphicsView):
 
     def fit(self) -> None:
         """Frame every node (at most 1.3x zoom, so a small graph is not blown up)."""
+        # A one-off jump, not a pan: draw it at full quality straight away.
+        self._quiet = True
+        try:
+            self._fit()
+        finally:
+            self._quiet = False
+
+    def _fit(self) -> None:
         rect = self.graph_scene.items_rect()
         if rect.isEmpty():
             self.resetTransform()
@@ -144,8 +155,12 @@ class GraphView(QGraphicsView):
 
     def reset_zoom(self) -> None:
         center = self.mapToScene(self.viewport().rect().center())
-        self.resetTransform()
-        self.centerOn(center)
+        self._quiet = True
+        try:
+            self.resetTransform()
+            self.centerOn(center)
+        finally:
+            self._quiet = False
         self.zoom_changed.emit(1.0)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
