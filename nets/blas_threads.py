@@ -5,7 +5,7 @@ when one of its threads is descheduled the other waits for it (measured here: 25
 3072x512 float32 in 16 ms with one thread, 55-93 ms with two, under a load average of 7;
 about half the one-thread time on an idle machine). PyTorch copes by letting idle threads
 sleep; OpenBLAS cannot be told so once loaded, so the trainer measures both counts now and
-then and keeps the faster one.
+then (a few steps at each epoch's start, then one step in fifty) and keeps the faster one.
 
 Everything here is a no-op where numpy's BLAS is not an OpenBLAS we can find.
 """
@@ -16,6 +16,7 @@ import ctypes
 import os
 import statistics
 import threading
+from collections import deque
 from collections.abc import Callable
 
 _SETTERS = (
@@ -106,19 +107,23 @@ class ThreadTuner:
     """Chooses between the current BLAS thread count and one thread by timing real steps.
 
     At the start of every epoch (``start_epoch``) the next ``2 * trials`` steps alternate
-    between the two counts; ``record`` takes each step's duration; afterwards the count
-    with the lower median is kept for the rest of the epoch. ``restore`` puts the original
-    count back. With one core, or no controllable BLAS, it does nothing.
+    between the two counts; after that, one step in every ``period`` runs with the other
+    count, so a change in the machine's load is noticed within an epoch. ``record`` takes
+    each step's duration; the count with the lower median of its recent steps is used.
+    ``restore`` puts the original count back. With one core, or no controllable BLAS, it
+    does nothing.
     """
 
-    def __init__(self, trials: int = 3) -> None:
+    def __init__(self, trials: int = 3, period: int = 50, window: int = 5) -> None:
         self.original = blas_threads()
         self.options = [self.original, 1] if self.original is not None and self.original > 1 else []
         self.trials = trials
+        self.period = period
         self.chosen = self.original
         self._plan: list[int] = []
-        self._times: dict[int, list[float]] = {}
+        self._times: dict[int, deque[float]] = {n: deque(maxlen=window) for n in self.options}
         self._current: int | None = None
+        self._since_probe = 0
         self._first = True
 
     @property
@@ -129,27 +134,34 @@ class ThreadTuner:
         if not self.active:
             return
         self._plan = [self.options[i % 2] for i in range(2 * self.trials)]
-        self._times = {n: [] for n in self.options}
+        self._since_probe = 0
 
     def before_step(self) -> None:
         if not self.active:
             return
+        if not self._plan and self._since_probe >= self.period:
+            self._plan = [next(n for n in self.options if n != self.chosen)]
+            self._since_probe = 0
         self._current = self._plan[0] if self._plan else self.chosen
         if self._current is not None:
             set_blas_threads(self._current)
 
     def record(self, seconds: float) -> None:
-        if not self.active or not self._plan:
+        if not self.active or self._current is None:
             return
-        n = self._plan.pop(0)
+        if self._plan:
+            self._plan.pop(0)
+        else:
+            self._since_probe += 1
         if self._first:  # the run's first step pays for allocations: not a fair sample
             self._first = False
-            self._plan.append(n)
-        else:
-            self._times[n].append(seconds)
+            self._plan.insert(0, self._current)
+            return
+        self._times[self._current].append(seconds)
         if not self._plan:
             medians = {k: statistics.median(v) for k, v in self._times.items() if v}
-            self.chosen = min(medians, key=medians.__getitem__) if medians else self.original
+            if medians:
+                self.chosen = min(medians, key=medians.__getitem__)
             if self.chosen is not None:
                 set_blas_threads(self.chosen)
 

@@ -33,7 +33,7 @@ def test_tuner_keeps_the_faster_setting(monkeypatch: pytest.MonkeyPatch) -> None
         tuner.before_step()
         seen.append(state["n"])
         tuner.record(0.01 if state["n"] == 4 else 0.05)
-    assert seen[1:] == [1, 4, 1, 4, 1, 4] and tuner.chosen == 4 and state["n"] == 4
+    assert seen == [4, 4, 1, 4, 1, 4, 1] and tuner.chosen == 4 and state["n"] == 4
     # The machine got busy: one thread wins now, re-measured at the next epoch.
     tuner.start_epoch()
     for _ in range(6):
@@ -53,3 +53,24 @@ def test_tuner_is_inactive_with_one_thread(monkeypatch: pytest.MonkeyPatch) -> N
     tuner.start_epoch()
     tuner.before_step()
     tuner.record(1.0)
+
+
+def test_tuner_probes_the_other_setting_within_an_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = {"n": 2}
+    monkeypatch.setattr(blas_threads, "blas_threads", lambda: state["n"])
+    monkeypatch.setattr(
+        blas_threads, "set_blas_threads", lambda n: state.__setitem__("n", n) or state["n"]
+    )
+    tuner = ThreadTuner(trials=2, period=10, window=3)
+    tuner.start_epoch()
+    busy = False
+    settings = []
+    for step in range(80):
+        if step == 30:
+            busy = True  # other jobs start: two threads become slow
+        tuner.before_step()
+        settings.append(state["n"])
+        slow = 0.08 if busy else 0.01
+        tuner.record(slow if state["n"] == 2 else 0.02)
+    assert settings[10:30].count(2) > 15  # idle: two threads kept, one probe
+    assert settings[-20:].count(1) >= 18  # busy: switched to one thread within the epoch
