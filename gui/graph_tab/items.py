@@ -429,6 +429,11 @@ class EdgeItem(QGraphicsPathItem):
         dst.edges.add(self)
         self.update_path()
 
+    @property
+    def curve(self) -> QPainterPath:
+        """The drawn curve (the item's own path also holds the label box)."""
+        return self._path
+
     def detach(self) -> None:
         self.src.edges.discard(self)
         self.dst.edges.discard(self)

@@ -168,7 +168,8 @@ class PracticeSession(QObject):
                 return True
         if not self.finished:
             self.finished = True
-            self.changed.emit()
+            self.revealed = set(self.graph.node_ids())  # the whole picture at the end
+            self.sync()
         return False
 
     def answer(self, text: str) -> Answer:

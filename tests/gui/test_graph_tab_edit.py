@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from graph.evaluate import evaluate
@@ -171,6 +172,20 @@ def test_delete_duplicate_layout_and_rewire_are_undoable(tab):
     assert len({p for p in after.values()}) == len(after)  # no two nodes on one spot
     tab.undo_action.trigger()
     assert {n.id: n.pos for n in tab.graph.nodes()} == before
+
+    # Select the edge by clicking it, Delete removes just the edge.
+    edge_item = next(iter(tab.scene.edges.values()))
+    tab.scene.clearSelection()
+    QTest.mouseClick(
+        tab.view.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        tab.view.mapFromScene(edge_item.curve.pointAtPercent(0.3)),
+    )
+    assert tab.scene.selected_edges() == [edge_item.edge]
+    key(tab, Qt.Key.Key_Delete)
+    assert not tab.graph.edges() and len(tab.graph) == 3
+    tab.undo_action.trigger()
 
     # Pick the edge up at its input port and drop it on empty canvas: disconnected.
     drag(tab, port_pos(tab, e, "x"), port_pos(tab, e, "x") + QPointF(0, 300))

@@ -56,6 +56,7 @@ def test_practice_mode_asks_each_gradient_and_scores(tab, window, tmp_path):
         assert _answer(tab, text).correct, name
     panel.next_button.click()
     assert tab.practice.finished
+    assert not any(item.display.grad_hidden for item in items.values())
     assert tab.practice.score == (7, 8)
     assert "7 / 8" in panel.question.text()
 
