@@ -289,3 +289,47 @@ def test_examples_exports_and_dropped_files(tab, window, tmp_path, errors, qtbot
     window.dropEvent(drop)  # the window opens dropped files once the drop is over
     qtbot.waitUntil(lambda: tab.graph.find("o") is not None, timeout=3000)
     assert tab.graph.find("o") is not None
+
+
+_HEADER = '{"format": "backprop-explorer-graph", "version": 1, '
+BAD_FILES = {
+    "empty": b"",
+    "truncated": _HEADER.encode()[:30],
+    "not_utf8": b"\xff\xfe\x00{",
+    "not_json": b"hello, graph",
+    "nan_literal": (
+        _HEADER + '"nodes": [{"id": "n1", "name": "x", "op": "input", "value": NaN}], "edges": []}'
+    ).encode(),
+    "deep_nesting": b"[" * 100_000 + b"]" * 100_000,
+    "huge_number": (
+        _HEADER
+        + '"nodes": [{"id": "n1", "name": "x", "op": "input", "value": '
+        + "9" * 5000
+        + '}], "edges": []}'
+    ).encode(),
+    "unknown_op": (
+        _HEADER + '"nodes": [{"id": "n1", "name": "x", "op": "frob"}], "edges": []}'
+    ).encode(),
+    "cycle": (
+        _HEADER + '"nodes": [{"id": "a", "name": "a", "op": "neg"}, '
+        '{"id": "b", "name": "b", "op": "neg"}], "edges": ['
+        '{"from": "a", "to": "b", "port": "x"}, {"from": "b", "to": "a", "port": "x"}]}'
+    ).encode(),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES) + ["200MB"])
+def test_case1_and_2_bad_graph_files_are_refused_and_the_graph_stays(tab, tmp_path, errors, kind):
+    """Issue 9 cases 1 and 2, GUI side: a clear message, the open graph untouched."""
+    tab.open_example("f2")
+    before = tab.graph.copy()
+    path = tmp_path / f"{kind}.json"
+    if kind == "200MB":
+        with open(path, "wb") as f:
+            f.truncate(200 * 1024 * 1024)  # sparse: refused from its size, never read
+    else:
+        path.write_bytes(BAD_FILES[kind])
+    assert not tab.open_file(path)
+    assert errors and errors[-1][0] == "Cannot open the graph"
+    assert "Traceback" not in errors[-1][1]
+    assert tab.graph.same_as(before) and tab.document.path is None
