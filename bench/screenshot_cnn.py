@@ -49,6 +49,13 @@ def _pump(app, seconds: float = 0.05) -> None:
         app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
 
 
+def _start(tab) -> None:
+    problems = tab.problems()
+    if problems:
+        raise RuntimeError(f"cannot start the screenshot run: {problems[0]}")
+    tab.controls.start_button.click()
+
+
 def capture(path: Path) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from gui.app import make_application
@@ -73,23 +80,30 @@ def capture(path: Path) -> None:
         deadline = time.perf_counter() + 30
         while tab.data_panel.info is None and time.perf_counter() < deadline:
             _pump(app)
-        tab.apply_preset("default")
         if train is not None:
             tab.data_panel.val_field.set_value(5_000)
             tab.data_panel.train_field.set_value(train)
+        # A finished run of the seed's small network first, to show the runs overlay...
+        tab.apply_preset("seed")
+        tab.settings_panel.epochs_field.set_value(1)
+        _start(tab)
+        deadline = time.perf_counter() + 600
+        while tab.is_busy() and time.perf_counter() < deadline:
+            _pump(app, 0.1)
+        tab.runs.rename(tab.runs.runs()[-1].run_id, "seed net")
+        # ...then the default network, grabbed mid-run.
+        tab.apply_preset("default")
         tab.settings_panel.epochs_field.set_value(epochs)
-        problems = tab.problems()
-        if problems:
-            raise RuntimeError(f"cannot start the screenshot run: {problems[0]}")
         tab.editor.select_row(0)
-        tab.controls.start_button.click()
+        _start(tab)
         run = tab.runs.runs()[-1]
+        tab.runs.rename(run.run_id, "default net")
         # Grab once the curves have shape: past 60% of the run, with accuracy points.
         deadline = time.perf_counter() + 600
         while time.perf_counter() < deadline and tab.is_busy():
             payload = run.payload
             total = payload.total_iterations if payload is not None else 0
-            if total and run.metrics.num_steps >= 0.6 * total and run.metrics.num_epochs >= 4:
+            if total and run.metrics.num_steps >= 0.6 * total and run.metrics.num_epochs >= 5:
                 break
             _pump(app, 0.1)
         tab.plots.refresh()

@@ -65,6 +65,7 @@ class CnnRun:
     iterations_per_epoch: int = 0
     total_iterations: int = 0
     last_step: Any = None
+    last_eval: Any = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -657,6 +658,7 @@ class CnnTab(AppTab):
                 run.metrics.add_epoch(
                     item.iteration / spe, item.train_acc, item.val_acc, item.iteration
                 )
+                payload.last_eval = item
                 if item.full_val:
                     self.runs.set_result(run.run_id, f"val {format_percent(item.val_acc)}")
         elif isinstance(item, jobs.LoadProgress):
@@ -703,8 +705,11 @@ class CnnTab(AppTab):
         self.controls.set_progress(step.iteration, step.total_iterations, step.elapsed)
         run = self.runs.run(self._job_run_id)
         epochs = run.payload.config.epochs if run is not None and run.payload.config else "?"
-        val = run.metrics.val_acc.view() if run is not None else ()
-        val_text = f" · val {format_percent(float(val[-1]))}" if len(val) else ""
+        last = run.payload.last_eval if run is not None and run.payload is not None else None
+        val_text = ""
+        if last is not None:
+            sample = "" if last.full_val else f" ({last.val_n:,}-image sample)"
+            val_text = f" · val {format_percent(last.val_acc)}{sample}"
         self.status_label.setText(
             f"Epoch {step.epoch}/{epochs} · step {step.iteration:,}/{step.total_iterations:,} · "
             f"loss {step.loss:.4g} · lr {step.lr:.3g}{val_text}"
