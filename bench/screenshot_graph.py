@@ -41,6 +41,7 @@ def capture(path: Path) -> None:
         for _ in range(5):
             app.processEvents()
         tab.view.fit()
+        tab.view.settle()
         QApplication.processEvents()
         if not window.grab().save(str(path), "PNG"):
             raise OSError(f"cannot write {path}")

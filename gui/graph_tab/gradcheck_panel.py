@@ -66,13 +66,16 @@ class GradCheckPanel(QWidget):
         self.run_button.clicked.connect(self.run)
         self.table = QTableWidget(0, 4)
         self.table.setObjectName("gradcheckTable")
-        self.table.setHorizontalHeaderLabels(["Input", "Analytic", "Numeric", "Rel. error"])
+        self.table.setHorizontalHeaderLabels(["Input", "Analytic", "Numeric", "Rel. err"])
+        self.table.horizontalHeaderItem(3).setToolTip("|a - n| / max(|a| + |n|, 1e-12)")
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in (1, 2, 3):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.summary = QLabel("Press Re-run to check the gradients.")
         self.summary.setObjectName("gradcheckSummary")
         self.summary.setWordWrap(True)
@@ -130,12 +133,18 @@ class GradCheckPanel(QWidget):
             else:
                 cells = [
                     check.name,
-                    theme.fmt(check.analytic, 8),
-                    theme.fmt(check.numeric, 8),
+                    theme.fmt(check.analytic, 6),
+                    theme.fmt(check.numeric, 6),
                     _sci(check.rel_error),
                 ]
             colour = error_colour(check.rel_error)
-            tip = "\n".join(check.notes)
+            tip = "\n".join(
+                [
+                    f"analytic {theme.fmt_full(check.analytic)}",
+                    f"numeric {theme.fmt_full(check.numeric)}",
+                    *check.notes,
+                ]
+            )
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(tip)

@@ -407,6 +407,7 @@ class GraphTab(AppTab):
         if len(self.graph):
             self.steps.run_all()
         self.view.fit_when_shown()
+        self.view.settle()
 
     # ------------------------------------------------------------------ files
     def say(self, text: str, ms: int = 5000) -> None:

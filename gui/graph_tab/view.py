@@ -149,9 +149,19 @@ class GraphView(QGraphicsView):
         self.fit()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
+        self._quiet = True  # a resize is not a pan: keep full quality
+        try:
+            super().resizeEvent(event)
+        finally:
+            self._quiet = False
         if self._fit_pending:
             self.fit()
+
+    def settle(self) -> None:
+        """End the fast drawing of a pan or zoom now (before a screenshot)."""
+        if self._settle is not None:
+            self._settle.stop()
+        self._settled()
 
     def reset_zoom(self) -> None:
         center = self.mapToScene(self.viewport().rect().center())
