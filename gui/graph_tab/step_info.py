@@ -126,7 +126,9 @@ class StepInfo(QFrame):
             grad = ev.grads.get(node_id)
             name = g.node(node_id).name
             if grad is None:
-                lines.append(_span(f"dL/d{name}: none (no path to the output)", _GREY))
+                feeds_output = out in g.descendants(node_id)
+                why = "it only feeds a choose selector" if feeds_output else "no path to it"
+                lines.append(_span(f"dL/d{name}: no gradient ({why})", _GREY))
             elif not hidden:
                 lines.append(_span(f"dL/d{name} = {format_value(grad)}", _ORANGE))
         return "<br>".join(lines)
