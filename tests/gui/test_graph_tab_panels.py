@@ -144,3 +144,37 @@ def _fmt(x: float) -> str:
     from gui.graph_tab import theme
 
     return theme.fmt(x, 3)
+
+
+def test_step_box_explains_each_step(tab):
+    tab.open_example("f3")
+    tab.steps.step_forward()
+    text = tab.step_info.text()
+    assert "forward 1/8" in text and "e1 = exp(s1)" in text and "= exp(1) = 2.718" in text
+    while tab.steps.step_forward() is not None:
+        pass
+    for _ in range(5):
+        tab.steps.step_backward()
+    text = tab.step_info.text()
+    assert "backward 5/8" in text and "p1 = e1 / d" in text
+    assert "dL/de1 += -3.718 × 0.09894 = -0.3679" in text  # upstream × local = contribution
+    tab.steps.run_all()
+    assert "dL/dy: no gradient (it only feeds a choose selector)" in tab.step_info.text()
+
+
+def test_double_click_edits_constants_and_exponents(tab):
+    from PySide6.QtCore import QPointF
+
+    from tests.gui.test_graph_tab_support import double_click, drop_op, type_into_inline
+
+    c = drop_op(tab, "const", QPointF(0, 0))
+    p = drop_op(tab, "powc", QPointF(300, 0))
+    for name, rect, text in ((c, "value_rect", "2.5"), (p, "symbol_rect", "3")):
+        item = tab.scene.nodes[tab.graph.id_of(name)]
+        double_click(tab, item.mapToScene(getattr(item, rect)().center()))
+        type_into_inline(tab, text)
+    assert tab.graph.node(tab.graph.id_of(c)).leaf_value == 2.5
+    assert tab.graph.node(tab.graph.id_of(p)).params["exponent"] == 3.0
+    assert tab.scene.nodes[tab.graph.id_of(p)].node.label == "^3"
+    tab.undo_action.trigger()
+    assert tab.graph.node(tab.graph.id_of(p)).params["exponent"] == 2.0
