@@ -74,6 +74,7 @@ class DatasetPanel(QWidget):
         self._worker: GeneratorWorker | None = None
         self._job = ""
         self._probe_pending = False
+        self._load_pending = False
 
         self.kind_combo = QComboBox()
         self.kind_combo.setObjectName("datasetKind")
@@ -245,10 +246,19 @@ class DatasetPanel(QWidget):
         self._start("download", factory)
 
     def load(self) -> bool:
-        """Load the current dataset in the worker layer; False if that cannot start now."""
+        """Load the current dataset in the worker layer; False if that cannot start now
+        (no spec, or a download or another load is running). A running probe is
+        cancelled and the load starts when it has stopped."""
         spec = self.spec()
-        if spec is None or self._worker is not None:
+        if spec is None:
             return False
+        if self._worker is not None:
+            if self._job != "probe":
+                return False
+            self._load_pending = True
+            self._probe_pending = False
+            self._worker.cancel()
+            return True
 
         def factory(token):
             from nets.data import load_dataset
@@ -260,6 +270,7 @@ class DatasetPanel(QWidget):
         return True
 
     def cancel(self) -> None:
+        self._load_pending = False
         if self._worker is not None:
             self._worker.cancel()
 
@@ -329,6 +340,10 @@ class DatasetPanel(QWidget):
             if job == "load":
                 self.load_failed.emit("cancelled")
         self._update_buttons()
+        if self._load_pending:
+            self._load_pending = False
+            self.load()  # emits busy_changed(True) itself
+            return
         self.busy_changed.emit(False)
         if self._probe_pending:
             self._probe_pending = False
@@ -434,8 +449,10 @@ class DatasetPanel(QWidget):
         self.kind_combo.blockSignals(False)
 
     def start_probe(self) -> None:
-        """The first probe, once the tab is built (keeps the constructor light)."""
-        self._on_source_changed()
+        """The first probe, once the tab is built (keeps the constructor light); nothing
+        to do if a source was set (and probed) meanwhile."""
+        if self.info is None and self._worker is None and not self.dataset_is_current():
+            self._on_source_changed()
 
     def _remember(self, kind: str) -> None:
         folder = self._folders.get(kind)

@@ -348,3 +348,14 @@ def test_case11_closing_mid_training_exits_0_within_1s(data_root):
     lines = dict(line.split() for line in result.stdout.splitlines() if line.strip())
     assert float(lines["closed-in"]) < 1.0
     assert lines["running-workers"] == "0"
+
+
+def test_load_right_after_choosing_a_folder_waits_for_the_probe(window, qtbot, data_root):
+    tab = window.select_tab("mlp")
+    panel = tab.data_panel
+    panel.set_source("folder", data_root)
+    assert panel.is_busy()  # the probe is running
+    with qtbot.waitSignal(panel.dataset_ready, timeout=10_000):
+        assert panel.load()
+    assert panel.dataset_is_current() and not panel.is_busy()
+    assert tab.controls.start_button.isEnabled()
