@@ -7,16 +7,13 @@ through one :class:`GraphBridge`, and files go through :class:`GraphDocument`.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QPointF, QRect, Qt, QTimer
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
-    QComboBox,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QMenu,
     QSizePolicy,
@@ -42,9 +39,12 @@ from gui.graph_tab.export import FORMATS, export
 from gui.graph_tab.gradcheck_panel import GradCheckPanel
 from gui.graph_tab.inline_edit import InlineEditor
 from gui.graph_tab.inputs_panel import InputsPanel
+from gui.graph_tab.node_edit import NodeEditing
+from gui.graph_tab.output_choice import OutputChoice
 from gui.graph_tab.palette import OpPalette
 from gui.graph_tab.practice import META_KEY, PracticePanel, PracticeSession, practice_settings
 from gui.graph_tab.program_dialog import ProgramDialog
+from gui.graph_tab.recovery import CrashRecovery
 from gui.graph_tab.scene import GraphScene
 from gui.graph_tab.step_info import StepInfo
 from gui.graph_tab.stepping import StepController
@@ -89,7 +89,6 @@ class GraphTab(AppTab):
         self.practice = PracticeSession(self.graph, self.scene)
         self.steps = StepController(self.bridge, self.practice, self)
         self.document = GraphDocument(self.graph, self.stack, context.settings, self)
-        self.inline = InlineEditor(self.view.viewport())
         self.add_popup = AddNodePopup(self)
         self.autosaver = autosave.Autosaver(
             self.graph, lambda: self.document.modified, lambda: self.document.path, parent=self
@@ -97,13 +96,21 @@ class GraphTab(AppTab):
         self._screenshot_mode = False
 
         self._build_actions()
+        self.node_editing = NodeEditing(
+            self.graph,
+            self.editor,
+            self.scene,
+            self.view,
+            self.say,
+            [self.duplicate_action, self.delete_action],
+            self,
+        )
         self._build_ui()
         self._connect()
         self._rebuild_recent_menu()
         self._refresh_title()
-        self._refresh_output_choices()
         self.autosaver.start()
-        self._offer_restore()
+        self.recovery.offer()
 
     # ------------------------------------------------------------------ construction
     def _build_ui(self) -> None:
@@ -125,10 +132,7 @@ class GraphTab(AppTab):
         for action in self.steps.actions:
             self.toolbar.addAction(action)
         self.toolbar.addSeparator()
-        self.output_box = QComboBox()
-        self.output_box.setObjectName("outputChoice")
-        self.output_box.setToolTip("The node whose gradient is taken (L in dL/dx)")
-        self.output_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.output_box = OutputChoice(self.bridge, self.editor)
         self.toolbar.addWidget(QLabel(" Output "))
         self.toolbar.addWidget(self.output_box)
         self.toolbar.addSeparator()
@@ -148,6 +152,9 @@ class GraphTab(AppTab):
         self.legend.setStyleSheet("color: #3c4043; padding: 2px 6px;")
         self.legend.setWordWrap(True)  # wraps in a narrow window instead of widening it
         self.banner = RestoreBanner()
+        self.recovery = CrashRecovery(
+            self.banner, self.document, self.autosaver.directory, self._after_restore
+        )
         self.step_info = StepInfo(self.steps, self.bridge)
 
         center = QWidget()
@@ -310,7 +317,7 @@ class GraphTab(AppTab):
     def _connect(self) -> None:
         self.scene.moved.connect(lambda positions: self.editor.move(positions))
         self.scene.refused.connect(lambda text: self.say(f"Refused: {text}", 8000))
-        self.scene.edit_requested.connect(self.edit_node)
+        self.scene.edit_requested.connect(self.node_editing.edit)
         self.editor.refused.connect(lambda text: self.say(f"Refused: {text}", 8000))
         self.editor.created.connect(self._select_ids)
         self.view.op_dropped.connect(self.add_node_at)
@@ -325,21 +332,11 @@ class GraphTab(AppTab):
         self.document.recent_changed.connect(self.actions_changed)
         self.bridge.edited.connect(self.autosaver.note_change)
         self.bridge.edited.connect(self._refresh_title)
-        self.bridge.output_changed.connect(lambda *_: self._refresh_output_choices())
-        self.bridge.node_added.connect(lambda *_: self._schedule_output_refresh())
-        self.bridge.node_removed.connect(lambda *_: self._schedule_output_refresh())
-        self.bridge.edge_added.connect(lambda *_: self._schedule_output_refresh())
-        self.bridge.edge_removed.connect(lambda *_: self._schedule_output_refresh())
-        self.bridge.node_changed.connect(lambda *_: self._schedule_output_refresh())
         self.bridge.graph_cleared.connect(self._on_cleared)
         self.bridge.meta_changed.connect(self._on_meta_changed)
-        self.output_box.activated.connect(self._output_chosen)
         self.autosaver.failed.connect(lambda text: self.say(text, 10000))
-        self.banner.restore_clicked.connect(self.restore_crashed)
-        self.banner.discard_clicked.connect(self.discard_crashed)
         self.practice_panel.next_requested.connect(self.steps.step_backward)
         self.practice_panel.tolerance_changed.connect(self.set_practice_tolerance)
-        self._output_refresh_pending = False
 
     # ------------------------------------------------------------------ AppTab
     def menu_actions(self, menu: str) -> list[QAction | None]:
@@ -512,50 +509,6 @@ class GraphTab(AppTab):
         self.title_label.setText(self.document.title())
         self.title_label.setToolTip(str(self.document.path) if self.document.path else "")
 
-    # ------------------------------------------------------------------ crash recovery
-    def _offer_restore(self) -> None:
-        self._crashed = [s for s in autosave.find_crashed(self.autosaver.directory)]
-        with_graph = [s for s in self._crashed if s.has_graph]
-        if not with_graph:
-            autosave.discard(self._crashed)  # markers without a graph: nothing to offer
-            self._crashed = []
-            return
-        newest = with_graph[0]
-        when = time.strftime("%H:%M on %d %b", time.localtime(newest.saved_at))
-        name = newest.original.name if newest.original else "an untitled graph"
-        self.banner.offer(
-            f"The app did not close cleanly last time. Restore the unsaved changes to "
-            f"<b>{name}</b> autosaved at {when}?"
-        )
-
-    def restore_crashed(self) -> bool:
-        sessions = [s for s in self._crashed if s.has_graph]
-        if not sessions:
-            self.banner.hide()
-            return False
-        if not self.document.maybe_discard("restore the autosaved graph"):
-            return False
-        newest = sessions[0]
-        try:
-            graph = fileformat.load(newest.autosave)
-        except GraphError as exc:
-            self.document.report_error("Cannot restore the autosave", str(exc))
-            return False
-        self.document.adopt(graph, newest.original, modified=True)
-        autosave.discard(self._crashed)
-        self._crashed = []
-        self.banner.hide()
-        self.steps.reset_quietly()
-        self.view.fit_when_shown()
-        self.autosaver.note_change()
-        self.say("Restored the autosaved graph. Save it to keep it.", 8000)
-        return True
-
-    def discard_crashed(self) -> None:
-        autosave.discard(self._crashed)
-        self._crashed = []
-        self.banner.hide()
-
     # ------------------------------------------------------------------ editing
     def add_node_at(self, op: str, scene_pos: QPointF) -> str | None:
         # The node's centre goes where it was dropped, snapped to the grid.
@@ -576,30 +529,6 @@ class GraphTab(AppTab):
     def open_add_menu(self, scene_pos: QPointF) -> None:
         global_pos = self.view.viewport().mapToGlobal(self.view.mapFromScene(scene_pos))
         self.add_popup.open_at(global_pos, scene_pos)
-
-    def open_node_menu(self, node_id: str, global_pos) -> QMenu:  # noqa: ANN001
-        node = self.graph.node(node_id)
-        menu = QMenu(self)
-        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        menu.addAction("Rename…", lambda: self.edit_node(node_id, "name", QPointF()))
-        if node.op in ("input", "const"):
-            menu.addAction("Edit value…", lambda: self.edit_node(node_id, "value", QPointF()))
-        if node.op == "powc":
-            menu.addAction("Exponent…", lambda: self.edit_node(node_id, "symbol", QPointF()))
-        if node.op == "choose":
-            menu.addAction(
-                "Number of inputs…", lambda: self.edit_node(node_id, "symbol", QPointF())
-            )
-        menu.addSeparator()
-        out = menu.addAction("Set as output", lambda: self.editor.set_output(node_id))
-        out.setEnabled(self.graph.explicit_output != node_id)
-        if self.graph.explicit_output is not None:
-            menu.addAction("Automatic output", lambda: self.editor.set_output(None))
-        menu.addSeparator()
-        menu.addAction(self.duplicate_action)
-        menu.addAction(self.delete_action)
-        menu.popup(global_pos)
-        return menu
 
     def delete_selection(self) -> None:
         self.editor.delete(self.scene.selected_node_ids(), self.scene.selected_edges())
@@ -629,94 +558,22 @@ class GraphTab(AppTab):
             return
         self.editor.set_output(ids[0])
 
-    def edit_node(self, node_id: str, area: str, _screen_pos: QPointF) -> None:
-        """Open the inline editor on a node's name, value or parameter."""
-        if node_id not in self.graph:
-            return
-        node = self.graph.node(node_id)
-        item = self.scene.nodes[node_id]
-        if area == "name":
-            rect = item.name_rect()
-            self._inline(
-                item,
-                rect,
-                node.name,
-                lambda t: self.editor.rename(node_id, t.strip()),
-                "New name (letters, digits and _)",
-            )
-        elif node.op in ("input", "const") and area in ("value", "symbol"):
-            self._inline(
-                item,
-                item.value_rect(),
-                theme.fmt_full(node.leaf_value),
-                lambda t: self._commit_number(t, lambda v: self.editor.set_value(node_id, v)),
-                "New value (nan and inf are allowed)",
-            )
-        elif node.op == "powc" and area == "symbol":
-            exponent = node.params.get("exponent", 2.0)
-            self._inline(
-                item,
-                item.symbol_rect().adjusted(0, 0, 40, 0),
-                theme.fmt_full(exponent),
-                lambda t: self._commit_number(
-                    t, lambda v: self.editor.set_param(node_id, "exponent", v)
-                ),
-                "Constant exponent p",
-            )
-        elif node.op == "choose" and area == "symbol":
-            n, ok = QInputDialog.getInt(
-                self, "Choose", "Number of inputs", int(node.params["n"]), 2, 16
-            )
-            if ok:
-                self.editor.set_param(node_id, "n", n)
-        else:
-            self.say(
-                f"{node.name} is computed from its inputs; double-click its name to rename it.",
-                5000,
-            )
+    @property
+    def inline(self) -> InlineEditor:
+        """The editor floated over the canvas for double-click edits."""
+        return self.node_editing.inline
 
-    def _commit_number(self, text: str, apply) -> str | None:  # noqa: ANN001
-        try:
-            value = theme.parse_number(text)
-        except ValueError as exc:
-            self.say(str(exc), 5000)
-            return str(exc)
-        return apply(value)
+    def open_node_menu(self, node_id: str, global_pos: QPoint) -> QMenu:
+        return self.node_editing.menu(node_id, global_pos)
 
-    def _inline(self, item, rect, text: str, commit, tip: str) -> None:  # noqa: ANN001
-        poly = self.view.mapFromScene(item.mapToScene(rect))
-        r = poly.boundingRect()
-        r = QRect(r.x(), r.y(), max(r.width(), 110), max(r.height(), 24))
-        self.inline.edit(r, text, commit, tip)
+    def restore_crashed(self) -> bool:
+        return self.recovery.restore()
 
-    # ------------------------------------------------------------------ output choice
-    def _schedule_output_refresh(self) -> None:
-        if not self._output_refresh_pending:
-            self._output_refresh_pending = True
-            QTimer.singleShot(0, self._refresh_output_choices)
-
-    def _refresh_output_choices(self) -> None:
-        self._output_refresh_pending = False
-        g = self.graph
-        box = self.output_box
-        box.blockSignals(True)
-        box.clear()
-        sinks = g.sinks()
-        auto = g.node(sinks[0]).name if len(sinks) == 1 else "choose one"
-        box.addItem(f"automatic ({auto})", None)
-        choices = list(sinks)
-        if g.explicit_output is not None and g.explicit_output not in choices:
-            choices.append(g.explicit_output)
-        for node_id in choices:
-            box.addItem(g.node(node_id).name, node_id)
-        index = box.findData(g.explicit_output) if g.explicit_output is not None else 0
-        box.setCurrentIndex(max(0, index))
-        box.blockSignals(False)
-        problem = g.output_problem()
-        box.setToolTip(problem or "The node whose gradient is taken (L in dL/dx)")
-
-    def _output_chosen(self, index: int) -> None:
-        self.editor.set_output(self.output_box.itemData(index))
+    def _after_restore(self) -> None:
+        self.steps.reset_quietly()
+        self.view.fit_when_shown()
+        self.autosaver.note_change()
+        self.say("Restored the autosaved graph. Save it to keep it.", 8000)
 
     # ------------------------------------------------------------------ modes and views
     def set_show_formulas(self, on: bool) -> None:
