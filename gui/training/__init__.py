@@ -32,9 +32,13 @@ Views
         validation (dashed) in percent; ``set_x_axis("epoch" | "iteration")``.
         Both plots: one curve set per *visible* run in its colour with a legend, a
         crosshair with a readout line under the plot, a QTimer redrawing changed runs
-        with ``setData``; ``refresh()`` redraws now; ``redrawn`` signal;
+        with ``setData``; ``refresh() -> bool`` redraws now; ``redrawn`` signal;
         ``curve_data(run_id, which) -> (x, y)`` what is drawn (tests).
-        NaN/inf are gaps; empty, all-NaN and constant series are fine.
+        NaN/inf are gaps; empty, all-NaN and constant series are fine. The timer's
+        interval adapts to what a redraw costs (``cpu_budget`` = 2.5% of the GUI
+        thread, between ``min_interval_ms`` = interval_ms and ``max_interval_ms`` = 1 s).
+        ``plot_widget``, ``plot_item``, ``legend``, ``readout``, ``options`` (a
+        QHBoxLayout for extra controls) are public; the x axis ticks whole numbers.
     ``TrainingPlots(model, interval_ms=100, orientation=Horizontal)`` - both plots in a
         splitter (``.loss``, ``.accuracy``); ``export(path)`` -> PNG/SVG/PDF by suffix.
     ``TrainingControls(start_text="&Start")`` - Start / Pause-Resume / Stop + progress
