@@ -230,10 +230,22 @@ def _names(names: Sequence[str]) -> str:
     return shown + (", ..." if len(names) > 4 else "")
 
 
+@dataclass(frozen=True)
+class Note:
+    """Something worth telling the user that is not an error."""
+
+    text: str
+
+
 def test_job(
-    choice: DataChoice, cached: Any | None, trained: Any
+    choice: DataChoice, cached: Any | None, trained: Any, record_in: str | None = None
 ) -> Callable[[Any], Iterator[Any]]:
-    """A worker factory: load the data (unless cached), evaluate once on the test split."""
+    """A worker factory: load the data (unless cached), evaluate once on the test split.
+
+    With ``record_in`` (the checkpoint the model came from or was saved to), the test is
+    also recorded in that file, as ``cnn test`` does, so the warning before a second test
+    survives a restart.
+    """
 
     def factory(token) -> Iterator[Any]:
         import dataclasses
@@ -276,6 +288,7 @@ def test_job(
             n=len(labels),
             when=datetime.datetime.now().isoformat(timespec="seconds"),
         )
+        tested = trained.with_test_record(record)
         yield TestResult(
             accuracy=result.accuracy,
             n=len(labels),
@@ -283,7 +296,17 @@ def test_job(
             labels=labels,
             confusion=matrix,
             gallery_index=pick_gallery(labels, result.predictions, GALLERY_SIZE),
-            trained=trained.with_test_record(record),
+            trained=tested,
         )
+        if record_in:
+            from nets.cnn.checkpoint import save_checkpoint
+            from nets.errors import CheckpointError
+
+            try:
+                save_checkpoint(record_in, tested)
+            except CheckpointError as exc:
+                yield Note(f"the test was not recorded in the checkpoint: {exc}")
+            else:
+                yield Note(f"recorded the test in {record_in}")
 
     return factory

@@ -66,6 +66,7 @@ class CnnRun:
     total_iterations: int = 0
     last_step: Any = None
     last_eval: Any = None
+    checkpoint: str | None = None  # the .pt file this model was loaded from or saved to
     notes: list[str] = field(default_factory=list)
 
 
@@ -691,7 +692,11 @@ class CnnTab(AppTab):
         elif isinstance(item, jobs.DataDownloaded):
             self.status_label.setText(f"Downloaded {item.spec}.")
             self.data_panel.probe_now()
+        elif isinstance(item, jobs.Note):
+            self.status_message.emit(item.text[:1].upper() + item.text[1:], 8000)
         elif isinstance(item, jobs.CheckpointSaved):
+            if payload is not None:
+                payload.checkpoint = item.path
             self.status_label.setText(f"Saved the model to {item.path}.")
             self.status_message.emit(f"Saved model {item.path}", 5000)
         elif isinstance(item, JobFailed):
@@ -864,7 +869,9 @@ class CnnTab(AppTab):
         self._start_worker(
             "test",
             run.run_id,
-            _friendly(jobs.test_job(choice, self._cached_dataset(choice), trained)),
+            _friendly(
+                jobs.test_job(choice, self._cached_dataset(choice), trained, run.payload.checkpoint)
+            ),
         )
         self.status_label.setText(f"Testing {run.name}…")
         return True
@@ -942,7 +949,11 @@ class CnnTab(AppTab):
                 epochs=trained.config.epochs,
             )
         payload = CnnRun(
-            arch=tuple(trained.arch), config=trained.config, choice=None, trained=trained
+            arch=tuple(trained.arch),
+            config=trained.config,
+            choice=None,
+            trained=trained,
+            checkpoint=item.path,
         )
         run = self.runs.add_run(name, settings, status="loaded", payload=payload)
         parts = []

@@ -276,6 +276,14 @@ def test_train_finish_test_once_then_warn_and_checkpoint_round_trip(
     # The test record travels with the checkpoint: testing the loaded model warns too.
     assert not tab.test_once()
     assert len(asked) == 2
+    # Testing it anyway is recorded in its file, as `cnn test` does.
+    monkeypatch.setattr("gui.dialogs.ask", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    assert tab.test_once()
+    qtbot.waitUntil(lambda: not tab.is_busy(), timeout=20000)
+    from nets.cnn.checkpoint import load_checkpoint
+
+    assert load_checkpoint(target).test_record.count == 2
+    assert loaded.payload.test.accuracy == result.accuracy
 
 
 def test_case3_bad_checkpoints_get_a_clear_message_and_change_nothing(
