@@ -233,6 +233,7 @@ class _JsonLog:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.start = time.perf_counter()
+        self.start_cpu = time.process_time()
         self.file: TextIO | None = None
         self.tmp = ""
         if path is not None:
@@ -243,8 +244,13 @@ class _JsonLog:
     def write(self, kind: str, event: Any) -> None:
         if self.file is None:
             return
-        # "wall": seconds since training was set up, consumer time included (for benchmarks).
-        record: dict[str, Any] = {"event": kind, "wall": time.perf_counter() - self.start}
+        # Seconds since training was set up, consumer time included (for benchmarks): "wall"
+        # clock time, and "cpu" time of all this process's threads (robust to other load).
+        record: dict[str, Any] = {
+            "event": kind,
+            "wall": time.perf_counter() - self.start,
+            "cpu": time.process_time() - self.start_cpu,
+        }
         for key, value in vars(event).items():
             if key != "trained":
                 record[key] = (

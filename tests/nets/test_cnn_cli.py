@@ -101,7 +101,7 @@ def test_train_save_then_test_once_then_warn(fmnist_dir, arch_file, tmp_path, ca
     assert kinds[0] == "started" and kinds[-1] == "finished"
     assert kinds.count("step") == 12 and kinds.count("eval") == 8
     assert all(isinstance(r["loss"], float) for r in records if r["event"] == "step")
-    assert all(r["wall"] >= 0 for r in records)
+    assert all(r["wall"] >= 0 and r["cpu"] >= 0 for r in records)
     svg = plot.read_text()
     assert "<svg" in svg and "Training loss" in svg and "val (whole set)" in svg
 
