@@ -55,6 +55,10 @@ def _edge_metrics() -> QFontMetricsF:
     return _metrics(_F_EDGE)
 
 
+#: Below this zoom a node is drawn as a plain box (text would be unreadable anyway).
+NODE_DETAIL_ZOOM = 0.35
+
+
 @dataclass
 class NodeDisplay:
     """The numbers and marks a node shows (all text is already formatted)."""
@@ -135,6 +139,7 @@ class NodeItem(QGraphicsRectItem):
         self.out_port = PortItem(self, -1, "out")
         self._height = 0.0
         self._symbol_w = 40.0
+        self._header_path: QPainterPath | None = None
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
             | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -142,7 +147,6 @@ class NodeItem(QGraphicsRectItem):
         )
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.set_node(node)
         self.setPos(QPointF(*node.pos))
 
@@ -178,6 +182,7 @@ class NodeItem(QGraphicsRectItem):
                     port.scene().removeItem(port)
             self.in_ports = [PortItem(self, i, n) for i, n in enumerate(names)]
         self._height = theme.HEADER_HEIGHT + 8 + theme.ROW_HEIGHT * self.rows
+        self._header_path = None
         # Room for the current-step glow and the "output" badge above the top edge.
         self.setRect(QRectF(-7, -18, theme.NODE_WIDTH + 14, self._height + 25))
         label_w = _metrics(_F_SYMBOL).horizontalAdvance(node.label) + 14
@@ -240,6 +245,9 @@ class NodeItem(QGraphicsRectItem):
         rect = self.body_rect()
         selected = self.isSelected()
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < NODE_DETAIL_ZOOM:
+            self._paint_box(painter, rect, selected)
+            return
 
         if d.current:
             painter.setPen(QPen(theme.CURRENT, 6))
@@ -266,21 +274,19 @@ class NodeItem(QGraphicsRectItem):
         painter.setBrush(fill)
         painter.drawRoundedRect(rect, 6, 6)
 
-        # Header band, clipped to the rounded outline.
-        header = QRectF(0, 0, theme.NODE_WIDTH, theme.HEADER_HEIGHT)
-        path = QPainterPath()
-        path.addRoundedRect(rect.adjusted(0.8, 0.8, -0.8, -0.8), 5.5, 5.5)
-        band = QPainterPath()
-        band.addRect(header)
+        # Header band, clipped to the rounded outline (the path is made once).
+        if self._header_path is None:
+            outline = QPainterPath()
+            outline.addRoundedRect(rect.adjusted(0.8, 0.8, -0.8, -0.8), 5.5, 5.5)
+            band = QPainterPath()
+            band.addRect(QRectF(0, 0, theme.NODE_WIDTH, theme.HEADER_HEIGHT))
+            self._header_path = outline.intersected(band)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(theme.header_colour(node.op, node.spec.category))
-        painter.drawPath(path.intersected(band))
+        painter.drawPath(self._header_path)
         painter.setPen(QPen(theme.NODE_BORDER, 0.8))
-        y_line = header.bottom()
+        y_line = theme.HEADER_HEIGHT
         painter.drawLine(QPointF(0.8, y_line), QPointF(rect.right() - 0.8, y_line))
-
-        if lod < 0.35:
-            return  # zoomed far out: boxes only
 
         painter.setPen(theme.TEXT)
         painter.setFont(_F_SYMBOL)
@@ -341,6 +347,28 @@ class NodeItem(QGraphicsRectItem):
 
         if d.output:
             self._badge(painter, "output", theme.OUTPUT, QColor("white"), rect.right() - 4)
+
+    def _paint_box(self, painter: QPainter, rect: QRectF, selected: bool) -> None:
+        """Zoomed far out: a coloured box, no text (cheap for hundreds of nodes)."""
+        d = self.display
+        header = QRectF(0, 0, theme.NODE_WIDTH, theme.HEADER_HEIGHT)
+        painter.fillRect(rect, theme.WARNING_FILL if d.warning else theme.NODE_FILL)
+        painter.fillRect(header, theme.header_colour(self.node.op, self.node.spec.category))
+        if selected or d.current or d.output or d.warning:
+            colour = (
+                theme.SELECTED
+                if selected
+                else theme.CURRENT
+                if d.current
+                else theme.WARNING
+                if d.warning
+                else theme.OUTPUT
+            )
+            painter.setPen(QPen(colour, 0 if not d.current else 4))
+        else:
+            painter.setPen(QPen(theme.NODE_BORDER, 0))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(rect)
 
     def _badge(
         self,

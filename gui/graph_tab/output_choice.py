@@ -15,7 +15,9 @@ class OutputChoice(QComboBox):
     def __init__(self, bridge: GraphBridge, editor: GraphEditor) -> None:
         super().__init__()
         self.setObjectName("outputChoice")
-        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # A steady width: the names change with every edit, the toolbar should not jump.
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(10)
         self.graph = bridge.graph
         self.editor = editor
         self._pending = False

@@ -12,13 +12,21 @@ import math
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QVariantAnimation, Signal
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsSceneMouseEvent
 
 from graph.events import Edge
 from graph.model import Graph
 from gui.graph_tab import theme
 from gui.graph_tab.bridge import GraphBridge
-from gui.graph_tab.items import DragEdgeItem, EdgeItem, FanoutItem, NodeDisplay, NodeItem, PortItem
+from gui.graph_tab.items import (
+    NODE_DETAIL_ZOOM,
+    DragEdgeItem,
+    EdgeItem,
+    FanoutItem,
+    NodeDisplay,
+    NodeItem,
+    PortItem,
+)
 from gui.graph_tab.numbers import local_derivative
 
 #: connector(src, dst, port) -> None when connected, else the reason it was refused
@@ -53,6 +61,9 @@ class GraphScene(QGraphicsScene):
         self.show_formulas = False
         #: while the view pans or zooms: edges drawn thin and without antialiasing
         self.fast_edges = False
+        #: nodes keep a pixmap of themselves (cheap panning) unless zoomed far out, where
+        #: they are plain boxes and regenerating hundreds of pixmaps per zoom step costs more
+        self.node_cache = QGraphicsItem.CacheMode.DeviceCoordinateCache
         self._drag: DragEdgeItem | None = None
         self._drag_old_edge: Edge | None = None
         self._snap: QVariantAnimation | None = None
@@ -83,6 +94,7 @@ class GraphScene(QGraphicsScene):
     # -- following the graph ------------------------------------------------------------
     def _on_node_added(self, node_id: str) -> None:
         item = NodeItem(self.graph.node(node_id))
+        item.setCacheMode(self.node_cache)
         self.nodes[node_id] = item
         self.addItem(item)
         self.fanouts[node_id] = FanoutItem(item)
@@ -145,6 +157,18 @@ class GraphScene(QGraphicsScene):
         self.edges.clear()
         self.nodes.clear()
         self.fanouts.clear()
+
+    def set_zoom(self, zoom: float) -> None:
+        """Follow the view's zoom: cache node pictures only where they show detail."""
+        mode = (
+            QGraphicsItem.CacheMode.DeviceCoordinateCache
+            if zoom >= NODE_DETAIL_ZOOM
+            else QGraphicsItem.CacheMode.NoCache
+        )
+        if mode != self.node_cache:
+            self.node_cache = mode
+            for item in self.nodes.values():
+                item.setCacheMode(mode)
 
     # -- numbers -----------------------------------------------------------------------
     def _on_evaluation(self, event) -> None:  # noqa: ANN001

@@ -136,6 +136,10 @@ class GraphTab(AppTab):
         self.toolbar.addWidget(QLabel(" Output "))
         self.toolbar.addWidget(self.output_box)
         self.toolbar.addSeparator()
+        # Short toolbar labels; the menus keep the full names.
+        self.fit_action.setIconText("Fit")
+        self.layout_action.setIconText("Layout")
+        self.practice_action.setIconText("Practice")
         self.toolbar.addAction(self.fit_action)
         self.toolbar.addAction(self.layout_action)
         self.toolbar.addAction(self.practice_action)
