@@ -181,6 +181,8 @@ class NodeItem(QGraphicsRectItem):
                 if port.scene() is not None:
                     port.scene().removeItem(port)
             self.in_ports = [PortItem(self, i, n) for i, n in enumerate(names)]
+            for port in self.in_ports:
+                port.setVisible(self.out_port.isVisible())
         self._height = theme.HEADER_HEIGHT + 8 + theme.ROW_HEIGHT * self.rows
         self._header_path = None
         # Room for the current-step glow and the "output" badge above the top edge.
@@ -202,6 +204,11 @@ class NodeItem(QGraphicsRectItem):
         self.update()
         for edge in list(self.edges):
             edge.update_path()
+
+    def set_detail(self, on: bool) -> None:
+        """Show the ports (and, in paint, the text) only when zoomed in enough to use them."""
+        for port in (*self.in_ports, self.out_port):
+            port.setVisible(on)
 
     def port_scene_pos(self, index: int) -> QPointF:
         port = self.out_port if index < 0 else self.in_ports[index]
@@ -415,7 +422,8 @@ class FanoutItem(QGraphicsRectItem):
         w = _metrics(_F_FANOUT).horizontalAdvance(text) + 12
         self._rect = QRectF((theme.NODE_WIDTH - w) / 2, self.node_item.height + 4, w, 17)
         self.setRect(self._rect.adjusted(-1, -1, 1, 1))
-        self.setVisible(bool(text))
+        # Hidden when zoomed far out, like the ports (the scene says which it is).
+        self.setVisible(bool(text) and self.node_item.out_port.isVisible())
         self.update()
 
     def paint(self, painter: QPainter, option, widget=None) -> None:

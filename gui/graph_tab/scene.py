@@ -95,6 +95,7 @@ class GraphScene(QGraphicsScene):
     def _on_node_added(self, node_id: str) -> None:
         item = NodeItem(self.graph.node(node_id))
         item.setCacheMode(self.node_cache)
+        item.set_detail(self.node_cache != QGraphicsItem.CacheMode.NoCache)
         self.nodes[node_id] = item
         self.addItem(item)
         self.fanouts[node_id] = FanoutItem(item)
@@ -167,8 +168,13 @@ class GraphScene(QGraphicsScene):
         )
         if mode != self.node_cache:
             self.node_cache = mode
-            for item in self.nodes.values():
+            detail = mode != QGraphicsItem.CacheMode.NoCache
+            for node_id, item in self.nodes.items():
                 item.setCacheMode(mode)
+                item.set_detail(detail)
+                fan = self.fanouts.get(node_id)
+                if fan is not None:
+                    fan.setVisible(detail and bool(fan.text))
 
     # -- numbers -----------------------------------------------------------------------
     def _on_evaluation(self, event) -> None:  # noqa: ANN001
