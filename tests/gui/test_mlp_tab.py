@@ -156,40 +156,52 @@ def test_case10_invalid_fields_keep_start_disabled(tab):
 
 
 def test_case11_stop_mid_epoch_within_one_batch_and_start_twice(tab, qtbot, monkeypatch):
-    """Issue 9 case 11: Stop mid-epoch stops within one batch; Start twice makes one worker."""
+    """Issue 9 case 11: Stop mid-epoch stops within one batch; Start twice makes one worker.
+
+    The trainer is held inside step STOP_AT (in epoch 2) until Stop has been clicked, so
+    the click lands mid-epoch, mid-batch, deterministically."""
+    import threading
+
     import nets.mlp_train as mlp_train
 
-    late_steps = []
+    stop_at = 150
+    reached, proceed = threading.Event(), threading.Event()
+    calls, late_steps = [], []
     real_step = mlp_train.training_step
 
     def counting_step(*args, **kwargs):
         event = tab._stop_event
         if event is not None and event.is_set():
-            late_steps.append(1)  # a step begun after Stop was pressed
+            late_steps.append(len(calls))  # a step begun after Stop was pressed
+        calls.append(1)
+        if len(calls) == stop_at:
+            reached.set()
+            proceed.wait(10)
         return real_step(*args, **kwargs)
 
     monkeypatch.setattr(mlp_train, "training_step", counting_step)
     small_config(tab, batch_size="1", num_epochs="200")
     tab.data_panel.load()
     qtbot.waitUntil(lambda: tab.data_panel.dataset_is_current(), timeout=10_000)
+    steps_per_epoch = len(tab.data_panel.dataset.y_train)  # batch size 1
+    assert steps_per_epoch < stop_at < 2 * steps_per_epoch
     tab.controls.start_button.click()
     tab.controls.start_button.click()  # ignored: Start is disabled while running
     tab.start_training()  # even called directly, no second run
     assert len(tab.runs) == 1
     run = tab.runs.runs()[0]
-    qtbot.waitUntil(lambda: run.metrics.num_steps > 5, timeout=10_000)
+    qtbot.waitUntil(reached.is_set, timeout=10_000)
     assert len([w for w in tab.context.workers.running() if w.name == "mlp-train"]) == 1
     with qtbot.waitSignal(tab.training_done, timeout=5_000):
         tab.controls.stop_button.click()
+        proceed.set()  # the batch in progress finishes; no other one starts
     assert late_steps == []
     assert run.status == "stopped"
     ended = run.payload.extra["ended"]
-    assert ended.cancelled and ended.epochs_completed == 0  # stopped mid-epoch
+    assert ended.cancelled and ended.iterations == stop_at and ended.epochs_completed == 1
     assert run.payload.model is not None  # a stopped run keeps its model
     assert tab.controls.state == "idle" and tab.controls.start_button.isEnabled()
-    assert tab.context.workers.running() == [] or all(
-        w.name != "mlp-train" for w in tab.context.workers.running()
-    )
+    assert all(w.name != "mlp-train" for w in tab.context.workers.running())
 
 
 def test_pause_resume(tab, qtbot):
