@@ -1,8 +1,18 @@
 """The Graph tab: a node editor for scalar graphs where you step through backprop.
 
-Modules: ``bridge`` (engine events to Qt signals), ``items`` and ``scene`` (what is drawn),
-``view`` (zoom, pan, drops), ``commands`` (undoable edits), ``editor`` (edits from the
-user, through the undo stack), ``palette`` and ``add_menu`` (adding nodes), side panels
-(``inputs_panel``, ``gradcheck_panel``, ``practice``), ``stepping`` (the step toolbar),
-``document`` and ``autosave`` (files), ``program_dialog``, ``export`` and ``tab``.
+The engine's ``graph.model.Graph`` is the only source of truth; everything here follows it.
+
+- ``bridge``: the one place where engine events become Qt signals.
+- ``items``, ``scene``: what the canvas draws (created and removed only from the
+  bridge's signals) and the mouse interactions that ask for edits.
+- ``view``: zoom, pan, fit, palette drops, the add-node and node menus.
+- ``commands``, ``editor``: every edit as a QUndoCommand calling a model method.
+- ``palette``, ``add_menu``, ``node_edit``, ``inline_edit``, ``output_choice``: adding
+  nodes, double-click edits, the node menu, the output picker.
+- ``stepping``, ``step_info``: the step actions and the explanation of the last step.
+- ``inputs_panel``, ``gradcheck_panel``, ``practice``: the side panels.
+- ``document``, ``autosave``, ``recovery``, ``banner``, ``program_dialog``, ``export``:
+  files, crash recovery, program import and exports.
+- ``theme``, ``numbers``: colours, fonts, number formatting, local derivatives.
+- ``tab``: ``GraphTab``, which puts it all together.
 """
