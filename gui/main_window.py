@@ -155,7 +155,12 @@ class MainWindow(QMainWindow):
         tab = self.current_tab()
         for name in MENUS:
             menu = self.menus[name]
-            menu.clear()
+            # Not QMenu.clear(): it deletes actions it considers its own, such as the
+            # undo actions a QUndoStack creates, which tabs keep using.
+            for action in menu.actions():
+                menu.removeAction(action)
+                if action.isSeparator() and action.parent() is menu:
+                    action.deleteLater()
             actions = tab.menu_actions(name) if tab is not None else []
             for action in actions:
                 if action is None:

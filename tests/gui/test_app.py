@@ -216,3 +216,23 @@ def test_closing_mid_work_exits_zero_without_qthread_warnings():
     )
     assert result.returncode == 0, result.stderr
     assert "QThread" not in result.stderr
+
+
+def test_rebuilding_menus_keeps_tab_actions_alive(qtbot):
+    from PySide6.QtGui import QAction, QUndoStack
+
+    window = MainWindow(remember=False)
+    qtbot.addWidget(window)
+    stack = QUndoStack(window)
+    undo = stack.createUndoAction(window, "Undo")
+    plain = QAction("Plain", window)
+    tab = window.current_tab()
+    if tab is None:
+        pytest.skip("no tabs")
+    original = tab.menu_actions
+    tab.menu_actions = lambda menu: [undo, None, plain] if menu == "Edit" else original(menu)
+    for _ in range(3):
+        window.rebuild_menus()
+    assert undo.text() == "Undo" and plain.text() == "Plain"  # still alive
+    assert undo in window.menus["Edit"].actions()
+    assert len([a for a in window.menus["Edit"].actions() if a.isSeparator()]) == 1
