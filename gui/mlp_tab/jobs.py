@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Generator
+import time
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,3 +81,45 @@ def with_progress(
     value = outcome.get("value")
     yield Result(stage, value)
     return value
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Consecutive small events (training steps) delivered together."""
+
+    items: tuple
+
+
+def batched(
+    events: Iterator[Any],
+    is_small: Callable[[Any], bool],
+    interval_s: float = 0.05,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Iterator[Any]:
+    """Pass ``events`` through, but gather consecutive small ones (``is_small``) into a
+    ``Batch`` yielded at most every ``interval_s`` seconds. Any other event first flushes
+    the pending batch, so the order is kept.
+
+    A fast trainer yields hundreds of steps a second; each item crossing to the GUI
+    thread costs that thread (and, through the GIL, the trainer) far more than the
+    append it leads to. Cancel still acts between steps (the trainer checks it before
+    every step); pause acts within ``interval_s``.
+    """
+    pending: list[Any] = []
+    last = clock()
+    for event in events:
+        if is_small(event):
+            pending.append(event)
+            now = clock()
+            if now - last >= interval_s:
+                yield Batch(tuple(pending))
+                pending = []
+                last = now
+            continue
+        if pending:
+            yield Batch(tuple(pending))
+            pending = []
+        yield event
+        last = clock()
+    if pending:
+        yield Batch(tuple(pending))

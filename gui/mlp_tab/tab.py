@@ -44,6 +44,7 @@ from gui.mlp_tab.analysis import (
 from gui.mlp_tab.data_panel import DatasetPanel
 from gui.mlp_tab.form import FIELD_ORDER, HyperparameterForm
 from gui.mlp_tab.gradcheck_panel import GradcheckPanel
+from gui.mlp_tab.jobs import Batch, batched
 from gui.tab_base import AppContext, AppTab
 from gui.training import (
     CSV_FILTER,
@@ -521,7 +522,7 @@ class MlpTab(AppTab):
             snapshot = first_layer_images(_first_weights(model), image_shape, 0)
             if snapshot is not None:
                 yield snapshot
-            for event in events:
+            for event in batched(events, lambda e: isinstance(e, StepMetrics)):
                 yield event
                 if isinstance(event, EpochMetrics):
                     snapshot = first_layer_images(_first_weights(model), image_shape, event.epoch)
@@ -555,7 +556,14 @@ class MlpTab(AppTab):
         if run is None:
             return
         record: RunRecord = run.payload
-        if isinstance(item, StepMetrics):
+        if isinstance(item, Batch):
+            for step in item.items:
+                run.metrics.add_step(step.iteration, step.loss, step.lr)
+            last = item.items[-1]
+            record.last_iteration = last.iteration
+            record.total_steps = last.total_steps
+            self.controls.set_progress(last.iteration, last.total_steps, last.elapsed)
+        elif isinstance(item, StepMetrics):
             run.metrics.add_step(item.iteration, item.loss, item.lr)
             record.last_iteration = item.iteration
             record.total_steps = item.total_steps

@@ -33,7 +33,7 @@ class TrainingControls(QWidget):
     ``stop_requested``. Methods: ``set_can_start(ok, reason)``, ``set_running()``,
     ``set_finished()``, ``set_progress(done, total, elapsed_s=None)``, ``state``."""
 
-    PROGRESS_INTERVAL_MS = 100
+    PROGRESS_INTERVAL_MS = 200
 
     start_requested = Signal()
     pause_requested = Signal()

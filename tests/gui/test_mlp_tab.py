@@ -371,3 +371,21 @@ def test_load_right_after_choosing_a_folder_waits_for_the_probe(window, qtbot, d
         assert panel.load()
     assert panel.dataset_is_current() and not panel.is_busy()
     assert tab.controls.start_button.isEnabled()
+
+
+def test_batched_steps_keep_order_and_flush_before_other_events():
+    from gui.mlp_tab.jobs import Batch, batched
+
+    ticks = iter(range(0, 1000, 10))  # the clock advances 10 ms per call
+    events = [1, 2, 3, "epoch", 4, 5, 6, 7, 8, "end", 9]
+    out = list(
+        batched(iter(events), lambda e: isinstance(e, int), 0.025, lambda: next(ticks) / 1000)
+    )
+    flat = []
+    for item in out:
+        flat.extend(item.items if isinstance(item, Batch) else [item])
+    assert flat == events
+    batches = [b for b in out if isinstance(b, Batch)]
+    assert len(batches) < 9 and max(len(b.items) for b in batches) > 1  # steps were gathered
+    assert all(len(b.items) <= 3 for b in batches)  # ...but at most every 25 ms
+    assert isinstance(out[-1], Batch) and out[-1].items == (9,)
