@@ -12,8 +12,10 @@ MAX_MISTAKES = 300  # misclassified validation images kept per run
 
 @dataclass(frozen=True, eq=False)
 class WeightsSnapshot:
-    """First-layer weights as images: ``images`` (U, H, W, C) float32 for the first U
-    hidden units (or classes, for a linear model); ``total`` units in the layer."""
+    """First-layer weights as images: ``images`` (U, H, W, C) uint8 for the first U hidden
+    units (or classes, for a linear model), each rescaled to 0..255 by its own min and max
+    (done here, in the worker, so the GUI thread only wraps the pixels); ``total`` units in
+    the layer."""
 
     images: np.ndarray
     total: int
@@ -56,8 +58,13 @@ def first_layer_images(
     if int(np.prod(image_shape)) != d:
         return None
     shown = min(units, MAX_UNITS)
-    images = np.ascontiguousarray(W1[:, :shown].T, dtype=np.float32).reshape(shown, *image_shape)
-    return WeightsSnapshot(images=images, total=units, epoch=epoch)
+    w = np.asarray(W1[:, :shown], dtype=np.float32).T
+    w = np.nan_to_num(w, nan=0.0, posinf=0.0, neginf=0.0)
+    lo = w.min(axis=1, keepdims=True)
+    span = w.max(axis=1, keepdims=True) - lo
+    span[span <= 0] = 1.0
+    pixels = ((w - lo) * (255.0 / span)).clip(0, 255).astype(np.uint8)
+    return WeightsSnapshot(images=pixels.reshape(shown, *image_shape), total=units, epoch=epoch)
 
 
 def predict_images(model, preprocessor, X: np.ndarray, chunk: int = 1000) -> np.ndarray:

@@ -33,6 +33,8 @@ from gui.training.series import EmaSmoother, finite_or_nan
 pg.setConfigOptions(antialias=True)
 
 _MAX_READOUT_RUNS = 4
+#: Above this many points a loss curve is drawn downsampled (peaks kept) by a whole factor.
+MAX_DRAWN_POINTS = 4000
 
 
 @dataclass
@@ -79,6 +81,9 @@ class LivePlot(QWidget):
             # Two tick levels, not three: the finest grid level costs most of a repaint
             # (software rendering offscreen) and adds little.
             self.plot_item.getAxis(axis).setStyle(maxTickLevel=1)
+        # A fixed width: tick labels that grow and shrink would re-lay out (and repaint)
+        # the whole plot.
+        self.plot_item.getAxis("left").setWidth(52)
 
         # Crosshair, hidden until the mouse is over the plot.
         pen = pg.mkPen(QColor(120, 120, 120), width=1, style=Qt.PenStyle.DashLine)
@@ -156,6 +161,9 @@ class LivePlot(QWidget):
                 curves.version = run.metrics.version
                 changed = True
         if changed:
+            # Settle the auto-range now, not in the paint: a range change during the
+            # paint schedules a second full paint of the plot right after it.
+            self.plot_item.vb.prepareForPaint()
             self.redrawn.emit()
         return changed
 
@@ -337,8 +345,9 @@ class LossPlot(LivePlot):
         self.plot_item.setTitle("Training loss", color="k")
         self.plot_item.setLabel("bottom", "iteration")
         self.plot_item.setLabel("left", "loss")
-        self.plot_item.setDownsampling(auto=True, mode="peak")
-        self.plot_item.setClipToView(True)
+        # No clip-to-view or automatic downsampling: both recompute the curves whenever
+        # the (auto-ranging) view changes, which makes every redraw paint twice. Long
+        # runs are downsampled by a fixed factor instead (see ``_draw``).
 
         self.log_check = QCheckBox("&Log scale")
         self.log_check.setToolTip("Show the loss on a logarithmic axis (values <= 0 are hidden)")
@@ -411,6 +420,11 @@ class LossPlot(LivePlot):
             smoother = EmaSmoother(self._smoothing)
             curves.extra["ema"] = smoother
         smoothed = smoother.extend(y[len(smoother.out) :])
+        factor = max(1, len(y) // MAX_DRAWN_POINTS)
+        if curves.extra.get("ds") != factor:
+            curves.extra["ds"] = factor
+            for item in curves.items:
+                item.setDownsampling(ds=factor, auto=False, method="peak")
         _set(curves.items[0], x, self._prepare(y))
         _set(curves.items[1], x, self._prepare(smoothed))
 
