@@ -59,7 +59,7 @@ def test_the_scan_sees_the_packages():
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=_rel)
-def test_no_torch_load_without_weights_only(path):
+def test_case14_no_torch_load_without_weights_only(path):
     for call, name in _calls(path):
         if name.endswith("torch.load"):
             assert _keyword_true(call, "weights_only"), (
@@ -68,7 +68,7 @@ def test_no_torch_load_without_weights_only(path):
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=_rel)
-def test_no_eval_or_exec(path):
+def test_case14_no_eval_or_exec(path):
     for call, name in _calls(path):
         assert name not in {"eval", "exec", "builtins.eval", "builtins.exec"}, (
             f"{_rel(path)}:{call.lineno}: {name}() runs arbitrary code"
@@ -78,7 +78,7 @@ def test_no_eval_or_exec(path):
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=_rel)
-def test_no_numpy_load_with_allow_pickle(path):
+def test_case14_no_numpy_load_with_allow_pickle(path):
     for call, name in _calls(path):
         if name in {"np.load", "numpy.load"}:
             assert not _keyword_true(call, "allow_pickle"), (
@@ -87,7 +87,7 @@ def test_no_numpy_load_with_allow_pickle(path):
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=_rel)
-def test_no_pickle_load_outside_the_cifar_loader(path):
+def test_case14_no_pickle_load_outside_the_cifar_loader(path):
     if _rel(path) in PICKLE_ALLOWED:
         return
     for call, name in _calls(path):
@@ -101,7 +101,7 @@ def test_no_pickle_load_outside_the_cifar_loader(path):
         }, f"{_rel(path)}:{call.lineno}: {name} outside the MD5-checked CIFAR loader"
 
 
-def test_the_checks_catch_offenders(tmp_path):
+def test_case14_the_checks_catch_offenders(tmp_path):
     """The scanners above must be able to fail: feed them a file that breaks every rule."""
     bad = tmp_path / "bad.py"
     bad.write_text(
