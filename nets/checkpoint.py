@@ -29,6 +29,7 @@ import numpy as np
 from nets.classifiers import Classifier, build_classifier
 from nets.data.preprocess import Preprocessor
 from nets.errors import CheckpointError
+from nets.fileio import atomic_write
 
 FORMAT = "backprop-explorer/numpy-classifier"
 VERSION = 1
@@ -88,27 +89,7 @@ def _atomic_write(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise CheckpointError(f"cannot save to {path}: folder {directory} does not exist")
-    tmp = directory / f".{path.name}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-        raise CheckpointError(f"cannot save {path}: {exc.strerror or exc}") from exc
-    try:  # make the rename itself durable
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    atomic_write(path, lambda f: np.savez(f, **arrays), CheckpointError, action="save")
 
 
 def _history_arrays(history: Any) -> dict[str, np.ndarray]:

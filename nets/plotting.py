@@ -13,9 +13,11 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 from xml.sax.saxutils import escape
 
 from nets.errors import NetsError
+from nets.fileio import atomic_write
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 SUPPORTED = (".png", ".svg", ".pdf")
@@ -286,29 +288,18 @@ def render(
             f"cannot write a plot as {ext or 'a file without extension'}: use .png, .svg or .pdf"
         )
     canvas = _layout(panels, title, *size)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+
+    def write(f: BinaryIO) -> None:
         if ext == ".svg":
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(_svg(canvas))
-                f.flush()
-                os.fsync(f.fileno())
+            f.write(_svg(canvas).encode("utf-8"))
         else:
             img = _raster(canvas, scale=2 if ext == ".pdf" else 1)
-            with open(tmp, "wb") as f:
-                if ext == ".pdf":
-                    img.save(f, format="PDF", resolution=144.0)
-                else:
-                    img.save(f, format="PNG")
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-        raise PlotError(f"cannot write the plot {path}: {exc.strerror or exc}") from exc
+            if ext == ".pdf":
+                img.save(f, format="PDF", resolution=144.0)
+            else:
+                img.save(f, format="PNG")
+
+    atomic_write(path, write, PlotError, action="write the plot")
     return path
 
 

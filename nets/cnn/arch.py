@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nets.cnn.files import atomic_write_bytes
 from nets.errors import ConfigError
+from nets.fileio import atomic_write_bytes
 
 ARCH_FORMAT = "backprop-explorer-cnn-architecture"
 ARCH_VERSION = 1

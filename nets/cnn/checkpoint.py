@@ -35,9 +35,9 @@ from typing import Any
 
 from nets.cnn.arch import LayerSpec, arch_from_dict, arch_to_dict, describe_layer
 from nets.cnn.config import TrainConfig
-from nets.cnn.files import atomic_write_bytes
 from nets.cnn.trained import TestRecord, TrainedCnn
 from nets.errors import CheckpointError, ConfigError
+from nets.fileio import atomic_write_bytes
 
 CHECKPOINT_FORMAT = "backprop-explorer-cnn-checkpoint"
 CHECKPOINT_VERSION = 1

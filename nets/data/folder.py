@@ -32,6 +32,7 @@ from nets.data.dataset import (
 )
 from nets.data.spec import DatasetSpec
 from nets.errors import Cancelled, DataError
+from nets.fileio import atomic_write
 
 DEFAULT_IMAGE_SIZE = 32
 CACHE_VERSION = 1
@@ -311,20 +312,10 @@ def _read_cache(path: Path, fingerprint: str) -> dict[str, np.ndarray] | None:
 
 def _write_cache(paths: list[Path], arrays: dict[str, np.ndarray]) -> Path | None:
     for path in paths:
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-            return path
-        except OSError:
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
+            return atomic_write(path, lambda f: np.savez(f, **arrays), DataError)
+        except (OSError, DataError):  # not writable here: try the next place
             continue
     return None
 

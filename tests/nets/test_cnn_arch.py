@@ -228,7 +228,7 @@ def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
     def full_disk(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("nets.cnn.files.os.fsync", full_disk)
+    monkeypatch.setattr("nets.fileio.os.fsync", full_disk)
     with pytest.raises(ConfigError, match="No space left"):
         save_architecture(path, DEFAULT.layers)
     assert path.read_bytes() == before

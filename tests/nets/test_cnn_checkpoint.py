@@ -253,7 +253,7 @@ def test_failed_save_keeps_the_old_checkpoint(saved, monkeypatch):
     def full_disk(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("nets.cnn.files.os.fsync", full_disk)
+    monkeypatch.setattr("nets.fileio.os.fsync", full_disk)
     with pytest.raises(CheckpointError, match="cannot write.*No space left"):
         save_checkpoint(path, make_trained(seed=9))
     assert path.read_bytes() == before

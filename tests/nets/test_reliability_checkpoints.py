@@ -150,12 +150,12 @@ def test_case6_read_only_target_folder(tmp_path: Path, monkeypatch: pytest.Monke
     folder.mkdir()
     folder.chmod(0o555)
     if os.geteuid() == 0:  # root writes anywhere: fail the open the way it would fail
-        import nets.checkpoint
+        import nets.fileio
 
         def denied(*args: object, **kwargs: object) -> None:
             raise PermissionError(errno.EACCES, "Permission denied")
 
-        monkeypatch.setattr(nets.checkpoint, "open", denied, raising=False)
+        monkeypatch.setattr(nets.fileio, "open", denied, raising=False)
     try:
         with pytest.raises(CheckpointError, match="cannot save .*Permission denied"):
             save_checkpoint(folder / "m.npz", LinearClassifier(3, 2))
