@@ -1,14 +1,12 @@
 """The seed's report figure: a photo beside its top-5, titled with the student's verdict.
 
-Painted on a ``QImage`` (GUI thread) and written atomically: the PNG goes to a temporary
-file in the target folder, is flushed and fsynced, then renamed over the final name.
+Painted on a ``QImage`` (GUI thread); the tab writes the PNG atomically with
+``gui.files.atomic_write_bytes``.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -87,24 +85,6 @@ def png_bytes(image: QImage) -> bytes:
         raise OSError("could not encode the figure as PNG")
     buffer.close()
     return bytes(data.data())
-
-
-def save_atomic(data: bytes, path: Path) -> None:
-    """Write ``data`` to ``path`` atomically (temp file, flush, fsync, replace)."""
-    directory = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def figure_name(name: str, mark: str, taken: set[str]) -> str:

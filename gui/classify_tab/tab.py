@@ -67,8 +67,9 @@ from gui.classify_tab.imaging import heat_to_qimage, rgb_to_qimage
 from gui.classify_tab.model_picker import ModelPicker
 from gui.classify_tab.photo_view import PhotoView
 from gui.classify_tab.recent_strip import MAX_RECENT, RecentStrip
-from gui.classify_tab.report import figure_name, png_bytes, render_report, save_atomic
+from gui.classify_tab.report import figure_name, png_bytes, render_report
 from gui.classify_tab.top_chart import TopKChart
+from gui.files import atomic_write_bytes
 from gui.tab_base import AppContext, AppTab
 from gui.worker import GeneratorWorker
 
@@ -1111,7 +1112,7 @@ class ClassifyTab(AppTab):
                 figure = render_report(
                     item.photo, row.top, row.mark or "", row.name, row.model or self._model_title
                 )
-                save_atomic(png_bytes(figure), target)
+                atomic_write_bytes(target, png_bytes(figure))
                 written.append(target)
             except OSError as exc:
                 problems.append(f"cannot write {target}: {exc.strerror or exc}")

@@ -531,7 +531,7 @@ class CnnTab(AppTab):
         path = self._ask_save_path("Export PyTorch source", SOURCE_FILTER, "cnn_model.py")
         if path is None:
             return False
-        from gui.training.export import atomic_write_bytes
+        from gui.files import atomic_write_bytes
 
         try:
             atomic_write_bytes(path, source.encode("utf-8"))

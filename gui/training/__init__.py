@@ -60,7 +60,8 @@ Exports (``gui.training.export``; every write atomic: temp file + fsync + os.rep
     ``export_widget(widget, path)`` PNG/SVG/PDF by suffix (ValueError otherwise);
     ``export_metrics_csv(runs, path)`` long-form CSV, columns ``CSV_COLUMNS`` = run, kind
     (step|epoch), iteration, epoch, loss, lr, train_acc, val_acc; ``metrics_csv(runs)``;
-    ``atomic_write_bytes(path, data)``; ``PLOT_FILTER``, ``CSV_FILTER`` for file dialogs.
+    ``atomic_write_bytes(path, data)`` (from ``gui.files``); ``PLOT_FILTER``, ``CSV_FILTER``
+    for file dialogs.
 
 Typical wiring in a tab::
 
@@ -74,13 +75,13 @@ Typical wiring in a tab::
     worker.done.connect(lambda status: self.controls.set_finished())
 """
 
+from gui.files import atomic_write_bytes
 from gui.training.confusion import ConfusionMatrixView, confusion_matrix
 from gui.training.controls import TrainingControls, format_duration
 from gui.training.export import (
     CSV_COLUMNS,
     CSV_FILTER,
     PLOT_FILTER,
-    atomic_write_bytes,
     export_metrics_csv,
     export_widget,
     metrics_csv,

@@ -10,8 +10,7 @@ import csv
 import io
 import math
 import os
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRect, QSizeF
@@ -19,38 +18,12 @@ from PySide6.QtGui import QPageLayout, QPageSize, QPainter, QPdfWriter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QWidget
 
+from gui.files import atomic_write_bytes
 from gui.training.runs import Run
 
 PLOT_FORMATS = {".png": "PNG image", ".svg": "SVG drawing", ".pdf": "PDF document"}
 PLOT_FILTER = "PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"
 CSV_FILTER = "CSV table (*.csv)"
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file + fsync + ``os.replace``)."""
-    return atomic_write(path, lambda f: f.write(data))
-
-
-def atomic_write(
-    path: str | os.PathLike[str], write: Callable[[io.BufferedWriter], object]
-) -> Path:
-    """Call ``write(binary_file)`` on a temporary file next to ``path``, then move it over
-    ``path``. Raises ``OSError`` (the old file, if any, is untouched)."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return target
 
 
 def render_png(widget: QWidget, scale: float = 2.0) -> bytes:

@@ -216,7 +216,7 @@ def test_a_failing_export_keeps_the_old_figure_and_says_why(qtbot, tab, monkeypa
     def no_space(_fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("gui.classify_tab.report.os.fsync", no_space)
+    monkeypatch.setattr("gui.files.os.fsync", no_space)
     with qtbot.waitSignal(tab.report_exported, timeout=30_000) as exported:
         tab.export_report()
     assert exported.args == [[]]
