@@ -29,13 +29,22 @@ class ProgramError(GraphError):
     """A program could not be turned into a graph.
 
     ``line`` and ``col`` are 1-based and point at the offending construct; the message
-    reads ``line L, col C: ...``. Both are ``None`` for problems that have no place in the
-    source (such as naming an output variable that the program never assigns).
+    reads ``line L, col C: ...`` (``FILE: line L, col C: ...`` when read from a file).
+    Both are ``None`` for problems that have no place in the source (such as naming an output variable that the program never assigns).
     """
 
-    def __init__(self, message: str, line: int | None = None, col: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        line: int | None = None,
+        col: int | None = None,
+        source: str | None = None,
+    ):
         self.line = line
         self.col = col
         self.reason = message
+        self.source = source
         prefix = f"line {line}, col {col}: " if line is not None and col is not None else ""
+        if source:
+            prefix = f"{source}: {prefix}"
         super().__init__(prefix + message)

@@ -128,7 +128,11 @@ def load_program(path: str | os.PathLike[str]) -> Graph:
         source = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise GraphFileError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
-    return from_program(source)
+    try:
+        return from_program(source)
+    except ProgramError as exc:
+        # Name the file: on the command line the message is all the user sees.
+        raise ProgramError(exc.reason, exc.line, exc.col, source=str(path)) from None
 
 
 def from_program(source: str, output: str | None = None) -> Graph:

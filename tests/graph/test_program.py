@@ -231,3 +231,15 @@ def test_program_module_uses_ast_only():
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
     called = {n.func.id for n in calls if isinstance(n.func, ast.Name)}
     assert not called & {"eval", "exec", "compile"}
+
+
+def test_a_program_file_error_names_the_file_and_keeps_line_and_col(tmp_path):
+    from graph.errors import ProgramError
+    from graph.program import load_program
+
+    path = tmp_path / "broken.py"
+    path.write_text("a = 2.0\nb = a +* 3\n")
+    with pytest.raises(ProgramError) as info:
+        load_program(path)
+    assert str(info.value).startswith(f"{path}: line 2, col ")
+    assert info.value.line == 2 and info.value.col is not None
