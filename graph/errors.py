@@ -30,7 +30,8 @@ class ProgramError(GraphError):
 
     ``line`` and ``col`` are 1-based and point at the offending construct; the message
     reads ``line L, col C: ...`` (``FILE: line L, col C: ...`` when read from a file).
-    Both are ``None`` for problems that have no place in the source (such as naming an output variable that the program never assigns).
+    Both are ``None`` for problems that have no place in the source (such as naming an
+    output variable that the program never assigns).
     """
 
     def __init__(
