@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from assets import asset_path
 from gui.errors import ExceptionHook
+from gui.gc_guard import MainThreadGarbageCollector
 from gui.main_window import MainWindow
 
 ORGANIZATION = "backprop-explorer"
@@ -50,6 +51,8 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
     app.setApplicationDisplayName("Backprop Explorer")
     app.setWindowIcon(QIcon(str(asset_path("icons", "app.svg"))))
+    if app.findChild(MainThreadGarbageCollector) is None:
+        MainThreadGarbageCollector(parent=app)
     return app
 
 

@@ -1,0 +1,41 @@
+"""Run Python's cyclic garbage collector in the GUI thread only.
+
+Collection normally runs in whichever thread happens to allocate when a threshold is
+crossed: often a worker thread. If it then frees a Qt object that belongs to the GUI
+thread, the worker takes a Qt mutex and waits for the GIL while the GUI thread, holding the
+GIL, waits for that mutex: the app freezes (seen in the test suite while a CNN worker
+imported torch). So automatic collection is switched off and a timer in the GUI thread
+collects instead, generation by generation, as the thresholds say.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from PySide6.QtCore import QObject, QTimer
+
+
+class MainThreadGarbageCollector(QObject):
+    """Owns the collection schedule while it lives; ``stop()`` restores automatic GC."""
+
+    def __init__(self, interval_ms: int = 500, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.collect_due)
+        self._timer.start(interval_ms)
+        gc.disable()
+
+    def collect_due(self) -> int:
+        """Collect the generations whose thresholds were crossed; return objects freed."""
+        thresholds = gc.get_threshold()
+        counts = gc.get_count()
+        freed = 0
+        for generation in (2, 1, 0):
+            if counts[generation] > thresholds[generation]:
+                freed += gc.collect(generation)
+                break  # collecting a generation also collects the younger ones
+        return freed
+
+    def stop(self) -> None:
+        self._timer.stop()
+        gc.enable()

@@ -1,0 +1,53 @@
+"""Cyclic garbage collection happens in the GUI thread, never in a worker."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+from gui.gc_guard import MainThreadGarbageCollector
+from gui.worker import GeneratorWorker
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_automatic_collection_is_off_while_the_guard_lives():
+    assert not gc.isenabled()
+
+
+def test_a_worker_allocating_garbage_never_triggers_collection_in_its_thread(qtbot):
+    collecting_threads: set[str] = set()
+
+    def watch(phase, info):
+        if phase == "start":
+            collecting_threads.add(threading.current_thread().name)
+
+    def factory(token):
+        for _ in range(20):
+            for _ in range(2000):
+                _Cycle()  # unreachable cycles: only the cyclic collector frees them
+            yield 0
+
+    gc.callbacks.append(watch)
+    try:
+        worker = GeneratorWorker(factory)
+        with qtbot.waitSignal(worker.done, timeout=20000):
+            worker.start()
+    finally:
+        gc.callbacks.remove(watch)
+    assert collecting_threads <= {threading.main_thread().name}
+
+
+def test_the_timer_collects_what_is_due(qtbot):
+    guard = MainThreadGarbageCollector(interval_ms=10)
+    try:
+        for _ in range(gc.get_threshold()[0] + 10):
+            _Cycle()
+        assert gc.get_count()[0] > gc.get_threshold()[0]
+        qtbot.waitUntil(lambda: gc.get_count()[0] < gc.get_threshold()[0], timeout=5000)
+    finally:
+        guard._timer.stop()
+    assert not gc.isenabled()  # the session's guard still owns the schedule
