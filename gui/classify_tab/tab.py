@@ -100,6 +100,8 @@ class ClassifyTab(AppTab):
 
     #: False keeps the recent-images list out of the settings (screenshots, benchmarks)
     persist_recent = True
+    #: load the current model this long after the tab is first shown (None: on first use)
+    warm_up_delay_ms: int | None = 600
 
     #: the registry name of a model that just became the current one
     model_ready = Signal(str)
@@ -439,6 +441,15 @@ class ClassifyTab(AppTab):
         if not self._recent_thumbs_loaded:
             self._recent_thumbs_loaded = True
             QTimer.singleShot(0, self._load_recent_thumbnails)
+            if self.warm_up_delay_ms is not None:
+                QTimer.singleShot(self.warm_up_delay_ms, self._warm_up)
+
+    def _warm_up(self) -> None:
+        # Importing torch holds the GIL for a few hundred milliseconds, which freezes the
+        # GUI. Doing it once the tab is on screen, before anything is dropped, keeps that
+        # pause away from the drop and the progressive results that follow it.
+        if self.isVisible():
+            self._ensure_model()
 
     # == drops, files, clipboard =========================================================
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override

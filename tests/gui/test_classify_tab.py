@@ -288,3 +288,10 @@ def test_building_the_tab_does_not_import_torch():
     imported, models = result.stdout.split()
     assert imported == "False"
     assert int(models) >= 2
+
+
+def test_the_model_loads_once_the_tab_is_shown_before_anything_is_dropped(qtbot, window):
+    """torch's import pauses the GUI: it happens when the tab appears, not at the drop."""
+    with qtbot.waitSignal(window.select_tab("classify").model_ready, timeout=60_000) as got:
+        pass
+    assert got.args == [MODEL]
