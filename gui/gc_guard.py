@@ -6,11 +6,17 @@ thread, the worker takes a Qt mutex and waits for the GIL while the GUI thread, 
 GIL, waits for that mutex: the app freezes (seen in the test suite while a CNN worker
 imported torch). So automatic collection is switched off and a timer in the GUI thread
 collects instead, generation by generation, as the thresholds say.
+
+Once torch is loaded (by any tab), a full collection walks its few hundred thousand
+long-lived objects, about 150 ms with the GUI frozen. The first tick that sees torch in
+``sys.modules`` therefore collects once and moves the survivors to the permanent
+generation (``gc.freeze``), so later full collections walk only what was made since.
 """
 
 from __future__ import annotations
 
 import gc
+import sys
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -23,10 +29,16 @@ class MainThreadGarbageCollector(QObject):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.collect_due)
         self._timer.start(interval_ms)
+        self._froze_torch = False
         gc.disable()
 
     def collect_due(self) -> int:
         """Collect the generations whose thresholds were crossed; return objects freed."""
+        if not self._froze_torch and "torch" in sys.modules:
+            self._froze_torch = True
+            freed = gc.collect()
+            gc.freeze()
+            return freed
         thresholds = gc.get_threshold()
         counts = gc.get_count()
         freed = 0

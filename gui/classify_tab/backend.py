@@ -11,7 +11,6 @@ second tab, a test module or a model switched back to is ready at once.
 
 from __future__ import annotations
 
-import gc
 import inspect
 import os
 import threading
@@ -125,21 +124,7 @@ def load(
     model = _call_with_supported(load_model, name, **kwargs)
     with _CACHE_LOCK:
         _LOADED[(name, os.fspath(weights) if weights else "")] = model
-    settle_heap()
     return model
-
-
-def settle_heap() -> None:
-    """Stop full garbage collections from stalling the GUI after torch is loaded.
-
-    torch and a model add a few hundred thousand long-lived Python objects; every full
-    (generation 2) collection then walks them all, ~150 ms during which no thread runs
-    Python, the GUI included. Collect once now (in the worker, while the model is still
-    loading) and move the survivors to the permanent generation (``gc.freeze``), so
-    later full collections only walk what was made since.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def download(name: str, progress: Progress | None = None, cancel: Cancel | None = None) -> Path:

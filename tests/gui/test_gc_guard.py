@@ -51,3 +51,22 @@ def test_the_timer_collects_what_is_due(qtbot):
     finally:
         guard._timer.stop()
     assert not gc.isenabled()  # the session's guard still owns the schedule
+
+
+def test_once_torch_is_loaded_the_survivors_are_frozen(monkeypatch):
+    import sys
+    import types
+
+    if "torch" not in sys.modules:
+        monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))
+    guard = MainThreadGarbageCollector(interval_ms=60_000)
+    try:
+        keep = [[i] for i in range(1000)]  # long-lived, tracked by the collector
+        before = gc.get_freeze_count()
+        guard.collect_due()
+        assert gc.get_freeze_count() >= before + len(keep)
+        frozen = gc.get_freeze_count()
+        guard.collect_due()  # only once
+        assert gc.get_freeze_count() == frozen
+    finally:
+        guard._timer.stop()
