@@ -1,4 +1,5 @@
-"""Atomic file writes for the GUI's exports (plots, figures, metrics, generated code).
+"""Atomic file writes for the GUI's exports (plots, figures, metrics, generated code),
+and PNG encoding of rendered images.
 
 Every file is written to a temporary file in the target's folder, flushed, fsynced and
 moved over the target with ``os.replace``: a failed write leaves the old file intact.
@@ -11,6 +12,9 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+from PySide6.QtGui import QImage
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -38,3 +42,14 @@ def atomic_write(
             pass
         raise
     return target
+
+
+def png_bytes(image: QImage) -> bytes:
+    """``image`` encoded as PNG. Raises ``OSError`` when Qt cannot encode it."""
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise OSError("could not encode the image as PNG")
+    buffer.close()
+    return bytes(data.data())

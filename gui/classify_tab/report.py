@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRect, QRectF, Qt
+from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
 from gui.classify_tab.imaging import rgb_to_qimage
@@ -75,16 +75,6 @@ def render_report(
     finally:
         painter.end()
     return figure
-
-
-def png_bytes(image: QImage) -> bytes:
-    data = QByteArray()
-    buffer = QBuffer(data)
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buffer, "PNG"):
-        raise OSError("could not encode the figure as PNG")
-    buffer.close()
-    return bytes(data.data())
 
 
 def figure_name(name: str, mark: str, taken: set[str]) -> str:

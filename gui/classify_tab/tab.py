@@ -67,9 +67,9 @@ from gui.classify_tab.imaging import heat_to_qimage, rgb_to_qimage
 from gui.classify_tab.model_picker import ModelPicker
 from gui.classify_tab.photo_view import PhotoView
 from gui.classify_tab.recent_strip import MAX_RECENT, RecentStrip
-from gui.classify_tab.report import figure_name, png_bytes, render_report
+from gui.classify_tab.report import figure_name, render_report
 from gui.classify_tab.top_chart import TopKChart
-from gui.files import atomic_write_bytes
+from gui.files import atomic_write_bytes, png_bytes
 from gui.tab_base import AppContext, AppTab
 from gui.worker import GeneratorWorker
 

@@ -10,9 +10,11 @@ from PySide6.QtGui import QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 
 from graph import export as graph_export
+from graph.errors import GraphFileError
 from graph.evaluate import evaluate
 from graph.fileformat import atomic_write_bytes
 from graph.model import Graph
+from gui import files
 from gui.graph_tab import theme
 from gui.graph_tab.scene import GraphScene
 
@@ -56,12 +58,10 @@ def png_bytes(scene: GraphScene, scale: float = 2.0) -> bytes:
     painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
     _render(scene, painter, QRectF(0, 0, size.width(), size.height()), source)
     painter.end()
-    data = QByteArray()
-    buffer = QBuffer(data)
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
-    buffer.close()
-    return bytes(data.data())
+    try:
+        return files.png_bytes(image)
+    except OSError as exc:
+        raise GraphFileError(f"cannot export the PNG: {exc}") from None
 
 
 def svg_bytes(scene: GraphScene, title: str = "graph") -> bytes:

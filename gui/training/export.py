@@ -18,7 +18,7 @@ from PySide6.QtGui import QPageLayout, QPageSize, QPainter, QPdfWriter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QWidget
 
-from gui.files import atomic_write_bytes
+from gui.files import atomic_write_bytes, png_bytes
 from gui.training.runs import Run
 
 PLOT_FORMATS = {".png": "PNG image", ".svg": "SVG drawing", ".pdf": "PDF document"}
@@ -41,17 +41,7 @@ def render_png(widget: QWidget, scale: float = 2.0) -> bytes:
     painter = QPainter(image)
     widget.render(painter)
     painter.end()
-    return _image_bytes(image)
-
-
-def _image_bytes(image) -> bytes:
-    array = QByteArray()
-    buffer = QBuffer(array)
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buffer, "PNG"):
-        raise OSError("could not encode the image as PNG")
-    buffer.close()
-    return bytes(array.data())
+    return png_bytes(image)
 
 
 def render_svg(widget: QWidget, title: str = "Backprop Explorer plot") -> bytes:
