@@ -1,6 +1,6 @@
 """Backprop Explorer's single entry point: the GUI with no arguments, or a subcommand.
 
-Each subcommand lives beside the code it drives (``graph.cli``, ``nets.mlp_cli``, ...).
+Each subcommand lives beside the code it drives (``graph.cli``, ``nets.mlp.cli``, ...).
 A module here is listed only once its subcommand works. Each module provides
 ``register(subparsers)``, which adds its parser and sets ``handler`` to a function
 ``handler(args) -> int``. Modules are imported only when argparse needs them, and none
@@ -20,10 +20,10 @@ __version__ = "0.1.0"
 # name -> module providing register(subparsers). Order is the order in --help.
 SUBCOMMANDS: dict[str, str] = {
     "gui": "gui.cli",
-    "classify": "nets.classify_cli",
-    "cnn": "nets.cnn_cli",
+    "classify": "nets.pretrained.cli",
+    "cnn": "nets.cnn.cli",
     "graph": "graph.cli",
-    "mlp": "nets.mlp_cli",
+    "mlp": "nets.mlp.cli",
 }
 
 

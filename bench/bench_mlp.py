@@ -41,7 +41,7 @@ from nets.data import folder as folder_loader  # noqa: E402
 from nets.data import load_dataset  # noqa: E402
 from nets.data.preprocess import Preprocessor  # noqa: E402
 from nets.data.spec import parse_spec  # noqa: E402
-from nets.mlp_train import (  # noqa: E402
+from nets.mlp.train import (  # noqa: E402
     PRESETS,
     EpochMetrics,
     StepMetrics,

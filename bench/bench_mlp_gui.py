@@ -57,7 +57,7 @@ def fields(args) -> dict[str, str]:
 
 
 def config_for(args):
-    from nets.mlp_config import PRESETS
+    from nets.mlp.config import PRESETS
 
     return PRESETS["tuned"].replace(num_epochs=args.epochs, num_train=args.num_train or None)
 
@@ -126,7 +126,7 @@ def cli_run(spec: str, args) -> dict:
 
 
 def loop_run(dataset, args) -> dict:
-    from nets.mlp_train import TrainingFinished, TrainingStarted, train
+    from nets.mlp.train import TrainingFinished, TrainingStarted, train
 
     t0 = cpu0 = None
     for event in train(config_for(args), dataset):
@@ -168,7 +168,7 @@ def idle_stall_ms(seconds: float = 3.0) -> float:
 def gui_run(app, tab, args, probe_on: bool = True) -> dict:
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from nets.mlp_train import TrainingFinished, TrainingStarted
+    from nets.mlp.train import TrainingFinished, TrainingStarted
 
     marks: dict[str, float] = {}
     original = tab._on_train_item

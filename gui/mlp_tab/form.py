@@ -1,4 +1,4 @@
-"""The hyperparameter form: one line edit per ``nets.mlp_config.FIELDS`` entry, checked
+"""The hyperparameter form: one line edit per ``nets.mlp.config.FIELDS`` entry, checked
 as the user types with the same rules as the command line; invalid fields are marked
 and keep Start disabled. A presets menu fills the form; a line estimates the memory and
 the time per epoch.
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from nets.errors import ConfigError
-from nets.mlp_config import (
+from nets.mlp.config import (
     FIELDS,
     PRESET_DESCRIPTIONS,
     PRESETS,

@@ -1,4 +1,4 @@
-"""The gradient-check panel: runs ``nets.gradcheck.run_gradchecks`` in the worker layer and
+"""The gradient-check panel: runs ``nets.mlp.gradcheck.run_gradchecks`` in the worker layer and
 shows each check with its maximum relative error, threshold and pass/fail."""
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class GradcheckPanel(QWidget):
             return
 
         def factory(token):
-            from nets.gradcheck import run_gradchecks
+            from nets.mlp.gradcheck import run_gradchecks
 
             yield from run_gradchecks()
 

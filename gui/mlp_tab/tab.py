@@ -61,10 +61,10 @@ from gui.training import (
     format_duration,
 )
 from gui.worker import GeneratorWorker
-from nets.checkpoint import TestRecord, load_checkpoint, record_test_use, save_checkpoint
-from nets.classifiers import build_classifier
 from nets.errors import NetsError
-from nets.mlp_train import (
+from nets.mlp.checkpoint import TestRecord, load_checkpoint, record_test_use, save_checkpoint
+from nets.mlp.classifiers import build_classifier
+from nets.mlp.train import (
     Diverged,
     EpochMetrics,
     StepMetrics,
@@ -85,14 +85,14 @@ class RunRecord:
 
     config: Any = None  # TrainConfig, or the dict a checkpoint stored
     dataset: str = ""  # the spec it was trained on
-    model: Any = None  # nets.classifiers.Classifier (None until the run starts)
+    model: Any = None  # nets.mlp.classifiers.Classifier (None until the run starts)
     preprocessor: Any = None
     class_names: tuple[str, ...] = ()
     image_shape: tuple[int, ...] | None = None
     history: Any = None
     weights: WeightsSnapshot | None = None
     analysis: ValidationAnalysis | None = None
-    test: Any = None  # nets.checkpoint.TestRecord
+    test: Any = None  # nets.mlp.checkpoint.TestRecord
     checkpoint_path: Path | None = None
     last_iteration: int = 0
     total_steps: int = 0

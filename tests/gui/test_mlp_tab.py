@@ -162,7 +162,7 @@ def test_case11_stop_mid_epoch_within_one_batch_and_start_twice(tab, qtbot, monk
     the click lands mid-epoch, mid-batch, deterministically."""
     import threading
 
-    import nets.mlp_train as mlp_train
+    import nets.mlp.train as mlp_train
 
     stop_at = 150
     reached, proceed = threading.Event(), threading.Event()

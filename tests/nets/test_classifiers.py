@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import nets.layers
-from nets import classifiers, gradcheck
-from nets.classifiers import LinearClassifier, TwoLayerNet
+import nets.mlp.layers
 from nets.errors import CheckpointError, ConfigError
-from nets.gradcheck import numeric_gradient, rel_error, run_gradchecks
-from nets.layers import softmax_loss
-from nets.mlp_train import training_step
-from nets.optim import SGD
+from nets.mlp import classifiers, gradcheck
+from nets.mlp.classifiers import LinearClassifier, TwoLayerNet
+from nets.mlp.gradcheck import numeric_gradient, rel_error, run_gradchecks
+from nets.mlp.layers import softmax_loss
+from nets.mlp.optim import SGD
+from nets.mlp.train import training_step
 
 
 def test_two_layer_net_shapes_dtype_and_seeded_init() -> None:
@@ -156,7 +156,7 @@ def test_gradcheck_driver_catches_a_wrong_backward(monkeypatch: pytest.MonkeyPat
     def leaky_relu_backward(grad_out, cache, *, inplace=False):  # noqa: ANN001, ANN202
         return grad_out * np.where(cache > 0, 1.0, 0.01)
 
-    monkeypatch.setattr(nets.layers, "relu_backward", leaky_relu_backward)
+    monkeypatch.setattr(nets.mlp.layers, "relu_backward", leaky_relu_backward)
     monkeypatch.setattr(gradcheck, "relu_backward", leaky_relu_backward)
     monkeypatch.setattr(classifiers, "relu_backward", leaky_relu_backward)
     failed = {r.name for r in run_gradchecks() if not r.passed}

@@ -108,7 +108,7 @@ def test_bad_weights_file_is_one_error_line(
 
 
 def test_cli_module_import_does_not_import_torch() -> None:
-    code = "import sys, nets.classify_cli; sys.exit('torch' in sys.modules)"
+    code = "import sys, nets.pretrained.cli; sys.exit('torch' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, timeout=60
     )

@@ -38,7 +38,7 @@ def test_importing_the_cnn_modules_does_not_import_torch():
     code = (
         "import sys\n"
         "import nets.cnn.arch, nets.cnn.model, nets.cnn.train, nets.cnn.checkpoint\n"
-        "import nets.cnn.presets, nets.cnn.trained, nets.cnn_cli\n"
+        "import nets.cnn.presets, nets.cnn.trained, nets.cnn.cli\n"
         "print('torch' in sys.modules)\n"
     )
     root = Path(__file__).resolve().parents[2]

@@ -254,8 +254,8 @@ def test_help_does_not_import_torch():
 
 @pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".pdf", b"%PDF")])
 def test_plot_file_formats(tmp_path, suffix, magic):
+    from nets.cnn.cli import save_training_plot
     from nets.cnn.train import EvalMetrics, StepMetrics
-    from nets.cnn_cli import save_training_plot
 
     history = [StepMetrics(i, 1, 2.0 / i, 0.01, 0.1 * i, 8) for i in range(1, 9)]
     history.insert(4, EvalMetrics(4, 1, 0.5, 1.0, 0.55, 100, False, 0.4))

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from nets.gradcheck import numeric_gradient, rel_error
-from nets.layers import (
+from nets.mlp.gradcheck import numeric_gradient, rel_error
+from nets.mlp.layers import (
     fc_backward,
     fc_forward,
     l2_loss,

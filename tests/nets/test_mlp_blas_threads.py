@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nets import blas_threads
-from nets.blas_threads import ThreadTuner
+from nets.mlp import blas_threads
+from nets.mlp.blas_threads import ThreadTuner
 
 
 def test_set_and_restore_blas_threads() -> None:

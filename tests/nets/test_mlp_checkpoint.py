@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nets.checkpoint import load_checkpoint, record_test_use, save_checkpoint
-from nets.classifiers import Classifier, LinearClassifier, TwoLayerNet
 from nets.errors import CheckpointError
-from nets.mlp_train import TrainConfig, TrainingHistory, train
+from nets.mlp.checkpoint import load_checkpoint, record_test_use, save_checkpoint
+from nets.mlp.classifiers import Classifier, LinearClassifier, TwoLayerNet
+from nets.mlp.train import TrainConfig, TrainingHistory, train
 from tests.nets.mlp_fixtures import blobs
 
 

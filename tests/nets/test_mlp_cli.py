@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import main
-from nets.checkpoint import load_checkpoint
+from nets.mlp.checkpoint import load_checkpoint
 
 
 def _idx(array: np.ndarray) -> bytes:

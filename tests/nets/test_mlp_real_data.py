@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nets.data import load_dataset
-from nets.mlp_train import PRESETS, TrainingFinished, train
+from nets.mlp.train import PRESETS, TrainingFinished, train
 
 PER_CLASS = 250
 pytestmark = pytest.mark.data

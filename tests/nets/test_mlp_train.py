@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nets.errors import ConfigError, ResourceError
-from nets.mlp_train import (
+from nets.mlp.train import (
     PRESETS,
     Diverged,
     EpochMetrics,
@@ -127,8 +127,8 @@ def test_case8_huge_learning_rate_diverges_and_keeps_last_finite_weights() -> No
 def test_diverged_weights_reproduce_the_last_finite_loss() -> None:
     """Replay the run step by step and compare the kept weights with the recorded ones."""
     from nets.data.preprocess import DataSampler, Preprocessor
-    from nets.mlp_train import build_model, training_step
-    from nets.optim import SGD
+    from nets.mlp.optim import SGD
+    from nets.mlp.train import build_model, training_step
 
     ds = blobs()
     cfg = SMALL.replace(learning_rate=1e3, momentum=0.0, reg=0.0)

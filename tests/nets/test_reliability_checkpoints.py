@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nets.checkpoint import load_checkpoint, save_checkpoint
-from nets.classifiers import LinearClassifier, TwoLayerNet
 from nets.errors import CheckpointError
+from nets.mlp.checkpoint import load_checkpoint, save_checkpoint
+from nets.mlp.classifiers import LinearClassifier, TwoLayerNet
 
 
 class _MarkerPayload:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import main
-from nets.checkpoint import load_checkpoint
+from nets.mlp.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,7 +100,7 @@ _GUARDED = textwrap.dedent(
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     import numpy as np
     from nets.errors import ResourceError
-    from nets.mlp_train import TrainConfig, train
+    from nets.mlp.train import TrainConfig, train
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, size=(200, 32, 32, 3), dtype=np.uint8)
     y = rng.integers(0, 10, size=200)
@@ -164,8 +164,8 @@ def test_case9_command_line_shows_the_estimate(fmnist: Path) -> None:
 
 
 def test_case9_building_a_huge_model_directly_is_refused_before_allocation() -> None:
-    from nets.classifiers import TwoLayerNet
     from nets.errors import ResourceError
+    from nets.mlp.classifiers import TwoLayerNet
 
     with pytest.raises(ResourceError, match="TwoLayerNet with 3,083,000,000,010 parameters"):
         TwoLayerNet(3072, 10, hidden_dim=10**9)

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from nets.classifiers import Classifier, build_classifier
 from nets.data.preprocess import Preprocessor
 from nets.errors import CheckpointError
 from nets.fileio import atomic_write
+from nets.mlp.classifiers import Classifier, build_classifier
 
 FORMAT = "backprop-explorer/numpy-classifier"
 VERSION = 1

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from nets.classifiers import Classifier, LinearClassifier, TwoLayerNet
-from nets.layers import (
+from nets.mlp.classifiers import Classifier, LinearClassifier, TwoLayerNet
+from nets.mlp.layers import (
     fc_backward,
     fc_forward,
     l2_loss,

@@ -24,13 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from nets.blas_threads import ThreadTuner
-from nets.classifiers import Classifier, LinearClassifier, TwoLayerNet
 from nets.data.dataset import CancelToken, ImageDataset, is_cancelled
 from nets.data.preprocess import DataSampler, Preprocessor
 from nets.errors import ConfigError, DataError
-from nets.layers import softmax_loss
-from nets.mlp_config import (
+from nets.mlp.blas_threads import ThreadTuner
+from nets.mlp.classifiers import Classifier, LinearClassifier, TwoLayerNet
+from nets.mlp.config import (
     FIELDS,
     PRESET_DESCRIPTIONS,
     PRESETS,
@@ -45,7 +44,8 @@ from nets.mlp_config import (
     parse_field,
     preset,
 )
-from nets.optim import SGD
+from nets.mlp.layers import softmax_loss
+from nets.mlp.optim import SGD
 
 __all__ = [
     "FIELDS",

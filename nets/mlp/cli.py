@@ -53,7 +53,7 @@ _METAVARS = {
 def _field_type(name: str):  # noqa: ANN202 - an argparse type
     def parse(text: str) -> Any:
         from nets.errors import ConfigError
-        from nets.mlp_config import parse_field
+        from nets.mlp.config import parse_field
 
         try:
             value = parse_field(name, text)
@@ -169,7 +169,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _help(name: str) -> str:
-    from nets.mlp_config import FIELDS
+    from nets.mlp.config import FIELDS
 
     return FIELDS[name].help
 
@@ -232,7 +232,7 @@ def _load(
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from nets.mlp_config import preset
+    from nets.mlp.config import preset
 
     cfg = preset(args.preset)
     changes = {
@@ -254,7 +254,7 @@ def _check_output(path: Path | None, what: str) -> None:
 
 
 def _event_json(event: Any) -> dict[str, Any]:
-    from nets.mlp_train import (
+    from nets.mlp.train import (
         Diverged,
         EpochMetrics,
         StepMetrics,
@@ -315,8 +315,8 @@ def run_train(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from nets.checkpoint import save_checkpoint
-    from nets.mlp_train import (
+    from nets.mlp.checkpoint import save_checkpoint
+    from nets.mlp.train import (
         Diverged,
         EpochMetrics,
         StepMetrics,
@@ -420,9 +420,9 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_test(args: argparse.Namespace) -> int:
-    from nets.checkpoint import load_checkpoint, record_test_use
     from nets.errors import CheckpointError, DataError, NetsError
-    from nets.mlp_train import evaluate
+    from nets.mlp.checkpoint import load_checkpoint, record_test_use
+    from nets.mlp.train import evaluate
 
     ckpt = load_checkpoint(args.checkpoint)
     if ckpt.test.used:
@@ -460,7 +460,7 @@ def run_test(args: argparse.Namespace) -> int:
 
 
 def run_gradcheck(args: argparse.Namespace) -> int:
-    from nets.gradcheck import run_gradchecks
+    from nets.mlp.gradcheck import run_gradchecks
 
     results = run_gradchecks()
     ok = all(r.passed for r in results)

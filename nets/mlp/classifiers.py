@@ -1,4 +1,4 @@
-"""Image classifiers built from ``nets.layers``: the seed's Classifier API.
+"""Image classifiers built from ``nets.mlp.layers``: the seed's Classifier API.
 
 A classifier holds its parameters in a dict (``parameters()``), computes class scores
 with ``forward`` and parameter gradients with ``backward``. Shapes: X is (N, D) with
@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nets.errors import CheckpointError, ConfigError, ResourceError
-from nets.layers import fc_backward, fc_forward, relu_backward, relu_forward
+from nets.mlp.layers import fc_backward, fc_forward, relu_backward, relu_forward
 
 Grads = dict[str, np.ndarray]
 
@@ -150,15 +150,15 @@ class Classifier:
         self._workspace.clear()
 
     def save(self, path: str | os.PathLike[str], **extra: Any) -> None:
-        """Save as .npz (no pickle); ``extra`` as for ``nets.checkpoint.save_checkpoint``."""
-        from nets.checkpoint import save_checkpoint
+        """Save as .npz (no pickle); ``extra`` as for ``nets.mlp.checkpoint.save_checkpoint``."""
+        from nets.mlp.checkpoint import save_checkpoint
 
         save_checkpoint(path, self, **extra)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Classifier:
         """Load a model saved with ``save`` (checking it is a ``cls``)."""
-        from nets.checkpoint import load_checkpoint
+        from nets.mlp.checkpoint import load_checkpoint
 
         model = load_checkpoint(path).model
         if not isinstance(model, cls):
@@ -177,7 +177,7 @@ def _check_dims(**dims: Any) -> None:
 
 def _check_allocation(name: str, values: int, dtype: np.dtype) -> None:
     """Refuse parameters that cannot fit in memory before allocating them (ResourceError)."""
-    from nets.mlp_config import available_memory, format_bytes
+    from nets.mlp.config import available_memory, format_bytes
 
     needed = int(values) * dtype.itemsize
     available = available_memory()

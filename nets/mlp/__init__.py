@@ -1,0 +1,1 @@
+"""The from-scratch numpy network of the seed homework: layers, classifiers, training."""
