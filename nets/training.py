@@ -1,0 +1,116 @@
+"""The training protocol that both trainers speak.
+
+A training loop (``nets.mlp.train.train`` for the numpy net, ``nets.cnn.train.train`` for
+the CNN) is a generator that yields these small frozen events, in this order::
+
+    Started, then any mix of Step and Evaluation (and the optional events below),
+    then exactly one of Finished, Stopped or Diverged.
+
+The same thing has the same field name in both trainers: ``step`` counts optimizer steps
+from 1 over the whole run, ``epoch`` counts from 1, ``elapsed`` is seconds of training
+so far (pauses excluded), accuracies are fractions in [0, 1] (nan where there is nothing
+to measure). Every consumer (the two tabs through ``gui.training``, the two CLIs, the
+JSON log, the coach, searches) reads only these classes. A feature that needs more adds
+a field or an event here, once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Started:
+    """First event: what the run will do.
+
+    ``trainer`` is ``"mlp"`` or ``"cnn"``; ``config`` is that trainer's own frozen
+    configuration; ``input_shape`` is one example's shape (``(3072,)`` or ``(1, 28, 28)``);
+    ``memory_bytes`` the estimated peak memory; ``start_step`` is 0 for a fresh run and
+    the snapshot's step for a run forked from one.
+    """
+
+    trainer: str
+    config: Any
+    num_train: int
+    num_val: int
+    num_classes: int
+    input_shape: tuple[int, ...]
+    params: int
+    epochs: int
+    steps_per_epoch: int
+    total_steps: int
+    memory_bytes: int
+    device: str = "cpu"
+    num_threads: int = 1
+    elapsed: float = 0.0
+    start_step: int = 0
+
+
+@dataclass(frozen=True)
+class Step:
+    """After each optimizer step: the minibatch loss (data + regularisation) and the
+    learning rate that step used."""
+
+    step: int
+    epoch: int
+    loss: float
+    lr: float
+    elapsed: float
+    total_steps: int
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Accuracy after ``step`` steps.
+
+    ``end_of_epoch`` is True for the evaluation that closes an epoch (on the whole
+    validation split, ``val_n`` images); other evaluations may use a fixed subset.
+    ``train_loss`` is the mean minibatch loss since the previous evaluation.
+    """
+
+    step: int
+    epoch: int
+    train_acc: float
+    val_acc: float
+    train_loss: float
+    lr: float
+    val_n: int
+    end_of_epoch: bool
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class Ended:
+    """Base of the last event. ``reason`` is one line fit for a status bar; ``result`` is
+    the trainer's own result object (the trained model, its history and config)."""
+
+    step: int
+    epoch: int
+    elapsed: float
+    reason: str
+    result: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Finished(Ended):
+    """Every epoch ran."""
+
+
+@dataclass(frozen=True)
+class Stopped(Ended):
+    """Stopped on request between two steps; the result holds the weights so far."""
+
+
+@dataclass(frozen=True)
+class Diverged(Ended):
+    """The loss became NaN or infinite at ``step``; the result holds the weights of the
+    last step whose loss was finite (the initial weights if it was the first)."""
+
+    loss: float = math.nan
+    last_finite_loss: float = math.nan
+
+
+TrainingEvent = Started | Step | Evaluation | Finished | Stopped | Diverged
+END_EVENTS = (Finished, Stopped, Diverged)
