@@ -234,7 +234,7 @@ def test_own_weights_file_becomes_the_model(qtbot, tab, model, tmp_path):
     tab._ask_weights_path = lambda _title: weights
     with qtbot.waitSignal(tab.model_ready, timeout=60_000):
         qtbot.mouseClick(tab.model_picker.weights_button, Qt.MouseButton.LeftButton)
-    assert tab._model_title == "EfficientNet-Lite0 + mine.pth"
+    assert tab.models.title == "EfficientNet-Lite0 + mine.pth"
     assert "mine.pth" in tab.model_picker.status.text()
     photo = synthetic_photo(tmp_path / "w.jpg", seed=3)
     with qtbot.waitSignal(tab.detail_shown, timeout=60_000):

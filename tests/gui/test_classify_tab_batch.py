@@ -348,7 +348,7 @@ def _offline(*_args, **_kwargs):
 def test_downloading_a_model_offline_says_so_plainly(qtbot, tab, monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setattr("urllib.request.urlopen", _offline)
-    tab._refresh_models()
+    tab.models.refresh()
     picker = tab.model_picker
     picker.choose("resnet18")
     picker._on_activated(picker.combo.currentIndex())
@@ -361,7 +361,7 @@ def test_downloading_a_model_offline_says_so_plainly(qtbot, tab, monkeypatch, tm
     for box in boxes:
         box.close()
     assert "still using fake" in picker.status.text().lower() or "fake" in picker.status.text()
-    assert tab._model_name == "fake"
+    assert tab.models.name == "fake"
     assert not list((tmp_path / "torch").rglob("*.part"))
 
 
@@ -390,7 +390,7 @@ def test_a_download_shows_progress_and_cancel_stops_it(qtbot, tab, monkeypatch, 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     started = threading.Event()
     monkeypatch.setattr("urllib.request.urlopen", lambda *a, **k: _SlowResponse(started))
-    tab._refresh_models()
+    tab.models.refresh()
     picker = tab.model_picker
     picker.choose("mobilenet_v3_large")
     tab.load_model("mobilenet_v3_large")
@@ -400,7 +400,7 @@ def test_a_download_shows_progress_and_cancel_stops_it(qtbot, tab, monkeypatch, 
     qtbot.mouseClick(picker.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: tab.is_idle(), timeout=20_000)
     assert "cancelled" in picker.status.text().lower()
-    assert tab._model_name == "fake"
+    assert tab.models.name == "fake"
     assert not picker.cancel_button.isVisible()
     assert not list((tmp_path / "torch").rglob("*.pth*"))
 
@@ -416,7 +416,7 @@ def test_a_corrupt_weights_file_is_refused_and_the_model_stays(qtbot, tab, tmp_p
     assert any("mine.pth" in t and "corrupt" in t for t in texts), texts
     for box in boxes:
         box.close()
-    assert tab._model_name == "fake"
+    assert tab.models.name == "fake"
 
 
 def test_menus_offer_the_tab_actions(window, tab):

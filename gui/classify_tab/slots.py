@@ -1,0 +1,65 @@
+"""One worker of a kind at a time: the tab's loading, batch, detail, heat-map... slots.
+
+Starting a slot's new worker cancels the one it replaces, and items from a replaced
+worker never reach the tab, so every controller is spared the "is this still my
+worker?" bookkeeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gui.worker import GeneratorFactory, GeneratorWorker, WorkerRegistry
+
+OnFailed = Callable[[str, str], None]
+
+
+class WorkerSlot:
+    """Holds at most one running ``GeneratorWorker`` (see the module docstring).
+
+    ``on_done(status)`` is called with the slot already empty, and with "cancelled" when
+    the worker was asked to stop, even if its generator returned on its own first.
+    """
+
+    def __init__(self, workers: Callable[[], WorkerRegistry], name: str, on_failed: OnFailed):
+        self._workers = workers
+        self.name = name
+        self._on_failed = on_failed
+        self.worker: GeneratorWorker | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.worker is not None
+
+    def start(
+        self,
+        factory: GeneratorFactory,
+        on_item: Callable[[Any], None],
+        on_done: Callable[[str], None] | None = None,
+    ) -> GeneratorWorker:
+        self.cancel()
+        worker = self._workers().start(factory, name=self.name)
+        self.worker = worker
+        worker.item.connect(lambda item, w=worker: on_item(item) if w is self.worker else None)
+        worker.failed.connect(
+            lambda message, tb, w=worker: self._on_failed(message, tb) if w is self.worker else None
+        )
+        worker.done.connect(lambda status, w=worker: self._finish(w, status, on_done))
+        return worker
+
+    def cancel(self) -> None:
+        """Ask the running worker to stop; its later items are dropped."""
+        if self.worker is not None:
+            self.worker.cancel()
+
+    def _finish(
+        self, worker: GeneratorWorker, status: str, on_done: Callable[[str], None] | None
+    ) -> None:
+        if worker is not self.worker:
+            return
+        self.worker = None
+        if worker.token.is_set():
+            status = "cancelled"
+        if on_done is not None:
+            on_done(status)
