@@ -5,6 +5,8 @@
     backprop-explorer graph eval FILE.json|PROGRAM.py [--set NAME=VALUE ...]
                                  [--output NAME] [--check] [--step H] [--json]
     backprop-explorer graph export FILE --to py|dot|json [--out PATH] [--set ...] [--output NAME]
+    backprop-explorer graph surface FILE --x NAME [--y NAME] [--range LO:HI] [--steps N]
+                                    [--json | --out PLOT.png] [--set ...] [--output NAME]
 
 ``eval`` prints the output's value and dL/d(input) for every input; ``--check`` adds a
 central-difference gradient check with relative errors. ``--json`` prints one object
@@ -46,8 +48,19 @@ def _positive(text: str) -> float:
     return h
 
 
+def _range(text: str) -> tuple[float, float]:
+    lo, sep, hi = text.partition(":")
+    try:
+        pair = (float(lo), float(hi))
+    except ValueError:
+        pair = None
+    if not sep or pair is None or not all(math.isfinite(v) for v in pair) or pair[0] >= pair[1]:
+        raise argparse.ArgumentTypeError(f"expected LO:HI with LO < HI, got {text!r}")
+    return pair
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``graph`` with its ``eval`` and ``export`` actions."""
+    """Add ``graph`` with its ``eval``, ``export`` and ``surface`` actions."""
     p = subparsers.add_parser(
         "graph",
         help="evaluate or export a scalar computational graph (.json) or program (.py)",
@@ -94,6 +107,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     x.add_argument("--to", required=True, choices=("py", "dot", "json"), help="export format")
     x.add_argument("--out", "-o", metavar="PATH", help="write here (atomically) instead of stdout")
     x.set_defaults(handler=run_export)
+
+    s = actions.add_parser(
+        "surface",
+        help="the output over a grid of one or two inputs (the loss surface)",
+        description=(
+            "Evaluate the output over a grid of one input (--x) or two (--x, --y), every "
+            "other input held at its value. Prints a table, JSON (--json) or draws a PNG "
+            "(--out)."
+        ),
+    )
+    common(s)
+    s.add_argument("--x", required=True, metavar="NAME", help="the input on the x axis")
+    s.add_argument("--y", metavar="NAME", help="a second input: a contour plot")
+    s.add_argument(
+        "--range",
+        dest="ranges",
+        metavar="LO:HI",
+        type=_range,
+        action="append",
+        default=[],
+        help="the axis range (default: the value ±3); give it twice for x then y",
+    )
+    s.add_argument(
+        "--steps", metavar="N", type=int, default=None, help="grid points per axis (default 21)"
+    )
+    how = s.add_mutually_exclusive_group()
+    how.add_argument("--json", action="store_true", help="print one JSON object")
+    how.add_argument("--out", "-o", metavar="PLOT.png", help="draw the plot to a PNG file")
+    s.set_defaults(handler=run_surface)
 
 
 def _open(args: argparse.Namespace):  # noqa: ANN202 - returns (Graph, output id)
@@ -205,4 +247,69 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _input_id(graph, name: str, flag: str) -> str:  # noqa: ANN001
+    node_id = graph.find(name)
+    if node_id is None or graph.node(node_id).op != "input":
+        inputs = ", ".join(graph.node(i).name for i in graph.inputs()) or "none"
+        raise GraphError(f"{flag} {name}: the graph has no input named {name!r} (inputs: {inputs})")
+    return node_id
+
+
+def run_surface(args: argparse.Namespace) -> int:
+    """``graph surface``: the output over a grid, as a table, JSON or a PNG."""
+    from graph.evaluate import evaluate
+    from graph.surface import MAX_STEPS, surface
+
+    if len(args.ranges) > (2 if args.y else 1):
+        raise GraphError("--range: give it once per axis (x, then y)")
+    steps = 21 if args.steps is None else args.steps
+    if not 2 <= steps <= MAX_STEPS:
+        raise GraphError(f"--steps must be from 2 to {MAX_STEPS}, got {steps}")
+    graph, output = _open(args)
+    x = _input_id(graph, args.x, "--x")
+    y = _input_id(graph, args.y, "--y") if args.y else None
+    x_range = args.ranges[0] if args.ranges else None
+    y_range = args.ranges[-1] if y is not None and args.ranges else None
+    surf = surface(graph, x, y, x_range, y_range, steps, output)
+    names = {nid: graph.node(nid).name for nid in graph.node_ids()}
+    if args.json:
+        obj: dict[str, Any] = {
+            "output": names[surf.output],
+            "x": names[x],
+            "xs": [float(v) for v in surf.xs],
+        }
+        if y is not None:
+            obj["y"] = names[y]
+            obj["ys"] = [float(v) for v in surf.ys]  # type: ignore[union-attr]
+            obj["z"] = [[_json_number(float(v)) for v in row] for row in surf.z]
+        else:
+            obj["z"] = [_json_number(float(v)) for v in surf.z]
+        print(json.dumps(obj, allow_nan=False))
+        return 0
+    if args.out:
+        from graph.fileformat import atomic_write_bytes
+        from graph.surface_plot import render_png
+
+        result = evaluate(graph, output)
+        ids = (x,) if y is None else (x, y)
+        point = tuple(graph.node(i).value or 0.0 for i in ids)
+        grad = tuple(result.grads.get(i, 0.0) for i in ids)
+        png = render_png(surf, names, point, result.value or 0.0, grad)
+        atomic_write_bytes(args.out, png)
+        print(f"wrote {args.out}", file=sys.stderr)
+        return 0
+    out = names[surf.output]
+    if y is None:
+        print(f"{names[x]:>12}  {out:>14}")
+        for xv, zv in zip(surf.xs, surf.z, strict=True):
+            print(f"{xv:12.6g}  {_text_number(float(zv)):>14}")
+        return 0
+    print(f"{out} (rows: {names[y]}, columns: {names[x]})")
+    print(f"{'':>10} " + " ".join(f"{v:>10.4g}" for v in surf.xs))
+    for yv, row in zip(surf.ys, surf.z, strict=True):  # type: ignore[arg-type]
+        cells = " ".join(f"{_text_number(float(v))[:10]:>10}" for v in row)
+        print(f"{yv:>10.4g} {cells}")
     return 0
