@@ -47,6 +47,7 @@ from gui.graph_tab.program_dialog import ProgramDialog
 from gui.graph_tab.recovery import CrashRecovery
 from gui.graph_tab.scene import GraphScene
 from gui.graph_tab.step_info import StepInfo
+from gui.graph_tab.surface_panel import SurfacePanel
 from gui.graph_tab.stepping import StepController
 from gui.graph_tab.view import GraphView
 from gui.tab_base import AppContext, AppTab
@@ -143,6 +144,8 @@ class GraphTab(AppTab):
         self.toolbar.addAction(self.fit_action)
         self.toolbar.addAction(self.layout_action)
         self.toolbar.addAction(self.practice_action)
+        self.surface_action.setIconText("Surface")
+        self.toolbar.addAction(self.surface_action)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.toolbar.addWidget(spacer)
@@ -168,7 +171,14 @@ class GraphTab(AppTab):
         cl.addWidget(self.toolbar)
         cl.addWidget(self.legend)
         cl.addWidget(self.banner)
-        cl.addWidget(self.view, 1)
+        self.surface_panel = SurfacePanel(self.bridge, self.editor)
+        self.surface_panel.hide()
+        self.canvas_split = QSplitter(Qt.Orientation.Vertical)
+        self.canvas_split.addWidget(self.view)
+        self.canvas_split.addWidget(self.surface_panel)
+        self.canvas_split.setCollapsible(0, False)
+        self.canvas_split.setSizes([520, 380])
+        cl.addWidget(self.canvas_split, 1)
 
         self.inputs_panel = InputsPanel(self.bridge, self.editor, self.scene)
         self.gradcheck_panel = GradCheckPanel(self.bridge)
@@ -316,6 +326,13 @@ class GraphTab(AppTab):
         self.history_action = a(
             "&History panel", self.set_history_visible, ["Ctrl+H"], checkable=True
         )
+        self.surface_action = a(
+            "Loss &surface",
+            self.set_surface_visible,
+            ["Ctrl+U"],
+            "Plot the output over one or two inputs, with the gradient and gradient descent",
+            checkable=True,
+        )
         self.steps.bind_shortcuts_to(self.view)
 
     def _connect(self) -> None:
@@ -380,6 +397,7 @@ class GraphTab(AppTab):
                 None,
                 self.formulas_action,
                 self.history_action,
+                self.surface_action,
                 None,
                 *self.steps.actions,
             ]
@@ -586,6 +604,9 @@ class GraphTab(AppTab):
 
     def set_history_visible(self, on: bool) -> None:
         self.history_box.setVisible(on)
+
+    def set_surface_visible(self, on: bool) -> None:
+        self.surface_panel.setVisible(on)
 
     def set_practice(self, on: bool) -> None:
         settings = practice_settings(self.graph)
