@@ -47,8 +47,8 @@ from gui.graph_tab.program_dialog import ProgramDialog
 from gui.graph_tab.recovery import CrashRecovery
 from gui.graph_tab.scene import GraphScene
 from gui.graph_tab.step_info import StepInfo
-from gui.graph_tab.surface_panel import SurfacePanel
 from gui.graph_tab.stepping import StepController
+from gui.graph_tab.surface_panel import SurfacePanel
 from gui.graph_tab.view import GraphView
 from gui.tab_base import AppContext, AppTab
 
