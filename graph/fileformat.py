@@ -147,16 +147,33 @@ def _write_all(f: IO[bytes], data: bytes) -> None:
     f.write(data)
 
 
+def _kind_of(mode: int) -> str | None:
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` so the target is either the old file or the new one.
 
     The bytes go to a temporary file in the same folder, which is flushed and fsynced,
     then ``os.replace`` swaps it in. On failure the temporary file is removed, the old
-    file is untouched, and GraphFileError says why (no space, read-only...). An
-    existing file that has no write permission bits is refused as read-only.
+    file is untouched, and GraphFileError says why (no space, read-only...). A symlink
+    is written through to the file it names; a folder, device, FIFO or socket is refused
+    (renaming over it would destroy it), and so is an existing file that has no write
+    permission bits. An existing file keeps its mode; a new one gets the user's umask.
+    (``nets.fileio`` is the same mechanism on the other side of the import contract.)
     """
-    target = Path(path)
-    where = str(target)
+    where = str(path)
+    target = Path(os.path.realpath(path))
     try:
         st = os.stat(target)
     except FileNotFoundError:
@@ -164,13 +181,16 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     except OSError as exc:
         raise GraphFileError(f"cannot save {where}: {_describe_os_error(exc)}") from None
     if st is not None:
-        if stat.S_ISDIR(st.st_mode):
-            raise GraphFileError(f"cannot save {where}: it is a folder")
+        kind = _kind_of(st.st_mode)
+        if kind is not None:
+            raise GraphFileError(f"cannot save {where}: it is {kind}, not a regular file")
         if not st.st_mode & 0o222:
             raise GraphFileError(f"cannot save {where}: the file is read-only")
     parent = target.parent
     try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(
+            dir=parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp"
+        )
     except OSError as exc:
         raise GraphFileError(f"cannot save {where}: {_describe_os_error(exc)}") from None
     try:
@@ -201,6 +221,39 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def read_regular(path: str | os.PathLike[str], max_bytes: int, what: str) -> bytes:
+    """Read a regular file of at most ``max_bytes``, refusing anything else (a FIFO would
+    block forever, a device never ends) before reading a byte; GraphFileError naming it."""
+    where = str(path)
+    try:
+        # O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise GraphFileError(f"cannot open {where}: no such file") from None
+    except OSError as exc:
+        raise GraphFileError(f"cannot open {where}: {_describe_os_error(exc)}") from None
+    try:
+        st = os.fstat(fd)
+        kind = _kind_of(st.st_mode)
+        if kind is not None:
+            raise GraphFileError(f"cannot open {where}: it is {kind}, not a {what}")
+        if st.st_size > max_bytes:
+            raise GraphFileError(
+                f"cannot open {where}: {st.st_size / 1e6:.1f} MB is larger than the "
+                f"{max_bytes / 1e6:.0f} MB a {what} may have"
+            )
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(max_bytes + 1)
+    except OSError as exc:
+        raise GraphFileError(f"cannot open {where}: {_describe_os_error(exc)}") from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise GraphFileError(f"cannot open {where}: larger than {max_bytes / 1e6:.0f} MB")
+    return data
 
 
 def save(graph: Graph, path: str | os.PathLike[str]) -> None:
@@ -266,28 +319,8 @@ def loads(text: str | bytes, source: str = "graph file") -> Graph:
 
 def load(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> Graph:
     """Read, validate and build a graph file. Refuses files over ``max_bytes`` unread."""
-    where = str(path)
-    try:
-        st = os.stat(path)
-        if stat.S_ISDIR(st.st_mode):
-            raise GraphFileError(f"cannot open {where}: it is a folder")
-        if not stat.S_ISREG(st.st_mode):
-            raise GraphFileError(f"cannot open {where}: not a regular file")
-        if st.st_size > max_bytes:
-            raise GraphFileError(
-                f"cannot open {where}: {st.st_size / 1e6:.1f} MB is larger than the "
-                f"{max_bytes / 1e6:.0f} MB a graph file may have"
-            )
-        with open(path, "rb") as f:
-            data = f.read(max_bytes + 1)
-    except GraphFileError:
-        raise
-    except OSError as exc:
-        reason = "no such file" if isinstance(exc, FileNotFoundError) else None
-        raise GraphFileError(f"cannot open {where}: {reason or _describe_os_error(exc)}") from None
-    if len(data) > max_bytes:
-        raise GraphFileError(f"cannot open {where}: larger than {max_bytes / 1e6:.0f} MB")
-    return loads(data, source=Path(where).name)
+    data = read_regular(path, max_bytes, "graph file")
+    return loads(data, source=Path(str(path)).name)
 
 
 def _fail(path: str, message: str) -> GraphFileError:
@@ -531,11 +564,7 @@ def load_any(path: str | os.PathLike[str]) -> Graph:
         return load_program(path)
     if name.endswith(".json"):
         return load(path)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(256).lstrip()
-    except OSError as exc:
-        raise GraphFileError(f"cannot open {path}: {_describe_os_error(exc)}") from None
+    head = read_regular(path, MAX_FILE_BYTES, "graph file or program")[:256].lstrip()
     if head.startswith(b"{"):
         return load(path)
     if head:

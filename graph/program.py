@@ -117,13 +117,9 @@ class _Proto:
 
 def load_program(path: str | os.PathLike[str]) -> Graph:
     """Read a ``.py`` file (UTF-8, at most MAX_PROGRAM_CHARS) and build its graph."""
-    try:
-        if os.path.getsize(path) > MAX_PROGRAM_CHARS:
-            raise GraphFileError(f"cannot open {path}: a program may have at most 4 MB")
-        with open(path, "rb") as f:
-            raw = f.read(MAX_PROGRAM_CHARS + 1)
-    except OSError as exc:
-        raise GraphFileError(f"cannot open {path}: {exc.strerror or exc}") from None
+    from graph.fileformat import read_regular
+
+    raw = read_regular(path, MAX_PROGRAM_CHARS, "program")
     try:
         source = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

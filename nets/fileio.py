@@ -1,19 +1,156 @@
-"""Atomic file writes for every nets module: checkpoints, architectures, plots, caches.
+"""Safe file access for every nets module: atomic writes and regular-file reads.
 
-The bytes go to a temporary file in the target's folder, are flushed and fsynced, then
-replace the target in one ``os.replace``; the folder is fsynced so the rename is durable.
-If anything fails the temporary file is removed and the old file stays whole.
+Writing: the bytes go to a temporary file in the target's folder, are flushed and
+fsynced, then replace the target in one ``os.replace``; the folder is fsynced so the
+rename is durable. If anything fails the temporary file is removed and the old file
+stays whole. Before anything is written the target is looked at: a device, FIFO, socket
+or folder is refused (renaming over it would destroy it), a symlink is written through to
+the file it names, and an existing file keeps its permission bits (a new one gets the
+user's umask). Temporary files left behind by a killed process are removed the next time
+the same target is written.
+
+Reading: :func:`open_regular` refuses anything that is not a regular file before reading
+a byte (a FIFO would block forever, ``/dev/zero`` never ends) and can refuse files over
+a size limit unread.
+
+``graph`` has the same two mechanisms in ``graph/files.py``: the import contract keeps
+the two packages independent, so each boundary has its own copy.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
+import re
 import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from nets.errors import NetsError
+
+_REASONS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOENT: "no such file or folder",
+    errno.ENOTDIR: "a part of the path is not a folder",
+    errno.EISDIR: "it is a folder",
+    errno.ENAMETOOLONG: "the file name is too long",
+    errno.ELOOP: "too many levels of symbolic links",
+    errno.ENXIO: "no such device",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A short reason in plain words for an OSError (no errno numbers)."""
+    return _REASONS.get(exc.errno or 0, exc.strerror or str(exc))
+
+
+def kind_of(mode: int) -> str | None:
+    """What a non-regular file is, in words ("a FIFO", "a device", ...); None if regular."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def refusal(
+    error: type[NetsError], action: str, path: str | os.PathLike[str], reason: str
+) -> NetsError:
+    """``error("cannot <action> <path>: <reason>")`` with the bare reason kept as
+    ``.reason`` (so a caller with its own wording can use just that)."""
+    exc = error(f"cannot {action} {shown(path)}: {reason}")
+    exc.reason = reason  # type: ignore[attr-defined]
+    return exc
+
+
+def shown(path: str | os.PathLike[str] | bytes) -> str:
+    """A path as it may be printed: undecodable bytes, newlines and other control
+    characters escaped (``\\udcff``, ``\\n``), so a hostile name never breaks a line,
+    a UTF-8 stream or a JSON document."""
+    text = os.fsdecode(path)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+def write_target(
+    path: str | os.PathLike[str],
+    error: type[NetsError],
+    action: str = "write",
+    allow_read_only: bool = False,
+) -> tuple[Path, int | None]:
+    """Look at ``path`` before writing it: return the file to replace (a symlink resolved
+    to the file it names) and its permission bits (None if it does not exist yet).
+
+    Raises ``error`` for a folder, device, FIFO or socket, for a missing folder, and for
+    a read-only file unless ``allow_read_only`` (then its mode is kept as it is).
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        if not target.parent.is_dir():
+            raise refusal(error, action, path, "the folder does not exist") from None
+        return target, None
+    except OSError as exc:
+        raise refusal(error, action, path, describe_os_error(exc)) from None
+    kind = kind_of(st.st_mode)
+    if kind is not None:
+        raise refusal(error, action, path, f"it is {kind}, not a regular file")
+    if not st.st_mode & 0o222 and not allow_read_only:
+        raise refusal(error, action, path, "the file is read-only")
+    return target, stat.S_IMODE(st.st_mode)
+
+
+def _temp_name(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale_temps(target: Path) -> int:
+    """Remove temporary files of ``target`` left by processes that no longer run (a
+    SIGKILL leaves them); return how many were removed."""
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)\.[0-9a-f]{{8}}\.tmp$")
+    removed = 0
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return 0
+    for name in names:
+        m = pattern.match(name)
+        if m is None or int(m.group(1)) == os.getpid() or _pid_alive(int(m.group(1))):
+            continue
+        try:
+            os.unlink(target.parent / name)
+            removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def atomic_write(
@@ -21,44 +158,135 @@ def atomic_write(
     write: Callable[[BinaryIO], object],
     error: type[NetsError],
     action: str = "write",
+    allow_read_only: bool = False,
 ) -> Path:
     """Call ``write(binary_file)`` on a temporary file next to ``path``, then move it over
-    ``path``; return ``path``.
+    ``path``; return the path written (a symlink's target).
 
     OSError (disk full, read-only or missing folder...) becomes ``error`` with the one-line
     message ``cannot <action> <path>: <reason>``; other exceptions propagate unchanged.
     """
-    path = Path(path)
-    # A unique name opened with "x" (not mkstemp): the new file gets the usual
-    # umask-based permissions, like a file written with plain open().
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    target, mode = write_target(path, error, action, allow_read_only)
+    remove_stale_temps(target)
+    tmp = _temp_name(target)
     try:
+        # "x" (not mkstemp): the new file gets the usual umask-based permissions.
         with open(tmp, "xb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
     except BaseException as exc:
         try:
             tmp.unlink(missing_ok=True)
         except OSError:
             pass
         if isinstance(exc, OSError):
-            raise error(f"cannot {action} {path}: {exc.strerror or exc}") from exc
+            raise refusal(error, action, path, describe_os_error(exc)) from None
         raise
     try:  # make the rename itself durable; not every file system allows this
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
     except OSError:
         pass
-    return path
+    return target
 
 
 def atomic_write_bytes(
-    path: str | os.PathLike[str], data: bytes, error: type[NetsError], action: str = "write"
+    path: str | os.PathLike[str],
+    data: bytes,
+    error: type[NetsError],
+    action: str = "write",
+    allow_read_only: bool = False,
 ) -> Path:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
-    return atomic_write(path, lambda f: f.write(data), error, action)
+    return atomic_write(path, lambda f: f.write(data), error, action, allow_read_only)
+
+
+def check_writable(path: str | os.PathLike[str], error: type[NetsError], action: str) -> None:
+    """Refuse, before any work, a destination that :func:`atomic_write` would refuse or
+    could not create a file in (a read-only or forbidden folder)."""
+    target, _ = write_target(path, error, action)
+    probe = _temp_name(target)
+    try:
+        with open(probe, "xb"):
+            pass
+    except OSError as exc:
+        raise refusal(error, action, path, describe_os_error(exc)) from None
+    finally:
+        try:
+            probe.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def open_regular(
+    path: str | os.PathLike[str],
+    error: type[NetsError],
+    what: str = "file",
+    max_bytes: int | None = None,
+) -> BinaryIO:
+    """Open ``path`` for binary reading, refusing what is not a regular file (a folder,
+    FIFO, device or socket, also through a symlink) and, with ``max_bytes``, a file larger
+    than that, all before reading a byte. The caller closes the returned file.
+
+    Raises ``error`` with a one-line message naming the file.
+    """
+    try:
+        # O_NONBLOCK so that opening a FIFO returns at once instead of waiting for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise refusal(error, "open", path, f"no such {what}") from None
+    except OSError as exc:
+        raise refusal(error, "open", path, describe_os_error(exc)) from None
+    try:
+        st = os.fstat(fd)
+        kind = kind_of(st.st_mode)
+        if kind is not None:
+            raise refusal(error, "open", path, f"it is {kind}, not {_a(what)}")
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise refusal(
+                error,
+                "open",
+                path,
+                f"{_size(st.st_size)} is larger than the {_size(max_bytes)} {_a(what)} may have",
+            )
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(
+    path: str | os.PathLike[str],
+    error: type[NetsError],
+    what: str = "file",
+    max_bytes: int | None = None,
+) -> bytes:
+    """The whole content of a regular file (see :func:`open_regular`)."""
+    with open_regular(path, error, what, max_bytes) as f:
+        data = f.read() if max_bytes is None else f.read(max_bytes + 1)
+    if max_bytes is not None and len(data) > max_bytes:  # it grew while being read
+        raise refusal(error, "open", path, f"larger than {_size(max_bytes)}")
+    return data
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"

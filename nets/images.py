@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from nets.errors import ImageError
+from nets.fileio import open_regular
 
 if TYPE_CHECKING:
     import numpy as np
@@ -158,16 +159,7 @@ def _open_source(source: str | os.PathLike[str] | bytes, label: str) -> io.IOBas
         return io.BytesIO(bytes(source))
     if not isinstance(source, (str, os.PathLike)):
         raise ImageError(f"{label}: expected a file path or bytes, got {type(source).__name__}")
-    try:
-        return open(source, "rb")  # noqa: SIM115 - closed by the caller's with-block
-    except FileNotFoundError:
-        raise ImageError(f"{label}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"{label}: is a folder, not an image") from None
-    except PermissionError:
-        raise ImageError(f"{label}: permission denied") from None
-    except OSError as exc:
-        raise ImageError(f"{label}: cannot read the file ({exc.strerror or exc})") from None
+    return open_regular(source, ImageError, "image file")
 
 
 def open_image(

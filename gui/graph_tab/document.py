@@ -199,6 +199,8 @@ class GraphDocument(QObject):
 def _looks_like_json(path: Path) -> bool:
     if path.suffix.lower() == ".json":
         return True
+    if not path.is_file():  # a FIFO would block the GUI thread; the loader refuses it
+        return False
     try:
         with open(path, "rb") as f:
             return f.read(256).lstrip().startswith(b"{")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nets.errors import ConfigError
-from nets.fileio import atomic_write_bytes
+from nets.fileio import atomic_write_bytes, read_regular
 
 ARCH_FORMAT = "backprop-explorer-cnn-architecture"
 ARCH_VERSION = 1
@@ -416,13 +416,7 @@ def load_architecture(path: str | os.PathLike[str]) -> list[LayerSpec]:
     """Read an architecture JSON file; ConfigError with the reason when it cannot be used."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_ARCH_FILE_BYTES:
-            raise ConfigError(
-                f"{path}: {size} bytes is too large for an architecture file "
-                f"(at most {MAX_ARCH_FILE_BYTES})"
-            )
-        raw = path.read_bytes()
+        raw = read_regular(path, ConfigError, "architecture file", MAX_ARCH_FILE_BYTES)
     except OSError as exc:
         raise ConfigError(f"cannot read architecture {path}: {exc.strerror or exc}") from None
     if not raw.strip():

@@ -37,7 +37,7 @@ from nets.cnn.arch import LayerSpec, arch_from_dict, arch_to_dict, describe_laye
 from nets.cnn.config import TrainConfig
 from nets.cnn.trained import TestRecord, TrainedCnn
 from nets.errors import CheckpointError, ConfigError
-from nets.fileio import atomic_write_bytes
+from nets.fileio import atomic_write_bytes, open_regular
 
 CHECKPOINT_FORMAT = "backprop-explorer-cnn-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -83,13 +83,17 @@ def checkpoint_dict(trained: TrainedCnn) -> dict[str, Any]:
     }
 
 
-def save_checkpoint(path: str | os.PathLike[str], trained: TrainedCnn) -> None:
+def save_checkpoint(
+    path: str | os.PathLike[str], trained: TrainedCnn, keep_read_only: bool = False
+) -> None:
     """Write ``trained`` to a ``.pt`` file atomically (the old file stays whole on failure)."""
     import torch
 
     buffer = io.BytesIO()
     torch.save(checkpoint_dict(trained), buffer)
-    atomic_write_bytes(Path(path), buffer.getvalue(), CheckpointError)
+    atomic_write_bytes(
+        Path(path), buffer.getvalue(), CheckpointError, allow_read_only=keep_read_only
+    )
 
 
 def _sniff(path: Path, raw_head: bytes, size: int) -> None:
@@ -129,8 +133,8 @@ def read_checkpoint_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     path = Path(path)
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
+        with open_regular(path, CheckpointError, "checkpoint") as f:
+            size = os.fstat(f.fileno()).st_size
             head = f.read(8)
     except OSError as exc:
         raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from None
@@ -347,5 +351,5 @@ def record_test(
             when=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
     )
-    save_checkpoint(path, updated)
+    save_checkpoint(path, updated, keep_read_only=True)
     return updated

@@ -32,7 +32,7 @@ from nets.data.dataset import (
 )
 from nets.data.spec import DatasetSpec
 from nets.errors import Cancelled, DataError
-from nets.fileio import atomic_write
+from nets.fileio import atomic_write, shown
 
 DEFAULT_IMAGE_SIZE = 32
 CACHE_VERSION = 1
@@ -51,6 +51,24 @@ REASON_DIR_LOOP = "symlink loop (folder visited twice)"
 REASON_UNREADABLE = "unreadable file"
 REASON_OUTSIDE_CLASS = "not inside a class folder"
 REASON_UNKNOWN_CLASS = "test class not in train/"
+# A symlink is followed only to a file or folder inside its own class folder: a link
+# into another class would silently give that class's images this label, and a link
+# to a parent would make every class visit every other one.
+REASON_LINK_OUT = "symlink leading out of its class folder"
+
+
+def _link_reason(link: str, root: Path) -> str:
+    """The skip reason for one link, naming it, so the summary lists every such link."""
+    rel = shown(os.path.relpath(link, root))
+    try:
+        target = shown(os.readlink(link))
+    except OSError:
+        target = "?"
+    return f"{REASON_LINK_OUT} ({rel} -> {target})"
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 @dataclass
@@ -63,29 +81,46 @@ class _Scan:
     fingerprint_rows: list[str] = field(default_factory=list)
 
 
-def _class_dirs(split_dir: Path, skipped: Counter) -> list[str]:
+def _class_dirs(split_dir: Path, skipped: Counter, root: Path) -> list[str]:
     try:
         entries = sorted(os.scandir(split_dir), key=lambda e: e.name)
     except OSError as exc:
         raise DataError(f"cannot list {split_dir}: {exc.strerror or exc}") from exc
-    names = []
+    names: list[str] = []
+    reals: dict[str, str] = {}
     for e in entries:
         if e.name.startswith("."):
             continue
         try:
             if e.is_dir():
                 names.append(e.name)
+                reals[e.name] = os.path.realpath(e.path)
             else:
                 skipped[REASON_OUTSIDE_CLASS] += 1
         except OSError:
             skipped[REASON_BROKEN_LINK] += 1
-    return names
+    # A class folder that is a link to (or into, or around) another class folder would
+    # count the same images under two labels: it is skipped and named.
+    kept = []
+    for name in names:
+        path = os.path.join(split_dir, name)
+        if os.path.islink(path) and any(
+            other != name
+            and (_inside(reals[name], reals[other]) or _inside(reals[other], reals[name]))
+            for other in names
+        ):
+            skipped[_link_reason(path, root)] += 1
+            continue
+        kept.append(name)
+    return kept
 
 
 def _walk_class(
     class_dir: Path, label: int, scan: _Scan, root: Path, seen_dirs: set[tuple[int, int]]
 ) -> None:
-    """Collect every non-hidden file under class_dir, following symlinks but never looping."""
+    """Collect every non-hidden file under class_dir, following symlinks that stay inside
+    it (see REASON_LINK_OUT) but never looping."""
+    class_real = os.path.realpath(class_dir)
     stack = [class_dir]
     while stack:
         folder = stack.pop()
@@ -109,6 +144,13 @@ def _walk_class(
             continue
         for e in entries:
             if e.name.startswith("."):
+                continue
+            if (
+                e.is_symlink()
+                and os.path.exists(e.path)  # a dangling link is counted as broken below
+                and not _inside(os.path.realpath(e.path), class_real)
+            ):
+                scan.skipped[_link_reason(e.path, root)] += 1
                 continue
             try:
                 est = e.stat()  # follows symlinks
@@ -138,7 +180,7 @@ def _scan_split(
     split_dir: Path, class_names: list[str] | None, root: Path
 ) -> tuple[list[str], _Scan]:
     scan = _Scan()
-    found = _class_dirs(split_dir, scan.skipped)
+    found = _class_dirs(split_dir, scan.skipped, root)
     if class_names is None:
         class_names = found
     index = {name: i for i, name in enumerate(class_names)}
@@ -352,14 +394,14 @@ def probe(spec: DatasetSpec) -> DatasetInfo:
             hint=f"choose a folder laid out as DIR/train/<class>/<images>; {exc}",
         )
     counts = {}
-    for name in _class_dirs(train, Counter()):
+    for name in _class_dirs(train, Counter(), root):
         counts[name] = sum(1 for e in _iter_files(train / name) if not e.is_dir())
     test_dir = root / "test"
     num_test = None
     if test_dir.is_dir():
         num_test = sum(
             sum(1 for e in _iter_files(test_dir / n) if not e.is_dir())
-            for n in _class_dirs(test_dir, Counter())
+            for n in _class_dirs(test_dir, Counter(), root)
         )
     found = len(counts) >= 2 and sum(counts.values()) > 0
     hint = ""
@@ -405,6 +447,9 @@ def load(
     test_dir = root / "test"
     test_scan = _scan_split(test_dir, class_names, root)[1] if test_dir.is_dir() else None
     rows = train_scan.fingerprint_rows + (test_scan.fingerprint_rows if test_scan else [])
+    # Skipped links are not files, but they change the summary: a new one must not be
+    # hidden by a cache written before it.
+    rows += sorted(r for sc in (train_scan, test_scan) if sc for r in sc.skipped)
     fingerprint = _fingerprint(rows + [f"class\0{n}" for n in class_names], image_size)
 
     cached = None

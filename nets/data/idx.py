@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from nets.errors import DataError
+from nets.fileio import open_regular
 
 _DTYPES = {
     0x08: np.dtype(np.uint8),
@@ -73,7 +74,7 @@ def read_idx(path: str | os.PathLike[str], expect_ndim: int | None = None) -> np
     """Read an IDX file, gzipped (detected by its magic bytes) or raw."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, DataError, "dataset file") as f:
             head = f.read(2)
             f.seek(0)
             if head == b"\x1f\x8b":

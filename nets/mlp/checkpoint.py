@@ -28,7 +28,7 @@ import numpy as np
 
 from nets.data.preprocess import Preprocessor
 from nets.errors import CheckpointError
-from nets.fileio import atomic_write
+from nets.fileio import atomic_write, describe_os_error, open_regular, shown
 from nets.mlp.classifiers import Classifier, build_classifier
 
 FORMAT = "backprop-explorer/numpy-classifier"
@@ -82,14 +82,16 @@ class Checkpoint:
             )
 
 
-def _atomic_write(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(f"cannot save to {path}: it is a folder")
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise CheckpointError(f"cannot save to {path}: folder {directory} does not exist")
-    atomic_write(path, lambda f: np.savez(f, **arrays), CheckpointError, action="save")
+def _atomic_write(
+    path: Path, arrays: Mapping[str, np.ndarray], keep_read_only: bool = False
+) -> None:
+    atomic_write(
+        path,
+        lambda f: np.savez(f, **arrays),
+        CheckpointError,
+        action="save",
+        allow_read_only=keep_read_only,
+    )
 
 
 def _history_arrays(history: Any) -> dict[str, np.ndarray]:
@@ -111,6 +113,7 @@ def save_checkpoint(
     image_shape: tuple[int, ...] | None = None,
     dataset: str = "",
     test: TestRecord | None = None,
+    keep_read_only: bool = False,
 ) -> Path:
     """Save ``model`` and what reproduces its use to ``path`` (.npz), atomically.
 
@@ -140,7 +143,7 @@ def save_checkpoint(
             arrays[f"pre/{name}"] = value
     for name, value in _history_arrays(history).items():
         arrays[f"history/{name}"] = value
-    _atomic_write(path, arrays)
+    _atomic_write(path, arrays, keep_read_only)
     return path
 
 
@@ -195,14 +198,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Load a checkpoint written by ``save_checkpoint``; CheckpointError otherwise."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, CheckpointError, "checkpoint") as f:
             head = f.read(8)
-    except FileNotFoundError:
-        raise CheckpointError(f"no checkpoint at {path}") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{path} is a folder, not a checkpoint") from None
     except OSError as exc:
-        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise CheckpointError(f"cannot read {shown(path)}: {describe_os_error(exc)}") from None
     _sniff(path, head)
     members = _read_members(path)
     if "meta" not in members:
@@ -293,6 +292,7 @@ def record_test_use(
         image_shape=ckpt.image_shape,
         dataset=ckpt.dataset,
         test=record,
+        keep_read_only=True,
     )
     return record
 

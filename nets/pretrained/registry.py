@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nets.errors import CheckpointError, ConfigError, DownloadError
+from nets.fileio import open_regular
 
 if TYPE_CHECKING:
     import torch
@@ -350,7 +351,8 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "unusual pickle protocol" chatter
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            with open_regular(path, CheckpointError, "weights file") as f:
+                obj = torch.load(f, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{label}: no such file") from None
     except IsADirectoryError:

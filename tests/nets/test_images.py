@@ -282,7 +282,7 @@ def test_case5_files_named_jpg_that_are_something_else(
 
 
 def test_missing_file_folder_and_wrong_type(tmp_path: Path) -> None:
-    with pytest.raises(ImageError, match="no such file"):
+    with pytest.raises(ImageError, match="no such image file"):
         open_image(tmp_path / "nope.png")
     with pytest.raises(ImageError, match="folder"):
         open_image(tmp_path)

@@ -229,7 +229,7 @@ def test_corrupt_weights_files(
         "truncated": "corrupted",
         "garbage": "corrupted",
         "folder": "folder",
-        "missing": "no such file",
+        "missing": "no such weights file",
         "list": "not a state_dict",
     }[kind]
     assert expected in message
