@@ -3,7 +3,8 @@
 A training loop (``nets.mlp.train.train`` for the numpy net, ``nets.cnn.train.train`` for
 the CNN) is a generator that yields these small frozen events, in this order::
 
-    Started, then any mix of Step and Evaluation (and the optional events below),
+    Started, then any mix of Step and Evaluation (and the optional events below:
+    Internals when layer sampling is on, Advice from the coach),
     then exactly one of Finished, Stopped or Diverged.
 
 The same thing has the same field name in both trainers: ``step`` counts optimizer steps
@@ -112,5 +113,46 @@ class Diverged(Ended):
     last_finite_loss: float = math.nan
 
 
-TrainingEvent = Started | Step | Evaluation | Finished | Stopped | Diverged
+@dataclass(frozen=True, eq=False)
+class Internals:
+    """What every layer is doing at ``step``, sampled every ``every`` steps (optional event).
+
+    ``layers`` maps each layer name (``fc1``, ``relu1``, ``conv2``, ``bn1``: numbered per
+    kind in forward order) to a dict of plain floats and small numpy arrays; the keys are
+    listed in ``nets.internals`` (``act_*`` for the output, ``grad_*`` for the gradient
+    flowing into it, ``weight_*``/``bias_*`` for parameters, ``dead_fraction`` for ReLUs,
+    ``running_mean``/``running_var`` for BatchNorm). Histogram edges stay fixed per layer
+    for a whole run so that successive events stack into a heat-map. ``input_mean`` and
+    ``input_std`` describe the input batch; ``non_finite`` is None or (layer, what) for the
+    first layer in forward order where a NaN or inf appeared (``what`` is activation,
+    gradient, weight or bias).
+    """
+
+    step: int
+    epoch: int
+    layers: dict[str, dict[str, Any]]
+    every: int
+    input_mean: float = math.nan
+    input_std: float = math.nan
+    non_finite: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Advice:
+    """A finding of the coach (``nets.coach``) at ``step``.
+
+    ``rule`` is a stable id (``diverging``, ``dead_relu``...); ``evidence`` names the curve
+    (``curve``) and the layer (``layer``, when there is one) with the numbers behind the
+    finding; ``message`` explains it in plain words; ``suggest`` maps configuration field
+    names of the run's trainer to the values of a new run worth trying (may be empty).
+    """
+
+    rule: str
+    step: int
+    evidence: dict[str, Any]
+    message: str
+    suggest: dict[str, Any] = field(default_factory=dict)
+
+
+TrainingEvent = Started | Step | Evaluation | Internals | Advice | Finished | Stopped | Diverged
 END_EVENTS = (Finished, Stopped, Diverged)

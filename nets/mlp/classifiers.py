@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -17,6 +17,18 @@ from nets.errors import CheckpointError, ConfigError, ResourceError
 from nets.mlp.layers import fc_backward, fc_forward, relu_backward, relu_forward
 
 Grads = dict[str, np.ndarray]
+
+
+class Probe(Protocol):
+    """What a classifier's forward and backward passes report when given a probe
+    (``nets.internals`` samples layers this way): a layer's output as it is computed and
+    the gradient flowing into it. The arrays are the model's own buffers: read them, do
+    not keep them."""
+
+    def activation(self, layer: str, kind: str, out: np.ndarray) -> None: ...
+
+    def gradient(self, layer: str, grad: np.ndarray) -> None: ...
+
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -54,12 +66,19 @@ class Classifier:
         """The parameter dict (name -> array). Optimizers update it in place."""
         return self.params
 
-    def forward(self, X: np.ndarray, *, reuse_buffers: bool = False) -> tuple[np.ndarray, Any]:
+    def forward(
+        self, X: np.ndarray, *, reuse_buffers: bool = False, probe: Probe | None = None
+    ) -> tuple[np.ndarray, Any]:
         """X: (N, D) -> (scores (N, C), cache for ``backward``)."""
         raise NotImplementedError
 
     def backward(
-        self, grad_scores: np.ndarray, cache: Any, *, reuse_buffers: bool = False
+        self,
+        grad_scores: np.ndarray,
+        cache: Any,
+        *,
+        reuse_buffers: bool = False,
+        probe: Probe | None = None,
     ) -> Grads:
         """grad_scores: (N, C) dL/dscores -> dict of dL/dparam, same keys and shapes."""
         raise NotImplementedError
@@ -89,6 +108,11 @@ class Classifier:
     @staticmethod
     def param_shapes(**dims: int) -> dict[str, tuple[int, ...]]:
         """Parameter shapes for the given constructor dimensions (no allocation)."""
+        raise NotImplementedError
+
+    def layer_table(self) -> list[tuple[str, str, dict[str, str]]]:
+        """The layers in forward order for layer sampling (``nets.internals``):
+        (name, kind, {"weight": parameter name, "bias": parameter name})."""
         raise NotImplementedError
 
     def weight_names(self) -> tuple[str, ...]:
@@ -245,13 +269,28 @@ class LinearClassifier(Classifier):
             "weight_scale": self.weight_scale,
         }
 
-    def forward(self, X: np.ndarray, *, reuse_buffers: bool = False) -> tuple[np.ndarray, Any]:
+    def layer_table(self) -> list[tuple[str, str, dict[str, str]]]:
+        return [("fc1", "linear", {"weight": "W", "bias": "b"})]
+
+    def forward(
+        self, X: np.ndarray, *, reuse_buffers: bool = False, probe: Probe | None = None
+    ) -> tuple[np.ndarray, Any]:
         out = self._buffer("scores", (X.shape[0], self.num_classes)) if reuse_buffers else None
-        return fc_forward(X, self.params["W"], self.params["b"], out=out)
+        scores, cache = fc_forward(X, self.params["W"], self.params["b"], out=out)
+        if probe is not None:
+            probe.activation("fc1", "linear", scores)
+        return scores, cache
 
     def backward(
-        self, grad_scores: np.ndarray, cache: Any, *, reuse_buffers: bool = False
+        self,
+        grad_scores: np.ndarray,
+        cache: Any,
+        *,
+        reuse_buffers: bool = False,
+        probe: Probe | None = None,
     ) -> Grads:
+        if probe is not None:
+            probe.gradient("fc1", grad_scores)
         out_w = self._buffer("grad_W", self.params["W"].shape) if reuse_buffers else None
         _, grad_w, grad_b = fc_backward(grad_scores, cache, need_grad_x=False, out_grad_w=out_w)
         return {"W": grad_w, "b": grad_b}
@@ -315,21 +354,42 @@ class TwoLayerNet(Classifier):
             "weight_scale": self.weight_scale,
         }
 
-    def forward(self, X: np.ndarray, *, reuse_buffers: bool = False) -> tuple[np.ndarray, Any]:
+    def layer_table(self) -> list[tuple[str, str, dict[str, str]]]:
+        return [
+            ("fc1", "linear", {"weight": "W1", "bias": "b1"}),
+            ("relu1", "relu", {}),
+            ("fc2", "linear", {"weight": "W2", "bias": "b2"}),
+        ]
+
+    def forward(
+        self, X: np.ndarray, *, reuse_buffers: bool = False, probe: Probe | None = None
+    ) -> tuple[np.ndarray, Any]:
         p = self.params
         n = X.shape[0]
         h_out = self._buffer("hidden", (n, self.hidden_dim)) if reuse_buffers else None
         s_out = self._buffer("scores", (n, self.num_classes)) if reuse_buffers else None
         hidden, fc1_cache = fc_forward(X, p["W1"], p["b1"], out=h_out)
+        if probe is not None:  # before the in-place ReLU overwrites fc1's output
+            probe.activation("fc1", "linear", hidden)
         # fc_forward's output is ours to overwrite: ReLU in place.
         hidden, relu_cache = relu_forward(hidden, inplace=True)
         scores, fc2_cache = fc_forward(hidden, p["W2"], p["b2"], out=s_out)
+        if probe is not None:
+            probe.activation("relu1", "relu", hidden)
+            probe.activation("fc2", "linear", scores)
         return scores, (fc1_cache, relu_cache, fc2_cache)
 
     def backward(
-        self, grad_scores: np.ndarray, cache: Any, *, reuse_buffers: bool = False
+        self,
+        grad_scores: np.ndarray,
+        cache: Any,
+        *,
+        reuse_buffers: bool = False,
+        probe: Probe | None = None,
     ) -> Grads:
         fc1_cache, relu_cache, fc2_cache = cache
+        if probe is not None:
+            probe.gradient("fc2", grad_scores)
         p = self.params
         buf = self._buffer if reuse_buffers else (lambda name, shape: None)
         grad_hidden, grad_w2, grad_b2 = fc_backward(
@@ -339,7 +399,11 @@ class TwoLayerNet(Classifier):
             out_grad_x=buf("grad_hidden", relu_cache.shape),
         )
         assert grad_hidden is not None
+        if probe is not None:  # before relu_backward masks it in place
+            probe.gradient("relu1", grad_hidden)
         grad_hidden = relu_backward(grad_hidden, relu_cache, inplace=True)
+        if probe is not None:
+            probe.gradient("fc1", grad_hidden)
         _, grad_w1, grad_b1 = fc_backward(
             grad_hidden, fc1_cache, need_grad_x=False, out_grad_w=buf("grad_W1", p["W1"].shape)
         )

@@ -28,7 +28,7 @@ from nets.data.dataset import CancelToken, ImageDataset, is_cancelled
 from nets.data.preprocess import DataSampler, Preprocessor
 from nets.errors import ConfigError, DataError
 from nets.mlp.blas_threads import ThreadTuner
-from nets.mlp.classifiers import Classifier, LinearClassifier, TwoLayerNet
+from nets.mlp.classifiers import Classifier, LinearClassifier, Probe, TwoLayerNet
 from nets.mlp.config import (
     FIELDS,
     PRESET_DESCRIPTIONS,
@@ -83,6 +83,7 @@ def training_step(
     reg: float,
     *,
     reuse_buffers: bool = False,
+    probe: Probe | None = None,
 ) -> tuple[float, dict[str, np.ndarray]]:
     """One forward and backward pass: softmax data loss + L2 on the weight matrices.
 
@@ -91,14 +92,15 @@ def training_step(
             reg/2 * sum(W^2) applies to ``model.weight_names()`` (never the biases).
         reuse_buffers: write into the model's preallocated buffers (the trainer's hot
             loop); the returned gradients are then overwritten by the next such call.
+        probe: sees every layer's output and incoming gradient (``nets.internals``).
     Returns:
         loss (float) and a dict of gradients with the keys and shapes of
         ``model.parameters()``.
     """
-    scores, cache = model.forward(X_batch, reuse_buffers=reuse_buffers)
+    scores, cache = model.forward(X_batch, reuse_buffers=reuse_buffers, probe=probe)
     grad_out = model._buffer("grad_scores", scores.shape) if reuse_buffers else None
     loss, grad_scores = softmax_loss(scores, y_batch, out_grad=grad_out)
-    grads = model.backward(grad_scores, cache, reuse_buffers=reuse_buffers)
+    grads = model.backward(grad_scores, cache, reuse_buffers=reuse_buffers, probe=probe)
     if reg:
         params = model.parameters()
         for name in model.weight_names():
