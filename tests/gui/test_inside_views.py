@@ -10,12 +10,10 @@ from gui.training.inside import InsideView
 from gui.training.inside_data import InternalsSeries, density
 from gui.training.lr_finder_view import LrFinderView
 from gui.training.runs import RunsModel
-from nets.internals.numpy_probe import MlpInternals
 from nets.lr_find import range_test
 from nets.mlp.classifiers import TwoLayerNet
-from nets.mlp.optim import SGD
-from nets.mlp.train import training_step
 from nets.training import Advice
+from tests.nets.internals_fixtures import sgd_samples
 
 
 def _samples(steps: int = 30, every: int = 5, seed: int = 0):
@@ -24,18 +22,7 @@ def _samples(steps: int = 30, every: int = 5, seed: int = 0):
     X = rng.standard_normal((32, 10)).astype(np.float32)
     y = rng.integers(0, 3, 32)
     model = TwoLayerNet(10, 3, 6, 0.1, seed=seed)
-    tracker = MlpInternals(model, every)
-    opt = SGD(model.parameters(), 0.2)
-    out = []
-    for step in range(1, steps + 1):
-        probe = tracker.before_step(step, 1, X)
-        _, grads = training_step(model, X, y, 0.0, reuse_buffers=True, probe=probe)
-        tracker.before_update(model.parameters(), grads)
-        opt.step(grads)
-        event = tracker.after_update(model.parameters())
-        if event is not None:
-            out.append(event)
-    return out
+    return sgd_samples(model, X, y, steps, every, lr=0.2)
 
 
 def test_series_stacks_histograms_per_layer_and_sample() -> None:

@@ -12,8 +12,8 @@ from nets.internals import stats, to_json
 from nets.internals.numpy_probe import MlpInternals
 from nets.internals.recorder import is_sampled, layer_names
 from nets.mlp.classifiers import TwoLayerNet
-from nets.mlp.optim import SGD
 from nets.mlp.train import training_step
+from tests.nets.internals_fixtures import sgd_samples
 
 
 def _data(n: int = 64, d: int = 12, classes: int = 3, seed: int = 0):
@@ -23,20 +23,8 @@ def _data(n: int = 64, d: int = 12, classes: int = 3, seed: int = 0):
     return X, y
 
 
-def _run(model, X, y, steps: int, every: int, lr: float = 0.1, momentum: float = 0.0):
-    """Plain SGD steps with the tracker as the trainer wires it; returns the events."""
-    tracker = MlpInternals(model, every)
-    opt = SGD(model.parameters(), lr, momentum)
-    events = []
-    for step in range(1, steps + 1):
-        probe = tracker.before_step(step, 1, X)
-        loss, grads = training_step(model, X, y, 0.0, reuse_buffers=True, probe=probe)
-        tracker.before_update(model.parameters(), grads)
-        opt.step(grads)
-        event = tracker.after_update(model.parameters())
-        if event is not None:
-            events.append(event)
-    return events
+def _run(model, X, y, steps: int, every: int, lr: float = 0.1):
+    return sgd_samples(model, X, y, steps, every, lr)
 
 
 def test_samples_fall_on_step_one_and_every_kth_step() -> None:
