@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "classify": "nets.pretrained.cli",
     "cnn": "nets.cnn.cli",
     "graph": "graph.cli",
+    "check": "nets.homework.cli",
     "mlp": "nets.mlp.cli",
 }
 
