@@ -81,22 +81,25 @@ def app_run(workdir: Path, epochs: int | None, test: bool = True) -> dict:
         raise SystemExit(f"cnn train failed ({train.returncode}): {train.stderr.strip()}")
     records = [json.loads(line) for line in log.read_text().splitlines()]
     started = next(r for r in records if r["event"] == "started")
-    epoch_ends = [r["wall"] for r in records if r["event"] == "eval" and r["full_val"]]
+    ends = [r for r in records if r["event"] == "evaluation" and r["end_of_epoch"]]
+    epoch_ends = [r["wall"] for r in ends]
     # Epoch 1 is timed from the Started event, as the plain loop's epoch from its start.
     marks = [started["wall"], *epoch_ends]
     epoch_times = [b - a for a, b in zip(marks, marks[1:], strict=False)]
     cpu_marks = [
         started["cpu"],
-        *[r["cpu"] for r in records if r["event"] == "eval" and r["full_val"]],
+        *[r["cpu"] for r in ends],
     ]
     epoch_cpu = [b - a for a, b in zip(cpu_marks, cpu_marks[1:], strict=False)]
     figures = {
         "train_wall_s": round(train_wall, 2),
         "epoch_s": [round(t, 2) for t in epoch_times],
         "epoch_cpu_s": [round(t, 2) for t in epoch_cpu],
-        "val_acc": [r["val_acc"] for r in records if r["event"] == "eval" and r["full_val"]][-1],
+        "val_acc": [
+            r["val_acc"] for r in records if r["event"] == "evaluation" and r["end_of_epoch"]
+        ][-1],
         "threads": started["num_threads"],
-        "iterations": started["total_iterations"],
+        "iterations": started["total_steps"],
     }
     if not test:
         return figures

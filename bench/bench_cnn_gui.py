@@ -52,7 +52,8 @@ def _config(epochs: int, threads: int):
 
 def cli_run(dataset, epochs: int, threads: int) -> float:
     """The command line's loop: consume the generator; wall seconds Started -> Finished."""
-    from nets.cnn.train import Finished, Started, train
+    from nets.cnn.train import train
+    from nets.training import Finished, Started
 
     preset, config = _config(epochs, threads)
     t0 = None
@@ -61,7 +62,7 @@ def cli_run(dataset, epochs: int, threads: int) -> float:
             t0 = time.perf_counter()
         elif isinstance(event, Finished):
             wall = time.perf_counter() - t0
-            LAST_WORK.append((event.iteration, event.trained.val_acc))
+            LAST_WORK.append((event.step, event.result.val_acc))
             return wall
     raise RuntimeError("training did not finish")
 
@@ -82,7 +83,7 @@ def gui_run(app, window, dataset, epochs: int, threads: int, num_train: int) -> 
     """Train in the CNN tab; wall seconds Started -> Finished and the worst 5 ms-tick gap."""
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from nets.cnn.train import Finished, Started
+    from nets.training import Finished, Started
 
     tab = window.select_tab("cnn")
     preset, config = _config(epochs, threads)

@@ -41,15 +41,8 @@ from nets.data import folder as folder_loader  # noqa: E402
 from nets.data import load_dataset  # noqa: E402
 from nets.data.preprocess import Preprocessor  # noqa: E402
 from nets.data.spec import parse_spec  # noqa: E402
-from nets.mlp.train import (  # noqa: E402
-    PRESETS,
-    EpochMetrics,
-    StepMetrics,
-    TrainConfig,
-    TrainingEnded,
-    TrainingStarted,
-    train,
-)
+from nets.mlp.train import PRESETS, TrainConfig, train  # noqa: E402
+from nets.training import Ended, Evaluation, Started, Step  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "mlp.json"
 
@@ -116,9 +109,9 @@ def numpy_epoch(ds, cfg: TrainConfig) -> tuple[float, float]:
     wall = time.perf_counter()
     first = last = None
     for ev in train(cfg, ds):
-        if isinstance(ev, TrainingStarted):
+        if isinstance(ev, Started):
             first = time.perf_counter()
-        elif isinstance(ev, StepMetrics):
+        elif isinstance(ev, Step):
             last = time.perf_counter()
     return last - first, time.perf_counter() - wall
 
@@ -219,13 +212,13 @@ def bench_preset(spec: str, name: str, metric: str, target: float, budget: float
     out["load_seconds"] = round(time.perf_counter() - wall, 2)
     epochs = []
     for ev in train(PRESETS[name], ds):
-        if isinstance(ev, EpochMetrics):
+        if isinstance(ev, Evaluation):
             epochs.append(
                 {
                     "epoch": ev.epoch,
                     "train_acc": ev.train_acc,
                     "val_acc": ev.val_acc,
-                    "loss": round(ev.loss, 4),
+                    "loss": round(ev.train_loss, 4),
                     "elapsed": round(ev.elapsed, 2),
                     "wall": round(time.perf_counter() - wall, 2),
                 }
@@ -235,7 +228,7 @@ def bench_preset(spec: str, name: str, metric: str, target: float, budget: float
                 f"({time.perf_counter() - wall:.1f} s)",
                 flush=True,
             )
-        elif isinstance(ev, TrainingEnded):
+        elif isinstance(ev, Ended):
             out["reason"] = ev.reason
     out["wall_seconds"] = round(time.perf_counter() - wall, 2)
     out["epochs"] = epochs

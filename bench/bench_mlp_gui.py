@@ -6,10 +6,10 @@ is trained three ways, alternating so that a change in machine load hits all of 
 
 - "gui": the tab in the offscreen main window, started with its Start button, with the
   live plots redrawing and every step delivered from the worker thread to the GUI thread.
-  Timed from the arrival of the trainer's first event (``TrainingStarted``) to the arrival
-  of its last (``TrainingFinished``); the dataset was loaded beforehand.
+  Timed from the arrival of the trainer's first event (``Started``) to the arrival
+  of its last (``Finished``); the dataset was loaded beforehand.
 - "cli": ``backprop-explorer mlp train`` in a subprocess. Timed from its "training ..."
-  line (printed on ``TrainingStarted``) to its last line (printed right after the last
+  line (printed on ``Started``) to its last line (printed right after the last
   event), read live from its line-buffered stderr, so that interpreter start-up and data
   loading (which the GUI did beforehand) are excluded from both.
 - "loop": the ``train`` generator consumed in a bare loop in this process (what any
@@ -96,7 +96,7 @@ def cli_run(spec: str, args) -> dict:
             text=True,
             bufsize=1,
         )
-        # stderr is line-buffered: "training ..." is printed on TrainingStarted, the
+        # stderr is line-buffered: "training ..." is printed on Started, the
         # final reason line right after the last event.
         first = last_line = None
         lines = []
@@ -126,13 +126,14 @@ def cli_run(spec: str, args) -> dict:
 
 
 def loop_run(dataset, args) -> dict:
-    from nets.mlp.train import TrainingFinished, TrainingStarted, train
+    from nets.mlp.train import train
+    from nets.training import Finished, Started
 
     t0 = cpu0 = None
     for event in train(config_for(args), dataset):
-        if isinstance(event, TrainingStarted):
+        if isinstance(event, Started):
             t0, cpu0 = time.perf_counter(), time.process_time()
-        elif isinstance(event, TrainingFinished):
+        elif isinstance(event, Finished):
             return {
                 "train_s": time.perf_counter() - t0,
                 "process_cpu_s": time.process_time() - cpu0,
@@ -168,20 +169,20 @@ def idle_stall_ms(seconds: float = 3.0) -> float:
 def gui_run(app, tab, args, probe_on: bool = True) -> dict:
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from nets.mlp.train import TrainingFinished, TrainingStarted
+    from nets.training import Finished, Started
 
     marks: dict[str, float] = {}
     original = tab._on_train_item
 
     def timed(run_id, item):
-        if isinstance(item, TrainingStarted):
+        if isinstance(item, Started):
             marks["first"] = time.perf_counter()
             marks["cpu_first"] = time.thread_time()
             marks["proc_first"] = time.process_time()
             probe["last"] = marks["first"]
             probe["worst"] = 0.0
             probe["on"] = True
-        elif isinstance(item, TrainingFinished):
+        elif isinstance(item, Finished):
             marks["end"] = time.perf_counter()
             marks["cpu_end"] = time.thread_time()
             marks["proc_end"] = time.process_time()

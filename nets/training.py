@@ -21,6 +21,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from nets.memory import MemoryEstimate
+
 
 @dataclass(frozen=True)
 class Started:
@@ -28,8 +30,8 @@ class Started:
 
     ``trainer`` is ``"mlp"`` or ``"cnn"``; ``config`` is that trainer's own frozen
     configuration; ``input_shape`` is one example's shape (``(3072,)`` or ``(1, 28, 28)``);
-    ``memory_bytes`` the estimated peak memory; ``start_step`` is 0 for a fresh run and
-    the snapshot's step for a run forked from one.
+    ``memory_bytes`` the estimated peak memory (``memory`` the same estimate by part);
+    ``start_step`` is 0 for a fresh run and the snapshot's step for a run forked from one.
     """
 
     trainer: str
@@ -47,6 +49,7 @@ class Started:
     num_threads: int = 1
     elapsed: float = 0.0
     start_step: int = 0
+    memory: MemoryEstimate | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -85,12 +88,17 @@ class Evaluation:
 @dataclass(frozen=True)
 class Ended:
     """Base of the last event. ``reason`` is one line fit for a status bar; ``result`` is
-    the trainer's own result object (the trained model, its history and config)."""
+    the trainer's own result object (the trained model, its history and config).
+
+    ``step`` is the last step that ran (for Diverged: the step whose loss was not
+    finite), ``epoch`` the epoch it belonged to, ``epochs_done`` the epochs completed.
+    """
 
     step: int
     epoch: int
     elapsed: float
     reason: str
+    epochs_done: int = 0
     result: Any = field(default=None, repr=False, compare=False)
 
 

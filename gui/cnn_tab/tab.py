@@ -47,6 +47,7 @@ from nets.cnn.arch import ARCH_FORMAT, load_architecture, save_architecture
 from nets.cnn.config import TrainConfig
 from nets.cnn.presets import PRESETS, with_num_classes
 from nets.errors import NetsError
+from nets.memory import available_memory, format_bytes
 
 ARCH_FILTER = "CNN architecture (*.json)"
 CHECKPOINT_FILTER = "PyTorch checkpoint (*.pt)"
@@ -401,7 +402,7 @@ class CnnTab(AppTab):
         return problems
 
     def _memory_problem(self) -> str:
-        from nets.cnn.train import available_memory, check_memory, estimate_memory
+        from nets.cnn.train import check_memory, estimate_memory
 
         choice = self.data_panel.choice()
         config = self.settings_panel.config()
@@ -421,7 +422,7 @@ class CnnTab(AppTab):
         except NetsError as exc:
             self.memory_label.setText("")
             return f"Memory: {exc}"
-        room = f" of {available / 1e9:.1f} GB available" if available else ""
+        room = f" of {format_bytes(available)} available" if available else ""
         self.memory_label.setText(f"Memory estimate: {estimate.describe()}{room}.")
         return ""
 
@@ -644,23 +645,21 @@ class CnnTab(AppTab):
 
     # -- worker items ----------------------------------------------------------------
     def _on_item(self, item: Any) -> None:
-        from nets.cnn import train as t
+        from nets import training as t
 
         run = self.runs.run(self._job_run_id)
         payload: CnnRun | None = run.payload if run is not None else None
-        if isinstance(item, t.StepMetrics):
+        if isinstance(item, t.Step):
             if run is not None:
-                run.metrics.add_step(item.iteration, item.loss, item.lr)
+                run.metrics.add_step(item.step, item.loss, item.lr)
                 payload.last_step = item
             self._pending_step = item
-        elif isinstance(item, t.EvalMetrics):
+        elif isinstance(item, t.Evaluation):
             if run is not None:
                 spe = payload.iterations_per_epoch or 1
-                run.metrics.add_epoch(
-                    item.iteration / spe, item.train_acc, item.val_acc, item.iteration
-                )
+                run.metrics.add_epoch(item.step / spe, item.train_acc, item.val_acc, item.step)
                 payload.last_eval = item
-                if item.full_val:
+                if item.end_of_epoch:
                     self.runs.set_result(run.run_id, f"val {format_percent(item.val_acc)}")
         elif isinstance(item, jobs.LoadProgress):
             self.status_label.setText(f"{item.message[:1].upper()}{item.message[1:]}…")
@@ -672,18 +671,18 @@ class CnnTab(AppTab):
                 self.status_message.emit(item.dataset.skipped_summary, 8000)
         elif isinstance(item, t.Started):
             if payload is not None:
-                payload.iterations_per_epoch = item.iterations_per_epoch
-                payload.total_iterations = item.total_iterations
+                payload.iterations_per_epoch = item.steps_per_epoch
+                payload.total_iterations = item.total_steps
                 payload.notes.append(
                     f"{item.device}, {item.num_threads} threads, {item.params:,} parameters"
                 )
-            self.controls.set_progress(0, item.total_iterations, 0.0)
+            self.controls.set_progress(0, item.total_steps, 0.0)
             self.status_label.setText(
                 f"Training on {item.device} with {item.num_threads} CPU threads: "
-                f"{item.epochs} epochs × {item.iterations_per_epoch} steps, "
-                f"{item.params:,} parameters, memory ~{item.memory_estimate / 1e6:.0f} MB."
+                f"{item.epochs} epochs × {item.steps_per_epoch} steps, "
+                f"{item.params:,} parameters, memory ~{format_bytes(item.memory_bytes)}."
             )
-        elif isinstance(item, (t.Finished, t.Diverged)):
+        elif isinstance(item, t.END_EVENTS):
             self._on_training_end(item)
         elif isinstance(item, jobs.TestResult):
             self._on_test_result(item)
@@ -707,43 +706,43 @@ class CnnTab(AppTab):
         if step is None:
             return
         self._pending_step = None
-        self.controls.set_progress(step.iteration, step.total_iterations, step.elapsed)
+        self.controls.set_progress(step.step, step.total_steps, step.elapsed)
         run = self.runs.run(self._job_run_id)
         epochs = run.payload.config.epochs if run is not None and run.payload.config else "?"
         last = run.payload.last_eval if run is not None and run.payload is not None else None
         val_text = ""
         if last is not None:
-            sample = "" if last.full_val else f" ({last.val_n:,}-image sample)"
+            sample = "" if last.end_of_epoch else f" ({last.val_n:,}-image sample)"
             val_text = f" · val {format_percent(last.val_acc)}{sample}"
         self.status_label.setText(
-            f"Epoch {step.epoch}/{epochs} · step {step.iteration:,}/{step.total_iterations:,} · "
+            f"Epoch {step.epoch}/{epochs} · step {step.step:,}/{step.total_steps:,} · "
             f"loss {step.loss:.4g} · lr {step.lr:.3g}{val_text}"
         )
 
     def _on_training_end(self, item: Any) -> None:
-        from nets.cnn import train as t
+        from nets import training as t
 
         run = self.runs.run(self._job_run_id)
         self._show_pending_step()
         if run is None:
             return
-        run.payload.trained = item.trained
+        run.payload.trained = item.result
         if isinstance(item, t.Diverged):
             self.runs.set_status(run.run_id, "diverged", item.reason)
             self.status_label.setText(f"Stopped: {item.reason}.")
             self.status_message.emit(f"{run.name} {item.reason}", 10000)
-        elif item.cancelled:
+        elif isinstance(item, t.Stopped):
             self.runs.set_status(run.run_id, "stopped", item.reason)
             self.status_label.setText(
-                f"Stopped after step {item.iteration:,} ({format_duration(item.elapsed)}); "
+                f"Stopped after step {item.step:,} ({format_duration(item.elapsed)}); "
                 "the model so far is kept."
             )
         else:
             self.runs.set_status(run.run_id, "finished")
-            val = item.trained.val_acc
+            val = item.result.val_acc
             val_text = f", validation {format_percent(val)}" if val is not None else ""
             self.status_label.setText(
-                f"Finished {item.iteration:,} steps in {format_duration(item.elapsed)}{val_text}."
+                f"Finished {item.step:,} steps in {format_duration(item.elapsed)}{val_text}."
                 " Test once when you have picked your model."
             )
 

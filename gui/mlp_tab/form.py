@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from nets.errors import ConfigError
+from nets.memory import format_bytes
 from nets.mlp.config import (
     FIELDS,
     PRESET_DESCRIPTIONS,
@@ -30,7 +31,6 @@ from nets.mlp.config import (
     TrainConfig,
     epoch_flops,
     estimate_memory,
-    format_bytes,
     parse_field,
 )
 

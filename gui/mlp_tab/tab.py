@@ -64,16 +64,8 @@ from gui.worker import GeneratorWorker
 from nets.errors import NetsError
 from nets.mlp.checkpoint import TestRecord, load_checkpoint, record_test_use, save_checkpoint
 from nets.mlp.classifiers import build_classifier
-from nets.mlp.train import (
-    Diverged,
-    EpochMetrics,
-    StepMetrics,
-    TrainingFinished,
-    TrainingStarted,
-    build_model,
-    evaluate,
-    train,
-)
+from nets.mlp.train import build_model, evaluate, train
+from nets.training import END_EVENTS, Diverged, Evaluation, Started, Step, Stopped
 
 CHECKPOINT_FILTER = "numpy network checkpoint (*.npz)"
 MAX_GALLERY = 60
@@ -522,13 +514,13 @@ class MlpTab(AppTab):
             snapshot = first_layer_images(_first_weights(model), image_shape, 0)
             if snapshot is not None:
                 yield snapshot
-            for event in batched(events, lambda e: isinstance(e, StepMetrics)):
+            for event in batched(events, lambda e: isinstance(e, Step)):
                 yield event
-                if isinstance(event, EpochMetrics):
+                if isinstance(event, Evaluation):
                     snapshot = first_layer_images(_first_weights(model), image_shape, event.epoch)
                     if snapshot is not None:
                         yield snapshot
-                elif isinstance(event, TrainingFinished | Diverged):
+                elif isinstance(event, END_EVENTS):
                     result = event.result
                     snapshot = first_layer_images(_first_weights(model), image_shape, -1)
                     if snapshot is not None:
@@ -558,17 +550,17 @@ class MlpTab(AppTab):
         record: RunRecord = run.payload
         if isinstance(item, Batch):
             for step in item.items:
-                run.metrics.add_step(step.iteration, step.loss, step.lr)
+                run.metrics.add_step(step.step, step.loss, step.lr)
             last = item.items[-1]
-            record.last_iteration = last.iteration
+            record.last_iteration = last.step
             record.total_steps = last.total_steps
-            self.controls.set_progress(last.iteration, last.total_steps, last.elapsed)
-        elif isinstance(item, StepMetrics):
-            run.metrics.add_step(item.iteration, item.loss, item.lr)
-            record.last_iteration = item.iteration
+            self.controls.set_progress(last.step, last.total_steps, last.elapsed)
+        elif isinstance(item, Step):
+            run.metrics.add_step(item.step, item.loss, item.lr)
+            record.last_iteration = item.step
             record.total_steps = item.total_steps
-            self.controls.set_progress(item.iteration, item.total_steps, item.elapsed)
-        elif isinstance(item, EpochMetrics):
+            self.controls.set_progress(item.step, item.total_steps, item.elapsed)
+        elif isinstance(item, Evaluation):
             run.metrics.add_epoch(
                 item.epoch, item.train_acc, item.val_acc, iteration=record.last_iteration
             )
@@ -579,12 +571,12 @@ class MlpTab(AppTab):
             record.weights = item
             if run_id == self.selected_run_id():
                 self._show_weights(record)
-        elif isinstance(item, TrainingStarted):
+        elif isinstance(item, Started):
             record.total_steps = item.total_steps
             record.num_train = item.num_train
-            record.input_dim = item.input_dim
+            record.input_dim = item.input_shape[0]
             self.controls.set_progress(0, item.total_steps, 0.0)
-        elif isinstance(item, TrainingFinished | Diverged):
+        elif isinstance(item, END_EVENTS):
             result = item.result
             record.model = result.model
             record.preprocessor = result.preprocessor
@@ -597,11 +589,11 @@ class MlpTab(AppTab):
                     f"{html.escape(item.reason)}. Try a smaller learning rate.",
                     error=True,
                 )
-            elif item.cancelled:
+            elif isinstance(item, Stopped):
                 self.runs.set_status(run_id, "stopped", item.reason)
             else:
                 self.runs.set_status(run_id, "finished")
-                epochs = item.epochs_completed
+                epochs = item.epochs_done
                 if epochs and item.elapsed > 0 and record.num_train:
                     self.form.calibrate(
                         item.elapsed / epochs,

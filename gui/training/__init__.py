@@ -71,7 +71,7 @@ Typical wiring in a tab::
     self.controls.start_requested.connect(self._start)
     run = self.runs.add_run(self.runs.next_name(), settings)
     worker = self.context.workers.start(factory, name="train")
-    worker.item.connect(lambda item: run.metrics.add_step(item.iteration, item.loss))
+    worker.item.connect(lambda item: run.metrics.add_step(item.step, item.loss))
     worker.done.connect(lambda status: self.controls.set_finished())
 """
 

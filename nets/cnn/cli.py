@@ -21,6 +21,7 @@ values are usage errors (exit 2); anything else that fails prints one ``error:``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -32,6 +33,8 @@ from typing import Any, TextIO
 
 from nets.cnn.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from nets.cnn.presets import PRESETS
+from nets.memory import format_bytes
+from nets.training import Diverged, Ended, Evaluation, Finished, Started, Step
 
 # --------------------------------------------------------------------------- argument types
 
@@ -252,10 +255,13 @@ class _JsonLog:
             "cpu": time.process_time() - self.start_cpu,
         }
         for key, value in vars(event).items():
-            if key != "trained":
-                record[key] = (
-                    value if not isinstance(value, float) or math.isfinite(value) else str(value)
-                )
+            if key == "result":
+                continue
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                value = dataclasses.asdict(value)
+            record[key] = (
+                value if not isinstance(value, float) or math.isfinite(value) else str(value)
+            )
         self.file.write(json.dumps(record) + "\n")
 
     def close(self) -> None:
@@ -306,7 +312,7 @@ def run_train(args: argparse.Namespace) -> int:
     prefer_passive_openmp()  # before anything imports torch
     from nets.cnn.arch import format_shape, load_architecture, totals, validate
     from nets.cnn.presets import get_preset, with_num_classes
-    from nets.cnn.train import Diverged, EvalMetrics, Finished, Started, StepMetrics, train
+    from nets.cnn.train import train
     from nets.data import load_dataset
 
     for path, what in (
@@ -349,7 +355,7 @@ def run_train(args: argparse.Namespace) -> int:
     events = train(layers, data, config, data_source=args.data)
     log = _JsonLog(args.json_log)
     history: list[Any] = []
-    result: Finished | Diverged | None = None
+    result: Ended | None = None
     last_tty = 0.0
     epoch_loss: list[float] = []
     epoch_start = 0.0
@@ -359,31 +365,29 @@ def run_train(args: argparse.Namespace) -> int:
                 log.write("started", event)
                 print(
                     f"device {event.device}, {event.num_threads} CPU threads, "
-                    f"{event.iterations_per_epoch} steps per epoch, memory estimate "
-                    f"{event.memory_estimate / 1e6:.0f} MB",
+                    f"{event.steps_per_epoch} steps per epoch, memory estimate "
+                    f"{format_bytes(event.memory_bytes)}",
                     flush=True,
                 )
-            elif isinstance(event, StepMetrics):
+            elif isinstance(event, Step):
                 log.write("step", event)
                 history.append(event)
                 epoch_loss.append(event.loss)
                 now = time.perf_counter()
                 if sys.stderr.isatty() and now - last_tty > 0.2:
                     last_tty = now
-                    eta = (
-                        event.elapsed / event.iteration * (event.total_iterations - event.iteration)
-                    )
+                    eta = event.elapsed / event.step * (event.total_steps - event.step)
                     _err(
-                        f"\r  step {event.iteration}/{event.total_iterations}  loss "
+                        f"\r  step {event.step}/{event.total_steps}  loss "
                         f"{event.loss:.4f}  ETA {_fmt_time(eta)}\033[K",
                         end="",
                     )
-            elif isinstance(event, EvalMetrics):
-                log.write("eval", event)
+            elif isinstance(event, Evaluation):
+                log.write("evaluation", event)
                 history.append(event)
                 if sys.stderr.isatty():
                     _err("\r\033[K", end="")
-                if event.full_val:
+                if event.end_of_epoch:
                     mean_loss = sum(epoch_loss) / max(len(epoch_loss), 1)
                     print(
                         f"epoch {event.epoch}/{config.epochs}  loss {mean_loss:.4f}  "
@@ -396,27 +400,27 @@ def run_train(args: argparse.Namespace) -> int:
                     epoch_start = event.elapsed
                 elif not sys.stderr.isatty():
                     _err(
-                        f"  step {event.iteration}  train acc {100 * event.train_acc:.1f}%  "
+                        f"  step {event.step}  train acc {100 * event.train_acc:.1f}%  "
                         f"val acc ({event.val_n} images) {100 * event.val_acc:.1f}%"
                     )
-            elif isinstance(event, (Finished, Diverged)):
-                log.write("diverged" if isinstance(event, Diverged) else "finished", event)
+            elif isinstance(event, Ended):
+                log.write(type(event).__name__.lower(), event)
                 result = event
     finally:
         log.close()
     assert result is not None
     wall = time.perf_counter() - start
     if isinstance(result, Finished):
-        val = result.trained.val_acc
+        val = result.result.val_acc
         val_text = f"; validation accuracy {100 * val:.2f}%" if val is not None else ""
         print(
-            f"finished {result.iteration} steps in {result.elapsed:.1f} s of training, "
+            f"finished {result.step} steps in {result.elapsed:.1f} s of training, "
             f"{wall:.1f} s in all{val_text}"
         )
     if args.save is not None:
         from nets.cnn.checkpoint import save_checkpoint
 
-        save_checkpoint(args.save, result.trained)
+        save_checkpoint(args.save, result.result)
         which = "the last finite weights" if isinstance(result, Diverged) else "checkpoint"
         print(f"saved {which} to {args.save}")
     if args.plot_file is not None:
@@ -438,28 +442,25 @@ def _settings(config: TrainConfig) -> str:
 def save_training_plot(path: Path, history: list[Any], title: str) -> None:
     """The seed's figure: loss per iteration; train and validation accuracy across iterations.
 
-    ``history`` holds the run's StepMetrics and EvalMetrics. Validation points measured on
+    ``history`` holds the run's Step and Evaluation events. Validation points measured on
     the subset (mid-epoch) and on the whole set (epoch ends) are drawn as separate series.
     """
-    from nets.cnn.train import EvalMetrics, StepMetrics
     from nets.plotting import Panel, Series, render
 
-    steps = [e for e in history if isinstance(e, StepMetrics)]
-    evals = [e for e in history if isinstance(e, EvalMetrics)]
-    full = [e for e in evals if e.full_val]
-    part = [e for e in evals if not e.full_val]
+    steps = [e for e in history if isinstance(e, Step)]
+    evals = [e for e in history if isinstance(e, Evaluation)]
+    full = [e for e in evals if e.end_of_epoch]
+    part = [e for e in evals if not e.end_of_epoch]
     accuracy = [
-        Series("train", [e.iteration for e in evals], [e.train_acc for e in evals], markers=True),
-        Series(
-            "val (whole set)", [e.iteration for e in full], [e.val_acc for e in full], markers=True
-        ),
+        Series("train", [e.step for e in evals], [e.train_acc for e in evals], markers=True),
+        Series("val (whole set)", [e.step for e in full], [e.val_acc for e in full], markers=True),
     ]
     if part:
         n = part[0].val_n
         accuracy.append(
             Series(
                 f"val ({n} images)",
-                [e.iteration for e in part],
+                [e.step for e in part],
                 [e.val_acc for e in part],
                 markers=True,
                 width=0.8,
@@ -470,7 +471,7 @@ def save_training_plot(path: Path, history: list[Any], title: str) -> None:
             "Training loss",
             "Iteration",
             "Loss",
-            (Series("", [e.iteration for e in steps], [e.loss for e in steps], width=1.0),),
+            (Series("", [e.step for e in steps], [e.loss for e in steps], width=1.0),),
         ),
         Panel("Accuracy", "Iteration", "Accuracy", tuple(accuracy)),
     ]

@@ -1,12 +1,12 @@
-"""Train a CNN as a generator of progress events (frozen dataclasses).
+"""Train a CNN as a generator of the ``nets.training`` events.
 
     for event in train(arch, dataset, TrainConfig(...), cancel=stop_event):
         match event:
-            case Started(): ...        # once: steps, device, threads, memory estimate
-            case StepMetrics(): ...    # every optimizer step: loss, learning rate
-            case EvalMetrics(): ...    # evals_per_epoch times per epoch: train/val accuracy
-            case Finished(): ...       # completed or cancelled; .trained is the model
-            case Diverged(): ...       # loss became NaN/inf; .trained has the last finite weights
+            case Started(): ...     # once: steps, device, threads, memory estimate
+            case Step(): ...        # every optimizer step: loss, learning rate
+            case Evaluation(): ...  # evals_per_epoch times per epoch: train/val accuracy
+            case Finished() | Stopped(): ...  # .result is the TrainedCnn
+            case Diverged(): ...    # loss became NaN/inf; .result has the last finite weights
 
 The consumer pauses training by not asking for the next event (``elapsed`` counts only
 time spent inside the generator), and stops it with ``cancel`` (checked between steps)
@@ -20,11 +20,8 @@ training starts.
 from __future__ import annotations
 
 import math
-import os
-import resource
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -33,90 +30,21 @@ from nets.cnn.arch import LayerSpec, totals, validate
 from nets.cnn.config import TrainConfig, default_num_threads
 from nets.cnn.trained import Normalizer, TrainedCnn, channel_stats, to_nchw_tensor
 from nets.data.dataset import CancelToken, is_cancelled
-from nets.errors import ConfigError, ResourceError
+from nets.errors import ConfigError
+from nets.memory import MemoryEstimate
+from nets.memory import check_memory as _check_memory
+from nets.training import (
+    END_EVENTS,
+    Diverged,
+    Evaluation,
+    Finished,
+    Started,
+    Step,
+    Stopped,
+    TrainingEvent,
+)
 
-# --------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True)
-class Started:
-    """Sent once before the first step."""
-
-    total_iterations: int
-    iterations_per_epoch: int
-    epochs: int
-    device: str
-    num_threads: int
-    params: int
-    memory_estimate: int  # bytes
-
-
-@dataclass(frozen=True)
-class StepMetrics:
-    """One optimizer step. ``iteration`` counts from 1; ``epoch`` is the 1-based epoch."""
-
-    iteration: int
-    epoch: int
-    loss: float
-    lr: float
-    elapsed: float  # seconds of training so far (pauses excluded)
-    total_iterations: int
-
-
-@dataclass(frozen=True)
-class EvalMetrics:
-    """Accuracy after ``iteration`` steps.
-
-    ``train_acc`` and ``train_loss`` are over the training batches since the previous
-    evaluation (measured as they were trained on, so Dropout was active); ``val_acc`` is
-    on the whole validation set when ``full_val`` is True (the last evaluation of each
-    epoch), else on a fixed random subset of ``val_n`` validation images.
-    """
-
-    iteration: int
-    epoch: int
-    train_acc: float
-    train_loss: float
-    val_acc: float
-    val_n: int
-    full_val: bool
-    elapsed: float
-
-
-@dataclass(frozen=True)
-class Finished:
-    """Training ended: all epochs done, or ``cancelled`` between two steps."""
-
-    iteration: int
-    epoch: int
-    elapsed: float
-    cancelled: bool
-    trained: TrainedCnn = field(repr=False, compare=False)
-
-    @property
-    def reason(self) -> str:
-        return f"stopped after step {self.iteration}" if self.cancelled else "finished"
-
-
-@dataclass(frozen=True)
-class Diverged:
-    """The loss became NaN or infinite; ``trained`` holds the weights of the last finite step."""
-
-    iteration: int  # the step whose loss was not finite
-    epoch: int
-    elapsed: float
-    loss: float
-    trained: TrainedCnn = field(repr=False, compare=False)
-
-    @property
-    def reason(self) -> str:
-        return (
-            f"diverged at step {self.iteration}: the loss became {self.loss}; kept the weights "
-            f"of step {self.iteration - 1}. Try a smaller learning rate"
-        )
-
-
-Event = Started | StepMetrics | EvalMetrics | Finished | Diverged
+Event = TrainingEvent
 
 
 class ImageData(Protocol):
@@ -131,8 +59,6 @@ class ImageData(Protocol):
 
 # --------------------------------------------------------------------------- resources
 
-#: Fraction of the available memory a run may plan to use.
-MEMORY_FRACTION = 0.8
 #: Batch size used for validation passes (no gradients).
 EVAL_BATCH = 1000
 
@@ -144,28 +70,6 @@ def _optimizer_slots(name: str, momentum: float) -> int:
     if name == "rmsprop":
         return 2 if momentum > 0 else 1
     return 1 if momentum > 0 else 0
-
-
-@dataclass(frozen=True)
-class MemoryEstimate:
-    """Bytes a run needs, by part; ``total`` is what is compared with what is available."""
-
-    parameters: int  # weights, gradients, optimizer state, the divergence backup
-    activations: int  # forward values kept for backward, and their gradients
-    data: int  # uint8 copies of the training and validation images
-    total: int
-
-    def describe(self) -> str:
-        return (
-            f"about {_gb(self.total)} (activations {_gb(self.activations)}, parameters and "
-            f"optimizer state {_gb(self.parameters)}, data {_gb(self.data)})"
-        )
-
-
-def _gb(n: float) -> str:
-    if n >= 1e9:
-        return f"{n / 1e9:.1f} GB"
-    return f"{n / 1e6:.0f} MB"
 
 
 def estimate_memory(
@@ -191,56 +95,16 @@ def estimate_memory(
     largest = max([math.prod(input_shape)] + [math.prod(r.output_shape) for r in rows])
     activations = max(tot.activations * batch * 4 * 3, largest * EVAL_BATCH * 4 * 2)
     data = (num_train + num_val) * math.prod(input_shape)
-    return MemoryEstimate(parameters, activations, data, parameters + activations + data)
-
-
-def available_memory() -> int | None:
-    """Bytes this process can still allocate: MemAvailable, capped by RLIMIT_AS if set."""
-    avail = None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    avail = int(line.split()[1]) * 1024
-                    break
-    except OSError:
-        pass
-    if avail is None:
-        try:
-            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            avail = None
-    try:
-        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    except (ValueError, OSError):
-        soft = resource.RLIM_INFINITY
-    if soft != resource.RLIM_INFINITY:
-        used = _address_space_used()
-        room = max(soft - used, 0)
-        avail = room if avail is None else min(avail, room)
-    return avail
-
-
-def _address_space_used() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return MemoryEstimate(parameters, activations, data)
 
 
 def check_memory(estimate: MemoryEstimate, available: int | None = None) -> None:
     """ResourceError with the numbers when ``estimate`` does not fit in memory."""
-    available = available_memory() if available is None else available
-    if available is not None and estimate.total > MEMORY_FRACTION * available:
-        raise ResourceError(
-            f"this configuration needs {estimate.describe()} but only {_gb(available)} of "
-            f"memory is available; use a smaller batch size, fewer channels or a smaller "
-            f"Linear layer"
-        )
+    _check_memory(
+        estimate,
+        available,
+        "use a smaller batch size, fewer channels or a smaller Linear layer",
+    )
 
 
 # --------------------------------------------------------------------------- set-up
@@ -439,11 +303,25 @@ def _train(
         return elapsed
 
     yield Started(
-        total, spe, config.epochs, device, threads, parameter_count(model), estimate.total
+        trainer="cnn",
+        config=config,
+        num_train=n,
+        num_val=len(X_val),
+        num_classes=len(data.class_names),
+        input_shape=input_shape,
+        params=parameter_count(model),
+        epochs=config.epochs,
+        steps_per_epoch=spe,
+        total_steps=total,
+        memory_bytes=estimate.total,
+        device=device,
+        num_threads=threads,
+        memory=estimate,
     )
     resumed = time.perf_counter()
     model.train()
     iteration = 0
+    last_loss = math.nan
     last_val: float | None = None
     for epoch in range(1, config.epochs + 1):
         perm = torch.randperm(n, generator=gen).to(device)
@@ -452,8 +330,13 @@ def _train(
         loss_sum = 0.0
         for step in range(1, spe + 1):
             if is_cancelled(cancel):
-                yield Finished(
-                    iteration, epoch, pause_clock(), True, trained_now(iteration, last_val)
+                yield Stopped(
+                    iteration,
+                    epoch,
+                    pause_clock(),
+                    f"stopped after step {iteration}",
+                    epochs_done=epoch - 1,
+                    result=trained_now(iteration, last_val),
                 )
                 return
             idx = perm[(step - 1) * bs : step * bs]
@@ -468,7 +351,15 @@ def _train(
                     for t, b in zip(state, backup, strict=True):
                         t.copy_(b)
                 yield Diverged(
-                    iteration, epoch, pause_clock(), loss_value, trained_now(iteration - 1, None)
+                    iteration,
+                    epoch,
+                    pause_clock(),
+                    f"diverged at step {iteration}: the loss became {loss_value}; kept the "
+                    f"weights of step {iteration - 1}. Try a smaller learning rate",
+                    epochs_done=epoch - 1,
+                    result=trained_now(iteration - 1, None),
+                    loss=loss_value,
+                    last_finite_loss=last_loss,
                 )
                 return
             with torch.no_grad():
@@ -482,7 +373,8 @@ def _train(
             lr = optimizer.param_groups[0]["lr"]
             optimizer.step()
             scheduler.step()
-            yield StepMetrics(iteration, epoch, loss_value, lr, pause_clock(), total)
+            last_loss = loss_value
+            yield Step(iteration, epoch, loss_value, lr, pause_clock(), total)
             resumed = time.perf_counter()
             if step in evals:
                 full = step == spe
@@ -493,25 +385,33 @@ def _train(
                 train_loss = loss_sum / seen
                 seen, loss_sum = 0, 0.0
                 correct.zero_()
-                yield EvalMetrics(
-                    iteration,
-                    epoch,
-                    train_acc,
-                    train_loss,
-                    val_acc,
-                    len(X_val) if full else subset_n,
-                    full,
-                    pause_clock(),
+                yield Evaluation(
+                    step=iteration,
+                    epoch=epoch,
+                    train_acc=train_acc,
+                    val_acc=val_acc,
+                    train_loss=train_loss,
+                    lr=lr,
+                    val_n=len(X_val) if full else subset_n,
+                    end_of_epoch=full,
+                    elapsed=pause_clock(),
                 )
                 resumed = time.perf_counter()
-    yield Finished(iteration, config.epochs, pause_clock(), False, trained_now(iteration, last_val))
+    yield Finished(
+        iteration,
+        config.epochs,
+        pause_clock(),
+        "finished",
+        epochs_done=config.epochs,
+        result=trained_now(iteration, last_val),
+    )
 
 
-def run_to_end(events: Iterator[Event]) -> Finished | Diverged:
+def run_to_end(events: Iterator[Event]) -> Finished | Stopped | Diverged:
     """Consume a training generator and return its last event (for scripts and tests)."""
     last = None
     for event in events:
         last = event
-    if not isinstance(last, (Finished, Diverged)):  # pragma: no cover - train always ends so
+    if not isinstance(last, END_EVENTS):  # pragma: no cover - train always ends so
         raise RuntimeError("training ended without a final event")
     return last

@@ -201,7 +201,7 @@ def _check_dims(**dims: Any) -> None:
 
 def _check_allocation(name: str, values: int, dtype: np.dtype) -> None:
     """Refuse parameters that cannot fit in memory before allocating them (ResourceError)."""
-    from nets.mlp.config import available_memory, format_bytes
+    from nets.memory import available_memory, format_bytes
 
     needed = int(values) * dtype.itemsize
     available = available_memory()

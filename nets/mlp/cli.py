@@ -254,37 +254,31 @@ def _check_output(path: Path | None, what: str) -> None:
 
 
 def _event_json(event: Any) -> dict[str, Any]:
-    from nets.mlp.train import (
-        Diverged,
-        EpochMetrics,
-        StepMetrics,
-        TrainingFinished,
-        TrainingStarted,
-    )
+    from nets.training import Diverged, Evaluation, Finished, Started, Step, Stopped
 
     def num(v: float) -> float | None:
         return v if isinstance(v, (int, float)) and math.isfinite(v) else None
 
-    if isinstance(event, StepMetrics):
+    if isinstance(event, Step):
         return {
             "event": "step",
-            "iteration": event.iteration,
+            "iteration": event.step,
             "epoch": event.epoch,
             "loss": num(event.loss),
             "lr": event.lr,
             "elapsed": round(event.elapsed, 4),
         }
-    if isinstance(event, EpochMetrics):
+    if isinstance(event, Evaluation):
         return {
             "event": "epoch",
             "epoch": event.epoch,
-            "loss": num(event.loss),
+            "loss": num(event.train_loss),
             "train_acc": num(event.train_acc),
             "val_acc": num(event.val_acc),
             "lr": event.lr,
             "elapsed": round(event.elapsed, 4),
         }
-    if isinstance(event, TrainingStarted):
+    if isinstance(event, Started):
         return {
             "event": "start",
             "config": event.config.to_dict(),
@@ -292,7 +286,7 @@ def _event_json(event: Any) -> dict[str, Any]:
             "num_val": event.num_val,
             "steps_per_epoch": event.steps_per_epoch,
             "total_steps": event.total_steps,
-            "memory_bytes": event.memory.total,
+            "memory_bytes": event.memory_bytes,
         }
     if isinstance(event, Diverged):
         return {
@@ -301,11 +295,11 @@ def _event_json(event: Any) -> dict[str, Any]:
             "step": event.step,
             "elapsed": round(event.elapsed, 4),
         }
-    if isinstance(event, TrainingFinished):
+    if isinstance(event, Finished | Stopped):
         return {
-            "event": "cancelled" if event.cancelled else "finished",
+            "event": "cancelled" if isinstance(event, Stopped) else "finished",
             "reason": event.reason,
-            "iterations": event.iterations,
+            "iterations": event.step,
             "elapsed": round(event.elapsed, 4),
         }
     return {"event": type(event).__name__}
@@ -316,14 +310,8 @@ def run_train(args: argparse.Namespace) -> int:
     import threading
 
     from nets.mlp.checkpoint import save_checkpoint
-    from nets.mlp.train import (
-        Diverged,
-        EpochMetrics,
-        StepMetrics,
-        TrainingEnded,
-        TrainingStarted,
-        train,
-    )
+    from nets.mlp.train import train
+    from nets.training import Diverged, Ended, Evaluation, Started, Step, Stopped
 
     config = _config(args)
     _check_output(args.save, "checkpoint")
@@ -344,37 +332,37 @@ def run_train(args: argparse.Namespace) -> int:
 
         previous = signal.signal(signal.SIGINT, on_sigint)
     log = open(args.json_log, "w", encoding="utf-8") if args.json_log else None  # noqa: SIM115
-    end: TrainingEnded | None = None
+    end: Ended | None = None
     try:
         total = 0
         for event in train(config, dataset, cancel=stop):
             if log is not None:
                 log.write(json.dumps(_event_json(event)) + "\n")
-            if isinstance(event, TrainingStarted):
+            if isinstance(event, Started):
                 total = event.total_steps
                 print(
                     f"training {config.model} (hidden {config.hidden_dim}) on "
                     f"{event.num_train} images, validating on {event.num_val}: "
                     f"{config.num_epochs} epochs of {event.steps_per_epoch} steps; "
-                    f"memory {event.memory.describe()}",
+                    f"memory {event.memory.describe() if event.memory else event.memory_bytes}",
                     file=sys.stderr,
                 )
-            elif isinstance(event, StepMetrics):
-                eta = event.elapsed / event.iteration * (total - event.iteration)
+            elif isinstance(event, Step):
+                eta = event.elapsed / event.step * (total - event.step)
                 progress.update(
-                    f"epoch {event.epoch}/{config.num_epochs} {_bar(event.iteration, total)} "
+                    f"epoch {event.epoch}/{config.num_epochs} {_bar(event.step, total)} "
                     f"loss {event.loss:.4f} lr {event.lr:.3g} ETA {_duration(eta)}",
-                    force=event.iteration == total,
+                    force=event.step == total,
                 )
-            elif isinstance(event, EpochMetrics):
+            elif isinstance(event, Evaluation):
                 progress.clear()
                 print(
-                    f"epoch {event.epoch}/{config.num_epochs}: loss {event.loss:.4f}, "
+                    f"epoch {event.epoch}/{config.num_epochs}: loss {event.train_loss:.4f}, "
                     f"train acc {event.train_acc:.4f}, val acc {event.val_acc:.4f}, "
                     f"lr {event.lr:.3g} ({event.elapsed:.1f} s)",
                     flush=True,
                 )
-            elif isinstance(event, TrainingEnded):
+            elif isinstance(event, Ended):
                 end = event
     finally:
         progress.clear()
@@ -413,7 +401,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"error: {end.reason}", file=sys.stderr)
         return 1
     print(end.reason, file=sys.stderr)
-    return 130 if getattr(end, "cancelled", False) else 0
+    return 130 if isinstance(end, Stopped) else 0
 
 
 # ---------------------------------------------------------------------------- test

@@ -8,11 +8,12 @@ message.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from nets.errors import ConfigError, ResourceError
+from nets.errors import ConfigError
+from nets.memory import MemoryEstimate
+from nets.memory import check_memory as _check_memory
 
 
 @dataclass(frozen=True)
@@ -273,34 +274,6 @@ def preset(name: str) -> TrainConfig:
 # ---------------------------------------------------------------------------- memory
 
 
-@dataclass(frozen=True)
-class MemoryEstimate:
-    """Bytes a run needs, by what they hold."""
-
-    parameters: int  # weights + gradients + optimizer state (momentum, double buffer)
-    activations: int  # one minibatch forward and backward, and evaluation chunks
-    data: int  # the preprocessed float copies of the training and validation images
-
-    @property
-    def total(self) -> int:
-        return self.parameters + self.activations + self.data
-
-    def describe(self) -> str:
-        return (
-            f"about {format_bytes(self.total)} (parameters and optimizer "
-            f"{format_bytes(self.parameters)}, activations {format_bytes(self.activations)}, "
-            f"data {format_bytes(self.data)})"
-        )
-
-
-def format_bytes(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
-        if abs(n) < 1024 or unit == "PB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PB"
-
-
 EVAL_CHUNK = 1000
 
 
@@ -335,54 +308,9 @@ def estimate_memory(
     return MemoryEstimate(parameters=parameters, activations=activations, data=data)
 
 
-def available_memory() -> int | None:
-    """Bytes this process can still allocate: free RAM, and the address-space limit if any."""
-    limits = []
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    limits.append(int(line.split()[1]) * 1024)
-                    break
-    except OSError:
-        try:
-            limits.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-        except (ValueError, OSError, AttributeError):
-            pass
-    try:
-        import resource
-
-        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-        if soft != resource.RLIM_INFINITY:
-            used = 0
-            try:
-                with open("/proc/self/status") as f:
-                    for line in f:
-                        if line.startswith("VmSize:"):
-                            used = int(line.split()[1]) * 1024
-                            break
-            except OSError:
-                pass
-            limits.append(max(0, soft - used))
-    except (ImportError, ValueError, OSError):
-        pass
-    return min(limits) if limits else None
-
-
 def check_memory(estimate: MemoryEstimate, available: int | None = None) -> None:
     """Raise ResourceError with the numbers if ``estimate`` would not fit."""
-    if available is None:
-        available = available_memory()
-    if available is None:
-        return
-    # Leave headroom for Python, numpy temporaries and the rest of the app.
-    budget = int(available * 0.8)
-    if estimate.total > budget:
-        raise ResourceError(
-            f"this configuration needs {estimate.describe()}, but only "
-            f"{format_bytes(available)} is available: reduce hidden_dim, batch_size or "
-            "num_train"
-        )
+    _check_memory(estimate, available, "reduce hidden_dim, batch_size or num_train")
 
 
 def epoch_flops(config: TrainConfig, n: int, d: int, num_classes: int = 10) -> float:

@@ -1,15 +1,9 @@
 """Training the numpy networks: ``training_step`` and the ``train`` generator.
 
-``train(config, data)`` yields small frozen dataclasses that the GUI and the command line
-both consume::
+``train(config, data)`` yields the events of ``nets.training`` (Started, Step after every
+step, Evaluation after every epoch, then Finished, Stopped or Diverged).
 
-    TrainingStarted     once, before the first step (sizes, steps, memory estimate)
-    StepMetrics         after every step: iteration, epoch, loss, lr, elapsed
-    EpochMetrics        after every epoch: train and validation accuracy, elapsed
-    TrainingFinished    last event of a run that completed or was cancelled
-    Diverged            last event of a run whose loss became NaN or inf
-
-The two last events both carry a ``TrainingResult`` (model, preprocessor, history).
+The last event's ``result`` is a ``TrainingResult`` (model, preprocessor, history).
 The generator does no work between yields: a consumer pauses training by not asking for
 the next event, and ``elapsed`` counts only the time spent training.
 """
@@ -19,14 +13,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from nets.data.dataset import CancelToken, ImageDataset, is_cancelled
 from nets.data.preprocess import DataSampler, Preprocessor
 from nets.errors import ConfigError, DataError
+from nets.memory import MemoryEstimate, available_memory, format_bytes
 from nets.mlp.blas_threads import ThreadTuner
 from nets.mlp.classifiers import Classifier, LinearClassifier, Probe, TwoLayerNet
 from nets.mlp.config import (
@@ -34,34 +28,26 @@ from nets.mlp.config import (
     PRESET_DESCRIPTIONS,
     PRESETS,
     FieldSpec,
-    MemoryEstimate,
     TrainConfig,
-    available_memory,
     check_memory,
     epoch_flops,
     estimate_memory,
-    format_bytes,
     parse_field,
     preset,
 )
 from nets.mlp.layers import softmax_loss
 from nets.mlp.optim import SGD
+from nets.training import Diverged, Evaluation, Finished, Started, Step, Stopped, TrainingEvent
 
 __all__ = [
     "FIELDS",
     "PRESETS",
     "PRESET_DESCRIPTIONS",
-    "Diverged",
-    "EpochMetrics",
     "FieldSpec",
     "MemoryEstimate",
-    "StepMetrics",
     "TrainConfig",
-    "TrainingEnded",
-    "TrainingFinished",
     "TrainingHistory",
     "TrainingResult",
-    "TrainingStarted",
     "available_memory",
     "build_model",
     "check_memory",
@@ -129,49 +115,6 @@ def _add_scaled(target: np.ndarray, w: np.ndarray, scale: float, model: Classifi
 
 
 @dataclass(frozen=True)
-class TrainingStarted:
-    """First event: what the run will do."""
-
-    config: TrainConfig
-    num_train: int
-    num_val: int
-    input_dim: int
-    num_classes: int
-    steps_per_epoch: int
-    total_steps: int
-    memory: MemoryEstimate
-    elapsed: float
-
-
-@dataclass(frozen=True)
-class StepMetrics:
-    """After each step. ``iteration`` counts from 1 over the whole run; ``epoch`` is the
-    current epoch, from 1. ``loss`` is the minibatch loss (data + L2) of this step and
-    ``lr`` the learning rate it used; ``elapsed`` is training seconds so far."""
-
-    iteration: int
-    epoch: int
-    loss: float
-    lr: float
-    elapsed: float
-    total_steps: int
-
-
-@dataclass(frozen=True)
-class EpochMetrics:
-    """After each epoch: accuracies in [0, 1] (train on a fixed subset of
-    ``config.train_acc_samples`` training images; val on the whole validation split, nan
-    if it is empty), the epoch's mean minibatch loss, and the lr it used."""
-
-    epoch: int
-    train_acc: float
-    val_acc: float
-    loss: float
-    lr: float
-    elapsed: float
-
-
-@dataclass(frozen=True)
 class TrainingHistory:
     """Everything a plot needs: per-step losses and per-epoch figures."""
 
@@ -209,36 +152,6 @@ class TrainingResult:
     class_names: tuple[str, ...] = ()
     image_shape: tuple[int, ...] | None = None
     dataset: str = ""
-
-
-@dataclass(frozen=True)
-class TrainingEnded:
-    """Base of the last event. ``reason`` is one line fit for a status bar."""
-
-    reason: str
-    elapsed: float
-    epochs_completed: int
-    iterations: int
-    result: TrainingResult = field(repr=False)
-
-
-@dataclass(frozen=True)
-class TrainingFinished(TrainingEnded):
-    """All epochs done (``cancelled`` False) or stopped on request (``cancelled`` True)."""
-
-    cancelled: bool = False
-
-
-@dataclass(frozen=True)
-class Diverged(TrainingEnded):
-    """The loss became NaN or inf at ``step``. The model holds the weights of the last
-    step whose loss was finite (the initial weights if it was the first step)."""
-
-    step: int = 0
-    last_finite_loss: float = math.nan
-
-
-TrainingEvent = TrainingStarted | StepMetrics | EpochMetrics | TrainingFinished | Diverged
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -345,7 +258,7 @@ def train(
             arrays of images are preprocessed the same way, float (N, D) arrays are used
             as they are.
         cancel: a callable returning True or a threading.Event, checked before every
-            step; a cancelled run ends with ``TrainingFinished(cancelled=True)``.
+            step; a cancelled run ends with ``Stopped``.
         model: continue training this model (with ``preprocessor``, the one it was
             trained with) instead of a fresh one.
         num_classes: default: the dataset's classes, else max label + 1.
@@ -417,27 +330,32 @@ def train(
             model, preprocessor, config, history, tuple(class_names), image_shape, source
         )
 
-    def emit(event: Any) -> Iterator[Any]:
+    def emit(event: TrainingEvent) -> Iterator[TrainingEvent]:
         clock.pause()
         yield event
         clock.resume()
 
+    tuner = ThreadTuner()
     yield from emit(
-        TrainingStarted(
-            config,
-            n,
-            len(y_val),
-            d,
-            num_classes,
-            steps_per_epoch,
-            total_steps,
-            estimate,
-            clock.elapsed(),
+        Started(
+            trainer="mlp",
+            config=config,
+            num_train=n,
+            num_val=len(y_val),
+            num_classes=num_classes,
+            input_shape=(d,),
+            params=sum(p.size for p in model.parameters().values()),
+            epochs=config.num_epochs,
+            steps_per_epoch=steps_per_epoch,
+            total_steps=total_steps,
+            memory_bytes=estimate.total,
+            num_threads=tuner.original or 1,
+            elapsed=clock.elapsed(),
+            memory=estimate,
         )
     )
     iteration = 0
     last_finite = math.nan
-    tuner = ThreadTuner()
     try:
         for epoch in range(1, config.num_epochs + 1):
             lr = optimizer.learning_rate
@@ -447,13 +365,13 @@ def train(
             for X_batch, y_batch in sampler:
                 if is_cancelled(cancel):
                     yield from emit(
-                        TrainingFinished(
-                            f"cancelled at step {iteration} (epoch {epoch})",
-                            clock.elapsed(),
-                            epoch - 1,
+                        Stopped(
                             iteration,
-                            result(),
-                            cancelled=True,
+                            epoch,
+                            clock.elapsed(),
+                            f"stopped after step {iteration} (epoch {epoch})",
+                            epochs_done=epoch - 1,
+                            result=result(),
                         )
                     )
                     return
@@ -475,14 +393,15 @@ def train(
                     what = "inf" if loss == math.inf else "nan"
                     yield from emit(
                         Diverged(
+                            iteration + 1,
+                            epoch,
+                            clock.elapsed(),
                             f"diverged at step {iteration + 1}: the loss became {what} "
                             f"(learning rate {config.learning_rate:g} is probably too high); "
                             f"{where}",
-                            clock.elapsed(),
-                            epoch - 1,
-                            iteration,
-                            result(),
-                            step=iteration + 1,
+                            epochs_done=epoch - 1,
+                            result=result(),
+                            loss=loss,
                             last_finite_loss=last_finite,
                         )
                     )
@@ -494,9 +413,7 @@ def train(
                 loss_sum += loss
                 steps += 1
                 step_losses.append(loss)
-                yield from emit(
-                    StepMetrics(iteration, epoch, loss, lr, clock.elapsed(), total_steps)
-                )
+                yield from emit(Step(iteration, epoch, loss, lr, clock.elapsed(), total_steps))
             with np.errstate(over="ignore", invalid="ignore"):  # huge but finite weights
                 train_acc = model.accuracy(X_acc, y_acc)
                 val_acc = model.accuracy(X_val, y_val)
@@ -506,18 +423,27 @@ def train(
             epoch_lrs.append(lr)
             optimizer.end_epoch()
             yield from emit(
-                EpochMetrics(
-                    epoch, train_acc, val_acc, loss_sum / max(steps, 1), lr, clock.elapsed()
+                Evaluation(
+                    step=iteration,
+                    epoch=epoch,
+                    train_acc=train_acc,
+                    val_acc=val_acc,
+                    train_loss=loss_sum / max(steps, 1),
+                    lr=lr,
+                    val_n=len(y_val),
+                    end_of_epoch=True,
+                    elapsed=clock.elapsed(),
                 )
             )
     finally:
         tuner.restore()
     yield from emit(
-        TrainingFinished(
-            f"finished {config.num_epochs} epochs",
-            clock.elapsed(),
-            config.num_epochs,
+        Finished(
             iteration,
-            result(),
+            config.num_epochs,
+            clock.elapsed(),
+            f"finished {config.num_epochs} epochs",
+            epochs_done=config.num_epochs,
+            result=result(),
         )
     )

@@ -356,8 +356,8 @@ def test_divergence_stops_with_a_reason(qtbot, tab):
     assert run.payload.trained is not None
 
 
-def test_case12_nan_and_inf_items_do_not_break_the_plots(qtbot, tab):
-    from nets.cnn.train import EvalMetrics, StepMetrics
+def test_nan_and_inf_items_do_not_break_the_plots(qtbot, tab):
+    from nets.training import Evaluation, Step
 
     run = tab.runs.add_run("synthetic", {}, payload=None)
     tab._job_run_id = run.run_id
@@ -365,9 +365,9 @@ def test_case12_nan_and_inf_items_do_not_break_the_plots(qtbot, tab):
 
     run.payload = CnnRun(arch=(), config=None, choice=None, iterations_per_epoch=4)
     for i, loss in enumerate([1.0, math.nan, math.inf, -math.inf, 0.5, 0.5], start=1):
-        tab._on_item(StepMetrics(i, 1, loss, 0.01, 0.1 * i, 6))
-    tab._on_item(EvalMetrics(4, 1, math.nan, math.nan, math.inf, 10, True, 0.4))
-    tab._on_item(EvalMetrics(6, 2, 0.5, 0.5, 0.5, 10, True, 0.6))
+        tab._on_item(Step(i, 1, loss, 0.01, 0.1 * i, 6))
+    tab._on_item(Evaluation(4, 1, math.nan, math.inf, math.nan, 0.01, 10, True, 0.4))
+    tab._on_item(Evaluation(6, 2, 0.5, 0.5, 0.5, 0.01, 10, True, 0.6))
     tab.plots.refresh()
     tab._show_pending_step()
     x, y = tab.plots.loss.curve_data(run.run_id, 0)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from gui.main_window import MainWindow
 from gui.tabs import TABS
+from nets.training import Stopped
 from tests.gui.test_mlp_tab_helpers import CLASSES, make_folder, small_config
 
 pytestmark = pytest.mark.skipif(
@@ -198,7 +199,7 @@ def test_case11_stop_mid_epoch_within_one_batch_and_start_twice(tab, qtbot, monk
     assert late_steps == []
     assert run.status == "stopped"
     ended = run.payload.extra["ended"]
-    assert ended.cancelled and ended.iterations == stop_at and ended.epochs_completed == 1
+    assert isinstance(ended, Stopped) and ended.step == stop_at and ended.epochs_done == 1
     assert run.payload.model is not None  # a stopped run keeps its model
     assert tab.controls.state == "idle" and tab.controls.start_button.isEnabled()
     assert all(w.name != "mlp-train" for w in tab.context.workers.running())

@@ -99,7 +99,7 @@ def test_train_save_then_test_once_then_warn(fmnist_dir, arch_file, tmp_path, ca
     records = [json.loads(line) for line in log.read_text().splitlines()]
     kinds = [r["event"] for r in records]
     assert kinds[0] == "started" and kinds[-1] == "finished"
-    assert kinds.count("step") == 12 and kinds.count("eval") == 8
+    assert kinds.count("step") == 12 and kinds.count("evaluation") == 8
     assert all(isinstance(r["loss"], float) for r in records if r["event"] == "step")
     assert all(r["wall"] >= 0 and r["cpu"] >= 0 for r in records)
     svg = plot.read_text()
@@ -255,11 +255,11 @@ def test_help_does_not_import_torch():
 @pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".pdf", b"%PDF")])
 def test_plot_file_formats(tmp_path, suffix, magic):
     from nets.cnn.cli import save_training_plot
-    from nets.cnn.train import EvalMetrics, StepMetrics
+    from nets.training import Evaluation, Step
 
-    history = [StepMetrics(i, 1, 2.0 / i, 0.01, 0.1 * i, 8) for i in range(1, 9)]
-    history.insert(4, EvalMetrics(4, 1, 0.5, 1.0, 0.55, 100, False, 0.4))
-    history.append(EvalMetrics(8, 1, 0.7, 0.6, float("nan"), 1000, True, 0.8))
+    history = [Step(i, 1, 2.0 / i, 0.01, 0.1 * i, 8) for i in range(1, 9)]
+    history.insert(4, Evaluation(4, 1, 0.5, 0.55, 1.0, 0.01, 100, False, 0.4))
+    history.append(Evaluation(8, 1, 0.7, float("nan"), 0.6, 0.01, 1000, True, 0.8))
     path = tmp_path / f"plot{suffix}"
     save_training_plot(path, history, "title")
     assert path.read_bytes().startswith(magic)

@@ -12,17 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from nets.cnn.arch import BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU
 from nets.cnn.config import TrainConfig, default_num_threads
 from nets.cnn.presets import DEFAULT
 from nets.cnn.train import (
-    Diverged,
-    EvalMetrics,
-    Finished,
-    MemoryEstimate,
-    Started,
-    StepMetrics,
     batches_per_epoch,
     check_memory,
     estimate_memory,
@@ -32,8 +27,8 @@ from nets.cnn.train import (
 )
 from nets.cnn.trained import confusion_matrix, evaluate, predict
 from nets.errors import ConfigError, ResourceError
-
-torch = pytest.importorskip("torch")
+from nets.memory import MemoryEstimate
+from nets.training import Diverged, Evaluation, Finished, Started, Step, Stopped
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = (Conv2d(4, 3, padding=1), BatchNorm2d(), ReLU(), MaxPool2d(2), Flatten(), Linear(4))
@@ -75,26 +70,26 @@ FAST = TrainConfig(lr=0.02, batch_size=50, epochs=2, num_threads=1, evals_per_ep
 def test_training_learns_and_reports_every_step(images):
     events = list(train(SMALL, images, FAST))
     assert isinstance(events[0], Started)
-    assert events[0].iterations_per_epoch == 12 and events[0].total_iterations == 24
-    steps = [e for e in events if isinstance(e, StepMetrics)]
-    evals = [e for e in events if isinstance(e, EvalMetrics)]
-    assert [s.iteration for s in steps] == list(range(1, 25))
-    assert len(evals) == 6 and [e.full_val for e in evals] == [False, False, True] * 2
-    assert all(e.epoch == (1 if e.iteration <= 12 else 2) for e in evals)
+    assert events[0].steps_per_epoch == 12 and events[0].total_steps == 24
+    steps = [e for e in events if isinstance(e, Step)]
+    evals = [e for e in events if isinstance(e, Evaluation)]
+    assert [s.step for s in steps] == list(range(1, 25))
+    assert len(evals) == 6 and [e.end_of_epoch for e in evals] == [False, False, True] * 2
+    assert all(e.epoch == (1 if e.step <= 12 else 2) for e in evals)
     assert all(0 <= e.train_acc <= 1 and 0 <= e.val_acc <= 1 for e in evals)
     assert steps[-1].loss < steps[0].loss
     done = events[-1]
-    assert isinstance(done, Finished) and not done.cancelled and done.iteration == 24
+    assert isinstance(done, Finished) and done.step == 24 and done.epochs_done == 2
     assert evals[-1].val_acc > 0.9
-    assert done.trained.val_acc == evals[-1].val_acc
-    acc, preds = evaluate(done.trained, images.X_test, images.y_test)
+    assert done.result.val_acc == evals[-1].val_acc
+    acc, preds = evaluate(done.result, images.X_test, images.y_test)
     assert acc > 0.9 and preds.shape == (200,) and preds.dtype == np.int64
     matrix = confusion_matrix(images.y_test, preds, 4)
     assert matrix.sum() == 200 and np.trace(matrix) == round(acc * 200)
 
 
 def test_one_cycle_schedule_warms_up_then_anneals(images):
-    lrs = [e.lr for e in train(SMALL, images, FAST) if isinstance(e, StepMetrics)]
+    lrs = [e.lr for e in train(SMALL, images, FAST) if isinstance(e, Step)]
     peak = int(np.argmax(lrs))
     assert 0 < peak < len(lrs) - 1
     assert lrs[0] < lrs[peak] and lrs[-1] < lrs[0]
@@ -107,7 +102,7 @@ def test_every_optimizer_and_schedule_runs(images, optimizer, schedule):
     config = dataclasses.replace(
         FAST, optimizer=optimizer, schedule=schedule, epochs=2, step_epochs=1, lr=lr
     )
-    steps = [e for e in train(SMALL, images, config) if isinstance(e, StepMetrics)]
+    steps = [e for e in train(SMALL, images, config) if isinstance(e, Step)]
     if schedule == "none":
         assert {s.lr for s in steps} == {lr}
     if schedule == "step":
@@ -118,7 +113,7 @@ def test_every_optimizer_and_schedule_runs(images, optimizer, schedule):
 def test_same_seed_same_run(images):
     def losses(seed):
         config = dataclasses.replace(FAST, epochs=1, seed=seed)
-        return [e.loss for e in train(SMALL, images, config) if isinstance(e, StepMetrics)]
+        return [e.loss for e in train(SMALL, images, config) if isinstance(e, Step)]
 
     assert losses(3) == losses(3)
     assert losses(3) != losses(4)
@@ -132,32 +127,49 @@ def test_huge_learning_rate_diverges_and_keeps_finite_weights(images):
     events = list(train(arch, images, config))
     done = events[-1]
     assert isinstance(done, Diverged), done
-    assert done.reason.startswith(f"diverged at step {done.iteration}")
-    last_step = [e for e in events if isinstance(e, StepMetrics)][-1]
-    assert last_step.iteration == done.iteration - 1 and math.isfinite(last_step.loss)
-    params = list(done.trained.model.parameters())
+    assert done.reason.startswith(f"diverged at step {done.step}")
+    last_step = [e for e in events if isinstance(e, Step)][-1]
+    assert last_step.step == done.step - 1 and math.isfinite(last_step.loss)
+    assert done.last_finite_loss == last_step.loss and not math.isfinite(done.loss)
+    params = list(done.result.model.parameters())
     assert all(torch.isfinite(p).all() for p in params)
-    preds = predict(done.trained, images.X_val)
+    preds = predict(done.result, images.X_val)
     assert np.isfinite(preds.probabilities).all()
 
 
-def test_cancel_stops_between_steps(images):
+def _stopped_after(images, steps: int) -> tuple[list, Stopped]:
     stop = threading.Event()
     events = []
     for event in train(SMALL, images, FAST, cancel=stop):
         events.append(event)
-        if isinstance(event, StepMetrics) and event.iteration == 3:
+        if isinstance(event, Step) and event.step == steps:
             stop.set()
-    done = events[-1]
-    assert isinstance(done, Finished) and done.cancelled and done.iteration == 3
+    return events, events[-1]
+
+
+def test_cancel_stops_between_steps_and_keeps_the_weights_so_far(images):
+    events, done = _stopped_after(images, 3)
+    assert isinstance(done, Stopped) and done.step == 3 and done.epochs_done == 0
     assert "stopped after step 3" in done.reason
-    assert evaluate(done.trained, images.X_val, images.y_val).accuracy >= 0
+    assert sum(isinstance(e, Step) for e in events) == 3
+    assert done.result.iterations == 3
+    # The kept weights are those after step 3: the same seed stopped at the same step gives
+    # the same weights, one step more changes them.
+    again, later = _stopped_after(images, 3)[1], _stopped_after(images, 4)[1]
+
+    def same(a: Stopped, b: Stopped) -> bool:
+        pairs = zip(a.result.model.parameters(), b.result.model.parameters(), strict=True)
+        return all(torch.equal(x, y) for x, y in pairs)
+
+    assert same(done, again) and not same(done, later)
 
 
 def test_closing_the_generator_mid_run_is_clean(images):
     gen = train(SMALL, images, FAST)
-    next(gen), next(gen)
+    assert isinstance(next(gen), Started) and isinstance(next(gen), Step)
     gen.close()
+    with pytest.raises(StopIteration):
+        next(gen)
 
 
 @pytest.mark.parametrize(
@@ -192,10 +204,10 @@ def test_memory_estimate_refuses_huge_configurations_with_numbers():
         isinstance(estimate, MemoryEstimate) and estimate.total > 1e10
     )  # batches hold at most all 50,000 images
     with pytest.raises(ResourceError, match=r"needs about .* GB .* only 8\.0 GB"):
-        check_memory(estimate, available=8_000_000_000)
+        check_memory(estimate, available=8 * 2**30)
     normal = estimate_memory(DEFAULT.layers, (1, 28, 28), TrainConfig(), 50_000, 10_000, 10)
     assert normal.total < 1e9
-    check_memory(normal, available=8_000_000_000)
+    check_memory(normal, available=8 * 2**30)
 
 
 def test_huge_configuration_refused_under_an_address_space_limit():
@@ -256,8 +268,8 @@ def test_a_short_run_on_fashion_mnist_learns(fashion_mnist_dir):
     )
     done = run_to_end(train(DEFAULT.layers, small, config))
     assert isinstance(done, Finished)
-    assert done.trained.val_acc > 0.75  # chance is 0.10
-    assert evaluate(done.trained, small.X_test, small.y_test).accuracy > 0.75
+    assert done.result.val_acc > 0.75  # chance is 0.10
+    assert evaluate(done.result, small.X_test, small.y_test).accuracy > 0.75
 
 
 def test_passive_openmp_is_set_only_before_torch_loads(monkeypatch):

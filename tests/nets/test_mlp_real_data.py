@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from nets.data import load_dataset
-from nets.mlp.train import PRESETS, TrainingFinished, train
+from nets.mlp.train import PRESETS, train
+from nets.training import Finished
 
 PER_CLASS = 250
 pytestmark = pytest.mark.data
@@ -47,7 +48,7 @@ def test_short_tuned_run_on_a_small_cifar_subset_learns(cifar_subset: Path) -> N
     assert ds.image_shape == (32, 32, 3) and ds.num_classes == 10
     cfg = PRESETS["tuned"].replace(num_epochs=4)
     last = list(train(cfg, ds))[-1]
-    assert isinstance(last, TrainingFinished)
+    assert isinstance(last, Finished)
     assert last.result.history.epoch_val_acc[-1] > 0.25  # chance: 0.10
 
 

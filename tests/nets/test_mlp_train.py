@@ -11,17 +11,13 @@ import pytest
 from nets.errors import ConfigError, ResourceError
 from nets.mlp.train import (
     PRESETS,
-    Diverged,
-    EpochMetrics,
-    StepMetrics,
     TrainConfig,
-    TrainingFinished,
-    TrainingStarted,
     estimate_memory,
     evaluate,
     parse_field,
     train,
 )
+from nets.training import Diverged, Evaluation, Finished, Started, Step, Stopped
 from tests.nets.mlp_fixtures import blobs
 
 SMALL = TrainConfig(
@@ -45,17 +41,17 @@ def test_event_sequence_and_fields() -> None:
     ds = blobs()
     events = _run(SMALL, ds)
     started, *middle, last = events
-    assert isinstance(started, TrainingStarted)
-    steps = [e for e in middle if isinstance(e, StepMetrics)]
-    epochs = [e for e in middle if isinstance(e, EpochMetrics)]
+    assert isinstance(started, Started)
+    steps = [e for e in middle if isinstance(e, Step)]
+    epochs = [e for e in middle if isinstance(e, Evaluation)]
     assert started.steps_per_epoch == math.ceil(len(ds.y_train) / 32)
     assert len(steps) == started.total_steps == 3 * started.steps_per_epoch
-    assert [s.iteration for s in steps] == list(range(1, len(steps) + 1))
+    assert [s.step for s in steps] == list(range(1, len(steps) + 1))
     assert [e.epoch for e in epochs] == [1, 2, 3]
     assert all(0 <= e.train_acc <= 1 and 0 <= e.val_acc <= 1 for e in epochs)
     elapsed = [e.elapsed for e in events]
     assert elapsed == sorted(elapsed)
-    assert isinstance(last, TrainingFinished) and not last.cancelled
+    assert isinstance(last, Finished) and last.epochs_done == 3
     hist = last.result.history
     assert len(hist.step_loss) == len(steps) and len(hist.epoch_val_acc) == 3
     assert last.result.preprocessor is not None
@@ -94,23 +90,23 @@ def test_cancel_between_steps_keeps_the_weights() -> None:
     events = []
     for ev in train(SMALL, blobs(), cancel=stop):
         events.append(ev)
-        if isinstance(ev, StepMetrics) and ev.iteration == 5:
+        if isinstance(ev, Step) and ev.step == 5:
             stop.set()
     last = events[-1]
-    assert isinstance(last, TrainingFinished) and last.cancelled
-    assert last.iterations == 5 and "cancelled" in last.reason
-    assert sum(isinstance(e, StepMetrics) for e in events) == 5
+    assert isinstance(last, Stopped)
+    assert last.step == 5 and "stopped after step 5" in last.reason
+    assert sum(isinstance(e, Step) for e in events) == 5
 
 
-def test_case8_huge_learning_rate_diverges_and_keeps_last_finite_weights() -> None:
+def test_huge_learning_rate_diverges_and_keeps_last_finite_weights() -> None:
     ds = blobs()
     snapshots = {}
     gen = train(SMALL.replace(learning_rate=1e3, momentum=0.0, reg=0.0), ds)
     model = None
     for ev in gen:
-        if isinstance(ev, TrainingStarted):
+        if isinstance(ev, Started):
             continue
-        if isinstance(ev, StepMetrics):
+        if isinstance(ev, Step):
             assert math.isfinite(ev.loss)
         last = ev
     assert isinstance(last, Diverged), last
@@ -173,7 +169,7 @@ def test_tuned_preset_learns_synthetic_data() -> None:
     ds = blobs(n=3000, classes=10, shape=(8, 8, 3), noise=60.0, seed=3)
     cfg = PRESETS["tuned"].replace(num_epochs=6, hidden_dim=64)
     last = _run(cfg, ds)[-1]
-    assert isinstance(last, TrainingFinished)
+    assert isinstance(last, Finished)
     assert last.result.history.epoch_val_acc[-1] > 0.5  # chance: 0.1
 
 
@@ -217,7 +213,7 @@ def test_bad_config_raises_before_any_event() -> None:
         next(iter(train(bad, blobs())))
 
 
-def test_case9_memory_guard_refuses_with_the_numbers() -> None:
+def test_memory_guard_refuses_with_the_numbers() -> None:
     ds = blobs()
     huge = SMALL.replace(hidden_dim=10**9)
     with pytest.raises(ResourceError, match=r"needs about .* TB.*available"):
@@ -232,7 +228,7 @@ def test_continue_training_a_given_model_checks_dimensions() -> None:
     ds = blobs()
     first = _run(SMALL, ds)[-1].result
     more = _run(SMALL.replace(num_epochs=1), ds, model=first.model, preprocessor=first.preprocessor)
-    assert isinstance(more[-1], TrainingFinished)
+    assert isinstance(more[-1], Finished)
     other = blobs(shape=(5, 5, 3))
     with pytest.raises(ConfigError, match="inputs"):
         _run(SMALL, other, model=first.model)
