@@ -66,10 +66,18 @@ def to_python(graph: Graph, output: str | None = None, func_name: str = "f") -> 
     """Python source of ``func_name(inputs...) -> (L, grads)`` for the graph's output.
 
     The inputs' current values are the parameters' defaults; running the file prints
-    the result. GraphError if the graph has no output or an unconnected input port.
+    the result. A graph with groups gets one helper function per group
+    (:mod:`graph.export_groups`).
+    GraphError if the graph has no output or an unconnected input port.
     """
     if not func_name.isidentifier():
         raise GraphError(f"{func_name!r} is not a Python function name")
+    from graph.groups import Groups
+
+    if Groups(graph):
+        from graph.export_groups import to_python_grouped
+
+        return to_python_grouped(graph, output, func_name)
     plan, _ = _forward_plan(graph)
     back = _backward_plan(graph, output)
     if back.problem is not None or back.output is None:

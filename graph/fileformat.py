@@ -20,6 +20,11 @@ JSON's non-standard ``NaN``/``Infinity`` literals are refused. ``port`` is a por
 ``pos`` may be left out in hand-written files: such nodes are auto-laid out. ``meta``
 holds free-form JSON (e.g. the Graph tab's practice settings).
 
+Version 2 adds ``"groups"``: a list of ``{"id": "g1", "name": "sigmoid", "nodes": [node
+ids], "parent": null}`` (see :mod:`graph.groups`). A graph without groups is still
+written as version 1, so older versions of the app keep reading it; version-1 files
+open unchanged.
+
 Every problem is reported as ``<JSON path>: <what is wrong>`` in a GraphFileError and
 nothing is built. Files larger than :data:`MAX_FILE_BYTES` are refused from their size
 alone, without being read.
@@ -44,7 +49,9 @@ from graph.model import Graph, Node, check_name, check_params, find_cycle, topol
 from graph.ops import OPS, OpSpec
 
 FORMAT = "backprop-explorer-graph"
-VERSION = 1
+VERSION = 2
+#: The version written for a graph without groups (what version 1 already reads).
+VERSION_PLAIN = 1
 #: Largest graph file read (bytes). A 10,000-node graph is about 1.5 MB.
 MAX_FILE_BYTES = 32 * 1024 * 1024
 #: Most nodes a file may hold.
@@ -54,7 +61,7 @@ MAX_NUMBER_CHARS = 64
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-_TOP_KEYS = {"format", "version", "nodes", "edges", "output", "meta"}
+_TOP_KEYS = {"format", "version", "nodes", "edges", "output", "meta", "groups"}
 _NODE_KEYS = {"id", "name", "op", "params", "value", "pos"}
 _EDGE_KEYS = {"from", "to", "port"}
 
@@ -93,14 +100,22 @@ def to_dict(graph: Graph) -> dict[str, Any]:
         {"from": e.src, "to": e.dst, "port": graph.node(e.dst).port_names[e.port]}
         for e in graph.edges()
     ]
-    return {
+    from graph.groups import GROUPS_KEY, Groups
+
+    meta = graph.meta
+    meta.pop(GROUPS_KEY, None)
+    groups = Groups(graph).as_json()
+    data: dict[str, Any] = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": VERSION if groups else VERSION_PLAIN,
         "nodes": nodes,
         "edges": edges,
         "output": graph.explicit_output,
-        "meta": graph.meta,
+        "meta": meta,
     }
+    if groups:
+        data["groups"] = groups
+    return data
 
 
 def dumps(graph: Graph) -> str:
@@ -121,6 +136,10 @@ def dumps(graph: Graph) -> str:
         f'  "nodes": {rows(data["nodes"])},',
         f'  "edges": {rows(data["edges"])},',
         f'  "output": {json.dumps(head["output"])},',
+    ]
+    if "groups" in data:
+        lines.append(f'  "groups": {rows(data["groups"])},')
+    lines += [
         f'  "meta": {json.dumps(head["meta"], allow_nan=False, sort_keys=True)}',
         "}",
     ]
@@ -524,6 +543,13 @@ def from_dict(data: Any) -> Graph:
     meta = data.get("meta", {})
     if not isinstance(meta, dict):
         raise _fail("meta", f"expected an object, got {_type_name(meta)}")
+    from graph.groups import GROUPS_KEY
+    from graph.groups import validate as validate_groups
+
+    if GROUPS_KEY in meta:
+        raise _fail(f"meta.{GROUPS_KEY}", 'groups belong in the top-level "groups" list')
+    if "groups" in data and version < 2:
+        raise _fail("groups", f"groups need version 2; this file says version {version}")
 
     nodes = [
         Node(
@@ -539,6 +565,13 @@ def from_dict(data: Any) -> Graph:
     ]
     graph = Graph()
     graph._load_parts(nodes, output, meta)
+    if "groups" in data:
+        try:
+            groups = validate_groups(graph, data["groups"])
+        except ValueError as exc:
+            raise GraphFileError(str(exc)) from None
+        if groups:
+            graph._meta[GROUPS_KEY] = groups  # checked: no event, nothing subscribed yet
     if missing_pos:
         from graph.layout import auto_layout
 

@@ -13,6 +13,10 @@ Understood::
     print(y.data)                            # print(...) and x.label = '...': ignored
     y.backward()                             # names the output (else: the last assignment)
 
+A ``def`` of straight-line assignments ending in ``return`` is inlined at each call,
+and the call's nodes become a group named after the function (see
+:mod:`graph.program_defs`).
+
 Functions: exp, log, sqrt, abs, tanh, sigmoid, relu, square, neg (one argument),
 max and min (two or more), pow (two), choose(sel, x1, ..., xn) (the selector
 first). Numeric literals are constants. A variable assigned several times gets one
@@ -33,9 +37,11 @@ from types import MappingProxyType
 from typing import Any
 
 from graph.errors import GraphEditError, GraphFileError, ProgramError
+from graph.groups import GROUPS_KEY
 from graph.layout import layout_positions
 from graph.model import MAX_NAME_LENGTH, Graph, Node, check_name
 from graph.ops import CHOOSE_MAX, OPS
+from graph.program_defs import FunctionSupport
 
 #: Largest program accepted (characters).
 MAX_PROGRAM_CHARS = 4_000_000
@@ -160,7 +166,7 @@ def from_program(source: str, output: str | None = None) -> Graph:
     return _Builder(source).build(tree, output)
 
 
-class _Builder:
+class _Builder(FunctionSupport):
     def __init__(self, source: str) -> None:
         self.lines = source.splitlines()
         self.protos: list[_Proto] = []
@@ -177,6 +183,8 @@ class _Builder:
         self.backward_id: str | None = None
         self.modules: set[str] = set(_MODULES)
         self.funcs: dict[str, str] = {}  # names imported from math: exp -> exp
+        self.globals = self.vars  # what a function body reads besides its parameters
+        self._init_functions()
 
     # -- locations --
 
@@ -203,6 +211,8 @@ class _Builder:
                 return name
 
     def var_name(self, var: str, node: ast.AST) -> str:
+        if self.scope_prefix is not None:
+            return self.scoped_name(var)
         if len(var) > MAX_NAME_LENGTH or var.startswith("__"):
             try:
                 check_name(var)
@@ -229,9 +239,12 @@ class _Builder:
             name = ""  # most results get a variable's name next; the rest get one at the end
         else:
             self.used_names.add(name)
+        if op == "input" and self.scope_prefix is not None:
+            op, params, value = "const", {"value": value or 0.0}, None  # numbers in a def
         proto = _Proto(node_id, name, op, params or {}, inputs, value)
         self.protos.append(proto)
         self.by_id[node_id] = proto
+        self.note_node(node_id)
         return node_id
 
     # -- statements --
@@ -286,6 +299,8 @@ class _Builder:
             self.imports(stmt)
         elif isinstance(stmt, ast.Pass):
             pass
+        elif isinstance(stmt, ast.FunctionDef):
+            self.define(stmt)
         else:
             what = _STMT_WORDS.get(type(stmt), type(stmt).__name__)
             raise self.error(stmt, f"{what} are not supported; write straight-line assignments")
@@ -334,6 +349,21 @@ class _Builder:
         if isinstance(target, ast.Attribute) and target.attr in ("label", "grad", "data"):
             if target.attr == "label" or isinstance(stmt.value, ast.Constant):
                 return  # micrograd bookkeeping: o.label = 'o', o.grad = 1.0
+        if isinstance(target, ast.Tuple) and self._def_call(stmt.value):
+            names = target.elts
+            if not all(isinstance(n, ast.Name) for n in names):
+                raise self.error(stmt, "unpack a function's results into plain names")
+            call = stmt.value
+            assert isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+            ids = [self.expr(a) for a in call.args]
+            outs = self.inline(call, call.func.id, ids)
+            if len(outs) != len(names):
+                raise self.error(
+                    stmt, f"{call.func.id}() returns {len(outs)} value(s), not {len(names)}"
+                )
+            for n, node_id in zip(names, outs, strict=True):
+                self.store(n, node_id, None)  # type: ignore[arg-type]
+            return
         if isinstance(target, ast.Tuple) and isinstance(stmt.value, ast.Tuple):
             names = target.elts
             values = stmt.value.elts
@@ -344,6 +374,14 @@ class _Builder:
                 self.store(n, node_id, literal)  # type: ignore[arg-type]
             return
         raise self.error(target, "only assignments to plain names are supported")
+
+    def _def_call(self, node: ast.AST) -> bool:
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in self.defs
+            and not node.keywords
+        )
 
     def aug_assign(self, stmt: ast.AugAssign) -> None:
         if not isinstance(stmt.target, ast.Name):
@@ -533,6 +571,8 @@ class _Builder:
             if isinstance(a, ast.Starred):
                 raise self.error(a, "* unpacking is not supported")
         func = node.func
+        if isinstance(func, ast.Name) and func.id in self.defs:
+            return "def:" + func.id, list(node.args), None
         if isinstance(func, ast.Name):
             fn = self.funcs.get(func.id, _ALIASES.get(func.id, func.id))
             if fn not in UNARY_FUNCS and fn not in BINARY_FUNCS:
@@ -574,6 +614,13 @@ class _Builder:
             return results[id(node.operand)]  # type: ignore[attr-defined]
         if op == "call":
             ids = [results[id(a)] for a in kind[2]]
+            if kind[1].startswith("def:"):
+                outs = self.inline(node, kind[1][4:], ids)
+                if len(outs) != 1:
+                    raise self.error(
+                        node, f"{kind[1][4:]}() returns {len(outs)} values; unpack them: a, b = ..."
+                    )
+                return outs[0]
             return self.function(node, kind[1], ids)  # type: ignore[arg-type]
         return self.add(op, [results[id(node.left)], results[id(node.right)]])  # type: ignore[attr-defined]
 
@@ -635,5 +682,6 @@ class _Builder:
                 )
             )
         graph = Graph()
-        graph._load_parts(nodes, out_id, {})
+        meta = {GROUPS_KEY: self.groups} if self.groups else {}
+        graph._load_parts(nodes, out_id, meta)
         return graph

@@ -165,7 +165,7 @@ def test_positions_are_laid_out_left_to_right():
 REFUSED = [
     ("x = 1.0\nif x:\n    y = 2\n", 2, 1, "if statements"),
     ("x = 1.0\nfor i in range(3):\n    x += 1\n", 2, 1, "for loops"),
-    ("def f(x):\n    return x\n", 1, 1, "function definitions"),
+    ("async def f(x):\n    return x\n", 1, 1, "function definitions"),
     ("x = 1.0\ny = x // 2\n", 2, 5, r"the // operator"),
     ("x = 1.0\ny = x % 2\n", 2, 5, r"the % operator"),
     ("x = 1.0\ny = x @ x\n", 2, 5, r"the @ operator"),

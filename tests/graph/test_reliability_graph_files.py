@@ -144,7 +144,7 @@ CASE2 = [
     ("missing_format", _delete(["format"]), "format: missing"),
     ("wrong_format", _set(["format"], "other"), "format: expected"),
     ("missing_version", _delete(["version"]), "version: expected a whole number"),
-    ("newer_version", _set(["version"], 2), "version: 2 is newer"),
+    ("newer_version", _set(["version"], 3), "version: 3 is newer"),
     ("version_string", _set(["version"], "1"), "version: expected a whole number"),
     ("missing_nodes", _delete(["nodes"]), "nodes: missing"),
     ("nodes_not_list", _set(["nodes"], {"a": 1}), "nodes: expected a list, got an object"),
