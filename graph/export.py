@@ -172,19 +172,18 @@ def to_python(graph: Graph, output: str | None = None, func_name: str = "f") -> 
     for i in inputs:
         if i not in back.path:
             body.append(f"    {grad_var[i]} = 0.0  # no gradient reaches {var[i]}")
-    returned = ", ".join(grad_var[i] for i in inputs)
-    if len(inputs) == 1:
-        returned += ","
-    body += [f"    return {var[out]}, ({returned})", ""]
-    tail = [
-        "",
-        'if __name__ == "__main__":',
-        f"    L, grads = {func_name}()",
-        '    print("L =", L)',
-    ]
-    for k, i in enumerate(inputs):
-        tail.append(f'    print("dL/d{graph.node(i).name} =", grads[{k}])')
-    return "\n".join(head + body + tail) + "\n"
+    body += return_and_main(graph, func_name, var[out], [grad_var[i] for i in inputs])
+    return "\n".join(head + body) + "\n"
+
+
+def return_and_main(graph: Graph, func_name: str, out: str, grads: list[str]) -> list[str]:
+    """The function's return line and the ``__main__`` block that prints the result."""
+    returned = ", ".join(grads) + ("," if len(grads) == 1 else "")
+    lines = [f"    return {out}, ({returned})", "", "", 'if __name__ == "__main__":']
+    lines += [f"    L, grads = {func_name}()", '    print("L =", L)']
+    for k, i in enumerate(graph.inputs()):
+        lines.append(f'    print("dL/d{graph.node(i).name} =", grads[{k}])')
+    return lines
 
 
 def _dot_id(text: str) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from graph.errors import GraphError
 from graph.evaluate import _backward_plan, _forward_plan
-from graph.export import _RESERVED, _atomic, _Names, _py_float
+from graph.export import _RESERVED, _atomic, _Names, _py_float, return_and_main
 from graph.groups import Groups, Ports
 from graph.model import Graph, topological_sort
 
@@ -262,16 +262,6 @@ def to_python_grouped(graph: Graph, output: str | None = None, func_name: str = 
     body += [_INDENT + line for line in w.forward(keys)]
     lines, have = w.backward(keys, out, "grad_")
     body += ["", "    # Backward pass"] + [_INDENT + line for line in lines]
-    returned = ", ".join(w.gvar("grad_", i) if i in have else "0.0" for i in inputs)
-    if len(inputs) == 1:
-        returned += ","
-    body += [f"    return {var[out]}, ({returned})", ""]
-    tail = [
-        "",
-        'if __name__ == "__main__":',
-        f"    L, grads = {func_name}()",
-        '    print("L =", L)',
-    ]
-    for k, i in enumerate(inputs):
-        tail.append(f'    print("dL/d{graph.node(i).name} =", grads[{k}])')
-    return "\n".join(head + helpers + body + tail) + "\n"
+    grads = [w.gvar("grad_", i) if i in have else "0.0" for i in inputs]
+    body += return_and_main(graph, func_name, var[out], grads)
+    return "\n".join(head + helpers + body) + "\n"

@@ -49,3 +49,14 @@ def graphs(draw, max_nodes: int = 12, complete: bool = False, finite: bool = Fal
     if draw(st.booleans()):
         g.set_meta("practice", {"enabled": draw(st.booleans()), "note": draw(st.text(max_size=8))})
     return g
+
+
+def same_number(a: float, b: float, rel: float = 1e-12) -> bool:
+    """Equal within ``rel`` (and a tiny absolute floor), both nan, or the same infinity."""
+    import math
+
+    if a != a or b != b:
+        return a != a and b != b
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-300 if rel < 1e-10 else rel)

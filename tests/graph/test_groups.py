@@ -3,9 +3,7 @@ the combined local derivative, export as helper functions and ``def`` in program
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import uuid
 from pathlib import Path
 
 import pytest
@@ -27,7 +25,8 @@ from graph.groups import (
     ungroup,
 )
 from graph.program import from_program
-from tests.graph.strategies import graphs
+from tests.graph.strategies import graphs, same_number
+from tests.graph.test_export import _import
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v1"
 
@@ -37,15 +36,6 @@ def _group(g, names, name):
     groups, gid = group_nodes(g, ids, name)
     g.set_meta(GROUPS_KEY, groups)
     return gid
-
-
-def _import(source: str, folder: Path):
-    path = folder / f"exported_{uuid.uuid4().hex}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_grouping_gives_one_function_with_the_boundary_as_ports():
@@ -174,14 +164,6 @@ def grouped_graphs(draw):
     return g
 
 
-def _close(a: float, b: float) -> bool:
-    if a != a or b != b:
-        return a != a and b != b
-    if math.isinf(a) or math.isinf(b):
-        return a == b
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-
-
 @settings(max_examples=120, deadline=None)
 @given(grouped_graphs())
 def test_a_grouped_graph_evaluates_exactly_as_its_ungrouped_form(g):
@@ -205,9 +187,9 @@ def test_grouped_export_with_helpers_gives_the_engines_numbers(g, tmp_path_facto
     assert "def fn(" in source
     module = _import(source, tmp_path_factory.mktemp("export"))
     value, grads = module.f()
-    assert _close(value, r.value)
+    assert same_number(value, r.value, 1e-9)
     for nid, grad in zip(g.inputs(), grads, strict=True):
-        assert _close(grad, r.grads.get(nid, 0.0)), g.node(nid).name
+        assert same_number(grad, r.grads.get(nid, 0.0), 1e-9), g.node(nid).name
 
 
 PROGRAM = """

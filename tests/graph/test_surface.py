@@ -17,15 +17,7 @@ from graph.examples import build_example, example_path
 from graph.program import from_program
 from graph.surface import compile_grid, descent_path, surface, tangent
 from tests.graph.strategies import graphs
-
-
-def _same(a: float, b: float) -> bool:
-    """Equal, both nan, or within a few ulps (numpy's exp/log vs math's)."""
-    if a != a or b != b:
-        return a != a and b != b
-    if math.isinf(a) or math.isinf(b):
-        return a == b
-    return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-300)
+from tests.graph.strategies import same_number as _same
 
 
 @settings(max_examples=150, deadline=None)
