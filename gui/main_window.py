@@ -139,6 +139,9 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, i=i: self.tabs.setCurrentIndex(i))
             self.goto_actions.append(action)
 
+        self.check_action = QAction("Check &My Code...", self)
+        self.check_action.triggered.connect(self.show_check_dialog)
+
         self.about_action = QAction("&About Backprop Explorer", self)
         self.about_action.triggered.connect(self.show_about)
         self.log_action = QAction("Open &Log Folder", self)
@@ -170,6 +173,8 @@ class MainWindow(QMainWindow):
             if name == "File":
                 if actions:
                     menu.addSeparator()
+                menu.addAction(self.check_action)
+                menu.addSeparator()
                 menu.addAction(self.quit_action)
             elif name == "View":
                 if actions:
@@ -190,6 +195,14 @@ class MainWindow(QMainWindow):
         box.setIconPixmap(self.windowIcon().pixmap(64, 64))
         box.open()
         return box
+
+    def show_check_dialog(self) -> QWidget:
+        """File > Check my code...: the user's homework files against the app's own."""
+        from gui.homework.check_dialog import open_check_dialog
+
+        return open_check_dialog(
+            self, self.context, lambda g, text: self.select_tab("graph").show_graph(g, text)
+        )
 
     def show_status(self, text: str, timeout_ms: int = 5000) -> None:
         self.statusBar().showMessage(text, timeout_ms)

@@ -450,18 +450,26 @@ class GraphTab(AppTab):
         return ok
 
     def open_example(self, name: str) -> bool:
-        if not self.document.maybe_discard(f"open the example {name}"):
-            return False
         try:
             graph = fileformat.load(example_path(name))
         except GraphError as exc:
             self.document.report_error("Cannot open the example", str(exc))
             return False
-        # An example opens as a new, untitled graph, so Save never overwrites the asset.
+        return self.show_graph(
+            graph,
+            f"Example {EXAMPLES[name]}. Press → to step, F5 to run all.",
+            doing=f"open the example {name}",
+        )
+
+    def show_graph(self, graph: Graph, message: str, doing: str = "open another graph") -> bool:
+        """Show ``graph`` as a new, untitled document (asking first about unsaved changes),
+        so Save never overwrites where it came from."""
+        if not self.document.maybe_discard(doing):
+            return False
         self.document.adopt(graph, None)
         self.steps.reset_quietly()
         self.view.fit_when_shown()
-        self.say(f"Example {EXAMPLES[name]}. Press → to step, F5 to run all.", 8000)
+        self.say(message, 8000)
         return True
 
     def program_dialog(self) -> ProgramDialog:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nets.data.dataset import CancelToken, is_cancelled
+from nets.errors import Cancelled
 from nets.homework.layout import HomeworkFiles
 from nets.homework.results import FunctionResult, failed
 from nets.homework.sandbox import (
@@ -34,8 +35,23 @@ def check_homework(
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     cancel: CancelToken | None = None,
 ) -> Iterator[FunctionResult]:
-    """Check every function of the found files; see the module docstring."""
-    with Sandbox(homework.folders, call_timeout=call_timeout, memory_limit=memory_limit) as box:
+    """Check every function of the found files; see the module docstring. A cancel
+    stops the child at once and ends the generator."""
+    try:
+        yield from _check(homework, call_timeout, memory_limit, cancel)
+    except Cancelled:
+        return
+
+
+def _check(
+    homework: HomeworkFiles,
+    call_timeout: float,
+    memory_limit: int,
+    cancel: CancelToken | None,
+) -> Iterator[FunctionResult]:
+    with Sandbox(
+        homework.folders, call_timeout=call_timeout, memory_limit=memory_limit, cancel=cancel
+    ) as box:
         for file_name, path in homework.files.items():
             label = str(path)
             try:

@@ -40,19 +40,23 @@ def check_line(check: Check) -> str:
 
 
 def check_details(check: Check, indent: str = "") -> list[str]:
-    """The lines under a failing check."""
+    """The lines under a failing check: why, expected and got, the relative error, and the
+    inputs of that point."""
     lines: list[str] = []
     if check.message:
         lines += [indent + ln for ln in check.message.splitlines()]
     if check.against in AGAINST and check.expected is not None:
-        lines.append(f"{indent}against {AGAINST[check.against]}, at:")
-        for name, value in check.inputs.items():
-            body = format_value(value).replace("\n", "\n" + indent + " " * (len(name) + 5))
-            lines.append(f"{indent}  {name} = {body}")
+        lines.append(f"{indent}against {AGAINST[check.against]}:")
         for label, value in (("expected", check.expected), ("got", check.got)):
             if value is not None:
                 body = format_value(value).replace("\n", "\n" + indent + " " * 12)
                 lines.append(f"{indent}  {label + ':':<9} {body}")
+        if check.rel_error is not None:
+            lines.append(f"{indent}  relative error {format_error(check)}")
+        lines.append(f"{indent}at the inputs:")
+        for name, value in check.inputs.items():
+            body = format_value(value).replace("\n", "\n" + indent + " " * (len(name) + 5))
+            lines.append(f"{indent}  {name} = {body}")
     return lines
 
 

@@ -22,6 +22,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from nets.data.dataset import CancelToken, is_cancelled
+from nets.errors import Cancelled
 from nets.homework.wire import MessageReader, WireError, write_message
 
 APP_ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +32,8 @@ DEFAULT_CALL_TIMEOUT = 10.0
 DEFAULT_MEMORY_LIMIT = 3 << 30
 #: The child's start-up (Python, numpy, the app's checking code) is not the user's call.
 _START_TIMEOUT = 60.0
+#: How often a wait for the child looks at the cancel token (seconds).
+_POLL = 0.1
 
 _BOOT = (
     "import sys; sys.path[:0] = sys.argv[6:] + [sys.argv[1], sys.argv[2]]; "
@@ -65,6 +69,8 @@ class Sandbox:
         folders: the homework's folders, put on the child's import path in this order.
         call_timeout: seconds any one call into the user's code may take.
         memory_limit: the child's address-space limit in bytes (RLIMIT_AS).
+        cancel: checked while waiting for the child; when set, the child is stopped and
+            the request raises ``nets.errors.Cancelled``.
     """
 
     def __init__(
@@ -73,7 +79,9 @@ class Sandbox:
         *,
         call_timeout: float = DEFAULT_CALL_TIMEOUT,
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        cancel: CancelToken | None = None,
     ) -> None:
+        self.cancel = cancel
         self.folders = [Path(f).resolve() for f in folders]
         self.call_timeout = float(call_timeout)
         self.memory_limit = int(memory_limit)
@@ -181,9 +189,15 @@ class Sandbox:
         limit = _START_TIMEOUT
         deadline = time.monotonic() + limit
         while True:
+            if is_cancelled(self.cancel):
+                self.close()
+                raise Cancelled("stopped")
+            remaining = deadline - time.monotonic()
             try:
-                answer = self._reader.read(timeout=max(0.0, deadline - time.monotonic()))
+                answer = self._reader.read(timeout=max(0.0, min(remaining, _POLL)))
             except TimeoutError:
+                if remaining > _POLL:
+                    continue
                 self.close()
                 raise CallTimeout(
                     f"{current} did not finish within {limit:g} s (an endless loop?); "

@@ -129,3 +129,16 @@ def test_a_file_that_does_not_import_fails_with_its_own_traceback(tmp_path):
     assert result.function == "(import)"
     assert "ModuleNotFoundError: No module named 'no_such_module'" in _failure(result)
     assert "line 1" in _failure(result)
+
+
+def test_a_cancel_stops_the_users_process_at_once(tmp_path):
+    import threading
+    import time
+
+    path = _layers_with(tmp_path, "while True:\n    pass")
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    started = time.monotonic()
+    results = list(check_homework(find_homework([path]), call_timeout=60, cancel=cancel))
+    assert time.monotonic() - started < 10
+    assert "fc_forward" not in {r.function for r in results}
