@@ -57,16 +57,34 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 
 
 def take_screenshot(window: MainWindow, path: str) -> None:
-    """Render the window (offscreen works) to a PNG file."""
-    target = Path(path)
-    if target.parent and not target.parent.exists():
-        raise ValueError(f"cannot write {target}: folder {target.parent} does not exist")
+    """Render the window (offscreen works) to a PNG file, atomically: a full disk or a
+    refused target leaves an existing file as it was. Raises ValueError with the reason."""
+    from gui.files import atomic_write_bytes, png_bytes
+    from nets.fileio import shown
+
     app = QApplication.instance()
     for _ in range(5):
         app.processEvents()
-    image = window.grab()
-    if not image.save(str(target), "PNG"):
-        raise ValueError(f"cannot write {target}")
+    try:
+        atomic_write_bytes(path, png_bytes(window.grab().toImage()))
+    except OSError as exc:
+        raise ValueError(f"cannot write {shown(path)}: {exc.strerror or exc}") from None
+
+
+def _open_reporting(window: MainWindow, path: Path) -> None:
+    """Open a command-line file the way a drop would; a file no tab can read is
+    reported in the window (which still opens), never a reason to refuse to start."""
+    from gui.dialogs import show_error
+    from nets.fileio import shown
+
+    try:
+        window.open_paths([path])
+    except Exception as exc:  # noqa: BLE001 - any failure to read a user's file is reported
+        message = " ".join(str(exc).split())[:300] or type(exc).__name__
+        if isinstance(exc, RecursionError):
+            message = "the file is nested too deeply to read"
+        show_error(window, "Cannot open the file", f"{shown(path)}: {message}")
+        window.show_status(f"Cannot open {shown(path.name)}: {message}", 15000)
 
 
 def run_app(
@@ -92,21 +110,29 @@ def run_app(
         window.select_tab(tab)
     if open_path:
         path = Path(open_path)
-        if not path.exists():
+        if not os.path.lexists(path):
             raise ValueError(f"{path} does not exist")
-        window.open_paths([path])
+        _open_reporting(window, path)
     window.show()
 
     if screenshot:
+        stopped = True
         try:
             current = window.current_tab()
             if current is not None:
                 current.prepare_screenshot()
             take_screenshot(window, screenshot)
         finally:
+            # Shut down first: a closed window never asks a person anything ("discard
+            # changes?") in screenshot mode, and every worker is joined before Qt
+            # destroys its thread (a running QThread destroyed aborts the process).
+            stopped = window.shutdown()
             window.close()
-            window.shutdown()
             hook.uninstall()
+            if not stopped:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(0)
         return 0
 
     # Ctrl+C in the terminal quits cleanly; the timer lets Python see the signal.

@@ -281,6 +281,52 @@ def read_regular(
     return data
 
 
+def check_zip_contents(
+    path: str | os.PathLike[str],
+    error: type[NetsError],
+    what: str,
+    max_total: int,
+    max_ratio: float = 100.0,
+) -> list[str]:
+    """Refuse a zip archive (``.npz``, ``.pt``) whose members would inflate past
+    ``max_total`` bytes in all, or whose compression ratio marks a deflate bomb, from the
+    sizes its directory declares and before a byte is decompressed; return the names.
+
+    Archives this app writes are stored uncompressed or nearly (weights do not
+    compress), so a member inflating more than ``max_ratio`` times is never one of them.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise error(
+            f"{what} corrupted: {shown(path)} is a damaged or truncated archive ({exc})"
+        ) from None
+    except OSError as exc:
+        raise refusal(error, "open", path, describe_os_error(exc)) from None
+    total = sum(i.file_size for i in infos)
+    if total > max_total:
+        raise refusal(
+            error,
+            "open",
+            path,
+            f"its contents would take {_size(total)} in memory, more than the "
+            f"{_size(max_total)} {_a(what)} may have: refused before reading it",
+        )
+    for i in infos:
+        if i.file_size > (1 << 20) and i.file_size > max_ratio * max(i.compress_size, 1):
+            raise refusal(
+                error,
+                "open",
+                path,
+                f"{i.filename} inflates from {_size(i.compress_size)} to "
+                f"{_size(i.file_size)}: refused as a compression bomb",
+            )
+    return [i.filename for i in infos]
+
+
 def _a(noun: str) -> str:
     return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "IMAGE_EXTENSIONS",
     "IMAGE_FORMATS",
+    "MAX_IMAGE_FILE_BYTES",
     "MAX_PIXELS",
     "image_to_array",
     "is_image_path",
@@ -48,6 +49,12 @@ __all__ = [
 # It stays below Pillow's own limit (about 89.5 MP) so our message, with the figures,
 # is the one a user sees.
 MAX_PIXELS = 80_000_000
+# The largest image file opened at all (a 16-bit RGBA TIFF of 32 megapixels fits), and
+# what a file may hold beyond its pixels judged by its header (metadata, thumbnails,
+# ICC profiles). A JPEG header followed by gigabytes of zeros decodes at about 12 MB/s:
+# both limits refuse it from its size, before decoding.
+MAX_IMAGE_FILE_BYTES = 256 << 20
+HEADER_SLACK_BYTES = 8 << 20
 
 # Tried in this order: the common formats first, so a JPEG is identified at the first try
 # (that matters for 50,000 tiny CIFAR JPEGs). TGA has no magic number and accepts almost
@@ -159,7 +166,7 @@ def _open_source(source: str | os.PathLike[str] | bytes, label: str) -> io.IOBas
         return io.BytesIO(bytes(source))
     if not isinstance(source, (str, os.PathLike)):
         raise ImageError(f"{label}: expected a file path or bytes, got {type(source).__name__}")
-    return open_regular(source, ImageError, "image file")
+    return open_regular(source, ImageError, "image file", MAX_IMAGE_FILE_BYTES)
 
 
 def open_image(
@@ -202,6 +209,12 @@ def open_image(
         return _finish(_decode(fp, label, max_pixels, min_size), label)
 
 
+def _file_size(fp: io.IOBase) -> int:
+    if isinstance(fp, io.BytesIO):
+        return len(fp.getbuffer())
+    return os.fstat(fp.fileno()).st_size
+
+
 def _decode(fp: io.IOBase, label: str, max_pixels: int, min_size: int | None) -> Image.Image:
     img: Image.Image | None = None
     try:
@@ -214,6 +227,12 @@ def _decode(fp: io.IOBase, label: str, max_pixels: int, min_size: int | None) ->
                 f"{label}: image too large ({width} x {height} = "
                 f"{width * height / 1e6:.0f} megapixels; the limit is "
                 f"{max_pixels / 1e6:.0f}): refused as a possible decompression bomb"
+            )
+        size = _file_size(fp)
+        if size > 8 * width * height + HEADER_SLACK_BYTES:  # 8 bytes: 16-bit RGBA, raw
+            raise ImageError(
+                f"{label}: the file ({size / 1e6:.0f} MB) is far larger than a {width} x "
+                f"{height} image can be: refused as damaged or hostile"
             )
         if min_size is not None and img.format in ("JPEG", "MPO") and img.mode in ("RGB", "L"):
             img.draft(img.mode, (min_size, min_size))

@@ -33,14 +33,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from nets.cnn.arch import LayerSpec, arch_from_dict, arch_to_dict, describe_layer
+from nets.cnn.arch import (
+    LayerSpec,
+    arch_from_dict,
+    arch_to_dict,
+    describe_layer,
+    totals,
+    validate,
+)
 from nets.cnn.config import TrainConfig
 from nets.cnn.trained import TestRecord, TrainedCnn
 from nets.errors import CheckpointError, ConfigError
-from nets.fileio import atomic_write_bytes, open_regular
+from nets.fileio import atomic_write_bytes, check_zip_contents, open_regular
 
 CHECKPOINT_FORMAT = "backprop-explorer-cnn-checkpoint"
 CHECKPOINT_VERSION = 1
+# The largest checkpoint read at all (any CNN the editor makes for 28x28 images is far
+# smaller); the zip directory's declared sizes are checked before torch reads anything.
+MAX_CHECKPOINT_BYTES = 1 << 30
 
 
 def _weights_digest(state_dict: dict[str, Any]) -> str:
@@ -101,13 +111,7 @@ def _sniff(path: Path, raw_head: bytes, size: int) -> None:
     if size == 0:
         raise CheckpointError(f"checkpoint corrupted: {path} is empty (0 bytes)")
     if raw_head.startswith(b"PK"):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = zf.namelist()
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            raise CheckpointError(
-                f"checkpoint corrupted: {path} is a damaged or truncated archive ({exc})"
-            ) from None
+        names = check_zip_contents(path, CheckpointError, "checkpoint", MAX_CHECKPOINT_BYTES)
         if names and all(n.endswith(".npy") for n in names):
             raise CheckpointError(
                 f"checkpoint mismatch: {path} is a numpy .npz file (a numpy-network "
@@ -266,6 +270,18 @@ def load_checkpoint(
         raise CheckpointError(
             f"checkpoint mismatch: {path} holds a different architecture "
             f"({_arch_difference(arch, tuple(expect_arch))}); the current model is unchanged"
+        )
+    try:
+        declared = totals(validate(arch, tuple(shape), len(names)), shape).params
+    except ConfigError as exc:
+        raise CheckpointError(f"checkpoint mismatch: {path}: {exc}") from None
+    held = sum(int(v.numel()) for v in state.values())
+    if declared > held:
+        # A tiny file can describe a network of billions of parameters: refuse it from the
+        # description, before building (and allocating) the model.
+        raise CheckpointError(
+            f"checkpoint corrupted: {path}: its architecture declares {declared:,} "
+            f"parameters but the file holds only {held:,} weights; refused before building it"
         )
     try:
         model = build_model(arch, tuple(shape), len(names))

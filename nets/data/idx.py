@@ -26,8 +26,9 @@ _DTYPES = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
-# No IDX file the app reads is anywhere near this; a header claiming more is corrupt.
-MAX_PAYLOAD_BYTES = 1 << 31
+# No IDX file the app reads is anywhere near this (Fashion-MNIST's largest is 47 MB); a
+# header claiming more is refused before anything is read or allocated.
+MAX_PAYLOAD_BYTES = 1 << 30
 
 
 def parse_idx(data: bytes, name: str = "IDX data", expect_ndim: int | None = None) -> np.ndarray:
@@ -59,15 +60,36 @@ def parse_idx(data: bytes, name: str = "IDX data", expect_ndim: int | None = Non
     return array.astype(dtype.newbyteorder("="), copy=True)
 
 
-def _read_limited(stream: io.BufferedIOBase | gzip.GzipFile, limit: int) -> bytes:
-    """Read to EOF in chunks, never more than ``limit`` + 1 bytes (no huge preallocation)."""
+def _read_exact(stream: io.BufferedIOBase | gzip.GzipFile, n: int) -> bytes:
+    """Read up to ``n`` bytes in chunks (a short result means the stream ended)."""
     out = bytearray()
-    while len(out) <= limit:
-        block = stream.read(min(1 << 20, limit + 1 - len(out)))
+    while len(out) < n:
+        block = stream.read(min(1 << 20, n - len(out)))
         if not block:
             break
         out += block
     return bytes(out)
+
+
+def _read_stream(stream: io.BufferedIOBase | gzip.GzipFile, name: str) -> bytes:
+    """The IDX bytes, reading the header first: the payload size it declares is checked
+    against MAX_PAYLOAD_BYTES before the payload is read, and no more than that size
+    (plus one byte, to notice trailing data) is ever decompressed."""
+    head = _read_exact(stream, 4)
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _DTYPES or head[3] == 0:
+        return head + _read_exact(stream, 64)  # parse_idx says what is wrong
+    dims_raw = _read_exact(stream, 4 * head[3])
+    dims = [int.from_bytes(dims_raw[i : i + 4], "big") for i in range(0, len(dims_raw) - 3, 4)]
+    declared = _DTYPES[head[2]].itemsize
+    for d in dims:
+        declared *= d
+    if declared > MAX_PAYLOAD_BYTES:
+        raise DataError(
+            f"{name}: the header declares {tuple(dims)} values ({declared / 1e9:.1f} GB), "
+            f"more than any IDX file the app reads ({MAX_PAYLOAD_BYTES >> 20} MB): refused "
+            "before reading it"
+        )
+    return head + dims_raw + _read_exact(stream, declared + 1)
 
 
 def read_idx(path: str | os.PathLike[str], expect_ndim: int | None = None) -> np.ndarray:
@@ -79,13 +101,11 @@ def read_idx(path: str | os.PathLike[str], expect_ndim: int | None = None) -> np
             f.seek(0)
             if head == b"\x1f\x8b":
                 with gzip.GzipFile(fileobj=f) as gz:
-                    data = _read_limited(gz, MAX_PAYLOAD_BYTES)
+                    data = _read_stream(gz, path.name)
             else:
-                data = _read_limited(f, MAX_PAYLOAD_BYTES)
+                data = _read_stream(f, path.name)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DataError(f"{path.name} is a truncated or corrupt gzip file: {exc}") from exc
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_PAYLOAD_BYTES:
-        raise DataError(f"{path.name} is larger than any IDX file the app reads")
     return parse_idx(data, path.name, expect_ndim)

