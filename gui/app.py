@@ -114,6 +114,11 @@ def run_app(
             raise ValueError(f"{path} does not exist")
         _open_reporting(window, path)
     window.show()
+    if os.environ.get("BACKPROP_EXPLORER_TEST_HOOK"):
+        # Only for tests/gui/realwindow: a read-only view of the window (gui/test_hook.py).
+        from gui.test_hook import install
+
+        window.test_hook = install(window)
 
     if screenshot:
         stopped = True

@@ -15,6 +15,7 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -77,6 +78,9 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("tabs")
         self.tabs.setDocumentMode(True)
+        # The tab bar never takes the focus: arrow keys belong to the tab's content
+        # (the Graph tab steps with ← and →); Ctrl+1..4 and Ctrl+Tab switch tabs.
+        self.tabs.tabBar().setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setCentralWidget(self.tabs)
         for tab_id, title, target in TABS:
             self.tabs.addTab(LazyTab(tab_id, target, self.context, self), title)
@@ -118,7 +122,13 @@ class MainWindow(QMainWindow):
 
     def _on_current_changed(self, index: int) -> None:
         if index >= 0:
-            self.tabs.widget(index).tab()
+            lazy = self.tabs.widget(index)
+            tab = lazy.tab()
+            focus = QApplication.focusWidget()
+            target = tab.focus_target()
+            if target is not None and (focus is None or not lazy.isAncestorOf(focus)):
+                # Keys pressed right after switching (F5 after Ctrl+1) reach the tab.
+                target.setFocus(Qt.FocusReason.OtherFocusReason)
         self.rebuild_menus()
 
     # -- menus -----------------------------------------------------------------------

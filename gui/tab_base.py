@@ -60,5 +60,14 @@ class AppTab(QWidget):
     def shutdown(self) -> None:
         """Stop this tab's work: called once, before the app exits."""
 
+    def focus_target(self) -> QWidget | None:
+        """The widget that gets the keyboard focus when the tab becomes current."""
+        return None
+
+    def test_state(self) -> dict:
+        """What this tab shows, as plain data, for the real-window tests' hook
+        (``gui.test_hook``): texts and screen rectangles, never live objects."""
+        return {}
+
     def prepare_screenshot(self) -> None:
         """Bring the tab into a state worth a screenshot (called by ``gui --screenshot``)."""

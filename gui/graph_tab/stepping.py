@@ -75,11 +75,10 @@ class StepController(QObject):
         ]
 
     def bind_shortcuts_to(self, widget: QWidget) -> None:
-        """Arrow keys and Backspace step only while ``widget`` (the canvas) has focus."""
-        for action in (self.forward_action, self.backward_action, self.back_action):
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            widget.addAction(action)
-        for action in (self.run_action, self.reset_action):
+        """The step keys act wherever the focus is inside ``widget`` (the whole Graph
+        tab: canvas, tables, panels). Text fields keep ← and → for their cursor: Qt
+        lets a focused line edit claim those keys before any shortcut."""
+        for action in self.actions:
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             widget.addAction(action)
 

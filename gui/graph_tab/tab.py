@@ -333,7 +333,7 @@ class GraphTab(AppTab):
             "Plot the output over one or two inputs, with the gradient and gradient descent",
             checkable=True,
         )
-        self.steps.bind_shortcuts_to(self.view)
+        self.steps.bind_shortcuts_to(self)
 
     def _connect(self) -> None:
         self.scene.moved.connect(lambda positions: self.editor.move(positions))
@@ -419,6 +419,14 @@ class GraphTab(AppTab):
     def shutdown(self) -> None:
         self.autosaver.stop()
         self.bridge.detach()
+
+    def focus_target(self) -> QWidget:
+        return self.view
+
+    def test_state(self) -> dict:
+        from gui.graph_tab.shown import graph_tab_state
+
+        return graph_tab_state(self)
 
     def prepare_screenshot(self) -> None:
         self._screenshot_mode = True

@@ -1,0 +1,295 @@
+"""A read-only window for the real-window tests (tests/gui/realwindow).
+
+Off unless ``BACKPROP_EXPLORER_TEST_HOOK`` names a socket path. The app then listens on
+that local socket; a test writes one JSON line naming a fixed query (``{"q": "state"}``)
+and reads one JSON line back. The queries only *report* what the window shows (focus,
+current tab, texts, screen rectangles to click on, labels whose text does not fit): there
+is no query that changes state or runs code. Input comes from real X events (xdotool).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRect
+from PySide6.QtGui import QFontMetrics, QTextDocument
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QComboBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMenuBar,
+    QStyle,
+    QStyleOptionComboBox,
+    QTabBar,
+    QWidget,
+)
+
+ENV = "BACKPROP_EXPLORER_TEST_HOOK"
+
+
+def _rect(widget: QWidget, local: QRect | None = None) -> list[int]:
+    """Global [x, y, w, h] of ``local`` (widget coordinates; the whole widget if None)."""
+    r = local if local is not None else widget.rect()
+    top_left = widget.mapToGlobal(r.topLeft())
+    return [top_left.x(), top_left.y(), r.width(), r.height()]
+
+
+def _describe(widget: QWidget | None) -> dict[str, Any] | None:
+    if widget is None:
+        return None
+    info: dict[str, Any] = {
+        "class": type(widget).__name__,
+        "object": widget.objectName(),
+        "accessible": widget.accessibleName(),
+        "visible": widget.isVisible(),
+        "enabled": widget.isEnabled(),
+        "rect": _rect(widget),
+        "text": _text(widget),
+        "tooltip": widget.toolTip(),
+    }
+    if isinstance(widget, QAbstractButton) and widget.isCheckable():
+        info["checked"] = widget.isChecked()
+    return info
+
+
+def _text(widget: QWidget) -> str:
+    if isinstance(widget, QLabel):
+        if widget.textFormat() != 0 and "<" in widget.text():  # rich text: as shown
+            doc = QTextDocument()
+            doc.setHtml(widget.text())
+            return doc.toPlainText()
+        return widget.text()
+    if isinstance(widget, QAbstractButton | QLineEdit):
+        return widget.text()
+    if isinstance(widget, QComboBox):
+        return widget.currentText()
+    if hasattr(widget, "windowTitle") and widget.isWindow():
+        return widget.windowTitle()
+    return ""
+
+
+def _visible(widget: QWidget) -> bool:
+    return widget.isVisible() and not widget.visibleRegion().isEmpty()
+
+
+def clipped_texts(root: QWidget) -> list[dict[str, Any]]:
+    """Visible labels, buttons, combo boxes and header sections whose text is wider (or,
+    wrapped, taller) than the room the widget has: what a person sees cut off."""
+    found: list[dict[str, Any]] = []
+
+    def report(widget: QWidget, text: str, need: int, have: int) -> None:
+        found.append(
+            {
+                "class": type(widget).__name__,
+                "object": widget.objectName(),
+                "text": text,
+                "need": need,
+                "have": have,
+            }
+        )
+
+    for widget in root.findChildren(QWidget):
+        if not _visible(widget):
+            continue
+        fm = QFontMetrics(widget.font())
+        if isinstance(widget, QLabel) and widget.text() and widget.pixmap().isNull():
+            room = widget.contentsRect().adjusted(
+                widget.margin(), widget.margin(), -widget.margin(), -widget.margin()
+            )
+            text = _text(widget)
+            if widget.wordWrap():
+                need = widget.heightForWidth(widget.width())
+                if need > widget.height() + 1:
+                    report(widget, text, need, widget.height())
+            else:
+                hint = widget.sizeHint()
+                pad = widget.width() - room.width()
+                if hint.width() - pad > room.width() + 1:
+                    report(widget, text, hint.width() - pad, room.width())
+        elif isinstance(widget, QAbstractButton) and widget.text():
+            text = widget.text().replace("&&", "\0").replace("&", "").replace("\0", "&")
+            icon = widget.iconSize().width() + 4 if not widget.icon().isNull() else 0
+            need = fm.horizontalAdvance(text) + icon + 8
+            if need > widget.width() and widget.metaObject().className() != "QToolButton":
+                report(widget, text, need, widget.width())
+        elif isinstance(widget, QComboBox) and widget.currentText():
+            option = QStyleOptionComboBox()
+            widget.initStyleOption(option)
+            field = widget.style().subControlRect(
+                QStyle.ComplexControl.CC_ComboBox,
+                option,
+                QStyle.SubControl.SC_ComboBoxEditField,
+                widget,
+            )
+            need = fm.horizontalAdvance(widget.currentText())
+            if not widget.itemIcon(widget.currentIndex()).isNull():
+                need += widget.iconSize().width() + 4
+            if need > field.width():
+                report(widget, widget.currentText(), need, field.width())
+        elif isinstance(widget, QHeaderView) and widget.model() is not None:
+            margin = widget.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, widget)
+            horizontal = widget.orientation().value == 1
+            count = widget.model().columnCount() if horizontal else widget.model().rowCount()
+            for section in range(count):
+                if widget.isSectionHidden(section) or widget.sectionSize(section) == 0:
+                    continue
+                text = str(widget.model().headerData(section, widget.orientation()) or "")
+                if not text:
+                    continue
+                if horizontal:
+                    need = fm.horizontalAdvance(text) + 2 * margin
+                    have = widget.sectionSize(section)
+                else:
+                    need, have = fm.horizontalAdvance(text) + 2 * margin, widget.width()
+                if need > have:
+                    report(widget, text, need, have)
+    return found
+
+
+def _menus(window: QWidget) -> dict[str, Any]:
+    """The menu bar's titles and the open popup menu's items, with screen rectangles."""
+    out: dict[str, Any] = {"bar": [], "popup": None}
+    bar = window.findChild(QMenuBar)
+    if bar is not None:
+        for action in bar.actions():
+            if action.isVisible():
+                out["bar"].append(
+                    {
+                        "text": action.text().replace("&", ""),
+                        "enabled": action.isEnabled(),
+                        "rect": _rect(bar, bar.actionGeometry(action)),
+                    }
+                )
+    popup = QApplication.activePopupWidget()
+    if isinstance(popup, QMenu):
+        items = []
+        for action in popup.actions():
+            if action.isSeparator() or not action.isVisible():
+                continue
+            items.append(
+                {
+                    "text": action.text().replace("&", ""),
+                    "enabled": action.isEnabled(),
+                    "submenu": action.menu() is not None,
+                    "checkable": action.isCheckable(),
+                    "rect": _rect(popup, popup.actionGeometry(action)),
+                }
+            )
+        out["popup"] = {"title": popup.title().replace("&", ""), "items": items}
+    return out
+
+
+def _tabs(window: QWidget) -> list[dict[str, Any]]:
+    out = []
+    for bar in window.findChildren(QTabBar):
+        if not _visible(bar):
+            continue
+        for i in range(bar.count()):
+            out.append(
+                {
+                    "bar": bar.parent().objectName() if bar.parent() else "",
+                    "text": bar.tabText(i),
+                    "current": i == bar.currentIndex(),
+                    "rect": _rect(bar, bar.tabRect(i)),
+                }
+            )
+    return out
+
+
+def _windows() -> list[dict[str, Any]]:
+    return [
+        {
+            "class": type(w).__name__,
+            "object": w.objectName(),
+            "title": w.windowTitle(),
+            "text": w.text() if hasattr(w, "text") and callable(w.text) else "",
+            "modal": w.isModal(),
+            "rect": _rect(w),
+        }
+        for w in QApplication.topLevelWidgets()
+        if w.isVisible() and not isinstance(w, QMenu)
+    ]
+
+
+class TestHook(QObject):
+    """Answers the fixed queries below on a local socket (see the module docstring)."""
+
+    def __init__(self, window: Any, path: str) -> None:
+        super().__init__(window)
+        self.window = window
+        self.queries: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "state": self._state,
+            "widgets": self._widgets,
+            "menus": lambda _r: _menus(self.window),
+            "tabs": lambda _r: _tabs(self.window),
+            "clipped": lambda _r: clipped_texts(self.window),
+            "tab_state": lambda _r: self._current_tab_state(),
+        }
+        if os.path.exists(path):
+            os.unlink(path)
+        self.server = QLocalServer(self)
+        self.server.newConnection.connect(self._accept)
+        if not self.server.listen(path):
+            raise OSError(f"test hook: cannot listen on {path}: {self.server.errorString()}")
+
+    def _accept(self) -> None:
+        while self.server.hasPendingConnections():
+            conn = self.server.nextPendingConnection()
+            conn.readyRead.connect(lambda c=conn: self._answer(c))
+
+    def _answer(self, conn: QLocalSocket) -> None:
+        if not conn.canReadLine():
+            return
+        line = bytes(conn.readLine().data()).decode("utf-8", "replace")
+        try:
+            request = json.loads(line)
+            answer = {"ok": self.queries[request["q"]](request)}
+        except Exception as exc:  # noqa: BLE001 - a bad query is the test's problem
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        conn.write((json.dumps(answer) + "\n").encode("utf-8"))
+        conn.flush()
+        conn.disconnectFromServer()
+
+    def _state(self, _request: dict[str, Any]) -> dict[str, Any]:
+        app = QApplication.instance()
+        tab = self.window.tabs.currentWidget()
+        return {
+            "title": self.window.windowTitle(),
+            "tab": getattr(tab, "tab_id", ""),
+            "focus": _describe(app.focusWidget()),
+            "status": self.window.statusBar().currentMessage(),
+            "windows": _windows(),
+            "popup": _describe(QApplication.activePopupWidget()),
+            "modal": _describe(QApplication.activeModalWidget()),
+            "size": [self.window.width(), self.window.height()],
+        }
+
+    def _widgets(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        """Widgets whose accessible name, object name or shown text is ``request["name"]``."""
+        name = request["name"]
+        found = []
+        for top in QApplication.topLevelWidgets():
+            for w in [top, *top.findChildren(QWidget)]:
+                if name in (w.accessibleName(), w.objectName(), _text(w)):
+                    found.append(_describe(w))
+        return found
+
+    def _current_tab_state(self) -> dict[str, Any]:
+        tab = self.window.current_tab()
+        return tab.test_state() if tab is not None else {}
+
+
+def install(window: Any) -> TestHook | None:
+    """Start the hook when the environment asks for it; otherwise do nothing."""
+    path = os.environ.get(ENV)
+    if not path:
+        return None
+    return TestHook(window, path)
