@@ -206,9 +206,10 @@ def run_eval(args: argparse.Namespace) -> int:
         width = max([len(n) for n in grads] + [1])
         print(f"{out_name} = {_text_number(result.value)}")
         if check is not None:
-            print(f"  {'':{width + 4}}  {'analytic':>17}  {'numeric':>17}  {'rel. error':>10}")
+            pad = width + len(out_name) + 3
+            print(f"  {'':{pad}}  {'analytic':>17}  {'numeric':>17}  {'rel. error':>10}")
             for c in check.inputs:
-                label = f"dL/d{c.name}".ljust(width + 4)
+                label = f"d{out_name}/d{c.name}".ljust(pad)
                 if c.no_grad:
                     print(f"  {label}  {'-':>17}  {'-':>17}  {'-':>10}  no gradient (selector)")
                     continue
@@ -221,7 +222,7 @@ def run_eval(args: argparse.Namespace) -> int:
         else:
             for name, g in grads.items():
                 note = "  (no gradient: it only feeds a selector)" if name in no_grad else ""
-                print(f"  dL/d{name.ljust(width)} = {_text_number(g)}{note}")
+                print(f"  d{out_name}/d{name.ljust(width)} = {_text_number(g)}{note}")
     if result.nonfinite:
         where = ", ".join(sorted(graph.node(i).name for i in result.nonfinite))
         print(f"warning: a nan or inf first appears at {where}", file=sys.stderr)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -309,13 +309,15 @@ class EdgeGradient:
     contribution: float
     no_grad: bool
 
-    def describe(self) -> str:
-        """E.g. ``dL/de1 += -3.7 × 0.25 = -0.93`` (or a no-gradient note)."""
+    def describe(self, output: str = "L", digits: int = 4) -> str:
+        """E.g. ``dL/de1 += -3.7 × 0.25 = -0.93`` (or a no-gradient note); ``output``
+        names the node the gradient is of."""
         if self.no_grad:
             return f"{self.src_name}: no gradient (selector)"
+        up, local = format_value(self.upstream, digits), format_value(self.local, digits)
         return (
-            f"dL/d{self.src_name} += {format_value(self.upstream)} × "
-            f"{format_value(self.local)} = {format_value(self.contribution)}"
+            f"d{output}/d{self.src_name} += {format_operand(up)} × "
+            f"{format_operand(local)} = {format_value(self.contribution, digits)}"
         )
 
 
@@ -356,22 +358,25 @@ class BackwardRecord:
         head = f"backward {self.index}/{self.total}: {self.name}"
         return f"{head} = {self.formula}" if self.edges else head
 
-    def explain(self) -> list[str]:
-        """Lines for a detail view: the upstream sum, then each edge's product."""
+    def explain(self, output: str = "L", digits: int = 4) -> list[str]:
+        """Lines for a detail view: the upstream sum, then each edge's product.
+        ``output`` names the node the gradient is of (``dg/da`` for an output ``g``)."""
+        d = f"d{output}/d{self.name}"
         if self.upstream_parts:
-            parts = " + ".join(format_value(c.value) for c in self.upstream_parts)
-            lines = [f"dL/d{self.name} = {parts} = {format_value(self.upstream)}"]
+            parts = format_sum([format_value(c.value, digits) for c in self.upstream_parts])
+            lines = [f"{d} = {parts} = {format_value(self.upstream, digits)}"]
         else:
-            lines = [f"dL/d{self.name} = {format_value(self.upstream)} (the output)"]
-        lines += [e.describe() for e in self.edges]
+            lines = [f"{d} = {format_value(self.upstream, digits)} (the output)"]
+        lines += [e.describe(output, digits) for e in self.edges]
         return lines
 
 
 StepRecord = ForwardRecord | BackwardRecord
 
 
-def format_value(x: float | None) -> str:
-    """Compact text for a value in records and labels (4 significant digits)."""
+def format_value(x: float | None, digits: int = 4) -> str:
+    """Compact text for a value in records and labels (``digits`` significant digits,
+    no exponent between 1e-4 and 1e6: ``1000``, not ``1e+03``)."""
     if x is None:
         return "—"
     if x != x:
@@ -382,7 +387,29 @@ def format_value(x: float | None) -> str:
         return "0"
     if x == int(x) and abs(x) < 1e6:
         return str(int(x))
-    return f"{x:.4g}"
+    text = f"{x:.{digits}g}"
+    if "e" in text and 1e-4 <= abs(x) < 1e6:
+        text = f"{float(text):.{max(0, digits - 1)}f}".rstrip("0").rstrip(".")
+    return text
+
+
+def format_sum(terms: Sequence[str]) -> str:
+    """Formatted terms joined as a sum, negatives subtracted: ``a − 333 + 0``."""
+    out = ""
+    for i, term in enumerate(terms):
+        negative = term.startswith("-") and term != "-"
+        body = term[1:] if negative else term
+        if i == 0:
+            out = term
+        else:
+            out += f" − {body}" if negative else f" + {body}"
+    return out
+
+
+def format_operand(text: str) -> str:
+    """A formatted number ready to stand inside a formula: ``(-1.313)`` for negatives,
+    so ``-x`` reads ``-(-1.313)`` and never ``--1.313``."""
+    return f"({text})" if text.startswith("-") else text
 
 
 # ------------------------------------------------------------------------- stepper

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyleOptionComboBox,
     QTabBar,
+    QToolTip,
     QWidget,
 )
 
@@ -270,6 +271,7 @@ class TestHook(QObject):
             "popup": _describe(QApplication.activePopupWidget()),
             "modal": _describe(QApplication.activeModalWidget()),
             "size": [self.window.width(), self.window.height()],
+            "tooltip": QToolTip.text() if QToolTip.isVisible() else "",
         }
 
     def _widgets(self, request: dict[str, Any]) -> list[dict[str, Any]]:

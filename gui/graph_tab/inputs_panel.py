@@ -66,6 +66,7 @@ class InputsPanel(QWidget):
         layout.addWidget(self.table)
         layout.addWidget(hint)
 
+        self.digits = theme.DEFAULT_DIGITS
         self._filling = False
         self._pending = False
         self._longest: dict[int, int] = {}
@@ -77,6 +78,7 @@ class InputsPanel(QWidget):
             bridge.node_changed,
             bridge.graph_cleared,
             bridge.evaluation_changed,
+            bridge.output_changed,
         ):
             signal.connect(self._schedule)
         self.refresh()
@@ -85,6 +87,11 @@ class InputsPanel(QWidget):
         if not self._pending:
             self._pending = True
             QTimer.singleShot(0, self.refresh)
+
+    def set_digits(self, digits: int) -> None:
+        """Significant digits of the gradients shown (View > Precision)."""
+        self.digits = digits
+        self.refresh()
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         """(name, kind, value text, gradient text) per row, for tests and exports."""
@@ -105,13 +112,21 @@ class InputsPanel(QWidget):
         ev = graph.evaluation
         leaves = [n for n in graph.nodes() if n.op == "input"]
         leaves += [n for n in graph.nodes() if n.op == "const"]
+        out = graph.node(graph.output_id).name if graph.output_id in graph else "L"
+        header = self.table.horizontalHeaderItem(COL_GRAD)
+        if header.text() != f"d{out}/dx":
+            header.setText(f"d{out}/dx")
+            header.setToolTip(
+                f"The gradient of the output {out} with respect to this input "
+                "(after the backward pass)"
+            )
         self._filling = True
         texts: list[tuple[str, str, str, str]] = []
         try:
             self.table.setRowCount(len(leaves))
             for r, node in enumerate(leaves):
                 hidden = node.id in self.scene.hidden_grads
-                grad = "?" if hidden else theme.fmt(ev.grads.get(node.id))
+                grad = "?" if hidden else theme.fmt(ev.grads.get(node.id), self.digits)
                 cells = (node.name, node.op, theme.fmt_full(node.leaf_value), grad)
                 texts.append(cells)
                 for c, text in enumerate(cells):

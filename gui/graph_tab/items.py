@@ -13,6 +13,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QBrush,
     QColor,
+    QFont,
     QFontMetricsF,
     QPainter,
     QPainterPath,
@@ -51,6 +52,23 @@ def _metrics(font) -> QFontMetricsF:  # noqa: ANN001
     return _METRICS[key]
 
 
+_SMALLER: dict[tuple[int, float], QFont] = {}
+
+
+def _fitting_font(font: QFont, text: str, width: float) -> QFont:
+    """``font``, or a smaller copy of it in which ``text`` fits ``width``."""
+    need = _metrics(font).horizontalAdvance(text)
+    if need <= width:
+        return font
+    size = max(6.0, round(font.pointSizeF() * width / need * 2) / 2 - 0.5)
+    key = (id(font), size)
+    if key not in _SMALLER:
+        smaller = QFont(font)
+        smaller.setPointSizeF(size)
+        _SMALLER[key] = smaller
+    return _SMALLER[key]
+
+
 def _edge_metrics() -> QFontMetricsF:
     return _metrics(_F_EDGE)
 
@@ -72,6 +90,8 @@ class NodeDisplay:
     grad_hidden: bool = False
     practice_mark: str = ""  # "right", "wrong" or ""
     fanout: str = ""  # e.g. "Σ 0.2 + 0.3 = 0.5" when several consumers sent gradients
+    value_full: str = "–"  # every digit, for the tooltip
+    grad_full: str = "–"
 
 
 class PortItem(QGraphicsEllipseItem):
@@ -200,7 +220,8 @@ class NodeItem(QGraphicsRectItem):
         tip = f"<b>{node.name}</b> ({node.op})<br>{spec.tooltip()}"
         if node.op == "input":
             tip += "<br><i>Double-click the value to edit it, the name to rename.</i>"
-        self.setToolTip(tip)
+        self._tip = tip
+        self._update_tooltip()
         self.update()
         for edge in list(self.edges):
             edge.update_path()
@@ -217,7 +238,16 @@ class NodeItem(QGraphicsRectItem):
     def set_display(self, display: NodeDisplay) -> None:
         if display != self.display:
             self.display = display
+            self._update_tooltip()
             self.update()
+
+    def _update_tooltip(self) -> None:
+        # Hovering shows every digit: the canvas rounds to 4 so the labels fit.
+        d = getattr(self, "display", None) or NodeDisplay()
+        numbers = f"value = {d.value_full}"
+        if not d.grad_hidden:
+            numbers += f"<br>gradient = {d.grad_full}"
+        self.setToolTip(f"{self._tip}<br>{numbers}")
 
     # -- hit areas for double-click editing --------------------------------------------
     def name_rect(self) -> QRectF:
@@ -339,7 +369,14 @@ class NodeItem(QGraphicsRectItem):
             painter.setPen(theme.MUTED)
             painter.drawText(band_rect, Qt.AlignmentFlag.AlignVCenter, label)
             computed = text != "–"
-            painter.setFont(_F_NUMBER_BOLD if computed and not d.stale else _F_NUMBER)
+            # The number starts after its label: a long one gets a smaller font rather
+            # than running into "grad" ("grad-0.01339").
+            left = x_label + _metrics(_F_LABEL).horizontalAdvance(label) + 5
+            room = QRectF(left, top, theme.NODE_WIDTH - left - 8, theme.ROW_HEIGHT)
+            number_font = _fitting_font(
+                _F_NUMBER_BOLD if computed and not d.stale else _F_NUMBER, text, room.width()
+            )
+            painter.setFont(number_font)
             if d.stale:
                 painter.setPen(theme.STALE)
             elif text in ("nan", "inf", "-inf"):
@@ -347,9 +384,7 @@ class NodeItem(QGraphicsRectItem):
             else:
                 painter.setPen(colour if computed else theme.MUTED)
             painter.drawText(
-                QRectF(x_label, top, theme.NODE_WIDTH - x_label - 10, theme.ROW_HEIGHT),
-                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                text,
+                room, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, text
             )
 
         if d.output:

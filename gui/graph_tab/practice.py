@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -36,17 +37,27 @@ from gui.graph_tab.scene import GraphScene
 
 META_KEY = "practice"
 DEFAULT_TOLERANCE = 0.01
+#: answers allowed per question before the correct one is shown
+DEFAULT_TRIES = 2
 
 
 def practice_settings(graph: Graph) -> dict:
-    """``{"enabled": bool, "tolerance": float}`` from the graph's meta (defaults filled)."""
+    """``{"enabled": bool, "tolerance": float, "tries": int}`` from the graph's meta
+    (defaults filled)."""
     raw = graph.get_meta(META_KEY) or {}
     if not isinstance(raw, dict):
         raw = {}
     tol = raw.get("tolerance", DEFAULT_TOLERANCE)
     if not isinstance(tol, int | float) or not math.isfinite(tol) or tol < 0:
         tol = DEFAULT_TOLERANCE
-    return {"enabled": bool(raw.get("enabled", False)), "tolerance": float(tol)}
+    tries = raw.get("tries", DEFAULT_TRIES)
+    if not isinstance(tries, int) or isinstance(tries, bool) or not 1 <= tries <= 9:
+        tries = DEFAULT_TRIES
+    return {
+        "enabled": bool(raw.get("enabled", False)),
+        "tolerance": float(tol),
+        "tries": tries,
+    }
 
 
 def parse_answer(text: str) -> float:
@@ -87,6 +98,9 @@ class Answer:
     expected: float
     correct: bool
     explanation: list[str] = field(default_factory=list)
+    #: wrong, but another try is allowed: nothing was revealed
+    retry: bool = False
+    tries_left: int = 0
 
 
 class PracticeSession(QObject):
@@ -100,15 +114,22 @@ class PracticeSession(QObject):
         self.scene = scene
         self.enabled = False
         self.tolerance = DEFAULT_TOLERANCE
+        self.tries = DEFAULT_TRIES
+        #: wrong answers given to the open question so far
+        self.attempts = 0
         self.revealed: set[str] = set()
         self.answers: list[Answer] = []
         self.pending: Question | None = None
         self.finished = False
 
     # -- state ---------------------------------------------------------------------------
-    def set_enabled(self, enabled: bool, tolerance: float | None = None) -> None:
+    def set_enabled(
+        self, enabled: bool, tolerance: float | None = None, tries: int | None = None
+    ) -> None:
         if tolerance is not None:
             self.tolerance = tolerance
+        if tries is not None:
+            self.tries = tries
         if enabled != self.enabled:
             self.enabled = enabled
             self.restart()
@@ -120,6 +141,7 @@ class PracticeSession(QObject):
         self.revealed = set()
         self.answers = []
         self.pending = None
+        self.attempts = 0
         self.finished = False
         self.sync()
 
@@ -134,6 +156,11 @@ class PracticeSession(QObject):
         self.scene.refresh_evaluation()
         self.changed.emit()
 
+    def d(self, name: str) -> str:
+        """``dg/da``: the derivative of the graph's output (by its name) by ``name``."""
+        g = self.graph
+        return f"d{g.node(g.output_id).name if g.output_id in g else 'L'}/d{name}"
+
     @property
     def score(self) -> tuple[int, int]:
         return sum(a.correct for a in self.answers), len(self.answers)
@@ -141,12 +168,13 @@ class PracticeSession(QObject):
     # -- flow ------------------------------------------------------------------------------
     def ask_step(self, record: BackwardRecord) -> None:
         total = record.total
+        self.attempts = 0
         self.pending = Question(
             record.node,
             record.name,
             record.upstream,
             f"Backward step {record.index}/{total}: {record.name} = {record.formula}\n"
-            f"What is dL/d{record.name}?",
+            f"What is {self.d(record.name)}?",
             record,
         )
         self.sync()
@@ -158,11 +186,12 @@ class PracticeSession(QObject):
             g = grads.get(node_id)
             if g is not None and node_id not in self.revealed:
                 name = self.graph.node(node_id).name
+                self.attempts = 0
                 self.pending = Question(
                     node_id,
                     name,
                     g,
-                    f"The backward pass reached the input {name}.\nWhat is dL/d{name}?",
+                    f"The backward pass reached the input {name}.\nWhat is {self.d(name)}?",
                 )
                 self.sync()
                 return True
@@ -180,6 +209,13 @@ class PracticeSession(QObject):
         value = parse_answer(text)
         correct = is_close(value, q.expected, self.tolerance)
         result = Answer(q.node_id, q.name, value, q.expected, correct)
+        if not correct and self.attempts + 1 < self.tries:
+            # Another try: the question stays open and nothing is revealed.
+            self.attempts += 1
+            result.retry = True
+            result.tries_left = self.tries - self.attempts
+            self.changed.emit()
+            return result
         if not correct:
             result.explanation = self.explain(q.node_id)
         self.answers.append(result)
@@ -195,7 +231,7 @@ class PracticeSession(QObject):
         ev = g.evaluation
         name = g.node(node_id).name
         if node_id == g.output_id:
-            return [f"{name} is the output: dL/d{name} = 1 by definition."]
+            return [f"{name} is the output: {self.d(name)} = 1 by definition."]
         lines = []
         for edge in g.out_edges(node_id):
             contribution = ev.contributions.get(edge)
@@ -214,7 +250,7 @@ class PracticeSession(QObject):
         port = dst.port_names[edge.port]
         return (
             f"local derivative ∂{dst.name}/∂{src.name} (port {port}) = {theme.fmt(local)}; "
-            f"dL/d{dst.name} × local = {theme.fmt(upstream)} × {theme.fmt(local)} "
+            f"{self.d(dst.name)} × local = {theme.fmt(upstream)} × {theme.fmt(local)} "
             f"= {theme.fmt(contribution)}"
         )
 
@@ -226,6 +262,8 @@ class PracticePanel(QWidget):
     next_requested = Signal()
     #: tolerance changed by the user (fraction, e.g. 0.01)
     tolerance_changed = Signal(float)
+    #: answers allowed per question changed by the user
+    tries_changed = Signal(int)
 
     def __init__(self, session: PracticeSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -246,6 +284,13 @@ class PracticePanel(QWidget):
         self.tolerance.editingFinished.connect(
             lambda: self.tolerance_changed.emit(self.tolerance.value() / 100.0)
         )
+        self.tries = QSpinBox()
+        self.tries.setObjectName("practiceTries")
+        self.tries.setRange(1, 9)
+        self.tries.setToolTip(
+            "How many answers a question takes before the correct one is shown, saved in the file"
+        )
+        self.tries.editingFinished.connect(lambda: self.tries_changed.emit(self.tries.value()))
         self.question = QLabel()
         self.question.setObjectName("practiceQuestion")
         self.question.setWordWrap(True)
@@ -253,7 +298,8 @@ class PracticePanel(QWidget):
         self.answer_edit = QLineEdit()
         self.answer_edit.setObjectName("practiceAnswer")
         self.answer_edit.setPlaceholderText("dL/d… = ?")
-        self.answer_edit.returnPressed.connect(self.check)
+        # Enter checks the answer; Enter again (nothing open) takes the next step.
+        self.answer_edit.returnPressed.connect(self._enter)
         self.check_button = QPushButton("Check")
         self.check_button.setObjectName("practiceCheck")
         self.check_button.clicked.connect(self.check)
@@ -282,6 +328,8 @@ class PracticePanel(QWidget):
         inner.addWidget(self.next_button)
         settings = QFormLayout()
         settings.addRow("Tolerance", self.tolerance)
+        settings.addRow("Tries per question", self.tries)
+        self._asked: object = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.intro)
@@ -292,6 +340,12 @@ class PracticePanel(QWidget):
         session.changed.connect(self.refresh)
         self.refresh()
 
+    def _enter(self) -> None:
+        if self.session.pending is not None:
+            self.check()
+        elif self.next_button.isEnabled():
+            self.next_requested.emit()
+
     def check(self) -> Answer | None:
         try:
             result = self.session.answer(self.answer_edit.text())
@@ -299,21 +353,31 @@ class PracticePanel(QWidget):
             self.feedback.setText(str(exc))
             self.feedback.setStyleSheet("color: #d93025;")
             return None
+        if result.retry:
+            left = result.tries_left
+            self.feedback.setText(
+                f"✗ Not quite: {theme.fmt(result.answer, 6)} is not {self.session.d(result.name)}. "
+                f"Try again ({left} {'try' if left == 1 else 'tries'} left)."
+            )
+            self.feedback.setStyleSheet("color: #d93025;")
+            self.answer_edit.selectAll()
+            return result
         if result.correct:
             self.feedback.setText(
-                f"✓ Right: dL/d{result.name} = {theme.fmt(result.expected, 6)}. Press Next step."
+                f"✓ Right: {self.session.d(result.name)} = {theme.fmt(result.expected, 6)}. "
+                "Press Enter (or Next step) to go on."
             )
             self.feedback.setStyleSheet("color: #1e8e3e;")
         else:
             lines = "<br>".join(result.explanation)
             self.feedback.setText(
                 f"✗ Not quite: you typed {theme.fmt(result.answer, 6)}, "
-                f"dL/d{result.name} = {theme.fmt(result.expected, 6)}.<br>{lines}"
+                f"{self.session.d(result.name)} = {theme.fmt(result.expected, 6)}.<br>{lines}"
             )
             self.feedback.setStyleSheet("color: #d93025;")
         mark = "✓" if result.correct else "✗"
         item = QListWidgetItem(
-            f"{mark} dL/d{result.name} = {theme.fmt(result.expected)} "
+            f"{mark} {self.session.d(result.name)} = {theme.fmt(result.expected)} "
             f"(you: {theme.fmt(result.answer)})"
         )
         item.setForeground(theme.OK_GREEN if result.correct else theme.WARNING)
@@ -326,20 +390,29 @@ class PracticePanel(QWidget):
         self.setEnabled(s.enabled)
         if abs(self.tolerance.value() - s.tolerance * 100) > 1e-9:
             self.tolerance.setValue(s.tolerance * 100)
+        if self.tries.value() != s.tries:
+            self.tries.setValue(s.tries)
         if not s.answers:
             self.history.clear()
         right, total = s.score
+        if s.pending is not self._asked:
+            # A new question (or none): the last question's feedback no longer applies.
+            if s.pending is not None or not s.enabled:
+                self.feedback.clear()
+            self._asked = s.pending
+        open_question = s.pending is not None
+        # Enabled before the focus moves: a disabled box cannot take the focus.
+        self.answer_edit.setEnabled(s.enabled and not s.finished)
+        self.check_button.setEnabled(open_question)
+        self.next_button.setEnabled(s.enabled and not open_question and not s.finished)
         if not s.enabled:
             self.question.setText("Practice mode is off (Edit > Practice mode).")
             self.feedback.clear()
-        elif s.pending is not None:
+        elif open_question:
             self.question.setText(s.pending.prompt)
             self.answer_edit.setFocus()
         elif s.finished:
             self.question.setText(f"Done! Score: {right} / {total}")
         else:
             self.question.setText("Press Next step for the next question.")
-        self.answer_edit.setEnabled(s.pending is not None)
-        self.check_button.setEnabled(s.pending is not None)
-        self.next_button.setEnabled(s.pending is None and not s.finished)
         self.score.setText(f"Score: {right} / {total}" if total else "")

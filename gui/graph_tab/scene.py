@@ -14,6 +14,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QPointF, QRectF, Qt, QVariantAnimation, Signal
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsSceneMouseEvent
 
+from graph.evaluate import format_operand, format_sum
 from graph.events import Edge
 from graph.model import Graph
 from gui.graph_tab import theme
@@ -139,6 +140,7 @@ class GraphScene(QGraphicsScene):
         item = self.nodes.get(node_id)
         if item is not None:
             item.set_node(self.graph.node(node_id))
+            self._schedule_refresh()
             # Ports may have changed (choose's n): edges follow their port positions.
             for edge in item.edges:
                 edge.update_path()
@@ -199,12 +201,19 @@ class GraphScene(QGraphicsScene):
         output = graph.output_id
         current = ev.current if ev.current in self.nodes and self._show_current else None
         highlight = set(graph.in_edges(current)) if current is not None else set()
+        out_name = graph.node(output).name if output in graph else "L"
         for node_id, item in self.nodes.items():
             hidden = node_id in self.hidden_grads
+            node = item.node
+            # A leaf shows its own current value at once, even while the rest is stale.
+            value = node.leaf_value if node.op in ("input", "const") else values.get(node_id)
+            grad = None if hidden else grads.get(node_id)
             item.set_display(
                 NodeDisplay(
-                    value=theme.fmt(values.get(node_id)),
+                    value=theme.fmt(value),
                     grad=theme.fmt(grads.get(node_id)),
+                    value_full=theme.fmt_full(value),
+                    grad_full=theme.fmt_full(grad),
                     stale=ev.stale,
                     current=node_id == current,
                     warning=node_id in ev.nonfinite,
@@ -224,12 +233,13 @@ class GraphScene(QGraphicsScene):
                 dst_name = graph.node(edge.dst).name
                 # Edge labels get 3 digits so they fit between nodes; tooltips get all.
                 formula = (
-                    f"{theme.fmt(up, 3)} × {theme.fmt(local, 3)} = {theme.fmt(contribution, 3)}"
+                    f"{format_operand(theme.fmt(up, 3))} × {format_operand(theme.fmt(local, 3))}"
+                    f" = {theme.fmt(contribution, 3)}"
                 )
                 tip = (
                     f"<b>gradient into {src_name}</b> along this edge<br>"
                     f"upstream × local = contribution<br>"
-                    f"dL/d{dst_name} × ∂{dst_name}/∂{src_name} = "
+                    f"d{out_name}/d{dst_name} × ∂{dst_name}/∂{src_name} = "
                     f"{theme.fmt_full(up)} × {theme.fmt_full(local)} = "
                     f"{theme.fmt_full(contribution)}"
                 )
@@ -269,7 +279,7 @@ class GraphScene(QGraphicsScene):
         if all(p is None for p in parts):
             fan.set_text("")
             return
-        terms = " + ".join(theme.fmt(p, 3) if p is not None else "?" for p in parts)
+        terms = format_sum([theme.fmt(p, 3) if p is not None else "?" for p in parts])
         grad = ev.grads.get(node_id)
         total = f" = {theme.fmt(grad, 4)}" if grad is not None and None not in parts else ""
         fan.set_text(f"Σ {terms}{total}")

@@ -8,7 +8,8 @@ import html
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout
 
-from graph.evaluate import BackwardRecord, ForwardRecord, format_value
+from graph.evaluate import BackwardRecord, ForwardRecord, format_operand, format_value
+from gui.graph_tab import theme
 from gui.graph_tab.bridge import GraphBridge
 from gui.graph_tab.stepping import StepController
 
@@ -31,6 +32,8 @@ class StepInfo(QFrame):
         self.setObjectName("stepInfo")
         self.controller = controller
         self.graph = bridge.graph
+        #: significant digits shown (View > Precision)
+        self.digits = theme.DEFAULT_DIGITS
         self.setStyleSheet(
             "QFrame#stepInfo { background: #ffffff; border: 1px solid #dadce0;"
             " border-radius: 4px; }"
@@ -51,6 +54,17 @@ class StepInfo(QFrame):
         bridge.evaluation_changed.connect(lambda *_: self.refresh())
         bridge.graph_cleared.connect(self.refresh)
         self.refresh()
+
+    def set_digits(self, digits: int) -> None:
+        self.digits = digits
+        self.refresh()
+
+    def _num(self, x: float | None) -> str:
+        return format_value(x, self.digits)
+
+    def _output_name(self) -> str:
+        g = self.graph
+        return g.node(g.output_id).name if g.output_id in g else "L"
 
     def text(self) -> str:
         """The explanation as plain text (for tests)."""
@@ -81,7 +95,7 @@ class StepInfo(QFrame):
     def _forward(self, r: ForwardRecord) -> str:
         node = self.graph.node(r.node) if r.node in self.graph else None
         lines = [_span(f"forward {r.index}/{r.total}", _BLUE, True)]
-        numbers = [format_value(p.value) for p in r.inputs]
+        numbers = [format_operand(self._num(p.value)) for p in r.inputs]
         if node is not None:
             try:
                 filled = node.spec.format_expr(numbers, node.params)
@@ -90,7 +104,7 @@ class StepInfo(QFrame):
             lines.append(
                 _span(f"{r.name} = {r.formula}", "#202124", True)
                 + "<br>"
-                + _span(f"= {filled} = {format_value(r.output)}", _BLUE, True)
+                + _span(f"= {filled} = {self._num(r.output)}", _BLUE, True)
             )
         if r.nonfinite:
             lines.append(_span("⚠ a nan/inf first appears here", _RED, True))
@@ -101,9 +115,10 @@ class StepInfo(QFrame):
         head = _span(f"backward {r.index}/{r.total}", _ORANGE, True)
         lines = [head, _span(f"{r.name} = {r.formula}", "#202124", True)]
         if practice is not None and practice.enabled and r.node not in practice.revealed:
-            lines.append(_span(f"Practice: what is dL/d{r.name}? (Practice panel)", _GREY))
+            d = f"d{self._output_name()}/d{r.name}"
+            lines.append(_span(f"Practice: what is {d}? (Practice panel)", _GREY))
             return "<br>".join(lines)
-        for i, line in enumerate(r.explain()):
+        for i, line in enumerate(r.explain(self._output_name(), self.digits)):
             colour = "#202124" if i == 0 else _ORANGE
             lines.append(_span(line, colour, i == 0))
         if r.nonfinite:
@@ -120,7 +135,7 @@ class StepInfo(QFrame):
         hidden = practice is not None and practice.enabled
         lines = [
             _span("Everything computed", "#202124", True),
-            _span(f"{g.node(out).name} = {format_value(ev.values.get(out))}", _BLUE, True),
+            _span(f"{g.node(out).name} = {self._num(ev.values.get(out))}", _BLUE, True),
         ]
         for node_id in g.inputs():
             grad = ev.grads.get(node_id)
@@ -128,7 +143,7 @@ class StepInfo(QFrame):
             if grad is None:
                 feeds_output = out in g.descendants(node_id)
                 why = "it only feeds a choose selector" if feeds_output else "no path to it"
-                lines.append(_span(f"dL/d{name}: no gradient ({why})", _GREY))
+                lines.append(_span(f"d{g.node(out).name}/d{name}: no gradient ({why})", _GREY))
             elif not hidden:
-                lines.append(_span(f"dL/d{name} = {format_value(grad)}", _ORANGE))
+                lines.append(_span(f"d{g.node(out).name}/d{name} = {self._num(grad)}", _ORANGE))
         return "<br>".join(lines)

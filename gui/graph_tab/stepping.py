@@ -101,7 +101,7 @@ class StepController(QObject):
         p = self.practice
         if p is not None and p.enabled:
             if p.pending is not None:
-                self._say(f"Practice: type dL/d{p.pending.name} first (Practice panel).")
+                self._say(f"Practice: type {p.d(p.pending.name)} first (Practice panel).")
                 return None
         if not len(self.graph):
             self._say("The graph is empty.")

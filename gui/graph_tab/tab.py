@@ -43,6 +43,7 @@ from gui.graph_tab.node_edit import NodeEditing
 from gui.graph_tab.output_choice import OutputChoice
 from gui.graph_tab.palette import OpPalette
 from gui.graph_tab.practice import META_KEY, PracticePanel, PracticeSession, practice_settings
+from gui.graph_tab.precision import precision_menu
 from gui.graph_tab.program_dialog import ProgramDialog
 from gui.graph_tab.recovery import CrashRecovery
 from gui.graph_tab.scene import GraphScene
@@ -107,6 +108,7 @@ class GraphTab(AppTab):
             self,
         )
         self._build_ui()
+        self.precision_menu = precision_menu(self, context.settings, self.set_digits)
         self._connect()
         self._rebuild_recent_menu()
         self._refresh_title()
@@ -358,6 +360,7 @@ class GraphTab(AppTab):
         self.autosaver.failed.connect(lambda text: self.say(text, 10000))
         self.practice_panel.next_requested.connect(self.steps.step_backward)
         self.practice_panel.tolerance_changed.connect(self.set_practice_tolerance)
+        self.practice_panel.tries_changed.connect(self.set_practice_tries)
 
     # ------------------------------------------------------------------ AppTab
     def menu_actions(self, menu: str) -> list[QAction | None]:
@@ -396,6 +399,7 @@ class GraphTab(AppTab):
                 self.zoom_reset_action,
                 None,
                 self.formulas_action,
+                self.precision_menu.menuAction(),
                 self.history_action,
                 self.surface_action,
                 None,
@@ -618,6 +622,10 @@ class GraphTab(AppTab):
         self.scene.show_formulas = on
         self.scene.refresh_evaluation()
 
+    def set_digits(self, digits: int) -> None:
+        self.step_info.set_digits(digits)
+        self.inputs_panel.set_digits(digits)
+
     def set_history_visible(self, on: bool) -> None:
         self.history_box.setVisible(on)
 
@@ -625,24 +633,21 @@ class GraphTab(AppTab):
         self.surface_panel.setVisible(on)
 
     def set_practice(self, on: bool) -> None:
-        settings = practice_settings(self.graph)
-        if settings["enabled"] == on:
-            return
-        self.editor.set_meta(
-            META_KEY,
-            {"enabled": on, "tolerance": settings["tolerance"]},
-            "Practice mode on" if on else "Practice mode off",
-        )
+        if practice_settings(self.graph)["enabled"] != on:
+            self._set_practice_meta("Practice mode on" if on else "Practice mode off", enabled=on)
 
     def set_practice_tolerance(self, tolerance: float) -> None:
-        settings = practice_settings(self.graph)
-        if abs(settings["tolerance"] - tolerance) < 1e-12:
-            return
-        self.editor.set_meta(
-            META_KEY,
-            {"enabled": settings["enabled"], "tolerance": tolerance},
-            f"Practice tolerance {tolerance * 100:g} %",
-        )
+        if abs(practice_settings(self.graph)["tolerance"] - tolerance) >= 1e-12:
+            self._set_practice_meta(
+                f"Practice tolerance {tolerance * 100:g} %", tolerance=tolerance
+            )
+
+    def set_practice_tries(self, tries: int) -> None:
+        if practice_settings(self.graph)["tries"] != tries:
+            self._set_practice_meta(f"Practice: {tries} tries per question", tries=tries)
+
+    def _set_practice_meta(self, text: str, **changes: object) -> None:
+        self.editor.set_meta(META_KEY, {**practice_settings(self.graph), **changes}, text)
 
     def _on_meta_changed(self, key: str) -> None:
         if key != META_KEY:
@@ -651,7 +656,7 @@ class GraphTab(AppTab):
         self.practice_action.blockSignals(True)
         self.practice_action.setChecked(settings["enabled"])
         self.practice_action.blockSignals(False)
-        self.practice.set_enabled(settings["enabled"], settings["tolerance"])
+        self.practice.set_enabled(settings["enabled"], settings["tolerance"], settings["tries"])
         if settings["enabled"]:
             self.side_tabs.setCurrentWidget(self.practice_panel)
 

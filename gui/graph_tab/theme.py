@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 from PySide6.QtGui import QColor, QFont
+
+from graph.evaluate import format_value
 
 # Phase colours: forward values are blue, backward gradients orange (also in the legend).
 FORWARD = QColor("#1f63c6")
@@ -59,26 +59,23 @@ def header_colour(op: str, category: str) -> QColor:
     return HEADER.get(op) or HEADER.get(category) or HEADER["arithmetic"]
 
 
+#: significant digits in the step panel and the Inputs table unless the user picks others
+#: (View > Precision); the canvas keeps 4 so labels fit, and tooltips show ``FULL_DIGITS``.
+DEFAULT_DIGITS = 6
+DIGIT_CHOICES = (4, 6, 8, 12)
+FULL_DIGITS = 12
+
+
 def fmt(x: float | None, digits: int = 4) -> str:
     """Short text for a number shown on the canvas; an en dash for "not computed"."""
     if x is None:
         return "–"
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if x == 0:
-        return "0"
-    text = f"{x:.{digits}g}"
-    return text
+    return format_value(float(x), digits)
 
 
 def fmt_full(x: float | None) -> str:
-    """More digits, for tooltips and tables."""
-    if x is None:
-        return "–"
-    return fmt(x, 10)
+    """Every digit that matters, for tooltips."""
+    return fmt(x, FULL_DIGITS)
 
 
 def parse_number(text: str) -> float:

@@ -27,6 +27,7 @@ def test_practice_mode_asks_each_gradient_and_scores(tab, window, tmp_path):
     tab.practice_action.trigger()
     assert tab.practice.enabled
     assert tab.stack.undoText() == "Practice mode on"
+    tab.set_practice_tries(1)  # one try: a wrong answer shows the right one at once
     tab.steps.run_all()  # in practice mode: the forward pass only
     assert "forward pass done" in window.statusBar().currentMessage()
     items = tab.scene.nodes
@@ -72,9 +73,28 @@ def test_practice_mode_asks_each_gradient_and_scores(tab, window, tmp_path):
     assert all(item.display.grad_hidden for item in tab.scene.nodes.values())
 
 
+def test_practice_wrong_answer_gets_another_try_before_the_answer_is_shown(tab):
+    tab.open_example("f1")
+    tab.practice_action.trigger()  # default: 2 tries per question
+    tab.steps.run_all()
+    panel = tab.practice_panel
+    panel.next_button.click()  # dL/dL
+    panel.answer_edit.setText("7")
+    first = panel.check()
+    assert first.retry and not tab.practice.answers and tab.practice.pending is not None
+    assert "Try again" in panel.feedback.text() and "1 try left" in panel.feedback.text()
+    panel.answer_edit.setText("7")
+    second = panel.check()
+    assert not second.correct and not second.retry and tab.practice.pending is None
+    assert "Not quite" in panel.feedback.text()
+    panel.next_button.click()
+    assert panel.feedback.text() == ""  # the last question's feedback is gone
+
+
 def test_practice_tolerance_marks_close_answers_right(tab):
     tab.open_example("f3")
     tab.practice_action.trigger()
+    tab.set_practice_tries(1)
     tab.steps.run_all()
     for _ in range(3):  # L, log_p, p
         tab.practice_panel.next_button.click()
@@ -130,7 +150,7 @@ def test_edge_formulas_history_panel_and_screenshot_state(tab):
     assert edge.label == _fmt(contribution)
     tab.formulas_action.trigger()
     assert edge.label.count("×") == 1 and "=" in edge.label
-    up, local = (s.strip() for s in edge.label.split("=")[0].split("×"))
+    up, local = (s.strip(" ()") for s in edge.label.split("=")[0].split("×"))
     assert math.isclose(float(up) * float(local), contribution, rel_tol=1e-2)
 
     assert not tab.history_box.isVisibleTo(tab)
@@ -157,7 +177,7 @@ def test_step_box_explains_each_step(tab):
         tab.steps.step_backward()
     text = tab.step_info.text()
     assert "backward 5/8" in text and "p1 = e1 / d" in text
-    assert "dL/de1 += -3.718 × 0.09894 = -0.3679" in text  # upstream × local = contribution
+    assert "dL/de1 += (-3.71828) × 0.098938 = -0.367879" in text  # upstream × local = contrib.
     tab.steps.run_all()
     assert "dL/dy: no gradient (it only feeds a choose selector)" in tab.step_info.text()
 
