@@ -407,7 +407,9 @@ def _roles(params: Any, what: str) -> dict[str, str]:
     return {role: by_shape[shape] for role, shape in _ROLES.items()}
 
 
-def check_two_layer_net(ctx: Context) -> list[Check]:
+def check_two_layer_net(ctx: Context, own_layers: bool = False) -> list[Check]:
+    """TwoLayerNet against the app's and central differences; ``own_layers`` keeps the
+    user's layer functions in (the check before training their model)."""
     cls = ctx.fn()
     model = ctx.call(
         "TwoLayerNet(input_dim=5, num_classes=4, hidden_dim=6, weight_scale=0.5)",
@@ -439,7 +441,8 @@ def check_two_layer_net(ctx: Context) -> list[Check]:
     grad_scores = ctx.randn(3, 4)
     inputs = {"X": X, **values, "grad_scores": grad_scores}
 
-    with app_layers_in(ctx.module) as swapped:
+    swap = contextlib.nullcontext(False) if own_layers else app_layers_in(ctx.module)
+    with swap as swapped:
         if swapped:
             ctx.notes.append(_APP_LAYERS_NOTE)
         scores, cache = unpack_pair(

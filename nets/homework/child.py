@@ -28,12 +28,14 @@ def main(argv: list[str]) -> None:
     _limit_memory(limit)
     faulthandler.enable()  # a segfault in the user's code leaves its stack in stderr
 
+    from nets.errors import NetsError
     from nets.homework import handlers
-    from nets.homework.usercode import UserCode
+    from nets.homework.compare import BadReturn
+    from nets.homework.usercode import UserCode, UserCodeError
     from nets.homework.wire import MessageReader
 
-    code = UserCode(roots, resp_fd, limit)
     reader = MessageReader(req_fd)
+    code = UserCode(roots, resp_fd, limit, reader)
     while True:
         try:
             request: dict[str, Any] = reader.read()
@@ -43,6 +45,8 @@ def main(argv: list[str]) -> None:
             handlers.HANDLERS[request["op"]](code, request)
         except BrokenPipeError:
             return
+        except (NetsError, UserCodeError, BadReturn) as exc:  # the user's to fix
+            code.send({"type": "error", "final": True, "message": str(exc)})
         except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
             code.send({"type": "error", "final": True, "message": f"{type(exc).__name__}: {exc}"})
 

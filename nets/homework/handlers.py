@@ -2,6 +2,7 @@
 
 ``list``: import the given homework files and say which of their functions exist.
 ``check``: check one function of one file and send its ``FunctionResult``.
+``train``: train the user's TwoLayerNet with the app's loop (``own_model``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,14 @@ def handle_check(code: UserCode, request: dict[str, Any]) -> None:
     code.send({"type": "result", "final": True, "result": result.to_dict()})
 
 
+def handle_train(code: UserCode, request: dict[str, Any]) -> None:
+    from nets.homework.own_model import handle_train as train_own
+
+    train_own(code, request)
+
+
 HANDLERS: dict[str, Callable[[UserCode, dict[str, Any]], None]] = {
     "list": handle_list,
     "check": handle_check,
+    "train": handle_train,
 }

@@ -172,6 +172,13 @@ class Sandbox:
         return "\n".join(kept[-lines:])
 
     # -- requests --------------------------------------------------------------------
+    def send(self, message: dict[str, Any]) -> None:
+        """A message to the running child in the middle of a request (e.g. "go")."""
+        try:
+            write_message(self._req_fd, message)
+        except (BrokenPipeError, OSError):
+            raise self._died("a request") from None
+
     def request(self, message: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Send one request; yield every answer message up to the final one.
 

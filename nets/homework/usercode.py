@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from nets.homework.wire import write_message
+from nets.homework.wire import MessageReader, write_message
 
 #: Characters of printed output kept per check.
 MAX_OUTPUT = 4000
@@ -32,14 +32,21 @@ class UserCodeError(Exception):
 class UserCode:
     """The homework's folders and the pipe to the parent, for one child process."""
 
-    def __init__(self, roots: list[Path], fd: int, memory_limit: int) -> None:
+    def __init__(
+        self, roots: list[Path], fd: int, memory_limit: int, reader: MessageReader
+    ) -> None:
         self.roots = [r.resolve() for r in roots]
         self.fd = fd
+        self.reader = reader
         self.memory_limit = memory_limit
         self.output = io.StringIO()
 
     def send(self, message: dict[str, Any]) -> None:
         write_message(self.fd, message)
+
+    def receive(self) -> dict[str, Any]:
+        """The parent's next message (blocks)."""
+        return self.reader.read()
 
     def take_output(self) -> str:
         text = self.output.getvalue()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,6 +96,10 @@ def training_step(
             _add_scaled(grads[name], w, reg, model)
     return loss, grads
 
+
+#: ``training_step``'s signature: (model, X_batch, y_batch, reg, *, reuse_buffers) -> (loss,
+#: grads).
+StepFunction = Callable[..., tuple[float, dict[str, np.ndarray]]]
 
 _BLOCK = 1 << 15  # elements per block: a few blocks stay in the CPU's L2 cache
 
@@ -248,6 +252,7 @@ def train(
     preprocessor: Preprocessor | None = None,
     num_classes: int | None = None,
     available_bytes: int | None = None,
+    step: StepFunction | None = None,
 ) -> Iterator[TrainingEvent]:
     """Train a model, yielding events (see the module docstring).
 
@@ -263,6 +268,9 @@ def train(
             trained with) instead of a fresh one.
         num_classes: default: the dataset's classes, else max label + 1.
         available_bytes: override the memory the guard compares against.
+        step: the training step, called as ``step(model, X_batch, y_batch, reg,
+            reuse_buffers=True)`` (default ``training_step``; ``nets.homework`` passes
+            the user's own, so one loop trains both).
 
     Raises (on the first ``next``): ConfigError for bad hyperparameters, ResourceError
     when the estimate does not fit, DataError for unusable data. Nothing is allocated
@@ -380,7 +388,7 @@ def train(
                 tuner.before_step()
                 started = time.perf_counter()
                 with np.errstate(over="ignore", invalid="ignore"):
-                    loss, grads = training_step(
+                    loss, grads = (step or training_step)(
                         model, X_batch, y_batch, config.reg, reuse_buffers=True
                     )
                 if not math.isfinite(loss):
