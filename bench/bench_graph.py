@@ -35,6 +35,7 @@ REPEATS = 15
 TARGET_EVAL_MS = 100.0
 TARGET_PROGRAM_S = 1.0
 TARGET_SURFACE_MS = 100.0
+TARGET_CHECK_20K_S = 20.0
 
 
 class Times(list):
@@ -204,6 +205,34 @@ def bench_surface() -> dict:
     return result
 
 
+def bench_gradcheck_20k_inputs() -> dict:
+    """``graph eval --check`` on a program summing the squares of 20,000 inputs: the
+    default (a random sample of 2,000) and every input (``--check-all``)."""
+    from graph.gradcheck import gradcheck
+
+    n = 20_000
+    lines = [f"x{i} = {0.001 * i}" for i in range(n)] + ["s = x0 * x0"]
+    lines += [f"s = s + x{i} * x{i}" for i in range(1, n)]
+    g = from_program("\n".join(lines))
+    sampled = timed(lambda: gradcheck(g), 3)
+    every = timed(lambda: gradcheck(g, max_inputs=None), 1)
+    result = {
+        "inputs": n,
+        "nodes": len(g),
+        "sampled_2000_s": round(statistics.median(sampled), 3),
+        "sampled_2000_cpu_s": round(statistics.median(sampled.cpu), 3),
+        "check_all_s": round(statistics.median(every), 3),
+        "check_all_cpu_s": round(statistics.median(every.cpu), 3),
+        "target_s": TARGET_CHECK_20K_S,
+        "meets_target": statistics.median(every) <= TARGET_CHECK_20K_S,
+    }
+    print(
+        f"gradcheck 20,000 inputs: sampled {result['sampled_2000_s']} s, "
+        f"all {result['check_all_s']} s"
+    )
+    return result
+
+
 def main() -> None:
     t0 = time.perf_counter()
     g_chain = chain(N)
@@ -252,6 +281,7 @@ def main() -> None:
     g500 = random_dag(500, seed=1)
     layout_times = timed(lambda: auto_layout(g500), 5)
     surface_result = bench_surface()
+    check_result = bench_gradcheck_20k_inputs()
 
     write_result(
         "graph",
@@ -260,8 +290,10 @@ def main() -> None:
                 "forward_backward_10k_ms": TARGET_EVAL_MS,
                 "program_10k_lines_s": TARGET_PROGRAM_S,
                 "surface_f3_100x100_ms": TARGET_SURFACE_MS,
+                "gradcheck_20k_inputs_s": TARGET_CHECK_20K_S,
             },
             "surface_f3_100x100": surface_result,
+            "gradcheck_20k_inputs": check_result,
             "chain_10k": chain_result,
             "random_dag_10k": dag_result,
             "program_10k_lines_one_node_each": built,

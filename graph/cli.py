@@ -89,6 +89,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(e)
     e.add_argument("--check", action="store_true", help="compare with central differences")
     e.add_argument(
+        "--check-all",
+        action="store_true",
+        help="with --check on a graph of over 2,000 inputs, check every input instead of a "
+        "random sample of 2,000",
+    )
+    e.add_argument(
         "--step",
         metavar="H",
         type=_positive,
@@ -177,7 +183,7 @@ def _text_number(x: float | None) -> str:
 def run_eval(args: argparse.Namespace) -> int:
     """``graph eval``: exit 0 with the numbers, or raise GraphError (exit 1)."""
     from graph.evaluate import evaluate
-    from graph.gradcheck import DEFAULT_H, gradcheck
+    from graph.gradcheck import DEFAULT_H, MAX_CHECKED, gradcheck
 
     graph, output = _open(args)
     result = evaluate(graph, output)
@@ -187,10 +193,24 @@ def run_eval(args: argparse.Namespace) -> int:
     out_name = graph.node(result.output).name
     inputs = graph.inputs()
     grads = {graph.node(i).name: result.grads.get(i, 0.0) for i in inputs}
-    no_grad = {graph.node(i).name for i in inputs if i not in result.grads}
+    reach_out = graph.ancestors(result.output)
+    no_grad = {graph.node(i).name for i in inputs if i not in result.grads and i in reach_out}
+    unreached = {graph.node(i).name for i in inputs if i not in reach_out}
     check = None
-    if args.check:
-        check = gradcheck(graph, args.step or DEFAULT_H, result.output)
+    if args.check or args.check_all:
+        check = gradcheck(
+            graph,
+            args.step or DEFAULT_H,
+            result.output,
+            max_inputs=None if args.check_all else MAX_CHECKED,
+        )
+        if check.sampled:
+            done, total = check.checked_of
+            print(
+                f"note: checked a random sample of {done:,} of the {total:,} inputs "
+                "(--check-all checks every one)",
+                file=sys.stderr,
+            )
     if args.json:
         obj: dict[str, Any] = {
             "output": out_name,
@@ -199,8 +219,12 @@ def run_eval(args: argparse.Namespace) -> int:
         }
         if check is not None:
             obj["check"] = {
-                c.name: _json_number(c.rel_error) for c in check.inputs if not c.no_grad
+                c.name: _json_number(c.rel_error)
+                for c in check.inputs
+                if not c.no_grad and c.name not in unreached
             }
+            if check.sampled:
+                obj["check_sample"] = {"checked": check.checked_of[0], "of": check.checked_of[1]}
         print(json.dumps(obj, allow_nan=False))
     else:
         width = max([len(n) for n in grads] + [1])
@@ -213,6 +237,9 @@ def run_eval(args: argparse.Namespace) -> int:
                 if c.no_grad:
                     print(f"  {label}  {'-':>17}  {'-':>17}  {'-':>10}  no gradient (selector)")
                     continue
+                if c.name in unreached:
+                    print(f"  {label}  {0:>17}  {0:>17}  {'-':>10}  does not reach the output")
+                    continue
                 rel = "nan" if c.rel_error != c.rel_error else f"{c.rel_error:.2e}"
                 line = (
                     f"  {label}  {_text_number(c.analytic):>17}  "
@@ -222,6 +249,8 @@ def run_eval(args: argparse.Namespace) -> int:
         else:
             for name, g in grads.items():
                 note = "  (no gradient: it only feeds a selector)" if name in no_grad else ""
+                if name in unreached:
+                    note = "  (does not reach the output)"
                 print(f"  d{out_name}/d{name.ljust(width)} = {_text_number(g)}{note}")
     if result.nonfinite:
         where = ", ".join(sorted(graph.node(i).name for i in result.nonfinite))

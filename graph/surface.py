@@ -80,19 +80,30 @@ NUMPY_FORWARD: dict[str, Callable[..., np.ndarray]] = {
 GridFunction = Callable[[Mapping[str, np.ndarray]], np.ndarray]
 
 
-def compile_grid(graph: Graph, output: str | None = None) -> GridFunction:
-    """A function ``{input id: array} -> output array`` evaluating the graph elementwise.
+@dataclass(frozen=True)
+class CompiledGraph:
+    """The graph's forward pass as numpy operations over arrays (see :func:`compile_values`).
 
-    Inputs not given keep their current value (broadcast). Arrays of any one shape are
-    accepted; the result has that shape. GraphError if the output cannot be computed.
+    ``run(arrays)`` returns every node's value, indexed by ``index[node id]``: an array for
+    nodes that depend on a given input, a float for the others (only nodes the output
+    depends on are computed; the rest stay None).
     """
+
+    output: str
+    index: Mapping[str, int]
+    run: Callable[[Mapping[str, np.ndarray]], list]
+
+
+def compile_values(graph: Graph, output: str | None = None) -> CompiledGraph:
+    """Compile the forward plan for ``output`` (default: the graph's) into numpy steps.
+    GraphError if the output cannot be computed."""
     plan, _ = _forward_plan(graph)
     back = _backward_plan(graph, output)
     out = back.output
     if out is None:
-        raise GraphError(f"cannot draw the surface: {back.problem}")
+        raise GraphError(f"cannot compute the output: {back.problem}")
     if out in plan.blocked:
-        raise GraphError(f"cannot draw the surface: {plan.blocked[out]}")
+        raise GraphError(f"cannot compute the output: {plan.blocked[out]}")
     needed = graph.ancestors(out) | {out}
     leaves = [(i, nid, graph.node(nid).leaf_value) for i, nid in plan.leaves if nid in needed]
     steps = []
@@ -105,18 +116,36 @@ def compile_grid(graph: Graph, output: str | None = None) -> GridFunction:
         if n.op == "choose":
             params = {"n": int(params.get("n", 2))}
         steps.append((e.index, fn, e.ins, params))
-    out_index = plan.index[out]
     size = len(plan.order)
 
-    def run(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
-        shape = np.broadcast_shapes(*(np.shape(a) for a in arrays.values())) if arrays else ()
+    def run(arrays: Mapping[str, np.ndarray]) -> list:
         vals: list = [None] * size
         for i, nid, v in leaves:
             vals[i] = np.asarray(arrays[nid], dtype=float) if nid in arrays else float(v or 0.0)
         with np.errstate(all="ignore"):
             for index, fn, ins, params in steps:
                 vals[index] = fn(*[vals[j] for j in ins], **params)
-        result = np.asarray(vals[out_index], dtype=float)
+        return vals
+
+    return CompiledGraph(out, plan.index, run)
+
+
+def compile_grid(graph: Graph, output: str | None = None) -> GridFunction:
+    """A function ``{input id: array} -> output array`` evaluating the graph elementwise.
+
+    Inputs not given keep their current value (broadcast). Arrays of any one shape are
+    accepted; the result has that shape. GraphError if the output cannot be computed.
+    """
+    try:
+        compiled = compile_values(graph, output)
+    except GraphError as exc:
+        message = str(exc).replace("cannot compute the output", "cannot draw the surface")
+        raise GraphError(message) from None
+    out_index = compiled.index[compiled.output]
+
+    def run(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        shape = np.broadcast_shapes(*(np.shape(a) for a in arrays.values())) if arrays else ()
+        result = np.asarray(compiled.run(arrays)[out_index], dtype=float)
         return np.broadcast_to(result, shape).copy() if result.shape != shape else result
 
     return run
