@@ -59,14 +59,18 @@ class _BackPlan:
     path: frozenset[str]
 
 
-_plans: weakref.WeakKeyDictionary[Graph, tuple[int, _Plan, dict[str, _BackPlan]]] = (
+_plans: weakref.WeakKeyDictionary[Graph, tuple[Any, _Plan, dict[str, _BackPlan]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 def _forward_plan(graph: Graph) -> tuple[_Plan, dict[str, _BackPlan]]:
+    from graph.bugs import planted
+
+    bug = planted(graph) if graph.has_meta("planted_bug") else None
+    key = (graph.structure_version, bug)
     cached = _plans.get(graph)
-    if cached is not None and cached[0] == graph.structure_version:
+    if cached is not None and cached[0] == key:
         return cached[1], cached[2]
     order = graph.topological_order()
     index = {nid: i for i, nid in enumerate(order)}
@@ -88,12 +92,16 @@ def _forward_plan(graph: Graph) -> tuple[_Plan, dict[str, _BackPlan]]:
             continue
         spec = n.spec
         fwd, local = spec.bind(n.params)
+        if bug is not None and bug.node == nid:
+            from graph.bugs import buggy_local
+
+            local = buggy_local(n, bug, local)  # the backward pass only: see graph.bugs
         mask = tuple(p not in spec.no_grad_ports for p in n.port_names)
         ins = tuple(index[s] for s in n.inputs)  # type: ignore[index]
         ops.append(_OpEntry(i, nid, fwd, local, ins, mask))
     plan = _Plan(tuple(order), index, tuple(leaves), tuple(ops), blocked)
     backs: dict[str, _BackPlan] = {}
-    _plans[graph] = (graph.structure_version, plan, backs)
+    _plans[graph] = (key, plan, backs)
     return plan, backs
 
 

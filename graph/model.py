@@ -49,6 +49,8 @@ _ID_RE = re.compile(r"^n(\d+)$")
 _EMPTY: Mapping[str, float] = MappingProxyType({})
 #: Names an op gets when none is given: input nodes are x1, x2..., consts c1, c2...
 _NAME_PREFIX = {"input": "x", "const": "c"}
+#: Meta keys that change what evaluation computes (graph.bugs' planted derivative).
+EVALUATION_META = frozenset({"planted_bug"})
 #: A name longer than this is refused (keeps files and labels sane).
 MAX_NAME_LENGTH = 64
 
@@ -356,6 +358,9 @@ class Graph:
     def get_meta(self, key: str, default: Any = None) -> Any:
         return _copy.deepcopy(self._meta.get(key, default))
 
+    def has_meta(self, key: str) -> bool:
+        return key in self._meta
+
     @property
     def evaluation(self) -> EvaluationState:
         """What is computed now (see :class:`EvaluationState`)."""
@@ -609,6 +614,11 @@ class Graph:
             self._meta.pop(key, None)
         else:
             self._meta[key] = _copy.deepcopy(value)
+        if key in EVALUATION_META and old != value:
+            # What the backward pass computes changed: numbers shown are out of date.
+            self.version += 1
+            self._emit([MetaChanged(key, old, _copy.deepcopy(value))], self.output_id)
+            return
         self.events.emit(MetaChanged(key, old, _copy.deepcopy(value)))
 
     def clear(self) -> None:
