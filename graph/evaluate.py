@@ -504,6 +504,17 @@ class Stepper:
         return frozenset(self._flags)
 
     @property
+    def forward_order(self) -> tuple[str, ...]:
+        """The nodes the forward pass computes, in order (one step each)."""
+        return tuple(e.node_id for e in self._plan.ops)
+
+    @property
+    def backward_order(self) -> tuple[str, ...]:
+        """The nodes the backward pass visits, in order (one step each)."""
+        out = self._back.output
+        return tuple(out if e is None else e.node_id for e in self._back.entries)  # type: ignore[misc]
+
+    @property
     def history(self) -> list[StepRecord]:
         return [u.record for u in self._history]
 

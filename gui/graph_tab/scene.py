@@ -285,6 +285,11 @@ class GraphScene(QGraphicsScene):
         fan.set_text(f"Σ {terms}{total}")
 
     # -- queries used by the view, editor and tests --------------------------------------
+    @property
+    def shows_current(self) -> bool:
+        """Whether the last step's node is highlighted (not after run all or a reset)."""
+        return self._show_current
+
     def port_at(self, pos: QPointF, exclude: PortItem | None = None) -> PortItem | None:
         """The port under a scene point (with a little slack), or None."""
         slack = theme.PORT_RADIUS * 1.8
@@ -307,15 +312,24 @@ class GraphScene(QGraphicsScene):
         return None
 
     def selected_node_ids(self) -> list[str]:
-        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+        """Selected nodes, and the nodes inside selected closed groups (``member_ids``)."""
+        ids = []
+        for item in self.selectedItems():
+            if isinstance(item, NodeItem):
+                ids.append(item.node_id)
+            elif hasattr(item, "member_ids"):
+                ids += [n for n in item.member_ids() if n not in ids]
+        return ids
 
     def selected_edges(self) -> list[Edge]:
         return [i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)]
 
     def items_rect(self) -> QRectF:
+        """What "fit" shows: the visible nodes and closed groups (``member_ids``)."""
         rect = QRectF()
-        for item in self.nodes.values():
-            rect = rect.united(item.sceneBoundingRect())
+        for item in self.items():
+            if (isinstance(item, NodeItem) or hasattr(item, "member_ids")) and item.isVisible():
+                rect = rect.united(item.sceneBoundingRect())
         return rect
 
     # -- port dragging -------------------------------------------------------------------
@@ -332,7 +346,7 @@ class GraphScene(QGraphicsScene):
                 return
         super().mousePressEvent(event)
         self._press_positions = {
-            i.node_id: i.pos() for i in self.selectedItems() if isinstance(i, NodeItem)
+            nid: self.nodes[nid].pos() for nid in self.selected_node_ids() if nid in self.nodes
         }
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802

@@ -4,6 +4,8 @@ each state to the graph; the scene paints it from the bridge's signal."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
@@ -29,6 +31,9 @@ class StepController(QObject):
         self.stepper = Stepper(self.graph)
         self.practice = practice
         self.last_record: ForwardRecord | BackwardRecord | None = None
+        #: step_over(record) -> status text when the step entered a closed group and was
+        #: continued through it (see gui.graph_tab.group_actions), else None
+        self.step_over: Callable[[ForwardRecord | BackwardRecord], str | None] | None = None
 
         def make(text: str, short: str, keys: list[str], tip: str, slot) -> QAction:  # noqa: ANN001
             action = QAction(text, self)
@@ -94,7 +99,7 @@ class StepController(QObject):
             else:
                 self._say(self._backward_blocker() or "Nothing to compute.")
         else:
-            self._report(record)
+            self._report_or_step_over(record)
         return record
 
     def step_backward(self) -> BackwardRecord | None:
@@ -115,9 +120,11 @@ class StepController(QObject):
                 return None
             self._say(self._backward_blocker() or "The backward pass is complete.")
             return None
-        self._report(record)
         if p is not None and p.enabled:
+            self._report(record)
             p.ask_step(record)
+        else:
+            self._report_or_step_over(record)
         return record
 
     def step_back(self) -> object:
@@ -173,6 +180,13 @@ class StepController(QObject):
         if s.problem:
             return f"No backward pass: {s.problem}."
         return None
+
+    def _report_or_step_over(self, record: ForwardRecord | BackwardRecord) -> None:
+        text = self.step_over(record) if self.step_over is not None else None
+        if text is None:
+            self._report(record)
+        else:
+            self._say(text, 0)
 
     def _report(self, record: ForwardRecord | BackwardRecord) -> None:
         text = record.describe()

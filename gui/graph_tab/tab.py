@@ -37,6 +37,8 @@ from gui.graph_tab.document import GraphDocument
 from gui.graph_tab.editor import GraphEditor
 from gui.graph_tab.export import FORMATS, export
 from gui.graph_tab.gradcheck_panel import GradCheckPanel
+from gui.graph_tab.group_actions import GroupActions
+from gui.graph_tab.groups_view import GroupLayer
 from gui.graph_tab.inline_edit import InlineEditor
 from gui.graph_tab.inputs_panel import InputsPanel
 from gui.graph_tab.node_edit import NodeEditing
@@ -90,6 +92,11 @@ class GraphTab(AppTab):
         self.scene.rewirer = self.editor.rewire
         self.practice = PracticeSession(self.graph, self.scene)
         self.steps = StepController(self.bridge, self.practice, self)
+        self.group_layer = GroupLayer(self.scene, self.bridge)
+        self.grouping = GroupActions(self.group_layer, self.editor, self.steps, self.say, self)
+        for action in (self.grouping.group_action, self.grouping.ungroup_action):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
         self.document = GraphDocument(self.graph, self.stack, context.settings, self)
         self.add_popup = AddNodePopup(self)
         self.autosaver = autosave.Autosaver(
@@ -388,6 +395,9 @@ class GraphTab(AppTab):
                 None,
                 self.layout_action,
                 self.output_action,
+                None,
+                self.grouping.group_action,
+                self.grouping.ungroup_action,
                 None,
                 self.practice_action,
             ]
