@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from nets.errors import ImageError
+from nets.errors import ImageError, NetsError
 from nets.fileio import open_regular
 
 if TYPE_CHECKING:
@@ -39,9 +39,11 @@ __all__ = [
     "IMAGE_FORMATS",
     "MAX_IMAGE_FILE_BYTES",
     "MAX_PIXELS",
+    "fit_image",
     "image_to_array",
     "is_image_path",
     "open_image",
+    "save_png",
     "to_rgb",
 ]
 
@@ -353,3 +355,44 @@ def image_to_array(img: Image.Image, size: int | tuple[int, int] | None = None) 
         if rgb.size != target:
             rgb = rgb.resize(target, Image.Resampling.BILINEAR)
     return np.asarray(rgb, dtype=np.uint8)
+
+
+def fit_image(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The centre of ``img`` cropped to the aspect ratio of ``size`` = ``(width, height)``
+    and resized to it (bilinear), as the image-folder datasets prepare their images."""
+    width, height = size
+    if img.size == (width, height):
+        return img
+    w, h = img.size
+    if w * height > h * width:  # wider than the target: crop the sides
+        crop_w, crop_h = h * width / height, h
+    else:
+        crop_w, crop_h = w, w * height / width
+    if width == height:  # whole pixels, exactly as the folder loader always cropped
+        crop_w = crop_h = min(w, h)
+        left, top = (w - crop_w) // 2, (h - crop_h) // 2
+    else:
+        left, top = (w - crop_w) / 2, (h - crop_h) / 2
+    return img.resize(
+        (width, height),
+        Image.Resampling.BILINEAR,
+        box=(left, top, left + crop_w, top + crop_h),
+        reducing_gap=2.0,
+    )
+
+
+def save_png(path: str | os.PathLike[str], pixels: np.ndarray, error: type[NetsError]) -> None:
+    """Write uint8 pixels ``(H, W)`` (grey) or ``(H, W, 3)`` (RGB) as a PNG, atomically.
+
+    ``error`` (a NetsError subclass) is raised with ``cannot write <path>: <reason>`` when
+    the file cannot be written; the old file, if any, stays whole.
+    """
+    import numpy as np
+
+    from nets.fileio import atomic_write
+
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    picture = Image.fromarray(pixels, "L" if pixels.ndim == 2 else "RGB")
+    atomic_write(path, lambda f: picture.save(f, format="PNG"), error)

@@ -36,6 +36,7 @@ from gui.cnn_tab import jobs
 from gui.cnn_tab.arch_editor import ERROR_STYLE, ArchitectureEditor
 from gui.cnn_tab.arch_model import ArchitectureModel
 from gui.cnn_tab.data_panel import DataChoice, DataPanel
+from gui.cnn_tab.inspect_view import InsideView
 from gui.cnn_tab.results_panel import ResultsPanel
 from gui.cnn_tab.settings_panel import SettingsPanel
 from gui.tab_base import AppContext, AppTab
@@ -254,9 +255,16 @@ class CnnTab(AppTab):
         main.setSizes([470, 800])
         main.setChildrenCollapsible(False)
         self.main_splitter = main
+        # "Inside": the trained networks opened up (issue 16; gui/cnn_tab/inspect_view.py).
+        self.inside = InsideView(context, self.runs, self._cached_dataset, self._busy)
+        self.inside.status_message.connect(self.status_message)
+        self.views = QTabWidget()
+        self.views.setObjectName("cnnViews")
+        self.views.addTab(main, "Design && train")
+        self.views.addTab(self.inside, "Inside")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(main)
+        layout.addWidget(self.views)
 
         # Progress and the status line follow the newest step on a timer, not per item.
         self._status_timer = QTimer(self)

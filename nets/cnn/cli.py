@@ -1,5 +1,7 @@
 """``backprop-explorer cnn train|test``: design, train and test a PyTorch CNN (the seed's Task 5).
 
+``inspect`` and ``dream`` (looking inside a trained network) live in ``nets.cnn.inspect_cli``.
+
 ::
 
     cnn train --data SPEC [--preset NAME | --arch ARCH.json] [--optimizer NAME] [--lr LR]
@@ -84,7 +86,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train a convolutional network and test it once on the test split.",
     )
     sub = p.add_subparsers(
-        dest="cnn_command", metavar="{train,test}", required=True, parser_class=type(p)
+        dest="cnn_command",
+        metavar="{train,test,inspect,dream}",
+        required=True,
+        parser_class=type(p),
     )
 
     t = sub.add_parser(
@@ -193,6 +198,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     s.add_argument("--json", action="store_true", help='print {"test_acc": ..., "n": ...}')
     s.set_defaults(handler=run_test)
+
+    from nets.cnn import inspect_cli
+
+    inspect_cli.register(sub)
 
 
 # --------------------------------------------------------------------------- helpers

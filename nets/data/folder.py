@@ -223,22 +223,10 @@ def _classify(exc: BaseException) -> str:
 
 
 def _decode_one(path: str, size: int) -> np.ndarray:
-    from PIL import Image
-
-    from nets.images import open_image
+    from nets.images import fit_image, open_image
 
     # min_size lets a large JPEG decode at a reduced scale (DCT draft), still >= size.
-    img = open_image(path, min_size=size)
-    if img.size != (size, size):
-        w, h = img.size
-        side = min(w, h)
-        left, top = (w - side) // 2, (h - side) // 2
-        img = img.resize(
-            (size, size),
-            Image.Resampling.BILINEAR,
-            box=(left, top, left + side, top + side),
-            reducing_gap=2.0,
-        )
+    img = fit_image(open_image(path, min_size=size), (size, size))
     if img.mode != "RGB":
         img = img.convert("RGB")
     return np.asarray(img, dtype=np.uint8)

@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from nets.errors import ConfigError, NetsError
+from nets.gradcam import grad_cam
 from nets.images import is_image_path, open_image
 from nets.pretrained.labels import imagenet_labels
 from nets.pretrained.registry import (
@@ -269,11 +270,7 @@ class PretrainedModel:
                 handle.remove()
             activations = captured["activations"]
             (grads,) = torch.autograd.grad(logits[0, int(class_index)], activations)
-        weights = grads.mean(dim=(2, 3), keepdim=True)
-        cam = torch.relu((weights * activations).sum(dim=1))[0].detach().float().numpy()
-        peak = float(cam.max())
-        cam = cam / peak if peak > 0 else np.zeros_like(cam)
-        return self._cam_to_photo(cam, img.size)
+        return self._cam_to_photo(grad_cam(activations, grads), img.size)
 
     def _cam_to_photo(self, cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         width, height = size
