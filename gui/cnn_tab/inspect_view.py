@@ -1,0 +1,648 @@
+"""The CNN tab's "Inside" view: open a trained network and watch an input go through it.
+
+Pick a run's model (its latest weights; loaded checkpoints are runs too) and an input
+(a validation image, a drawing, an image file). Every layer's output is drawn as a grid
+of feature maps (bars for flat layers) with each channel's range, the class probabilities
+beside the input, each convolution's filters, and the gradients of a class score: with
+respect to the pixels (saliency, gradient × input), to any layer's maps, and Grad-CAM.
+Clicking a feature-map pixel outlines its receptive field on the input and finds the
+nine validation patches that excite that channel most; "What a unit looks for" runs
+activation maximisation.
+
+All torch work happens in ``gui.worker`` threads (``inspect_jobs``); a long-lived
+service answers the newest input only, so drawing stays live.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.cnn_tab import inspect_jobs
+from gui.cnn_tab.data_panel import DataChoice
+from gui.cnn_tab.dream_view import DreamPanel
+from gui.cnn_tab.input_panel import InputPanel
+from gui.cnn_tab.maps_view import BarsView, FilterGrid, MapsGrid, PictureView, ProbabilityBars
+from gui.training.images import ImageGrid
+from nets.cnn import pictures as pic
+from nets.cnn.arch import describe_layer, format_shape, layer_name, validate
+from nets.cnn.inspect import LayerInfo, geometries, gradcam_layer, receptive_field
+
+
+def _layer_infos(trained: Any) -> tuple[LayerInfo, ...]:
+    rows = validate(trained.arch, trained.input_shape, trained.num_classes)
+    return tuple(
+        LayerInfo(r.index, layer_name(s), describe_layer(s), tuple(r.output_shape))
+        for r, s in zip(rows, trained.arch, strict=True)
+    )
+
+
+class LayerSection(QWidget):
+    """One layer in the feature-map list: its title line and its maps or bars."""
+
+    def __init__(self, info: LayerInfo, mode: str = "grey", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.info = info
+        self.title = QLabel(f"<b>{info.title}</b> → {format_shape(info.shape)}")
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.view: MapsGrid | BarsView = MapsGrid(mode) if info.spatial else BarsView()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.view)
+
+    def set_values(self, values: np.ndarray | None) -> None:
+        if isinstance(self.view, MapsGrid):
+            self.view.set_maps(values)
+        else:
+            self.view.set_values(values)
+        if values is not None:
+            self.title.setText(
+                f"<b>{self.info.title}</b> → {format_shape(self.info.shape)} · "
+                f"min {float(values.min()):.3g}, max {float(values.max()):.3g}"
+            )
+
+    def select(self, selection: tuple[int, int, int] | None) -> None:
+        if isinstance(self.view, MapsGrid):
+            self.view.select(selection)
+        else:
+            self.view.select(None if selection is None else selection[0])
+
+
+class InsideView(QWidget):
+    """Signals: ``status_message(text, ms)`` for the window's status bar."""
+
+    status_message = Signal(str, int)
+
+    def __init__(
+        self,
+        context: Any,
+        runs: Any,
+        cached_dataset: Callable[[DataChoice], Any | None],
+        busy: Callable[[], bool],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("cnnInside")
+        self._context = context
+        self._runs = runs
+        self._cached_dataset = cached_dataset
+        self._busy = busy
+        self._trained: Any = None
+        self._run_id = 0
+        self._layers: tuple[LayerInfo, ...] = ()
+        self._geometries: list = []
+        self._mailbox = inspect_jobs.Mailbox()
+        self._service: Any = None
+        self._data_worker: Any = None
+        self._patch_worker: Any = None
+        self._serial = 0
+        self._image: np.ndarray | None = None
+        self._label = -1
+        self._caption = ""
+        self._latest: Any = None  # newest Inspected
+        self._render_pending = False
+        self._validation: Any = None  # inspect_jobs.ValidationReady
+        self._indexes: dict[int, Any] = {}
+        self._selection: tuple[int, int, int, int] | None = None  # layer, channel, y, x
+        self._choice: DataChoice | None = None
+        self.render_count = 0
+        self.last_render_seconds = 0.0
+
+        # -- top: model chooser --------------------------------------------------------
+        self.model_combo = QComboBox()
+        self.model_combo.setObjectName("insideModel")
+        self.model_combo.setMinimumContentsLength(24)
+        self.status = QLabel("Train a model or load a checkpoint, then pick it here.")
+        self.status.setObjectName("insideStatus")
+        self.status.setWordWrap(True)
+        self.timing = QLabel("")
+        self.timing.setObjectName("insideTiming")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Model:"))
+        top.addWidget(self.model_combo)
+        top.addWidget(self.status, 1)
+        top.addWidget(self.timing)
+
+        # -- left: input, class probabilities -----------------------------------------
+        self.inputs = InputPanel()
+        self.input_view = PictureView("input")
+        self.input_view.setObjectName("insideInput")
+        self.target_combo = QComboBox()
+        self.target_combo.setObjectName("insideTarget")
+        self.target_combo.setToolTip("The class whose score is differentiated for the gradients")
+        self.probs = ProbabilityBars()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.inputs, 3)
+        left_layout.addWidget(self.input_view, 2)
+        target_row = QHBoxLayout()
+        target_row.addWidget(QLabel("Gradient of:"))
+        target_row.addWidget(self.target_combo, 1)
+        left_layout.addLayout(target_row)
+        left_layout.addWidget(self.probs)
+
+        # -- centre: maps, gradients, filters, dream -----------------------------------
+        self.maps_box = QWidget()
+        self.maps_layout = QVBoxLayout(self.maps_box)
+        self.maps_layout.addStretch(1)
+        self.sections: list[LayerSection] = []
+        self.maps_scroll = QScrollArea()
+        self.maps_scroll.setWidgetResizable(True)
+        self.maps_scroll.setWidget(self.maps_box)
+
+        self.saliency_view = PictureView("saliency |d score / d pixel|")
+        self.gxi_view = PictureView("gradient × input (red for, blue against)")
+        self.gradcam_view = PictureView("Grad-CAM")
+        self.grad_note = QLabel("")
+        self.grad_note.setWordWrap(True)
+        self.grad_layer_combo = QComboBox()
+        self.grad_layer_combo.setObjectName("insideGradLayer")
+        self.grad_section: LayerSection | None = None
+        self.grad_holder = QVBoxLayout()
+        gradients = QWidget()
+        g = QVBoxLayout(gradients)
+        g.addWidget(self.grad_note)
+        pictures_row = QHBoxLayout()
+        for view in (self.saliency_view, self.gxi_view, self.gradcam_view):
+            view.setMinimumSize(170, 190)
+            pictures_row.addWidget(view)
+        g.addLayout(pictures_row, 2)
+        layer_row = QHBoxLayout()
+        layer_row.addWidget(QLabel("Gradient with respect to the maps of layer:"))
+        layer_row.addWidget(self.grad_layer_combo, 1)
+        g.addLayout(layer_row)
+        g.addLayout(self.grad_holder)
+        g.addStretch(1)
+        grad_scroll = QScrollArea()
+        grad_scroll.setWidgetResizable(True)
+        grad_scroll.setWidget(gradients)
+
+        self.filters_box = QWidget()
+        self.filters_layout = QVBoxLayout(self.filters_box)
+        self.filters_layout.addStretch(1)
+        filters_scroll = QScrollArea()
+        filters_scroll.setWidgetResizable(True)
+        filters_scroll.setWidget(self.filters_box)
+
+        self.dream = DreamPanel(context, busy)
+        self.centre = QTabWidget()
+        self.centre.setObjectName("insideViews")
+        self.centre.addTab(self.maps_scroll, "Feature maps")
+        self.centre.addTab(grad_scroll, "Gradients")
+        self.centre.addTab(filters_scroll, "Filters")
+        self.centre.addTab(self.dream, "What a unit looks for")
+
+        # -- right: the selected unit ---------------------------------------------------
+        self.unit_label = QLabel("Click a pixel of a feature map (or a bar) to pick a unit.")
+        self.unit_label.setObjectName("insideUnit")
+        self.unit_label.setWordWrap(True)
+        self.patches = ImageGrid()
+        self.patches.setObjectName("insidePatches")
+        self.patches.empty_text = "Its best validation patches."
+        self.patches.setFixedHeight(270)
+        patches_title = QLabel(
+            "The nine validation patches that excite this channel most (its receptive field "
+            "around its strongest pixel; hover for the image and the value):"
+        )
+        patches_title.setWordWrap(True)
+        self.dream_unit_button = QPushButton("What does it look for?")
+        self.dream_unit_button.setEnabled(False)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right.setMinimumWidth(250)
+        right_layout.addWidget(self.unit_label)
+        right_layout.addWidget(patches_title)
+        right_layout.addWidget(self.patches)
+        right_layout.addWidget(self.dream_unit_button)
+        right_layout.addStretch(1)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(self.centre)
+        split.addWidget(right)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setStretchFactor(2, 0)
+        split.setSizes([330, 800, 260])
+        split.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(split, 1)
+
+        self.model_combo.currentIndexChanged.connect(self._on_model_chosen)
+        self.target_combo.currentIndexChanged.connect(lambda _i: self._request())
+        self.grad_layer_combo.currentIndexChanged.connect(self._on_grad_layer)
+        self.inputs.input_changed.connect(self._on_input)
+        self.inputs.load_validation_requested.connect(self.load_validation)
+        self.centre.currentChanged.connect(lambda _i: self._render())
+        self.dream.status.connect(lambda text: self.status_message.emit(text, 6000))
+        self.dream.use_requested.connect(self._inspect_dream)
+        self.dream_unit_button.clicked.connect(self._dream_unit)
+        for signal in (runs.run_added, runs.run_changed, runs.run_removed):
+            signal.connect(lambda _id: self.refresh_models())
+        self.refresh_models()
+
+    # -- models --------------------------------------------------------------------------
+    def refresh_models(self) -> None:
+        """List every run that has weights; follow the chosen run's newest model."""
+        runs = [r for r in self._runs.runs() if r.payload is not None and r.payload.trained]
+        wanted = self._run_id or (runs[-1].run_id if runs else 0)
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for run in runs:
+            self.model_combo.addItem(f"{run.name} (latest weights)", run.run_id)
+        row = self.model_combo.findData(wanted)
+        if row < 0 and runs:
+            row = len(runs) - 1
+        self.model_combo.setCurrentIndex(row)
+        self.model_combo.blockSignals(False)
+        self._on_model_chosen()
+
+    def _current_run(self) -> Any:
+        run_id = self.model_combo.currentData()
+        return self._runs.run(run_id) if run_id else None
+
+    def _on_model_chosen(self) -> None:
+        if not self.isVisible():
+            return  # showEvent catches up: nothing runs for a view nobody looks at
+        run = self._current_run()
+        trained = run.payload.trained if run is not None else None
+        if trained is self._trained:
+            return
+        self._run_id = run.run_id if run is not None else 0
+        self.set_model(trained, run)
+
+    def set_model(self, trained: Any, run: Any = None) -> None:
+        """Inspect ``trained`` (a nets.cnn.trained.TrainedCnn) from now on."""
+        for worker in (self._service, self._data_worker, self._patch_worker):
+            if worker is not None:
+                worker.cancel()
+        self._service = self._data_worker = self._patch_worker = None
+        self._trained = trained
+        self._latest = None
+        self._validation = None
+        self._indexes = {}
+        self._selection = None
+        self.patches.clear()
+        self.input_view.set_box(None)
+        self.dream_unit_button.setEnabled(False)
+        self._build_sections(trained)
+        if trained is None:
+            self.status.setText("Train a model or load a checkpoint, then pick it here.")
+            self.inputs.browser.clear("No model to inspect yet.", False)
+            self.dream.set_model(None, ())
+            return
+        self.inputs.set_input_shape(trained.input_shape)
+        self.dream.set_model(trained, self._layers)
+        self.status.setText(
+            f"{len(trained.arch)} layers, classes {', '.join(trained.class_names[:4])}"
+            f"{'…' if trained.num_classes > 4 else ''}."
+        )
+        self._choice = self._data_choice(trained, run)
+        cached = self._cached_dataset(self._choice) if self._choice is not None else None
+        if cached is not None:
+            self.load_validation(cached)
+        else:
+            where = self._choice.spec if self._choice is not None else ""
+            self.inputs.browser.clear(
+                f"Validation images of {where} are not loaded yet."
+                if where
+                else "This model does not say which data it was trained on.",
+                bool(where),
+            )
+        if self._image is not None and self._image.shape[:2] == tuple(trained.input_shape[1:]):
+            self._request()
+        else:
+            self.inputs.setCurrentWidget(self.inputs.draw)
+            self.inputs.draw.canvas.clear()
+
+    def _data_choice(self, trained: Any, run: Any) -> DataChoice | None:
+        choice = getattr(run.payload, "choice", None) if run is not None else None
+        if choice is not None:
+            return choice
+        if not trained.data_source:
+            return None
+        # A checkpoint records its data but not the split: the default one (seed 0).
+        return DataChoice(trained.data_source, None, None, 0, trained.input_shape[1])  # type: ignore[arg-type]
+
+    def _build_sections(self, trained: Any) -> None:
+        for section in self.sections:
+            section.setParent(None)
+            section.deleteLater()
+        self.sections = []
+        while self.filters_layout.count() > 1:
+            item = self.filters_layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.grad_layer_combo.blockSignals(True)
+        self.grad_layer_combo.clear()
+        self.target_combo.blockSignals(True)
+        self.target_combo.clear()
+        self._layers = _layer_infos(trained) if trained is not None else ()
+        self._geometries = (
+            geometries(trained.arch, trained.input_shape) if trained is not None else []
+        )
+        for info in self._layers:
+            section = LayerSection(info)
+            self.maps_layout.insertWidget(self.maps_layout.count() - 1, section)
+            self.sections.append(section)
+            if isinstance(section.view, MapsGrid):
+                section.view.pixel_clicked.connect(
+                    lambda c, y, x, i=info.index: self.select_unit(i, c, y, x)
+                )
+            else:
+                section.view.unit_clicked.connect(
+                    lambda c, i=info.index: self.select_unit(i, c, 0, 0)
+                )
+            self.grad_layer_combo.addItem(info.title, info.index)
+        if trained is not None:
+            self.sections[-1].view.labels = tuple(trained.class_names)  # the class scores
+            self.target_combo.addItem("the predicted class", None)
+            for k, name in enumerate(trained.class_names):
+                self.target_combo.addItem(f"{k}: {name}", k)
+            cam = gradcam_layer(trained.arch)
+            self.gradcam_view.title = (
+                f"Grad-CAM on layer {cam} ({self._layers[cam].label})"
+                if cam is not None
+                else "Grad-CAM"
+            )
+            self.grad_layer_combo.setCurrentIndex(0)  # the first layer: the finest maps
+        self.grad_layer_combo.blockSignals(False)
+        self.target_combo.blockSignals(False)
+        self._on_grad_layer()
+
+    def _on_grad_layer(self) -> None:
+        if self.grad_section is not None:
+            self.grad_section.setParent(None)
+            self.grad_section.deleteLater()
+            self.grad_section = None
+        layer = self.grad_layer_combo.currentData()
+        if layer is None or layer >= len(self._layers):
+            return
+        self.grad_section = LayerSection(self._layers[layer], mode="signed")
+        self.grad_holder.addWidget(self.grad_section)
+        self._render()
+
+    # -- workers -------------------------------------------------------------------------
+    def _start_service(self) -> None:
+        factory = inspect_jobs.live_service(self._trained, self._mailbox, self._busy())
+        worker = self._context.workers.start(factory, name="cnn-inside")
+        self._service = worker
+        worker.item.connect(lambda item, w=worker: self._on_service_item(w, item))
+        worker.failed.connect(self._on_failed)
+
+    def _on_service_item(self, worker: Any, item: Any) -> None:
+        if worker is not self._service:
+            return  # a model we no longer show
+        if isinstance(item, tuple) and item[:1] == ("ready",):
+            self._show_filters(item[2])
+        elif isinstance(item, inspect_jobs.Inspected):
+            self._latest = item
+            if not self._render_pending:
+                self._render_pending = True
+                QTimer.singleShot(0, self._render)
+        elif isinstance(item, inspect_jobs.InspectFailed):
+            self.status.setText(item.message)
+
+    def _on_failed(self, message: str, _detail: str) -> None:
+        self.status.setText(f"Error: {message}")
+        self.status_message.emit(message, 8000)
+
+    def load_validation(self, cached: Any = None) -> None:
+        """Predict the validation split (loading it first unless ``cached`` is given)."""
+        if self._trained is None or self._choice is None:
+            return
+        if self._data_worker is not None:
+            self._data_worker.cancel()
+        factory = inspect_jobs.validation_job(
+            self._trained, self._choice, cached or None, self._busy()
+        )
+        worker = self._context.workers.start(factory, name="cnn-inside-data")
+        self._data_worker = worker
+        self.inputs.browser.clear(f"Loading and predicting {self._choice.spec}…", False)
+
+        def on_item(item: Any, w: Any = worker) -> None:
+            if w is not self._data_worker:
+                return
+            if isinstance(item, inspect_jobs.ValidationReady):
+                self._on_validation(item)
+            elif hasattr(item, "message"):
+                self.inputs.browser.status.setText(f"{item.message}…")
+
+        def on_failed(message: str, _tb: str, w: Any = worker) -> None:
+            if w is self._data_worker:
+                self.inputs.browser.clear(f"Cannot use the validation images: {message}", True)
+
+        worker.item.connect(on_item)
+        worker.failed.connect(on_failed)
+
+    def _on_validation(self, ready: inspect_jobs.ValidationReady) -> None:
+        self._validation = ready
+        self.inputs.set_validation(ready.images, ready.labels)
+        self.inputs.browser.set_data(
+            ready.images, ready.labels, tuple(self._trained.class_names), ready.predictions
+        )
+        if self._selection is not None:
+            self.select_unit(*self._selection)
+
+    # -- inputs and inspection -----------------------------------------------------------
+    def _on_input(self, image: np.ndarray, caption: str, label: int) -> None:
+        self._image, self._caption, self._label = image, caption, label
+        self._request()
+
+    def _request(self) -> None:
+        if self._trained is None or self._image is None:
+            return
+        if self._service is None:
+            self._start_service()
+        self._serial += 1
+        target = self.target_combo.currentData()
+        self._mailbox.put(inspect_jobs.InspectRequest(self._serial, self._image, target))
+
+    def _render(self) -> None:
+        self._render_pending = False
+        latest = self._latest
+        if latest is None or self._trained is None:
+            return
+        start = time.perf_counter()
+        r = latest.result
+        names = tuple(self._trained.class_names)
+        self.input_view.title = self._caption
+        self.input_view.set_picture(pic.as_rgb(r.image))
+        self.probs.set_result(
+            names, r.probabilities, r.target, self._label if self._label >= 0 else None
+        )
+        view = self.centre.currentIndex()
+        if view == 0:
+            for section, values in zip(self.sections, r.activations, strict=False):
+                section.set_values(values)
+        elif view == 1:
+            self._render_gradients(r, names)
+        self.render_count += 1
+        self.last_render_seconds = time.perf_counter() - start
+        self.timing.setText(
+            f"forward + backward {1000 * latest.seconds:.1f} ms · drawn in "
+            f"{1000 * self.last_render_seconds:.1f} ms"
+        )
+
+    def _render_gradients(self, r: Any, names: tuple[str, ...]) -> None:
+        h, w = r.image.shape[:2]
+        factor = max(1, 224 // max(h, w))
+        self.grad_note.setText(
+            f"The gradient of the <b>{names[r.target]}</b> score (logit "
+            f"{float(r.logits[r.target]):.3g}): how much each value, nudged up, would raise "
+            "it. This is what backpropagation computes, here all the way to the pixels."
+        )
+        self.saliency_view.set_picture(pic.heat_rgb(pic.saliency_map(r.saliency)))
+        self.gxi_view.set_picture(pic.signed_rgb(r.grad_x_input.sum(axis=0)))
+        if r.gradcam is not None:
+            self.gradcam_view.set_picture(pic.overlay(pic.zoom(r.image, factor), r.gradcam))
+        if self.grad_section is not None:
+            self.grad_section.set_values(r.gradients[self.grad_section.info.index])
+
+    def _show_filters(self, filters: list) -> None:
+        while self.filters_layout.count() > 1:
+            item = self.filters_layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        for index, weights, norms in filters:
+            out, inp = weights.shape[:2]
+            title = QLabel(
+                f"<b>{self._layers[index].title}</b>: {out} filters × {inp} input channel"
+                f"{'s' if inp != 1 else ''}, one row per filter (blue negative, red positive)"
+            )
+            grid = FilterGrid()
+            grid.set_filters(weights, norms)
+            self.filters_layout.insertWidget(self.filters_layout.count() - 1, title)
+            self.filters_layout.insertWidget(self.filters_layout.count() - 1, grid)
+        if not filters:
+            self.filters_layout.insertWidget(0, QLabel("This network has no convolution."))
+
+    # -- units ---------------------------------------------------------------------------
+    def select_unit(self, layer: int, channel: int, y: int, x: int) -> None:
+        """Outline the receptive field of ``(y, x)`` in ``channel`` of ``layer`` and find the
+        channel's best validation patches."""
+        if self._trained is None:
+            return
+        self._selection = (layer, channel, y, x)
+        for section in self.sections:
+            section.select((channel, y, x) if section.info.index == layer else None)
+        info = self._layers[layer]
+        box = receptive_field(self._trained.arch, self._trained.input_shape, layer, y, x)
+        self.input_view.set_box((box.top, box.left, box.bottom, box.right))
+        g = self._geometries[layer]
+        where = f"pixel ({y}, {x}) of channel {channel}" if info.spatial else f"unit {channel}"
+        field = (
+            f"its receptive field is {g.size}×{g.size} input pixels (rows {box.top}–"
+            f"{box.bottom - 1}, columns {box.left}–{box.right - 1} after clipping)"
+            if g is not None
+            else "after Flatten every value sees the whole image"
+        )
+        value = ""
+        if self._latest is not None:
+            acts = self._latest.result.activations[layer]
+            v = acts[channel, y, x] if info.spatial else acts[channel]
+            value = f" = {float(v):.4g}"
+        self.unit_label.setText(f"Layer {info.title}, {where}{value}: {field}.")
+        self.dream_unit_button.setEnabled(layer < len(self._layers) - 1)
+        self._find_patches(layer, channel)
+
+    def _find_patches(self, layer: int, channel: int) -> None:
+        if self._validation is None:
+            self.patches.empty_text = "Load the validation images to see the best patches."
+            self.patches.clear()
+            return
+        if self._patch_worker is not None:
+            self._patch_worker.cancel()
+        self.patches.empty_text = "Searching the validation images…"
+        self.patches.clear()
+        factory = inspect_jobs.patches_job(
+            self._trained,
+            self._validation.images,
+            layer,
+            channel,
+            self._indexes.get(layer),
+            self._busy(),
+        )
+        worker = self._context.workers.start(factory, name="cnn-inside-patches")
+        self._patch_worker = worker
+
+        def on_item(item: Any, w: Any = worker) -> None:
+            if w is self._patch_worker and isinstance(item, inspect_jobs.PatchesReady):
+                self._indexes[item.layer] = item.index
+                self._show_patches(item)
+
+        worker.item.connect(on_item)
+        worker.failed.connect(self._on_failed)
+
+    def _show_patches(self, ready: inspect_jobs.PatchesReady) -> None:
+        g = self._geometries[ready.layer]
+        _, h, w = self._trained.input_shape
+        size_h = min(h, g.size) if g is not None else h
+        size_w = min(w, g.size) if g is not None else w
+        tiles = []
+        labels = []
+        for p in ready.patches:
+            tile = np.full((size_h, size_w, p.pixels.shape[2]), 40, np.uint8)
+            # A field clipped by the border keeps its place inside the full window.
+            top = 0 if g is None else max(0, p.box.top - (g.start + p.y * g.jump))
+            left = 0 if g is None else max(0, p.box.left - (g.start + p.x * g.jump))
+            ph, pw = p.pixels.shape[:2]
+            tile[top : top + ph, left : left + pw] = p.pixels[: size_h - top, : size_w - left]
+            tiles.append(tile)
+            label = self._trained.class_names[int(self._validation.labels[p.index])]
+            labels.append(f"validation #{p.index} ({label}): {p.value:.3g} at ({p.y}, {p.x})")
+        self.patches.set_images(np.stack(tiles), labels, normalize="none")
+        self.patches.setToolTip("")
+        self.status_message.emit(
+            f"Best validation patches of layer {ready.layer}, channel {ready.channel}.", 4000
+        )
+
+    def _dream_unit(self) -> None:
+        if self._selection is None:
+            return
+        layer, channel, _, _ = self._selection
+        self.dream.set_channel(layer, channel)
+        self.centre.setCurrentWidget(self.dream)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._on_model_chosen()
+        self._request()
+
+    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().hideEvent(event)
+        if self._service is not None:  # started again by the next request
+            self._service.cancel()
+            self._service = None
+
+    def _inspect_dream(self, image: np.ndarray) -> None:
+        """Put the dreamt image on the canvas and inspect it like a drawing."""
+        self.inputs.setCurrentWidget(self.inputs.draw)
+        self.inputs.draw.canvas.set_image(image.mean(axis=2))
+        self.centre.setCurrentIndex(0)
+
+    def shutdown(self) -> None:
+        for worker in (self._service, self._data_worker, self._patch_worker):
+            if worker is not None:
+                worker.cancel()
+        self.dream.cancel()
