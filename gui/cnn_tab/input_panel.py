@@ -1,4 +1,4 @@
-"""Where the Inside view's input comes from: a validation image, a drawing or a file.
+"""Where the Inspect view's input comes from: a validation image, a drawing or a file.
 
 ``InputPanel.input_changed(image, caption, label)`` carries a uint8 ``(H, W, C)`` image in
 the model's input size, as the training data holds images, with a caption and the true
@@ -228,7 +228,7 @@ class InputPanel(QTabWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("insideInputs")
+        self.setObjectName("inspectInputs")
         self.browser = ValidationBrowser()
         self.draw = DrawPanel()
         self.file = FilePanel()

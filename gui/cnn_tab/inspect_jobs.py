@@ -1,4 +1,4 @@
-"""Background work of the Inside view as plain generators (run by ``gui.worker``; no Qt).
+"""Background work of the Inspect view as plain generators (run by ``gui.worker``; no Qt).
 
 ``live_service`` is a long-lived generator: it waits for the newest request in a
 :class:`Mailbox` (older ones are dropped, which is the coalescing that keeps a drawing

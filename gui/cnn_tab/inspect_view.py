@@ -1,4 +1,4 @@
-"""The CNN tab's "Inside" view: open a trained network and watch an input go through it.
+"""The CNN tab's "Inspect" view: open a trained network and watch an input go through it.
 
 Pick a run's model (its latest weights; loaded checkpoints are runs too) and an input
 (a validation image, a drawing, an image file). Every layer's output is drawn as a grid
@@ -84,7 +84,7 @@ class LayerSection(QWidget):
             self.view.select(None if selection is None else selection[0])
 
 
-class InsideView(QWidget):
+class InspectView(QWidget):
     """Signals: ``status_message(text, ms)`` for the window's status bar."""
 
     status_message = Signal(str, int)
@@ -98,7 +98,7 @@ class InsideView(QWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setObjectName("cnnInside")
+        self.setObjectName("cnnInspect")
         self._context = context
         self._runs = runs
         self._cached_dataset = cached_dataset
@@ -126,13 +126,13 @@ class InsideView(QWidget):
 
         # -- top: model chooser --------------------------------------------------------
         self.model_combo = QComboBox()
-        self.model_combo.setObjectName("insideModel")
+        self.model_combo.setObjectName("inspectModel")
         self.model_combo.setMinimumContentsLength(24)
         self.status = QLabel("Train a model or load a checkpoint, then pick it here.")
-        self.status.setObjectName("insideStatus")
+        self.status.setObjectName("inspectStatus")
         self.status.setWordWrap(True)
         self.timing = QLabel("")
-        self.timing.setObjectName("insideTiming")
+        self.timing.setObjectName("inspectTiming")
         top = QHBoxLayout()
         top.addWidget(QLabel("Model:"))
         top.addWidget(self.model_combo)
@@ -142,9 +142,9 @@ class InsideView(QWidget):
         # -- left: input, class probabilities -----------------------------------------
         self.inputs = InputPanel()
         self.input_view = PictureView("input")
-        self.input_view.setObjectName("insideInput")
+        self.input_view.setObjectName("inspectInput")
         self.target_combo = QComboBox()
-        self.target_combo.setObjectName("insideTarget")
+        self.target_combo.setObjectName("inspectTarget")
         self.target_combo.setToolTip("The class whose score is differentiated for the gradients")
         self.probs = ProbabilityBars()
         left = QWidget()
@@ -173,7 +173,7 @@ class InsideView(QWidget):
         self.grad_note = QLabel("")
         self.grad_note.setWordWrap(True)
         self.grad_layer_combo = QComboBox()
-        self.grad_layer_combo.setObjectName("insideGradLayer")
+        self.grad_layer_combo.setObjectName("inspectGradLayer")
         self.grad_section: LayerSection | None = None
         self.grad_holder = QVBoxLayout()
         gradients = QWidget()
@@ -203,7 +203,7 @@ class InsideView(QWidget):
 
         self.dream = DreamPanel(context, busy)
         self.centre = QTabWidget()
-        self.centre.setObjectName("insideViews")
+        self.centre.setObjectName("inspectViews")
         self.centre.addTab(self.maps_scroll, "Feature maps")
         self.centre.addTab(grad_scroll, "Gradients")
         self.centre.addTab(filters_scroll, "Filters")
@@ -211,10 +211,10 @@ class InsideView(QWidget):
 
         # -- right: the selected unit ---------------------------------------------------
         self.unit_label = QLabel("Click a pixel of a feature map (or a bar) to pick a unit.")
-        self.unit_label.setObjectName("insideUnit")
+        self.unit_label.setObjectName("inspectUnit")
         self.unit_label.setWordWrap(True)
         self.patches = ImageGrid()
-        self.patches.setObjectName("insidePatches")
+        self.patches.setObjectName("inspectPatches")
         self.patches.empty_text = "Its best validation patches."
         self.patches.setFixedHeight(270)
         patches_title = QLabel(
@@ -405,7 +405,7 @@ class InsideView(QWidget):
     # -- workers -------------------------------------------------------------------------
     def _start_service(self) -> None:
         factory = inspect_jobs.live_service(self._trained, self._mailbox, self._busy())
-        worker = self._context.workers.start(factory, name="cnn-inside")
+        worker = self._context.workers.start(factory, name="cnn-inspect")
         self._service = worker
         worker.item.connect(lambda item, w=worker: self._on_service_item(w, item))
         worker.failed.connect(self._on_failed)
@@ -436,7 +436,7 @@ class InsideView(QWidget):
         factory = inspect_jobs.validation_job(
             self._trained, self._choice, cached or None, self._busy()
         )
-        worker = self._context.workers.start(factory, name="cnn-inside-data")
+        worker = self._context.workers.start(factory, name="cnn-inspect-data")
         self._data_worker = worker
         self.inputs.browser.clear(f"Loading and predicting {self._choice.spec}…", False)
 
@@ -583,7 +583,7 @@ class InsideView(QWidget):
             self._indexes.get(layer),
             self._busy(),
         )
-        worker = self._context.workers.start(factory, name="cnn-inside-patches")
+        worker = self._context.workers.start(factory, name="cnn-inspect-patches")
         self._patch_worker = worker
 
         def on_item(item: Any, w: Any = worker) -> None:

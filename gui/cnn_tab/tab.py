@@ -36,7 +36,7 @@ from gui.cnn_tab import jobs
 from gui.cnn_tab.arch_editor import ERROR_STYLE, ArchitectureEditor
 from gui.cnn_tab.arch_model import ArchitectureModel
 from gui.cnn_tab.data_panel import DataChoice, DataPanel
-from gui.cnn_tab.inspect_view import InsideView
+from gui.cnn_tab.inspect_view import InspectView
 from gui.cnn_tab.results_panel import ResultsPanel
 from gui.cnn_tab.settings_panel import SettingsPanel
 from gui.tab_base import AppContext, AppTab
@@ -255,13 +255,13 @@ class CnnTab(AppTab):
         main.setSizes([470, 800])
         main.setChildrenCollapsible(False)
         self.main_splitter = main
-        # "Inside": the trained networks opened up (issue 16; gui/cnn_tab/inspect_view.py).
-        self.inside = InsideView(context, self.runs, self._cached_dataset, self._busy)
-        self.inside.status_message.connect(self.status_message)
+        # "Inspect": a trained network opened up (issue 16; gui/cnn_tab/inspect_view.py).
+        self.inspect = InspectView(context, self.runs, self._cached_dataset, self._busy)
+        self.inspect.status_message.connect(self.status_message)
         self.views = QTabWidget()
         self.views.setObjectName("cnnViews")
         self.views.addTab(main, "Design && train")
-        self.views.addTab(self.inside, "Inside")
+        self.views.addTab(self.inspect, "Inspect")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.views)

@@ -1,4 +1,4 @@
-"""The CNN tab's Inside view with pytest-qt, on an untrained checkpoint with BatchNorm and
+"""The CNN tab's Inspect view with pytest-qt, on an untrained checkpoint with BatchNorm and
 Dropout and a tiny generated Fashion-MNIST-format dataset: every layer drawn, the canvas
 live, the validation grid, receptive fields and patches, gradients, filters, image files
 and activation maximisation (issue 16)."""
@@ -54,7 +54,7 @@ def checkpoint(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def inside(qtbot, checkpoint):
+def view(qtbot, checkpoint):
     win = MainWindow(remember=False)
     qtbot.addWidget(win)
     win.resize(1500, 950)
@@ -62,8 +62,8 @@ def inside(qtbot, checkpoint):
     cnn = win.select_tab("cnn")
     cnn.load_checkpoint(checkpoint)
     qtbot.waitUntil(lambda: len(cnn.runs) == 1 and not cnn.is_busy(), timeout=TIMEOUT)
-    cnn.views.setCurrentWidget(cnn.inside)
-    view = cnn.inside
+    cnn.views.setCurrentWidget(cnn.inspect)
+    view = cnn.inspect
     qtbot.waitUntil(lambda: view._trained is not None, timeout=TIMEOUT)
     yield view
     win.shutdown()
@@ -90,19 +90,19 @@ def _wait_result(qtbot, view, image=None):
     return view._latest.result
 
 
-def test_the_loaded_model_is_listed_and_every_layer_is_drawn(qtbot, inside):
-    assert inside.model_combo.count() == 1
-    assert "latest weights" in inside.model_combo.currentText()
-    canvas = inside.inputs.draw.canvas
+def test_the_loaded_model_is_listed_and_every_layer_is_drawn(qtbot, view):
+    assert view.model_combo.count() == 1
+    assert "latest weights" in view.model_combo.currentText()
+    canvas = view.inputs.draw.canvas
     canvas.stroke((5, 5), (20, 22))
-    result = _wait_result(qtbot, inside, canvas.image()[:, :, None])
-    assert [s.info.kind for s in inside.sections] == [type(s).__name__ for s in ARCH]
-    conv = inside.sections[0].view
+    result = _wait_result(qtbot, view, canvas.image()[:, :, None])
+    assert [s.info.kind for s in view.sections] == [type(s).__name__ for s in ARCH]
+    conv = view.sections[0].view
     assert conv._maps.shape == (4, 28, 28)
     np.testing.assert_array_equal(conv._maps, result.activations[0])
-    assert inside.sections[-1].view._values.shape == (10,)  # the class scores as bars
-    assert inside.probs._probs.sum() == pytest.approx(1.0, abs=1e-5)
-    assert inside.render_count >= 1 and "forward + backward" in inside.timing.text()
+    assert view.sections[-1].view._values.shape == (10,)  # the class scores as bars
+    assert view.probs._probs.sum() == pytest.approx(1.0, abs=1e-5)
+    assert view.render_count >= 1 and "forward + backward" in view.timing.text()
     # Each channel's min and max are drawn with its map.
     conv.grab()
     assert conv._ranges[0].tolist() == pytest.approx(
@@ -110,109 +110,109 @@ def test_the_loaded_model_is_listed_and_every_layer_is_drawn(qtbot, inside):
     )
 
 
-def test_drawing_with_the_mouse_updates_the_prediction_live(qtbot, inside):
-    canvas = inside.inputs.draw.canvas
-    _draw(qtbot, inside, [QPoint(40, 40), QPoint(60, 80), QPoint(90, 120)])
-    first = _wait_result(qtbot, inside, canvas.image()[:, :, None])
+def test_drawing_with_the_mouse_updates_the_prediction_live(qtbot, view):
+    canvas = view.inputs.draw.canvas
+    _draw(qtbot, view, [QPoint(40, 40), QPoint(60, 80), QPoint(90, 120)])
+    first = _wait_result(qtbot, view, canvas.image()[:, :, None])
     assert canvas.image().max() == 255
-    inside.inputs.draw.invert_button.click()
-    second = _wait_result(qtbot, inside, canvas.image()[:, :, None])
+    view.inputs.draw.invert_button.click()
+    second = _wait_result(qtbot, view, canvas.image()[:, :, None])
     assert not np.allclose(first.probabilities, second.probabilities)
-    inside.inputs.draw.clear_button.click()
+    view.inputs.draw.clear_button.click()
     assert canvas.image().max() == 0
 
 
-def test_validation_grid_shows_label_and_prediction_and_feeds_the_view(qtbot, inside):
-    browser = inside.inputs.browser
+def test_validation_grid_shows_label_and_prediction_and_feeds_the_view(qtbot, view):
+    browser = view.inputs.browser
     assert not browser.load_button.isHidden()
     browser.load_button.click()
-    qtbot.waitUntil(lambda: inside._validation is not None, timeout=TIMEOUT)
-    ready = inside._validation
+    qtbot.waitUntil(lambda: view._validation is not None, timeout=TIMEOUT)
+    ready = view._validation
     n = len(ready.images)
     assert browser.model.rowCount() == n == 20  # a sixth of 120 training images
     caption = browser.model.data(browser.model.index(3), Qt.ItemDataRole.DisplayRole)
     assert caption.startswith(f"#3 {NAMES[ready.labels[3]]}")
     assert f"→ {NAMES[ready.predictions[3]]}" in caption
     browser.show_index(3)
-    result = _wait_result(qtbot, inside, ready.images[3])
-    assert inside.probs._label == int(ready.labels[3])
+    result = _wait_result(qtbot, view, ready.images[3])
+    assert view.probs._label == int(ready.labels[3])
     assert int(result.predicted) == int(ready.predictions[3])
     browser.filter_combo.setCurrentIndex(1)
     wrong = np.flatnonzero(ready.predictions != ready.labels)
     assert list(browser.model.rows) == list(wrong)
 
 
-def test_clicking_a_map_pixel_outlines_its_field_and_finds_nine_patches(qtbot, inside):
-    inside.inputs.browser.load_button.click()
-    qtbot.waitUntil(lambda: inside._validation is not None, timeout=TIMEOUT)
-    inside.inputs.browser.show_index(0)
-    _wait_result(qtbot, inside, inside._validation.images[0])
-    section = inside.sections[5]  # ReLU after the second conv: 6x14x14
-    inside.maps_scroll.ensureWidgetVisible(section)
+def test_clicking_a_map_pixel_outlines_its_field_and_finds_nine_patches(qtbot, view):
+    view.inputs.browser.load_button.click()
+    qtbot.waitUntil(lambda: view._validation is not None, timeout=TIMEOUT)
+    view.inputs.browser.show_index(0)
+    _wait_result(qtbot, view, view._validation.images[0])
+    section = view.sections[5]  # ReLU after the second conv: 6x14x14
+    view.maps_scroll.ensureWidgetVisible(section)
     grid = section.view
     qtbot.mouseClick(grid, Qt.MouseButton.LeftButton, pos=grid.tile_center(2, 4, 7).toPoint())
     box = receptive_field(ARCH, (1, 28, 28), 5, 4, 7)
-    assert inside.input_view.box() == (box.top, box.left, box.bottom, box.right)
-    assert inside._selection == (5, 2, 4, 7)
-    assert "channel 2" in inside.unit_label.text() and "receptive field is 12×12" in (
-        inside.unit_label.text()
+    assert view.input_view.box() == (box.top, box.left, box.bottom, box.right)
+    assert view._selection == (5, 2, 4, 7)
+    assert "channel 2" in view.unit_label.text() and "receptive field is 12×12" in (
+        view.unit_label.text()
     )
-    qtbot.waitUntil(lambda: inside.patches.tile_count() == 9, timeout=TIMEOUT)
-    assert 5 in inside._indexes
-    inside.dream_unit_button.click()
-    assert inside.centre.currentWidget() is inside.dream
-    assert inside.dream.objective().layer == 5 and inside.dream.objective().channel == 2
+    qtbot.waitUntil(lambda: view.patches.tile_count() == 9, timeout=TIMEOUT)
+    assert 5 in view._indexes
+    view.dream_unit_button.click()
+    assert view.centre.currentWidget() is view.dream
+    assert view.dream.objective().layer == 5 and view.dream.objective().channel == 2
 
 
-def test_gradients_of_a_chosen_class_and_of_a_layer(qtbot, inside):
-    inside.inputs.draw.canvas.stroke((8, 4), (8, 24))
-    _wait_result(qtbot, inside)
-    inside.centre.setCurrentIndex(1)
-    inside.target_combo.setCurrentIndex(inside.target_combo.findData(3))
-    qtbot.waitUntil(lambda: inside._latest.result.target == 3, timeout=TIMEOUT)
-    qtbot.waitUntil(lambda: not inside._render_pending, timeout=TIMEOUT)
-    result = inside._latest.result
-    assert inside.saliency_view._image is not None and inside.gxi_view._image is not None
-    assert inside.gradcam_view._image is not None and "layer 5" in inside.gradcam_view.title
-    assert "c3" in inside.grad_note.text()
-    inside.grad_layer_combo.setCurrentIndex(inside.grad_layer_combo.findData(4))
-    np.testing.assert_array_equal(inside.grad_section.view._maps, result.gradients[4])
+def test_gradients_of_a_chosen_class_and_of_a_layer(qtbot, view):
+    view.inputs.draw.canvas.stroke((8, 4), (8, 24))
+    _wait_result(qtbot, view)
+    view.centre.setCurrentIndex(1)
+    view.target_combo.setCurrentIndex(view.target_combo.findData(3))
+    qtbot.waitUntil(lambda: view._latest.result.target == 3, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not view._render_pending, timeout=TIMEOUT)
+    result = view._latest.result
+    assert view.saliency_view._image is not None and view.gxi_view._image is not None
+    assert view.gradcam_view._image is not None and "layer 5" in view.gradcam_view.title
+    assert "c3" in view.grad_note.text()
+    view.grad_layer_combo.setCurrentIndex(view.grad_layer_combo.findData(4))
+    np.testing.assert_array_equal(view.grad_section.view._maps, result.gradients[4])
 
 
-def test_filters_of_every_convolution_with_norms(qtbot, inside):
+def test_filters_of_every_convolution_with_norms(qtbot, view):
     from gui.cnn_tab.maps_view import FilterGrid
 
-    qtbot.waitUntil(lambda: len(inside.filters_box.findChildren(FilterGrid)) == 2, timeout=TIMEOUT)
-    grids = inside.filters_box.findChildren(FilterGrid)
+    qtbot.waitUntil(lambda: len(view.filters_box.findChildren(FilterGrid)) == 2, timeout=TIMEOUT)
+    grids = view.filters_box.findChildren(FilterGrid)
     shapes = sorted(g._weights.shape for g in grids)
     assert shapes == [(4, 1, 3, 3), (6, 4, 5, 5)]
     for g in grids:
         np.testing.assert_allclose(g._norms, np.sqrt((g._weights**2).sum(axis=(2, 3))), rtol=1e-5)
 
 
-def test_an_image_file_is_shown_beside_what_the_model_sees(qtbot, inside, tmp_path):
+def test_an_image_file_is_shown_beside_what_the_model_sees(qtbot, view, tmp_path):
     photo = tmp_path / "shirt.png"
     rgb = np.zeros((100, 60, 3), np.uint8)
     rgb[20:80, 10:50] = (0, 200, 0)
     Image.fromarray(rgb).save(photo)
-    assert inside.inputs.open_file(photo)
-    result = _wait_result(qtbot, inside)
+    assert view.inputs.open_file(photo)
+    result = _wait_result(qtbot, view)
     assert result.image.shape == (28, 28, 1)
-    assert inside.inputs.file.original._image is not None
-    assert inside.inputs.file.converted._image is not None
-    before = inside.inputs._file_image.copy()
-    inside.inputs.file.invert_check.setChecked(True)
-    _wait_result(qtbot, inside, 255 - before)
+    assert view.inputs.file.original._image is not None
+    assert view.inputs.file.converted._image is not None
+    before = view.inputs._file_image.copy()
+    view.inputs.file.invert_check.setChecked(True)
+    _wait_result(qtbot, view, 255 - before)
     bad = tmp_path / "notes.png"
     bad.write_text("not an image")
-    assert not inside.inputs.open_file(bad)
-    assert "notes.png" in inside.inputs.error_text
-    np.testing.assert_array_equal(inside.inputs._file_image, before)  # nothing replaced
+    assert not view.inputs.open_file(bad)
+    assert "notes.png" in view.inputs.error_text
+    np.testing.assert_array_equal(view.inputs._file_image, before)  # nothing replaced
 
 
-def test_activation_maximisation_draws_live_and_can_be_cancelled(qtbot, inside):
-    dream = inside.dream
-    inside.centre.setCurrentWidget(dream)
+def test_activation_maximisation_draws_live_and_can_be_cancelled(qtbot, view):
+    dream = view.dream
+    view.centre.setCurrentWidget(dream)
     dream.set_class(4)
     dream.steps_spin.setValue(25)
     assert dream.start()
@@ -227,7 +227,7 @@ def test_activation_maximisation_draws_live_and_can_be_cancelled(qtbot, inside):
         in dream.findChild(type(dream.value_label), "dreamStepLine").text()
     )
     dream.use_button.click()
-    _wait_result(qtbot, inside, np.rint(dream.last_frame.image.mean(axis=2))[:, :, None])
+    _wait_result(qtbot, view, np.rint(dream.last_frame.image.mean(axis=2))[:, :, None])
     dream.set_channel(0, 1)
     dream.steps_spin.setValue(5000)
     assert dream.start()
