@@ -333,3 +333,21 @@ def test_case1_and_2_bad_graph_files_are_refused_and_the_graph_stays(tab, tmp_pa
     assert errors and errors[-1][0] == "Cannot open the graph"
     assert "Traceback" not in errors[-1][1]
     assert tab.graph.same_as(before) and tab.document.path is None
+
+
+def test_a_graph_larger_than_the_tab_draws_is_refused_at_once(tab, tmp_path, errors, monkeypatch):
+    from gui.graph_tab import document as document_mod
+
+    big = tmp_path / "big.py"
+    big.write_text("\n".join(f"x{i} = {i}.0" for i in range(200_000)) + "\ns = x0 + x1\n")
+
+    def never(*_a, **_k):
+        raise AssertionError("refused from a count, before parsing or building")
+
+    monkeypatch.setattr(document_mod.fileformat, "load_any", never)
+    before = tab.graph.copy() if hasattr(tab.graph, "copy") else None
+    assert tab.document.open(big) is False
+    assert errors[-1][0] == "Graph too large for the tab"
+    assert "200,001 nodes; the Graph tab draws at most 5,000" in errors[-1][1]
+    if before is not None:
+        assert tab.graph.same_as(before)
