@@ -1,4 +1,4 @@
-"""The process that runs a user's code: ``python -I -c BOOT REQ_FD RESP_FD LIMIT``.
+"""The process that runs a user's code: ``python -I -c BOOT REQ RESP BEAT LIMIT FOLDER...``.
 
 Started by ``nets.homework.sandbox`` only. It limits its own address space first, then
 answers requests from the parent one by one: ``{"op": "list" | "check" | ...}``. Every
@@ -23,24 +23,27 @@ def _limit_memory(limit: int) -> None:
 
 
 def main(argv: list[str]) -> None:
-    req_fd, resp_fd, limit = int(argv[0]), int(argv[1]), int(argv[2])
-    roots = [Path(p) for p in argv[3:]]
+    req_fd, resp_fd, beat_fd, limit = (int(a) for a in argv[:4])
+    roots = [Path(p) for p in argv[4:]]
     _limit_memory(limit)
     faulthandler.enable()  # a segfault in the user's code leaves its stack in stderr
 
     from nets.errors import NetsError
     from nets.homework import handlers
     from nets.homework.compare import BadReturn
+    from nets.homework.heartbeat import Heartbeat
     from nets.homework.usercode import UserCode, UserCodeError
     from nets.homework.wire import MessageReader
 
     reader = MessageReader(req_fd)
-    code = UserCode(roots, resp_fd, limit, reader)
+    code = UserCode(roots, resp_fd, limit, reader, Heartbeat(beat_fd))
     while True:
         try:
             request: dict[str, Any] = reader.read()
         except EOFError:
             return
+        if request["op"] in ("go", "stop"):  # flow control left over from a training run
+            continue
         try:
             handlers.HANDLERS[request["op"]](code, request)
         except BrokenPipeError:

@@ -4,8 +4,8 @@
 ``nets.mlp.train.train`` (the one training loop) drives it: every forward and backward
 pass is the user's code (through ``UserCode.call``), and so is the training step when
 their ``train.py`` has one. ``handle_train`` runs that loop and sends each event to the
-parent, then waits for the parent's "go" (or "stop") before the next: the loop does no
-work while the consumer holds it, as the generator protocol promises.
+parent; the parent answers each with "go" (or "stop"), and the loop runs at most
+``WINDOW`` events ahead of it, so a paused consumer pauses the loop within a few steps.
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ from nets.mlp.classifiers import Classifier
 from nets.mlp.config import TrainConfig
 from nets.mlp.train import train
 from nets.training import Ended, Evaluation, Started
+
+#: Events the loop may run ahead of its consumer: enough to hide the round trip, few
+#: enough that Pause and Stop take effect within a few steps.
+WINDOW = 4
 
 #: Parameter shapes by role: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,).
 ROLES = ("W1", "b1", "W2", "b2")
@@ -159,6 +163,8 @@ def handle_train(code: UserCode, request: dict[str, Any]) -> None:
     d = int(np.prod(data["X_train"].shape[1:]))
     c = int(request["num_classes"])
     config = TrainConfig(**request["config"])
+    # The homework initialises with np.random: the run's seed makes it reproducible.
+    np.random.seed(config.seed)
     user = code.call(
         "TwoLayerNet(...)",
         net_module.TwoLayerNet,
@@ -188,10 +194,14 @@ def handle_train(code: UserCode, request: dict[str, Any]) -> None:
         num_classes=c,
         step=step,
     )
+    ahead = 0  # events sent that the parent has not taken yet
     for event in events:
         message = _event_message(event, model)
         code.send(message)
         if message.get("final"):
             return
-        if code.receive()["op"] == "stop":
-            stop = True
+        ahead += 1
+        while ahead >= WINDOW or code.pending():
+            ahead -= 1
+            if code.receive()["op"] == "stop":
+                stop = True

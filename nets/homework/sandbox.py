@@ -4,10 +4,11 @@
 first on ``sys.path`` (so ``from layers import fc_forward`` works as in the homework),
 then the app, then ``starter/`` (the homework's ``classifier.py`` for a folder without
 one). Requests and answers travel over two pipes of their own (``wire``); the child's
-stdout and stderr are files. The child announces every call into the user's code; when
-one runs longer than ``call_timeout`` the child is killed and ``CallTimeout`` names the
-call; when the child dies (``os.abort``, a segfault, ``os._exit``) ``ChildDied`` does.
-Either way the app carries on, and the next request starts a fresh child.
+stdout and stderr are files. The child announces every call into the user's code (in
+shared memory, ``heartbeat``); when one runs longer than ``call_timeout`` the child is
+killed and ``CallTimeout`` names the call; when the child dies (``os.abort``, a
+segfault, ``os._exit``) ``ChildDied`` does. Either way the app carries on, and the next
+request starts a fresh child.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any
 
 from nets.data.dataset import CancelToken, is_cancelled
 from nets.errors import Cancelled
+from nets.homework.heartbeat import SIZE as HEARTBEAT_SIZE
+from nets.homework.heartbeat import Heartbeat
 from nets.homework.wire import MessageReader, WireError, write_message
 
 APP_ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +39,7 @@ _START_TIMEOUT = 60.0
 _POLL = 0.1
 
 _BOOT = (
-    "import sys; sys.path[:0] = sys.argv[6:] + [sys.argv[1], sys.argv[2]]; "
+    "import sys; sys.path[:0] = sys.argv[7:] + [sys.argv[1], sys.argv[2]]; "
     "del sys.argv[1:3]; "
     "from nets.homework.child import main; main(sys.argv[1:]); "
     "import os; os._exit(0)"
@@ -89,6 +92,7 @@ class Sandbox:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._req_fd = -1
         self._reader: MessageReader | None = None
+        self._heartbeat: Heartbeat | None = None
 
     # -- life cycle ------------------------------------------------------------------
     def __enter__(self) -> Sandbox:
@@ -107,6 +111,9 @@ class Sandbox:
         work = Path(self._tmp.name)
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
+        beat_file = tempfile.TemporaryFile()  # unlinked: nothing in the user's folder
+        beat_file.truncate(HEARTBEAT_SIZE)
+        beat_fd = beat_file.fileno()
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         env["MPLBACKEND"] = "Agg"  # a homework script importing pyplot must not open windows
         cmd = [
@@ -118,6 +125,7 @@ class Sandbox:
             str(STARTER),
             str(req_r),
             str(resp_w),
+            str(beat_fd),
             str(self.memory_limit),
             *map(str, self.folders),
         ]
@@ -130,12 +138,14 @@ class Sandbox:
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
-                    pass_fds=(req_r, resp_w),
+                    pass_fds=(req_r, resp_w, beat_fd),
                     start_new_session=True,  # a Ctrl+C in the terminal is for the app
                 )
             finally:
                 os.close(req_r)
                 os.close(resp_w)
+        self._heartbeat = Heartbeat(beat_fd)
+        beat_file.close()  # the mapping keeps the memory
         self._req_fd = req_w
         self._reader = MessageReader(resp_r)
 
@@ -149,6 +159,9 @@ class Sandbox:
         if self._reader is not None:
             os.close(self._reader.fd)
             self._reader = None
+        if self._heartbeat is not None:
+            self._heartbeat.close()
+            self._heartbeat = None
         if self._req_fd >= 0:
             os.close(self._req_fd)
             self._req_fd = -1
@@ -192,13 +205,19 @@ class Sandbox:
             write_message(self._req_fd, message)
         except BrokenPipeError:
             raise self._died("starting") from None
+        assert self._heartbeat is not None
         current = "starting"
         limit = _START_TIMEOUT
         deadline = time.monotonic() + limit
+        seen = self._heartbeat.read()[0]
         while True:
             if is_cancelled(self.cancel):
                 self.close()
                 raise Cancelled("stopped")
+            count, label = self._heartbeat.read()
+            if count != seen:  # a new call started: its own time limit starts now
+                seen, current, limit = count, label, self.call_timeout
+                deadline = time.monotonic() + limit
             remaining = deadline - time.monotonic()
             try:
                 answer = self._reader.read(timeout=max(0.0, min(remaining, _POLL)))
@@ -211,12 +230,7 @@ class Sandbox:
                     "it was stopped"
                 ) from None
             except (EOFError, WireError):
-                raise self._died(current) from None
-            if answer.get("type") == "call":
-                current = answer["label"]
-                limit = self.call_timeout
-                deadline = time.monotonic() + limit
-                continue
+                raise self._died(self._heartbeat.read()[1] or current) from None
             if answer.get("type") == "error":
                 raise SandboxError(answer.get("message", "the check failed"))
             yield answer

@@ -1,7 +1,8 @@
 """Calling the user's code inside the child process.
 
 Every call goes through ``UserCode.call``: it first tells the parent which call starts
-(the parent's per-call time limit restarts there, and a crash is reported against it),
+(through the shared ``Heartbeat``: the parent's per-call time limit restarts there, and
+a crash is reported against it),
 keeps what the call prints, and turns anything the call raises (``SystemExit`` and
 ``MemoryError`` included) into a ``UserCodeError`` whose text is the user's own
 traceback: only frames from the homework's files, never the app's.
@@ -19,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from nets.homework.heartbeat import Heartbeat
 from nets.homework.wire import MessageReader, write_message
 
 #: Characters of printed output kept per check.
@@ -33,8 +35,14 @@ class UserCode:
     """The homework's folders and the pipe to the parent, for one child process."""
 
     def __init__(
-        self, roots: list[Path], fd: int, memory_limit: int, reader: MessageReader
+        self,
+        roots: list[Path],
+        fd: int,
+        memory_limit: int,
+        reader: MessageReader,
+        heartbeat: Heartbeat,
     ) -> None:
+        self.heartbeat = heartbeat
         self.roots = [r.resolve() for r in roots]
         self.fd = fd
         self.reader = reader
@@ -48,6 +56,10 @@ class UserCode:
         """The parent's next message (blocks)."""
         return self.reader.read()
 
+    def pending(self) -> bool:
+        """Whether a message from the parent is waiting."""
+        return self.reader.ready()
+
     def take_output(self) -> str:
         text = self.output.getvalue()
         self.output = io.StringIO()
@@ -57,7 +69,7 @@ class UserCode:
 
     def call(self, label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``fn(*args, **kwargs)``, announced to the parent as ``label``."""
-        self.send({"type": "call", "label": label})
+        self.heartbeat.beat(label)
         try:
             with contextlib.redirect_stdout(self.output):
                 return fn(*args, **kwargs)

@@ -117,6 +117,10 @@ class MessageReader:
         del self._buf[:end]
         return frame
 
+    def ready(self) -> bool:
+        """Whether a message (or part of one) can be read without waiting."""
+        return bool(self._buf) or bool(select.select([self.fd], [], [], 0)[0])
+
     def read(self, timeout: float | None = None) -> Any:
         """The next message. Raises TimeoutError after ``timeout`` seconds without a whole
         message, EOFError when the other side closed the pipe."""

@@ -56,7 +56,7 @@ def test_training_your_own_code_yields_the_shared_events_and_learns(tmp_path):
     started, end = events[0], events[-1]
     assert started.config.dtype == "float64"  # the user's arrays set the precision
     losses = [e.loss for e in events if isinstance(e, Step)]
-    assert losses[0] == pytest.approx(np.log(3), abs=0.05)
+    assert losses[0] == pytest.approx(np.log(3), abs=0.3)
     assert losses[-1] < losses[0]
     assert events[-2].val_acc > 0.6
     assert end.result.model is mirror
