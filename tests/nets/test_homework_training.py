@@ -11,6 +11,7 @@ import pytest
 
 from nets.data.dataset import ImageDataset
 from nets.homework.layout import find_homework
+from nets.homework.own_model import WINDOW
 from nets.homework.sandbox import SandboxError
 from nets.homework.training import GradientCheckFailed, train_own
 from nets.mlp.classifiers import TwoLayerNet
@@ -89,7 +90,9 @@ def test_stop_ends_the_run_with_the_weights_so_far(tmp_path):
         events.append(event)
         steps += isinstance(event, Step)
     assert isinstance(events[-1], Stopped)
-    assert events[-1].step == 3 and events[-1].result.model is not None
+    # The loop runs at most WINDOW events ahead of its consumer, so it stops that soon.
+    assert 3 <= events[-1].step <= 3 + WINDOW and events[-1].step < 12
+    assert events[-1].result.model is not None
 
 
 def test_an_error_in_the_users_code_mid_run_shows_their_traceback(tmp_path):
