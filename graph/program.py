@@ -221,8 +221,16 @@ class _Builder(FunctionSupport):
         k = self.assign_seen.get(var, 0) + 1
         self.assign_seen[var] = k
         total = self.assign_total.get(var, 1)
-        name = var if k >= total else f"{var}_{k}"
-        while name in self.used_names:
+        if k >= total:
+            name = var  # the user's own name: generated names never take it
+            while name in self.used_names:
+                name = name + "_"
+            return name
+        # An earlier value of a variable assigned several times gets a generated name,
+        # which must not be any variable the program assigns: `--set x_1=...` means the
+        # user's x_1, never the first value of x.
+        name = f"{var}_{k}"
+        while name in self.used_names or name in self.assign_total:
             name = name + "_"
         return name
 

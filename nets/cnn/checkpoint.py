@@ -262,6 +262,10 @@ def load_checkpoint(
     state = _field(data, "state_dict", dict, path)
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise CheckpointError(f"checkpoint corrupted: {path}: state_dict holds non-tensors")
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            # The numpy checkpoints refuse these too: a model of NaNs predicts nothing.
+            raise CheckpointError(f"checkpoint corrupted: {path}: parameter {key} is not finite")
     if data.get("weights_sha256") != _weights_digest(state):
         raise CheckpointError(
             f"checkpoint corrupted: {path}: the weights do not match their checksum"

@@ -293,6 +293,12 @@ def train(
             f"the data has {d} values per image and {num_classes} classes"
         )
     n = n_all if config.num_train is None else min(n_all, config.num_train)
+    if config.batch_size > n:
+        # Said as it is: a memory estimate for a batch the data cannot fill would mislead.
+        raise ConfigError(
+            f"the batch size {config.batch_size:,} is larger than the {n:,} training "
+            f"images: use a batch size of at most {n:,}"
+        )
     estimate = estimate_memory(config, n_all, d, num_classes, n_val=len(y_val))
     check_memory(estimate, available_bytes)
 

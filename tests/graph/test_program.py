@@ -243,3 +243,11 @@ def test_a_program_file_error_names_the_file_and_keeps_line_and_col(tmp_path):
         load_program(path)
     assert str(info.value).startswith(f"{path}: line 2, col ")
     assert info.value.line == 2 and info.value.col is not None
+
+
+def test_a_users_variable_keeps_its_name_when_a_generated_name_would_take_it() -> None:
+    g = from_program("x = 1.0\nx_1 = 5.0\nx = x * 2\nL = x + x_1\n")
+    names = {g.node(n).name for n in g.inputs()}
+    assert "x_1" in names
+    x_1 = g.id_of("x_1")
+    assert g.node(x_1).value == 5.0  # the user's x_1, not the first value of x

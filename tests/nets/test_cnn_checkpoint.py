@@ -279,3 +279,13 @@ def test_a_torch_file_with_the_wrong_top_level(tmp_path):
     path.write_bytes(buffer.getvalue())
     with pytest.raises(CheckpointError, match="checkpoint mismatch.*holds a list"):
         load_checkpoint(path)
+
+
+def test_a_checkpoint_with_nan_weights_is_refused_like_the_numpy_ones(tmp_path):
+    trained = make_trained()
+    with torch.no_grad():
+        next(trained.model.parameters()).view(-1)[0] = float("nan")
+    path = tmp_path / "nan.pt"
+    save_checkpoint(path, trained)  # the checksum matches: the file is what was saved
+    with pytest.raises(CheckpointError, match=r"parameter .* is not finite"):
+        load_checkpoint(path)

@@ -218,8 +218,10 @@ def test_memory_guard_refuses_with_the_numbers() -> None:
     huge = SMALL.replace(hidden_dim=10**9)
     with pytest.raises(ResourceError, match=r"needs about .* TB.*available"):
         next(iter(train(huge, ds)))
-    with pytest.raises(ResourceError, match="batch_size"):
-        next(iter(train(SMALL.replace(batch_size=10**7), ds, available_bytes=10**6)))
+    with pytest.raises(ResourceError, match=r"needs about .*available"):
+        next(iter(train(SMALL.replace(batch_size=400), ds, available_bytes=10**5)))
+    with pytest.raises(ConfigError, match="batch size 10,000,000 is larger than the 480"):
+        next(iter(train(SMALL.replace(batch_size=10**7), ds)))
     est = estimate_memory(SMALL.replace(hidden_dim=10**9), 45000, 3072)
     assert est.parameters > 3 * 3072 * 10**9 * 4
 
