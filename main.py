@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -55,6 +56,16 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.splitlines()) if len(text.splitlines()) > 1 else text
 
 
+def _escape_unprintable_output() -> None:
+    """A file name that is not valid UTF-8 (or any character the terminal's encoding
+    lacks) is printed escaped instead of aborting the command halfway."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app (no arguments) or a subcommand; return the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -67,9 +78,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gui.app import run_app
 
         return run_app([])
+    if sys.stdout is None or sys.stderr is None:
+        # Started with stdout closed (`>&-`): printing would silently do nothing.
+        if sys.stderr is not None:
+            print("error: standard output is closed; nothing could be printed", file=sys.stderr)
+        return 1
+    _escape_unprintable_output()
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a closed or full stdout must not pass for success
+        return code
     except KeyboardInterrupt:
+        # A second Ctrl-C while the first one is being handled (or while worker threads
+        # end) must not kill the process with SIGINT: the exit status stays 130.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("error: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:

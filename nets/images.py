@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from nets.errors import ImageError, NetsError
-from nets.fileio import open_regular
+from nets.fileio import open_regular, shown
 
 if TYPE_CHECKING:
     import numpy as np
@@ -122,10 +122,8 @@ def is_image_path(path: str | os.PathLike[str]) -> bool:
 def _display_name(source: object, name: str | None) -> str:
     if name is None:
         name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "image data"
-    if isinstance(name, bytes):
-        name = os.fsdecode(name)
-    # The message is one line even for a file name with a newline in it.
-    return str(name).replace("\r", "\\r").replace("\n", "\\n")
+    # One printable line even for a name with a newline or undecodable bytes in it.
+    return shown(name)
 
 
 def _sniff(head: bytes) -> str:

@@ -42,6 +42,12 @@ from nets.training import Diverged, Ended, Evaluation, Finished, Started, Step
 
 
 def _number(kind: type, low: float, name: str, *, open_low: bool = False) -> Any:
+    """An argparse type for ``name`` (``--lr``): a usage error (exit 2) for text that is
+    not a number or lies outside the setting's range in ``nets.cnn.config.LIMITS``."""
+    from nets.cnn.config import LIMITS
+
+    high = LIMITS.get(name.lstrip("-").replace("-", "_").replace("threads", "num_threads"))
+
     def parse(text: str) -> Any:
         try:
             value = kind(text)
@@ -53,6 +59,8 @@ def _number(kind: type, low: float, name: str, *, open_low: bool = False) -> Any
         if value < low or (open_low and value == low):
             bound = f"more than {low:g}" if open_low else f"at least {low:g}"
             raise argparse.ArgumentTypeError(f"{name} must be {bound}, not {text}")
+        if high is not None and value > high[1]:
+            raise argparse.ArgumentTypeError(f"{name} must be at most {high[1]:g}, not {text}")
         return value
 
     return parse
@@ -532,19 +540,22 @@ def run_test(args: argparse.Namespace) -> int:
     torch.set_num_threads(default_num_threads())
     accuracy, predictions = evaluate(trained, data.X_test, data.y_test)
     n = len(data.y_test)
+    # Reported first, recorded second: a run whose result could not be printed (a
+    # closed or unencodable stdout) must not count as the checkpoint's one test.
+    if args.json:
+        print(json.dumps({"test_acc": accuracy, "n": n}))
+    else:
+        correct = int(round(accuracy * n))
+        print(f"test accuracy {100 * accuracy:.2f}% ({correct}/{n})")
+        matrix = confusion_matrix(data.y_test, predictions, trained.num_classes)
+        width = max(len(name) for name in trained.class_names)
+        for k, name in enumerate(trained.class_names):
+            total = int(matrix[k].sum())
+            pct = f"{100 * matrix[k, k] / total:6.2f}%" if total else "     -"
+            print(f"  {name:<{width}}  {pct}  ({int(matrix[k, k])}/{total})")
+    sys.stdout.flush()
     try:
         record_test(args.checkpoint, trained, accuracy, n)
     except CheckpointError as exc:
         _err(f"warning: could not record the test in the checkpoint ({exc})")
-    if args.json:
-        print(json.dumps({"test_acc": accuracy, "n": n}))
-        return 0
-    correct = int(round(accuracy * n))
-    print(f"test accuracy {100 * accuracy:.2f}% ({correct}/{n})")
-    matrix = confusion_matrix(data.y_test, predictions, trained.num_classes)
-    width = max(len(name) for name in trained.class_names)
-    for k, name in enumerate(trained.class_names):
-        total = int(matrix[k].sum())
-        pct = f"{100 * matrix[k, k] / total:6.2f}%" if total else "     -"
-        print(f"  {name:<{width}}  {pct}  ({int(matrix[k, k])}/{total})")
     return 0

@@ -53,22 +53,19 @@ class TrainConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("device", self.device, DEVICES)
-        _number("lr", self.lr, 0.0, 1e6, open_low=True)
-        _number("weight_decay", self.weight_decay, 0.0, 1e3)
-        _number("momentum", self.momentum, 0.0, 0.9999)
-        _number("step_gamma", self.step_gamma, 0.0, 1.0, open_low=True)
-        _integer("step_epochs", self.step_epochs, 1, 1_000_000)
-        _integer("batch_size", self.batch_size, 1, 100_000_000)
-        _integer("epochs", self.epochs, 1, 100_000)
-        _integer("seed", self.seed, 0, 2**63 - 1)
-        _integer("evals_per_epoch", self.evals_per_epoch, 1, 1000)
+        for name in ("lr", "weight_decay", "momentum", "step_gamma"):
+            low, high, open_low = LIMITS[name]
+            _number(name, getattr(self, name), low, high, open_low=open_low)
+        for name in ("step_epochs", "batch_size", "epochs", "seed", "evals_per_epoch"):
+            low, high, _ = LIMITS[name]
+            _integer(name, getattr(self, name), int(low), int(high))
         _integer("eval_subset", self.eval_subset, 1, 100_000_000)
         if not isinstance(self.nesterov, bool):
             raise ConfigError(f"nesterov must be true or false, got {self.nesterov!r}")
         if self.nesterov and self.optimizer == "sgd" and self.momentum == 0:
             raise ConfigError("Nesterov momentum needs momentum > 0")
         if self.num_threads is not None:
-            _integer("num_threads", self.num_threads, 1, 1024)
+            _integer("num_threads", self.num_threads, 1, int(LIMITS["num_threads"][1]))
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,6 +77,22 @@ class TrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys are ignored (older/newer checkpoints)."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+#: (lowest, highest, lowest excluded) for each numeric setting: the one table that both
+#: :meth:`TrainConfig.validated` and the command line's argument parser check against.
+LIMITS: dict[str, tuple[float, float, bool]] = {
+    "lr": (0.0, 1e6, True),
+    "weight_decay": (0.0, 1e3, False),
+    "momentum": (0.0, 0.9999, False),
+    "step_gamma": (0.0, 1.0, True),
+    "step_epochs": (1, 1_000_000, False),
+    "batch_size": (1, 100_000_000, False),
+    "epochs": (1, 100_000, False),
+    "seed": (0, 2**63 - 1, False),
+    "evals_per_epoch": (1, 1000, False),
+    "num_threads": (1, 1024, False),
+}
 
 
 def _choice(name: str, value: Any, options: tuple[str, ...]) -> None:

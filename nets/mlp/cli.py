@@ -433,14 +433,16 @@ def run_test(args: argparse.Namespace) -> int:
     ckpt.check_data(dataset.image_shape, dataset.num_classes, args.data)
     acc = evaluate(ckpt.model, dataset.X_test, dataset.y_test, ckpt.preprocessor)
     n = len(dataset.y_test)
-    try:
-        record_test_use(args.checkpoint, acc, n, args.data)
-    except NetsError as exc:
-        print(f"warning: could not record the test run in the checkpoint: {exc}", file=sys.stderr)
+    # Reported first, recorded second (see ``cnn test``).
     if args.json:
         print(json.dumps({"test_acc": acc, "n": n}))
     else:
         print(f"test accuracy: {acc:.4f} ({n} images)")
+    sys.stdout.flush()
+    try:
+        record_test_use(args.checkpoint, acc, n, args.data)
+    except NetsError as exc:
+        print(f"warning: could not record the test run in the checkpoint: {exc}", file=sys.stderr)
     return 0
 
 

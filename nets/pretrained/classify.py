@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from nets.errors import ConfigError, NetsError
+from nets.fileio import shown
 from nets.gradcam import grad_cam
 from nets.images import is_image_path, open_image
 from nets.pretrained.labels import imagenet_labels
@@ -102,9 +103,10 @@ class ClassifyResult:
 
     def as_dict(self) -> dict[str, Any]:
         """The command line's JSON entry: ``{"path", "top": [...]}`` or ``{"path", "error"}``."""
+        path = shown(self.path)  # never a lone surrogate or a raw newline in the JSON
         if self.error is not None or self.top is None:
-            return {"path": self.path, "error": self.error or "not classified"}
-        return {"path": self.path, "top": [t.as_dict() for t in self.top]}
+            return {"path": path, "error": self.error or "not classified"}
+        return {"path": path, "top": [t.as_dict() for t in self.top]}
 
 
 def configure_threads(threads: int | None = None) -> int:
@@ -342,13 +344,16 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[str,
                         yield os.path.join(root, file_name), None
             for problem in problems:
                 where = problem.filename or path
-                yield os.fspath(where), f"{where}: cannot read the folder ({problem.strerror})"
+                yield (
+                    os.fspath(where),
+                    f"{shown(where)}: cannot read the folder ({problem.strerror})",
+                )
             if not found and not problems:
-                yield path, f"{path}: no image files in this folder"
+                yield path, f"{shown(path)}: no image files in this folder"
         elif os.path.exists(path):
             yield path, None
         else:
-            yield path, f"{path}: no such file or folder"
+            yield path, f"{shown(path)}: no such file or folder"
 
 
 def classify_paths(

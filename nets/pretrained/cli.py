@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 
+from nets.fileio import shown
 from nets.pretrained.registry import DEFAULT_MODEL, MODEL_NAMES
 
 MAX_TOPK = 1000
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             entries.append(result.as_dict())
         elif result.ok and result.top is not None:
-            print(result.path)
+            print(shown(result.path))
             for rank, top in enumerate(result.top, start=1):
                 print(f"  {rank}. {top.label} ({top.index})  {100 * top.prob:.1f}%")
             sys.stdout.flush()
