@@ -66,6 +66,20 @@ def _escape_unprintable_output() -> None:
             pass
 
 
+def _terminate_cleanly() -> None:
+    """SIGTERM ends a command like Ctrl-C ends Python code: as an exception, so every
+    ``finally`` runs and no temporary or half-written file is left behind (exit 143)."""
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SystemExit(128 + signal.SIGTERM)
+
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread (an embedding program): leave it as it is
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app (no arguments) or a subcommand; return the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -84,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("error: standard output is closed; nothing could be printed", file=sys.stderr)
         return 1
     _escape_unprintable_output()
+    _terminate_cleanly()
     try:
         code = int(args.handler(args) or 0)
         sys.stdout.flush()  # a closed or full stdout must not pass for success
