@@ -18,16 +18,31 @@ BINS = 40
 HIST_SAMPLE = 1 << 16
 
 
-def moments(values: np.ndarray) -> tuple[float, float, bool]:
-    """(mean, std, finite) of every value of ``values`` (any shape); nan, nan, False when
-    some value is NaN or infinite."""
+def subsample(values: np.ndarray, limit: int = HIST_SAMPLE) -> np.ndarray:
+    """All values as a 1-D array, or an evenly strided view of about ``limit`` of them."""
     flat = values.reshape(-1)
-    if flat.size == 0:
+    return flat[:: flat.size // limit] if flat.size > limit else flat
+
+
+def all_finite(values: np.ndarray) -> bool:
+    """True when no value is NaN or infinite (one pass: a sum is finite unless some value
+    is not, or the values are so huge that a float32 sum overflows, checked exactly)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(float(np.sum(values))):
+            return True
+    return bool(np.isfinite(values).all())
+
+
+def moments(values: np.ndarray) -> tuple[float, float, bool]:
+    """(mean, std, finite) of ``values`` (any shape); nan, nan, False when some value is
+    NaN or infinite. Mean and std are computed in float64 on ``subsample`` (an estimate
+    for arrays over ``HIST_SAMPLE`` values; exact below); finiteness checks every value."""
+    if values.size == 0:
         return math.nan, math.nan, True
-    total = float(flat.sum(dtype=np.float64))
-    if not math.isfinite(total):
+    if not all_finite(values):
         return math.nan, math.nan, False
-    return total / flat.size, float(flat.std(dtype=np.float64)), True
+    part = subsample(values).astype(np.float64)
+    return float(part.mean()), float(part.std()), True
 
 
 def norm(values: np.ndarray) -> float:
@@ -60,11 +75,13 @@ def nice_ceiling(x: float) -> float:
 def choose_edges(values: np.ndarray, *, nonnegative: bool, bins: int = BINS) -> np.ndarray:
     """Edges (bins + 1,) for a histogram that stays fixed for the rest of a run.
 
+    ``values`` may be a ``subsample`` (the largest magnitude is then of the subsample).
+
     The range is twice the largest magnitude seen now, rounded up to 1, 2 or 5 times a power
     of ten, from 0 (``nonnegative``: ReLU outputs) or symmetric around 0; values that later
     fall outside land in the end bins.
     """
-    flat = values.reshape(-1)
+    flat = subsample(values)
     finite = flat[np.isfinite(flat)] if flat.size else flat
     biggest = float(np.max(np.abs(finite))) if finite.size else 0.0
     top = nice_ceiling(2 * biggest) if biggest > 0 else 1e-3
@@ -79,9 +96,7 @@ def histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     than ``HIST_SAMPLE`` are counted on an evenly strided subset (counts then sum to the
     subset's size).
     """
-    flat = values.reshape(-1)
-    if flat.size > HIST_SAMPLE:
-        flat = flat[:: flat.size // HIST_SAMPLE]
+    flat = subsample(values)
     bins = len(edges) - 1
     lo, hi = float(edges[0]), float(edges[-1])
     pos = (flat.astype(np.float64) - lo) * (bins / (hi - lo))

@@ -44,6 +44,22 @@ def _numpy(tensor: Any) -> np.ndarray:
     return tensor.detach().cpu().numpy()
 
 
+def _values(tensor: Any) -> np.ndarray:
+    """The tensor's values as numpy without a copy on the CPU, in memory order: a
+    channels_last (N, C, H, W) tensor comes as its (N, H, W, C) view, whose flattening
+    is free. For order-free statistics only (moments, norms, histograms)."""
+    import torch
+
+    t = tensor.detach()
+    if (
+        t.dim() == 4
+        and not t.is_contiguous()
+        and t.is_contiguous(memory_format=torch.channels_last)
+    ):
+        t = t.permute(0, 2, 3, 1)
+    return t.cpu().numpy()
+
+
 class TorchInternals:
     """Samples every layer with parameters and every ReLU of ``model``."""
 
@@ -83,9 +99,9 @@ class TorchInternals:
 
     def _sample_hook(self, name: str) -> Callable[..., None]:
         def hook(module: Any, inputs: Any, out: Any) -> None:
-            self.recorder.observe_activation(name, _numpy(out))
+            self.recorder.observe_activation(name, _values(out))
             if out.requires_grad:
-                out.register_hook(lambda grad: self.recorder.observe_gradient(name, _numpy(grad)))
+                out.register_hook(lambda grad: self.recorder.observe_gradient(name, _values(grad)))
 
         return hook
 
@@ -98,7 +114,7 @@ class TorchInternals:
 
     def _start(self, step: int, epoch: int, xb: Any) -> None:
         self.recorder.begin(step, epoch)
-        self.recorder.observe_input(_numpy(xb))
+        self.recorder.observe_input(_values(xb))
         self._hooks = [
             module.register_forward_hook(self._sample_hook(name))
             for name, module, _ in self.modules
