@@ -10,7 +10,9 @@ rules). Rule ids, which the GUI and the JSON log use:
   twice where it started, or the smoothed loss rises on every one of 20 steps by half;
   fires before the trainer's divergence stop (which needs a NaN or inf);
 - ``stuck_at_chance``: after 300 steps the smoothed loss is within 3% of ln(classes);
-- ``update_ratio``: a layer's ||ΔW|| / ||W|| stays above 1e-2 or below 1e-5 for 5 samples;
+- ``update_ratio``: a layer's ||ΔW|| / ||W|| stays above 1e-2 or below 1e-5 for 5 samples
+  while the smoothed loss falls by less than 10% (and, for low ratios, the schedule has
+  not annealed the learning rate below a hundredth of its peak on purpose);
 - ``dead_relu``: more than half of a ReLU layer's units were dead in 2 samples in a row;
 - ``vanishing_gradient`` / ``exploding_gradient``: the first layer's weight gradient is
   1e3 times smaller / larger than the last layer's in 2 samples in a row, or (exploding)
@@ -96,6 +98,9 @@ class Coach:
         self._ema_history: list[float] = []
         self._last_loss = math.nan
         self._ratio_runs: dict[str, int] = {}
+        self._ratio_start: dict[str, float] = {}  # smoothed loss where a stretch began
+        self._lr = math.nan
+        self._peak_lr = 0.0
         self._dead_runs: dict[str, int] = {}
         self._spread_runs = {"vanishing_gradient": 0, "exploding_gradient": 0}
         self._first_grad = math.nan
@@ -156,6 +161,8 @@ class Coach:
     def _on_step(self, event: Step) -> list[Advice]:
         loss = event.loss
         self._step = event.step
+        self._lr = event.lr
+        self._peak_lr = max(self._peak_lr, event.lr)
         if not math.isfinite(loss):
             return []
         self._steps_seen += 1
@@ -352,25 +359,39 @@ class Coach:
         )
 
     def _update_ratio(self, event: Internals) -> list[Advice]:
+        """Out of range for RATIO_SAMPLES samples while the smoothed loss fell by less than
+        10% over the stretch (large steps that make progress, as in a one-cycle peak, are
+        fine), and for low ratios, not because a schedule annealed the rate on purpose."""
         found: list[Advice] = []
+        annealed = self._peak_lr > 0 and self._lr < self._peak_lr / 100
         for name, entry in event.layers.items():
             ratio = entry.get("weight_update_ratio")
             if entry.get("kind") not in ("linear", "conv") or ratio is None:
                 continue
             bad = math.isfinite(ratio) and not RATIO_LOW <= ratio <= RATIO_HIGH
-            self._ratio_runs[name] = self._ratio_runs.get(name, 0) + 1 if bad else 0
-            if self._ratio_runs[name] < RATIO_SAMPLES:
-                continue
+            runs = self._ratio_runs.get(name, 0) + 1 if bad else 0
+            self._ratio_runs[name] = runs
+            if runs == 1:
+                self._ratio_start[name] = self._ema
             high = ratio > RATIO_HIGH
+            started = self._ratio_start.get(name, math.nan)
+            progress = math.isfinite(started) and self._ema < 0.9 * started
+            if runs < RATIO_SAMPLES or progress or (annealed and not high):
+                continue
             found += self._fire(
                 "update_ratio",
                 event.step,
                 {"curve": "update_ratio", "layer": name, "ratio": ratio},
                 f"Layer {name}'s update-to-weight ratio ||ΔW||/||W|| has been "
-                f"{'above 1e-2' if high else 'below 1e-5'} for {RATIO_SAMPLES} samples in a "
-                f"row (now {ratio:.2g}; about 1e-3 is healthy): each step "
-                f"{'rewrites a large part of the weights, so learning is noisy or unstable' if high else 'barely moves the weights, so learning crawls'}. "  # noqa: E501
-                f"Try a learning rate {'ten times smaller' if high else 'ten times larger'}.",
+                f"{'above 1e-2' if high else 'below 1e-5'} for {runs} samples in a row (now "
+                f"{ratio:.2g}; about 1e-3 is healthy) while the loss hardly fell: each step "
+                + (
+                    "rewrites a large part of the weights, so the steps overshoot. Try a "
+                    "learning rate ten times smaller."
+                    if high
+                    else "barely moves the weights, so learning crawls. Try a learning rate "
+                    "ten times larger."
+                ),
                 self._lr_times(0.1 if high else 10),
                 key=name,
             )

@@ -29,6 +29,8 @@ class TrainConfig:
     - ``evals_per_epoch``: how often train and validation accuracy are measured; the last
       one of each epoch uses the whole validation set, the others ``eval_subset`` images
       of it so the plot gets points without slowing training.
+    - ``internals_every``: K > 0 samples every layer every K steps (``nets.internals``);
+      0 turns it off.
     - ``num_threads``: torch CPU threads; None picks :func:`default_num_threads` (all cores).
     """
 
@@ -47,6 +49,7 @@ class TrainConfig:
     num_threads: int | None = None
     evals_per_epoch: int = 4
     eval_subset: int = 1000
+    internals_every: int = 0
 
     def validated(self) -> TrainConfig:
         """Return self, or raise ConfigError naming the first setting that cannot work."""
@@ -60,6 +63,7 @@ class TrainConfig:
             low, high, _ = LIMITS[name]
             _integer(name, getattr(self, name), int(low), int(high))
         _integer("eval_subset", self.eval_subset, 1, 100_000_000)
+        _integer("internals_every", self.internals_every, 0, 1_000_000_000)
         if not isinstance(self.nesterov, bool):
             raise ConfigError(f"nesterov must be true or false, got {self.nesterov!r}")
         if self.nesterov and self.optimizer == "sgd" and self.momentum == 0:

@@ -29,6 +29,7 @@ import numpy as np
 from nets.cnn.arch import LayerSpec, totals, validate
 from nets.cnn.config import TrainConfig, default_num_threads
 from nets.cnn.trained import Normalizer, TrainedCnn, channel_stats, to_nchw_tensor
+from nets.coach import coached
 from nets.data.dataset import CancelToken, is_cancelled
 from nets.errors import ConfigError
 from nets.memory import MemoryEstimate
@@ -220,7 +221,7 @@ def train(
     num_train, num_val = len(data.X_train), len(data.X_val)
     estimate = estimate_memory(arch, input_shape, config, num_train, num_val, num_classes)
     check_memory(estimate)
-    return _train(arch, data, config, input_shape, estimate, cancel, data_source)
+    return coached(_train(arch, data, config, input_shape, estimate, cancel, data_source))
 
 
 def _train(
@@ -236,6 +237,7 @@ def _train(
     import torch.nn.functional as F
 
     from nets.cnn.model import build_model, parameter_count
+    from nets.internals.torch_probe import TorchInternals
 
     threads = config.num_threads or default_num_threads()
     torch.set_num_threads(threads)
@@ -323,80 +325,100 @@ def _train(
     iteration = 0
     last_loss = math.nan
     last_val: float | None = None
-    for epoch in range(1, config.epochs + 1):
-        perm = torch.randperm(n, generator=gen).to(device)
-        seen = 0
-        correct = torch.zeros((), dtype=torch.int64, device=device)
-        loss_sum = 0.0
-        for step in range(1, spe + 1):
-            if is_cancelled(cancel):
-                yield Stopped(
-                    iteration,
-                    epoch,
-                    pause_clock(),
-                    f"stopped after step {iteration}",
-                    epochs_done=epoch - 1,
-                    result=trained_now(iteration, last_val),
-                )
-                return
-            idx = perm[(step - 1) * bs : step * bs]
-            xb = norm(X_train.index_select(0, idx)).contiguous(memory_format=layout)
-            yb = y_train.index_select(0, idx)
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            loss_value = loss.item()
-            iteration += 1
-            if not math.isfinite(loss_value):
+    tracker = TorchInternals(model, config.internals_every) if config.internals_every else None
+    try:
+        for epoch in range(1, config.epochs + 1):
+            perm = torch.randperm(n, generator=gen).to(device)
+            seen = 0
+            correct = torch.zeros((), dtype=torch.int64, device=device)
+            loss_sum = 0.0
+            for step in range(1, spe + 1):
+                if is_cancelled(cancel):
+                    yield Stopped(
+                        iteration,
+                        epoch,
+                        pause_clock(),
+                        f"stopped after step {iteration}",
+                        epochs_done=epoch - 1,
+                        result=trained_now(iteration, last_val),
+                    )
+                    return
+                idx = perm[(step - 1) * bs : step * bs]
+                xb = norm(X_train.index_select(0, idx)).contiguous(memory_format=layout)
+                yb = y_train.index_select(0, idx)
+                if tracker is not None:
+                    tracker.before_step(iteration + 1, epoch, xb)
+                logits = model(xb)
+                loss = F.cross_entropy(logits, yb)
+                loss_value = loss.item()
+                iteration += 1
+                if not math.isfinite(loss_value):
+                    if tracker is not None:  # where did it start? (before the weights go back)
+                        optimizer.zero_grad(set_to_none=True)
+                        yield tracker.diagnose(
+                            iteration,
+                            epoch,
+                            xb,
+                            lambda xb=xb, yb=yb: F.cross_entropy(model(xb), yb).backward(),
+                        )
+                    with torch.no_grad():
+                        for t, b in zip(state, backup, strict=True):
+                            t.copy_(b)
+                    yield Diverged(
+                        iteration,
+                        epoch,
+                        pause_clock(),
+                        f"diverged at step {iteration}: the loss became {loss_value}; kept the "
+                        f"weights of step {iteration - 1}. Try a smaller learning rate",
+                        epochs_done=epoch - 1,
+                        result=trained_now(iteration - 1, None),
+                        loss=loss_value,
+                        last_finite_loss=last_loss,
+                    )
+                    return
                 with torch.no_grad():
                     for t, b in zip(state, backup, strict=True):
-                        t.copy_(b)
-                yield Diverged(
-                    iteration,
-                    epoch,
-                    pause_clock(),
-                    f"diverged at step {iteration}: the loss became {loss_value}; kept the "
-                    f"weights of step {iteration - 1}. Try a smaller learning rate",
-                    epochs_done=epoch - 1,
-                    result=trained_now(iteration - 1, None),
-                    loss=loss_value,
-                    last_finite_loss=last_loss,
-                )
-                return
-            with torch.no_grad():
-                for t, b in zip(state, backup, strict=True):
-                    b.copy_(t)
-                correct += (logits.argmax(1) == yb).sum()
-            seen += len(yb)
-            loss_sum += loss_value * len(yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            lr = optimizer.param_groups[0]["lr"]
-            optimizer.step()
-            scheduler.step()
-            last_loss = loss_value
-            yield Step(iteration, epoch, loss_value, lr, pause_clock(), total)
-            resumed = time.perf_counter()
-            if step in evals:
-                full = step == spe
-                val_acc = accuracy(X_val, y_val) if full else accuracy(X_sub, y_sub)
-                if full:
-                    last_val = val_acc
-                train_acc = int(correct) / seen
-                train_loss = loss_sum / seen
-                seen, loss_sum = 0, 0.0
-                correct.zero_()
-                yield Evaluation(
-                    step=iteration,
-                    epoch=epoch,
-                    train_acc=train_acc,
-                    val_acc=val_acc,
-                    train_loss=train_loss,
-                    lr=lr,
-                    val_n=len(X_val) if full else subset_n,
-                    end_of_epoch=full,
-                    elapsed=pause_clock(),
-                )
+                        b.copy_(t)
+                    correct += (logits.argmax(1) == yb).sum()
+                seen += len(yb)
+                loss_sum += loss_value * len(yb)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                lr = optimizer.param_groups[0]["lr"]
+                if tracker is not None:
+                    tracker.before_update()
+                optimizer.step()
+                sample = tracker.after_update() if tracker is not None else None
+                scheduler.step()
+                last_loss = loss_value
+                yield Step(iteration, epoch, loss_value, lr, pause_clock(), total)
+                if sample is not None:
+                    yield sample
                 resumed = time.perf_counter()
+                if step in evals:
+                    full = step == spe
+                    val_acc = accuracy(X_val, y_val) if full else accuracy(X_sub, y_sub)
+                    if full:
+                        last_val = val_acc
+                    train_acc = int(correct) / seen
+                    train_loss = loss_sum / seen
+                    seen, loss_sum = 0, 0.0
+                    correct.zero_()
+                    yield Evaluation(
+                        step=iteration,
+                        epoch=epoch,
+                        train_acc=train_acc,
+                        val_acc=val_acc,
+                        train_loss=train_loss,
+                        lr=lr,
+                        val_n=len(X_val) if full else subset_n,
+                        end_of_epoch=full,
+                        elapsed=pause_clock(),
+                    )
+                    resumed = time.perf_counter()
+    finally:
+        if tracker is not None:
+            tracker.close()  # the trained model keeps no hooks
     yield Finished(
         iteration,
         config.epochs,

@@ -113,6 +113,7 @@ class TorchInternals:
             self._start(step, epoch, xb)
 
     def _start(self, step: int, epoch: int, xb: Any) -> None:
+        self._stop_hooks()  # a diagnosis may follow a sampled step's forward pass
         self.recorder.begin(step, epoch)
         self.recorder.observe_input(_values(xb))
         self._hooks = [

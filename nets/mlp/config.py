@@ -179,7 +179,8 @@ class TrainConfig:
     """Everything that defines a training run of the numpy TwoLayerNet (or LinearClassifier).
 
     The seed's six: num_train, hidden_dim, batch_size, num_epochs, learning_rate, reg;
-    plus momentum, lr_decay, weight_scale and seed. ``train_acc_samples`` training images
+    plus momentum, lr_decay, weight_scale and seed. ``internals_every`` K > 0 samples every
+    layer every K steps (``nets.internals``; 0: off). ``train_acc_samples`` training images
     (a fixed random subset) give the per-epoch training accuracy.
     """
 
@@ -196,6 +197,7 @@ class TrainConfig:
     model: str = "TwoLayerNet"
     dtype: str = "float32"
     train_acc_samples: int = 1000
+    internals_every: int = 0
 
     def validate(self) -> TrainConfig:
         """Return self if every field is allowed, else raise ConfigError naming the field."""
@@ -207,6 +209,11 @@ class TrainConfig:
             raise ConfigError(f"dtype must be float32 or float64, got {self.dtype!r}")
         if not isinstance(self.train_acc_samples, int) or self.train_acc_samples < 1:
             raise ConfigError("train_acc_samples must be a positive integer")
+        every = self.internals_every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+            raise ConfigError(
+                f"internals_every must be 0 (off) or a positive integer, got {every!r}"
+            )
         return self
 
     def replace(self, **changes: Any) -> TrainConfig:

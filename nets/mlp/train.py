@@ -17,9 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nets.coach import coached
 from nets.data.dataset import CancelToken, ImageDataset, is_cancelled
 from nets.data.preprocess import DataSampler, Preprocessor
 from nets.errors import ConfigError, DataError
+from nets.internals.numpy_probe import MlpInternals
 from nets.memory import MemoryEstimate, available_memory, format_bytes
 from nets.mlp.blas_threads import ThreadTuner
 from nets.mlp.classifiers import Classifier, LinearClassifier, Probe, TwoLayerNet
@@ -254,7 +256,9 @@ def train(
     available_bytes: int | None = None,
     step: StepFunction | None = None,
 ) -> Iterator[TrainingEvent]:
-    """Train a model, yielding events (see the module docstring).
+    """Train a model, yielding events (see the module docstring), with the coach's
+    ``Advice`` among them (``nets.coach``) and, when ``config.internals_every`` is set,
+    an ``Internals`` event after every sampled step.
 
     Args:
         config: the hyperparameters (``config.validate()`` runs first).
@@ -276,6 +280,31 @@ def train(
     when the estimate does not fit, DataError for unusable data. Nothing is allocated
     before the memory check.
     """
+    return coached(
+        _train(
+            config,
+            data,
+            cancel=cancel,
+            model=model,
+            preprocessor=preprocessor,
+            num_classes=num_classes,
+            available_bytes=available_bytes,
+            step=step,
+        )
+    )
+
+
+def _train(
+    config: TrainConfig,
+    data: ImageDataset | tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    *,
+    cancel: CancelToken | None,
+    model: Classifier | None,
+    preprocessor: Preprocessor | None,
+    num_classes: int | None,
+    available_bytes: int | None,
+    step: StepFunction | None,
+) -> Iterator[TrainingEvent]:
     config.validate()
     clock = _Clock()
     X_all, y_all, X_val_raw, y_val, class_names, source = _unpack(data)
@@ -370,6 +399,7 @@ def train(
     )
     iteration = 0
     last_finite = math.nan
+    tracker = MlpInternals(model, config.internals_every) if config.internals_every else None
     try:
         for epoch in range(1, config.num_epochs + 1):
             lr = optimizer.learning_rate
@@ -393,11 +423,27 @@ def train(
                 # (errstate per step, never across a yield: it would leak into the consumer.)
                 tuner.before_step()
                 started = time.perf_counter()
+                probe = tracker.before_step(iteration + 1, epoch, X_batch) if tracker else None
                 with np.errstate(over="ignore", invalid="ignore"):
-                    loss, grads = (step or training_step)(
-                        model, X_batch, y_batch, config.reg, reuse_buffers=True
-                    )
+                    if step is None:
+                        loss, grads = training_step(
+                            model, X_batch, y_batch, config.reg, reuse_buffers=True, probe=probe
+                        )
+                    else:  # someone else's step sees no probe: parameters are still sampled
+                        loss, grads = step(model, X_batch, y_batch, config.reg, reuse_buffers=True)
                 if not math.isfinite(loss):
+                    if tracker is not None:  # where did it start? (before the rollback)
+                        yield from emit(
+                            tracker.diagnose(
+                                iteration + 1,
+                                epoch,
+                                X_batch,
+                                lambda p, X=X_batch, y=y_batch: training_step(
+                                    model, X, y, config.reg, probe=p
+                                ),
+                                model.parameters(),
+                            )
+                        )
                     kept = optimizer.rollback()
                     where = (
                         f"kept the weights from step {iteration}"
@@ -420,7 +466,10 @@ def train(
                         )
                     )
                     return
+                if tracker is not None:
+                    tracker.before_update(model.parameters(), grads)
                 optimizer.step(grads)
+                sample = tracker.after_update(model.parameters()) if tracker else None
                 tuner.record(time.perf_counter() - started)
                 iteration += 1
                 last_finite = loss
@@ -428,6 +477,8 @@ def train(
                 steps += 1
                 step_losses.append(loss)
                 yield from emit(Step(iteration, epoch, loss, lr, clock.elapsed(), total_steps))
+                if sample is not None:
+                    yield from emit(sample)
             with np.errstate(over="ignore", invalid="ignore"):  # huge but finite weights
                 train_acc = model.accuracy(X_acc, y_acc)
                 val_acc = model.accuracy(X_val, y_val)
