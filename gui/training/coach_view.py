@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.training.runs import RunsModel
+from nets.event_log import format_suggestion
 from nets.training import Advice
 
 #: Short titles of the coach's rules for the list.
@@ -47,13 +48,6 @@ RULE_TITLES = {
 class Finding:
     run_id: int
     advice: Advice
-
-
-def format_suggestion(suggest: dict) -> str:
-    """``lr = 0.001, epochs = 3`` (empty text for no suggestion)."""
-    return ", ".join(
-        f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}" for k, v in suggest.items()
-    )
 
 
 class FindingsView(QWidget):

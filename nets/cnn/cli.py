@@ -7,6 +7,9 @@
     cnn train --data SPEC [--preset NAME | --arch ARCH.json] [--optimizer NAME] [--lr LR]
         [--weight-decay WD] [--schedule NAME] [--batch-size B] [--epochs E] [--seed S]
         [--save CKPT.pt] [--plot-file PLOT] [--json-log FILE]
+        [--internals-every K]
+    cnn lr-find --data SPEC [the same data, architecture and optimizer options] [--steps N]
+        [--json]
     cnn test --checkpoint CKPT.pt --data SPEC [--json]
 
 ``train`` prints a line per epoch (loss, train and validation accuracy, time) on stdout
@@ -95,7 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     sub = p.add_subparsers(
         dest="cnn_command",
-        metavar="{train,test,inspect,dream}",
+        metavar="{train,lr-find,test,inspect,dream}",
         required=True,
         parser_class=type(p),
     )
@@ -108,6 +111,82 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "test split is not touched: use `cnn test` once at the end."
         ),
     )
+    _add_run_options(t)
+    t.add_argument(
+        "--internals-every",
+        type=_number(int, 1, "--internals-every"),
+        metavar="K",
+        help="sample every layer's activations, gradients and weights every K steps into "
+        "the JSON log (internals events); default: off",
+    )
+    t.add_argument("--save", type=Path, metavar="CKPT.pt", help="save the trained model")
+    t.add_argument(
+        "--plot-file",
+        type=_plot_path,
+        metavar="PLOT",
+        help="save the loss and accuracy plots (.png, .svg or .pdf)",
+    )
+    t.add_argument(
+        "--json-log",
+        type=Path,
+        metavar="FILE",
+        help="write one JSON object per line for every training event",
+    )
+    t.set_defaults(handler=run_train)
+
+    f = sub.add_parser(
+        "lr-find",
+        help="learning-rate range test",
+        description=(
+            "Smith's range test: from fresh weights, train with a learning rate raised from "
+            "1e-6 to 10 over about 200 steps, stop when the smoothed loss passes four times "
+            "its minimum, and suggest the rate of the steepest descent (and the minimum's / "
+            "10). The other settings apply; --lr, --schedule and --epochs do not."
+        ),
+    )
+    _add_run_options(f)
+    f.add_argument(
+        "--steps",
+        type=_number(int, 10, "--steps"),
+        default=200,
+        metavar="N",
+        help="steps of the test (default 200)",
+    )
+    f.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"suggested_lr": ..., "lr_min_div10": ..., "lrs": [...], "losses": [...]}',
+    )
+    f.set_defaults(handler=run_lr_find)
+
+    s = sub.add_parser(
+        "test",
+        help="evaluate a checkpoint on the test split (once)",
+        description=(
+            "Evaluate a trained checkpoint on the test split. The checkpoint records that "
+            "the test set was used; a second test still runs but warns."
+        ),
+    )
+    s.add_argument("--checkpoint", required=True, type=Path, metavar="CKPT.pt")
+    s.add_argument(
+        "--data",
+        required=True,
+        metavar="SPEC",
+        help="fashion-mnist[:DIR] or folder:DIR (with a test/ folder)",
+    )
+    s.add_argument("--json", action="store_true", help='print {"test_acc": ..., "n": ...}')
+    s.set_defaults(handler=run_test)
+
+    from nets.cnn import inspect_cli
+
+    inspect_cli.register(sub)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _add_run_options(t: argparse.ArgumentParser) -> None:
+    """The data, architecture and training options ``train`` and ``lr-find`` share."""
     t.add_argument(
         "--data", required=True, metavar="SPEC", help="fashion-mnist[:DIR] or folder:DIR"
     )
@@ -174,45 +253,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument(
         "--download", action="store_true", help="download Fashion-MNIST if it is not found"
     )
-    t.add_argument("--save", type=Path, metavar="CKPT.pt", help="save the trained model")
-    t.add_argument(
-        "--plot-file",
-        type=_plot_path,
-        metavar="PLOT",
-        help="save the loss and accuracy plots (.png, .svg or .pdf)",
-    )
-    t.add_argument(
-        "--json-log",
-        type=Path,
-        metavar="FILE",
-        help="write one JSON object per line for every training event",
-    )
-    t.set_defaults(handler=run_train)
-
-    s = sub.add_parser(
-        "test",
-        help="evaluate a checkpoint on the test split (once)",
-        description=(
-            "Evaluate a trained checkpoint on the test split. The checkpoint records that "
-            "the test set was used; a second test still runs but warns."
-        ),
-    )
-    s.add_argument("--checkpoint", required=True, type=Path, metavar="CKPT.pt")
-    s.add_argument(
-        "--data",
-        required=True,
-        metavar="SPEC",
-        help="fashion-mnist[:DIR] or folder:DIR (with a test/ folder)",
-    )
-    s.add_argument("--json", action="store_true", help='print {"test_acc": ..., "n": ...}')
-    s.set_defaults(handler=run_test)
-
-    from nets.cnn import inspect_cli
-
-    inspect_cli.register(sub)
-
-
-# --------------------------------------------------------------------------- helpers
 
 
 def _err(text: str, end: str = "\n") -> None:
@@ -281,6 +321,10 @@ class _JsonLog:
             )
         self.file.write(json.dumps(record) + "\n")
 
+    def write_record(self, record: dict[str, Any]) -> None:
+        if self.file is not None:
+            self.file.write(json.dumps(record) + "\n")
+
     def close(self) -> None:
         if self.file is None or self.path is None:
             return
@@ -322,25 +366,12 @@ def _config(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
     return dataclasses.replace(base, **changes).validated()
 
 
-def run_train(args: argparse.Namespace) -> int:
-    """Train, print progress, save what was asked for; 1 if training diverged."""
-    from nets.cnn.config import prefer_passive_openmp
-
-    prefer_passive_openmp()  # before anything imports torch
-    from nets.cnn.arch import format_shape, load_architecture, totals, validate
-    from nets.cnn.presets import get_preset, with_num_classes
-    from nets.cnn.train import train
+def _data_and_layers(args: argparse.Namespace, preset: Any) -> tuple[Any, tuple, str]:
+    """The dataset (progress on stderr) and the layers to train: --arch or the preset's."""
+    from nets.cnn.arch import load_architecture
+    from nets.cnn.presets import with_num_classes
     from nets.data import load_dataset
 
-    for path, what in (
-        (args.save, "checkpoint"),
-        (args.plot_file, "plot"),
-        (args.json_log, "JSON log"),
-    ):
-        _check_output(path, what)
-    preset = get_preset(args.preset or "default")
-    config = _config(args, preset.config)
-    start = time.perf_counter()
     data = load_dataset(
         args.data,
         num_val=args.val_size,
@@ -350,14 +381,63 @@ def run_train(args: argparse.Namespace) -> int:
     )
     if sys.stderr.isatty():
         _err("\r\033[K", end="")
-    print(f"data: {data.describe()}")
-    h, w, c = data.image_shape
+    out = sys.stderr if getattr(args, "json", False) else sys.stdout
+    print(f"data: {data.describe()}", file=out)
     if args.arch is not None:
-        layers = tuple(load_architecture(args.arch))
-        arch_name = str(args.arch)
+        return data, tuple(load_architecture(args.arch)), str(args.arch)
+    return data, with_num_classes(preset.layers, data.num_classes), f"preset {preset.title!r}"
+
+
+def run_lr_find(args: argparse.Namespace) -> int:
+    """The learning-rate range test; prints the suggestion (or JSON with --json)."""
+    from nets.cnn.config import prefer_passive_openmp
+
+    prefer_passive_openmp()  # before anything imports torch
+    from nets.cnn.presets import get_preset
+    from nets.lr_find import cnn_range_test
+
+    preset = get_preset(args.preset or "default")
+    config = _config(args, preset.config)
+    data, layers, _ = _data_and_layers(args, preset)
+    started = time.perf_counter()
+    result = cnn_range_test(layers, data, config, steps=args.steps)
+    seconds = time.perf_counter() - started
+    if args.json:
+        print(json.dumps(result.to_json()))
     else:
-        layers = with_num_classes(preset.layers, data.num_classes)
-        arch_name = f"preset {preset.title!r}"
+        how = "stopped early: the loss blew up" if result.stopped_early else "ran every step"
+        print(
+            f"range test: {len(result.lrs)} steps in {seconds:.1f} s ({how}); steepest "
+            f"descent at lr {result.suggested_lr:.3g} (suggested), minimum / 10 at "
+            f"{result.lr_min_div10:.3g}"
+        )
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, print progress, save what was asked for; 1 if training diverged."""
+    from nets.cnn.config import prefer_passive_openmp
+
+    prefer_passive_openmp()  # before anything imports torch
+    from nets.cnn.arch import format_shape, totals, validate
+    from nets.cnn.presets import get_preset
+    from nets.cnn.train import train
+    from nets.event_log import advice_line, record
+    from nets.training import Advice, Internals
+
+    for path, what in (
+        (args.save, "checkpoint"),
+        (args.plot_file, "plot"),
+        (args.json_log, "JSON log"),
+    ):
+        _check_output(path, what)
+    preset = get_preset(args.preset or "default")
+    config = _config(args, preset.config)
+    if args.internals_every:
+        config = dataclasses.replace(config, internals_every=args.internals_every)
+    start = time.perf_counter()
+    data, layers, arch_name = _data_and_layers(args, preset)
+    h, w, c = data.image_shape
     rows = validate(layers, (c, h, w), data.num_classes)
     tot = totals(rows, (c, h, w))
     print(
@@ -420,6 +500,12 @@ def run_train(args: argparse.Namespace) -> int:
                         f"  step {event.step}  train acc {100 * event.train_acc:.1f}%  "
                         f"val acc ({event.val_n} images) {100 * event.val_acc:.1f}%"
                     )
+            elif isinstance(event, (Internals, Advice)):
+                log.write_record(record(event))
+                if isinstance(event, Advice):
+                    if sys.stderr.isatty():
+                        _err("\r\033[K", end="")
+                    _err(advice_line(event))
             elif isinstance(event, Ended):
                 log.write(type(event).__name__.lower(), event)
                 result = event

@@ -3,6 +3,8 @@
     mlp train --data SPEC [--preset NAME] [--num-train N] [--hidden-dim H] [--batch-size B]
         [--epochs E] [--lr LR] [--reg R] [--momentum M] [--lr-decay D] [--seed S]
         [--save CKPT.npz] [--plot-file PLOT.png|.pdf|.svg] [--json-log FILE]
+        [--internals-every K]
+    mlp lr-find --data SPEC [--preset NAME] [hyperparameter options] [--steps N] [--json]
     mlp test --checkpoint CKPT.npz --data SPEC [--json]
     mlp gradcheck [--json]
 
@@ -98,34 +100,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train a TwoLayerNet",
         description="Train the numpy TwoLayerNet with SGD. Options override the preset.",
     )
+    _add_run_options(tr)
     tr.add_argument(
-        "--data",
-        required=True,
-        metavar="SPEC",
-        help="cifar10[:DIR], fashion-mnist[:DIR] or folder:DIR",
-    )
-    tr.add_argument(
-        "--preset",
-        choices=PRESET_NAMES,
-        default="seed-default",
-        help="starting hyperparameters (default: seed-default, the seed's own)",
-    )
-    for name, option in _FIELD_OPTIONS.items():
-        metavar = _METAVARS[name]
-        tr.add_argument(
-            option,
-            dest=name,
-            type=_field_type(name),
-            default=None,
-            metavar=metavar,
-            help=_help(name),
-        )
-    tr.add_argument(
-        "--num-val",
+        "--internals-every",
         type=_count,
-        metavar="V",
-        help="validation images carved out of train (default: 5,000 for CIFAR-10, 10,000 "
-        "for Fashion-MNIST, a tenth of an image folder)",
+        metavar="K",
+        help="sample every layer's activations, gradients and weights every K steps into "
+        "the JSON log (internals events); default: off",
     )
     tr.add_argument("--save", type=Path, metavar="CKPT.npz", help="save the trained model here")
     tr.add_argument(
@@ -140,12 +121,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="write every step and epoch as one JSON object per line",
     )
-    tr.add_argument(
-        "--download",
-        action="store_true",
-        help="download CIFAR-10 or Fashion-MNIST if it is missing",
-    )
     tr.set_defaults(handler=run_train)
+
+    lf = commands.add_parser(
+        "lr-find",
+        help="learning-rate range test",
+        description="Smith's range test: from fresh weights, train with a learning rate "
+        "raised from 1e-6 to 10 over about 200 steps, stop when the smoothed loss passes "
+        "four times its minimum, and suggest the rate of the steepest descent (and the "
+        "minimum's / 10). The preset's other settings apply; its learning rate does not.",
+    )
+    _add_run_options(lf)
+    lf.add_argument(
+        "--steps", type=_count, default=200, metavar="N", help="steps of the test (default 200)"
+    )
+    lf.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"suggested_lr": ..., "lr_min_div10": ..., "lrs": [...], "losses": [...]}',
+    )
+    lf.set_defaults(handler=run_lr_find)
 
     te = commands.add_parser(
         "test",
@@ -166,6 +161,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     gc.add_argument("--json", action="store_true", help="print the per-check errors as JSON")
     gc.set_defaults(handler=run_gradcheck)
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The data and hyperparameter options ``train`` and ``lr-find`` share."""
+    parser.add_argument(
+        "--data",
+        required=True,
+        metavar="SPEC",
+        help="cifar10[:DIR], fashion-mnist[:DIR] or folder:DIR",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=PRESET_NAMES,
+        default="seed-default",
+        help="starting hyperparameters (default: seed-default, the seed's own)",
+    )
+    for name, option in _FIELD_OPTIONS.items():
+        metavar = _METAVARS[name]
+        parser.add_argument(
+            option,
+            dest=name,
+            type=_field_type(name),
+            default=None,
+            metavar=metavar,
+            help=_help(name),
+        )
+    parser.add_argument(
+        "--num-val",
+        type=_count,
+        metavar="V",
+        help="validation images carved out of train (default: 5,000 for CIFAR-10, 10,000 "
+        "for Fashion-MNIST, a tenth of an image folder)",
+    )
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        help="download CIFAR-10 or Fashion-MNIST if it is missing",
+    )
 
 
 def _help(name: str) -> str:
@@ -254,7 +287,12 @@ def _check_output(path: Path | None, what: str) -> None:
 
 
 def _event_json(event: Any) -> dict[str, Any]:
+    from nets.event_log import record
     from nets.training import Diverged, Evaluation, Finished, Started, Step, Stopped
+
+    extra = record(event)
+    if extra is not None:
+        return extra
 
     def num(v: float) -> float | None:
         return v if isinstance(v, (int, float)) and math.isfinite(v) else None
@@ -309,11 +347,14 @@ def run_train(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from nets.event_log import advice_line
     from nets.mlp.checkpoint import save_checkpoint
     from nets.mlp.train import train
-    from nets.training import Diverged, Ended, Evaluation, Started, Step, Stopped
+    from nets.training import Advice, Diverged, Ended, Evaluation, Started, Step, Stopped
 
     config = _config(args)
+    if args.internals_every:
+        config = config.replace(internals_every=args.internals_every)
     _check_output(args.save, "checkpoint")
     _check_output(args.plot_file, "plot")
     _check_output(args.json_log, "JSON log")
@@ -362,6 +403,9 @@ def run_train(args: argparse.Namespace) -> int:
                     f"lr {event.lr:.3g} ({event.elapsed:.1f} s)",
                     flush=True,
                 )
+            elif isinstance(event, Advice):
+                progress.clear()
+                print(advice_line(event), file=sys.stderr, flush=True)
             elif isinstance(event, Ended):
                 end = event
     finally:
@@ -402,6 +446,31 @@ def run_train(args: argparse.Namespace) -> int:
         return 1
     print(end.reason, file=sys.stderr)
     return 130 if isinstance(end, Stopped) else 0
+
+
+# ---------------------------------------------------------------------------- lr-find
+
+
+def run_lr_find(args: argparse.Namespace) -> int:
+    from nets.lr_find import mlp_range_test
+
+    config = _config(args)
+    progress = _Progress()
+    dataset = _load(args.data, progress, args.download, args.num_val)
+    print(dataset.describe(), file=sys.stderr)
+    started = time.perf_counter()
+    result = mlp_range_test(config, dataset, steps=args.steps)
+    seconds = time.perf_counter() - started
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        how = "stopped early: the loss blew up" if result.stopped_early else "ran every step"
+        print(
+            f"range test: {len(result.lrs)} steps in {seconds:.1f} s ({how}); steepest "
+            f"descent at lr {result.suggested_lr:.3g} (suggested), minimum / 10 at "
+            f"{result.lr_min_div10:.3g}"
+        )
+    return 0
 
 
 # ---------------------------------------------------------------------------- test

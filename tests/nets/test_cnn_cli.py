@@ -263,3 +263,35 @@ def test_plot_file_formats(tmp_path, suffix, magic):
     path = tmp_path / f"plot{suffix}"
     save_training_plot(path, history, "title")
     assert path.read_bytes().startswith(magic)
+
+
+def test_train_logs_internals_and_lr_find_prints_json(fmnist_dir, arch_file, tmp_path, capsys):
+    log = tmp_path / "log.jsonl"
+    args = _train_args(fmnist_dir, arch_file, "--internals-every", "4", "--json-log", str(log))
+    assert main.main(args) == 0
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    internals = [r for r in records if r["event"] == "internals"]
+    assert [r["step"] for r in internals][:2] == [1, 4]
+    assert list(internals[0]["layers"]) == ["conv1", "relu1", "fc1"]
+    assert 0 <= internals[-1]["layers"]["relu1"]["dead_fraction"] <= 1
+    capsys.readouterr()
+    finder = [
+        "cnn",
+        "lr-find",
+        "--data",
+        f"fashion-mnist:{fmnist_dir}",
+        "--arch",
+        str(arch_file),
+        "--val-size",
+        "100",
+        "--batch-size",
+        "50",
+        "--threads",
+        "1",
+        "--steps",
+        "40",
+        "--json",
+    ]
+    assert main.main(finder) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["lrs"]) == len(out["losses"]) >= 10 and out["suggested_lr"] > 0

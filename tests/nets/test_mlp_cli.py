@@ -169,3 +169,63 @@ def test_bad_plot_extension_is_a_usage_error(capsys: pytest.CaptureFixture[str])
         _cli("train", "--data", "fashion-mnist", "--plot-file", "plot.jpg")
     assert exc.value.code == 2
     assert ".png, .svg or .pdf" in capsys.readouterr().err
+
+
+def test_train_logs_internals_and_advice(
+    fmnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "log.jsonl"
+    code = _cli(
+        "train",
+        "--data",
+        f"fashion-mnist:{fmnist}",
+        "--preset",
+        "tuned",
+        "--hidden-dim",
+        "32",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "50",
+        "--lr",
+        "5",
+        "--internals-every",
+        "3",
+        "--json-log",
+        log,
+    )
+    err = capsys.readouterr().err
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    internals = [r for r in records if r["event"] == "internals"]
+    assert [r["step"] for r in internals][:3] == [1, 3, 6]
+    assert set(internals[0]["layers"]) == {"fc1", "relu1", "fc2"}
+    assert len(internals[0]["layers"]["fc1"]["weight_hist"]) == 40
+    advice = [r for r in records if r["event"] == "advice"]
+    assert advice and advice[0]["rule"] == "diverging"
+    assert advice[0]["suggest"] == {"learning_rate": 0.5}
+    assert "advice: [diverging] step" in err
+    assert code in (0, 1)
+
+
+def test_lr_find_prints_the_curve_and_the_suggestion_as_json(
+    fmnist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = _cli(
+        "lr-find",
+        "--data",
+        f"fashion-mnist:{fmnist}",
+        "--preset",
+        "tuned",
+        "--hidden-dim",
+        "32",
+        "--batch-size",
+        "50",
+        "--steps",
+        "60",
+        "--json",
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["lrs"]) == len(out["losses"]) > 10
+    assert out["lrs"][0] == pytest.approx(1e-6)
+    assert min(out["lrs"]) <= out["suggested_lr"] <= max(out["lrs"])
