@@ -432,7 +432,9 @@ def _train(
                     else:  # someone else's step sees no probe: parameters are still sampled
                         loss, grads = step(model, X_batch, y_batch, config.reg, reuse_buffers=True)
                 if not math.isfinite(loss):
-                    if tracker is not None:  # where did it start? (before the rollback)
+                    if (
+                        tracker is not None and step is None
+                    ):  # where did it start? (before the rollback)
                         yield from emit(
                             tracker.diagnose(
                                 iteration + 1,
