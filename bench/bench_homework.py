@@ -133,7 +133,9 @@ def main() -> None:
         "training": bench_training(args.repeats, epochs, n_train),
         "notes": (
             "The seed-style fc_backward always returns grad_x, so the user's first layer "
-            "does a third more matrix work than the built-in one, which skips it."
+            "does a third more matrix work than the built-in one, which skips it. The "
+            "user's first epoch also pays for a fresh process warming up (see the "
+            "per-epoch lists); the ratio compares medians."
         ),
     }
     write_result("homework", figures)
