@@ -52,6 +52,14 @@ _AGAINST = {"app": "app", "numeric": "central differences", "returns": "format",
 OpenGraph = Callable[[Graph, str], None]
 
 
+def _headline(check: Check) -> str:
+    if check.against == "runs":
+        return "did not run to the end"
+    if check.against == "returns":
+        return "returned the wrong form"
+    return f"{check.value} against {_AGAINST.get(check.against, check.against)}"
+
+
 def _split_paths(text: str) -> list[Path]:
     return [Path(p.strip()).expanduser() for p in text.split(";") if p.strip()]
 
@@ -254,7 +262,7 @@ class CheckDialog(QDialog):
             lines.append("every check passes" if result.ok else f"{len(failures)} check(s) fail")
             check = failures[0] if failures else None
         else:
-            lines = [f"{result.function}: {check.value} against {check.against}"]
+            lines = [f"{result.function}: {_headline(check)}"]
         if check is not None and not check.ok:
             lines += check_details(check)
             self._show_diff(check)
