@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from graph import fileformat
+from graph.bugs import BUG_KEY
 from graph.errors import GraphError
 from graph.examples import EXAMPLES, example_path
 from graph.model import Graph
@@ -33,6 +34,7 @@ from gui.graph_tab import autosave, theme
 from gui.graph_tab.add_menu import AddNodePopup
 from gui.graph_tab.banner import RestoreBanner
 from gui.graph_tab.bridge import GraphBridge
+from gui.graph_tab.bug_hunt import BugHunt, BugHuntPanel
 from gui.graph_tab.document import GraphDocument
 from gui.graph_tab.editor import GraphEditor
 from gui.graph_tab.export import FORMATS, export
@@ -197,6 +199,12 @@ class GraphTab(AppTab):
         self.side_tabs.addTab(self.inputs_panel, "Inputs")
         self.side_tabs.addTab(self.gradcheck_panel, "Gradient check")
         self.side_tabs.addTab(self.practice_panel, "Practice")
+        self.bug_hunt = BugHunt(
+            self.editor, self.scene, self.practice, self.document.display_name,
+            self.group_layer.reveal,
+        )  # fmt: skip
+        self.bug_panel = BugHuntPanel(self.bug_hunt)
+        self.side_tabs.addTab(self.bug_panel, "Bug hunt")
         self.history = QUndoView(self.stack)
         self.history.setObjectName("undoHistory")
         self.history.setEmptyLabel("(start)")
@@ -223,7 +231,7 @@ class GraphTab(AppTab):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([112, 918, 250])
+        self.splitter.setSizes([112, 828, 340])
         self.splitter.setCollapsible(1, False)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -660,15 +668,19 @@ class GraphTab(AppTab):
         self.editor.set_meta(META_KEY, {**practice_settings(self.graph), **changes}, text)
 
     def _on_meta_changed(self, key: str) -> None:
-        if key != META_KEY:
+        if key not in (META_KEY, BUG_KEY):
             return
         settings = practice_settings(self.graph)
         self.practice_action.blockSignals(True)
         self.practice_action.setChecked(settings["enabled"])
         self.practice_action.blockSignals(False)
-        self.practice.set_enabled(settings["enabled"], settings["tolerance"], settings["tries"])
+        # A bug hunt shows the gradients (the student compares them with the check), so
+        # the questions of practice mode wait until the bug is removed.
+        asking = settings["enabled"] and not self.bug_hunt.active
+        self.practice.set_enabled(asking, settings["tolerance"], settings["tries"])
         if settings["enabled"]:
-            self.side_tabs.setCurrentWidget(self.practice_panel)
+            hunting = self.bug_hunt.active
+            self.side_tabs.setCurrentWidget(self.bug_panel if hunting else self.practice_panel)
 
     def _on_cleared(self) -> None:
         # A new document: practice follows its meta (replace_with re-sends the keys).
