@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -293,11 +294,21 @@ class PlantBugDialog(QDialog):
 
 
 class BugHuntPanel(QWidget):
-    """The side panel: the hunt's state for the student, and the teacher's buttons."""
+    """The panel under the side tabs, shown while a bug is planted: the hunt's state for
+    the student and the teacher's buttons. Its three actions (plant, remove, export the
+    scores) go in the Edit menu, so the teacher can start a hunt with the panel hidden."""
 
     def __init__(self, hunt: BugHunt, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setObjectName("bugHuntPanel")
         self.hunt = hunt
+        self.plant_action = QAction("Plant a &bug…", self)
+        self.plant_action.setStatusTip("Give the selected node a wrong local derivative")
+        self.plant_action.triggered.connect(lambda _=False: self.plant_dialog())
+        self.remove_action = QAction("Remove the planted bug", self)
+        self.remove_action.triggered.connect(lambda _=False: hunt.remove())
+        self.export_action = QAction("Export practice &scores (CSV)…", self)
+        self.export_action.triggered.connect(lambda _=False: self.export_dialog())
         self.status = QLabel()
         self.status.setObjectName("bugStatus")
         self.status.setWordWrap(True)
@@ -314,6 +325,7 @@ class BugHuntPanel(QWidget):
         self.export_button = QPushButton("Export scores (CSV)…")
         self.export_button.setObjectName("bugExport")
         self.export_button.clicked.connect(self.export_dialog)
+        title = QLabel("<b>Bug hunt</b>")
         teacher = QLabel("<b>Teacher</b>: select a node, then")
         self.plant_button = QPushButton("Plant a bug…")
         self.plant_button.setObjectName("bugPlant")
@@ -323,6 +335,7 @@ class BugHuntPanel(QWidget):
         self.plant_button.clicked.connect(self.plant_dialog)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(title)
         layout.addWidget(self.status)
         layout.addWidget(self.pick_button)
         layout.addWidget(self.result)
@@ -346,16 +359,19 @@ class BugHuntPanel(QWidget):
             self.status.setText("<b>Found.</b> Remove the bug or open another file.")
         else:
             self.status.setText(
-                "<b>Bug hunt.</b> One node's local derivative is wrong. Step backward (←), "
-                "run the gradient check, then press <b>Pick the wrong node</b> and click "
-                f"the node you suspect. Tries so far: {h.tries}."
+                "One node's local derivative is wrong. Step backward (←), run the "
+                "gradient check, then press <b>Pick the wrong node</b> and click the node "
+                f"you suspect. Tries so far: {h.tries}."
             )
         self.pick_button.setEnabled(h.active and not h.found)
         self.pick_button.blockSignals(True)
         self.pick_button.setChecked(h.picking)
         self.pick_button.blockSignals(False)
         self.result.setText(h.last)
-        self.remove_button.setEnabled(h.graph.get_meta(BUG_KEY) is not None)
+        has_bug = h.graph.get_meta(BUG_KEY) is not None
+        self.remove_button.setEnabled(has_bug)
+        self.remove_action.setEnabled(has_bug)
+        self.setVisible(h.active or bool(h.rows))
         self.log.clear()
         for row in h.rows:
             self.log.addItem(f"{row.time[11:]}  {row.graph}: {row.result} ({row.tries} tries)")
@@ -364,6 +380,7 @@ class BugHuntPanel(QWidget):
         """Plant a bug in the selected node (asks for port, kind and formula)."""
         ids = self.hunt.scene.selected_node_ids()
         if len(ids) != 1 or not plantable(self.hunt.graph.node(ids[0])):
+            self.setVisible(True)  # the menu action may come while the panel is hidden
             self.result.setText(
                 "Select one node with a formula to break (an op such as ×, ÷, exp, σ)."
             )

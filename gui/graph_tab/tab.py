@@ -204,7 +204,6 @@ class GraphTab(AppTab):
             self.group_layer.reveal,
         )  # fmt: skip
         self.bug_panel = BugHuntPanel(self.bug_hunt)
-        self.side_tabs.addTab(self.bug_panel, "Bug hunt")
         self.history = QUndoView(self.stack)
         self.history.setObjectName("undoHistory")
         self.history.setEmptyLabel("(start)")
@@ -218,6 +217,7 @@ class GraphTab(AppTab):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.step_info)
         right.addWidget(self.side_tabs)
+        right.addWidget(self.bug_panel)  # shown while a bug is planted (see BugHuntPanel)
         right.addWidget(history_box)
         right.setStretchFactor(0, 2)
         right.setStretchFactor(1, 3)
@@ -231,7 +231,7 @@ class GraphTab(AppTab):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([112, 828, 340])
+        self.splitter.setSizes([112, 918, 250])
         self.splitter.setCollapsible(1, False)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -408,6 +408,9 @@ class GraphTab(AppTab):
                 self.grouping.ungroup_action,
                 None,
                 self.practice_action,
+                self.bug_panel.plant_action,
+                self.bug_panel.remove_action,
+                self.bug_panel.export_action,
             ]
         if menu == "View":
             return [
@@ -679,8 +682,10 @@ class GraphTab(AppTab):
         asking = settings["enabled"] and not self.bug_hunt.active
         self.practice.set_enabled(asking, settings["tolerance"], settings["tries"])
         if settings["enabled"]:
-            hunting = self.bug_hunt.active
-            self.side_tabs.setCurrentWidget(self.bug_panel if hunting else self.practice_panel)
+            if self.bug_hunt.active:
+                self.side_tabs.setCurrentWidget(self.gradcheck_panel)  # the tool to use
+            else:
+                self.side_tabs.setCurrentWidget(self.practice_panel)
 
     def _on_cleared(self) -> None:
         # A new document: practice follows its meta (replace_with re-sends the keys).

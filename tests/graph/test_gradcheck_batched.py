@@ -30,6 +30,10 @@ def test_batched_numeric_gradients_equal_one_engine_pass_per_input(g) -> None:
     for c in check.inputs:
         if c.no_grad or c.numeric is None:
             continue
+        if "does not reach the output" in c.notes:
+            # Reported as 0 by definition; the engine's difference is nan when L is nan.
+            assert c.numeric == 0.0
+            continue
         want = _engine_numeric(g, c.node, 1e-4)
         if math.isnan(want) or math.isinf(want):
             assert math.isnan(c.numeric) or c.numeric == want

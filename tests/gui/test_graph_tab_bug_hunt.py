@@ -38,7 +38,7 @@ def test_teacher_plants_a_bug_through_the_dialog_in_one_undo_step(tab):
     assert practice_settings(tab.graph)["enabled"]
     assert tab.stack.undoText() == "Plant a bug"
     assert evaluate(tab.graph).grads != right
-    assert tab.side_tabs.currentWidget() is tab.bug_panel
+    assert tab.bug_panel.isVisible() and tab.side_tabs.currentWidget() is tab.gradcheck_panel
     # The gradients stay visible in a bug hunt: the student compares them with the check.
     assert not tab.practice.enabled
     tab.stack.undo()
@@ -56,7 +56,7 @@ def test_student_finds_the_bug_with_the_gradient_check_and_tries_are_counted(tab
     assert tab.open_file(path)
     QApplication.processEvents()
     hunt = tab.bug_hunt
-    assert hunt.active and "Bug hunt." in tab.bug_panel.status.text()
+    assert hunt.active and "local derivative is wrong" in tab.bug_panel.status.text()
     tab.steps.run_all()
     assert tab.gradcheck_panel.run()
     assert tab.gradcheck_panel.levels()[0] == "red"  # w1: the planted derivative
@@ -79,10 +79,12 @@ def test_student_finds_the_bug_with_the_gradient_check_and_tries_are_counted(tab
 
 def test_removing_the_bug_restores_the_gradients_and_nodes_without_a_formula_refuse(tab):
     tab.open_example("f4")
+    assert not tab.bug_panel.isVisible()  # nothing planted: the panel keeps out of the way
     right = evaluate(tab.graph).grads
     tab.bug_hunt.plant(tab.graph.id_of("p"), 0, "sign", "-(out * (1 - out))")
     assert tab.bug_hunt.remove() is None
     assert tab.graph.get_meta(BUG_KEY) is None and evaluate(tab.graph).grads == right
     _select(tab, "w1")  # an input: no local derivative to break
-    assert tab.bug_panel.plant_dialog() is None
+    tab.bug_panel.plant_action.trigger()
+    assert tab.bug_panel.isVisible()
     assert "Select one node" in tab.bug_panel.result.text()
