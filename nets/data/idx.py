@@ -50,6 +50,12 @@ def parse_idx(data: bytes, name: str = "IDX data", expect_ndim: int | None = Non
     for d in dims:
         count *= d
     expected = count * dtype.itemsize
+    nonzero = 1
+    for d in dims:
+        nonzero *= max(d, 1)
+    if nonzero * dtype.itemsize > MAX_PAYLOAD_BYTES:
+        # Even with a zero dimension (no values at all), numpy refuses such a shape.
+        raise DataError(f"{name}: the header's dimensions {dims} are far larger than any IDX file")
     actual = len(data) - header
     if expected != actual:
         raise DataError(
