@@ -230,6 +230,12 @@ class BarsView(QWidget):
             painter.fillRect(QRectF(i * bw, top, max(1.0, bw - 1), max(1.0, length)), colour)
         painter.setPen(QColor(120, 120, 120))
         painter.drawLine(QPointF(0, zero), QPointF(self.width(), zero))
+        painter.setFont(_small_font(self))
+        painter.drawText(
+            QRectF(2, 0, self.width() - 4, TEXT_HEIGHT),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+            f"{len(v)} values, min {float(v.min()):.3g}, max {float(v.max()):.3g}",
+        )
         if self.labels:
             painter.setFont(_small_font(self))
             painter.setPen(self.palette().text().color())

@@ -21,8 +21,19 @@ def grey(values: np.ndarray) -> np.ndarray:
 
 
 def grey_each(maps: np.ndarray) -> np.ndarray:
-    """(C, h, w) float -> uint8 (C, h, w), each channel stretched over its own min..max."""
-    return np.stack([grey(m) for m in maps]) if len(maps) else np.zeros(maps.shape, np.uint8)
+    """(C, h, w) float -> uint8 (C, h, w), each channel stretched over its own min..max
+    (a constant channel as :func:`grey` shows it)."""
+    v = np.nan_to_num(np.asarray(maps, dtype=np.float32))
+    if not v.size:
+        return np.zeros(v.shape, np.uint8)
+    flat = v.reshape(len(v), -1)
+    lo, hi = flat.min(axis=1), flat.max(axis=1)
+    span = hi - lo
+    scale = np.where(span > 0, 255.0 / np.where(span > 0, span, 1.0), 0.0)
+    out = (v - lo[:, None, None]) * scale[:, None, None]
+    constant = np.where(hi == 0, 0.0, 128.0)[:, None, None]
+    out = np.where((span > 0)[:, None, None], out, constant)
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def signed_rgb(values: np.ndarray, scale: float | None = None) -> np.ndarray:

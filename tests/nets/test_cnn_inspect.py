@@ -296,3 +296,17 @@ def test_dream_stops_on_cancel_and_refuses_unknown_units():
         run_dream(inspector, ChannelObjective(40, 0))
     with pytest.raises(ConfigError, match="steps"):
         run_dream(inspector, ClassObjective(0), DreamSettings(steps=0))
+
+
+def test_pictures_stretch_each_channel_and_colour_signs():
+    from nets.cnn import pictures as pic
+
+    maps = np.stack([np.arange(4.0).reshape(2, 2), np.full((2, 2), 3.0), np.zeros((2, 2))])
+    out = pic.grey_each(maps)
+    assert out[0].tolist() == [[0, 85], [170, 255]]
+    assert (out[1] == 128).all() and (out[2] == 0).all()
+    np.testing.assert_array_equal(out[0], pic.grey(maps[0]))
+    rgb = pic.signed_rgb(np.array([[-2.0, 0.0, 2.0]]))
+    assert rgb[0].tolist() == [[0, 0, 255], [255, 255, 255], [255, 0, 0]]
+    heat = pic.overlay(np.zeros((4, 4, 1), np.uint8), np.ones((2, 2)), alpha=1.0)
+    assert heat.shape == (4, 4, 3) and (heat == heat[0, 0]).all() and heat[0, 0].sum() > 600
