@@ -110,7 +110,6 @@ class ValidationReady:
     predictions: np.ndarray = field(repr=False)
     confidence: np.ndarray = field(repr=False)
     spec: str
-    dataset: Any = field(repr=False, default=None)
 
 
 def validation_job(
@@ -132,9 +131,8 @@ def validation_job(
         check_images(trained, dataset.X_val, f"validation images of {choice.spec}")
         inspector = make_inspector(trained, busy)
         labels, confidence = inspector.predict(dataset.X_val, cancel=token)
-        yield ValidationReady(
-            dataset.X_val, dataset.y_val, labels, confidence, choice.spec, dataset
-        )
+        # Only the validation split is kept: the training images stay with the tab's cache.
+        yield ValidationReady(dataset.X_val, dataset.y_val, labels, confidence, choice.spec)
 
     return factory
 
