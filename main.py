@@ -52,8 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(exc: BaseException) -> str:
+    """The error as one printable line: newlines folded, and control characters (an
+    ANSI escape in a file name) shown escaped instead of acting on the terminal."""
     text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.splitlines()) if len(text.splitlines()) > 1 else text
+    text = " ".join(text.splitlines()) if len(text.splitlines()) > 1 else text
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _escape_unprintable_output() -> None:

@@ -161,9 +161,18 @@ def from_program(source: str, output: str | None = None) -> Graph:
         col = exc.offset or 1
         raise ProgramError(f"syntax error: {exc.msg}", line, max(col, 1)) from None
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
-        msg = "too deeply nested" if isinstance(exc, RecursionError) else str(exc)
+        msg = (
+            "it is nested too deeply (too many operators in one expression)"
+            if isinstance(exc, RecursionError | MemoryError)
+            else str(exc) or type(exc).__name__
+        )
         raise ProgramError(f"cannot parse the program: {msg}", 1, 1) from None
     return _Builder(source).build(tree, output)
+
+
+def _are(what: str) -> str:
+    """The verb for a construct's name: "the := operator is", "lambdas are"."""
+    return "is" if what.startswith(("the ", "a ", "an ")) or not what.endswith("s") else "are"
 
 
 class _Builder(FunctionSupport):
@@ -311,7 +320,9 @@ class _Builder(FunctionSupport):
             self.define(stmt)
         else:
             what = _STMT_WORDS.get(type(stmt), type(stmt).__name__)
-            raise self.error(stmt, f"{what} are not supported; write straight-line assignments")
+            raise self.error(
+                stmt, f"{what} {_are(what)} not supported; write straight-line assignments"
+            )
 
     def imports(self, stmt: ast.Import | ast.ImportFrom) -> None:
         if isinstance(stmt, ast.Import):
@@ -569,7 +580,7 @@ class _Builder(FunctionSupport):
         if isinstance(node, ast.Attribute):
             raise self.error(node, f"attribute .{node.attr} is not supported here; methods need ()")
         what = _EXPR_WORDS.get(type(node), type(node).__name__)
-        raise self.error(node, f"{what} are not supported; {_HELP}")
+        raise self.error(node, f"{what} {_are(what)} not supported; {_HELP}")
 
     def call_parts(self, node: ast.Call) -> tuple[str, list[ast.expr], ast.expr | None]:
         """(function name, arguments, method receiver or None); refuses unknown calls."""

@@ -107,7 +107,10 @@ def run_app(
     if window_size:
         window.resize(*window_size)
     if tab:
-        window.select_tab(tab)
+        try:
+            window.select_tab(tab)
+        except KeyError as exc:  # said as a sentence, not as a quoted KeyError
+            raise ValueError(exc.args[0]) from None
     if open_path:
         path = Path(open_path)
         if not os.path.lexists(path):

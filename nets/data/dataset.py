@@ -133,6 +133,8 @@ def split_train_val(y: np.ndarray, num_val: int, seed: int = 0) -> tuple[np.ndar
     n = len(y)
     if num_val < 0:
         raise DataError(f"the validation size must be >= 0, got {num_val}")
+    if n == 0:
+        raise DataError("the dataset has no training images")
     if num_val >= n:
         raise DataError(
             f"cannot carve {num_val} validation images out of {n} training images: "

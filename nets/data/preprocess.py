@@ -49,7 +49,8 @@ class Preprocessor:
     def transform(self, X: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarray:
         """Images (N, H, W, C) or (N, D) -> preprocessed (N, D) array of ``dtype``."""
         n = X.shape[0]
-        flat = X.reshape(n, -1)
+        # An empty split (--num-val 0) may come without its image dimensions.
+        flat = X.reshape(n, -1) if n else np.zeros((0, self.input_dim), dtype=X.dtype)
         if flat.shape[1] != self.input_dim:
             raise DataError(
                 f"images have {flat.shape[1]} values each but the preprocessing expects "

@@ -221,8 +221,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         fmt = meta.get("format") if isinstance(meta, dict) else None
         raise CheckpointError(
-            f"architecture mismatch: {path.name} is a {fmt or 'different kind of'} checkpoint, "
-            "not a numpy network"
+            f"architecture mismatch: {path.name} is not a numpy network checkpoint "
+            f"(its format is {shown(str(fmt)) if fmt else 'missing'})"
         )
     if int(meta.get("version", 0)) > VERSION:
         raise CheckpointError(

@@ -74,3 +74,9 @@ def test_a_checkpoint_opened_in_the_cnn_tab_for_a_screenshot_joins_its_loader(
     result = _run("--tab", "cnn", "--open", str(bad), "--screenshot", str(tmp_path / "s.png"))
     assert result.returncode == 0, result.stderr
     assert "QThread" not in result.stderr
+
+
+def test_an_unknown_tab_is_one_line_without_stray_quotes(tmp_path: Path) -> None:
+    result = _run("--tab", "nope", "--screenshot", str(tmp_path / "s.png"))
+    assert result.returncode in (1, 2)
+    assert result.stderr.count("\n") <= 2 and '"' not in result.stderr
