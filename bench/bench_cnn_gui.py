@@ -118,7 +118,7 @@ def gui_run(app, window, dataset, epochs: int, threads: int, num_train: int) -> 
     probe.timeout.connect(tick)
 
     tab.controls.start_button.click()
-    worker = tab._worker
+    worker = tab._train_worker
 
     def on_item(item) -> None:
         if isinstance(item, Started):
@@ -260,8 +260,8 @@ def main() -> int:
             f"worst stall {gui_runs[-1]['worst_stall_ms']:.0f} ms",
             flush=True,
         )
+    window.shutdown()  # first: closing with unsaved runs would ask Save/Discard/Cancel
     window.close()
-    window.shutdown()
 
     ratio = statistics.median(ratios)
     gui_cpu_share = statistics.median(r["gui_thread_cpu_s"] / r["seconds"] for r in gui_runs)

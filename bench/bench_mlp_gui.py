@@ -314,6 +314,7 @@ def main() -> int:
         entry["gui_probe"] = gui_run(app, tab, args, probe_on=True)
         rounds.append(entry)
         print(json.dumps(entry), flush=True)
+    window.shutdown()  # first: closing with unsaved runs would ask Save/Discard/Cancel
     window.close()
     if tmp is not None:
         tmp.cleanup()

@@ -31,6 +31,10 @@ from gui.app import make_application
 from gui.main_window import MainWindow
 
 app = make_application([])
+# Closing mid-run asks Save/Discard/Cancel: measure the close after "Discard".
+import gui.dialogs
+from PySide6.QtWidgets import QMessageBox
+gui.dialogs.ask = lambda *args, **kwargs: QMessageBox.StandardButton.Discard
 window = MainWindow(remember=False)
 window.show()
 tab = window.select_tab("mlp")

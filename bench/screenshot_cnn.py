@@ -108,7 +108,6 @@ def capture(path: Path) -> None:
             _pump(app, 0.1)
         tab.plots.refresh()
         _pump(app, 0.3)
-        tab._show_pending_step()
         _pump(app, 0.1)
         if not window.grab().save(str(path), "PNG"):
             raise OSError(f"cannot write {path}")
@@ -117,8 +116,8 @@ def capture(path: Path) -> None:
         while tab.is_busy() and time.perf_counter() < deadline:
             _pump(app)
     finally:
+        window.shutdown()  # first: closing with unsaved runs would ask Save/Discard/Cancel
         window.close()
-        window.shutdown()
         if tmp is not None:
             tmp.cleanup()
 

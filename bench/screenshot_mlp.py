@@ -81,6 +81,7 @@ def capture(path: Path) -> None:
         if not window.grab().save(str(path), "PNG"):
             raise OSError(f"cannot write {path}")
     finally:
+        window.shutdown()  # first: closing with unsaved runs would ask Save/Discard/Cancel
         window.close()
         if tmp is not None:
             tmp.cleanup()

@@ -7,8 +7,13 @@ queued connection, because the receivers live in the GUI thread). Widgets are ne
 touched from the worker thread.
 
 Cancel and pause are checked between yields, so a generator should yield often (every
-training step, every image). The generator factory receives a ``CancelToken`` it may pass
-down to code that wants to stop sooner.
+training step, every image). The generator factory receives the worker's ``CancelToken``
+(the one cancel token of the app) and passes it down as the ``cancel()`` callable that
+``nets`` loops and loaders poll. It carries two requests: ``cancel()`` (the worker drops
+the generator at its next yield: closing, a load nobody wants any more) and
+``request_stop()`` (only the generator is told, through ``token()``; it ends in its own
+way, e.g. a trainer yields ``Stopped`` with the weights so far, and every item it still
+yields is delivered).
 """
 
 from __future__ import annotations
@@ -22,18 +27,33 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 
 class CancelToken:
-    """Thread-safe cancel flag handed to the generator factory."""
+    """Thread-safe cancel and stop flags handed to the generator factory.
+
+    ``token()`` and ``token.is_set()`` are True after either request, so the token itself
+    goes wherever ``nets`` wants a ``cancel() -> bool`` callable or a ``threading.Event``.
+    ``is_cancelled()`` is True only after ``cancel()`` (the worker's own check: drop the
+    generator); ``stop_requested()`` only after ``request_stop()``."""
 
     def __init__(self) -> None:
-        self._event = threading.Event()
+        self._cancel = threading.Event()
+        self._stop = threading.Event()
 
     def cancel(self) -> None:
-        self._event.set()
+        self._cancel.set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def is_cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
 
     def is_set(self) -> bool:
-        return self._event.is_set()
+        return self._cancel.is_set() or self._stop.is_set()
 
-    __call__ = is_set  # so it can be passed where a ``cancel() -> bool`` callable is wanted
+    __call__ = is_set
 
 
 GeneratorFactory = Callable[[CancelToken], Iterator[Any]]
@@ -71,9 +91,9 @@ class _Runner(QObject):
             while True:
                 # Wait while paused, waking up regularly to notice a cancel.
                 while not self._running.wait(0.05):
-                    if self._token.is_set():
+                    if self._token.is_cancelled():
                         break
-                if self._token.is_set():
+                if self._token.is_cancelled():
                     status = "cancelled"
                     break
                 try:
@@ -81,9 +101,9 @@ class _Runner(QObject):
                 except StopIteration:
                     break
                 while not self.slots.acquire(timeout=0.05):
-                    if self._token.is_set():
+                    if self._token.is_cancelled():
                         break
-                if self._token.is_set():
+                if self._token.is_cancelled():
                     status = "cancelled"
                     break
                 self.item.emit(value)
@@ -148,6 +168,12 @@ class GeneratorWorker(QObject):
         """Ask the generator to stop at its next yield (also wakes a paused worker)."""
         self.token.cancel()
         self._runner.resume()
+
+    def stop(self) -> None:
+        """Ask the generator to finish on its own (``token()`` turns True); unlike
+        ``cancel`` every item it still yields is delivered. Wakes a paused worker."""
+        self.token.request_stop()
+        self.resume()
 
     def pause(self) -> None:
         self._paused = True

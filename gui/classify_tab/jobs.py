@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from gui.classify_tab import backend
+from gui.jobs import Result, with_progress
 
 Cancel = Callable[[], bool]
 Prediction = tuple[int, str, float]
@@ -369,54 +369,30 @@ def report_job(sources: list[Source]):
 def load_job(name: str, weights: str | None = None):
     """Factory: load (downloading if needed) model ``name``; yields progress, then the model.
 
-    The library's loader blocks and reports through a callback, so it runs in a helper
-    thread while this generator relays its progress; Cancel reaches a download through
-    the token. Expected failures (offline, corrupt weights) become ``LoadFailed``.
+    The library's loader blocks and reports through a callback, so it runs in the shared
+    helper thread (``gui.jobs.with_progress``) while this generator relays its progress;
+    Cancel reaches a download through the token. Expected failures (offline, corrupt
+    weights) become ``LoadFailed``.
     """
 
     def run(cancel: Cancel) -> Iterator[Any]:
         from nets.errors import NetsError
 
-        updates: queue.SimpleQueue = queue.SimpleQueue()
-        outcome: dict[str, Any] = {}
-
-        def progress(done: int, total: int, message: str = "") -> None:
-            updates.put(LoadProgress(str(message), int(done or 0), int(total or 0)))
-
-        def work() -> None:
-            try:
-                outcome["model"] = backend.load(name, weights, progress, cancel)
-            except BaseException as exc:  # noqa: BLE001 - handed to the generator
-                outcome["error"] = exc
-            finally:
-                updates.put(None)
-
-        helper = threading.Thread(target=work, name=f"load-{name}", daemon=True)
-        helper.start()
+        # A cancelled download notices the token at its next block and removes its
+        # partial file within the grace; building a model cannot be interrupted, so it is
+        # abandoned then (closing the window must not wait for a torch import).
+        items = with_progress(
+            f"load-{name}", backend.load, cancel, grace_s=0.5, name=name, weights=weights
+        )
         try:
-            while True:
-                try:
-                    update = updates.get(timeout=0.05)
-                except queue.Empty:
-                    if cancel():
-                        return  # closing the window must not wait for a torch import
-                    continue
-                if update is None:
-                    break
-                yield update
-        finally:
-            # Cancelled: a download notices the token at its next block and removes its
-            # partial file; give it a moment. Building a model cannot be interrupted: the
-            # daemon thread finishes on its own and its result is dropped.
-            helper.join(timeout=0.5)
-        error = outcome.get("error")
-        if isinstance(error, (NetsError, OSError, MemoryError)):
+            for item in items:
+                if isinstance(item, Result):
+                    yield ModelLoaded(name, item.value, weights)
+                else:
+                    yield LoadProgress(item.message, item.done, item.total)
+        except (NetsError, OSError, MemoryError) as error:
             text = " ".join(str(error).split()) or type(error).__name__
             yield LoadFailed(name, text, cancelled=cancel() or "cancelled" in text)
-            return
-        if error is not None:
-            raise error
-        yield ModelLoaded(name, outcome["model"], weights)
 
     return run
 

@@ -1,15 +1,14 @@
 """The tab's background work as plain generators (run by ``gui.worker``; no Qt here).
 
-Each job yields small frozen dataclasses: loading progress, the loaded data (so the tab
-can keep it for the next run), then the events of ``nets.cnn`` training or the result
-of a test. torch is imported only inside these functions, i.e. in the worker thread
-once the user asks for training, testing or a checkpoint.
+Each job yields small frozen dataclasses: loading progress (``gui.jobs.Progress``), the
+loaded data (so the tab can keep it for the next run), then the ``nets.training`` events
+of the CNN's training or the result of a test. torch is imported only inside these
+functions, i.e. in the worker thread once the user asks for training, testing or a
+checkpoint.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,16 +16,10 @@ from typing import Any
 import numpy as np
 
 from gui.cnn_tab.data_panel import DataChoice
+from gui.jobs import Progress, Result, with_progress
 
 #: Test images shown in the predictions grid (wrong ones first, then right ones).
 GALLERY_SIZE = 48
-
-
-@dataclass(frozen=True)
-class LoadProgress:
-    done: int
-    total: int
-    message: str
 
 
 @dataclass(frozen=True)
@@ -61,17 +54,6 @@ class TestResult:
     trained: Any = field(repr=False)  # the TrainedCnn with its updated test record
 
 
-@dataclass(frozen=True)
-class CheckpointSaved:
-    path: str
-
-
-@dataclass(frozen=True)
-class CheckpointLoaded:
-    path: str
-    trained: Any = field(repr=False)
-
-
 def prepare_torch() -> None:
     """Before torch's first import: idle OpenMP threads sleep instead of spinning, so the
     GUI thread (and other programs) get a core when they need one (see nets.cnn.config)."""
@@ -91,62 +73,15 @@ def subset_for_training(dataset: Any, choice: DataChoice) -> TrainingData:
     return TrainingData(X, y, dataset.X_val, dataset.y_val, tuple(dataset.class_names))
 
 
-def _in_thread(
-    fn: Callable[[Callable[[int, int, str], None]], Any], cancel: Callable[[], bool]
-) -> Iterator[LoadProgress | Any]:
-    """Run ``fn(progress)`` in a helper thread, yielding its progress reports as they come.
-
-    The last item is ``("result", value)``. ``fn`` must honour ``cancel`` itself (the
-    dataset loaders do); an exception in ``fn`` is raised here.
-    """
-    reports: queue.Queue = queue.Queue()
-    outcome: dict[str, Any] = {}
-
-    def progress(done: int, total: int, message: str) -> None:
-        reports.put(LoadProgress(done, total, message))
-
-    def body() -> None:
-        try:
-            outcome["value"] = fn(progress)
-        except BaseException as exc:  # noqa: BLE001 - handed to the generator below
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=body, name="cnn-data-load", daemon=True)
-    thread.start()
-    try:
-        while thread.is_alive() or not reports.empty():
-            try:
-                yield reports.get(timeout=0.1)
-            except queue.Empty:
-                if cancel():
-                    break
-    finally:
-        # Closed or cancelled early: the loader sees the cancel flag and stops soon.
-        thread.join(timeout=5.0)
-    if "error" in outcome:
-        raise outcome["error"]
-    if "value" in outcome:
-        yield ("result", outcome["value"])
-
-
 def load_data(choice: DataChoice, cancel: Callable[[], bool]) -> Iterator[Any]:
-    """Yield LoadProgress items, then DataReady with the loaded dataset."""
+    """Yield Progress items, then DataReady with the loaded dataset."""
     from nets.data import load_dataset
 
-    def fn(progress):
-        return load_dataset(
-            choice.spec,
-            num_val=choice.num_val,
-            seed=choice.seed,
-            progress=progress,
-            cancel=cancel,
-            image_size=choice.image_size,
-        )
-
-    yield LoadProgress(0, 0, f"loading {choice.spec}")
-    for item in _in_thread(fn, cancel):
-        if isinstance(item, tuple) and item[:1] == ("result",):
-            yield DataReady(choice.load_key(), item[1])
+    yield Progress("load", 0, 0, f"loading {choice.spec}")
+    options = {"num_val": choice.num_val, "seed": choice.seed, "image_size": choice.image_size}
+    for item in with_progress("load", load_dataset, cancel, spec=choice.spec, **options):
+        if isinstance(item, Result):
+            yield DataReady(choice.load_key(), item.value)
         else:
             yield item
 
@@ -162,12 +97,9 @@ def download_job(spec: str) -> Callable[[Any], Iterator[Any]]:
     def factory(token) -> Iterator[Any]:
         from nets.data import download_dataset
 
-        def fn(progress):
-            return download_dataset(spec, progress=progress, cancel=token)
-
-        yield LoadProgress(0, 0, f"downloading {spec}")
-        for item in _in_thread(fn, token):
-            if isinstance(item, tuple) and item[:1] == ("result",):
+        yield Progress("download", 0, 0, f"downloading {spec}")
+        for item in with_progress("download", download_dataset, token, spec=spec):
+            if isinstance(item, Result):
                 yield DataDownloaded(spec)
             else:
                 yield item
@@ -275,7 +207,7 @@ def test_job(
                 f"{len(dataset.class_names)} ({_names(dataset.class_names)}): choose the "
                 "data it was trained on"
             )
-        yield LoadProgress(0, 0, f"testing on {len(dataset.y_test):,} test images")
+        yield Progress("test", 0, 0, f"testing on {len(dataset.y_test):,} test images")
         result = evaluate(trained, dataset.X_test, dataset.y_test, cancel=token)
         labels = np.asarray(dataset.y_test, dtype=np.int64)
         matrix = confusion_matrix(labels, result.predictions, trained.num_classes)

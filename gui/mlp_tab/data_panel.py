@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.mlp_tab.jobs import Progress, Result, with_progress
+from gui.jobs import Progress, Result, with_progress
 from gui.tab_base import AppContext
 from gui.worker import GeneratorWorker
 

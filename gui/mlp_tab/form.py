@@ -58,19 +58,29 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+_MEASURED_GFLOPS: list[float] = []
+#: A run's epoch shorter than this says more about overheads than about the arithmetic.
+MIN_CALIBRATION_S = 0.5
+
+
 def measure_gflops() -> float:
-    """A rough float32 GEMM speed of this machine (GFLOP/s), from a ~10 ms matmul."""
+    """A float32 GEMM speed of this machine (GFLOP/s): the best of a few ~3 ms matmuls,
+    measured once per process, so the estimate does not move with what else the
+    machine happens to be doing when a form asks."""
+    if _MEASURED_GFLOPS:
+        return _MEASURED_GFLOPS[0]
     import numpy as np
 
     a = np.ones((256, 1024), np.float32)
     b = np.ones((1024, 256), np.float32)
     a @ b  # warm-up (BLAS threads)
-    start = time.perf_counter()
-    reps = 4
-    for _ in range(reps):
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
         a @ b
-    seconds = max(time.perf_counter() - start, 1e-6)
-    return reps * 2 * 256 * 1024 * 256 / seconds / 1e9
+        best = min(best, time.perf_counter() - start)
+    _MEASURED_GFLOPS.append(2 * 256 * 1024 * 256 / max(best, 1e-6) / 1e9)
+    return _MEASURED_GFLOPS[0]
 
 
 class HyperparameterForm(QWidget):
@@ -92,6 +102,7 @@ class HyperparameterForm(QWidget):
         self._base = PRESETS["seed-default"]
         self._shape: tuple[int, int, int, int] | None = None
         self._flops_per_s: float | None = None
+        self._measured = False  # the rate comes from a real run, not from a matmul
         self._preset_name = "seed-default"
 
         form = QFormLayout()
@@ -207,10 +218,12 @@ class HyperparameterForm(QWidget):
         self._update_estimate()
 
     def calibrate(self, seconds_per_epoch: float, config: TrainConfig, n: int, d: int, c: int):
-        """Use a measured epoch time to refine later estimates."""
+        """Use a measured epoch time to refine later estimates (epochs shorter than
+        ``MIN_CALIBRATION_S`` are ignored: their time is mostly overhead)."""
         flops = epoch_flops(config, n, d, c)
-        if seconds_per_epoch > 0 and flops > 0:
+        if seconds_per_epoch >= MIN_CALIBRATION_S and flops > 0:
             self._flops_per_s = flops / seconds_per_epoch
+            self._measured = True
             self._update_estimate()
 
     def estimate_text(self) -> str:
@@ -237,7 +250,8 @@ class HyperparameterForm(QWidget):
         self.estimate_label.setText(
             f"Estimate: {format_bytes(memory.total)} of memory, "
             f"about {_seconds(seconds)} per epoch "
-            f"({_seconds(seconds * config.num_epochs)} in all)"
+            f"({_seconds(seconds * config.num_epochs)} in all"
+            f"{', from your last run' if self._measured else ''})"
         )
         self.estimate_label.setToolTip(f"Memory: {memory.describe()}")
 

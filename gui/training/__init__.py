@@ -1,5 +1,15 @@
-"""Shared training widgets for the "Two-layer net" and "CNN" tabs. Generic: no ``nets``
-imports; a tab feeds them its own numbers and images.
+"""Shared training pieces for the "Two-layer net" and "CNN" tabs: the one training tab
+controller and the widgets it is made of.
+
+The controller (``gui.training.tab``, with ``run_events`` and ``run_files``)
+    ``TrainingTab(context)`` - the base class of both training tabs: the run lifecycle
+    on the ``nets.training`` events, side jobs, test once, checkpoints, exports and the
+    question before quitting; a tab configures it through hooks and extends it with
+    ``add_view``, ``add_page`` and ``add_listener`` (see that module's docstring). Not
+    imported here: ``from gui.training.tab import TrainingTab``.
+
+The widgets below know nothing of either network: a tab (or the controller) feeds them
+numbers and images.
 
 Data model (``gui.training.runs``, ``gui.training.series``)
     ``RunsModel(parent=None)`` - a ``QAbstractTableModel`` of ``Run`` objects.
@@ -39,13 +49,15 @@ Views
         thread, between ``min_interval_ms`` = interval_ms and ``max_interval_ms`` = 1 s).
         ``plot_widget``, ``plot_item``, ``legend``, ``readout``, ``options`` (a
         QHBoxLayout for extra controls) are public; the x axis ticks whole numbers.
-    ``TrainingPlots(model, interval_ms=100, orientation=Horizontal)`` - both plots in a
-        splitter (``.loss``, ``.accuracy``); ``export(path)`` -> PNG/SVG/PDF by suffix.
+    ``TrainingPlots(model, interval_ms=100, orientation=Horizontal)`` (``plot_pair``) -
+        both plots in a splitter (``.loss``, ``.accuracy``); ``export(path)`` -> PNG/SVG/PDF
+        by suffix, drawn as on screen at any device pixel ratio.
     ``TrainingControls(start_text="&Start")`` - Start / Pause-Resume / Stop + progress
         bar + ETA. Signals ``start_requested``, ``pause_requested``,
         ``resume_requested``, ``stop_requested``. ``set_can_start(ok, reason)``,
         ``set_progress(done, total, elapsed_s=None)``, ``set_finished(message="")``,
-        ``set_running()``, ``state`` in idle/running/paused/stopping. Start moves to
+        ``set_running()``, ``show_activity(message, done, total)`` (work before the
+        first step: no ETA), ``state`` in idle/running/paused/stopping. Start moves to
         "running" before emitting, so it can never start twice; call ``set_finished``
         when the worker's ``done`` arrives.
     ``ConfusionMatrixView()`` - ``set_matrix(counts (K, K), class_names)``, ``clear()``,
@@ -63,16 +75,13 @@ Exports (``gui.training.export``; every write atomic: temp file + fsync + os.rep
     ``atomic_write_bytes(path, data)`` (from ``gui.files``); ``PLOT_FILTER``, ``CSV_FILTER``
     for file dialogs.
 
-Typical wiring in a tab::
+A training tab gets all of these wired by ``TrainingTab``; a tab of another kind wires
+them itself::
 
     self.runs = RunsModel(self)
     self.plots = TrainingPlots(self.runs)
-    self.controls = TrainingControls()
-    self.controls.start_requested.connect(self._start)
     run = self.runs.add_run(self.runs.next_name(), settings)
-    worker = self.context.workers.start(factory, name="train")
-    worker.item.connect(lambda item: run.metrics.add_step(item.step, item.loss))
-    worker.done.connect(lambda status: self.controls.set_finished())
+    worker.item.connect(lambda step: run.metrics.add_step(step.step, step.loss))
 """
 
 from gui.files import atomic_write_bytes
@@ -87,7 +96,8 @@ from gui.training.export import (
     metrics_csv,
 )
 from gui.training.images import ImageGallery, ImageGrid, to_qimage, to_uint8
-from gui.training.plots import AccuracyPlot, LossPlot, TrainingPlots
+from gui.training.plot_pair import TrainingPlots
+from gui.training.plots import AccuracyPlot, LossPlot
 from gui.training.runs import PALETTE, STATUSES, Run, RunsModel, RunsView
 from gui.training.series import EmaSmoother, GrowingArray, RunMetrics
 

@@ -112,6 +112,10 @@ class TrainingControls(QWidget):
         self._progress_timer.stop()
         self._latest = self._shown = None
         self._state = "idle"
+        if self.progress.maximum() == 0:  # still busy with pre-training work
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(0)
+            self.progress.setFormat("")
         self.eta_label.setText(message)
         self._update()
 
@@ -137,6 +141,8 @@ class TrainingControls(QWidget):
             return
         done, total, elapsed_s = self._latest
         self._shown = self._latest
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1000)
         if elapsed_s is None:
             elapsed_s = time.perf_counter() - self._started_at if self._started_at else 0.0
         fraction = done / total if total and total > 0 else 0.0
@@ -146,9 +152,26 @@ class TrainingControls(QWidget):
         eta = elapsed_s * (1 - fraction) / fraction if fraction > 0 else math.nan
         self.eta_label.setText(f"elapsed {format_duration(elapsed_s)}, ETA {format_duration(eta)}")
 
+    def show_activity(self, message: str, done: int = 0, total: int = 0) -> None:
+        """Work before the first step (loading the data): the bar shows that work's own
+        progress (busy when ``total`` is 0, or once that work is done and training has not
+        begun) and the label its message, never an ETA: a full bar would read as a
+        finished run."""
+        self._latest = self._shown = None
+        self._progress_timer.stop()
+        if 0 < total and done < total:
+            self.progress.setRange(0, 1000)
+            fraction = min(max(done / total, 0.0), 1.0)
+            self.progress.setValue(int(round(fraction * 1000)))
+            self.progress.setFormat(f"{100 * fraction:.0f}%")
+        else:
+            self.progress.setRange(0, 0)
+        self.eta_label.setText(message[:60])
+
     def reset_progress(self) -> None:
         self._latest = self._shown = None
         self._progress_timer.stop()
+        self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setFormat("")
         self.eta_label.setText("")

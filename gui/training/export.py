@@ -55,6 +55,9 @@ def render_svg(widget: QWidget, title: str = "Backprop Explorer plot") -> bytes:
     generator.setSize(size)
     generator.setViewBox(QRect(0, 0, size.width(), size.height()))
     generator.setTitle(title)
+    # At the default 72 dpi, items that measure text or ticks through the paint device
+    # (pyqtgraph's axes) draw on a smaller scale than the curves: use the screen's.
+    generator.setResolution(round(widget.logicalDpiX()))
     painter = QPainter(generator)
     widget.render(painter)
     painter.end()

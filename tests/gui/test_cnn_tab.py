@@ -56,7 +56,8 @@ def tiny_folder(tmp_path_factory) -> Path:
 @pytest.fixture
 def window(qtbot):
     win = MainWindow(remember=False)
-    qtbot.addWidget(win)
+    # Shut down before pytest-qt closes it: closing with unsaved runs would ask first.
+    qtbot.addWidget(win, before_close_func=lambda w: w.shutdown())
     yield win
     win.shutdown()
 
@@ -156,6 +157,7 @@ def test_a_bad_architecture_disables_start_and_names_the_layer(tab):
     # Linear before Flatten gets a feature map.
     tab.arch_model.move_layer(3, 4)
     assert not tab.controls.start_button.isEnabled()
+    assert "Ready" not in tab.status_label.text() and "layer 3" in tab.status_label.text()
     message = tab.problems_label.text()
     assert "layer 3 (Linear)" in message and "4x6x6" in message
     assert tab.editor.error_label.isVisibleTo(tab) and "layer 3" in tab.editor.error_label.text()
@@ -235,7 +237,7 @@ def test_train_finish_test_once_then_warn_and_checkpoint_round_trip(
         return QMessageBox.StandardButton.No
 
     monkeypatch.setattr("gui.dialogs.ask", ask)
-    assert tab.test_once()
+    assert tab.evaluate_test()
     qtbot.waitUntil(lambda: not tab.is_busy(), timeout=20000)
     assert asked == []
     result = run.payload.test
@@ -252,8 +254,8 @@ def test_train_finish_test_once_then_warn_and_checkpoint_round_trip(
     assert "test " in run.result
 
     # A second time: warned; "No" leaves everything as it was.
-    assert not tab.test_once()
-    assert len(asked) == 1 and "already been tested" in asked[0]
+    assert not tab.evaluate_test()
+    assert len(asked) == 1 and "already evaluated" in asked[0]
     assert not tab.is_busy() and run.payload.trained.test_record.count == 1
 
     # Save, then load: the same predictions.
@@ -274,11 +276,11 @@ def test_train_finish_test_once_then_warn_and_checkpoint_round_trip(
     assert np.array_equal(a.labels, b.labels)
     np.testing.assert_allclose(a.probabilities, b.probabilities, rtol=1e-5, atol=1e-6)
     # The test record travels with the checkpoint: testing the loaded model warns too.
-    assert not tab.test_once()
+    assert not tab.evaluate_test()
     assert len(asked) == 2
     # Testing it anyway is recorded in its file, as `cnn test` does.
     monkeypatch.setattr("gui.dialogs.ask", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    assert tab.test_once()
+    assert tab.evaluate_test()
     qtbot.waitUntil(lambda: not tab.is_busy(), timeout=20000)
     from nets.cnn.checkpoint import load_checkpoint
 
@@ -333,7 +335,10 @@ def test_case11_start_twice_never_two_workers_and_stop_keeps_the_model(qtbot, wi
     assert window.workers.running() == []
 
 
-def test_case11_closing_the_window_during_training_stops_the_worker(qtbot, window, tab):
+def test_case11_closing_the_window_during_training_stops_the_worker(
+    qtbot, window, tab, monkeypatch
+):
+    monkeypatch.setattr("gui.dialogs.ask", lambda *a, **k: QMessageBox.StandardButton.Discard)
     tab.settings_panel.epochs_field.set_value(200)
     tab.controls.start_button.click()
     run = tab.runs.runs()[0]
@@ -357,19 +362,18 @@ def test_divergence_stops_with_a_reason(qtbot, tab):
 
 
 def test_nan_and_inf_items_do_not_break_the_plots(qtbot, tab):
-    from nets.training import Evaluation, Step
-
-    run = tab.runs.add_run("synthetic", {}, payload=None)
-    tab._job_run_id = run.run_id
     from gui.cnn_tab.tab import CnnRun
+    from nets.training import Evaluation, Started, Step
 
-    run.payload = CnnRun(arch=(), config=None, choice=None, iterations_per_epoch=4)
+    run = tab.runs.add_run("synthetic", {}, payload=CnnRun())
+    tab._on_train_item(run.run_id, Started("cnn", None, 8, 2, 3, (1, 12, 12), 10, 2, 4, 6, 0))
     for i, loss in enumerate([1.0, math.nan, math.inf, -math.inf, 0.5, 0.5], start=1):
-        tab._on_item(Step(i, 1, loss, 0.01, 0.1 * i, 6))
-    tab._on_item(Evaluation(4, 1, math.nan, math.inf, math.nan, 0.01, 10, True, 0.4))
-    tab._on_item(Evaluation(6, 2, 0.5, 0.5, 0.5, 0.01, 10, True, 0.6))
+        tab._on_train_item(run.run_id, Step(i, 1, loss, 0.01, 0.1 * i, 6))
+    tab._on_train_item(
+        run.run_id, Evaluation(4, 1, math.nan, math.inf, math.nan, 0.01, 10, True, 0.4)
+    )
+    tab._on_train_item(run.run_id, Evaluation(6, 2, 0.5, 0.5, 0.5, 0.01, 10, True, 0.6))
     tab.plots.refresh()
-    tab._show_pending_step()
     x, y = tab.plots.loss.curve_data(run.run_id, 0)
     assert x.size >= 3 and np.isfinite(y[np.isfinite(x)]).sum() >= 3
     _, acc = tab.plots.accuracy.curve_data(run.run_id, 1)
@@ -464,3 +468,20 @@ def test_missing_fashion_mnist_offers_a_download_whose_failure_is_one_message(
     qtbot.waitUntil(lambda: not tab.is_busy(), timeout=10000)
     assert errors == ["cannot reach the download server (offline?)"]
     assert not tab.controls.start_button.isEnabled()
+
+
+def test_without_a_test_split_evaluate_is_disabled_with_the_reason(
+    qtbot, tab, tiny_folder, tmp_path
+):
+    import shutil
+
+    _train(qtbot, tab)
+    assert tab.test_button.isEnabled()
+    notest = tmp_path / "notest"
+    shutil.copytree(tiny_folder / "train", notest / "train")
+    tab.data_panel.set_spec(f"folder:{notest}")
+    tab.data_panel.probe_now()
+    qtbot.waitUntil(lambda: tab.data_panel.info is not None, timeout=10000)
+    assert not tab.test_button.isEnabled()
+    assert "no test split" in tab.test_button.toolTip()
+    assert not tab.evaluate_test()

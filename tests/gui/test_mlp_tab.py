@@ -26,7 +26,8 @@ def data_root(tmp_path_factory):
 @pytest.fixture
 def window(qtbot):
     window = MainWindow(remember=False)
-    qtbot.addWidget(window)
+    # Shut down before pytest-qt closes it: closing with unsaved runs would ask first.
+    qtbot.addWidget(window, before_close_func=lambda w: w.shutdown())
     window.show()
     yield window
     window.shutdown()
@@ -102,7 +103,7 @@ def test_train_plots_runs_test_once_save_load(tab, qtbot, tmp_path, monkeypatch)
     # A second evaluation warns; "No" leaves everything as it was.
     tab.test_button.click()
     assert len(asked) == 1 and "already evaluated" in asked[0]
-    assert tab._eval_worker is None and record.test.runs == 1
+    assert not tab.is_busy() and record.test.runs == 1
     monkeypatch.setattr("gui.dialogs.ask", answer(QMessageBox.StandardButton.Yes))
     with qtbot.waitSignal(tab.test_done, timeout=10_000):
         tab.test_button.click()
@@ -111,8 +112,10 @@ def test_train_plots_runs_test_once_save_load(tab, qtbot, tmp_path, monkeypatch)
     # Save and load: same weights, history and test record; a new "loaded" run.
     path = tab.save_checkpoint(tmp_path / "model.npz")
     assert path == tmp_path / "model.npz" and path.is_file()
-    loaded_id = tab.load_checkpoint(path)
-    loaded = tab.runs.run(loaded_id)
+    with qtbot.waitSignal(tab.job_done, timeout=10_000):
+        assert tab.load_checkpoint(path)
+    loaded = tab.runs.runs()[-1]
+    loaded_id = loaded.run_id
     assert loaded.status == "loaded" and loaded.payload.test_used
     for name, value in record.model.parameters().items():
         np.testing.assert_array_equal(loaded.payload.model.parameters()[name], value)
@@ -171,8 +174,8 @@ def test_case11_stop_mid_epoch_within_one_batch_and_start_twice(tab, qtbot, monk
     real_step = mlp_train.training_step
 
     def counting_step(*args, **kwargs):
-        event = tab._stop_event
-        if event is not None and event.is_set():
+        worker = tab._train_worker
+        if worker is not None and worker.token.stop_requested():
             late_steps.append(len(calls))  # a step begun after Stop was pressed
         calls.append(1)
         if len(calls) == stop_at:
@@ -198,7 +201,7 @@ def test_case11_stop_mid_epoch_within_one_batch_and_start_twice(tab, qtbot, monk
         proceed.set()  # the batch in progress finishes; no other one starts
     assert late_steps == []
     assert run.status == "stopped"
-    ended = run.payload.extra["ended"]
+    ended = run.payload.ended
     assert isinstance(ended, Stopped) and ended.step == stop_at and ended.epochs_done == 1
     assert run.payload.model is not None  # a stopped run keeps its model
     assert tab.controls.state == "idle" and tab.controls.start_button.isEnabled()
@@ -224,12 +227,18 @@ def test_diverging_run_is_marked_and_explained(tab, qtbot):
     run, status = train_once(tab, qtbot, learning_rate="1e6", weight_scale="10")
     assert status == "finished"
     assert run.status == "diverged" and "diverged at step" in run.reason
-    assert tab.banner.isVisible() and "diverged" in tab.banner.text()
+    assert "diverged" in tab.status_label.text()
+    assert tab.status_label.styleSheet()  # shown as an error
     assert run.payload.model is not None
     assert all(np.all(np.isfinite(v)) for v in run.payload.model.parameters().values())
 
 
-def test_close_during_training_stops_the_worker(window, tab, qtbot):
+def test_close_during_training_asks_then_discard_stops_the_worker(window, tab, qtbot, monkeypatch):
+    asked = []
+    monkeypatch.setattr(
+        "gui.dialogs.ask",
+        lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Discard,
+    )
     small_config(tab, batch_size="1", num_epochs="500")
     tab.controls.start_button.click()
     qtbot.waitUntil(lambda: len(tab.runs) == 1 and tab.runs.runs()[0].metrics.num_steps > 0)
@@ -239,6 +248,9 @@ def test_close_during_training_stops_the_worker(window, tab, qtbot):
     window.close()
     assert time.perf_counter() - start < 1.0
     assert window.workers.running() == []
+    assert asked == [
+        "Two-layer net: training is running; 1 run is not saved.\nSave it before you quit?"
+    ]
 
 
 def test_missing_dataset_offers_download_that_fails_clearly(tab, qtbot, tmp_path, monkeypatch):
@@ -295,25 +307,30 @@ def test_gradient_check_panel(tab, qtbot):
     assert "of" in panel.summary.text()
 
 
-def test_corrupt_checkpoint_is_refused_with_a_message(tab, tmp_path, monkeypatch):
+def test_corrupt_checkpoint_is_refused_with_a_message(tab, qtbot, tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr(
         "gui.dialogs.show_error", lambda parent, title, message, detail="": shown.append(message)
     )
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
-    assert tab.load_checkpoint(bad) == 0
+    with qtbot.waitSignal(tab.job_done, timeout=10_000):
+        assert tab.load_checkpoint(bad)
     assert len(tab.runs) == 0 and "corrupted" in shown[0]
 
 
 _CLOSE_SCRIPT = r"""
 import sys, time
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QMessageBox
+import gui.dialogs
 from gui.app import make_application
 from gui.main_window import MainWindow
 from tests.gui.test_mlp_tab_helpers import small_config
 
 app = make_application([])
+# Quitting mid-run asks Save/Discard/Cancel: answer Discard.
+gui.dialogs.ask = lambda *args, **kwargs: QMessageBox.StandardButton.Discard
 window = MainWindow(remember=False)
 window.show()
 tab = window.select_tab("mlp")
@@ -375,7 +392,7 @@ def test_load_right_after_choosing_a_folder_waits_for_the_probe(window, qtbot, d
 
 
 def test_batched_steps_keep_order_and_flush_before_other_events():
-    from gui.mlp_tab.jobs import Batch, batched
+    from gui.jobs import Batch, batched
 
     ticks = iter(range(0, 1000, 10))  # the clock advances 10 ms per call
     events = [1, 2, 3, "epoch", 4, 5, 6, 7, 8, "end", 9]
@@ -390,3 +407,16 @@ def test_batched_steps_keep_order_and_flush_before_other_events():
     assert len(batches) < 9 and max(len(b.items) for b in batches) > 1  # steps were gathered
     assert all(len(b.items) <= 3 for b in batches)  # ...but at most every 25 ms
     assert isinstance(out[-1], Batch) and out[-1].items == (9,)
+
+
+def test_the_estimate_stays_put_from_probe_to_load_to_a_short_run(tab, qtbot):
+    """Issue 13 defect 10: the same settings read the same estimate at every moment."""
+    small_config(tab)
+    before = tab.form.estimate_text()
+    assert "per epoch" in before
+    with qtbot.waitSignal(tab.data_panel.dataset_ready, timeout=10_000):
+        tab.data_panel.load()
+    assert tab.form.estimate_text() == before
+    run, status = train_once(tab, qtbot)  # epochs of milliseconds: mostly overhead
+    assert run.status == "finished"
+    assert tab.form.estimate_text() == before

@@ -349,6 +349,53 @@ def test_export_plots_png_svg_pdf_atomically(qtbot, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plots.pdf", "plots.png", "plots.svg"]
 
 
+def _pixels(image: QImage) -> np.ndarray:
+    image = image.convertToFormat(QImage.Format.Format_RGB32)
+    data = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), -1)
+    return data[:, : 4 * image.width()].reshape(image.height(), image.width(), 4)[..., :3]
+
+
+def _difference(a: QImage, b: QImage) -> float:
+    """Mean absolute difference of two images scaled to ``b``'s size, 0..255."""
+    a = a.scaled(
+        b.size(), Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
+    return float(np.abs(_pixels(a).astype(int) - _pixels(b).astype(int)).mean())
+
+
+def test_exported_plots_look_like_the_plots_on_screen(qtbot, tmp_path):
+    """Issue 13 defect 2: PNG (drawn at twice the pixels), SVG and PDF show the whole plot
+    at the screen's scale, curves and axes alike (once: the top-left quarter at double
+    size in the PNG, the SVG's curve on another scale than its axis)."""
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgRenderer
+
+    model = RunsModel()
+    plots = TrainingPlots(model, interval_ms=10_000)
+    qtbot.addWidget(plots)
+    plots.resize(800, 320)
+    plots.show()
+    qtbot.waitExposed(plots)
+    run = model.add_run("r", {})
+    _fill(run, [2.3 * math.exp(-i / 30) + 0.1 for i in range(150)], [(0.2, 0.1), (0.5, 0.4)])
+    plots.refresh()
+    loss = plots.loss.plot_widget
+    w, h = loss.width(), loss.height()
+    screen = loss.grab().toImage()
+    png = QImage(str(plots.export(tmp_path / "plots.png")))
+    assert png.width() == 2 * (w + plots.accuracy.plot_widget.width())
+    assert _difference(png.copy(0, 0, 2 * w, 2 * h), screen) < 5
+    renderer = QSvgRenderer(str(plots.export(tmp_path / "plots.svg")))
+    drawn = QImage(png.width() // 2, png.height() // 2, QImage.Format.Format_RGB32)
+    drawn.fill(Qt.GlobalColor.white)
+    painter = QPainter(drawn)
+    renderer.render(painter)
+    painter.end()
+    assert _difference(drawn.copy(0, 0, w, h), screen) < 5
+    # A different picture is far: the test can fail.
+    assert _difference(png.copy(0, 0, w, h), screen) > 7
+
+
 def test_failed_export_keeps_the_old_file(qtbot, tmp_path, monkeypatch):
     target = tmp_path / "metrics.csv"
     target.write_text("old")

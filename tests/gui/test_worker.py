@@ -180,3 +180,34 @@ def test_a_long_stream_is_delivered_completely(qtbot):
     with qtbot.waitSignal(worker.done, timeout=20000):
         worker.start()
     assert received == list(range(3000))
+
+
+def test_stop_tells_only_the_generator_and_every_item_is_delivered(qtbot):
+    """``stop()`` is the soft request: the generator sees ``token()`` and ends in its own
+    way (a trainer's Stopped event), and what it yields after the request still arrives."""
+    gate = threading.Event()
+
+    def factory(token):
+        i = 0
+        while not token():
+            gate.wait(5)
+            yield i
+            i += 1
+        yield "stopped"
+        yield "after"
+
+    worker = GeneratorWorker(factory)
+    received = []
+    worker.item.connect(received.append)
+
+    def stop_at_three(value):
+        if value == 3:
+            worker.stop()
+            assert worker.token() and worker.token.is_set() and not worker.token.is_cancelled()
+
+    worker.item.connect(stop_at_three)
+    gate.set()
+    with qtbot.waitSignal(worker.done, timeout=5000) as blocker:
+        worker.start()
+    assert blocker.args == ["finished"]
+    assert received[-2:] == ["stopped", "after"] and 3 in received

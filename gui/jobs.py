@@ -1,8 +1,10 @@
-"""Plain generator helpers for the worker layer (no widgets, no Qt).
+"""Plain generator helpers for the worker layer (no widgets, no Qt): the one
+helper-thread-with-progress and the one step batcher every tab uses.
 
 ``with_progress`` runs a blocking call that reports ``progress(done, total, message)``
-from a helper thread and turns its reports into yielded ``Progress`` items, so the
-worker can stream them to the GUI and notice a cancel while the call runs.
+from a helper thread and turns its reports into yielded ``Progress`` items, so a
+``gui.worker`` generator can stream them to the GUI and notice a cancel while the call
+runs. ``batched`` gathers a trainer's many small step events into ``Batch`` items.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Progress:
-    """``done`` of ``total`` (0 = unknown) with a short message for a status line."""
+    """``done`` of ``total`` (0 = unknown) with a short message for a status line;
+    ``stage`` names the work ("load", "download", "test", ...)."""
 
     stage: str
     done: int
@@ -41,20 +44,25 @@ def with_progress(
     fn: Callable[..., Any],
     cancel: Callable[[], bool],
     /,
+    *,
+    grace_s: float | None = None,
     **kwargs: Any,
 ) -> Generator[Progress | Result, None, Any]:
     """Call ``fn(progress=..., cancel=cancel, **kwargs)`` in a helper thread; yield its
     progress reports (at most one per 50 ms, the latest wins) and finally a ``Result``.
 
-    The call's exception is raised here, in the caller's thread. If the caller is closed
-    early (worker cancelled), ``cancel`` is already set and ``fn`` is expected to stop
-    soon; the helper thread is a daemon, so it can never keep the app alive.
+    The call's exception is raised here, in the caller's thread. ``fn`` is expected to
+    honour ``cancel`` itself (the loaders and downloaders do) and end with its own error.
+    With ``grace_s``, a call that is still running ``grace_s`` seconds after ``cancel``
+    turned True is abandoned (for calls that cannot be interrupted, e.g. building a
+    model): ``nets.errors.Cancelled`` is raised. The helper thread is a daemon, so it can
+    never keep the app alive.
     """
     reports: queue.Queue[tuple[int, int, str]] = queue.Queue()
     outcome: dict[str, Any] = {}
 
-    def progress(done: int, total: int, message: str) -> None:
-        reports.put((int(done), int(total), str(message)))
+    def progress(done: int, total: int, message: str = "") -> None:
+        reports.put((int(done or 0), int(total or 0), str(message)))
 
     def target() -> None:
         try:
@@ -64,6 +72,7 @@ def with_progress(
 
     thread = threading.Thread(target=target, name=f"{stage}-call", daemon=True)
     thread.start()
+    cancelled_at: float | None = None
     while True:
         thread.join(_POLL_S)
         latest = None
@@ -76,11 +85,28 @@ def with_progress(
             yield Progress(stage, *latest)
         if not thread.is_alive():
             break
+        if grace_s is not None and cancel():
+            now = time.monotonic()
+            cancelled_at = now if cancelled_at is None else cancelled_at
+            if now - cancelled_at >= grace_s:
+                from nets.errors import Cancelled
+
+                raise Cancelled(f"{stage} cancelled")
     if "error" in outcome:
         raise outcome["error"]
     value = outcome.get("value")
     yield Result(stage, value)
     return value
+
+
+def result_of(items: Iterator[Any], sink: list) -> Iterator[Any]:
+    """Pass ``items`` through except the final ``Result``, whose value is appended to
+    ``sink`` (for a job that goes on with the value: ``yield from result_of(...)``)."""
+    for item in items:
+        if isinstance(item, Result):
+            sink.append(item.value)
+        else:
+            yield item
 
 
 @dataclass(frozen=True)
