@@ -9,7 +9,7 @@ Used by the ``classify`` command line and the GUI's Classify tab::
 
 Importing this module does not import torch; ``load_model`` does. ``PretrainedModel``'s
 methods are safe to call from several threads (a lock serialises the forward passes,
-because Grad-CAM briefly hooks the network).
+because attribution methods briefly hook the network; hold ``model.lock`` to do the same).
 
 Threads: ``load_model`` sets torch's intra-op threads to one fewer than the cores (at
 least 1), so a GUI thread keeps a core while a batch is classified; an explicit
@@ -30,9 +30,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from PIL import Image
 
-from nets.errors import ConfigError, NetsError
+from nets.errors import NetsError
 from nets.fileio import shown
-from nets.gradcam import grad_cam
 from nets.images import is_image_path, open_image
 from nets.pretrained.labels import imagenet_labels
 from nets.pretrained.registry import (
@@ -89,13 +88,15 @@ class ClassifyResult:
     """One file of a batch: ``top`` when it was classified, else ``error`` (one line).
 
     ``thumbnail`` (an RGB image no larger than the requested size) is set when the
-    file was classified and ``classify_paths`` was asked for thumbnails.
+    file was classified and ``classify_paths`` was asked for thumbnails; ``image`` (the
+    photo as the model read it) when it was asked to keep the images.
     """
 
     path: str
     top: tuple[TopClass, ...] | None = None
     error: str | None = None
     thumbnail: Image.Image | None = field(default=None, compare=False, repr=False)
+    image: Image.Image | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -142,10 +143,41 @@ class PretrainedModel:
         self.network = network.eval().to(memory_format=torch.channels_last)
         for parameter in self.network.parameters():
             parameter.requires_grad_(False)
-        self._target = self.network.get_submodule(spec.target_layer)
+        # In-place activations cannot carry the backward hooks attribution methods use.
+        for module in self.network.modules():
+            if getattr(module, "inplace", False) is True:
+                module.inplace = False
+        self.target_layer = self.network.get_submodule(spec.target_layer)
+        self.threads: int | None = None  # set by load_model; None: the library default
         self._mean = torch.tensor(preprocessing.mean, dtype=torch.float32).view(3, 1, 1)
         self._std = torch.tensor(preprocessing.std, dtype=torch.float32).view(3, 1, 1)
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
+
+    def black_input(self) -> torch.Tensor:
+        """An all-black photo as the model's input, ``(1, 3, S, S)``."""
+        import torch
+
+        crop = self.preprocessing.crop
+        return ((torch.zeros(1, 3, crop, crop) - self._mean) / self._std).contiguous()
+
+    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Pixels in [0, 1], ``(N, 3, S, S)`` -> the model's input (differentiable)."""
+        return (pixels - self._mean) / self._std
+
+    def pixels(self, img: Image.Image) -> np.ndarray:
+        """The ``(S, S, 3)`` uint8 crop the model sees (``crop`` as an array)."""
+        return np.asarray(self.crop(img), dtype=np.uint8)
+
+    def predict_pixels(self, pixels: np.ndarray, topk: int = 5) -> Prediction:
+        """``predict`` for an ``(S, S, 3)`` uint8 crop given directly (no resize, no crop)."""
+        import torch
+
+        tensor = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32) / 255.0)
+        x = self.normalize(tensor.permute(2, 0, 1).unsqueeze(0))
+        x = x.contiguous(memory_format=torch.channels_last)
+        with self.lock, torch.inference_mode():
+            logits = self.network(x)
+        return self._prediction(torch.softmax(logits.double(), dim=1)[0].numpy(), topk)
 
     @property
     def name(self) -> str:
@@ -203,6 +235,24 @@ class PretrainedModel:
             return canvas
         return img.crop((left, top, left + crop, top + crop))
 
+    def resized(self, img: Image.Image) -> tuple[Image.Image, tuple[int, int]] | None:
+        """The photo after the shorter-side resize, and the crop's top-left corner in it.
+
+        Preprocessing leaves this picture unchanged but for the crop. None when the crop
+        is not inside it (a tiny photo, padded) or the resize would be huge.
+        """
+        if img.mode != "RGB":
+            from nets.images import to_rgb
+
+            img = to_rgb(img)
+        new_size = self.resized_size(img.size)
+        crop = self.preprocessing.crop
+        if min(new_size) < crop or new_size[0] * new_size[1] > _MAX_RESIZED_PIXELS:
+            return None
+        resample = _RESAMPLE[self.preprocessing.interpolation]
+        resized = img.resize(new_size, resample) if new_size != img.size else img.copy()
+        return resized, _crop_offsets(new_size[0], new_size[1], crop)
+
     def preprocess(self, img: Image.Image) -> torch.Tensor:
         """A photo -> the float32 tensor ``(3, crop, crop)`` the model receives."""
         import torch
@@ -235,10 +285,14 @@ class PretrainedModel:
             return []
         batch = torch.stack([self.preprocess(img) for img in images])
         batch = batch.contiguous(memory_format=torch.channels_last)
-        with self._lock, torch.inference_mode():
+        with self.lock, torch.inference_mode():
             logits = self.network(batch)
         probs = torch.softmax(logits.double(), dim=1).numpy()
         return [self._prediction(row, topk) for row in probs]
+
+    def prediction_from_probs(self, probs: np.ndarray, topk: int = 5) -> Prediction:
+        """A ``Prediction`` from all 1000 probabilities, shape (1000,)."""
+        return self._prediction(probs, topk)
 
     def _prediction(self, probs: np.ndarray, topk: int) -> Prediction:
         k = max(1, min(int(topk), probs.shape[0]))
@@ -250,29 +304,14 @@ class PretrainedModel:
         """Grad-CAM for ``class_index``: float32 ``(H, W)`` in [0, 1] at the photo's size.
 
         The last conv block's activations A (k channels) are weighted by the spatial mean
-        of d(logit)/dA and summed; ReLU keeps what speaks *for* the class. The map covers
+        of d(logit)/dA and summed; ReLU keeps what speaks *for* the class
+        (``nets.gradcam.grad_cam`` through ``nets.pretrained.attribution``). The map covers
         the centre crop the model saw; the borders it never saw stay 0.
         """
-        import torch
+        from nets.pretrained.attribution import explain
 
-        if not 0 <= int(class_index) < len(self.labels):
-            raise ConfigError(f"class index {class_index} is outside 0..{len(self.labels) - 1}")
-        x = self.preprocess(img).unsqueeze(0).contiguous(memory_format=torch.channels_last)
-        x.requires_grad_(True)
-        captured: dict[str, torch.Tensor] = {}
-
-        def keep_output(_module: torch.nn.Module, _inputs: Any, output: torch.Tensor) -> None:
-            captured["activations"] = output
-
-        with self._lock, torch.enable_grad():
-            handle = self._target.register_forward_hook(keep_output)
-            try:
-                logits = self.network(x)
-            finally:
-                handle.remove()
-            activations = captured["activations"]
-            (grads,) = torch.autograd.grad(logits[0, int(class_index)], activations)
-        return self._cam_to_photo(grad_cam(activations, grads), img.size)
+        cam = explain(self, img, "gradcam", class_index, threads=self.threads).heat
+        return self._cam_to_photo(cam, img.size)
 
     def _cam_to_photo(self, cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         width, height = size
@@ -318,6 +357,7 @@ def load_model(
     configure_threads(threads)
     network = load_network(name, weights=weights, progress=progress, cancel=cancel)
     model = PretrainedModel(spec, network, preprocessing_for(name))
+    model.threads = threads
     if progress is not None:
         progress(1, 1, f"{spec.display_name} ready")
     return model
@@ -362,6 +402,7 @@ def classify_paths(
     topk: int = 5,
     *,
     thumbnail_size: int | None = None,
+    keep_images: bool = False,
 ) -> Iterator[ClassifyResult]:
     """Classify files and folders one by one, yielding a ``ClassifyResult`` for each.
 
@@ -388,4 +429,9 @@ def classify_paths(
         if thumbnail_size:
             thumbnail = img.copy()
             thumbnail.thumbnail((thumbnail_size, thumbnail_size))
-        yield ClassifyResult(path=path, top=prediction.top, thumbnail=thumbnail)
+        yield ClassifyResult(
+            path=path,
+            top=prediction.top,
+            thumbnail=thumbnail,
+            image=img if keep_images else None,
+        )

@@ -9,6 +9,12 @@ With ``--json`` the output is one JSON list::
     [{"path": "cat.jpg", "top": [{"index": 281, "label": "tabby", "prob": 0.71}, ...]},
      {"path": "notes.jpg", "error": "notes.jpg: not an image: the content is text"}]
 
+The lab (``nets.pretrained.lab_cli``): ``--explain METHOD [--target CLASS] [--save-map
+DIR]`` adds ``"explain": {"method", "target", "target_label", "delta", "file"}`` to each
+result; ``--attack fgsm|pgd --epsilon E [--steps N] [--target CLASS] [--save-adv DIR]``
+adds ``"attack": {"method", "epsilon", "before", "after", "flipped", "reached_target",
+"file", ...}``, judged on the adversarial PNG read back.
+
 Importing this module is light: the registry's model names need no torch.
 """
 
@@ -62,6 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="your own weights file (a state_dict) for the --model architecture",
     )
+    from nets.pretrained import lab_cli
+
+    lab_cli.add_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -72,8 +81,10 @@ def _download_progress(done: int, total: int, message: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Classify ``args.paths``; print text or JSON; 1 if any file failed."""
+    from nets.pretrained import lab_cli
     from nets.pretrained.classify import classify_paths, load_model
 
+    lab = lab_cli.Lab.from_args(args)  # refuses bad lab options before loading anything
     # The library's default thread count (cores - 1): on a shared 2-core machine two
     # OpenMP threads competing with other processes were 5x slower than one (bench).
     model = load_model(args.model, progress=_download_progress, weights=args.weights)
@@ -81,18 +92,25 @@ def run(args: argparse.Namespace) -> int:
         print("\r", end="", file=sys.stderr)
     failed = total = 0
     entries = []
-    for result in classify_paths(args.paths, model, args.topk):
+    results = classify_paths(args.paths, model, args.topk, keep_images=lab.active)
+    for result in results:
         total += 1
-        failed += not result.ok
+        entry = result.as_dict()
+        if result.ok and result.image is not None:
+            entry = lab.run(model, result, entry)
+        ok = "error" not in entry
+        failed += not ok
         if args.json:
-            entries.append(result.as_dict())
-        elif result.ok and result.top is not None:
+            entries.append(entry)
+        elif ok and result.top is not None:
             print(shown(result.path))
             for rank, top in enumerate(result.top, start=1):
                 print(f"  {rank}. {top.label} ({top.index})  {100 * top.prob:.1f}%")
+            for line in lab.describe(entry):
+                print(f"  {line}")
             sys.stdout.flush()
         else:
-            print(f"error: {result.error}", file=sys.stderr)
+            print(f"error: {entry.get('error')}", file=sys.stderr)
     if args.json:
         json.dump(entries, sys.stdout, indent=2)
         print()

@@ -117,12 +117,15 @@ class MBConvBlock(nn.Module):
         self._project_conv = Conv2dSame(mid, out_channels, 1)
         self._bn2 = _bn(out_channels)
         self.use_skip = stride == 1 and in_channels == out_channels
+        # Modules, not F.relu6: guided backpropagation hooks every activation module.
+        self._act0 = nn.ReLU6()
+        self._act1 = nn.ReLU6()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = x
         if self.has_expand:
-            out = F.relu6(self._bn0(self._expand_conv(out)))
-        out = F.relu6(self._bn1(self._depthwise_conv(out)))
+            out = self._act0(self._bn0(self._expand_conv(out)))
+        out = self._act1(self._bn1(self._depthwise_conv(out)))
         out = self._bn2(self._project_conv(out))  # linear bottleneck: no activation
         if self.use_skip:
             out = out + x  # drop-connect only matters in training; eval is identity
@@ -158,6 +161,7 @@ class EfficientNetLite(nn.Module):
         self._blocks = nn.ModuleList(blocks)
         self._conv_head = Conv2dSame(stages[-1].out_channels, HEAD_CHANNELS, 1)
         self._bn1 = _bn(HEAD_CHANNELS)
+        self._stem_activation = nn.ReLU6()
         # A module (not F.relu6) so Grad-CAM can hook the last conv block's activations;
         # it has no parameters, so the state_dict keys are unchanged.
         self._head_activation = nn.ReLU6()
@@ -167,7 +171,7 @@ class EfficientNetLite(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, 3, H, W)`` -> ``(N, 1280, ceil(H/32), ceil(W/32))``, after the head's ReLU6."""
-        x = F.relu6(self._bn0(self._conv_stem(x)))
+        x = self._stem_activation(self._bn0(self._conv_stem(x)))
         for block in self._blocks:
             x = block(x)
         return self._head_activation(self._bn1(self._conv_head(x)))
