@@ -154,3 +154,83 @@ def denormalize(model: Any, tensor: Any) -> np.ndarray:
 def gradcam(model: Any, image: Any, class_index: int) -> np.ndarray:
     """``(H, W)`` float heat-map in [0, 1] at the photo's size, for ``class_index``."""
     return np.asarray(model.gradcam(image, int(class_index)), dtype=np.float32)
+
+
+# -- the lab: attributions, the sanity check, adversarial examples ---------------------
+def lab_methods() -> dict[str, tuple[str, str]]:
+    """Attribution method name -> (title, what it shows)."""
+    from nets.pretrained.attribution import METHODS
+
+    return dict(METHODS)
+
+
+def colormap(name: str = "magma") -> np.ndarray:
+    """A perceptually uniform ``(256, 3)`` uint8 colour table."""
+    from nets.pretrained.attribution import colormap as table
+
+    return table(name)
+
+
+def attribution_settings(**values: Any) -> Any:
+    from nets.pretrained.attribution import AttributionSettings
+
+    return AttributionSettings(**values)
+
+
+def explain(model: Any, image: Any, method: str, target: int, settings: Any) -> Any:
+    """``nets.pretrained.attribution.explain`` (an ``Attribution``) for a photo or tensor."""
+    from nets.pretrained.attribution import explain as run
+
+    return run(model, image, method, int(target), settings)
+
+
+def gradcam_pixels(model: Any, pixels: np.ndarray, class_index: int) -> np.ndarray:
+    """Grad-CAM ``(S, S)`` in [0, 1] of an ``(S, S, 3)`` uint8 crop given directly."""
+    import torch
+
+    tensor = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32) / 255.0)
+    x = model.normalize(tensor.permute(2, 0, 1).unsqueeze(0))
+    return explain(model, x, "gradcam", class_index, attribution_settings()).heat
+
+
+def sanity(model: Any, image: Any, target: int, methods: list[str], settings: Any, stages: int):
+    """The cascading-randomisation generator (``SanityMap`` items, then a ``SanityVerdict``)."""
+    from nets.pretrained.sanity import cascading_randomization
+
+    return cascading_randomization(model, image, int(target), methods, settings, stages=stages)
+
+
+def attack_settings(**values: Any) -> Any:
+    from nets.pretrained.adversarial import AttackSettings
+
+    settings = AttackSettings(**values)
+    settings.check()
+    return settings
+
+
+def attack_steps(model: Any, image: Any, settings: Any):
+    """The attack generator: ``(step, steps)`` tuples, then an ``AttackResult``."""
+    from nets.pretrained.adversarial import attack_steps as run
+
+    return run(model, image, settings)
+
+
+def amplified_perturbation(result: Any) -> np.ndarray:
+    from nets.pretrained.adversarial import amplified_perturbation as picture
+
+    return picture(result)
+
+
+def adversarial_png(model: Any, image: Any, result: Any) -> bytes:
+    """The adversarial photo (resized as the model resizes, attacked crop in place) as PNG."""
+    from nets.pretrained.adversarial import adversarial_photo, png_bytes
+
+    return png_bytes(adversarial_photo(model, image, result))
+
+
+def classify_file(model: Any, path: Path, topk: int = 5) -> list[tuple[int, str, float]]:
+    """The model's top-k for a file opened as the batch opens it (the round-trip check)."""
+    from nets.images import open_image
+
+    image = open_image(path, min_size=getattr(model.preprocessing, "resize", None))
+    return predict(model, image, topk)

@@ -1,4 +1,4 @@
-"""numpy arrays <-> Qt images, and the heat-map colour map. No widgets here.
+"""numpy arrays <-> Qt images, and the heat-maps' colour maps. No widgets here.
 
 ``QImage`` may be built in any thread (it is not a widget); ``QPixmap`` only in the GUI
 thread, which is why worker items carry numpy arrays and the GUI converts them.
@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QImage
 
-_LUT: np.ndarray | None = None
+DEFAULT_COLORMAP = "magma"
+_LUTS: dict[str, np.ndarray] = {}
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
@@ -31,32 +32,32 @@ def qimage_to_rgb(image: QImage) -> np.ndarray:
     return rows[:, : 3 * width].reshape(height, width, 3).copy()
 
 
-def heat_lut() -> np.ndarray:
-    """The 256-entry ``(256, 3)`` uint8 colour map for heat-maps (turbo: blue low, red high)."""
-    global _LUT
-    if _LUT is None:
-        import pyqtgraph as pg
+def heat_lut(name: str = DEFAULT_COLORMAP) -> np.ndarray:
+    """The ``(256, 3)`` uint8 colour map of heat-maps: perceptually uniform (magma or
+    viridis: lightness grows with the value), never a rainbow such as jet or turbo."""
+    if name not in _LUTS:
+        from gui.classify_tab import backend
 
-        _LUT = np.asarray(pg.colormap.get("turbo").getLookupTable(nPts=256), dtype=np.uint8)[:, :3]
-    return _LUT
+        _LUTS[name] = backend.colormap(name)
+    return _LUTS[name]
 
 
-def heat_to_rgb(heat: np.ndarray) -> np.ndarray:
+def heat_to_rgb(heat: np.ndarray, cmap: str = DEFAULT_COLORMAP) -> np.ndarray:
     """``(H, W)`` floats in [0, 1] (NaN counts as 0) -> ``(H, W, 3)`` uint8 colours."""
     values = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
     indices = np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
-    return heat_lut()[indices]
+    return heat_lut(cmap)[indices]
 
 
-def heat_to_qimage(heat: np.ndarray) -> QImage:
+def heat_to_qimage(heat: np.ndarray, cmap: str = DEFAULT_COLORMAP) -> QImage:
     """A heat-map ``(H, W)`` in [0, 1] as an ARGB ``QImage`` ready to overlay.
 
     Alpha grows with the heat (full from 60% of the peak up), so cold regions leave the
-    photo untouched instead of tinting it blue; the view's opacity scales it all.
+    photo untouched instead of darkening it; the view's opacity scales it all.
     """
     values = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
     rgba = np.empty((*values.shape, 4), dtype=np.uint8)
-    rgba[..., :3] = heat_to_rgb(values)
+    rgba[..., :3] = heat_to_rgb(values, cmap)
     rgba[..., 3] = np.clip(np.rint(values * (255.0 / 0.6)), 0, 255).astype(np.uint8)
     height, width = values.shape
     image = QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888)

@@ -1,4 +1,5 @@
-"""The seed's report figure: a photo beside its top-5, titled with the student's verdict.
+"""Report figures: a photo beside its top-5 titled with the student's verdict (the seed's), and
+an adversarial example beside its original, perturbation and both top-5s.
 
 Painted on a ``QImage`` (GUI thread); the tab writes the PNG atomically with
 ``gui.files.atomic_write_bytes``.
@@ -87,3 +88,64 @@ def figure_name(name: str, mark: str, taken: set[str]) -> str:
         counter += 1
     taken.add(candidate)
     return candidate
+
+
+ATTACK_FIGURE_SIZE = (1500, 620)
+
+
+def render_attack_report(
+    original: np.ndarray,
+    adversarial: np.ndarray,
+    perturbation: np.ndarray,
+    before: list[Prediction],
+    after: list[Prediction],
+    title: str,
+    subtitle: str,
+) -> QImage:
+    """Original, perturbed and amplified perturbation side by side, both top-5s below.
+
+    The pictures are ``(S, S, 3)`` uint8; shown enlarged without smoothing, so the
+    perturbation's pixels stay visible. Returns an ``ATTACK_FIGURE_SIZE`` RGB image.
+    """
+    width, height = ATTACK_FIGURE_SIZE
+    figure = QImage(width, height, QImage.Format.Format_RGB32)
+    figure.fill(QColor("white"))
+    painter = QPainter(figure)
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        margin, side = 24, 300
+        heading = QFont(painter.font())
+        heading.setPixelSize(26)
+        heading.setBold(True)
+        painter.setFont(heading)
+        painter.setPen(QColor(20, 20, 20))
+        painter.drawText(QRect(margin, 12, width - 2 * margin, 34), 0, title)
+        body = QFont(painter.font())
+        body.setPixelSize(16)
+        body.setBold(False)
+        painter.setFont(body)
+        painter.setPen(QColor(70, 70, 70))
+        painter.drawText(QRect(margin, 48, width - 2 * margin, 24), 0, subtitle)
+        captions = ("Original", "Perturbed (what the model saw)", "Perturbation, amplified")
+        pictures = (original, adversarial, perturbation)
+        for i, (caption, picture) in enumerate(zip(captions, pictures, strict=True)):
+            x = margin + i * (side + margin)
+            painter.drawImage(QRect(x, 104, side, side), rgb_to_qimage(picture))
+            painter.drawText(QRect(x, 80, side, 22), 0, caption)
+        left = margin + 3 * (side + margin)
+        for j, (caption, top) in enumerate((("Top-5 before", before), ("Top-5 after", after))):
+            y = 80 + j * 260
+            painter.setPen(QColor(70, 70, 70))
+            painter.drawText(QRect(left, y, width - left - margin, 22), 0, caption)
+            paint_bars(
+                painter,
+                QRectF(left, y + 26, width - left - margin, 220),
+                top,
+                text_color=QColor(20, 20, 20),
+                track_color=QColor(236, 239, 243),
+                selected=None,
+                max_row_height=44.0,
+            )
+    finally:
+        painter.end()
+    return figure

@@ -3,12 +3,15 @@
 For the current image it shows the photo, the exact tensor the model received
 (de-normalised), a top-5 bar chart, and a Grad-CAM heat-map for any class; for many
 images a table filled in progressively by a worker. Images can be marked "reasonable"
-or "unreasonable" and exported as report figures.
+or "unreasonable" and exported as report figures. The lab beside the table explains the
+current photo with seven attribution methods, checks them by randomising the model, and
+attacks it with FGSM or PGD.
 
 The tab is a view and controllers, as the Graph tab is: ``view.ClassifyView`` holds the
 widgets; ``models`` (the current model), ``batch`` (the table's images), ``current``
-(the detail view and heat-map) and ``marks`` (marks and report export) each own their
-state and worker. ``ClassifyTab`` wires them, and owns actions, menus, drops, the
+(the detail view and heat-map), ``marks`` (marks and report export), ``explain`` (the
+attribution grid and the sanity check) and ``attack`` (adversarial examples) each own
+their state and workers. ``ClassifyTab`` wires them, and owns actions, menus, drops, the
 clipboard and the recent images.
 
 All model work (loading, classifying, Grad-CAM) runs in workers; torch is imported the
@@ -35,9 +38,11 @@ from PySide6.QtWidgets import QFileDialog, QVBoxLayout, QWidget
 
 from gui import dialogs
 from gui.classify_tab import jobs
+from gui.classify_tab.attack import AttackController, ask_save_path
 from gui.classify_tab.batch import BatchController
 from gui.classify_tab.batch_table import REASONABLE, UNREASONABLE
 from gui.classify_tab.current import CurrentImage
+from gui.classify_tab.explain import ExplainController
 from gui.classify_tab.imaging import rgb_to_qimage
 from gui.classify_tab.marks import Marks
 from gui.classify_tab.models import ModelController
@@ -120,6 +125,11 @@ class ClassifyTab(AppTab):
         self.batch = BatchController(self)
         self.current = CurrentImage(self)
         self.marks = Marks(self)
+        self.explain = ExplainController(self)
+        self.attack = AttackController(self)
+        view.side_tabs.addTab(self.explain.panel, "Explain")
+        view.side_tabs.addTab(self.explain.sanity_panel, "Sanity check")
+        view.side_tabs.addTab(self.attack.panel, "Attack")
         self._thumbs = WorkerSlot(
             lambda: context.workers, "classify-thumbs", lambda _m, _t: None
         )  # a recent file that is gone just has no icon
@@ -192,7 +202,8 @@ class ClassifyTab(AppTab):
         self.models.ready.connect(self._on_model_ready)
         self.models.unavailable.connect(self._on_model_unavailable)
         self.batch.done.connect(self.batch_done)
-        self.current.detail_shown.connect(self.detail_shown)
+        self.current.detail_shown.connect(self._on_detail_shown)
+        self.view.side_tabs.currentChanged.connect(self._on_side_tab)
         self.current.heat_shown.connect(self.heat_shown)
         self.marks.exported.connect(self.report_exported)
         self.cancel_batch_button.clicked.connect(self.cancel_batch)
@@ -205,6 +216,19 @@ class ClassifyTab(AppTab):
         self.batch.model_ready()
         self.update_enabled()
         self.model_ready.emit(name)
+
+    def _on_detail_shown(self, key: str) -> None:
+        self.explain.detail_changed()
+        self.attack.detail_changed()
+        self.detail_shown.emit(key)
+
+    def _on_side_tab(self, _index: int) -> None:
+        # The labs compute for the current photo when their tab is opened.
+        shown = self.view.side_tabs.currentWidget()
+        if shown is self.explain.panel:
+            self.explain.run()
+        elif shown is self.attack.panel and self.attack.last is None:
+            self.attack.run()
 
     def _on_model_unavailable(self, message: str) -> None:
         self.batch.model_unavailable()
@@ -275,6 +299,8 @@ class ClassifyTab(AppTab):
     def clear_images(self) -> None:
         self.batch.clear()
         self.current.clear()
+        self.explain.detail_changed()
+        self.attack.detail_changed()
         self.update_enabled()
 
     def current_key(self) -> str | None:
@@ -348,6 +374,9 @@ class ClassifyTab(AppTab):
             "PyTorch weights (*.pth *.pt *.bin *.ckpt);;All files (*)",
         )
         return Path(path) if path else None
+
+    def _ask_save_path(self, title: str, name: str) -> Path | None:
+        return ask_save_path(self, title, self._last_folder(), name)
 
     def _last_folder(self) -> str:
         paths = self.recent.paths()
@@ -437,10 +466,12 @@ class ClassifyTab(AppTab):
             self.current.heat_slot,
             self.marks.slot,
             self._thumbs,
+            *self.explain.slots(),
+            *self.attack.slots(),
         )
 
     def is_idle(self) -> bool:
-        """No load, batch, detail, heat-map or export running."""
+        """No load, batch, detail, heat-map, lab or export work running."""
         return not any(slot.busy for slot in self._slots()) and not self.batch.waiting
 
     def wait_idle(self, timeout_ms: int = 30_000) -> bool:

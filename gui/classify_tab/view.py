@@ -10,8 +10,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
-    QCompleter,
     QFrame,
     QGridLayout,
     QGroupBox,
@@ -28,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.classify_tab.batch_table import BatchTable, BatchTableModel
+from gui.classify_tab.lab_widgets import class_picker
 from gui.classify_tab.model_picker import ModelPicker
 from gui.classify_tab.photo_view import PhotoView
 from gui.classify_tab.recent_strip import RecentStrip
@@ -88,20 +87,9 @@ class ClassifyView(QWidget):
             "Grad-CAM: which regions raised the chosen class's score (H).\n"
             "Pick the class here, or click a bar of the chart."
         )
-        self.class_combo = QComboBox()
+        self.class_combo = class_picker("The class whose heat-map is shown: type to search")
         self.class_combo.setObjectName("classCombo")
-        self.class_combo.setEditable(True)
-        self.class_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.class_combo.setMinimumContentsLength(8)
-        self.class_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.class_combo.setToolTip("The class whose heat-map is shown: type to search")
-        completer = QCompleter(self.class_combo.model(), self.class_combo)
-        completer.setFilterMode(Qt.MatchFlag.MatchContains)
-        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-        self.class_combo.setCompleter(completer)
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setObjectName("opacitySlider")
         self.opacity_slider.setRange(0, 100)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING
@@ -43,6 +43,7 @@ __all__ = [
     "adversarial_photo",
     "amplified_perturbation",
     "attack",
+    "attack_steps",
     "parse_epsilon",
     "png_bytes",
 ]
@@ -171,6 +172,28 @@ def attack(
     ``progress(step, steps)`` after every gradient step. The model's lock is held for
     each forward and backward pass, never across the whole attack.
     """
+    for item in attack_steps(model, image, settings, topk=topk, threads=threads):
+        if isinstance(item, AttackResult):
+            return item
+        if progress is not None:
+            progress(*item)
+        if cancel is not None and cancel():
+            return None
+    return None
+
+
+def attack_steps(
+    model: PretrainedModel,
+    image: Image.Image | np.ndarray,
+    settings: AttackSettings,
+    *,
+    topk: int = 5,
+    threads: int | None = None,
+) -> Iterator[tuple[int, int] | AttackResult]:
+    """``attack`` as a generator: ``(step, steps)`` after each step, then the result.
+
+    Stop iterating to cancel (a worker thread's way).
+    """
     import torch
     import torch.nn.functional as F
 
@@ -206,19 +229,17 @@ def attack(
     step = eps if settings.method == "fgsm" else settings.pgd_step()
     x = x0.clone()
     for done in range(steps):
-        if cancel is not None and cancel():
-            return None
         x = x + sign * step * gradient(x).sign()
         x = torch.min(torch.max(x, x0 - eps), x0 + eps).clamp(0.0, 1.0)
-        if progress is not None:
-            progress(done + 1, steps)
+        if done + 1 < steps:
+            yield done + 1, steps
     assert before is not None
     pixels = (x[0].permute(1, 2, 0).numpy() * 255.0).round()
     low = original.astype(np.float32) - _levels(settings.epsilon)
     high = original.astype(np.float32) + _levels(settings.epsilon)
     adversarial = np.clip(np.clip(pixels, low, high), 0, 255).astype(np.uint8)
     after = model.predict_pixels(adversarial, topk)
-    return AttackResult(
+    yield AttackResult(
         method=settings.method,
         epsilon=float(settings.epsilon),
         target=settings.target,
