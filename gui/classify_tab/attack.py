@@ -55,8 +55,10 @@ class AttackController(QObject):
             return lambda message, tb: tab.report_failure(title, message, tb)
 
         workers = lambda: tab.context.workers  # noqa: E731 - read when a worker starts
-        self.slot = WorkerSlot(workers, "classify-attack", failed("The attack failed"))
-        self.verify_slot = WorkerSlot(workers, "classify-verify", failed("Reading back failed"))
+        self.slot = WorkerSlot(workers, "classify-attack", failed("The attack failed"), self)
+        self.verify_slot = WorkerSlot(
+            workers, "classify-verify", failed("Reading back failed"), self
+        )
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(LIVE_DELAY_MS)
@@ -82,7 +84,7 @@ class AttackController(QObject):
         return (self.slot, self.verify_slot)
 
     def _visible(self) -> bool:
-        return self.tab.view.side_tabs.currentWidget() is self.panel
+        return self.tab.view.side_shown(self.panel)
 
     def detail_changed(self) -> None:
         """A new current image: offer its classes as targets, attack it if shown."""

@@ -49,6 +49,7 @@ class BatchController(QObject):
             lambda: tab.context.workers,
             "classify-batch",
             lambda message, tb: tab.report_failure("Classifying failed", message, tb),
+            self,
         )
 
     @property

@@ -67,8 +67,10 @@ class CurrentImage(QObject):
             return lambda message, tb: tab.report_failure(title, message, tb)
 
         workers = lambda: tab.context.workers  # noqa: E731 - read when a worker starts
-        self.detail_slot = WorkerSlot(workers, "classify-detail", failed("Classifying failed"))
-        self.heat_slot = WorkerSlot(workers, "classify-heat", failed("Heat-map failed"))
+        self.detail_slot = WorkerSlot(
+            workers, "classify-detail", failed("Classifying failed"), self
+        )
+        self.heat_slot = WorkerSlot(workers, "classify-heat", failed("Heat-map failed"), self)
         view = self.view
         view.chart.class_clicked.connect(self.choose_class)
         view.heat_toggle.toggled.connect(self._on_heat_toggled)

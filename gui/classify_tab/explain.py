@@ -48,8 +48,10 @@ class ExplainController(QObject):
             return lambda message, tb: tab.report_failure(title, message, tb)
 
         workers = lambda: tab.context.workers  # noqa: E731 - read when a worker starts
-        self.grid_slot = WorkerSlot(workers, "classify-explain", failed("Explaining failed"))
-        self.sanity_slot = WorkerSlot(workers, "classify-sanity", failed("Sanity check failed"))
+        self.grid_slot = WorkerSlot(workers, "classify-explain", failed("Explaining failed"), self)
+        self.sanity_slot = WorkerSlot(
+            workers, "classify-sanity", failed("Sanity check failed"), self
+        )
         panel = self.panel
         panel.explain_button.clicked.connect(lambda: self.run(force=True))
         panel.class_combo.activated.connect(lambda _row: self.run(force=True))
@@ -83,7 +85,7 @@ class ExplainController(QObject):
         self._input_image = rgb_to_qimage(detail.model_input)
         top1 = detail.top[0][0] if detail.top else None
         fill_class_combo(self.panel.class_combo, list(detail.top), self.tab.models.labels(), top1)
-        if self.tab.view.side_tabs.currentWidget() is self.panel:
+        if self.tab.view.side_shown(self.panel):
             self.run()
 
     def target(self) -> int | None:
@@ -127,7 +129,7 @@ class ExplainController(QObject):
         elif isinstance(item, lab_jobs.MapReady):
             caption = f"{item.seconds:.2f} s"
             if item.delta is not None:
-                caption = f"convergence \u03b4 = {item.delta:+.3f} \u00b7 {caption}"
+                caption = f"\u03b4 = {item.delta:+.3f} of {item.difference:.2f} \u00b7 {caption}"
             self._heats[item.method] = (item.heat, caption)
             self._paint(item.method)
             self.map_shown.emit(item.method, item.target)

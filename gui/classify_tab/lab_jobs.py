@@ -37,6 +37,7 @@ class MapReady:
     heat: np.ndarray = field(repr=False)
     delta: float | None
     seconds: float
+    difference: float | None = None  # IG: score(photo) - score(black), what the sum matches
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,12 @@ def explain_job(key: str, image: Any, model: Any, target: int, methods: list[str
                 title = backend.lab_methods()[method][0]
                 yield Progress(done, len(methods), f"{title}...")
                 found = backend.explain(model, tensor, method, target, settings)
-                yield MapReady(key, method, target, found.heat, found.delta, found.seconds)
+                difference = None
+                if found.baseline_score is not None:
+                    difference = found.score - found.baseline_score
+                yield MapReady(
+                    key, method, target, found.heat, found.delta, found.seconds, difference
+                )
             yield Progress(len(methods), len(methods), "done")
         except Exception as exc:  # noqa: BLE001 - shown as a message
             yield LabError(f"explaining failed: {_message(exc)}")

@@ -38,6 +38,7 @@ class Marks(QObject):
             lambda: tab.context.workers,
             "classify-report",
             lambda message, tb: tab.report_failure("Export failed", message, tb),
+            self,
         )
         self.view.reasonable_button.clicked.connect(lambda: self.set(REASONABLE, toggle=True))
         self.view.unreasonable_button.clicked.connect(lambda: self.set(UNREASONABLE, toggle=True))

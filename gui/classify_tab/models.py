@@ -42,6 +42,7 @@ class ModelController(QObject):
             lambda: tab.context.workers,
             "classify-load",
             lambda message, tb: tab.report_failure("Loading the model failed", message, tb),
+            self,
         )
         self.picker.model_chosen.connect(lambda name: self.load(name))
         self.picker.download_requested.connect(lambda name: self.load(name))

@@ -127,12 +127,13 @@ class ClassifyTab(AppTab):
         self.marks = Marks(self)
         self.explain = ExplainController(self)
         self.attack = AttackController(self)
-        view.side_tabs.addTab(self.explain.panel, "Explain")
-        view.side_tabs.addTab(self.explain.sanity_panel, "Sanity check")
-        view.side_tabs.addTab(self.attack.panel, "Attack")
+        view.add_side(self.explain.panel, "Explain")
+        view.add_side(self.explain.sanity_panel, "Sanity check")
+        view.add_side(self.attack.panel, "Attack")
+        # A recent file that is gone just has no icon: failures are not reported.
         self._thumbs = WorkerSlot(
-            lambda: context.workers, "classify-thumbs", lambda _m, _t: None
-        )  # a recent file that is gone just has no icon
+            lambda: context.workers, "classify-thumbs", lambda _m, _t: None, self
+        )
         self._connect()
         self.models.refresh()
         self._load_recent()
@@ -224,10 +225,9 @@ class ClassifyTab(AppTab):
 
     def _on_side_tab(self, _index: int) -> None:
         # The labs compute for the current photo when their tab is opened.
-        shown = self.view.side_tabs.currentWidget()
-        if shown is self.explain.panel:
+        if self.view.side_shown(self.explain.panel):
             self.explain.run()
-        elif shown is self.attack.panel and self.attack.last is None:
+        elif self.view.side_shown(self.attack.panel) and self.attack.last is None:
             self.attack.run()
 
     def _on_model_unavailable(self, message: str) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QSplitter,
@@ -221,3 +222,25 @@ class ClassifyView(QWidget):
         layout.addWidget(line)
         layout.addWidget(self.splitter, 1)
         layout.addLayout(recent_row)
+
+    def add_side(self, widget: QWidget, title: str) -> None:
+        """Add a lab panel as a side tab, scrolled: the panels never widen the window."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(widget)
+        self.side_tabs.addTab(scroll, title)
+
+    def side_shown(self, widget: QWidget) -> bool:
+        """Whether the current side tab is ``widget`` (or holds it)."""
+        current = self.side_tabs.currentWidget()
+        return current is widget or (
+            isinstance(current, QScrollArea) and current.widget() is widget
+        )
+
+    def show_side(self, widget: QWidget) -> None:
+        for index in range(self.side_tabs.count()):
+            page = self.side_tabs.widget(index)
+            if page is widget or (isinstance(page, QScrollArea) and page.widget() is widget):
+                self.side_tabs.setCurrentIndex(index)
+                return

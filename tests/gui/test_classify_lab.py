@@ -57,7 +57,7 @@ def tab(qtbot, window, small_model, tmp_path):
 
 
 def show_side(tab, widget) -> None:
-    tab.view.side_tabs.setCurrentWidget(widget)
+    tab.view.show_side(widget)
 
 
 def test_the_grid_shows_every_chosen_method_over_the_models_input(qtbot, tab):
@@ -168,6 +168,13 @@ def test_the_attack_runs_live_and_its_png_keeps_fooling_the_model(
     figure = tmp_path / "photo_pgd_eps6_report.png"
     with Image.open(figure) as img:
         assert img.size == ATTACK_FIGURE_SIZE
+
+
+def test_the_lab_never_widens_the_window(tab):
+    for panel in (tab.explain.panel, tab.explain.sanity_panel, tab.attack.panel):
+        tab.view.show_side(panel)
+        assert tab.view.side_shown(panel)
+        assert tab.minimumSizeHint().width() <= 700
 
 
 def test_a_new_photo_clears_the_lab(qtbot, tab, tmp_path):
