@@ -49,6 +49,12 @@ class GroupActions(QObject):
         self.ungroup_action.setStatusTip("Dissolve the selected group back into its nodes")
         self.ungroup_action.triggered.connect(lambda _=False: self.ungroup_selection())
         steps.step_over = self.step_over
+        practice = steps.practice
+        if practice is not None:
+            # A practice question about a node inside a closed group opens the group.
+            practice.changed.connect(
+                lambda: practice.pending is not None and layer.reveal(practice.pending.node_id)
+            )
 
     # -- grouping ----------------------------------------------------------------------
     def group_dialog(self) -> str | None:

@@ -133,3 +133,20 @@ def test_a_program_with_def_opens_as_groups(tab, tmp_path):
     QApplication.processEvents()
     (item,) = tab.group_layer.items.values()
     assert item.name == "sigmoid"
+
+
+def test_a_practice_question_inside_a_closed_group_opens_it(tab):
+    tab.open_example("f4")
+    gid = tab.grouping.group(_ids(tab, "p"), "sigmoid")
+    tab.practice_action.trigger()
+    tab.steps.run_all()  # practice: the forward pass only
+    for _ in range(3):  # L, d, then p: the question about p opens its group
+        if tab.practice.pending is not None:
+            tab.practice_panel.answer_edit.setText("0")
+            tab.practice_panel.check_button.click()
+            while tab.practice.pending is not None:
+                tab.practice_panel.check_button.click()
+        tab.practice_panel.next_button.click()
+    assert tab.practice.pending.name == "p"
+    assert gid in tab.group_layer.open
+    assert tab.scene.nodes[tab.graph.id_of("p")].isVisible()
