@@ -322,6 +322,7 @@ class BugHuntPanel(QWidget):
         self.result.setWordWrap(True)
         self.log = QListWidget()
         self.log.setObjectName("bugLog")
+        self.log.setMaximumHeight(90)
         self.export_button = QPushButton("Export scores (CSV)…")
         self.export_button.setObjectName("bugExport")
         self.export_button.clicked.connect(self.export_dialog)
@@ -339,7 +340,8 @@ class BugHuntPanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.pick_button)
         layout.addWidget(self.result)
-        layout.addWidget(self.log, 1)
+        layout.addWidget(self.log)
+        layout.addStretch(1)
         layout.addWidget(self.export_button)
         layout.addSpacing(10)
         layout.addWidget(teacher)
@@ -359,9 +361,8 @@ class BugHuntPanel(QWidget):
             self.status.setText("<b>Found.</b> Remove the bug or open another file.")
         else:
             self.status.setText(
-                "One node's local derivative is wrong. Step backward (←), run the "
-                "gradient check, then press <b>Pick the wrong node</b> and click the node "
-                f"you suspect. Tries so far: {h.tries}."
+                f"One node's local derivative is wrong (tries: {h.tries}). Run the "
+                "gradient check, press <b>Pick the wrong node</b>, click the suspect."
             )
         self.pick_button.setEnabled(h.active and not h.found)
         self.pick_button.blockSignals(True)
@@ -373,6 +374,7 @@ class BugHuntPanel(QWidget):
         self.remove_action.setEnabled(has_bug)
         self.setVisible(h.active or bool(h.rows))
         self.log.clear()
+        self.log.setVisible(bool(h.rows))
         for row in h.rows:
             self.log.addItem(f"{row.time[11:]}  {row.graph}: {row.result} ({row.tries} tries)")
 

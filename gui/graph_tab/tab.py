@@ -222,7 +222,7 @@ class GraphTab(AppTab):
         right.setStretchFactor(0, 2)
         right.setStretchFactor(1, 3)
         right.setStretchFactor(2, 2)
-        right.setSizes([170, 490, 200])
+        right.setSizes([150, 400, 320, 200])  # the bug hunt panel shows only in a hunt
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(palette_box)
