@@ -310,3 +310,19 @@ def test_pictures_stretch_each_channel_and_colour_signs():
     assert rgb[0].tolist() == [[0, 0, 255], [255, 255, 255], [255, 0, 0]]
     heat = pic.overlay(np.zeros((4, 4, 1), np.uint8), np.ones((2, 2)), alpha=1.0)
     assert heat.shape == (4, 4, 3) and (heat == heat[0, 0]).all() and heat[0, 0].sum() > 600
+
+
+def test_colour_images_with_strided_convolutions_for_folder_data():
+    shape = (3, 16, 16)
+    arch = (Conv2d(5, kernel_size=3, stride=2, padding=1), ReLU(), Flatten(), Linear(4))
+    trained = _trained(arch, shape=shape, classes=4)
+    image = _image(7, shape)
+    result = Inspector(trained).inspect(image, target=2)
+    assert result.saliency.shape == (3, 16, 16)
+    np.testing.assert_allclose(
+        result.saliency, _autograd_saliency(trained, image, 2), rtol=1e-4, atol=1e-6
+    )
+    assert result.gradcam_layer == 1 and result.gradcam.shape == (8, 8)
+    assert receptive_field(arch, shape, 0, 3, 4) == Box(5, 7, 8, 10)
+    run = run_dream(Inspector(trained), ChannelObjective(1, 2), DreamSettings(steps=10))
+    assert run.image.shape == (16, 16, 3)
