@@ -82,9 +82,11 @@ class LayerSection(QWidget):
 
 
 class InspectView(QWidget):
-    """Signals: ``status_message(text, ms)`` for the window's status bar."""
+    """Signals: ``status_message(text, ms)`` for the window's status bar; ``frame_drawn``
+    after the view has been updated with a new inspection."""
 
     status_message = Signal(str, int)
+    frame_drawn = Signal()
 
     def __init__(
         self,
@@ -500,6 +502,7 @@ class InspectView(QWidget):
             f"forward + backward {1000 * latest.seconds:.1f} ms · drawn in "
             f"{1000 * self.last_render_seconds:.1f} ms"
         )
+        self.frame_drawn.emit()
 
     def _render_gradients(self, r: Any, names: tuple[str, ...]) -> None:
         h, w = r.image.shape[:2]

@@ -13,7 +13,16 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+)
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from gui.training.images import to_qimage
@@ -49,8 +58,9 @@ class MapsGrid(QWidget):
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
         self._maps: np.ndarray | None = None
-        self._image: QImage | None = None
+        self._image: QPixmap | None = None
         self._ranges: np.ndarray | None = None
+        self._image_columns = 0
         self._selected: tuple[int, int, int] | None = None
 
     def set_maps(self, maps: np.ndarray | None) -> None:
@@ -96,40 +106,60 @@ class MapsGrid(QWidget):
         r, c = divmod(i, self._columns(self.width()))
         s = self._scale()
         h, w = self._maps.shape[1:]
-        return QRectF(c * cw + (cw - w * s) / 2, r * ch + 2, w * s, h * s)
+        return QRectF(c * cw + (cw - w * s) // 2, r * ch + 2, w * s, h * s)
 
     # -- pixels --------------------------------------------------------------------------
     def _ensure_image(self) -> None:
-        if self._image is not None or self._maps is None:
+        """The whole grid as one picture at display size (every tile enlarged with numpy),
+        so a paint is one unscaled blit instead of a scaled one per channel."""
+        if self._maps is None:
+            return
+        columns = self._columns(self.width())
+        if self._image is not None and self._image_columns == columns:
             return
         maps = self._maps
         if self.mode == "signed":
-            rgb = pic.signed_rgb(maps)  # (C, h, w, 3), one scale for the layer
-            strip = rgb.transpose(1, 0, 2, 3).reshape(maps.shape[1], -1, 3)
+            tiles = pic.signed_rgb(maps)  # (C, h, w, 3), one scale for the layer
         else:
-            strip = pic.grey_each(maps).transpose(1, 0, 2).reshape(maps.shape[1], -1)
-        self._image = to_qimage(np.ascontiguousarray(strip))
-        self._ranges = np.stack(
-            [maps.reshape(len(maps), -1).min(1), maps.reshape(len(maps), -1).max(1)], 1
+            tiles = pic.grey_each(maps)
+        s = self._scale()
+        tiles = np.repeat(np.repeat(tiles, s, axis=1), s, axis=2)
+        cw, ch = self._cell()
+        rows = math.ceil(len(maps) / columns)
+        background = self.palette().window().color()
+        fill = (
+            (background.red(), background.green(), background.blue())
+            if tiles.ndim == 4
+            else background.lightness()
         )
+        grid = np.empty((rows * ch, columns * cw, *tiles.shape[3:]), np.uint8)
+        grid[...] = fill
+        th, tw = tiles.shape[1:3]
+        for i in range(len(maps)):
+            rect = self._tile_rect(i)
+            top, left = int(rect.y()), int(rect.x())
+            grid[top : top + th, left : left + tw] = tiles[i]
+        # A pixmap is in the screen's own format: painting it is a plain copy.
+        self._image = QPixmap.fromImage(to_qimage(grid))
+        self._image_columns = columns
+        flat = maps.reshape(len(maps), -1)
+        self._ranges = np.stack([flat.min(1), flat.max(1)], 1)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         if self._maps is None:
             return
         self._ensure_image()
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        painter.drawPixmap(event.rect(), self._image, event.rect())
         painter.setFont(_small_font(self))
         painter.setPen(self.palette().text().color())
-        h, w = self._maps.shape[1:]
-        visible = event.rect()
+        visible = QRectF(event.rect())
         for i in range(len(self._maps)):
             rect = self._tile_rect(i)
-            if not rect.adjusted(0, 0, 0, TEXT_HEIGHT).intersects(QRectF(visible)):
+            text_rect = QRectF(rect.x() - 8, rect.bottom(), rect.width() + 16, TEXT_HEIGHT)
+            if not text_rect.intersects(visible):
                 continue
-            painter.drawImage(rect, self._image, QRectF(i * w, 0, w, h))
             lo, hi = self._ranges[i]
-            text_rect = QRectF(rect.x() - 2, rect.bottom(), rect.width() + 4, TEXT_HEIGHT)
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter, f"{lo:.2g}…{hi:.2g}")
         if self._selected is not None and self._selected[0] < len(self._maps):
             channel, y, x = self._selected
