@@ -11,9 +11,10 @@ redrawn at 20 frames per second or more while the user draws; 100 dream steps un
   showing. One frame is the whole loop a stroke causes: the canvas paints a segment, the
   request goes through the mailbox to the worker thread, the inspection comes back as a
   signal, every visible layer is set and the paints that posts (canvas, input picture,
-  visible feature maps) are done; the benchmark waits in a real event loop (``QEventLoop.exec``), not
-  a busy loop that would starve the worker thread. Closed loop (the next stroke waits for the previous frame), so
-  frames per second = 1 / frame time; a second figure runs the Gradients tab.
+  visible feature maps) are done. The benchmark waits in a real event loop
+  (``QEventLoop.exec``), not a busy loop that would starve the worker thread. Closed
+  loop (the next stroke waits for the previous frame), so frames per second = 1 / frame
+  time; a second figure runs the Gradients tab.
 - "dream": ``nets.cnn.dream`` for 100 steps, one torch thread.
 - "patches": indexing one layer over the validation images and picking the top 9 (the
   first click on a layer; later clicks reuse the index).
