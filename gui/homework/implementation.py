@@ -11,7 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
 
 from nets.errors import NetsError
 from nets.homework.layout import HomeworkFiles, find_homework
@@ -41,11 +48,13 @@ class ImplementationPicker(QWidget):
         self.label = QLabel("the app's TwoLayerNet")
         self.label.setObjectName("implementationLabel")
         self.label.setWordWrap(True)
-        layout = QHBoxLayout(self)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Implementation:"))
+        row.addWidget(self.combo, 1)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("Implementation:"))
-        layout.addWidget(self.combo)
-        layout.addWidget(self.label, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.label)
 
     def homework(self) -> HomeworkFiles | None:
         """The user's files to train, or None for the built-in implementation."""

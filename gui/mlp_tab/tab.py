@@ -22,6 +22,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QGroupBox, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
+from gui.homework.implementation import ImplementationPicker
 from gui.mlp_tab.analysis import (
     TestResult,
     ValidationAnalysis,
@@ -38,7 +39,7 @@ from gui.training.run_files import LoadedRun
 from gui.training.runs import Run, format_percent
 from gui.training.tab import DEFERRED, RunPlan, RunState, TrainingTab
 from nets.errors import NetsError
-from nets.training import END_EVENTS, Ended, Evaluation, Finished
+from nets.training import END_EVENTS, Ended, Evaluation, Finished, Started
 
 
 @dataclass(eq=False)
@@ -95,7 +96,10 @@ class MlpTab(TrainingTab):
         data_box = QGroupBox("Data")
         QVBoxLayout(data_box).addWidget(self.data_panel)
         form_box = QGroupBox("Hyperparameters")
-        QVBoxLayout(form_box).addWidget(self.form)
+        form_layout = QVBoxLayout(form_box)
+        form_layout.addWidget(self.form)
+        self.implementation = ImplementationPicker(context.settings)
+        form_layout.addWidget(self.implementation)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 4, 0)
@@ -313,6 +317,9 @@ class MlpTab(TrainingTab):
             preprocessor=preprocessor,
         )
         settings = _settings_of(config, spec)
+        homework = self.implementation.homework()
+        if homework is not None:
+            settings["implementation"] = str(homework.files["two_layer_net.py"].parent)
         if source is not None:
             settings["from"] = source.name
         shape = record.image_shape
@@ -322,13 +329,29 @@ class MlpTab(TrainingTab):
             if model is None:
                 model = build_model(config, dataset.input_dim, dataset.num_classes)
             yield ModelBuilt(model)
-            events = train(config, dataset, cancel=token, model=model, preprocessor=preprocessor)
-            snapshot = first_layer_images(_first_weights(model), shape, 0)
-            if snapshot is not None:
-                yield snapshot
+            if homework is None:
+                events = train(
+                    config, dataset, cancel=token, model=model, preprocessor=preprocessor
+                )
+            else:  # the user's own TwoLayerNet, in its sandboxed process; model mirrors it
+                from nets.homework.training import train_own
+
+                events = train_own(
+                    config,
+                    dataset,
+                    homework,
+                    cancel=token,
+                    model=model,
+                    start_from_model=source is not None,
+                    preprocessor=preprocessor,
+                )
             for event in events:
                 yield event
-                if isinstance(event, Evaluation) and event.end_of_epoch:
+                if isinstance(event, Started):  # the initial weights (the user's own)
+                    snapshot = first_layer_images(_first_weights(model), shape, 0)
+                    if snapshot is not None:
+                        yield snapshot
+                elif isinstance(event, Evaluation) and event.end_of_epoch:
                     epoch_snapshot = first_layer_images(_first_weights(model), shape, event.epoch)
                     if epoch_snapshot is not None:
                         yield epoch_snapshot

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nets.data.dataset import CancelToken, is_cancelled
-from nets.errors import Cancelled
+from nets.errors import Cancelled, NetsError
 from nets.homework.heartbeat import SIZE as HEARTBEAT_SIZE
 from nets.homework.heartbeat import Heartbeat
 from nets.homework.wire import MessageReader, WireError, write_message
@@ -46,7 +46,7 @@ _BOOT = (
 )
 
 
-class SandboxError(Exception):
+class SandboxError(NetsError):
     """The user's code could not finish a request; ``str()`` says why in a few lines."""
 
 
