@@ -569,7 +569,7 @@ class InspectView(QWidget):
 
     def _find_patches(self, layer: int, channel: int) -> None:
         if self._validation is None:
-            self.patches.empty_text = "Load the validation images to see the best patches."
+            self.patches.empty_text = "Load the validation images first."
             self.patches.clear()
             return
         if self._patch_worker is not None:
