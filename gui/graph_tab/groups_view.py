@@ -359,6 +359,7 @@ class GroupLayer(QObject):
             frame.set_outline(self.groups[gid].name, self._outline(gid))
         self._route()
         self.refresh_numbers()
+        scene.refresh_evaluation()  # the merged edges' labels
 
     def _members_rect(self, gid: str) -> QRectF:
         rect = QRectF()
@@ -390,15 +391,21 @@ class GroupLayer(QObject):
             dst = self.items[hd].in_anchors.get(edge.src) if hd else None
             self._attach(item, src or scene.nodes[edge.src], dst or scene.nodes[edge.dst])
             item.setVisible(True)
-        # One drawn edge per outside source of a group input (the others lie on it).
-        seen: set[tuple[str, str]] = set()
+        # One drawn edge per outside source of a group input (the others lie on it); its
+        # label sums the contributions of all of them.
+        first: dict[tuple[str, str], Edge] = {}
+        merged: dict[Edge, tuple[str, list[Edge]]] = {}
         for edge, item in sorted(scene.edges.items(), key=lambda kv: (kv[0].dst, kv[0].port)):
             hd = self.hider(edge.dst)
             if hd is None or not item.isVisible():
                 continue
-            if (edge.src, hd) in seen:
+            key = (edge.src, hd)
+            if key in first:
                 item.setVisible(False)
-            seen.add((edge.src, hd))
+                merged.setdefault(first[key], (self.groups[hd].name, [first[key]]))[1].append(edge)
+            else:
+                first[key] = edge
+        scene.merged_edges = merged
 
     @staticmethod
     def _attach(item: EdgeItem, src, dst) -> None:  # noqa: ANN001

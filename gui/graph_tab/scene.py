@@ -58,6 +58,8 @@ class GraphScene(QGraphicsScene):
         #: practice mode: ids whose gradient is hidden, and right/wrong marks per id
         self.hidden_grads: set[str] = set()
         self.marks: dict[str, str] = {}
+        #: edges drawn for several (into a closed group): edge -> (group name, all edges)
+        self.merged_edges: dict[Edge, tuple[str, list[Edge]]] = {}
         #: show "upstream × local = contribution" on edges instead of the contribution
         self.show_formulas = False
         #: while the view pans or zooms: edges drawn thin and without antialiasing
@@ -226,6 +228,19 @@ class GraphScene(QGraphicsScene):
         for edge, item in self.edges.items():
             item.set_highlight(edge in highlight)
             contribution = contributions.get(edge)
+            merged = self.merged_edges.get(edge)
+            if merged and contribution is not None and edge.src not in self.hidden_grads:
+                # The one drawn edge into a closed group: it carries all of them.
+                group, siblings = merged
+                parts = [contributions.get(e) for e in siblings]
+                total = sum(p for p in parts if p is not None)
+                tip = (
+                    f"<b>gradient into {graph.node(edge.src).name}</b> from the group {group}: "
+                    f"the sum of its {len(siblings)} edges' contributions = "
+                    f"{theme.fmt_full(total)}"
+                )
+                item.set_label(theme.fmt(total, 3), theme.BACKWARD, tip)
+                continue
             if contribution is not None and edge.src not in self.hidden_grads:
                 up = grads.get(edge.dst)
                 local = local_derivative(graph, edge, values)

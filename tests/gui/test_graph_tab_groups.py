@@ -150,3 +150,20 @@ def test_a_practice_question_inside_a_closed_group_opens_it(tab):
     assert tab.practice.pending.name == "p"
     assert gid in tab.group_layer.open
     assert tab.scene.nodes[tab.graph.id_of("p")].isVisible()
+
+
+def test_the_one_edge_drawn_into_a_group_carries_the_sum_of_its_contributions(tab):
+    from gui.graph_tab import theme
+
+    tab.open_example("f3")
+    gid = tab.grouping.group(_ids(tab, "d", "p1", "p2"), "softmax2")
+    tab.steps.run_all()
+    QApplication.processEvents()
+    g = tab.graph
+    e1 = g.id_of("e1")
+    into = [e for e, item in tab.scene.edges.items() if e.src == e1 and item.isVisible()]
+    assert len(into) == 1  # e1 feeds d and p1: one edge to the group's port
+    label = tab.scene.edges[into[0]].label
+    assert label == theme.fmt(g.evaluation.grads[e1], 3)
+    assert tab.scene.merged_edges[into[0]][0] == "softmax2"
+    assert gid in tab.group_layer.items
