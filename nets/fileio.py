@@ -118,7 +118,7 @@ def write_target(
     return target, stat.S_IMODE(st.st_mode)
 
 
-def _temp_name(target: Path) -> Path:
+def temp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 
@@ -168,7 +168,7 @@ def atomic_write(
     """
     target, mode = write_target(path, error, action, allow_read_only)
     remove_stale_temps(target)
-    tmp = _temp_name(target)
+    tmp = temp_name(target)
     try:
         # "x" (not mkstemp): the new file gets the usual umask-based permissions.
         with open(tmp, "xb") as f:
@@ -212,7 +212,7 @@ def check_writable(path: str | os.PathLike[str], error: type[NetsError], action:
     """Refuse, before any work, a destination that :func:`atomic_write` would refuse or
     could not create a file in (a read-only or forbidden folder)."""
     target, _ = write_target(path, error, action)
-    probe = _temp_name(target)
+    probe = temp_name(target)
     try:
         with open(probe, "xb"):
             pass

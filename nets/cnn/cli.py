@@ -29,17 +29,17 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from nets.cnn.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from nets.cnn.presets import PRESETS
+from nets.fileio import shown
 from nets.memory import format_bytes
-from nets.training import Diverged, Ended, Evaluation, Finished, Started, Step
+from nets.runlog import JsonLog, result_path, stop_on_sigint
+from nets.training import Diverged, Ended, Evaluation, Finished, Started, Step, Stopped
 
 # --------------------------------------------------------------------------- argument types
 
@@ -120,6 +120,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the JSON log (internals events); default: off",
     )
     t.add_argument("--save", type=Path, metavar="CKPT.pt", help="save the trained model")
+    t.add_argument(
+        "--save-on-stop",
+        action="store_true",
+        help="after Ctrl-C, save the partial model over --save (default: beside it, as "
+        "NAME.partial.pt)",
+    )
     t.add_argument(
         "--plot-file",
         type=_plot_path,
@@ -267,17 +273,11 @@ def _progress(done: int, total: int, message: str) -> None:
 
 def _check_output(path: Path | None, what: str) -> None:
     """Fail before training, not after, when an output cannot be written."""
-    if path is None:
-        return
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise ValueError(f"{what} {path} is a folder")
-    if not folder.is_dir():
-        raise ValueError(f"cannot write {what} {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"cannot write {what} {path}: folder {folder} is not writable")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise ValueError(f"cannot write {what} {path}: the file is read-only")
+    from nets.errors import NetsError
+    from nets.fileio import check_writable
+
+    if path is not None:
+        check_writable(path, NetsError, f"write the {what}")
 
 
 def _fmt_time(seconds: float) -> str:
@@ -285,65 +285,6 @@ def _fmt_time(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.0f} s"
     return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
-
-
-class _JsonLog:
-    """One JSON object per line, written to a temporary file that replaces FILE at the end."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.start = time.perf_counter()
-        self.start_cpu = time.process_time()
-        self.file: TextIO | None = None
-        self.tmp = ""
-        if path is not None:
-            folder = path.parent if str(path.parent) else Path(".")
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-            self.file = os.fdopen(fd, "w", encoding="utf-8")
-
-    def write(self, kind: str, event: Any) -> None:
-        if self.file is None:
-            return
-        # Seconds since training was set up, consumer time included (for benchmarks): "wall"
-        # clock time, and "cpu" time of all this process's threads (robust to other load).
-        record: dict[str, Any] = {
-            "event": kind,
-            "wall": time.perf_counter() - self.start,
-            "cpu": time.process_time() - self.start_cpu,
-        }
-        for key, value in vars(event).items():
-            if key == "result":
-                continue
-            if dataclasses.is_dataclass(value) and not isinstance(value, type):
-                value = dataclasses.asdict(value)
-            record[key] = (
-                value if not isinstance(value, float) or math.isfinite(value) else str(value)
-            )
-        self.file.write(json.dumps(record) + "\n")
-
-    def write_record(self, record: dict[str, Any]) -> None:
-        if self.file is not None:
-            self.file.write(json.dumps(record) + "\n")
-
-    def close(self) -> None:
-        if self.file is None or self.path is None:
-            return
-        try:
-            self.file.flush()
-            os.fsync(self.file.fileno())
-            self.file.close()
-            os.replace(self.tmp, self.path)
-        except OSError:
-            try:
-                os.unlink(self.tmp)
-            except OSError:
-                pass
-            raise
-        finally:
-            self.file = None
-
-
-# --------------------------------------------------------------------------- train
 
 
 def _config(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
@@ -449,17 +390,16 @@ def run_train(args: argparse.Namespace) -> int:
         f"{config.schedule} schedule, batch {config.batch_size}, {config.epochs} epochs, "
         f"seed {config.seed}"
     )
-    events = train(layers, data, config, data_source=args.data)
-    log = _JsonLog(args.json_log)
     history: list[Any] = []
     result: Ended | None = None
     last_tty = 0.0
     epoch_loss: list[float] = []
     epoch_start = 0.0
-    try:
+    with stop_on_sigint() as stop, JsonLog(args.json_log) as log:
+        events = train(layers, data, config, cancel=stop, data_source=args.data)
         for event in events:
             if isinstance(event, Started):
-                log.write("started", event)
+                log.write_event("started", event)
                 print(
                     f"device {event.device}, {event.num_threads} CPU threads, "
                     f"{event.steps_per_epoch} steps per epoch, memory estimate "
@@ -467,7 +407,7 @@ def run_train(args: argparse.Namespace) -> int:
                     flush=True,
                 )
             elif isinstance(event, Step):
-                log.write("step", event)
+                log.write_event("step", event)
                 history.append(event)
                 epoch_loss.append(event.loss)
                 now = time.perf_counter()
@@ -480,7 +420,7 @@ def run_train(args: argparse.Namespace) -> int:
                         end="",
                     )
             elif isinstance(event, Evaluation):
-                log.write("evaluation", event)
+                log.write_event("evaluation", event)
                 history.append(event)
                 if sys.stderr.isatty():
                     _err("\r\033[K", end="")
@@ -507,10 +447,9 @@ def run_train(args: argparse.Namespace) -> int:
                         _err("\r\033[K", end="")
                     _err(advice_line(event))
             elif isinstance(event, Ended):
-                log.write(type(event).__name__.lower(), event)
+                log.write_event(type(event).__name__.lower(), event)
                 result = event
-    finally:
-        log.close()
+        log_path = log.finish(complete=not isinstance(result, Stopped))
     assert result is not None
     wall = time.perf_counter() - start
     if isinstance(result, Finished):
@@ -520,12 +459,22 @@ def run_train(args: argparse.Namespace) -> int:
             f"finished {result.step} steps in {result.elapsed:.1f} s of training, "
             f"{wall:.1f} s in all{val_text}"
         )
+    interrupted = isinstance(result, Stopped)
+    if log_path is not None and interrupted:
+        _err(f"interrupted: the partial JSON log went to {shown(log_path)}")
     if args.save is not None:
         from nets.cnn.checkpoint import save_checkpoint
 
-        save_checkpoint(args.save, result.result)
-        which = "the last finite weights" if isinstance(result, Diverged) else "checkpoint"
-        print(f"saved {which} to {args.save}")
+        target = result_path(args.save, interrupted, args.save_on_stop)
+        save_checkpoint(target, result.result)
+        if target != args.save:
+            _err(
+                f"interrupted: the partial model (step {result.step}) went to {shown(target)}; "
+                f"{shown(args.save)} is unchanged (--save-on-stop saves over it)"
+            )
+        else:
+            which = "the last finite weights" if isinstance(result, Diverged) else "checkpoint"
+            print(f"saved {which} to {shown(target)}")
     if args.plot_file is not None:
         save_training_plot(args.plot_file, history, f"{arch_name}, {_settings(config)}")
         print(f"saved plot to {args.plot_file}")

@@ -110,6 +110,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     tr.add_argument("--save", type=Path, metavar="CKPT.npz", help="save the trained model here")
     tr.add_argument(
+        "--save-on-stop",
+        action="store_true",
+        help="after Ctrl-C, save the partial model over --save (default: beside it, as "
+        "NAME.partial.npz)",
+    )
+    tr.add_argument(
         "--plot-file",
         type=_plot_path,
         metavar="PLOT",
@@ -275,15 +281,12 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def _check_output(path: Path | None, what: str) -> None:
+    """Refuse before training, not after it, a destination that cannot be written."""
     from nets.errors import NetsError
+    from nets.fileio import check_writable
 
-    if path is None:
-        return
-    if path.is_dir():
-        raise NetsError(f"{what} {path} is a folder")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise NetsError(f"cannot write the {what} {path}: folder {parent} does not exist")
+    if path is not None:
+        check_writable(path, NetsError, f"write the {what}")
 
 
 def _event_json(event: Any) -> dict[str, Any]:
@@ -344,12 +347,11 @@ def _event_json(event: Any) -> dict[str, Any]:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    import signal
-    import threading
-
     from nets.event_log import advice_line
+    from nets.fileio import shown
     from nets.mlp.checkpoint import save_checkpoint
     from nets.mlp.train import train
+    from nets.runlog import JsonLog, result_path, stop_on_sigint
     from nets.training import Advice, Diverged, Ended, Evaluation, Started, Step, Stopped
 
     config = _config(args)
@@ -362,64 +364,54 @@ def run_train(args: argparse.Namespace) -> int:
     dataset = _load(args.data, progress, args.download, args.num_val)
     print(dataset.describe(), file=sys.stderr)
 
-    stop = threading.Event()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-
-        def on_sigint(signum: int, frame: Any) -> None:
-            if stop.is_set():
-                raise KeyboardInterrupt
-            stop.set()
-
-        previous = signal.signal(signal.SIGINT, on_sigint)
-    log = open(args.json_log, "w", encoding="utf-8") if args.json_log else None  # noqa: SIM115
     end: Ended | None = None
-    try:
-        total = 0
-        for event in train(config, dataset, cancel=stop):
-            if log is not None:
-                log.write(json.dumps(_event_json(event)) + "\n")
-            if isinstance(event, Started):
-                total = event.total_steps
-                print(
-                    f"training {config.model} (hidden {config.hidden_dim}) on "
-                    f"{event.num_train} images, validating on {event.num_val}: "
-                    f"{config.num_epochs} epochs of {event.steps_per_epoch} steps; "
-                    f"memory {event.memory.describe() if event.memory else event.memory_bytes}",
-                    file=sys.stderr,
-                )
-            elif isinstance(event, Step):
-                eta = event.elapsed / event.step * (total - event.step)
-                progress.update(
-                    f"epoch {event.epoch}/{config.num_epochs} {_bar(event.step, total)} "
-                    f"loss {event.loss:.4f} lr {event.lr:.3g} ETA {_duration(eta)}",
-                    force=event.step == total,
-                )
-            elif isinstance(event, Evaluation):
-                progress.clear()
-                print(
-                    f"epoch {event.epoch}/{config.num_epochs}: loss {event.train_loss:.4f}, "
-                    f"train acc {event.train_acc:.4f}, val acc {event.val_acc:.4f}, "
-                    f"lr {event.lr:.3g} ({event.elapsed:.1f} s)",
-                    flush=True,
-                )
-            elif isinstance(event, Advice):
-                progress.clear()
-                print(advice_line(event), file=sys.stderr, flush=True)
-            elif isinstance(event, Ended):
-                end = event
-    finally:
-        progress.clear()
-        if log is not None:
-            log.close()
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+    with stop_on_sigint() as stop, JsonLog(args.json_log) as log:
+        try:
+            total = 0
+            for event in train(config, dataset, cancel=stop):
+                log.write_record(_event_json(event))
+                if isinstance(event, Started):
+                    total = event.total_steps
+                    print(
+                        f"training {config.model} (hidden {config.hidden_dim}) on "
+                        f"{event.num_train} images, validating on {event.num_val}: "
+                        f"{config.num_epochs} epochs of {event.steps_per_epoch} steps; "
+                        f"memory {event.memory.describe() if event.memory else event.memory_bytes}",
+                        file=sys.stderr,
+                    )
+                elif isinstance(event, Step):
+                    eta = event.elapsed / event.step * (total - event.step)
+                    progress.update(
+                        f"epoch {event.epoch}/{config.num_epochs} {_bar(event.step, total)} "
+                        f"loss {event.loss:.4f} lr {event.lr:.3g} ETA {_duration(eta)}",
+                        force=event.step == total,
+                    )
+                elif isinstance(event, Evaluation):
+                    progress.clear()
+                    print(
+                        f"epoch {event.epoch}/{config.num_epochs}: loss {event.train_loss:.4f}, "
+                        f"train acc {event.train_acc:.4f}, val acc {event.val_acc:.4f}, "
+                        f"lr {event.lr:.3g} ({event.elapsed:.1f} s)",
+                        flush=True,
+                    )
+                elif isinstance(event, Advice):
+                    progress.clear()
+                    print(advice_line(event), file=sys.stderr, flush=True)
+                elif isinstance(event, Ended):
+                    end = event
+        finally:
+            progress.clear()
+        log_path = log.finish(complete=not isinstance(end, Stopped))
 
     assert end is not None
     result = end.result
+    interrupted = isinstance(end, Stopped)
+    if log_path is not None and interrupted:
+        print(f"interrupted: the partial JSON log went to {shown(log_path)}", file=sys.stderr)
     if args.save is not None:
+        target = result_path(args.save, interrupted, args.save_on_stop)
         save_checkpoint(
-            args.save,
+            target,
             result.model,
             preprocessor=result.preprocessor,
             config=result.config,
@@ -428,7 +420,14 @@ def run_train(args: argparse.Namespace) -> int:
             image_shape=result.image_shape,
             dataset=args.data,
         )
-        print(f"saved {args.save}", file=sys.stderr)
+        if target != args.save:
+            print(
+                f"interrupted: the partial model (step {end.step}) went to {shown(target)}; "
+                f"{shown(args.save)} is unchanged (--save-on-stop saves over it)",
+                file=sys.stderr,
+            )
+        else:
+            print(f"saved {shown(target)}", file=sys.stderr)
     if args.plot_file is not None:
         from nets.plotting import training_plot
 
