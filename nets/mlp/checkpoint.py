@@ -224,9 +224,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             f"architecture mismatch: {path.name} is not a numpy network checkpoint "
             f"(its format is {shown(str(fmt)) if fmt else 'missing'})"
         )
-    if int(meta.get("version", 0)) > VERSION:
+    version = meta.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
         raise CheckpointError(
-            f"{path.name} was written by a newer version of the app (format {meta['version']})"
+            f"checkpoint corrupted: {path.name} has a format version of "
+            f"{shown(repr(version)[:40])}, not a whole number"
+        )
+    if version > VERSION:
+        raise CheckpointError(
+            f"{path.name} was written by a newer version of the app (format {version})"
         )
     try:
         params = {k[len("param/") :]: v for k, v in members.items() if k.startswith("param/")}
@@ -254,6 +260,13 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             }
         )
         image_shape = meta.get("image_shape")
+        if image_shape is not None and not (
+            isinstance(image_shape, list)
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in image_shape)
+        ):
+            raise CheckpointError(
+                f"checkpoint corrupted: {path.name} has a bad image shape in its metadata"
+            )
         return Checkpoint(
             model=model,
             preprocessor=pre,

@@ -166,6 +166,12 @@ class Classifier:
                 )
         new = {}
         for k, v in state.items():
+            if np.asarray(v).dtype.kind not in "biuf":
+                # complex, text or object arrays: numpy would warn or fail converting them
+                raise CheckpointError(
+                    f"checkpoint corrupted: parameter {k} holds {np.asarray(v).dtype} values, "
+                    "not real numbers"
+                )
             arr = np.array(v, dtype=self.dtype, copy=True)
             if not np.all(np.isfinite(arr)):
                 raise CheckpointError(f"checkpoint corrupted: parameter {k} is not finite")

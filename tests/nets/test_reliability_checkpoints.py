@@ -188,3 +188,46 @@ def test_case3_metadata_claiming_a_huge_network_allocates_nothing(
     monkeypatch.setattr(TwoLayerNet, "__init__", no_construction)
     with pytest.raises(CheckpointError, match="architecture mismatch"):
         load_checkpoint(tmp_path / "huge.npz")
+
+
+@pytest.mark.parametrize(
+    "meta_change, message",
+    [
+        ({"version": float("inf")}, "format version of inf, not a whole number"),
+        ({"version": "2"}, "format version of '2', not a whole number"),
+        ({"image_shape": ["32", 32, 3]}, "bad image shape"),
+    ],
+)
+def test_metadata_of_the_wrong_type_is_refused_in_words(tmp_path: Path, meta_change, message):
+    import json
+
+    from nets.mlp.checkpoint import load_checkpoint as load
+
+    path = tmp_path / "m.npz"
+    save_checkpoint(path, LinearClassifier(12, 3))
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta.update(meta_change)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    with pytest.raises(CheckpointError, match=message):
+        load(path)
+
+
+def test_complex_weights_are_refused_without_a_numpy_warning(tmp_path: Path) -> None:
+    import warnings
+
+    from nets.mlp.checkpoint import load_checkpoint as load
+
+    path = tmp_path / "m.npz"
+    save_checkpoint(path, LinearClassifier(12, 3))
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    name = next(k for k in arrays if k.startswith("param/"))
+    arrays[name] = arrays[name].astype(np.complex128)
+    np.savez(path, **arrays)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(CheckpointError, match="complex128 values, not real numbers"):
+            load(path)
