@@ -540,6 +540,21 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
         self.update_run_buttons()
         self.selected_run_changed.emit(run_id)
 
+    def test_state(self) -> dict:
+        """What the training view shows, for the real-window tests' hook."""
+        return {
+            "runs": [
+                {"name": r.name, "status": r.status, "steps": r.metrics.num_steps}
+                for r in self.runs.runs()
+            ],
+            "controls": self.controls.state,
+            "progress": self.controls.progress.text(),
+            "eta": self.controls.eta_label.text(),
+            "status": self.status_label.text(),
+            "test_enabled": self.test_button.isEnabled(),
+            "test_tooltip": self.test_button.toolTip(),
+        }
+
     # -- lifecycle -------------------------------------------------------------------
     def shutdown(self) -> None:
         self._shut_down = True
