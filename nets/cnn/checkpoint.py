@@ -166,6 +166,9 @@ def read_checkpoint_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
         UnicodeDecodeError,
     ) as exc:
         text = " ".join(str(exc).split()) or type(exc).__name__
+        if "enforce fail" in text or "PytorchStreamReader" in text:
+            # torch's C++ zip reader speaks in source-file names; say what it means.
+            text = "the archive is damaged or incomplete (a part of it is missing)"
         raise CheckpointError(f"checkpoint corrupted: {path}: {text[:200]}") from None
     if not isinstance(data, dict):
         raise CheckpointError(

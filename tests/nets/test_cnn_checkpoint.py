@@ -289,3 +289,21 @@ def test_a_checkpoint_with_nan_weights_is_refused_like_the_numpy_ones(tmp_path):
     save_checkpoint(path, trained)  # the checksum matches: the file is what was saved
     with pytest.raises(CheckpointError, match=r"parameter .* is not finite"):
         load_checkpoint(path)
+
+
+def test_a_checkpoint_missing_a_part_says_so_without_torch_internals(tmp_path):
+    import io
+    import zipfile
+
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, make_trained())
+    with zipfile.ZipFile(path) as src:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as dst:
+            for info in src.infolist():
+                if "/data/" not in info.filename:
+                    dst.writestr(info, src.read(info.filename))
+    path.write_bytes(out.getvalue())
+    with pytest.raises(CheckpointError, match="damaged or incomplete") as exc:
+        load_checkpoint(path)
+    assert "enforce" not in str(exc.value) and ".cc" not in str(exc.value)
