@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from nets.errors import NetsError
-from nets.fileio import remove_stale_temps, shown, temp_name, write_target
+from nets.fileio import describe_os_error, remove_stale_temps, shown, temp_name, write_target
 
 
 class LogError(NetsError):
@@ -77,8 +77,13 @@ class JsonLog:
 
     def write_record(self, record: dict[str, Any]) -> None:
         """One line: ``record`` as JSON (nan and infinities as strings)."""
-        if self._file is not None:
+        if self._file is None:
+            return
+        try:
             self._file.write(json.dumps({k: _plain(v) for k, v in record.items()}) + "\n")
+        except OSError as exc:  # a full disk: say which file, in words
+            where = shown(self.path or "")
+            raise LogError(f"cannot write the JSON log {where}: {describe_os_error(exc)}") from None
 
     def write_event(self, kind: str, event: Any) -> None:
         """One line for a training event: ``{"event": kind, "wall", "cpu", **fields}``

@@ -124,3 +124,26 @@ def test_a_forbidden_destination_is_refused_before_the_first_step(folder: Path, 
     assert code == 1
     assert "cannot write the checkpoint /proc/backprop-explorer-test.npz" in captured.err
     assert "epoch 1/" not in captured.out
+
+
+def test_a_full_disk_while_logging_names_the_log_and_keeps_the_old_one(tmp_path: Path) -> None:
+    import errno
+
+    from nets.runlog import JsonLog, LogError
+
+    path = tmp_path / "run.jsonl"
+    path.write_text("old\n")
+
+    class FullDisk:
+        def write(self, _text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(LogError, match=r"cannot write the JSON log .*run\.jsonl: no space left"):
+        with JsonLog(path) as log:
+            real = log._file
+            log._file = FullDisk()
+            try:
+                log.write_record({"event": "step"})
+            finally:
+                log._file = real
+    assert path.read_text() == "old\n"
