@@ -3,7 +3,7 @@
 Both trainers estimate what a run needs (``nets.mlp.config.estimate_memory`` from the
 hyperparameters, ``nets.cnn.train.estimate_memory`` from the architecture's summary table)
 as a ``MemoryEstimate`` and refuse it with ``check_memory`` before allocating anything.
-Sizes are printed with ``format_bytes`` in 1024-based units (a "GB" is 2**30 bytes).
+Sizes are printed with ``nets.units.format_bytes`` in 1024-based units (a "GB" is 2**30 bytes).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 
 from nets.errors import ResourceError
+from nets.units import format_bytes
 
 #: Fraction of the available memory a run may plan to use (headroom for Python, the
 #: framework's temporaries and the rest of the app).
@@ -36,15 +37,6 @@ class MemoryEstimate:
             f"{format_bytes(self.parameters)}, activations {format_bytes(self.activations)}, "
             f"data {format_bytes(self.data)})"
         )
-
-
-def format_bytes(n: float) -> str:
-    """``1536`` -> ``"1.5 KB"``: 1024-based units, one decimal (whole bytes below 1 KB)."""
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024:
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PB"
 
 
 def _proc_kib(path: str, key: str) -> int | None:

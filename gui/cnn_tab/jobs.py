@@ -180,13 +180,12 @@ def test_job(
     """
 
     def factory(token) -> Iterator[Any]:
-        import dataclasses
-        import datetime
 
         prepare_torch()
 
-        from nets.cnn.trained import TestRecord, confusion_matrix, evaluate
+        from nets.cnn.trained import evaluate
         from nets.errors import DataError
+        from nets.metrics import confusion_matrix
 
         dataset = None
         for item in _dataset(choice, cached, token):
@@ -211,15 +210,7 @@ def test_job(
         result = evaluate(trained, dataset.X_test, dataset.y_test, cancel=token)
         labels = np.asarray(dataset.y_test, dtype=np.int64)
         matrix = confusion_matrix(labels, result.predictions, trained.num_classes)
-        old = trained.test_record
-        record = dataclasses.replace(
-            old if isinstance(old, TestRecord) else TestRecord(),
-            used=True,
-            count=(old.count if isinstance(old, TestRecord) else 0) + 1,
-            test_acc=result.accuracy,
-            n=len(labels),
-            when=datetime.datetime.now().isoformat(timespec="seconds"),
-        )
+        record = trained.test_record.tested(result.accuracy, len(labels), choice.spec)
         tested = trained.with_test_record(record)
         yield TestResult(
             accuracy=result.accuracy,

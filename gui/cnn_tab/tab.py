@@ -267,7 +267,8 @@ class CnnTab(ArchitectureFiles, TrainingTab):
 
     def _memory_problem(self) -> str:
         from nets.cnn.train import check_memory, estimate_memory
-        from nets.memory import available_memory, format_bytes
+        from nets.memory import available_memory
+        from nets.units import format_bytes
 
         choice = self.data_panel.choice()
         config = self.settings_panel.config()

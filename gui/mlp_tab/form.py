@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 )
 
 from nets.errors import ConfigError
-from nets.memory import format_bytes
 from nets.mlp.config import (
     FIELDS,
     PRESET_DESCRIPTIONS,
@@ -33,6 +32,7 @@ from nets.mlp.config import (
     estimate_memory,
     parse_field,
 )
+from nets.units import format_bytes
 
 #: Order of the fields in the form: the seed's six first.
 FIELD_ORDER = (

@@ -12,7 +12,6 @@ job yields weight snapshots after each epoch and the validation analysis at the 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,7 @@ class RunRecord(RunState):
     history: Any = None
     weights: WeightsSnapshot | None = None
     analysis: ValidationAnalysis | None = None
-    test: Any = None  # nets.mlp.checkpoint.TestRecord
+    test: Any = None  # nets.testrecord.TestRecord
     extra: dict = field(default_factory=dict)
 
     @property
@@ -217,7 +216,7 @@ class MlpTab(TrainingTab):
             return "Not evaluated on the test set yet."
         t = record.test
         when = f" on {t.when.replace('T', ' ')}" if t.when else ""
-        runs = f", {t.runs} evaluations" if t.runs and t.runs > 1 else ""
+        runs = f", {t.count} evaluations" if t.count > 1 else ""
         acc = "?" if t.test_acc is None else f"{100 * t.test_acc:.2f}%"
         n = f" of {t.n:,} images" if t.n else ""
         return f"<b>Test accuracy: {acc}</b>{n} (evaluated{when}{runs})"
@@ -402,7 +401,7 @@ class MlpTab(TrainingTab):
         test = run.payload.test
         if test is None or not test.used:
             return (0, None)
-        return (max(1, int(test.runs or 1)), test.test_acc)
+        return (max(1, test.count), test.test_acc)
 
     def test_problem(self, run: Run | None) -> str:
         model = self.model_of(run)
@@ -441,21 +440,15 @@ class MlpTab(TrainingTab):
         return factory
 
     def on_test_item(self, run: Run, item: Any) -> None:
-        from nets.mlp.checkpoint import TestRecord, record_test_use
+        from nets.mlp.checkpoint import record_test_use
+        from nets.testrecord import TestRecord
 
         if not isinstance(item, TestResult):
             return
         record: RunRecord = run.payload
         spec = self.data_panel.spec() or ""
         previous = record.test
-        record.test = TestRecord(
-            used=True,
-            test_acc=item.accuracy,
-            n=item.n,
-            dataset=spec,
-            when=time.strftime("%Y-%m-%dT%H:%M:%S"),
-            runs=(previous.runs if previous is not None else 0) + 1,
-        )
+        record.test = (previous or TestRecord()).tested(item.accuracy, item.n, spec)
         if record.checkpoint is not None:
             try:
                 record_test_use(record.checkpoint, item.accuracy, item.n, spec)

@@ -12,15 +12,9 @@ from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from nets.metrics import confusion_matrix
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """Counts ``(K, K)`` int64: ``[t, p]`` = how many of true class t were predicted p.
-    ``y_true``, ``y_pred``: int arrays of shape (N,); labels outside [0, K) are ignored."""
-    y_true = np.asarray(y_true, dtype=np.int64).ravel()
-    y_pred = np.asarray(y_pred, dtype=np.int64).ravel()
-    keep = (y_true >= 0) & (y_true < num_classes) & (y_pred >= 0) & (y_pred < num_classes)
-    flat = y_true[keep] * num_classes + y_pred[keep]
-    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+__all__ = ["ConfusionMatrixView", "confusion_matrix"]
 
 
 class ConfusionMatrixView(QWidget):

@@ -15,17 +15,11 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+from nets.units import format_duration
+
+__all__ = ["STATES", "TrainingControls", "format_duration"]
+
 STATES = ("idle", "running", "paused", "stopping")
-
-
-def format_duration(seconds: float) -> str:
-    """``75.2`` -> ``"1:15"``, ``3725`` -> ``"1:02:05"``; ``"--:--"`` when unknown."""
-    if not math.isfinite(seconds) or seconds < 0:
-        return "--:--"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class TrainingControls(QWidget):

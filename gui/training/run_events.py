@@ -16,7 +16,6 @@ from gui import dialogs
 from gui.jobs import Batch, Progress
 from gui.training.run_files import JobFailed
 from gui.training.runs import Run, format_percent
-from nets.memory import format_bytes
 from nets.training import (
     END_EVENTS,
     Diverged,
@@ -27,6 +26,7 @@ from nets.training import (
     Step,
     Stopped,
 )
+from nets.units import format_bytes
 
 
 def _duration(seconds: float) -> str:

@@ -2,6 +2,6 @@
 
 Modules: ``arch`` (layer specs, validate, JSON), ``presets``, ``config`` (TrainConfig),
 ``model`` (build_model, to_pytorch_source), ``train`` (the training generator),
-``trained`` (TrainedCnn, evaluate, predict, confusion_matrix), ``checkpoint`` (.pt files).
+``trained`` (TrainedCnn, evaluate, predict), ``checkpoint`` (.pt files).
 Importing any of them does not import torch.
 """

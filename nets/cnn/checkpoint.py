@@ -9,7 +9,7 @@ Layout (a dict, saved with ``torch.save``)::
     normalization                 {"mean": [...], "std": [...]}  per channel, 0-255 units
     train_config                  TrainConfig.to_dict() or None
     data_source, iterations, val_acc, created
-    test_record                   {"used", "count", "test_acc", "n", "when"}
+    test_record                   nets.testrecord.TestRecord.to_dict() (when: UTC)
     state_dict                    {name: tensor}
     weights_sha256                digest of the state_dict (names, dtypes, shapes, bytes)
 
@@ -29,7 +29,6 @@ import os
 import pickle
 import zipfile
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +41,10 @@ from nets.cnn.arch import (
     validate,
 )
 from nets.cnn.config import TrainConfig
-from nets.cnn.trained import TestRecord, TrainedCnn
+from nets.cnn.trained import TrainedCnn
 from nets.errors import CheckpointError, ConfigError
 from nets.fileio import atomic_write_bytes, check_zip_contents, open_regular
+from nets.testrecord import TestRecord, utc_now
 
 CHECKPOINT_FORMAT = "backprop-explorer-cnn-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -68,7 +68,6 @@ def _weights_digest(state_dict: dict[str, Any]) -> str:
 def checkpoint_dict(trained: TrainedCnn) -> dict[str, Any]:
     """The plain dict :func:`save_checkpoint` writes."""
     state = {k: v.detach().to("cpu").clone() for k, v in trained.model.state_dict().items()}
-    rec = trained.test_record
     return {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
@@ -80,14 +79,8 @@ def checkpoint_dict(trained: TrainedCnn) -> dict[str, Any]:
         "data_source": trained.data_source,
         "iterations": int(trained.iterations),
         "val_acc": trained.val_acc,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "test_record": {
-            "used": rec.used,
-            "count": rec.count,
-            "test_acc": rec.test_acc,
-            "n": rec.n,
-            "when": rec.when,
-        },
+        "created": utc_now(),
+        "test_record": trained.test_record.to_dict(),
         "state_dict": state,
         "weights_sha256": _weights_digest(state),
     }
@@ -307,14 +300,7 @@ def load_checkpoint(
             config = TrainConfig.from_dict(data["train_config"])
         except TypeError:
             config = None
-    rec = data.get("test_record") if isinstance(data.get("test_record"), dict) else {}
-    record = TestRecord(
-        used=bool(rec.get("used", False)),
-        count=int(rec.get("count", 0) or 0),
-        test_acc=rec.get("test_acc") if isinstance(rec.get("test_acc"), float) else None,
-        n=rec.get("n") if isinstance(rec.get("n"), int) else None,
-        when=str(rec.get("when", "")),
-    )
+    record = TestRecord.from_dict(data.get("test_record"))
     val_acc = data.get("val_acc")
     return TrainedCnn(
         model=model,
@@ -361,18 +347,10 @@ def load_weights_into(trained: TrainedCnn, path: str | os.PathLike[str]) -> Trai
 
 
 def record_test(
-    path: str | os.PathLike[str], trained: TrainedCnn, test_acc: float, n: int
+    path: str | os.PathLike[str], trained: TrainedCnn, test_acc: float, n: int, dataset: str = ""
 ) -> TrainedCnn:
-    """Mark in the checkpoint file that the test set was used; returns the updated model."""
-    rec = trained.test_record
-    updated = trained.with_test_record(
-        TestRecord(
-            used=True,
-            count=rec.count + 1,
-            test_acc=float(test_acc),
-            n=int(n),
-            when=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        )
-    )
+    """Mark in the checkpoint file that the test set (of ``dataset``) was used; returns the
+    updated model."""
+    updated = trained.with_test_record(trained.test_record.tested(test_acc, n, dataset))
     save_checkpoint(path, updated, keep_read_only=True)
     return updated

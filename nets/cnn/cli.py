@@ -37,9 +37,9 @@ from typing import Any
 from nets.cnn.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from nets.cnn.presets import PRESETS
 from nets.fileio import shown
-from nets.memory import format_bytes
 from nets.runlog import JsonLog, result_path, stop_on_sigint
 from nets.training import Diverged, Ended, Evaluation, Finished, Started, Step, Stopped
+from nets.units import format_bytes, format_duration
 
 # --------------------------------------------------------------------------- argument types
 
@@ -280,13 +280,6 @@ def _check_output(path: Path | None, what: str) -> None:
         check_writable(path, NetsError, f"write the {what}")
 
 
-def _fmt_time(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
-
-
 def _config(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
     import dataclasses
 
@@ -416,7 +409,7 @@ def run_train(args: argparse.Namespace) -> int:
                     eta = event.elapsed / event.step * (event.total_steps - event.step)
                     _err(
                         f"\r  step {event.step}/{event.total_steps}  loss "
-                        f"{event.loss:.4f}  ETA {_fmt_time(eta)}\033[K",
+                        f"{event.loss:.4f}  ETA {format_duration(eta)}\033[K",
                         end="",
                     )
             elif isinstance(event, Evaluation):
@@ -540,9 +533,10 @@ def run_test(args: argparse.Namespace) -> int:
     prefer_passive_openmp()  # before anything imports torch
     from nets.cnn.checkpoint import load_checkpoint, record_test
     from nets.cnn.config import default_num_threads
-    from nets.cnn.trained import check_images, confusion_matrix, evaluate
+    from nets.cnn.trained import check_images, evaluate
     from nets.data import load_dataset
     from nets.errors import CheckpointError, DataError
+    from nets.metrics import confusion_matrix
 
     trained = load_checkpoint(args.checkpoint)
     # Only the test split matters here; the smallest validation carve-out always fits.
@@ -562,14 +556,8 @@ def run_test(args: argparse.Namespace) -> int:
             "warning: the dataset's class names differ from the checkpoint's; "
             "classes are matched by position"
         )
-    rec = trained.test_record
-    if rec.used:
-        acc = f"{100 * rec.test_acc:.2f}% on {rec.n} images" if rec.test_acc is not None else ""
-        _err(
-            f"warning: this checkpoint was already tested {rec.count} time(s) (last {rec.when}"
-            f"{', ' + acc if acc else ''}). The test set should be used once: choosing a model "
-            f"by its test accuracy makes the number optimistic."
-        )
+    if trained.test_record.used:
+        _err(f"warning: {trained.test_record.warning()}")
     import torch
 
     torch.set_num_threads(default_num_threads())
@@ -590,7 +578,7 @@ def run_test(args: argparse.Namespace) -> int:
             print(f"  {name:<{width}}  {pct}  ({int(matrix[k, k])}/{total})")
     sys.stdout.flush()
     try:
-        record_test(args.checkpoint, trained, accuracy, n)
+        record_test(args.checkpoint, trained, accuracy, n, args.data)
     except CheckpointError as exc:
         _err(f"warning: could not record the test in the checkpoint ({exc})")
     return 0

@@ -19,22 +19,10 @@ from nets.cnn.arch import LayerSpec
 from nets.cnn.config import TrainConfig
 from nets.data.dataset import CancelToken, is_cancelled
 from nets.errors import Cancelled, ConfigError
+from nets.testrecord import TestRecord
 
 if TYPE_CHECKING:
     from torch import nn
-
-
-@dataclass(frozen=True)
-class TestRecord:
-    """Whether (and how) the test set has been used with this model: it should be once."""
-
-    __test__ = False  # not a pytest test class despite the name
-
-    used: bool = False
-    count: int = 0
-    test_acc: float | None = None
-    n: int | None = None
-    when: str = ""  # ISO time of the last test
 
 
 @dataclass(eq=False)
@@ -193,12 +181,3 @@ def evaluate(
         raise ConfigError("no images to evaluate")
     labels = predict(trained, X, batch_size=batch_size, cancel=cancel).labels
     return Evaluation(float(np.mean(labels == np.asarray(y))), labels)
-
-
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """(K, K) int64 counts: row = true class, column = predicted class."""
-    y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred, dtype=np.int64)
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (y_true, y_pred), 1)
-    return matrix

@@ -36,21 +36,10 @@ from nets.fileio import (
     shown,
 )
 from nets.mlp.classifiers import Classifier, build_classifier
+from nets.testrecord import TestRecord
 
 FORMAT = "backprop-explorer/numpy-classifier"
 VERSION = 1
-
-
-@dataclass(frozen=True)
-class TestRecord:
-    """Whether the checkpoint's model has been evaluated on a test split, and the result."""
-
-    used: bool = False
-    test_acc: float | None = None
-    n: int | None = None
-    dataset: str = ""
-    when: str = ""  # ISO 8601 local time
-    runs: int = 0  # how many test evaluations were made
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,7 +127,7 @@ def save_checkpoint(
         "class_names": list(class_names),
         "image_shape": list(image_shape) if image_shape is not None else None,
         "dataset": dataset,
-        "test": (test or TestRecord()).__dict__,
+        "test": (test or TestRecord()).to_dict(),
         "saved": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta, allow_nan=True))}
@@ -252,13 +241,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
                     "checkpoint corrupted: the preprocessing does not match the model's inputs"
                 )
         history = {k[len("history/") :]: v for k, v in members.items() if k.startswith("history/")}
-        test = TestRecord(
-            **{
-                k: v
-                for k, v in dict(meta.get("test") or {}).items()
-                if k in TestRecord.__dataclass_fields__
-            }
-        )
+        test = TestRecord.from_dict(meta.get("test"))
         image_shape = meta.get("image_shape")
         if image_shape is not None and not (
             isinstance(image_shape, list)
@@ -289,17 +272,10 @@ def record_test_use(
 ) -> TestRecord:
     """Mark the checkpoint at ``path`` as evaluated on a test split (rewritten atomically).
 
-    Returns the new record; ``runs`` counts every evaluation, so a second one shows.
+    Returns the new record; ``count`` counts every evaluation, so a second one shows.
     """
     ckpt = load_checkpoint(path)
-    record = TestRecord(
-        used=True,
-        test_acc=float(test_acc),
-        n=int(n),
-        dataset=dataset,
-        when=time.strftime("%Y-%m-%dT%H:%M:%S"),
-        runs=ckpt.test.runs + 1,
-    )
+    record = ckpt.test.tested(test_acc, n, dataset)
     save_checkpoint(
         path,
         ckpt.model,
@@ -313,6 +289,21 @@ def record_test_use(
         keep_read_only=True,
     )
     return record
+
+
+def load_model(path: str | os.PathLike[str], kind: type[Classifier] = Classifier) -> Classifier:
+    """Only the model of the checkpoint at ``path``, checked to be a ``kind``.
+
+    (Models have no save/load methods of their own: the checkpoint module builds on the
+    classifiers, never the other way round.)
+    """
+    model = load_checkpoint(path).model
+    if not isinstance(model, kind):
+        raise CheckpointError(
+            f"architecture mismatch: the checkpoint holds a {type(model).__name__}, "
+            f"not a {kind.__name__}"
+        )
+    return model
 
 
 def with_test_record(ckpt: Checkpoint, record: TestRecord) -> Checkpoint:

@@ -7,7 +7,6 @@ D = input_dim, scores are (N, C) with C = num_classes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
@@ -179,25 +178,6 @@ class Classifier:
         self.params.update(new)
         self._workspace.clear()
 
-    def save(self, path: str | os.PathLike[str], **extra: Any) -> None:
-        """Save as .npz (no pickle); ``extra`` as for ``nets.mlp.checkpoint.save_checkpoint``."""
-        from nets.mlp.checkpoint import save_checkpoint
-
-        save_checkpoint(path, self, **extra)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Classifier:
-        """Load a model saved with ``save`` (checking it is a ``cls``)."""
-        from nets.mlp.checkpoint import load_checkpoint
-
-        model = load_checkpoint(path).model
-        if not isinstance(model, cls):
-            raise CheckpointError(
-                f"architecture mismatch: the checkpoint holds a {type(model).__name__}, "
-                f"not a {cls.__name__}"
-            )
-        return model
-
 
 def _check_dims(**dims: Any) -> None:
     for name, value in dims.items():
@@ -207,7 +187,8 @@ def _check_dims(**dims: Any) -> None:
 
 def _check_allocation(name: str, values: int, dtype: np.dtype) -> None:
     """Refuse parameters that cannot fit in memory before allocating them (ResourceError)."""
-    from nets.memory import available_memory, format_bytes
+    from nets.memory import available_memory
+    from nets.units import format_bytes
 
     needed = int(values) * dtype.itemsize
     available = available_memory()

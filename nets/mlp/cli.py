@@ -247,11 +247,6 @@ def _bar(done: int, total: int, width: int = 28) -> str:
     return "[" + "#" * filled + "." * (width - filled) + f"] {100 * frac:3.0f}%"
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
 def _load(
     spec: str, progress: _Progress, download: bool = False, num_val: int | None = None
 ) -> Any:
@@ -353,6 +348,7 @@ def run_train(args: argparse.Namespace) -> int:
     from nets.mlp.train import train
     from nets.runlog import JsonLog, result_path, stop_on_sigint
     from nets.training import Advice, Diverged, Ended, Evaluation, Started, Step, Stopped
+    from nets.units import format_duration
 
     config = _config(args)
     if args.internals_every:
@@ -383,7 +379,7 @@ def run_train(args: argparse.Namespace) -> int:
                     eta = event.elapsed / event.step * (total - event.step)
                     progress.update(
                         f"epoch {event.epoch}/{config.num_epochs} {_bar(event.step, total)} "
-                        f"loss {event.loss:.4f} lr {event.lr:.3g} ETA {_duration(eta)}",
+                        f"loss {event.loss:.4f} lr {event.lr:.3g} ETA {format_duration(eta)}",
                         force=event.step == total,
                     )
                 elif isinstance(event, Evaluation):
@@ -482,13 +478,7 @@ def run_test(args: argparse.Namespace) -> int:
 
     ckpt = load_checkpoint(args.checkpoint)
     if ckpt.test.used:
-        acc = f"{ckpt.test.test_acc:.4f}" if ckpt.test.test_acc is not None else "?"
-        print(
-            f"warning: this checkpoint was already evaluated on a test set "
-            f"({ckpt.test.runs} time(s), last {ckpt.test.when}, accuracy {acc}); the seed "
-            "asks for exactly one test evaluation, so this result must not guide tuning",
-            file=sys.stderr,
-        )
+        print(f"warning: {ckpt.test.warning()}", file=sys.stderr)
     if ckpt.preprocessor is None:
         raise CheckpointError(
             f"{args.checkpoint} has no preprocessing recorded: it cannot be evaluated on images"

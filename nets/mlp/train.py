@@ -22,7 +22,6 @@ from nets.data.dataset import CancelToken, ImageDataset, is_cancelled
 from nets.data.preprocess import DataSampler, Preprocessor
 from nets.errors import ConfigError, DataError
 from nets.internals.numpy_probe import MlpInternals
-from nets.memory import MemoryEstimate, available_memory, format_bytes
 from nets.mlp.blas_threads import ThreadTuner
 from nets.mlp.classifiers import Classifier, LinearClassifier, Probe, TwoLayerNet
 from nets.mlp.config import (
@@ -46,17 +45,14 @@ __all__ = [
     "PRESETS",
     "PRESET_DESCRIPTIONS",
     "FieldSpec",
-    "MemoryEstimate",
     "TrainConfig",
     "TrainingHistory",
     "TrainingResult",
-    "available_memory",
     "build_model",
     "check_memory",
     "epoch_flops",
     "estimate_memory",
     "evaluate",
-    "format_bytes",
     "parse_field",
     "preset",
     "train",

@@ -22,21 +22,16 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from nets.data.dataset import CancelToken, ProgressCallback
 from nets.errors import CheckpointError, ConfigError, DownloadError
 from nets.fileio import check_zip_contents, open_regular
 
 if TYPE_CHECKING:
     import torch
-
-# Same conventions as nets.data: progress(done, total, message); cancel is a callable
-# returning True or an object with is_set() (threading.Event).
-ProgressCallback = Callable[[int, int, str], None]
-CancelToken = Any
 
 DEFAULT_MODEL = "efficientnet_lite0"
 # The largest weights file read (ConvNeXt-Tiny's is 110 MB); larger declared contents are
@@ -260,54 +255,33 @@ def fetch_checked(
     SHA-256 matches, as ``torch.hub.download_url_to_file`` does; so a cancelled, failed
     or corrupted download never leaves a file that looks usable.
     """
-    import hashlib
     import urllib.error
-    import urllib.request
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    digest = hashlib.sha256()
-    request = urllib.request.Request(url, headers={"User-Agent": "backprop-explorer"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response, open(part, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0)
-            done = 0
-            _report(progress, 0, total, f"downloading {what}")
-            while block := response.read(1 << 16):
-                if _is_cancelled(cancel):
-                    raise DownloadError(f"download of {what} cancelled")
-                out.write(block)
-                digest.update(block)
-                done += len(block)
-                _report(progress, done, total, f"downloading {what}")
-            out.flush()
-            os.fsync(out.fileno())
+    from nets.data.download import fetch
+
+    def check(digest: str) -> str | None:
         match = _HASH_IN_NAME.search(dest.name)
-        if match and not digest.hexdigest().startswith(match.group(1)):
-            raise DownloadError(f"the downloaded {what} weights are corrupted (checksum mismatch)")
-        os.replace(part, dest)
-    except DownloadError:
-        raise
+        if match and not digest.startswith(match.group(1)):
+            return f"the downloaded {what} weights are corrupted (checksum mismatch)"
+        return None
+
+    try:
+        fetch(
+            url,
+            dest,
+            hash_name="sha256",
+            check=check,
+            progress=progress,
+            cancel=cancel,
+            timeout=timeout,
+            message=f"downloading {what}",
+        )
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
         raise DownloadError(
             f"{what} could not be downloaded ({reason}; no internet connection?). To use it "
             f"offline, copy {dest.name} (from {url}) into {dest.parent}"
         ) from None
-    finally:
-        part.unlink(missing_ok=True)
-
-
-def _report(progress: ProgressCallback | None, done: int, total: int, message: str) -> None:
-    if progress is not None:
-        progress(done, total, message)
-
-
-def _is_cancelled(cancel: CancelToken | None) -> bool:
-    if cancel is None:
-        return False
-    is_set = getattr(cancel, "is_set", None)
-    return bool(is_set() if callable(is_set) else cancel())
 
 
 def build_network(name: str) -> torch.nn.Module:

@@ -98,16 +98,16 @@ def test_train_plots_runs_test_once_save_load(tab, qtbot, tmp_path, monkeypatch)
     with qtbot.waitSignal(tab.test_done, timeout=10_000):
         tab.test_button.click()
     assert asked == []
-    assert record.test_used and record.test.runs == 1 and record.test.n == 3 * 10
+    assert record.test_used and record.test.count == 1 and record.test.n == 3 * 10
     assert "Test accuracy" in tab.test_label.text()
     # A second evaluation warns; "No" leaves everything as it was.
     tab.test_button.click()
     assert len(asked) == 1 and "already evaluated" in asked[0]
-    assert not tab.is_busy() and record.test.runs == 1
+    assert not tab.is_busy() and record.test.count == 1
     monkeypatch.setattr("gui.dialogs.ask", answer(QMessageBox.StandardButton.Yes))
     with qtbot.waitSignal(tab.test_done, timeout=10_000):
         tab.test_button.click()
-    assert record.test.runs == 2
+    assert record.test.count == 2
 
     # Save and load: same weights, history and test record; a new "loaded" run.
     path = tab.save_checkpoint(tmp_path / "model.npz")

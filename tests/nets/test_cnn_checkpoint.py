@@ -22,8 +22,9 @@ from nets.cnn.checkpoint import (
 )
 from nets.cnn.config import TrainConfig
 from nets.cnn.model import build_model
-from nets.cnn.trained import TestRecord, TrainedCnn, predict
+from nets.cnn.trained import TrainedCnn, predict
 from nets.errors import CheckpointError
+from nets.testrecord import TestRecord
 
 torch = pytest.importorskip("torch")
 

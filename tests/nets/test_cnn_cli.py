@@ -132,7 +132,7 @@ def test_train_save_then_test_once_then_warn(fmnist_dir, arch_file, tmp_path, ca
         == 0
     )
     out, err = capsys.readouterr()
-    assert "warning: this checkpoint was already tested 1 time(s)" in err
+    assert "warning: this checkpoint was already evaluated on a test set (1 time(s)" in err
     assert out.startswith(f"test accuracy {100 * result['test_acc']:.2f}%")
 
 

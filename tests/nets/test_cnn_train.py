@@ -25,9 +25,10 @@ from nets.cnn.train import (
     run_to_end,
     train,
 )
-from nets.cnn.trained import confusion_matrix, evaluate, predict
+from nets.cnn.trained import evaluate, predict
 from nets.errors import ConfigError, ResourceError
 from nets.memory import MemoryEstimate
+from nets.metrics import confusion_matrix
 from nets.training import Diverged, Evaluation, Finished, Started, Step, Stopped
 
 ROOT = Path(__file__).resolve().parents[2]

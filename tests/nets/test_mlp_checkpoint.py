@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from nets.errors import CheckpointError
-from nets.mlp.checkpoint import load_checkpoint, record_test_use, save_checkpoint
-from nets.mlp.classifiers import Classifier, LinearClassifier, TwoLayerNet
+from nets.mlp.checkpoint import load_checkpoint, load_model, record_test_use, save_checkpoint
+from nets.mlp.classifiers import LinearClassifier, TwoLayerNet
 from nets.mlp.train import TrainConfig, TrainingHistory, train
 from tests.nets.mlp_fixtures import blobs
 
@@ -56,23 +56,23 @@ def test_npz_has_no_object_arrays(tmp_path: Path) -> None:
             assert npz[key].dtype != object
 
 
-def test_classifier_save_and_load_methods(tmp_path: Path) -> None:
+def test_load_model_checks_the_kind_of_classifier(tmp_path: Path) -> None:
     model = LinearClassifier(6, 3, seed=0)
-    model.save(tmp_path / "lin.npz", history={"step_loss": [2.3, 2.1]})
-    loaded = Classifier.load(tmp_path / "lin.npz")
+    save_checkpoint(tmp_path / "lin.npz", model, history={"step_loss": [2.3, 2.1]})
+    loaded = load_model(tmp_path / "lin.npz")
     assert isinstance(loaded, LinearClassifier)
     np.testing.assert_array_equal(loaded.params["W"], model.params["W"])
     with pytest.raises(CheckpointError, match="not a TwoLayerNet"):
-        TwoLayerNet.load(tmp_path / "lin.npz")
+        load_model(tmp_path / "lin.npz", TwoLayerNet)
 
 
 def test_test_record_counts_runs(tmp_path: Path) -> None:
     _, _, path = _trained(tmp_path)
     first = record_test_use(path, 0.61, 100, "synthetic")
-    assert first.used and first.runs == 1
+    assert first.used and first.count == 1
     ckpt = load_checkpoint(path)
     assert ckpt.test.used and ckpt.test.test_acc == 0.61 and ckpt.test.n == 100
-    assert record_test_use(path, 0.6, 100).runs == 2
+    assert record_test_use(path, 0.6, 100).count == 2
 
 
 def test_check_data_names_the_mismatch(tmp_path: Path) -> None:
