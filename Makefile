@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: venv
+	@QT_QPA_PLATFORM= $(PY) -m gui.platform_check
 	QT_QPA_PLATFORM= $(VENV)/bin/backprop-explorer
 
 lint: venv

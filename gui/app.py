@@ -100,6 +100,15 @@ def run_app(
     With ``screenshot`` the window is rendered to that PNG instead and the app exits.
     """
     window_size = _parse_size(size)
+    if screenshot is None and QApplication.instance() is None:
+        # Qt aborts the process when its xcb plugin cannot load, naming the wrong
+        # library: read the plugin's linkage first and say what is missing.
+        from gui.platform_check import check
+
+        problem = check()
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
     app = make_application(argv)
     window = MainWindow(remember=screenshot is None)
     hook = ExceptionHook(lambda: window)

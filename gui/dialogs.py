@@ -8,6 +8,8 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 # Boxes without a parent are owned by Python: keep them alive until they close.
 _open_boxes: set[QMessageBox] = set()
+#: every error shown this session, "title: message" (read by the real-window tests' hook)
+shown_errors: list[str] = []
 
 
 def show_error(parent: QWidget | None, title: str, message: str, detail: str = "") -> QMessageBox:
@@ -15,6 +17,8 @@ def show_error(parent: QWidget | None, title: str, message: str, detail: str = "
 
     The box is window-modal but does not block the caller; it deletes itself when closed.
     """
+    shown_errors.append(f"{title}: {message}")
+    del shown_errors[:-50]
     box = QMessageBox(parent)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.setIcon(QMessageBox.Icon.Warning)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import shutil
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
@@ -16,6 +18,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -26,11 +29,20 @@ from PySide6.QtWidgets import (
 
 from gui.about import about_html
 from gui.errors import log_path
+from gui.help_pages import QUICK_START, shortcut_rows, shortcuts_html, show_page
 from gui.tab_base import AppContext, AppTab
 from gui.tabs import TABS
 from gui.worker import WorkerRegistry
 
 MENUS = ("File", "Edit", "View")
+
+
+def has_launcher() -> bool:
+    """Whether a desktop launcher can open folders (xdg-open on Linux)."""
+    if sys.platform.startswith("linux"):
+        # Qt opens folders through xdg-open; without it openUrl fails.
+        return shutil.which("xdg-open") is not None
+    return True
 
 
 class LazyTab(QWidget):
@@ -57,6 +69,7 @@ class LazyTab(QWidget):
             self._tab = cls(self._context)
             self._tab.status_message.connect(self._window.show_status)
             self._tab.actions_changed.connect(self._window.rebuild_menus)
+            self._tab.title_changed.connect(self._window.refresh_title)
             self.layout().addWidget(self._tab)
         return self._tab
 
@@ -130,6 +143,7 @@ class MainWindow(QMainWindow):
                 # Keys pressed right after switching (F5 after Ctrl+1) reach the tab.
                 target.setFocus(Qt.FocusReason.OtherFocusReason)
         self.rebuild_menus()
+        self.refresh_title()
 
     # -- menus -----------------------------------------------------------------------
     def _build_global_actions(self) -> None:
@@ -154,14 +168,23 @@ class MainWindow(QMainWindow):
 
         self.about_action = QAction("&About Backprop Explorer", self)
         self.about_action.triggered.connect(self.show_about)
+        self.quick_start_action = QAction("&Quick Start", self)
+        self.quick_start_action.setShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents))
+        self.quick_start_action.triggered.connect(self.show_quick_start)
+        self.shortcuts_action = QAction("&Keyboard Shortcuts", self)
+        self.shortcuts_action.setShortcut(QKeySequence("Ctrl+/"))
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
         self.log_action = QAction("Open &Log Folder", self)
-        self.log_action.triggered.connect(
-            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_path().parent)))
-        )
+        self.log_action.triggered.connect(self.open_log_folder)
         help_menu = self.menus["Help"]
+        help_menu.addAction(self.quick_start_action)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
         help_menu.addAction(self.log_action)
         help_menu.addSeparator()
         help_menu.addAction(self.about_action)
+        for action in (self.quick_start_action, self.shortcuts_action):
+            self.addAction(action)
 
     def rebuild_menus(self) -> None:
         """Fill File, Edit and View with the current tab's actions plus the global ones."""
@@ -213,6 +236,53 @@ class MainWindow(QMainWindow):
         return open_check_dialog(
             self, self.context, lambda g, text: self.select_tab("graph").show_graph(g, text)
         )
+
+    def show_quick_start(self) -> QDialog:
+        return show_page(self, "Quick start", "quickStart", QUICK_START)
+
+    def show_shortcuts(self) -> QDialog:
+        tab = self.current_tab()
+        groups = []
+        if tab is not None:
+            for name in MENUS:
+                groups.append((f"{tab.title}: {name}", tab.menu_actions(name)))
+        groups.append(("Window", [self.quit_action, self.fullscreen_action, *self.goto_actions]))
+        groups.append(("Help", self.menus["Help"].actions()))
+        body = shortcuts_html(shortcut_rows(groups))
+        return show_page(self, "Keyboard shortcuts", "shortcuts", body)
+
+    def open_log_folder(self) -> QMessageBox | None:
+        """Open the log folder in the file manager; without one, show (and copy) its path."""
+        folder = log_path().parent
+        folder.mkdir(parents=True, exist_ok=True)
+        self.show_status(f"Log folder: {folder}", 10000)
+        if has_launcher() and QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            return None
+        QApplication.clipboard().setText(str(folder))
+        box = QMessageBox(self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setObjectName("logFolderDialog")
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setWindowTitle("Log folder")
+        box.setText(
+            f"No file manager was found to open the log folder. It is:\n\n{folder}\n\n"
+            "The path has been copied to the clipboard."
+        )
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()
+        return box
+
+    def refresh_title(self) -> None:
+        """``f3* — Backprop Explorer``: the current tab's document and its unsaved mark."""
+        tab = self.current_tab()
+        info = tab.document_title() if tab is not None else None
+        if info is None:
+            self.setWindowTitle("Backprop Explorer")
+            self.setWindowModified(False)
+        else:
+            name, modified = info
+            self.setWindowTitle(f"{name}[*] — Backprop Explorer")
+            self.setWindowModified(modified)
 
     def show_status(self, text: str, timeout_ms: int = 5000) -> None:
         self.statusBar().showMessage(text, timeout_ms)

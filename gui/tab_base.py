@@ -36,6 +36,8 @@ class AppTab(QWidget):
     status_message = Signal(str, int)
     #: the tab's menu actions changed (e.g. recent files): the window rebuilds its menus.
     actions_changed = Signal()
+    #: the open document's name or unsaved state changed (the window title follows)
+    title_changed = Signal()
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,6 +61,11 @@ class AppTab(QWidget):
 
     def shutdown(self) -> None:
         """Stop this tab's work: called once, before the app exits."""
+
+    def document_title(self) -> tuple[str, bool] | None:
+        """(name of the open document, has unsaved changes) for the window title, or None
+        when the tab has no document."""
+        return None
 
     def focus_target(self) -> QWidget | None:
         """The widget that gets the keyboard focus when the tab becomes current."""

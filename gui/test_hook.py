@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import dialogs
+
 ENV = "BACKPROP_EXPLORER_TEST_HOOK"
 
 
@@ -272,6 +274,11 @@ class TestHook(QObject):
             "modal": _describe(QApplication.activeModalWidget()),
             "size": [self.window.width(), self.window.height()],
             "tooltip": QToolTip.text() if QToolTip.isVisible() else "",
+            "shown_title": self.window.windowTitle().replace(
+                "[*]", "*" if self.window.isWindowModified() else ""
+            ),
+            "clipboard": QApplication.clipboard().text(),
+            "errors": list(dialogs.shown_errors),
         }
 
     def _widgets(self, request: dict[str, Any]) -> list[dict[str, Any]]:

@@ -49,9 +49,19 @@ class AddNodePopup(QFrame):
         self.scene_pos = QPointF(scene_pos)
         self.search.clear()
         self._filter("")
-        self.move(global_pos)
+        self.move(self._inside_window(global_pos))
         self.show()
         self.search.setFocus()
+
+    def _inside_window(self, pos: QPoint) -> QPoint:
+        """``pos``, moved so that the whole popup stays inside the app's window."""
+        parent = self.parentWidget()
+        if parent is None:
+            return pos
+        area = parent.window().geometry()  # the window's client area, in screen pixels
+        x = max(area.left(), min(pos.x(), area.right() - self.width()))
+        y = max(area.top(), min(pos.y(), area.bottom() - self.height()))
+        return QPoint(x, y)
 
     def visible_ops(self) -> list[str]:
         return [

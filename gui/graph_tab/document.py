@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from graph import fileformat
 from graph.errors import GraphError
 from graph.model import Graph
-from gui import dialogs
+from gui import dialogs, file_dialogs
 
 RECENT_KEY = "graph/recent_files"
 MAX_RECENT = 8
@@ -49,6 +49,8 @@ class GraphDocument(QObject):
         self.settings = settings
         self.widget = parent_widget
         self.path: Path | None = None
+        #: the name of a document without a file (an example, a program's graph)
+        self.name: str | None = None
         #: unsaved content that the undo stack does not show (an import, a restore)
         self._modified_extra = False
         stack.cleanChanged.connect(lambda _clean: self.changed.emit())
@@ -59,18 +61,24 @@ class GraphDocument(QObject):
         return self._modified_extra or not self.stack.isClean()
 
     def display_name(self) -> str:
-        return self.path.name if self.path is not None else "untitled"
+        if self.path is not None:
+            return self.path.name
+        return self.name or "untitled"
 
     def title(self) -> str:
         return self.display_name() + (" •" if self.modified else "")
 
     # -- replacing the content -----------------------------------------------------------
-    def adopt(self, new: Graph, path: Path | None, modified: bool = False) -> None:
-        """Show ``new`` (a loaded file, an example, an import) as the document."""
+    def adopt(
+        self, new: Graph, path: Path | None, modified: bool = False, name: str | None = None
+    ) -> None:
+        """Show ``new`` (a loaded file, an example, an import) as the document; ``name``
+        is shown for a document without a file."""
         self.graph.replace_with(new)
         self.stack.clear()
         self.stack.setClean()
         self.path = path
+        self.name = name
         self._modified_extra = modified
         if path is not None:
             self.add_recent(path)
@@ -110,7 +118,7 @@ class GraphDocument(QObject):
             from gui.graph_tab.editor import relayout
 
             relayout(loaded)
-            self.adopt(loaded, None, modified=True)
+            self.adopt(loaded, None, modified=True, name=path.stem)
             self.add_recent(path)
         else:
             self.adopt(loaded, path)
@@ -168,25 +176,26 @@ class GraphDocument(QObject):
 
     # -- dialogs (small methods, so tests can replace them) -------------------------------
     def ask_save_path(self) -> Path | None:
-        from PySide6.QtWidgets import QFileDialog
-
-        start = str(self.path) if self.path is not None else "graph.json"
-        name, _ = QFileDialog.getSaveFileName(
-            self.widget, "Save graph", start, "Graph files (*.json)"
+        folder = self.path.parent if self.path is not None else None
+        stem = self.path.stem if self.path is not None else (self.name or "graph")
+        return file_dialogs.save_file(
+            self.widget,
+            self.settings,
+            "graph",
+            "Save graph",
+            f"{stem}.json",
+            "Graph files (*.json)",
+            folder,
         )
-        return Path(name) if name else None
 
     def ask_open_path(self) -> Path | None:
-        from PySide6.QtWidgets import QFileDialog
-
-        start = str(self.path.parent) if self.path is not None else ""
-        name, _ = QFileDialog.getOpenFileName(
+        return file_dialogs.open_file(
             self.widget,
+            self.settings,
+            "graph",
             "Open graph",
-            start,
             "Graphs and programs (*.json *.py);;Graph files (*.json);;Python programs (*.py)",
         )
-        return Path(name) if name else None
 
     def report_error(self, title: str, message: str, detail: str = "") -> None:
         self.status.emit(message, 10000)

@@ -30,6 +30,7 @@ from graph.bugs import BUG_KEY
 from graph.errors import GraphError
 from graph.examples import EXAMPLES, example_path
 from graph.model import Graph
+from gui import file_dialogs
 from gui.graph_tab import autosave, theme
 from gui.graph_tab.add_menu import AddNodePopup
 from gui.graph_tab.banner import RestoreBanner
@@ -292,8 +293,8 @@ class GraphTab(AppTab):
 
         # Own actions rather than QUndoStack.createUndoAction: the window's menus are
         # cleared on every rebuild, and QMenu.clear() deletes those.
-        self.undo_action = a("&Undo", self.stack.undo, ["Ctrl+Z"])
-        self.redo_action = a("&Redo", self.stack.redo, ["Ctrl+Shift+Z", "Ctrl+Y"])
+        self.undo_action = a("&Undo", self.undo, ["Ctrl+Z"])
+        self.redo_action = a("&Redo", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"])
         # The stack may outlive the actions while the tab is torn down: check first.
         self.stack.canUndoChanged.connect(lambda on: _set(self.undo_action, enabled=on))
         self.stack.canRedoChanged.connect(lambda on: _set(self.redo_action, enabled=on))
@@ -445,6 +446,9 @@ class GraphTab(AppTab):
         self.autosaver.stop()
         self.bridge.detach()
 
+    def document_title(self) -> tuple[str, bool]:
+        return self.document.display_name(), self.document.modified
+
     def focus_target(self) -> QWidget:
         return self.view
 
@@ -492,14 +496,21 @@ class GraphTab(AppTab):
             graph,
             f"Example {EXAMPLES[name]}. Press → to step, F5 to run all.",
             doing=f"open the example {name}",
+            name=name,
         )
 
-    def show_graph(self, graph: Graph, message: str, doing: str = "open another graph") -> bool:
-        """Show ``graph`` as a new, untitled document (asking first about unsaved changes),
-        so Save never overwrites where it came from."""
+    def show_graph(
+        self,
+        graph: Graph,
+        message: str,
+        doing: str = "open another graph",
+        name: str | None = None,
+    ) -> bool:
+        """Show ``graph`` as a new document without a file, titled ``name`` (asking first
+        about unsaved changes), so Save never overwrites where it came from."""
         if not self.document.maybe_discard(doing):
             return False
-        self.document.adopt(graph, None)
+        self.document.adopt(graph, None, name=name)
         self.steps.reset_quietly()
         self.view.fit_when_shown()
         self.say(message, 8000)
@@ -522,14 +533,16 @@ class GraphTab(AppTab):
         self.say(f"Built a graph of {len(graph)} nodes from the program.", 6000)
 
     def ask_export_path(self, kind: str) -> Path | None:
-        from PySide6.QtWidgets import QFileDialog
-
         label, pattern = FORMATS[kind]
-        stem = self.document.path.stem if self.document.path else "graph"
-        name, _ = QFileDialog.getSaveFileName(
-            self, f"Export {label}", f"{stem}.{kind}", f"{label} ({pattern})"
+        stem = Path(self.document.display_name()).stem
+        return file_dialogs.save_file(
+            self,
+            self.context.settings,
+            "graph-export",
+            f"Export {label}",
+            f"{stem}.{kind}",
+            f"{label} ({pattern})",
         )
-        return Path(name) if name else None
 
     def export_dialog(self, kind: str) -> bool:
         path = self.ask_export_path(kind)
@@ -571,6 +584,7 @@ class GraphTab(AppTab):
     def _refresh_title(self) -> None:
         self.title_label.setText(self.document.title())
         self.title_label.setToolTip(str(self.document.path) if self.document.path else "")
+        self.title_changed.emit()
 
     # ------------------------------------------------------------------ editing
     def add_node_at(self, op: str, scene_pos: QPointF) -> str | None:
@@ -593,8 +607,27 @@ class GraphTab(AppTab):
         global_pos = self.view.viewport().mapToGlobal(self.view.mapFromScene(scene_pos))
         self.add_popup.open_at(global_pos, scene_pos)
 
+    def undo(self) -> None:
+        text = self.stack.undoText()
+        if self.stack.canUndo():
+            self.stack.undo()
+            self.say(f"Undid: {text}.", 5000)
+
+    def redo(self) -> None:
+        text = self.stack.redoText()
+        if self.stack.canRedo():
+            self.stack.redo()
+            self.say(f"Redid: {text}.", 5000)
+
     def delete_selection(self) -> None:
-        self.editor.delete(self.scene.selected_node_ids(), self.scene.selected_edges())
+        ids, edges = self.scene.selected_node_ids(), self.scene.selected_edges()
+        names = [self.graph.node(i).name for i in ids]
+        before = self.stack.index()
+        self.editor.delete(ids, edges)
+        if self.stack.index() != before:
+            what = ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
+            what = what or f"{len(edges)} edge{'s' if len(edges) != 1 else ''}"
+            self.say(f"Deleted {what} (Ctrl+Z undoes it).", 6000)
 
     def duplicate_selection(self) -> None:
         self.editor.duplicate(self.scene.selected_node_ids())
