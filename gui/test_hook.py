@@ -14,11 +14,12 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRect
+from PySide6.QtCore import QModelIndex, QObject, QRect, Qt
 from PySide6.QtGui import QFontMetrics, QTextDocument
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QAbstractItemView,
     QApplication,
     QComboBox,
     QHeaderView,
@@ -137,10 +138,15 @@ def clipped_texts(root: QWidget) -> list[dict[str, Any]]:
                 need += widget.iconSize().width() + 4
             if need > field.width():
                 report(widget, widget.currentText(), need, field.width())
+        elif isinstance(widget, QAbstractItemView) and not isinstance(widget, QHeaderView):
+            found += _clipped_cells(widget, fm)
+            continue
         elif isinstance(widget, QHeaderView) and widget.model() is not None:
             margin = widget.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, widget)
             horizontal = widget.orientation().value == 1
-            count = widget.model().columnCount() if horizontal else widget.model().rowCount()
+            root = QModelIndex()
+            model = widget.model()
+            count = _columns(model) if horizontal else model.rowCount(root)
             for section in range(count):
                 if widget.isSectionHidden(section) or widget.sectionSize(section) == 0:
                     continue
@@ -155,6 +161,49 @@ def clipped_texts(root: QWidget) -> list[dict[str, Any]]:
                 if need > have:
                     report(widget, text, need, have)
     return found
+
+
+def _columns(model: Any) -> int:
+    try:
+        return model.columnCount(QModelIndex())
+    except (TypeError, AttributeError):  # list models keep columnCount private
+        return 1
+
+
+def _clipped_cells(view: QAbstractItemView, fm: QFontMetrics) -> list[dict[str, Any]]:
+    """Cells of a table or list whose text is wider than the cell (the view elides it)."""
+    model = view.model()
+    if model is None:
+        return []
+    out = []
+    viewport = view.viewport().rect()
+    margin = view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view) + 1
+    root = QModelIndex()
+    for row in range(min(model.rowCount(root), 200)):
+        for col in range(_columns(model)):
+            index = model.index(row, col)
+            rect = view.visualRect(index)
+            if rect.isEmpty() or not viewport.intersects(rect):
+                continue
+            text = model.data(index)
+            if not isinstance(text, str) or not text:
+                continue
+            cell_font = model.data(index, Qt.ItemDataRole.FontRole)
+            metrics = QFontMetrics(cell_font) if cell_font is not None else fm
+            need = max(metrics.horizontalAdvance(line) for line in text.splitlines()) + 2 * margin
+            if model.data(index, Qt.ItemDataRole.DecorationRole) is not None:
+                need += view.iconSize().width() + 4
+            if need > rect.width():
+                out.append(
+                    {
+                        "class": type(view).__name__,
+                        "object": view.objectName(),
+                        "text": text,
+                        "need": need,
+                        "have": rect.width(),
+                    }
+                )
+    return out
 
 
 def _menus(window: QWidget) -> dict[str, Any]:

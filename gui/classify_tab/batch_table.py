@@ -226,7 +226,6 @@ class BatchTable(QTableView):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
         self.setAlternatingRowColors(True)
-        self.setWordWrap(False)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
@@ -234,8 +233,22 @@ class BatchTable(QTableView):
         header = self.horizontalHeader()
         header.setSectionResizeMode(COL_THUMB, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(COL_THUMB, THUMB_SIZE + 10)
+        # The File column fits its names (up to half the table); Top-1 takes the rest and
+        # wraps long class names onto a second line.
         header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(COL_FILE, 170)
         header.setSectionResizeMode(COL_TOP1, QHeaderView.ResizeMode.Stretch)
+        self.setWordWrap(True)
+        model.rowsInserted.connect(self._fit_file_column)
+        model.modelReset.connect(self._fit_file_column)
         header.setSectionResizeMode(COL_PROB, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_MARK, QHeaderView.ResizeMode.ResizeToContents)
+
+    def _fit_file_column(self, *_args) -> None:
+        """Widen the File column to its longest name, up to half the table's width."""
+        model = self.model()
+        metrics = self.fontMetrics()
+        names = (model.data(model.index(r, COL_FILE)) or "" for r in range(model.rowCount()))
+        need = max((metrics.horizontalAdvance(n) for n in names), default=0) + 16
+        limit = max(170, self.viewport().width() // 2)
+        self.horizontalHeader().resizeSection(COL_FILE, max(120, min(need, limit)))

@@ -59,7 +59,8 @@ class ModelPicker(QWidget):
         self.status = QLabel()
         self.status.setObjectName("modelStatus")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status.setWordWrap(True)  # two lines in a narrow window rather than cut
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
         self.progress = QProgressBar()
         self.progress.setObjectName("modelProgress")
         self.progress.setMaximumWidth(180)

@@ -248,6 +248,18 @@ class ClassifyTab(AppTab):
         self.batch.select_first_found = True
         self.batch.submit(paths)
 
+    def test_state(self) -> dict:
+        """For the real-window tests' hook: the image shown and the results table."""
+        m = self.table_model
+        return {
+            "image": self.view.name_label.text(),
+            "current": self.current_key(),
+            "idle": self.is_idle(),
+            "rows": [
+                [m.data(m.index(r, c)) for c in range(m.columnCount())] for r in range(m.rowCount())
+            ],
+        }
+
     def shutdown(self) -> None:
         for slot in self._slots():
             slot.cancel()

@@ -73,10 +73,15 @@ class ClassifyView(QWidget):
         self.unreasonable_button.setToolTip(
             "Mark this prediction as unreasonable for the report figure (U)"
         )
-        title_row = QHBoxLayout()
-        title_row.addWidget(self.name_label, 1)
-        title_row.addWidget(self.reasonable_button)
-        title_row.addWidget(self.unreasonable_button)
+        # The name gets a line of its own: beside the buttons it was cut in a narrow window.
+        title_row = QVBoxLayout()
+        title_row.setSpacing(2)
+        title_row.addWidget(self.name_label)
+        buttons_row = QHBoxLayout()
+        buttons_row.addStretch(1)
+        buttons_row.addWidget(self.reasonable_button)
+        buttons_row.addWidget(self.unreasonable_button)
+        title_row.addLayout(buttons_row)
 
         self.photo_view = PhotoView(PLACEHOLDER)
         self.photo_view.setObjectName("photoView")
@@ -141,7 +146,8 @@ class ClassifyView(QWidget):
         self.table = BatchTable(self.table_model)
         self.batch_label = QLabel("No images yet")
         self.batch_label.setObjectName("batchLabel")
-        self.batch_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.batch_label.setWordWrap(True)  # wraps at 1024 px rather than being cut
+        self.batch_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
         self.batch_label.setMinimumWidth(40)
         self.batch_progress = QProgressBar()
         self.batch_progress.setObjectName("batchProgress")

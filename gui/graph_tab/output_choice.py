@@ -15,8 +15,9 @@ class OutputChoice(QComboBox):
     def __init__(self, bridge: GraphBridge, editor: GraphEditor) -> None:
         super().__init__()
         self.setObjectName("outputChoice")
-        # A steady width: the names change with every edit, the toolbar should not jump.
-        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        # As wide as its longest choice, so "automatic (choose one)" is never cut; the
+        # width changes only when the sinks' names do.
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.setMinimumContentsLength(10)
         self.graph = bridge.graph
         self.editor = editor
@@ -56,4 +57,6 @@ class OutputChoice(QComboBox):
         index = self.findData(g.explicit_output) if g.explicit_output is not None else 0
         self.setCurrentIndex(max(0, index))
         self.blockSignals(False)
+        # A narrow window must not squeeze the combo below its text.
+        self.setMinimumWidth(self.sizeHint().width())
         self.setToolTip(g.output_problem() or TIP)
