@@ -71,7 +71,9 @@ def _text(widget: QWidget) -> str:
             doc.setHtml(widget.text())
             return doc.toPlainText()
         return widget.text()
-    if isinstance(widget, QAbstractButton | QLineEdit):
+    if isinstance(widget, QAbstractButton):
+        return widget.text().replace("&&", "\0").replace("&", "").replace("\0", "&")
+    if isinstance(widget, QLineEdit):
         return widget.text()
     if isinstance(widget, QComboBox):
         return widget.currentText()
@@ -193,6 +195,14 @@ def _clipped_cells(view: QAbstractItemView, fm: QFontMetrics) -> list[dict[str, 
             need = max(metrics.horizontalAdvance(line) for line in text.splitlines()) + 2 * margin
             if model.data(index, Qt.ItemDataRole.DecorationRole) is not None:
                 need += view.iconSize().width() + 4
+            wraps = getattr(view, "wordWrap", lambda: False)()
+            if wraps and need > rect.width():
+                # A wrapping view shows long text on more lines: cut only if they don't fit.
+                room = rect.adjusted(margin, 0, -margin, 0)
+                flags = Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft
+                tall = metrics.boundingRect(room, flags, text)
+                fits = tall.width() <= room.width() and tall.height() <= rect.height()
+                need = rect.width() if fits else need
             if need > rect.width():
                 out.append(
                     {
@@ -284,6 +294,7 @@ class TestHook(QObject):
             "tabs": lambda _r: _tabs(self.window),
             "clipped": lambda _r: clipped_texts(self.window),
             "tab_state": lambda _r: self._current_tab_state(),
+            "table": self._table,
         }
         if os.path.exists(path):
             os.unlink(path)
@@ -339,6 +350,25 @@ class TestHook(QObject):
                 if name in (w.accessibleName(), w.objectName(), _text(w)):
                     found.append(_describe(w))
         return found
+
+    def _table(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The display texts of the visible item view named ``request["name"]``, and the
+        screen rectangle of each row's first cell."""
+        for top in QApplication.topLevelWidgets():
+            for view in top.findChildren(QAbstractItemView):
+                if request["name"] in (view.objectName(), view.accessibleName()) and _visible(view):
+                    model, root = view.model(), QModelIndex()
+                    rows = range(model.rowCount(root))
+                    return {
+                        "rows": [
+                            [model.data(model.index(r, c)) for c in range(_columns(model))]
+                            for r in rows
+                        ],
+                        "rects": [
+                            _rect(view.viewport(), view.visualRect(model.index(r, 0))) for r in rows
+                        ],
+                    }
+        raise KeyError(f"no visible table named {request['name']!r}")
 
     def _current_tab_state(self) -> dict[str, Any]:
         tab = self.window.current_tab()

@@ -238,12 +238,24 @@ class CurrentImage(QObject):
         if self.tab.heat_action.isChecked() != on:
             self.tab.heat_action.setChecked(on)
         self.view.photo_view.set_heat_visible(on)
+        self.view.input_view.set_heat_visible(on)
         if on:
             self.request_heat()
 
     def _on_opacity(self, value: int) -> None:
         self.view.opacity_slider.setToolTip(f"Heat-map opacity: {value}%")
         self.view.photo_view.set_opacity(value / 100.0)
+        self.view.input_view.set_opacity(value / 100.0)
+
+    def _set_heat(self, image: QImage | None) -> None:
+        """The heat-map over the photo and, cut to the crop the model saw, over the
+        model-input picture (the map was computed for exactly that picture)."""
+        self.view.photo_view.set_heat(image)
+        crop = self.detail.crop_box if self.detail is not None else None
+        if image is not None and crop is not None:
+            left, top, right, bottom = (round(v) for v in crop)
+            image = image.copy(left, top, right - left, bottom - top)
+        self.view.input_view.set_heat(image)
 
     def request_heat(self) -> None:
         detail, model = self.detail, self.tab.models.model
@@ -253,11 +265,11 @@ class CurrentImage(QObject):
         key = (detail.key, class_index)
         cached = self._heat_cache.get(key)
         if cached is not None:
-            self.view.photo_view.set_heat(cached)
+            self._set_heat(cached)
             self._heat_status(class_index)
             self.heat_shown.emit(*key)
             return
-        self.view.photo_view.set_heat(None)
+        self._set_heat(None)
         if self._heat_pending == key and self.heat_slot.busy:
             return
         self._heat_pending = key
@@ -282,7 +294,7 @@ class CurrentImage(QObject):
             heat.key,
             heat.class_index,
         ):
-            self.view.photo_view.set_heat(image)
+            self._set_heat(image)
             self._heat_status(heat.class_index)
             self.heat_shown.emit(heat.key, heat.class_index)
 

@@ -84,6 +84,14 @@ class Marks(QObject):
         folder = self.tab._ask_export_dir()
         if folder is None:
             return
+        if not folder.exists():
+            # A folder typed in that does not exist yet is made (with its parents).
+            try:
+                folder.mkdir(parents=True)
+            except OSError as exc:
+                message = f"cannot create {folder}: {exc.strerror or exc}"
+                dialogs.show_error(self.tab, "Export failed", message)
+                return
         if not folder.is_dir():
             dialogs.show_error(self.tab, "Export failed", f"{folder} is not a folder")
             return

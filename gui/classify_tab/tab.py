@@ -34,11 +34,11 @@ from PySide6.QtGui import (
     QPixmap,
     QShowEvent,
 )
-from PySide6.QtWidgets import QFileDialog, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from gui import dialogs
+from gui import dialogs, file_dialogs
 from gui.classify_tab import jobs
-from gui.classify_tab.attack import AttackController, ask_save_path
+from gui.classify_tab.attack import AttackController
 from gui.classify_tab.batch import BatchController
 from gui.classify_tab.batch_table import REASONABLE, UNREASONABLE
 from gui.classify_tab.current import CurrentImage
@@ -255,6 +255,8 @@ class ClassifyTab(AppTab):
             "image": self.view.name_label.text(),
             "current": self.current_key(),
             "idle": self.is_idle(),
+            "heat_on_photo": self.photo_view.heat_shown(),
+            "heat_on_input": self.input_view.heat_shown(),
             "rows": [
                 [m.data(m.index(r, c)) for c in range(m.columnCount())] for r in range(m.rowCount())
             ],
@@ -361,38 +363,29 @@ class ClassifyTab(AppTab):
             event.ignore()
 
     def _ask_open_paths(self) -> list[Path]:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Open Images", self._last_folder(), _image_filter()
-        )
-        return [Path(f) for f in files]
+        settings = self.context.settings
+        return file_dialogs.open_files(self, settings, "images", "Open Images", _image_filter())
 
     def _ask_open_folder(self) -> Path | None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Open Folder of Images", self._last_folder()
-        )
-        return Path(folder) if folder else None
+        settings = self.context.settings
+        return file_dialogs.open_folder(self, settings, "images", "Open Folder of Images")
 
     def _ask_export_dir(self) -> Path | None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Export Report Figures To", self._last_folder()
-        )
-        return Path(folder) if folder else None
+        settings = self.context.settings
+        return file_dialogs.open_folder(self, settings, "report", "Export Report Figures To")
 
     def _ask_weights_path(self, arch_title: str) -> Path | None:
-        path, _ = QFileDialog.getOpenFileName(
+        return file_dialogs.open_file(
             self,
+            self.context.settings,
+            "weights",
             f"Weights File for {arch_title}",
-            self._last_folder(),
             "PyTorch weights (*.pth *.pt *.bin *.ckpt);;All files (*)",
         )
-        return Path(path) if path else None
 
     def _ask_save_path(self, title: str, name: str) -> Path | None:
-        return ask_save_path(self, title, self._last_folder(), name)
-
-    def _last_folder(self) -> str:
-        paths = self.recent.paths()
-        return str(paths[0].parent) if paths else str(Path.home())
+        settings = self.context.settings
+        return file_dialogs.save_file(self, settings, "figure", title, name, "PNG images (*.png)")
 
     def open_images(self) -> None:
         paths = self._ask_open_paths()

@@ -450,6 +450,12 @@ class FanoutItem(QGraphicsRectItem):
         self.setZValue(3)
         self.setVisible(False)
 
+    def scene_label_rect(self) -> QRectF:
+        """The sum's box in scene coordinates (empty when there is none)."""
+        if not self.text or not self.isVisible():
+            return QRectF()
+        return self.mapRectToScene(self._rect)
+
     def set_text(self, text: str) -> None:
         if text == self.text:
             return
@@ -516,17 +522,34 @@ class EdgeItem(QGraphicsPathItem):
         self._shape = None
         self._place_label()
 
-    def _place_label(self) -> None:
+    def _place_label(self, avoid: list[QRectF] | None = None) -> None:
         if not self.label:
             self._label_rect = QRectF()
         else:
             w = _edge_metrics().horizontalAdvance(self.label) + 8
-            mid = self._path.pointAtPercent(0.5)
-            self._label_rect = QRectF(mid.x() - w / 2, mid.y() - 9, w, 18)
+            # The middle of the curve, or further along it when that spot is taken by
+            # a fan-out sum or another edge's label.
+            for percent in (0.5, 0.35, 0.65, 0.25, 0.75, 0.5):
+                mid = self._path.pointAtPercent(percent)
+                rect = QRectF(mid.x() - w / 2, mid.y() - 9, w, 18)
+                if not avoid or not any(rect.intersects(r) for r in avoid):
+                    break
+            self._label_rect = rect
         bounds = QPainterPath(self._path)
         if not self._label_rect.isEmpty():
             bounds.addRect(self._label_rect)
         self.setPath(bounds)
+
+    def label_rect(self) -> QRectF:
+        """Where the label is drawn (scene coordinates; empty without a label)."""
+        return QRectF(self._label_rect)
+
+    def place_label_avoiding(self, taken: list[QRectF]) -> None:
+        """Move the label off ``taken`` rectangles (scene coordinates) if it can."""
+        if self.label:
+            self._shape = None
+            self._place_label(taken)
+            self.update()
 
     def set_label(self, text: str, colour: QColor, tooltip: str) -> None:
         if text != self.label or colour != self.label_colour:

@@ -279,6 +279,18 @@ class GraphScene(QGraphicsScene):
                     theme.FORWARD,
                     f"{src.name} → {dst.name}.{dst.port_names[edge.port]} (not computed yet)",
                 )
+        if len(self.edges) <= 300:  # quadratic; big graphs are read zoomed in anyway
+            self._untangle_labels()
+
+    def _untangle_labels(self) -> None:
+        """Edge labels step aside from fan-out sums and from each other."""
+        taken = [f.scene_label_rect() for f in self.fanouts.values()]
+        taken = [r for r in taken if not r.isEmpty()]
+        for item in self.edges.values():
+            if not item.label:
+                continue
+            item.place_label_avoiding(taken)
+            taken.append(item.label_rect())
 
     def _update_fanout(self, node_id: str, hidden: bool) -> None:
         fan = self.fanouts.get(node_id)
@@ -340,11 +352,15 @@ class GraphScene(QGraphicsScene):
         return [i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)]
 
     def items_rect(self) -> QRectF:
-        """What "fit" shows: the visible nodes and closed groups (``member_ids``)."""
+        """What "fit" and exports show: the visible nodes and closed groups
+        (``member_ids``), with what hangs off a node (fan-out sums, ports), so a wide sum
+        is never cut at the edge."""
         rect = QRectF()
         for item in self.items():
             if (isinstance(item, NodeItem) or hasattr(item, "member_ids")) and item.isVisible():
                 rect = rect.united(item.sceneBoundingRect())
+                if isinstance(item, NodeItem):
+                    rect = rect.united(item.mapRectToScene(item.childrenBoundingRect()))
         return rect
 
     # -- port dragging -------------------------------------------------------------------

@@ -377,6 +377,8 @@ class GraphTab(AppTab):
         self.practice_panel.next_requested.connect(self.steps.step_backward)
         self.practice_panel.tolerance_changed.connect(self.set_practice_tolerance)
         self.practice_panel.tries_changed.connect(self.set_practice_tries)
+        # Practice on or off changes what the step panel may say ("what is dL/dp?").
+        self.practice.changed.connect(self.step_info.refresh)
 
     # ------------------------------------------------------------------ AppTab
     def menu_actions(self, menu: str) -> list[QAction | None]:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import dialogs, file_dialogs
 from gui.jobs import Progress, Result, with_progress
 from gui.tab_base import AppContext
 from gui.worker import GeneratorWorker
@@ -38,6 +40,15 @@ KINDS = (
     ("folder", "Image folder"),
 )
 _SETTINGS_KEY = "mlp/data/{kind}"
+
+
+def looks_like_image_folder(folder: Path) -> bool:
+    """``folder/train/<class>/`` with at least one class folder (CIFAR's batches are files)."""
+    train = folder / "train"
+    try:
+        return train.is_dir() and any(p.is_dir() for p in train.iterdir())
+    except OSError:
+        return False
 
 
 def spec_for(kind: str, folder: Path | None) -> str | None:
@@ -71,6 +82,7 @@ class DatasetPanel(QWidget):
         self.dataset = None
         self._dataset_spec: str | None = None
         self._folders: dict[str, Path | None] = {kind: None for kind, _ in KINDS}
+        self._last_kind = KINDS[0][0]
         self._worker: GeneratorWorker | None = None
         self._job = ""
         self._probe_pending = False
@@ -204,13 +216,30 @@ class DatasetPanel(QWidget):
     # -- actions ---------------------------------------------------------------------
     def choose_folder(self) -> None:
         folder = self._ask_folder()
-        if folder:
-            self.set_source(self.kind(), folder)
+        if not folder:
+            return
+        kind = self.kind()
+        if kind != "folder" and looks_like_image_folder(Path(folder)):
+            title = dict(KINDS)[kind]
+            answer = dialogs.ask(
+                self,
+                "An image folder",
+                f"{folder} is laid out as an image folder (train/<class>/ with pictures), "
+                f"not as {title}'s files.\n\nUse it as an Image folder dataset?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.Yes,
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                kind = "folder"
+        self.set_source(kind, folder)
 
     def _ask_folder(self) -> str:
         """The folder dialog (tests monkeypatch this)."""
-        start = str(self.folder() or Path.home())
-        return QFileDialog.getExistingDirectory(self, "Choose the dataset folder", start)
+        start = self.folder() or file_dialogs.start_folder(self.context.settings, "dataset")
+        folder = QFileDialog.getExistingDirectory(self, "Choose the dataset folder", str(start))
+        if folder:
+            file_dialogs.remember(self.context.settings, "dataset", folder)
+        return folder
 
     def probe(self) -> None:
         spec = self.spec()
@@ -353,6 +382,13 @@ class DatasetPanel(QWidget):
 
     # -- display ---------------------------------------------------------------------
     def _on_kind_changed(self, _index: int) -> None:
+        # A folder chosen for the previous kind comes along when the new kind has none:
+        # switching the combo must not forget it.
+        previous = self._folders.get(self._last_kind)
+        if self.folder() is None and previous is not None:
+            self._folders[self.kind()] = previous
+            self._remember(self.kind())
+        self._last_kind = self.kind()
         self._on_source_changed()
 
     def _on_source_changed(self) -> None:
@@ -447,6 +483,7 @@ class DatasetPanel(QWidget):
         self.kind_combo.blockSignals(True)
         self.kind_combo.setCurrentIndex(index)
         self.kind_combo.blockSignals(False)
+        self._last_kind = self.kind()
 
     def start_probe(self) -> None:
         """The first probe, once the tab is built (keeps the constructor light); nothing

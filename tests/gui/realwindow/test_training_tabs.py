@@ -1,0 +1,106 @@
+"""The training tabs in a real window: a numpy-net run started and stopped with the mouse,
+and a CNN architecture made invalid and fixed again (issue 13)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from tests.gui.realwindow.driver import App, wait_until
+
+
+def tiny_folder(root: Path) -> Path:
+    """An image-folder dataset: train/ and test/ with two classes of 16x16 pictures."""
+    for split, n in (("train", 40), ("test", 8)):
+        for name, colour in (("cat", (200, 60, 60)), ("dog", (60, 60, 200))):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(n):
+                shade = tuple(max(0, min(255, c + (i * 7) % 50 - 25)) for c in colour)
+                Image.new("RGB", (16, 16), shade).save(folder / f"{i}.png")
+    return root
+
+
+def set_field(app: App, name: str, text: str) -> None:
+    app.click_widget(name)
+    app.key("ctrl+a")
+    app.type(text)
+    app.key("Tab")
+
+
+def enabled(app: App, name: str) -> bool:
+    return app.widget(name)["enabled"]
+
+
+def test_numpy_net_run_started_and_stopped_with_the_mouse(start_app, tmp_path: Path):
+    data = tiny_folder(tmp_path / "tiny")
+    app = start_app("--tab", "mlp", "--open", str(data))
+    wait_until(lambda: "Found" in app.widget("datasetStatus")["text"], 20, "the folder found")
+    # Slow enough steps (a wide hidden layer) that the run is still going when Stop is
+    # clicked, without flooding the window with events.
+    set_field(app, "field_num_epochs", "500")
+    set_field(app, "field_num_train", "60")
+    set_field(app, "field_batch_size", "32")
+    set_field(app, "field_hidden_dim", "4000")
+    wait_until(lambda: enabled(app, "startButton"), 10, "Start enabled")
+    app.click_widget("startButton")
+    wait_until(lambda: enabled(app, "stopButton"), 30, "the run started")
+    wait_until(lambda: app.query("table", name="runsTable")["rows"], 10, "the run listed")
+    app.click_widget("stopButton")
+    wait_until(lambda: enabled(app, "startButton"), 30, "the run stopped")
+    rows = app.query("table", name="runsTable")["rows"]
+    assert len(rows) == 1
+    assert "stop" in " ".join(str(c) for c in rows[0]).lower(), rows
+    assert not enabled(app, "stopButton")
+    assert not app.state()["errors"]
+
+
+def test_cnn_architecture_made_invalid_and_fixed(start_app):
+    app = start_app("--tab", "cnn")
+    wait_until(lambda: enabled(app, "startButton"), 30, "Start enabled with the preset")
+    table = wait_until(lambda: app.query("table", name="cnnLayerTable"), 10, "the layers")
+    flatten = next(i for i, row in enumerate(table["rows"]) if "Flatten" in str(row))
+    app.click_rect(table["rects"][flatten])
+    app.click_widget("Remove")
+    # Without Flatten the first Linear gets a 4-D input: flagged, Start disabled.
+    error = wait_until(lambda: app.widget("cnnArchError")["text"], 10, "the error shown")
+    assert "Linear" in error, error
+    assert not enabled(app, "startButton")
+    app.key("ctrl+z")
+    wait_until(lambda: enabled(app, "startButton"), 10, "Start enabled again after undo")
+    rows = app.query("table", name="cnnLayerTable")["rows"]
+    assert any("Flatten" in str(r) for r in rows)
+    assert not [w for w in app.query("widgets", name="cnnArchError") if w["visible"] and w["text"]]
+
+
+def test_defect3_an_image_folder_chosen_for_cifar10_is_offered_as_one_and_kept(
+    start_app, tmp_path: Path
+):
+    data = tiny_folder(tmp_path / "cifar-jpegs")
+    app = start_app("--tab", "mlp")
+    assert app.widget("datasetKind")["text"] == "CIFAR-10"
+    app.click_widget("chooseFolder")
+    wait_until(
+        lambda: any(w["class"] == "QFileDialog" for w in app.state()["windows"]), 10, "dialog"
+    )
+    app.type(str(data))
+    app.key("Return")
+    question = wait_until(
+        lambda: next((w for w in app.state()["windows"] if w["title"] == "An image folder"), 0),
+        10,
+        "the offer to switch",
+    )
+    assert "image folder" in question["text"]
+    app.key("Return")  # Yes is the default
+    wait_until(lambda: app.widget("datasetKind")["text"] == "Image folder", 10, "switched")
+    wait_until(lambda: "Found" in app.widget("datasetStatus")["text"], 20, "the folder found")
+    # Switching the Dataset combo keeps the chosen folder.
+    app.click_widget("datasetKind")
+    app.key("Escape")
+    app.key("Up")
+    wait_until(lambda: app.widget("datasetKind")["text"] == "Fashion-MNIST", 10, "Fashion")
+    assert app.widget("datasetWhere")["text"] == str(data)
+    app.key("Down")
+    wait_until(lambda: "Found" in app.widget("datasetStatus")["text"], 20, "found again")
+    assert app.widget("datasetWhere")["text"] == str(data)
