@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QFileDialog
 
 from gui import dialogs
 from gui.classify_tab import backend, lab_jobs
@@ -261,11 +260,3 @@ class AttackController(QObject):
             dialogs.show_error(self.tab, "Not saved", f"cannot write {path}: {exc.strerror or exc}")
             return
         self.tab.status_message.emit(f"Wrote {written}", 8000)
-
-
-def ask_save_path(parent, title: str, folder: str, name: str) -> Path | None:
-    """A save dialog for a PNG file (``None`` when cancelled)."""
-    path, _ = QFileDialog.getSaveFileName(
-        parent, title, str(Path(folder) / name), "PNG images (*.png)"
-    )
-    return Path(path) if path else None
