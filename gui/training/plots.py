@@ -71,6 +71,7 @@ class LivePlot(QWidget):
 
         self.x_axis_item = _IntegerAxis("bottom")
         self.plot_widget = _TimedPlotWidget(background="w", axisItems={"bottom": self.x_axis_item})
+        self.plot_widget.setObjectName("plotArea")  # what an export shows (real-window tests)
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
         self.plot_item.showGrid(x=True, y=True, alpha=0.25)
         self.plot_item.setMenuEnabled(True)
