@@ -7,9 +7,11 @@ drags, window resizes), as a person's would.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +24,15 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TOOLS = ("Xvfb", "xdotool", "openbox")
 SCREEN = (1920, 1200)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: end when the test process dies (a killed pytest must not
+    leave Xvfb, openbox or the app running)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def missing_tools() -> list[str]:
@@ -46,6 +57,7 @@ class XServer:
                 "-noreset",
             ],
             pass_fds=(write_fd,),
+            preexec_fn=_die_with_parent,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -61,6 +73,7 @@ class XServer:
         self.wm = subprocess.Popen(
             ["openbox", "--sm-disable"],
             env=self.env,
+            preexec_fn=_die_with_parent,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -148,6 +161,7 @@ class App:
             [sys.executable, str(PROJECT_ROOT / "main.py"), "gui", "--size", size, *args],
             env=env,
             cwd=str(self.home),
+            preexec_fn=_die_with_parent,
             stdout=subprocess.DEVNULL,
             stderr=self.stderr_path.open("w"),
         )
