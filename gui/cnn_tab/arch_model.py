@@ -208,7 +208,9 @@ class ArchitectureModel(QAbstractTableModel):
             return
         new = list(self._layers)
         new[row] = dataclasses.replace(layer, **{name: value})
-        self.set_layers(new, f"Change {type(layer).__name__} {name}", merge_key=(row, name))
+        # The undo menu reads "Undo Change Conv2d kernel size", not the field's own name.
+        words = name.replace("_", " ")
+        self.set_layers(new, f"Change {type(layer).__name__} {words}", merge_key=(row, name))
 
     def replace_all(self, layers: Sequence[LayerSpec], name: str, text: str) -> None:
         """Load a preset or a file as one undoable edit."""

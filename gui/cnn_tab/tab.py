@@ -179,9 +179,9 @@ class CnnTab(ArchitectureFiles, TrainingTab):
         self.save_arch_action = action("Save Architecture As…", self.save_architecture, "Ctrl+S")
         self.export_source_action = action("Export as PyTorch Source…", self.export_source)
         self.copy_source_action = action("Copy PyTorch Source", self.copy_source)
-        self.undo_action = self.arch_model.undo_stack.createUndoAction(self, "&Undo layer edit")
+        self.undo_action = self.arch_model.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
-        self.redo_action = self.arch_model.undo_stack.createRedoAction(self, "&Redo layer edit")
+        self.redo_action = self.arch_model.undo_stack.createRedoAction(self, "&Redo")
         self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
         for a in (self.undo_action, self.redo_action):
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)

@@ -139,25 +139,25 @@ def parse_field(name: str, value: Any) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         if spec.optional:
             return None
-        raise ConfigError(f"{spec.name} needs a value")
+        raise ConfigError(f"{spec.label} needs a value")
     if isinstance(value, bool):
-        raise ConfigError(f"{spec.name} must be a number, got {value!r}")
+        raise ConfigError(f"{spec.label} must be a number, got {value!r}")
     if isinstance(value, str):
         text = value.strip()
         try:
             number = float(text)
         except ValueError:
-            raise ConfigError(f"{spec.name} must be a number, got {text!r}") from None
+            raise ConfigError(f"{spec.label} must be a number, got {text!r}") from None
     else:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{spec.name} must be a number, got {value!r}") from None
+            raise ConfigError(f"{spec.label} must be a number, got {value!r}") from None
     if not math.isfinite(number):
-        raise ConfigError(f"{spec.name} must be a finite number, got {value!r}")
+        raise ConfigError(f"{spec.label} must be a finite number, got {value!r}")
     if spec.kind is int:
         if number != int(number):
-            raise ConfigError(f"{spec.name} must be a whole number, got {value!r}")
+            raise ConfigError(f"{spec.label} must be a whole number, got {value!r}")
         result: Any = int(number)
         if isinstance(value, str) and "e" not in value.lower() and "." not in value:
             result = int(value.strip())  # exact for huge integers
@@ -169,7 +169,7 @@ def parse_field(name: str, value: Any) -> Any:
         lo = "[" if spec.min_inclusive else "("
         hi = "]" if spec.max_inclusive else ")"
         raise ConfigError(
-            f"{spec.name} must be in {lo}{spec.minimum:g}, {spec.maximum:g}{hi}, got {value!r}"
+            f"{spec.label} must be in {lo}{spec.minimum:g}, {spec.maximum:g}{hi}, got {value!r}"
         )
     return result
 

@@ -149,7 +149,7 @@ def test_case10_invalid_fields_keep_start_disabled(tab):
         assert not tab.controls.start_button.isEnabled()
         assert name in tab.form.errors()
         assert "border" in tab.form.edits[name].styleSheet()
-    assert "batch_size" in tab.controls.start_button.toolTip()
+    assert "Batch size" in tab.controls.start_button.toolTip()  # its label, not batch_size
     tab.controls.start_button.click()
     assert len(tab.runs) == 0 and not tab.is_training()
     tab.form.set_field("batch_size", "20")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 
 import numpy as np
 import pytest
 
 from nets.errors import ConfigError, ResourceError
+from nets.mlp.config import FIELDS
 from nets.mlp.train import (
     PRESETS,
     TrainConfig,
@@ -194,8 +196,11 @@ def test_overfit_preset_memorises_a_small_subset() -> None:
     ],
 )
 def test_bad_field_values_are_refused(name: str, text: str) -> None:
-    with pytest.raises(ConfigError, match=name):
+    # Issue 13, defect 15: the message names the field as the form does, never its
+    # internal name ("Learning rate must be a number", not "learning_rate ...").
+    with pytest.raises(ConfigError, match=re.escape(FIELDS[name].label)) as info:
         parse_field(name, text)
+    assert re.search(rf"\b{name}\b", str(info.value)) is None
 
 
 def test_field_parsing_accepts_whole_floats_and_empty_num_train() -> None:
@@ -209,7 +214,7 @@ def test_field_parsing_accepts_whole_floats_and_empty_num_train() -> None:
 def test_bad_config_raises_before_any_event() -> None:
     bad = TrainConfig.__new__(TrainConfig)
     object.__setattr__(bad, "__dict__", {**SMALL.__dict__, "batch_size": 0})
-    with pytest.raises(ConfigError, match="batch_size"):
+    with pytest.raises(ConfigError, match="Batch size"):
         next(iter(train(bad, blobs())))
 
 
