@@ -113,7 +113,7 @@ class InsideView(QWidget):
         self.status = QLabel("Turn on internals (sampled every K steps) and start a run.")
         self.status.setObjectName("insideStatus")
         self.status.setWordWrap(True)
-        top = QHBoxLayout()
+        top = self.toolbar = QHBoxLayout()
         run_label = QLabel("&Run")
         run_label.setBuddy(self.run_combo)
         what_label = QLabel("&Histograms of")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 
 from gui.training.coach_view import FindingMarkers, FindingsView
@@ -80,8 +81,6 @@ def test_findings_list_applies_the_selected_suggestion(qtbot) -> None:
     assert blocker.args == [{"lr": 0.001}]
     view.list.setCurrentRow(0)  # the newest, which has nothing to apply
     assert not view.apply_button.isEnabled()
-    import pyqtgraph as pg
-
     plot = pg.PlotItem()
     markers = FindingMarkers(plot, runs)
     markers.add_advice(run.run_id, advice)
@@ -108,3 +107,46 @@ def test_lr_finder_view_marks_and_copies_the_suggestion(qtbot) -> None:
     with qtbot.waitSignal(view.lr_chosen) as blocker:
         view.use_button.click()
     assert blocker.args[0] == pytest.approx(result.suggested_lr, rel=0.05)
+
+
+def test_insight_panel_routes_events_and_runs_the_range_test(qtbot) -> None:
+    from gui.training.insight import InsightPanel
+    from gui.worker import WorkerRegistry
+
+    runs = RunsModel()
+    workers = WorkerRegistry()
+    panel = InsightPanel(runs, workers)
+    qtbot.addWidget(panel)
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    panel.attach_loss_plot(plot.getPlotItem())
+    run = runs.add_run("run 1", {})
+    for event in _samples():
+        panel.on_event(run.run_id, event)
+    advice = Advice("dead_relu", 10, {"curve": "dead_relu", "layer": "relu1"}, "dead", {"lr": 0.01})
+    panel.on_event(run.run_id, advice)
+    assert len(panel.inside.series[run.run_id]) == 7
+    assert panel.findings.list.count() == 1
+    assert panel.markers.markers[run.run_id][0].value() == 10
+    assert panel.internals_every() == 50
+    with qtbot.waitSignal(panel.apply_requested) as blocker:
+        panel.findings.apply_button.click()
+    assert blocker.args == [{"lr": 0.01}]
+
+    w = [4.0]
+
+    def step(lr: float) -> float:
+        loss = w[0] ** 2
+        w[0] -= lr * 2 * w[0]
+        return loss
+
+    panel.set_lr_finder(lambda: lambda token: iter([range_test(step, steps=60)]))
+    panel.run_lr_finder()
+    qtbot.waitUntil(lambda: panel.lr_finder.result is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: panel._lr_worker is None, timeout=10_000)
+    with qtbot.waitSignal(panel.lr_chosen) as chosen:
+        panel.lr_finder.use_button.click()
+    assert chosen.args[0] == pytest.approx(panel.lr_finder.result.suggested_lr, rel=0.05)
+    panel.set_lr_finder(lambda: "load a dataset first")
+    panel.run_lr_finder()
+    assert panel.lr_finder.message.text() == "load a dataset first"

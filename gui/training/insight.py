@@ -1,0 +1,144 @@
+"""Everything a training tab shows about the inside of its runs, in one panel.
+
+``InsightPanel(runs, workers)`` holds the Inside view and the coach's findings side by side
+("Inside" tab) and the learning-rate range test ("LR finder" tab). A tab wires it with:
+
+- ``panel.on_event(run_id, event)`` for every training event of a run (it keeps the
+  ``Internals`` and ``Advice`` ones; the others are ignored);
+- ``panel.attach_loss_plot(plot_item)``: findings are marked on the loss plot, and a
+  click there shows every histogram at that step;
+- ``panel.internals_every()`` when it starts a run (the K of the spin box; 0: off);
+- ``panel.set_lr_finder(factory)``: ``factory()`` returns a ``GeneratorFactory`` that
+  yields one ``nets.lr_find.RangeTest`` for the form's current settings, or a string
+  saying why it cannot run now;
+- the signals ``apply_requested(dict)`` (a finding's suggestion) and ``lr_chosen(float)``
+  (a range test's), for the tab to put into its form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QSpinBox, QSplitter, QTabWidget, QWidget
+
+from gui.training.coach_view import FindingMarkers, FindingsView
+from gui.training.inside import InsideView
+from gui.training.lr_finder_view import LrFinderView
+from gui.training.runs import RunsModel
+from gui.worker import GeneratorFactory, WorkerRegistry
+from nets.internals import DEFAULT_EVERY
+from nets.lr_find import RangeTest
+from nets.training import Advice, Internals
+
+LrFinderFactory = Callable[[], GeneratorFactory | str]
+
+
+class InsightPanel(QTabWidget):
+    """The Inside view with the findings beside it, and the LR finder."""
+
+    apply_requested = Signal(dict)
+    lr_chosen = Signal(float)
+
+    def __init__(
+        self, runs: RunsModel, workers: WorkerRegistry, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("insightPanel")
+        self.runs = runs
+        self.workers = workers
+        self.inside = InsideView(runs)
+        self.findings = FindingsView(runs)
+        self.lr_finder = LrFinderView()
+        self.markers: FindingMarkers | None = None
+        self._lr_factory: LrFinderFactory | None = None
+        self._lr_worker: Any = None
+
+        self.every_spin = QSpinBox()
+        self.every_spin.setRange(0, 100_000)
+        self.every_spin.setValue(DEFAULT_EVERY)
+        self.every_spin.setSpecialValueText("off")
+        self.every_spin.setToolTip(
+            "Sample every layer's activations, gradients and weights every K steps of the "
+            f"next run (0: off). {DEFAULT_EVERY} costs under 3% of an epoch."
+        )
+        every_label = QLabel("Sample every")
+        every_label.setBuddy(self.every_spin)
+        self.inside.toolbar.insertWidget(0, self.every_spin)
+        self.inside.toolbar.insertWidget(0, every_label)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.inside)
+        split.addWidget(self.findings)
+        split.setSizes([900, 300])
+        self.addTab(split, "&Inside")
+        self.addTab(self.lr_finder, "&LR finder")
+
+        self.findings.apply_requested.connect(self.apply_requested)
+        self.findings.finding_selected.connect(self._show_finding)
+        self.lr_finder.lr_chosen.connect(self.lr_chosen)
+        self.lr_finder.run_requested.connect(self.run_lr_finder)
+        self.lr_finder.run_button.setEnabled(False)
+
+    # -- wiring --------------------------------------------------------------------------
+
+    def on_event(self, run_id: int, event: Any) -> None:
+        if isinstance(event, Internals):
+            self.inside.add_internals(run_id, event)
+        elif isinstance(event, Advice):
+            self.findings.add_advice(run_id, event)
+            if self.markers is not None:
+                self.markers.add_advice(run_id, event)
+
+    def attach_loss_plot(self, plot_item: pg.PlotItem) -> None:
+        self.markers = FindingMarkers(plot_item, self.runs)
+        scene = plot_item.scene()
+        if scene is not None:
+            scene.sigMouseClicked.connect(lambda ev, p=plot_item: self._on_loss_click(p, ev))
+
+    def internals_every(self) -> int:
+        return int(self.every_spin.value())
+
+    def set_lr_finder(self, factory: LrFinderFactory) -> None:
+        self._lr_factory = factory
+        self.lr_finder.run_button.setEnabled(True)
+
+    # -- the range test ------------------------------------------------------------------
+
+    def run_lr_finder(self) -> None:
+        if self._lr_factory is None or self._lr_worker is not None:
+            return
+        job = self._lr_factory()
+        if isinstance(job, str):
+            self.lr_finder.set_failed(job)
+            return
+        self.lr_finder.set_running()
+        worker = self.workers.start(job, name="lr-find")
+        self._lr_worker = worker
+        worker.item.connect(self._on_lr_item)
+        worker.failed.connect(lambda message, _tb: self.lr_finder.set_failed(f"error: {message}"))
+        worker.done.connect(self._on_lr_done)
+
+    def _on_lr_item(self, item: object) -> None:
+        if isinstance(item, RangeTest):
+            self.lr_finder.set_result(item)
+
+    def _on_lr_done(self, status: str) -> None:
+        self._lr_worker = None
+        if status == "cancelled":
+            self.lr_finder.set_failed("The range test was cancelled.")
+        self.lr_finder.run_button.setEnabled(True)
+
+    # -- clicks --------------------------------------------------------------------------
+
+    def _on_loss_click(self, plot_item: pg.PlotItem, event: Any) -> None:
+        if not plot_item.sceneBoundingRect().contains(event.scenePos()):
+            return
+        step = plot_item.vb.mapSceneToView(event.scenePos()).x()
+        self.inside.select_step(step)
+
+    def _show_finding(self, run_id: int, step: int) -> None:
+        self.inside.select_run(run_id)
+        self.inside.select_step(step)
