@@ -6,7 +6,8 @@
   trainer's own ``elapsed`` (training only) and by this process's CPU time. Per pair the
   ratio on/off; the figure is the median ratio, with the spread of the pairs as noise.
   The numpy net trains the ``tuned`` preset on CIFAR-10 (the JPEG folder), the CNN the
-  ``default`` preset on Fashion-MNIST, each for EPOCHS epochs of the full training split.
+  ``default`` preset on Fashion-MNIST, each for EPOCHS epochs of the full training split
+  (``--cnn-train N``: of its first N images, on a loaded machine).
 - What the healthy presets report: every Advice of the "on" runs.
 - GUI stall (target < 50 ms): the Inside view fed with the real samples of a CNN run
   (a dozen layers), one sample every 20 ms while a 5 ms QTimer probe records the longest
@@ -226,6 +227,13 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2, help="CNN torch threads")
+    parser.add_argument(
+        "--cnn-train",
+        type=int,
+        default=0,
+        help="train the CNN on the first N images only (0: all); fewer steps per epoch "
+        "keeps the step-1 sample, so the overhead reads higher, not lower",
+    )
     parser.add_argument("--skip", nargs="*", default=(), choices=("mlp", "cnn", "gui", "lr"))
     parser.add_argument("--train-check", action="store_true")
     args = parser.parse_args()
@@ -247,6 +255,13 @@ def main() -> int:
 
         torch.set_num_threads(args.threads)
         fashion = load_dataset(FASHION)
+        if args.cnn_train:
+            fashion = dataclasses.replace(
+                fashion,
+                X_train=fashion.X_train[: args.cnn_train],
+                y_train=fashion.y_train[: args.cnn_train],
+            )
+            figures["cnn_train_images"] = args.cnn_train
         print("cnn default on Fashion-MNIST", flush=True)
         n = args.pairs if "cnn" not in args.skip else 1
         figures["cnn"] = pairs(cnn_runs(fashion, DEFAULT_EVERY, args.epochs, args.threads), n)

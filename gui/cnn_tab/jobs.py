@@ -140,6 +140,31 @@ def training_job(
     return factory
 
 
+def lr_find_job(
+    choice: DataChoice,
+    cached: Any | None,
+    arch: Sequence[Any],
+    config: Any,
+) -> Callable[[Any], Iterator[Any]]:
+    """A worker factory: load the data (unless cached), then yield the learning-rate
+    range test's ``RangeTest`` (``nets.lr_find``) for ``arch`` and ``config``."""
+
+    def factory(token) -> Iterator[Any]:
+        prepare_torch()
+        from nets.lr_find import cnn_range_test
+
+        dataset = None
+        for item in _dataset(choice, cached, token):
+            if isinstance(item, DataReady):
+                dataset = item.dataset
+            yield item
+        if dataset is None or token():
+            return
+        yield cnn_range_test(arch, subset_for_training(dataset, choice), config, cancel=token)
+
+    return factory
+
+
 def pick_gallery(
     labels: np.ndarray, predictions: np.ndarray, size: int, seed: int = 0
 ) -> np.ndarray:

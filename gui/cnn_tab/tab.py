@@ -11,6 +11,7 @@ by the jobs, in the worker thread, never by the tab's constructor.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from gui.cnn_tab.inspect_view import InspectView
 from gui.cnn_tab.results_panel import ResultsPanel
 from gui.cnn_tab.settings_panel import SettingsPanel
 from gui.tab_base import AppContext
+from gui.training import insight
 from gui.training.run_files import LoadedRun
 from gui.training.runs import Run, format_percent
 from gui.training.tab import RunPlan, RunState, TrainingTab
@@ -157,6 +159,10 @@ class CnnTab(ArchitectureFiles, TrainingTab):
         self._build_actions()
         self._connect()
         self.finish_layout(left, (470, 800))
+        self.insight = insight.install(self)
+        self.insight.apply_requested.connect(self._apply_suggestion)
+        self.insight.lr_chosen.connect(lambda lr: self._apply_suggestion({"lr": lr}))
+        self.insight.set_lr_finder(self._lr_find_job, self._on_lr_find_item)
         # "Inspect": a trained network opened up (issue 16; gui/cnn_tab/inspect_view.py).
         self.inspect = InspectView(context, self.runs, self._cached_dataset, self.is_busy)
         self.inspect.status_message.connect(self.status_message)
@@ -345,9 +351,39 @@ class CnnTab(ArchitectureFiles, TrainingTab):
             self.status_message.emit(item.dataset.skipped_summary, 8000)
 
     # -- training --------------------------------------------------------------------
+    def _apply_suggestion(self, suggest: dict) -> None:
+        """A coach's (or the range test's) suggestion into the settings, for a new run."""
+        known = {f.name for f in dataclasses.fields(self.settings_panel.config())}
+        changes = {k: v for k, v in suggest.items() if k in known}
+        if changes:
+            self.settings_panel.set_config(
+                dataclasses.replace(self.settings_panel.config(), **changes)
+            )
+            self._revalidate()
+            self.say("Suggestion applied to the settings: press Start for a new run.")
+
+    def _lr_find_job(self):
+        """The range test for the current data, architecture and settings (or why not)."""
+        problems = self.start_problems()
+        if problems:
+            return problems[0]
+        choice = self.data_panel.choice()
+        return jobs.lr_find_job(
+            choice,
+            self._cached_dataset(choice),
+            tuple(self.arch_model.layers),
+            self.settings_panel.config(),
+        )
+
+    def _on_lr_find_item(self, item: object) -> None:
+        if isinstance(item, jobs.DataReady):
+            self._keep_dataset(item)
+
     def plan_run(self, source: Run | None) -> RunPlan:
         choice = self.data_panel.choice()
-        config = self.settings_panel.config()
+        config = dataclasses.replace(
+            self.settings_panel.config(), internals_every=self.insight.internals_every()
+        )
         layers = tuple(self.arch_model.layers)
         settings = {
             "arch": self.arch_model.name or "custom",

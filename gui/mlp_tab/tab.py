@@ -30,10 +30,11 @@ from gui.mlp_tab.analysis import (
     first_layer_images,
 )
 from gui.mlp_tab.data_panel import DatasetPanel
-from gui.mlp_tab.form import FIELD_ORDER, HyperparameterForm
+from gui.mlp_tab.form import FIELD_ORDER, HyperparameterForm, format_value
 from gui.mlp_tab.gradcheck_panel import GradcheckPanel
 from gui.mlp_tab.views import MlpViews
 from gui.tab_base import AppContext
+from gui.training import insight
 from gui.training.run_files import LoadedRun
 from gui.training.runs import Run, format_percent
 from gui.training.tab import DEFERRED, RunPlan, RunState, TrainingTab
@@ -150,6 +151,10 @@ class MlpTab(TrainingTab):
         self.data_panel.message.connect(lambda text: self.status_message.emit(text, 6000))
         self.continue_button.clicked.connect(self.train_further)
         self.finish_layout(scroll)
+        self.insight = insight.install(self)
+        self.insight.apply_requested.connect(self._apply_suggestion)
+        self.insight.lr_chosen.connect(lambda lr: self._apply_suggestion({"learning_rate": lr}))
+        self.insight.set_lr_finder(self._lr_find_job)
         # The first probe after the constructor returns: keeps building the tab light.
         QTimer.singleShot(0, self.data_panel.start_probe)
 
@@ -273,8 +278,33 @@ class MlpTab(TrainingTab):
         if self.model_of(run) is not None and not self.is_training():
             self.request_run(run.run_id)
 
-    def plan_run(self, source: Run | None) -> RunPlan | object:
+    def _apply_suggestion(self, suggest: dict) -> None:
+        """A coach's (or the range test's) suggestion into the form, for a new run."""
+        from nets.mlp.config import FIELDS
+
+        for name, value in suggest.items():
+            if name in FIELDS and name in self.form.edits:
+                self.form.set_field(name, format_value(value))
+        self.say("Suggestion applied to the form: press Start for a new run.")
+
+    def _lr_find_job(self):
+        """The range test for the form's settings on the loaded dataset (or why not)."""
+        from nets.lr_find import mlp_range_test
+
+        if not self.form.is_valid():
+            return "Fix the form first."
+        dataset = self._current_dataset()
+        if dataset is None:
+            return "Load the dataset first (Start loads it, or the data panel's Load)."
         config = self.form.config()
+
+        def factory(token):
+            yield mlp_range_test(config, dataset, cancel=token)
+
+        return factory
+
+    def plan_run(self, source: Run | None) -> RunPlan | object:
+        config = self.form.config().replace(internals_every=self.insight.internals_every())
         if self._current_dataset() is None:
             if not self.data_panel.load():
                 raise NetsError(self.data_panel.not_ready_reason() or "Cannot load the dataset")

@@ -160,13 +160,16 @@ class FindingMarkers:
     def add_advice(self, run_id: int, advice: Advice) -> None:
         run = self.runs.run(run_id)
         color = QColor(run.color) if run is not None else QColor("#555")
+        # Labels of nearby findings would overlap: each new one sits a little lower.
+        count = sum(len(lines) for lines in self.markers.values())
+        position = 0.95 - 0.12 * (count % 6)
         line = pg.InfiniteLine(
             pos=advice.step,
             angle=90,
             pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DotLine),
             label=RULE_TITLES.get(advice.rule, advice.rule),
             labelOpts={
-                "position": 0.92,
+                "position": position,
                 "color": color,
                 "rotateAxis": (1, 0),
                 "anchors": [(0, 0), (0, 0)],

@@ -71,6 +71,7 @@ def _plot(title: str, left: str, *, log_y: bool = False) -> pg.PlotWidget:
         item.getAxis(axis).setPen("k")
     if log_y:
         item.setLogMode(y=True)
+        item.getAxis("left").enableAutoSIPrefix(False)  # "(x1e+12)" on a log axis misleads
     return widget
 
 
@@ -270,8 +271,6 @@ class InsideView(QWidget):
                 marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ff3030", width=1))
                 marker.hide()
                 plot.addItem(marker, ignoreBounds=True)
-                if row:
-                    plot.setXLink(self._heat[layers[0]][0])
                 self._heat[name] = (plot, image, marker)
             self.heat_widget.setMinimumHeight(_HEAT_HEIGHT * max(1, len(layers)))
         for name in layers:
@@ -285,6 +284,8 @@ class InsideView(QWidget):
             last = steps[-1] if len(steps) > 1 else first + 1
             width = (last - first) * len(steps) / max(len(steps) - 1, 1)
             image.setRect(QRectF(first, edges[0], width, edges[-1] - edges[0]))
+            # An ImageItem's new rect does not re-run the auto-range by itself.
+            plot.vb.setRange(xRange=(first, first + width), yRange=(edges[0], edges[-1]), padding=0)
         status = f"{len(series)} samples of {len(series.layers)} layers"
         if series.non_finite is not None:
             step, layer, what_nf = series.non_finite
@@ -331,6 +332,11 @@ class InsideView(QWidget):
 
     def _draw_lines(self) -> None:
         wanted: set[tuple[str, int, str]] = set()
+        legends = {}
+        for plot in (self.ratio_plot, self.norm_plot):
+            legend = plot.getPlotItem().legend
+            legend.clear()  # the layers of the selected run only, relabelled below
+            legends[id(plot)] = legend
         for run in self.runs.runs():
             series = self.series.get(run.run_id)
             if series is None or not run.visible:
@@ -351,14 +357,15 @@ class InsideView(QWidget):
                     item = self._lines.get(line_key)
                     style = Qt.PenStyle.SolidLine if solid else Qt.PenStyle.DashLine
                     pen = pg.mkPen(_color(k), width=2 if solid else 1, style=style)
-                    label = name if solid else None
                     if item is None:
-                        item = pg.PlotDataItem(pen=pen, connect="finite", name=label)
+                        item = pg.PlotDataItem(pen=pen, connect="finite")
                         plot.getPlotItem().addItem(item)
                         self._lines[line_key] = item
                     else:
                         item.setPen(pen)
                     item.setData(steps, values)
+                    if solid:
+                        legends[id(plot)].addItem(item, name)
         for line_key in set(self._lines) - wanted:
             item = self._lines.pop(line_key)
             plot = self.ratio_plot if line_key[0] == "weight_update_ratio" else self.norm_plot

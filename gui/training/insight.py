@@ -55,6 +55,7 @@ class InsightPanel(QTabWidget):
         self.markers: FindingMarkers | None = None
         self._lr_factory: LrFinderFactory | None = None
         self._lr_worker: Any = None
+        self._lr_on_item: Callable[[object], None] | None = None
 
         self.every_spin = QSpinBox()
         self.every_spin.setRange(0, 100_000)
@@ -101,8 +102,12 @@ class InsightPanel(QTabWidget):
     def internals_every(self) -> int:
         return int(self.every_spin.value())
 
-    def set_lr_finder(self, factory: LrFinderFactory) -> None:
+    def set_lr_finder(
+        self, factory: LrFinderFactory, on_item: Callable[[object], None] | None = None
+    ) -> None:
+        """``on_item`` sees the job's other items (e.g. the dataset it loaded)."""
         self._lr_factory = factory
+        self._lr_on_item = on_item
         self.lr_finder.run_button.setEnabled(True)
 
     # -- the range test ------------------------------------------------------------------
@@ -124,6 +129,8 @@ class InsightPanel(QTabWidget):
     def _on_lr_item(self, item: object) -> None:
         if isinstance(item, RangeTest):
             self.lr_finder.set_result(item)
+        elif self._lr_on_item is not None:
+            self._lr_on_item(item)
 
     def _on_lr_done(self, status: str) -> None:
         self._lr_worker = None
@@ -142,3 +149,15 @@ class InsightPanel(QTabWidget):
     def _show_finding(self, run_id: int, step: int) -> None:
         self.inside.select_run(run_id)
         self.inside.select_step(step)
+
+
+def install(tab: Any) -> InsightPanel:
+    """Add the panel to a ``gui.training.tab.TrainingTab``: an "Inside" page beside its
+    result views under the plots, findings marked on its loss plot, every training event
+    routed to it. The tab still connects ``apply_requested``, ``lr_chosen`` and
+    ``set_lr_finder`` to its own form, and reads ``internals_every()`` in ``plan_run``."""
+    panel = InsightPanel(tab.runs, tab.context.workers)
+    tab.add_view(panel, "Inside")
+    panel.attach_loss_plot(tab.plots.loss.plot_item)
+    tab.add_listener(lambda run, event: panel.on_event(run.run_id, event))
+    return panel

@@ -92,7 +92,12 @@ class LrFinderView(QWidget):
         self.result = result
         self.run_button.setEnabled(True)
         lrs = np.asarray(result.lrs)
-        self.curve.setData(lrs, np.asarray(result.losses))
+        losses = np.asarray(result.losses)
+        self.curve.setData(lrs, losses)
+        # The blow-up at the end would squash the part that matters: show it cut off.
+        low, start = float(losses.min()), float(losses[0])
+        if start > low:
+            self.plot_widget.getPlotItem().setYRange(low - 0.1 * (start - low), 1.3 * start)
         for line, value in (
             (self.steep_line, result.suggested_lr),
             (self.min_line, result.lr_min_div10),
