@@ -23,7 +23,7 @@ from nets.homework.usercode import UserCode, UserCodeError
 from nets.mlp.classifiers import Classifier
 from nets.mlp.config import TrainConfig
 from nets.mlp.train import train
-from nets.training import Ended, Evaluation, Started
+from nets.training import Advice, Ended, Evaluation, Started
 
 #: Events the loop may run ahead of its consumer: enough to hide the round trip, few
 #: enough that Pause and Stop take effect within a few steps.
@@ -178,8 +178,9 @@ def handle_train(code: UserCode, request: dict[str, Any]) -> None:
     model = UserModel(code, user, roles)
     for role, value in (request.get("initial") or {}).items():
         model.params[roles[role]][...] = value
-    # The user's arrays set the precision: the data is prepared to match them.
-    config = dataclasses.replace(config, dtype=model.dtype_name)
+    # The user's arrays set the precision: the data is prepared to match them. Their layers
+    # have no probe to sample, and the coach runs in the parent over the events sent back.
+    config = dataclasses.replace(config, dtype=model.dtype_name, internals_every=0)
     step = None
     if "train.py" in files:
         step = _user_step(code, code.import_module(files["train.py"]).training_step)
@@ -196,6 +197,8 @@ def handle_train(code: UserCode, request: dict[str, Any]) -> None:
     )
     ahead = 0  # events sent that the parent has not taken yet
     for event in events:
+        if isinstance(event, Advice):
+            continue
         message = _event_message(event, model)
         code.send(message)
         if message.get("final"):

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from nets.coach import coached
 from nets.data.dataset import CancelToken, ImageDataset, is_cancelled
 from nets.data.preprocess import Preprocessor
 from nets.errors import ConfigError, NetsError
@@ -48,7 +49,12 @@ def _mirror(model: TwoLayerNet | None, params: dict[str, np.ndarray]) -> TwoLaye
     return model
 
 
-def train_own(
+def train_own(*args: Any, **kwargs: Any) -> Iterator[TrainingEvent]:
+    """``_train_own`` with the coach's findings among its events (``nets.coach``)."""
+    return coached(_train_own(*args, **kwargs))
+
+
+def _train_own(
     config: TrainConfig,
     data: ImageDataset,
     homework: HomeworkFiles,
