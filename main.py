@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Output piped into `head` and friends: not an error worth a message.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except Exception as exc:  # noqa: BLE001 - the command line never shows a traceback
+    except Exception as exc:
         if os.environ.get("BACKPROP_EXPLORER_DEBUG"):
             raise
         print(f"error: {_one_line(exc)}", file=sys.stderr)

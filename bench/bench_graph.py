@@ -20,15 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import write_result  # noqa: E402
+from _common import write_result
 
-from graph import fileformat  # noqa: E402
-from graph.evaluate import Stepper, evaluate  # noqa: E402
-from graph.examples import build_example  # noqa: E402
-from graph.layout import auto_layout  # noqa: E402
-from graph.model import Graph  # noqa: E402
-from graph.program import from_program  # noqa: E402
-from graph.surface import compile_grid, surface  # noqa: E402
+from graph import fileformat
+from graph.evaluate import Stepper, evaluate
+from graph.examples import build_example
+from graph.layout import auto_layout
+from graph.model import Graph
+from graph.program import from_program
+from graph.surface import compile_grid, surface
 
 N = 10_000
 REPEATS = 15

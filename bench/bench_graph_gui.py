@@ -139,7 +139,7 @@ def _drain(app) -> None:
         app.processEvents()
 
 
-def _probe_gap(app, seconds: float, driver=None) -> dict:  # noqa: ANN001
+def _probe_gap(app, seconds: float, driver=None) -> dict:
     """Worst gap between 5 ms probe ticks while ``driver()`` runs every 16 ms."""
     from PySide6.QtCore import QEventLoop, QTimer
 
@@ -182,7 +182,7 @@ def _probe_gap(app, seconds: float, driver=None) -> dict:  # noqa: ANN001
     }
 
 
-def measure(app, tab, build) -> dict:  # noqa: ANN001
+def measure(app, tab, build) -> dict:
     """Load, auto-layout (ROUNDS times) and pan/zoom one graph in the tab."""
     import tempfile
 
@@ -230,7 +230,7 @@ def measure(app, tab, build) -> dict:  # noqa: ANN001
         view.viewport().repaint()
         frame_cpu_ms.append(1000 * (time.thread_time() - c0))
 
-    def runs(setup) -> dict:  # noqa: ANN001
+    def runs(setup) -> dict:
         results = []
         frame_cpu_ms.clear()
         for _ in range(PAN_RUNS):

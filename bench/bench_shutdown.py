@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, python, write_result  # noqa: E402
+from _common import ROOT, python, write_result
 
 RUNS = 20
 LIMIT_S = 3.0

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, python, write_result  # noqa: E402
+from _common import ROOT, python, write_result
 
 RUNS = 7
 TARGET_S = 1.5

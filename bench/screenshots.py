@@ -34,7 +34,7 @@ def main() -> int:
         try:
             module.capture(target)
             print(f"{title}: {target.relative_to(HERE.parent)}")
-        except Exception:  # noqa: BLE001 - report and go on with the other tabs
+        except Exception:
             failures += 1
             traceback.print_exc()
     return 1 if failures else 0

@@ -144,7 +144,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.set_defaults(handler=run_surface)
 
 
-def _open(args: argparse.Namespace):  # noqa: ANN202 - returns (Graph, output id)
+def _open(args: argparse.Namespace):
     from graph.fileformat import load_any
 
     graph = load_any(args.file)
@@ -280,7 +280,7 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _input_id(graph, name: str, flag: str) -> str:  # noqa: ANN001
+def _input_id(graph, name: str, flag: str) -> str:
     node_id = graph.find(name)
     if node_id is None or graph.node(node_id).op != "input":
         inputs = ", ".join(graph.node(i).name for i in graph.inputs()) or "none"

@@ -82,7 +82,7 @@ class Groups:
     def __bool__(self) -> bool:
         return bool(self.by_id)
 
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self):
         return iter(self.by_id.values())
 
     def __getitem__(self, gid: str) -> Group:
@@ -155,7 +155,7 @@ class Groups:
         return Ports(tuple(inputs), tuple(outputs))
 
 
-def order_key(graph: Graph):  # noqa: ANN201 - a sort key
+def order_key(graph: Graph):
     rank = {nid: i for i, nid in enumerate(graph.topological_order())}
     return rank.__getitem__
 

@@ -79,7 +79,7 @@ def _open_reporting(window: MainWindow, path: Path) -> None:
 
     try:
         window.open_paths([path])
-    except Exception as exc:  # noqa: BLE001 - any failure to read a user's file is reported
+    except Exception as exc:
         message = " ".join(str(exc).split())[:300] or type(exc).__name__
         if isinstance(exc, RecursionError):
             message = "the file is nested too deeply to read"

@@ -67,7 +67,7 @@ def with_progress(
     def target() -> None:
         try:
             outcome["value"] = fn(progress=progress, cancel=cancel, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:
             outcome["error"] = exc
 
     thread = threading.Thread(target=target, name=f"{stage}-call", daemon=True)

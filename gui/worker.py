@@ -107,7 +107,7 @@ class _Runner(QObject):
                     status = "cancelled"
                     break
                 self.item.emit(value)
-        except Exception as exc:  # noqa: BLE001 - reported to the GUI, never lost
+        except Exception as exc:
             status = "failed"
             message = str(exc).strip() or type(exc).__name__
             self.failed.emit(message, traceback.format_exc())
@@ -116,7 +116,7 @@ class _Runner(QObject):
             if close is not None:
                 try:
                     close()  # runs the generator's finally blocks in this thread
-                except Exception:  # noqa: BLE001 - already stopping; nothing to report to
+                except Exception:
                     pass
             self.finished.emit(status)
             # Quit from inside, so the thread ends even while the GUI thread is blocked

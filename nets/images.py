@@ -249,7 +249,7 @@ def _decode(fp: io.IOBase, label: str, max_pixels: int, min_size: int | None) ->
         ) from None
     except MemoryError:
         raise ImageError(f"{label}: not enough memory to decode this image") from None
-    except Exception as exc:  # noqa: BLE001 - Pillow's parsers raise many types on bad input
+    except Exception as exc:
         kind = f"{img.format} " if img is not None and img.format else ""
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise ImageError(f"{label}: corrupt or truncated {kind}image ({detail})") from None
@@ -270,7 +270,7 @@ def _finish(img: Image.Image, label: str) -> Image.Image:
         raise
     except MemoryError:
         raise ImageError(f"{label}: not enough memory to convert this image") from None
-    except Exception as exc:  # noqa: BLE001 - odd modes and corrupt palettes fail in Pillow
+    except Exception as exc:
         detail = " ".join(str(exc).split()) or type(exc).__name__
         problem = f"cannot convert the {img.mode} image to RGB ({detail})"
         raise ImageError(f"{label}: {problem}") from None
@@ -279,7 +279,7 @@ def _finish(img: Image.Image, label: str) -> Image.Image:
 def _orientation(img: Image.Image) -> int:
     try:
         return int(img.getexif().get(_ORIENTATION_TAG, 1))
-    except Exception:  # noqa: BLE001 - a corrupt EXIF block should not lose the photo
+    except Exception:
         return 1
 
 

@@ -227,14 +227,14 @@ def _svg(c: _Canvas) -> str:
     return "\n".join(out) + "\n"
 
 
-def _raster(c: _Canvas, scale: int = 1):  # noqa: ANN202 - PIL image
+def _raster(c: _Canvas, scale: int = 1):
     from PIL import Image, ImageDraw, ImageFont
 
     img = Image.new("RGB", (c.width * scale, c.height * scale), "white")
     draw = ImageDraw.Draw(img)
     fonts: dict[int, object] = {}
 
-    def font(size: int):  # noqa: ANN202
+    def font(size: int):
         if size not in fonts:
             try:
                 fonts[size] = ImageFont.load_default(size=size * scale)

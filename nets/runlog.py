@@ -71,7 +71,7 @@ class JsonLog:
         remove_stale_temps(self._target)
         self._tmp = temp_name(self._target)
         try:
-            self._file = open(self._tmp, "x", encoding="utf-8")  # noqa: SIM115 - closed in finish
+            self._file = open(self._tmp, "x", encoding="utf-8")
         except OSError as exc:
             raise LogError(f"cannot write the JSON log {shown(path)}: {exc.strerror}") from None
 

@@ -1,4 +1,5 @@
-"""Shared test set-up: headless Qt, isolated user folders, hypothesis profiles, real data.
+"""Shared test set-up: isolated user folders, hypothesis profiles, real data (no Qt here:
+tests/graph and tests/nets run without it; the Qt set-up is in tests/gui/conftest.py).
 
 User folders (QSettings, logs, autosave) point into a temporary directory before anything
 imports Qt, so tests never read or write the developer's own settings.
@@ -85,24 +86,3 @@ def fashion_mnist_dir() -> Path:
     if not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip("Fashion-MNIST is absent: apt-get install dataset-fashion-mnist")
     return FASHION_MNIST_DIR
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _garbage_collected_in_the_gui_thread(qapp):
-    """As in the app: cyclic GC runs only in the GUI thread (see gui/gc_guard.py).
-
-    Otherwise a worker thread can free a leftover widget of an earlier test and deadlock
-    with the GUI thread.
-    """
-    from gui.gc_guard import MainThreadGarbageCollector
-
-    collector = MainThreadGarbageCollector(parent=qapp)
-    yield collector
-    collector.stop()
-
-
-@pytest.fixture(autouse=True)
-def _collect_after_each_test(_garbage_collected_in_the_gui_thread):
-    yield
-    # Only what is due: a full collection costs ~150 ms once torch is loaded.
-    _garbage_collected_in_the_gui_thread.collect_due()

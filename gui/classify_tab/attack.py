@@ -133,7 +133,7 @@ class AttackController(QObject):
             return
         try:
             settings = self.settings()
-        except Exception as exc:  # noqa: BLE001 - a setting the library refuses
+        except Exception as exc:
             self.panel.verdict.setText(str(exc))
             return
         self.panel.progress.start(f"{settings.method.upper()}...")

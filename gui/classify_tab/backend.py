@@ -74,7 +74,7 @@ def display_name(name: str, weights: str | os.PathLike[str] | None = None) -> st
 
     try:
         base = get_spec(name).display_name.replace(" (built in)", "")
-    except Exception:  # noqa: BLE001 - an unknown name is shown as is
+    except Exception:
         base = name
     return f"{base} + {Path(weights).name}" if weights else base
 

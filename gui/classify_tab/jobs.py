@@ -209,7 +209,7 @@ def classify_one(source: Source, model: Any, model_name: str, topk: int = 5):
         image = open_source(source, model_min_size(model))
         top = backend.predict(model, image, topk)
         return FileResult(source.key, tuple(top), thumbnail(image), model_name)
-    except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
+    except Exception as exc:
         return FileError(source.key, describe_error(source, exc))
 
 
@@ -294,7 +294,7 @@ def detail_job(source: Source, model: Any, model_name: str, topk: int = 5):
                 full = open_source(source)  # draft decoding may have shrunk a big JPEG
             photo = display_copy(full)
             box = crop_box_in(model, image.size, photo.shape[1] / image.size[0])
-        except Exception as exc:  # noqa: BLE001 - shown as a message, nothing lost
+        except Exception as exc:
             yield FileError(source.key, describe_error(source, exc))
             return
         yield Detail(source.key, photo, full.size, model_input, tuple(top), image, model_name, box)
@@ -330,7 +330,7 @@ def heat_job(key: str, image, model: Any, class_index: int, size: tuple[int, int
         try:
             heat = backend.gradcam(model, image, class_index)
             yield Heat(key, class_index, resize_heat(heat, size))
-        except Exception as exc:  # noqa: BLE001 - shown as a message
+        except Exception as exc:
             text = " ".join(str(exc).split()) or type(exc).__name__
             yield FileError(key, f"heat-map failed: {text}")
 
@@ -360,7 +360,7 @@ def report_job(sources: list[Source]):
                 return
             try:
                 yield ReportPhoto(source.key, display_copy(open_source(source)))
-            except Exception as exc:  # noqa: BLE001 - reported per file
+            except Exception as exc:
                 yield FileError(source.key, describe_error(source, exc))
 
     return run
@@ -406,7 +406,7 @@ def thumbnails_job(paths: list[Path]):
                 return
             try:
                 yield Thumb(path, thumbnail(open_source(Source.from_path(path), THUMB_SIDE)))
-            except Exception:  # noqa: BLE001 - a recent file that is gone just has no icon
+            except Exception:
                 continue
 
     return run

@@ -111,7 +111,7 @@ def explain_job(key: str, image: Any, model: Any, target: int, methods: list[str
                     key, method, target, found.heat, found.delta, found.seconds, difference
                 )
             yield Progress(len(methods), len(methods), "done")
-        except Exception as exc:  # noqa: BLE001 - shown as a message
+        except Exception as exc:
             yield LabError(f"explaining failed: {_message(exc)}")
 
     return run
@@ -137,7 +137,7 @@ def sanity_job(image: Any, model: Any, target: int, methods: list[str], settings
                     )
                 else:
                     yield SanityDone(item.text, dict(item.rhos))
-        except Exception as exc:  # noqa: BLE001 - shown as a message
+        except Exception as exc:
             yield LabError(f"the sanity check failed: {_message(exc)}")
 
     return run
@@ -165,7 +165,7 @@ def attack_job(key: str, image: Any, model: Any, settings: Any):
             heat_after = backend.gradcam_pixels(model, result.adversarial, after[0][0])
             picture = backend.amplified_perturbation(result)
             yield AttackDone(key, result, before, after, picture, heat_before, heat_after)
-        except Exception as exc:  # noqa: BLE001 - shown as a message
+        except Exception as exc:
             yield LabError(f"the attack failed: {_message(exc)}")
 
     return run
@@ -177,7 +177,7 @@ def verify_job(path: Path, model: Any):
     def run(cancel: Cancel) -> Iterator[Any]:
         try:
             yield Verified(path, tuple(backend.classify_file(model, path)))
-        except Exception as exc:  # noqa: BLE001 - shown as a message
+        except Exception as exc:
             yield LabError(f"{path.name}: cannot be read back ({_message(exc)})")
 
     return run

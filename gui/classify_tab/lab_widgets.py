@@ -46,7 +46,7 @@ class MapTile(QWidget):
         layout.addWidget(self.caption)
         self._side = side
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(self._side, self._side + 40)
 
     def set_picture(self, image: QImage | None, heat: QImage | None, caption: str = "") -> None:
@@ -72,10 +72,10 @@ class ColorBar(QWidget):
     def colormap(self) -> str:
         return self._cmap
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(240, 34)
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         try:
             self._paint(painter)

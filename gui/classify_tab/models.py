@@ -56,7 +56,7 @@ class ModelController(QObject):
                 self._labels = tuple(getattr(self.model, "labels", None) or ()) or (
                     backend.class_labels()
                 )
-            except Exception:  # noqa: BLE001 - the class pickers then list the top-5 only
+            except Exception:
                 self._labels = ()
         return self._labels
 
@@ -69,7 +69,7 @@ class ModelController(QObject):
         try:
             infos = backend.model_infos()
             default = backend.default_model_name()
-        except Exception as exc:  # noqa: BLE001 - the tab still opens, and says why
+        except Exception as exc:
             self.picker.set_status(f"Cannot list the models: {exc}")
             return
         self.picker.set_models(infos, self.name or default)

@@ -274,7 +274,7 @@ class ClassifyTab(AppTab):
             self.heat_toggle.setChecked(True)
             self.wait_idle(30_000)
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._recent_thumbs_loaded:
             self._recent_thumbs_loaded = True
@@ -340,14 +340,14 @@ class ClassifyTab(AppTab):
         self.marks.export()
 
     # == drops, files, clipboard =========================================================
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         mime = event.mimeData()
         if (mime.hasUrls() and any(u.isLocalFile() for u in mime.urls())) or mime.hasImage():
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+    def dropEvent(self, event: QDropEvent) -> None:
         mime = event.mimeData()
         paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
         if paths:

@@ -67,7 +67,7 @@ class TopKChart(QWidget):
         self.update()
 
     # -- geometry --------------------------------------------------------------------
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(420, 180)
 
     def _rows(self) -> list[tuple[QRectF, Prediction]]:
@@ -93,7 +93,7 @@ class TopKChart(QWidget):
         return min(max(self.width() * 0.42, 120.0), 260.0)
 
     # -- events ----------------------------------------------------------------------
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             for rect, (index, _label, _prob) in self._rows():
                 if rect.contains(event.position()):
@@ -102,12 +102,12 @@ class TopKChart(QWidget):
                     return
         super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         hit = any(rect.contains(event.position()) for rect, _ in self._rows())
         self.setCursor(Qt.CursorShape.PointingHandCursor if hit else Qt.CursorShape.ArrowCursor)
         super().mouseMoveEvent(event)
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = self.palette()

@@ -85,7 +85,7 @@ class DrawCanvas(QWidget):
         self.changed.emit()
 
     # -- geometry ----------------------------------------------------------------------
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(224, 224)
 
     def _target(self) -> QRectF:
@@ -101,7 +101,7 @@ class DrawCanvas(QWidget):
         return ((pos.x() - r.x()) / r.width() * w, (pos.y() - r.y()) / r.height() * h)
 
     # -- events ------------------------------------------------------------------------
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().window())
         target = self._target()
@@ -111,20 +111,20 @@ class DrawCanvas(QWidget):
         painter.setPen(QPen(QColor(120, 120, 120), 1))
         painter.drawRect(target.adjusted(-1, -1, 0, 0))
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         self._erasing = event.button() == Qt.MouseButton.RightButton
         self._last = event.position()
         p = self._to_image(self._last)
         self.stroke(p, p, self._erasing)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._last is None:
             return
         pos = event.position()
         self.stroke(self._to_image(self._last), self._to_image(pos), self._erasing)
         self._last = pos
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         self._last = None
 
 

@@ -71,7 +71,7 @@ class ValidationModel(QAbstractListModel):
     def name(self, k: int) -> str:
         return self.names[k] if 0 <= k < len(self.names) else str(k)
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.rows)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:

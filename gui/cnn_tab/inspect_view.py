@@ -625,12 +625,12 @@ class InspectView(QWidget):
         self.dream.set_channel(layer, channel)
         self.centre.setCurrentWidget(self.dream)
 
-    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event: Any) -> None:
         super().showEvent(event)
         self._on_model_chosen()
         self._request()
 
-    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def hideEvent(self, event: Any) -> None:
         super().hideEvent(event)
         if self._service is not None:  # started again by the next request
             self._service.cancel()

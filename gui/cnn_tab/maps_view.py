@@ -89,16 +89,16 @@ class MapsGrid(QWidget):
     def _columns(self, width: int) -> int:
         return max(1, width // self._cell()[0])
 
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+    def hasHeightForWidth(self) -> bool:
         return True
 
-    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
+    def heightForWidth(self, width: int) -> int:
         if self._maps is None:
             return 20
         rows = math.ceil(len(self._maps) / self._columns(width))
         return rows * self._cell()[1]
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(600, self.heightForWidth(600))
 
     def _tile_rect(self, i: int) -> QRectF:
@@ -145,7 +145,7 @@ class MapsGrid(QWidget):
         flat = maps.reshape(len(maps), -1)
         self._ranges = np.stack([flat.min(1), flat.max(1)], 1)
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         if self._maps is None:
             return
         self._ensure_image()
@@ -182,13 +182,13 @@ class MapsGrid(QWidget):
                 return i, y, x
         return None
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         hit = self._hit(event.position())
         if hit is not None:
             self.select(hit)
             self.pixel_clicked.emit(*hit)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         hit = self._hit(event.position())
         if hit is None:
             QToolTip.hideText()
@@ -234,14 +234,14 @@ class BarsView(QWidget):
         self._selected = index
         self.update()
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(600, 90 if self.labels else 70)
 
     def _bar_width(self) -> float:
         n = len(self._values) if self._values is not None else 1
         return max(1.0, self.width() / max(1, n))
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         if self._values is None or not len(self._values):
             return
         painter = QPainter(self)
@@ -283,13 +283,13 @@ class BarsView(QWidget):
         i = int(pos.x() // self._bar_width())
         return i if 0 <= i < len(self._values) else None
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         i = self._hit(event.position())
         if i is not None:
             self.select(i)
             self.unit_clicked.emit(i)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         i = self._hit(event.position())
         if i is not None:
             name = f" ({self.labels[i]})" if i < len(self.labels) else ""
@@ -323,13 +323,13 @@ class ProbabilityBars(QWidget):
         self.updateGeometry()
         self.update()
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(260, max(1, len(self._names)) * 17 + 4)
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def minimumSizeHint(self) -> QSize:
         return self.sizeHint()
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         if self._probs is None:
             return
         painter = QPainter(self)
@@ -384,7 +384,7 @@ class PictureView(QWidget):
     def box(self) -> tuple[int, int, int, int] | None:
         return self._box
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(180, 200)
 
     def target_rect(self) -> QRectF:
@@ -393,7 +393,7 @@ class PictureView(QWidget):
         scale = max(0.1, min(self.width() / w, (self.height() - top) / h))
         return QRectF((self.width() - w * scale) / 2, top, w * scale, h * scale)
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         if self.title:
             painter.setPen(self.palette().text().color())
@@ -448,16 +448,16 @@ class FilterGrid(QWidget):
     def _cell(self) -> int:
         return self._weights.shape[2] * self._scale() + 3
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         if self._weights is None:
             return QSize(100, 20)
         out, inp = self._weights.shape[:2]
         return QSize(inp * self._cell() + 70, out * self._cell() + 2)
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def minimumSizeHint(self) -> QSize:
         return self.sizeHint()
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         if self._weights is None:
             return
         out, inp, k, _ = self._weights.shape
@@ -488,7 +488,7 @@ class FilterGrid(QWidget):
                 f"‖w‖ {row_norms[o]:.3g}",
             )
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._weights is None:
             return
         cell = self._cell()

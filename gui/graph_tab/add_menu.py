@@ -89,7 +89,7 @@ class AddNodePopup(QFrame):
                 exact = item
         self.list.setCurrentItem(exact or first_visible)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.search and event.type() == QEvent.Type.KeyPress:
             assert isinstance(event, QKeyEvent)
             key = event.key()

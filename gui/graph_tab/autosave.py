@@ -125,8 +125,8 @@ class Autosaver(QObject):
     def __init__(
         self,
         graph: Graph,
-        is_modified,  # noqa: ANN001 - () -> bool
-        current_path,  # noqa: ANN001 - () -> Path | None
+        is_modified,
+        current_path,
         directory: Path | None = None,
         interval_ms: int = INTERVAL_MS,
         parent: QObject | None = None,

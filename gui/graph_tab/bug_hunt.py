@@ -88,8 +88,8 @@ class BugHunt(QObject):
         editor: GraphEditor,
         scene: GraphScene,
         practice: PracticeSession,
-        graph_name,  # noqa: ANN001 - () -> str, the document's name
-        reveal,  # noqa: ANN001 - reveal(node_id): open the groups around it
+        graph_name,
+        reveal,
     ) -> None:
         super().__init__(scene)
         self.graph = editor.graph

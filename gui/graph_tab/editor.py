@@ -42,7 +42,7 @@ class GraphEditor(QObject):
         self.stack.push(command)
         return None
 
-    def _build(self, factory, *args: Any) -> cmd.GraphCommand | None:  # noqa: ANN001
+    def _build(self, factory, *args: Any) -> cmd.GraphCommand | None:
         # Building reads the graph (names for the command's text): refusals show up here
         # for unknown ids.
         try:
@@ -81,7 +81,7 @@ class GraphEditor(QObject):
         command = self._build(cmd.RemoveItems, node_ids, edges)
         return "unknown node" if command is None else self.push(command)
 
-    def duplicate(self, node_ids: list[str], offset=(40.0, 40.0)) -> list[str]:  # noqa: ANN001
+    def duplicate(self, node_ids: list[str], offset=(40.0, 40.0)) -> list[str]:
         if not node_ids:
             self.refused.emit("select nodes to duplicate")
             return []

@@ -30,7 +30,7 @@ class GroupActions(QObject):
         layer: GroupLayer,
         editor: GraphEditor,
         steps: StepController,
-        say,  # noqa: ANN001 - say(text, ms)
+        say,
         parent: QWidget,
     ) -> None:
         super().__init__(parent)

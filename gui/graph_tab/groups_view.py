@@ -118,7 +118,7 @@ class GroupItem(QGraphicsRectItem):
                 edge.update_path()
 
     # -- painting ----------------------------------------------------------------------
-    def paint(self, painter: QPainter, option, widget=None) -> None:  # noqa: ANN001
+    def paint(self, painter: QPainter, option, widget=None) -> None:
         rect = self.body_rect()
         if self.current:
             painter.setPen(QPen(theme.CURRENT, 6))
@@ -169,7 +169,7 @@ class GroupItem(QGraphicsRectItem):
             )
 
     # -- interaction -------------------------------------------------------------------
-    def itemChange(self, change, value):  # noqa: ANN001, ANN201, N802 - Qt override
+    def itemChange(self, change, value):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and not self._syncing:
             delta = value - self.pos()
             for nid in self.member_ids():
@@ -186,7 +186,7 @@ class GroupItem(QGraphicsRectItem):
         self.setPos(pos)
         self._syncing = False
 
-    def mouseDoubleClickEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+    def mouseDoubleClickEvent(self, event) -> None:
         # Later: opening removes this item, which must not happen inside its own handler.
         gid, layer = self.gid, self.layer
         QTimer.singleShot(0, lambda: layer.open_group(gid))
@@ -215,14 +215,14 @@ class GroupFrame(QGraphicsRectItem):
         self.setRect(rect.united(self.tab_rect()).adjusted(-2, -2, 2, 2))
         self.update()
 
-    def shape(self):  # noqa: ANN201 - only the tab takes clicks; nodes inside stay reachable
+    def shape(self):
         from PySide6.QtGui import QPainterPath
 
         path = QPainterPath()
         path.addRect(self.tab_rect())
         return path
 
-    def paint(self, painter: QPainter, option, widget=None) -> None:  # noqa: ANN001
+    def paint(self, painter: QPainter, option, widget=None) -> None:
         painter.setPen(QPen(GROUP_BORDER, 1.6, Qt.PenStyle.DashLine))
         painter.setBrush(QColor(243, 236, 251, 110))
         painter.drawRoundedRect(self.outline, 10, 10)
@@ -238,10 +238,10 @@ class GroupFrame(QGraphicsRectItem):
             f"ƒ {self.name} (open) · double-click here to close",
         )
 
-    def mousePressEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+    def mousePressEvent(self, event) -> None:
         event.accept()  # take the press so the double-click comes here too
 
-    def mouseDoubleClickEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+    def mouseDoubleClickEvent(self, event) -> None:
         gid, layer = self.gid, self.layer
         QTimer.singleShot(0, lambda: layer.close_group(gid))  # closing removes this frame
         event.accept()
@@ -253,7 +253,7 @@ class GroupLayer(QObject):
     #: open or closed changed (group id, open)
     toggled = Signal(str, bool)
 
-    def __init__(self, scene, bridge: GraphBridge) -> None:  # noqa: ANN001
+    def __init__(self, scene, bridge: GraphBridge) -> None:
         super().__init__(scene)
         self.scene = scene
         self.graph = bridge.graph
@@ -307,7 +307,7 @@ class GroupLayer(QObject):
             self.rebuild()
 
     # -- keeping in step ---------------------------------------------------------------
-    def schedule(self, *_args) -> None:  # noqa: ANN002
+    def schedule(self, *_args) -> None:
         if not self._pending:
             self._pending = True
             QTimer.singleShot(0, self.rebuild)
@@ -408,7 +408,7 @@ class GroupLayer(QObject):
         scene.merged_edges = merged
 
     @staticmethod
-    def _attach(item: EdgeItem, src, dst) -> None:  # noqa: ANN001
+    def _attach(item: EdgeItem, src, dst) -> None:
         if item.src is not src:
             item.src.edges.discard(item)
             item.src = src

@@ -45,7 +45,7 @@ _F_FANOUT = theme.font(8.5, mono=True)
 _METRICS: dict[int, QFontMetricsF] = {}  # made lazily: metrics need a QGuiApplication
 
 
-def _metrics(font) -> QFontMetricsF:  # noqa: ANN001
+def _metrics(font) -> QFontMetricsF:
     key = id(font)
     if key not in _METRICS:
         _METRICS[key] = QFontMetricsF(font)
@@ -130,12 +130,12 @@ class PortItem(QGraphicsEllipseItem):
         scale = 1.35 if self._hover else 1.0
         self.setScale(scale)
 
-    def hoverEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def hoverEnterEvent(self, event) -> None:
         self._hover = True
         self._apply_style()
         super().hoverEnterEvent(event)
 
-    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def hoverLeaveEvent(self, event) -> None:
         self._hover = False
         self._apply_style()
         super().hoverLeaveEvent(event)
@@ -431,7 +431,7 @@ class NodeItem(QGraphicsRectItem):
         painter.drawText(r, Qt.AlignmentFlag.AlignCenter, text)
 
     # -- moves -------------------------------------------------------------------------
-    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):  # noqa: N802
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             for edge in self.edges:
                 edge.update_path()
@@ -576,12 +576,12 @@ class EdgeItem(QGraphicsPathItem):
             self._shape = shape
         return self._shape
 
-    def hoverEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def hoverEnterEvent(self, event) -> None:
         self._hover = True
         self.update()
         super().hoverEnterEvent(event)
 
-    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def hoverLeaveEvent(self, event) -> None:
         self._hover = False
         self.update()
         super().hoverLeaveEvent(event)

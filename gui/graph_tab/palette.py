@@ -89,15 +89,15 @@ class OpPalette(QTreeWidget):
         if op:
             self.op_activated.emit(op)
 
-    def mimeTypes(self) -> list[str]:  # noqa: N802 - Qt override
+    def mimeTypes(self) -> list[str]:
         return [OP_MIME]
 
-    def mimeData(self, items: list[QTreeWidgetItem]) -> QMimeData:  # noqa: N802
+    def mimeData(self, items: list[QTreeWidgetItem]) -> QMimeData:
         ops = [i.data(0, Qt.ItemDataRole.UserRole) for i in items]
         ops = [o for o in ops if o]
         return op_mime(ops[0] if ops else "")
 
-    def startDrag(self, actions) -> None:  # noqa: N802 - Qt override
+    def startDrag(self, actions) -> None:
         item = self.currentItem()
         op = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
         if not op:
@@ -106,5 +106,5 @@ class OpPalette(QTreeWidget):
         drag.setMimeData(op_mime(op))
         drag.exec(Qt.DropAction.CopyAction)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(150, 400)

@@ -242,7 +242,7 @@ class PracticeSession(QObject):
             lines.append(f"{name} fans out: its gradient is the sum of these contributions.")
         return lines
 
-    def _edge_line(self, edge: Edge, values, upstream, contribution) -> str:  # noqa: ANN001
+    def _edge_line(self, edge: Edge, values, upstream, contribution) -> str:
         g = self.graph
         dst = g.node(edge.dst)
         src = g.node(edge.src)

@@ -181,7 +181,7 @@ class GraphScene(QGraphicsScene):
                     fan.setVisible(detail and bool(fan.text))
 
     # -- numbers -----------------------------------------------------------------------
-    def _on_evaluation(self, event) -> None:  # noqa: ANN001
+    def _on_evaluation(self, event) -> None:
         if event.reason in ("step", "step_back", "run", "reset"):
             self._show_current = event.reason in ("step", "step_back")
         self.refresh_evaluation()
@@ -368,7 +368,7 @@ class GraphScene(QGraphicsScene):
     def dragging(self) -> bool:
         return self._drag is not None
 
-    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             port = self.port_at(event.scenePos())
             if port is not None:
@@ -380,7 +380,7 @@ class GraphScene(QGraphicsScene):
             nid: self.nodes[nid].pos() for nid in self.selected_node_ids() if nid in self.nodes
         }
 
-    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self._drag is not None:
             self._drag.set_end(event.scenePos())
             target = self._drop_target(event.scenePos())
@@ -389,7 +389,7 @@ class GraphScene(QGraphicsScene):
             return
         super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self._drag is not None and event.button() == Qt.MouseButton.LeftButton:
             self._finish_drag(event.scenePos())
             event.accept()
@@ -404,7 +404,7 @@ class GraphScene(QGraphicsScene):
         if moved:
             self.moved.emit(moved)
 
-    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         node = self.node_at(event.scenePos())
         if node is not None and self.port_at(event.scenePos()) is None:
             area = node.area_at(node.mapFromScene(event.scenePos()))

@@ -99,7 +99,7 @@ class StepInfo(QFrame):
         if node is not None:
             try:
                 filled = node.spec.format_expr(numbers, node.params)
-            except Exception:  # noqa: BLE001 - only a nicer display; fall back below
+            except Exception:
                 filled = ", ".join(numbers)
             lines.append(
                 _span(f"{r.name} = {r.formula}", "#202124", True)

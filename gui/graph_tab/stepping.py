@@ -35,7 +35,7 @@ class StepController(QObject):
         #: continued through it (see gui.graph_tab.group_actions), else None
         self.step_over: Callable[[ForwardRecord | BackwardRecord], str | None] | None = None
 
-        def make(text: str, short: str, keys: list[str], tip: str, slot) -> QAction:  # noqa: ANN001
+        def make(text: str, short: str, keys: list[str], tip: str, slot) -> QAction:
             action = QAction(text, self)
             action.setIconText(short)  # what the toolbar button shows
             action.setShortcuts([QKeySequence(k) for k in keys])
@@ -197,7 +197,7 @@ class StepController(QObject):
     def _say(self, text: str, ms: int = 6000) -> None:
         self.status.emit(text, ms)
 
-    def _on_evaluation(self, event) -> None:  # noqa: ANN001
+    def _on_evaluation(self, event) -> None:
         # Connected before any view, so views read an up-to-date last_record.
         if event.reason == "step":
             self.last_record = event.record

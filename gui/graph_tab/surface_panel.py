@@ -40,7 +40,7 @@ DESCENT_TICK_MS = 60
 _UNDEFINED_RGBA = (150, 150, 150, 170)
 
 
-def _spin(lo: float, hi: float, value: float, decimals: int = 3, step: float = 0.5):  # noqa: ANN202
+def _spin(lo: float, hi: float, value: float, decimals: int = 3, step: float = 0.5):
     box = QDoubleSpinBox()
     box.setRange(lo, hi)
     box.setDecimals(decimals)
@@ -67,7 +67,7 @@ class SurfacePanel(QWidget):
 
     redrawn = Signal()
 
-    def __init__(self, bridge: GraphBridge, editor: GraphEditor, parent=None) -> None:  # noqa: ANN001
+    def __init__(self, bridge: GraphBridge, editor: GraphEditor, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("surfacePanel")
         self.graph = bridge.graph
@@ -254,7 +254,7 @@ class SurfacePanel(QWidget):
         if self.isVisible():
             self.refresh()
 
-    def showEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._dirty:
             self.refresh()
@@ -310,7 +310,7 @@ class SurfacePanel(QWidget):
             g.node(y).name if y else None,
         )
 
-    def _draw_curve(self, result) -> None:  # noqa: ANN001
+    def _draw_curve(self, result) -> None:
         s = self.surf
         assert s is not None
         out, xn, _ = self._names()
@@ -342,7 +342,7 @@ class SurfacePanel(QWidget):
         )
         self.plot.enableAutoRange()
 
-    def _draw_contours(self, result) -> None:  # noqa: ANN001
+    def _draw_contours(self, result) -> None:
         s = self.surf
         assert s is not None and s.ys is not None
         out, xn, yn = self._names()
@@ -391,7 +391,7 @@ class SurfacePanel(QWidget):
         )
         self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
 
-    def _set_contours(self, levels, data=None, rect=None) -> None:  # noqa: ANN001
+    def _set_contours(self, levels, data=None, rect=None) -> None:
         for item in self.contours:
             self.plot.removeItem(item)
         self.contours = []

@@ -241,7 +241,7 @@ class GraphTab(AppTab):
     def _action(
         self,
         text: str,
-        slot,  # noqa: ANN001
+        slot,
         keys: list[str] | QKeySequence.StandardKey | None = None,
         tip: str = "",
         canvas_only: bool = False,

@@ -90,7 +90,7 @@ class GraphView(QGraphicsView):
         self.graph_scene.fast_edges = False
         self.viewport().update()
 
-    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 - Qt override
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
         self._moving()
         super().scrollContentsBy(dx, dy)
 
@@ -149,7 +149,7 @@ class GraphView(QGraphicsView):
         self._fit_pending = True
         self.fit()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event) -> None:
         self._quiet = True  # a resize is not a pan: keep full quality
         try:
             super().resizeEvent(event)
@@ -174,7 +174,7 @@ class GraphView(QGraphicsView):
             self._quiet = False
         self.zoom_changed.emit(1.0)
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+    def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             steps = event.angleDelta().y() / 120.0
             self._fit_pending = False
@@ -184,7 +184,7 @@ class GraphView(QGraphicsView):
             return
         super().wheelEvent(event)
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         if event.button() == Qt.MouseButton.MiddleButton or (
             self._space and event.button() == Qt.MouseButton.LeftButton
@@ -196,7 +196,7 @@ class GraphView(QGraphicsView):
             return
         super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         self.last_scene_pos = self.mapToScene(event.position().toPoint())
         if self._pan_from is not None:
             pos = event.position().toPoint()
@@ -207,7 +207,7 @@ class GraphView(QGraphicsView):
             return
         super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_from is not None and event.button() in (
             Qt.MouseButton.MiddleButton,
             Qt.MouseButton.LeftButton,
@@ -228,7 +228,7 @@ class GraphView(QGraphicsView):
                 return True
         return super().event(event)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
             self.setDragMode(QGraphicsView.DragMode.NoDrag)
@@ -237,7 +237,7 @@ class GraphView(QGraphicsView):
             return
         super().keyPressEvent(event)
 
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = False
             self._pan_from = None
@@ -247,7 +247,7 @@ class GraphView(QGraphicsView):
             return
         super().keyReleaseEvent(event)
 
-    def focusOutEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def focusOutEvent(self, event) -> None:
         if self._space:
             self._space = False
             self._pan_from = None
@@ -265,7 +265,7 @@ class GraphView(QGraphicsView):
                 scene_pos = self.mapToScene(self.viewport().rect().center())
         self.add_menu_requested.emit(scene_pos)
 
-    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def contextMenuEvent(self, event) -> None:
         scene_pos = self.mapToScene(event.pos())
         node = self.graph_scene.node_at(scene_pos)
         if node is not None:
@@ -278,19 +278,19 @@ class GraphView(QGraphicsView):
         event.accept()
 
     # -- palette drops -----------------------------------------------------------------
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasFormat(OP_MIME):
             event.acceptProposedAction()
         else:
             event.ignore()  # files go to the window, which opens them
 
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802 - Qt override
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         if event.mimeData().hasFormat(OP_MIME):
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+    def dropEvent(self, event: QDropEvent) -> None:
         if event.mimeData().hasFormat(OP_MIME):
             op = bytes(event.mimeData().data(OP_MIME).data()).decode("utf-8")
             self.op_dropped.emit(op, self.mapToScene(event.position().toPoint()))
@@ -299,7 +299,7 @@ class GraphView(QGraphicsView):
             event.ignore()
 
     # -- background --------------------------------------------------------------------
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         painter.fillRect(rect, theme.CANVAS)
         zoom = self.zoom()
         step = theme.GRID_STEP

@@ -303,7 +303,7 @@ class CheckDialog(QDialog):
         )
         return True
 
-    def done(self, code: int) -> None:  # noqa: D401 - QDialog override
+    def done(self, code: int) -> None:
         self.stop()
         super().done(code)
 

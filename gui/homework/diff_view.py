@@ -45,7 +45,7 @@ class ArrayDiffView(QWidget):
         self._got = np.zeros((0, 0))
         self._threshold = 1e-9
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(320, 160)
 
     def set_arrays(self, expected: np.ndarray, got: np.ndarray, threshold: float) -> None:
@@ -83,7 +83,7 @@ class ArrayDiffView(QWidget):
         t = min(max(t, 0.0), 1.0)
         return QColor(255, int(200 - 150 * t), int(120 - 100 * t))
 
-    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
         if self._err.size == 0:
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No array to compare")
@@ -110,7 +110,7 @@ class ArrayDiffView(QWidget):
         rows, cols = self._err.shape
         return (r, c) if 0 <= r < rows and 0 <= c < cols else None
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         cell = self.cell_at(event.position().toPoint())
         if cell is None:
             QToolTip.hideText()

@@ -45,12 +45,12 @@ class MlpViews(QWidget):
         self._record = None
         self.confusion_view.cell_clicked.connect(self._filter_gallery)
 
-    def show(self, record) -> None:  # noqa: ANN001 - RunRecord | None
+    def show(self, record) -> None:
         self._record = record
         self.show_weights(record)
         self.show_analysis(record)
 
-    def show_weights(self, record) -> None:  # noqa: ANN001
+    def show_weights(self, record) -> None:
         snap = record.weights if record is not None else None
         if snap is None:
             self.weights_view.clear()
@@ -72,7 +72,7 @@ class MlpViews(QWidget):
             "(the classic CS231n picture)."
         )
 
-    def show_analysis(self, record, cell: tuple[int, int] | None = None) -> None:  # noqa: ANN001
+    def show_analysis(self, record, cell: tuple[int, int] | None = None) -> None:
         analysis = record.analysis if record is not None else None
         if analysis is None:
             self.confusion_view.clear()
@@ -87,7 +87,7 @@ class MlpViews(QWidget):
         )
         self._fill_gallery(record, cell)
 
-    def _fill_gallery(self, record, cell: tuple[int, int] | None) -> None:  # noqa: ANN001
+    def _fill_gallery(self, record, cell: tuple[int, int] | None) -> None:
         analysis = record.analysis
         if analysis is None or analysis.mistake_images is None:
             self.gallery.clear()

@@ -55,7 +55,7 @@ class ConfusionMatrixView(QWidget):
         total = self._counts.sum()
         return float(np.trace(self._counts) / total) if total else float("nan")
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(420, 380)
 
     # -- geometry --------------------------------------------------------------------
@@ -86,7 +86,7 @@ class ConfusionMatrixView(QWidget):
         return None
 
     # -- painting --------------------------------------------------------------------
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().base())
         painter.setPen(self.palette().text().color())
@@ -145,7 +145,7 @@ class ConfusionMatrixView(QWidget):
         painter.drawText(-fm.horizontalAdvance("true") // 2, 0, "true")
         painter.restore()
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         cell = self._cell_at(event.position().toPoint())
         if cell is None:
             QToolTip.hideText()
@@ -160,7 +160,7 @@ class ConfusionMatrixView(QWidget):
             self,
         )
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         cell = self._cell_at(event.position().toPoint())
         if cell is not None and event.button() == Qt.MouseButton.LeftButton:
             self.cell_clicked.emit(*cell)

@@ -151,7 +151,7 @@ class ImageGrid(QWidget):
     def tile_count(self) -> int:
         return len(self._tiles)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(480, 400)
 
     def _grid(self) -> tuple[int, int, float]:
@@ -174,7 +174,7 @@ class ImageGrid(QWidget):
         r, c = divmod(i, cols)
         return QRectF(self.gap + c * (w + self.gap), self.gap + r * (h + self.gap), w, h)
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(40, 40, 40) if self._tiles else self.palette().base())
         if not self._tiles:
@@ -188,7 +188,7 @@ class ImageGrid(QWidget):
         for i, tile in enumerate(self._tiles):
             painter.drawImage(self._tile_rect(i, cols, scale), tile)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if not self._tiles:
             return
         cols, _rows, scale = self._grid()

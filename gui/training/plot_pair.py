@@ -42,7 +42,7 @@ class TrainingPlots(QWidget):
         self.loss.refresh()
         self.accuracy.refresh()
 
-    def export(self, path):  # noqa: ANN001, ANN201 - str | PathLike -> Path
+    def export(self, path):
         """Save both plots (without the option rows) as PNG, SVG or PDF, atomically."""
         from gui.training.export import export_widget
 
@@ -66,13 +66,13 @@ class _PlotsOnly:
             return QSize(sum(p.width() for p in parts), max(p.height() for p in parts))
         return QSize(max(p.width() for p in parts), sum(p.height() for p in parts))
 
-    def palette(self):  # noqa: ANN201 - QPalette
+    def palette(self):
         return self._plots.palette()
 
-    def logicalDpiX(self) -> int:  # noqa: N802 - the QWidget name export_widget calls
+    def logicalDpiX(self) -> int:
         return self._plots.logicalDpiX()
 
-    def render(self, painter) -> None:  # noqa: ANN001 - QPainter
+    def render(self, painter) -> None:
         """Draw each plot's scene into its place, in logical pixels.
 
         Not ``QWidget.render``: a ``QGraphicsView`` rendered that way paints at the

@@ -272,7 +272,7 @@ class LivePlot(QWidget):
                 parts.append(f'<span style="color:{run.color.name()}">&#9632;</span> {text}')
         self.readout.setText(" &nbsp; ".join(parts))
 
-    def leaveEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def leaveEvent(self, event) -> None:
         self._vline.hide()
         self._hline.hide()
         super().leaveEvent(event)
@@ -281,7 +281,7 @@ class LivePlot(QWidget):
 class _IntegerAxis(pg.AxisItem):
     """An axis for counts (iterations, epochs): ticks only at whole numbers."""
 
-    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph override
+    def tickValues(self, minVal, maxVal, size):
         levels = super().tickValues(minVal, maxVal, size)
         if self.logMode:
             return levels
@@ -301,7 +301,7 @@ class _TimedPlotWidget(pg.PlotWidget):
         self.last_paint_s = 0.0
         self.paint_seconds = 0.0
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event) -> None:
         start = time.perf_counter()
         super().paintEvent(event)
         self.last_paint_s = time.perf_counter() - start

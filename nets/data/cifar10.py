@@ -69,7 +69,7 @@ _ALLOWED_GLOBALS = {
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
+    def find_class(self, module: str, name: str):
         if (module, name) not in _ALLOWED_GLOBALS:
             raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
         return super().find_class(module, name)
@@ -92,7 +92,7 @@ def _load_checked_pickle(path: Path) -> dict:
     try:
         # The batches were pickled by Python 2: latin1 turns their byte strings into str.
         obj = _RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a data error
+    except Exception as exc:
         raise DataError(f"{path} cannot be read as a CIFAR-10 batch: {exc}") from exc
     if not isinstance(obj, dict):
         raise DataError(f"{path} is not a CIFAR-10 batch (not a dict)")
@@ -178,7 +178,7 @@ def download(
         from torchvision.datasets import CIFAR10
 
         url, md5 = CIFAR10.url, CIFAR10.tgz_md5
-    except Exception:  # noqa: BLE001 - torchvision missing or changed: use the known values
+    except Exception:
         url = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
         md5 = "c58f30108f718f92721af3b95e74349a"
     root = spec.path if spec.path is not None else data_home()

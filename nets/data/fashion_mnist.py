@@ -113,7 +113,7 @@ def download(
 
         mirrors = list(FashionMNIST.mirrors)
         resources = list(FashionMNIST.resources)
-    except Exception:  # noqa: BLE001 - torchvision missing or changed: use the known values
+    except Exception:
         mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
         resources = [
             ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),

@@ -248,7 +248,7 @@ def decode_chunk(paths: list[str], size: int) -> tuple[np.ndarray, np.ndarray, l
             ok[i] = True
         except (ImageError, OSError, ValueError) as exc:
             reasons.append(_classify(exc))
-        except Exception as exc:  # noqa: BLE001 - one odd file must not stop the load
+        except Exception as exc:
             reasons.append(_classify(exc))
     return out, ok, reasons
 
@@ -336,7 +336,7 @@ def _read_cache(path: Path, fingerprint: str) -> dict[str, np.ndarray] | None:
             if str(npz["fingerprint"]) != fingerprint:
                 return None
             return {k: npz[k] for k in npz.files}
-    except Exception:  # noqa: BLE001 - a missing or damaged cache is simply rebuilt
+    except Exception:
         return None
 
 

@@ -50,7 +50,7 @@ def main(argv: list[str]) -> None:
             return
         except (NetsError, UserCodeError, BadReturn) as exc:  # the user's to fix
             code.send({"type": "error", "final": True, "message": str(exc)})
-        except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
+        except Exception as exc:
             code.send({"type": "error", "final": True, "message": f"{type(exc).__name__}: {exc}"})
 
 

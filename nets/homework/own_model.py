@@ -100,7 +100,7 @@ class UserModel(Classifier):
         return {role: np.asarray(self.params[name]) for role, name in self.roles.items()}
 
 
-def _user_step(code: UserCode, fn: Any):  # noqa: ANN202 - a nets.mlp.train.StepFunction
+def _user_step(code: UserCode, fn: Any):
     def step(model: UserModel, X: np.ndarray, y: np.ndarray, reg: float, **_options: Any):
         model.sync()
         loss, grads = code.call("training_step", fn, model.user, X, y, reg)

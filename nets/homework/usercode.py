@@ -73,7 +73,7 @@ class UserCode:
         try:
             with contextlib.redirect_stdout(self.output):
                 return fn(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - user code may raise anything, even SystemExit
+        except BaseException as exc:
             raise UserCodeError(self.describe(exc, label)) from None
 
     def import_module(self, path: Path) -> ModuleType:

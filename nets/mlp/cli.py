@@ -52,7 +52,7 @@ _METAVARS = {
 }
 
 
-def _field_type(name: str):  # noqa: ANN202 - an argparse type
+def _field_type(name: str):
     def parse(text: str) -> Any:
         from nets.errors import ConfigError
         from nets.mlp.config import parse_field

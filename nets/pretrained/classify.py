@@ -421,7 +421,7 @@ def classify_paths(
         except NetsError as exc:
             yield ClassifyResult(path=path, error=str(exc))
             continue
-        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+        except Exception as exc:
             detail = " ".join(str(exc).split()) or type(exc).__name__
             yield ClassifyResult(path=path, error=f"{path}: cannot classify ({detail})")
             continue

@@ -217,7 +217,7 @@ class Lab:
                 entry["attack"] = self._attack(model, result)
         except NetsError as exc:
             return {"path": shown(result.path), "error": f"{shown(result.path)}: {exc}"}
-        except Exception as exc:  # noqa: BLE001 - one bad photo must not stop the batch
+        except Exception as exc:
             detail = " ".join(str(exc).split()) or type(exc).__name__
             where = shown(result.path)
             return {"path": where, "error": f"{where}: the lab failed ({detail})"}

@@ -55,13 +55,13 @@ def _accepts_only_graph_errors(load, data) -> None:
 
 @FUZZ
 @given(st.binary(max_size=600))
-def test_case15_fuzz_graph_loader_with_random_bytes(data):
+def test_fuzz_graph_loader_with_random_bytes(data):
     _accepts_only_graph_errors(fileformat.loads, data)
 
 
 @FUZZ
 @given(_json)
-def test_case15_fuzz_graph_loader_with_random_json(data):
+def test_fuzz_graph_loader_with_random_json(data):
     _accepts_only_graph_errors(fileformat.from_dict, data)
     _accepts_only_graph_errors(fileformat.loads, json.dumps(data))
 
@@ -102,13 +102,13 @@ def mutated_graph_files(draw):
 
 @FUZZ
 @given(mutated_graph_files())
-def test_case15_fuzz_graph_loader_with_mutated_valid_files(data):
+def test_fuzz_graph_loader_with_mutated_valid_files(data):
     _accepts_only_graph_errors(fileformat.from_dict, data)
 
 
 @FUZZ
 @given(st.binary(max_size=200), st.integers(0, len(_VALID_TEXT)))
-def test_case15_fuzz_graph_loader_with_corrupted_bytes(noise, at):
+def test_fuzz_graph_loader_with_corrupted_bytes(noise, at):
     raw = _VALID_TEXT.encode()
     _accepts_only_graph_errors(fileformat.loads, raw[:at] + noise + raw[at + len(noise) :])
 
@@ -182,13 +182,13 @@ _TOKENS = [
 
 @FUZZ
 @given(st.lists(st.sampled_from(_TOKENS), max_size=40))
-def test_case15_fuzz_program_parser_with_token_soup(tokens):
+def test_fuzz_program_parser_with_token_soup(tokens):
     _accepts_only_graph_errors(from_program, "".join(tokens))
 
 
 @FUZZ
 @given(st.text(max_size=300))
-def test_case15_fuzz_program_parser_with_random_text(text):
+def test_fuzz_program_parser_with_random_text(text):
     _accepts_only_graph_errors(from_program, text)
 
 
@@ -209,11 +209,11 @@ g.backward()
 
 @FUZZ
 @given(st.integers(0, len(_PROGRAM)), st.integers(0, 8), st.text(max_size=8))
-def test_case15_fuzz_program_parser_with_edited_programs(at, cut, insert):
+def test_fuzz_program_parser_with_edited_programs(at, cut, insert):
     _accepts_only_graph_errors(from_program, _PROGRAM[:at] + insert + _PROGRAM[at + cut :])
 
 
-def test_case15_deep_and_long_programs_are_refused_or_built_cleanly():
+def test_deep_and_long_programs_are_refused_or_built_cleanly():
     _accepts_only_graph_errors(from_program, "x = " + "(" * 100_000 + "1" + ")" * 100_000)
     _accepts_only_graph_errors(from_program, "x = " + "-" * 100_000 + "1.0")
     _accepts_only_graph_errors(from_program, "x = 1.0\ny = " + " + ".join(["x"] * 20_000))

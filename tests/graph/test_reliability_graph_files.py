@@ -76,7 +76,7 @@ CASE1 = [
 
 @pytest.mark.timeout(20)
 @pytest.mark.parametrize(("case", "content", "message"), CASE1, ids=[c[0] for c in CASE1])
-def test_case1_malformed_graph_json_is_refused_and_open_graph_stays(
+def test_malformed_graph_json_is_refused_and_open_graph_stays(
     tmp_path, open_graph, case, content, message
 ):
     path = tmp_path / f"{case}.json"
@@ -85,7 +85,7 @@ def test_case1_malformed_graph_json_is_refused_and_open_graph_stays(
 
 
 @pytest.mark.timeout(20)
-def test_case1_200mb_file_is_refused_by_size_without_being_read(tmp_path, open_graph, monkeypatch):
+def test_200mb_file_is_refused_by_size_without_being_read(tmp_path, open_graph, monkeypatch):
     path = tmp_path / "huge.json"
     with open(path, "wb") as f:  # sparse: no 200 MB of disk needed
         f.write(b'{"format": "backprop-explorer-graph", "nodes": [')
@@ -100,7 +100,7 @@ def test_case1_200mb_file_is_refused_by_size_without_being_read(tmp_path, open_g
     assert "209.7 MB" in text
 
 
-def test_case1_missing_folder_and_directory_are_refused(tmp_path, open_graph):
+def test_missing_folder_and_directory_are_refused(tmp_path, open_graph):
     _refused(open_graph, tmp_path / "nope.json", "no such file")
     folder = tmp_path / "dir.json"
     folder.mkdir()
@@ -194,7 +194,7 @@ CASE2 = [
 
 
 @pytest.mark.parametrize(("case", "mutation", "message"), CASE2, ids=[c[0] for c in CASE2])
-def test_case2_wrong_shape_names_the_json_path_and_nothing_loads(
+def test_wrong_shape_names_the_json_path_and_nothing_loads(
     tmp_path, open_graph, case, mutation, message
 ):
     path = tmp_path / f"{case}.json"
@@ -203,7 +203,7 @@ def test_case2_wrong_shape_names_the_json_path_and_nothing_loads(
     assert text.startswith(f"{case}.json: ")
 
 
-def test_case2_valid_file_loads_so_the_mutations_are_what_fails(tmp_path, open_graph):
+def test_valid_file_loads_so_the_mutations_are_what_fails(tmp_path, open_graph):
     g, _before, events = open_graph
     path = tmp_path / "ok.json"
     path.write_text(json.dumps(_f3()))
@@ -225,7 +225,7 @@ def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
 
 
-def test_case6_enospc_leaves_the_old_file_intact_and_reports_it(saved, monkeypatch):
+def test_enospc_leaves_the_old_file_intact_and_reports_it(saved, monkeypatch):
     path, old = saved
 
     def full_disk(f, data):
@@ -241,7 +241,7 @@ def test_case6_enospc_leaves_the_old_file_intact_and_reports_it(saved, monkeypat
     assert _leftovers(path.parent) == []  # the partial temporary file is removed
 
 
-def test_case6_enospc_at_fsync_also_keeps_the_old_file(saved, monkeypatch):
+def test_enospc_at_fsync_also_keeps_the_old_file(saved, monkeypatch):
     path, old = saved
 
     def no_space(fd):
@@ -253,7 +253,7 @@ def test_case6_enospc_at_fsync_also_keeps_the_old_file(saved, monkeypatch):
     assert path.read_bytes() == old and _leftovers(path.parent) == []
 
 
-def test_case6_read_only_target_file_gets_a_clear_message(saved):
+def test_read_only_target_file_gets_a_clear_message(saved):
     path, old = saved
     path.chmod(0o444)
     try:
@@ -264,7 +264,7 @@ def test_case6_read_only_target_file_gets_a_clear_message(saved):
         path.chmod(0o644)
 
 
-def test_case6_read_only_folder_gets_a_clear_message(tmp_path, monkeypatch):
+def test_read_only_folder_gets_a_clear_message(tmp_path, monkeypatch):
     folder = tmp_path / "ro"
     folder.mkdir()
     target = folder / "g.json"
@@ -285,7 +285,7 @@ def test_case6_read_only_folder_gets_a_clear_message(tmp_path, monkeypatch):
         folder.chmod(0o755)
 
 
-def test_case6_save_keeps_file_mode_and_never_writes_the_target_in_place(saved, monkeypatch):
+def test_save_keeps_file_mode_and_never_writes_the_target_in_place(saved, monkeypatch):
     path, _old = saved
     path.chmod(0o640)
     replaced = []
@@ -321,7 +321,7 @@ print("finished", flush=True)
 
 
 @pytest.mark.timeout(60)
-def test_case6_save_process_killed_mid_write_leaves_a_file_that_loads(saved):
+def test_save_process_killed_mid_write_leaves_a_file_that_loads(saved):
     path, old = saved
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD, str(path)],
@@ -353,7 +353,7 @@ def test_case6_save_process_killed_mid_write_leaves_a_file_that_loads(saved):
     assert fileformat.load(path).same_as(build_example("f4"))
 
 
-def test_case6_export_to_file_is_atomic_too(tmp_path, monkeypatch):
+def test_export_to_file_is_atomic_too(tmp_path, monkeypatch):
     target = tmp_path / "out.py"
     target.write_text("old")
 
@@ -367,7 +367,7 @@ def test_case6_export_to_file_is_atomic_too(tmp_path, monkeypatch):
     assert _leftovers(tmp_path) == []
 
 
-def test_case6_same_graph_is_loadable_after_save(tmp_path):
+def test_same_graph_is_loadable_after_save(tmp_path):
     g = build_example("f3")
     path = tmp_path / "x.json"
     fileformat.save(g, path)

@@ -9,19 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
 from gui.main_window import MainWindow
 from nets.cnn.arch import BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
+from nets.cnn.checkpoint import save_checkpoint
+from nets.cnn.inspect import receptive_field
+from nets.cnn.model import build_model
+from nets.cnn.trained import TrainedCnn
 from tests.nets.cnn_fixtures import random_fashion_folder
-
-torch = pytest.importorskip("torch")
-
-from nets.cnn.checkpoint import save_checkpoint  # noqa: E402
-from nets.cnn.inspect import receptive_field  # noqa: E402
-from nets.cnn.model import build_model  # noqa: E402
-from nets.cnn.trained import TrainedCnn  # noqa: E402
 
 ARCH = (
     Conv2d(4, kernel_size=3, padding=1),

@@ -249,7 +249,7 @@ def test_train_finish_test_once_then_warn_and_checkpoint_round_trip(
         np.count_nonzero(
             result.labels[result.gallery_index] != result.predictions[result.gallery_index]
         )
-    )  # noqa: E501
+    )
     assert tab.results.wrong_marked() == wrong
     assert "test " in run.result
 

@@ -225,7 +225,7 @@ def build_f3_by_hand(tab: GraphTab) -> None:
         connect(tab, src, dst, port)
 
 
-def same_structure(a, b) -> bool:  # noqa: ANN001 - two graph.model.Graph
+def same_structure(a, b) -> bool:
     """Same nodes by name (op, params, leaf value) and the same edges by name."""
 
     def describe(g):

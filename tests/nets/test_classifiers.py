@@ -153,7 +153,7 @@ def test_gradcheck_driver_passes_every_check() -> None:
 
 
 def test_gradcheck_driver_catches_a_wrong_backward(monkeypatch: pytest.MonkeyPatch) -> None:
-    def leaky_relu_backward(grad_out, cache, *, inplace=False):  # noqa: ANN001, ANN202
+    def leaky_relu_backward(grad_out, cache, *, inplace=False):
         return grad_out * np.where(cache > 0, 1.0, 0.01)
 
     monkeypatch.setattr(nets.mlp.layers, "relu_backward", leaky_relu_backward)
@@ -165,7 +165,7 @@ def test_gradcheck_driver_catches_a_wrong_backward(monkeypatch: pytest.MonkeyPat
 
 
 def test_gradcheck_driver_catches_an_unstable_softmax(monkeypatch: pytest.MonkeyPatch) -> None:
-    def naive_softmax_loss(x, y, *, out_grad=None):  # noqa: ANN001, ANN202
+    def naive_softmax_loss(x, y, *, out_grad=None):
         with np.errstate(all="ignore"):
             p = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
             loss = float(-np.mean(np.log(p[np.arange(len(y)), y])))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from nets.cnn.arch import BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
 from nets.cnn.checkpoint import (
@@ -25,8 +26,6 @@ from nets.cnn.model import build_model
 from nets.cnn.trained import TrainedCnn, predict
 from nets.errors import CheckpointError
 from nets.testrecord import TestRecord
-
-torch = pytest.importorskip("torch")
 
 ARCH = (
     Conv2d(4, 3, padding=1),

@@ -14,8 +14,6 @@ import pytest
 import main
 from nets.cnn.arch import Conv2d, Flatten, Linear, MaxPool2d, ReLU, save_architecture
 
-pytest.importorskip("torch")
-
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [Conv2d(4, 3, padding=1), ReLU(), MaxPool2d(4), Flatten(), Linear(10)]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from nets.cnn.arch import (
     AvgPool2d,
@@ -18,19 +19,14 @@ from nets.cnn.arch import (
     ReLU,
     validate,
 )
-from nets.cnn.presets import DEFAULT, SEED_TWO_CONV
-from nets.errors import ConfigError
-
-torch = pytest.importorskip("torch")
-
-from nets.cnn.dream import (  # noqa: E402
+from nets.cnn.dream import (
     ChannelObjective,
     ClassObjective,
     DreamSettings,
     dream,
     run_dream,
 )
-from nets.cnn.inspect import (  # noqa: E402
+from nets.cnn.inspect import (
     Box,
     Inspector,
     geometries,
@@ -38,8 +34,10 @@ from nets.cnn.inspect import (  # noqa: E402
     image_for_model,
     receptive_field,
 )
-from nets.cnn.model import build_model  # noqa: E402
-from nets.cnn.trained import TrainedCnn  # noqa: E402
+from nets.cnn.model import build_model
+from nets.cnn.presets import DEFAULT, SEED_TWO_CONV
+from nets.cnn.trained import TrainedCnn
+from nets.errors import ConfigError
 
 SHAPE = (1, 28, 28)
 BN_DROPOUT = (

@@ -6,13 +6,12 @@ import importlib.util
 import sys
 
 import pytest
+import torch
 
 from nets.cnn.arch import AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, ReLU, validate
 from nets.cnn.model import build_model, parameter_count, to_pytorch_source
 from nets.cnn.presets import PRESETS
 from nets.errors import ConfigError
-
-torch = pytest.importorskip("torch")
 
 CASES = {
     **{p.key: (p.layers, (1, 28, 28), 10) for p in PRESETS.values()},

@@ -147,7 +147,6 @@ def _cnn_images(n: int = 400):
 
 
 def test_vanishing_gradient_in_a_deep_plain_cnn_stack() -> None:
-    pytest.importorskip("torch")
     from nets.cnn.arch import Flatten, Linear, ReLU
     from nets.cnn.config import TrainConfig as CnnConfig
     from nets.cnn.train import train as train_cnn
@@ -172,7 +171,6 @@ def test_vanishing_gradient_in_a_deep_plain_cnn_stack() -> None:
 
 
 def test_cnn_non_finite_is_diagnosed_before_the_weights_go_back() -> None:
-    pytest.importorskip("torch")
     from nets.cnn.arch import Conv2d, Flatten, Linear, ReLU
     from nets.cnn.config import TrainConfig as CnnConfig
     from nets.cnn.train import train as train_cnn
@@ -278,7 +276,6 @@ def test_tuned_preset_raises_nothing_on_a_small_cifar_subset(cifar_subset: Path)
 
 @pytest.mark.data
 def test_default_cnn_preset_raises_nothing_on_a_fashion_mnist_subset(fashion_mnist_dir) -> None:
-    pytest.importorskip("torch")
     from nets.cnn.presets import DEFAULT
     from nets.cnn.train import train as train_cnn
     from nets.data import load_dataset

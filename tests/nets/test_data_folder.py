@@ -57,7 +57,7 @@ def test_cifar_sized_images_stay_as_they_are_and_others_are_resized(tmp_path: Pa
     assert tuple(ds.X_train[2, 16, 16]) == (10, 20, 30)
 
 
-def test_case4_bad_files_are_skipped_and_counted(tmp_path: Path) -> None:
+def test_bad_files_are_skipped_and_counted(tmp_path: Path) -> None:
     root = _make_folder(tmp_path / "d", test=False)
     cat = root / "train" / "cat"
     (cat / "empty.jpg").write_bytes(b"")
@@ -80,7 +80,7 @@ def test_case4_bad_files_are_skipped_and_counted(tmp_path: Path) -> None:
     assert "skipped" in ds.describe()
 
 
-def test_case4_unreadable_file_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreadable_file_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _make_folder(tmp_path / "d", test=False)
     locked = root / "train" / "dog" / "locked.png"
     _png(locked, (1, 2, 3))
@@ -90,7 +90,7 @@ def test_case4_unreadable_file_is_skipped(tmp_path: Path, monkeypatch: pytest.Mo
 
         real = nets.images.open_image
 
-        def deny(path, **kw):  # noqa: ANN001, ANN202
+        def deny(path, **kw):
             if Path(path).name == "locked.png":
                 raise PermissionError(13, "Permission denied", str(path))
             return real(path, **kw)
@@ -104,7 +104,7 @@ def test_case4_unreadable_file_is_skipped(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(ds.y_train) + len(ds.y_val) == 18
 
 
-def test_case4_empty_folder_and_single_class_get_clear_messages(tmp_path: Path) -> None:
+def test_empty_folder_and_single_class_get_clear_messages(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no train/ folder"):
         load_dataset(f"folder:{tmp_path}")
     (tmp_path / "train").mkdir()
@@ -121,7 +121,7 @@ def test_case4_empty_folder_and_single_class_get_clear_messages(tmp_path: Path) 
         load_dataset(f"folder:{tmp_path / 'missing'}")
 
 
-def test_case4_every_file_unreadable(tmp_path: Path) -> None:
+def test_every_file_unreadable(tmp_path: Path) -> None:
     for name in ("a", "b"):
         (tmp_path / "train" / name).mkdir(parents=True)
         (tmp_path / "train" / name / "x.jpg").write_bytes(b"")
@@ -150,7 +150,7 @@ def test_cache_is_reused_and_invalidated_when_files_change(
     calls = []
     real = folder_mod.decode_chunk
 
-    def counting(paths: list[str], size: int):  # noqa: ANN202
+    def counting(paths: list[str], size: int):
         calls.append(len(paths))
         return real(paths, size)
 

@@ -75,14 +75,14 @@ def test_rgb_jpeg_from_path_and_from_bytes(tmp_path: Path) -> None:
         assert arr[10, 2, 0] > 200 and arr[10, 28, 0] < 50
 
 
-def test_case5_one_by_one_pixel(tmp_path: Path) -> None:
+def test_one_by_one_pixel(tmp_path: Path) -> None:
     path = _write(tmp_path / "dot.png", _encode(Image.new("RGB", (1, 1), (1, 2, 3)), "PNG"))
     img = open_image(path)
     assert img.size == (1, 1)
     assert img.getpixel((0, 0)) == (1, 2, 3)
 
 
-def test_case5_png_named_jpg_is_opened_by_its_content(tmp_path: Path) -> None:
+def test_png_named_jpg_is_opened_by_its_content(tmp_path: Path) -> None:
     path = _write(tmp_path / "really_a_png.jpg", _encode(Image.new("RGB", (4, 4), "red"), "PNG"))
     assert open_image(path).getpixel((0, 0)) == (255, 0, 0)
 
@@ -99,7 +99,7 @@ def test_min_size_decodes_big_jpeg_at_reduced_scale(tmp_path: Path) -> None:
 # --- every Pillow mode -> RGB --------------------------------------------------------
 
 
-def test_case5_mode_1_and_l(tmp_path: Path) -> None:
+def test_mode_1_and_l(tmp_path: Path) -> None:
     bw = Image.new("1", (8, 8), 1)
     bw.putpixel((0, 0), 0)
     img = open_image(_write(tmp_path / "bw.png", _encode(bw, "PNG")))
@@ -108,7 +108,7 @@ def test_case5_mode_1_and_l(tmp_path: Path) -> None:
     assert open_image(_encode(gray, "PNG")).getpixel((2, 2)) == (77, 77, 77)
 
 
-def test_case5_16_bit_greyscale_is_scaled_not_clipped(tmp_path: Path) -> None:
+def test_16_bit_greyscale_is_scaled_not_clipped(tmp_path: Path) -> None:
     values = np.array([[0, 257 * 100, 32768, 65535]], dtype=np.uint16)
     img16 = Image.fromarray(values)
     path = _write(tmp_path / "deep.png", _encode(img16, "PNG"))
@@ -118,7 +118,7 @@ def test_case5_16_bit_greyscale_is_scaled_not_clipped(tmp_path: Path) -> None:
     assert [img.getpixel((x, 0))[0] for x in range(4)] == [0, 100, 128, 255]
 
 
-def test_case5_32_bit_integer_and_float_tiff(tmp_path: Path) -> None:
+def test_32_bit_integer_and_float_tiff(tmp_path: Path) -> None:
     wide = Image.fromarray(np.array([[0, 1000, 65535]], dtype=np.int32))
     img = open_image(_write(tmp_path / "wide.tif", _encode(wide, "TIFF")))
     assert [img.getpixel((x, 0))[0] for x in range(3)] == [0, 4, 255]
@@ -130,7 +130,7 @@ def test_case5_32_bit_integer_and_float_tiff(tmp_path: Path) -> None:
     assert img.getpixel((0, 0))[0] == 0 and img.getpixel((2, 0))[0] == 255
 
 
-def test_case5_cmyk_jpeg_and_tiff(tmp_path: Path) -> None:
+def test_cmyk_jpeg_and_tiff(tmp_path: Path) -> None:
     cmyk = Image.new("CMYK", (6, 6), (0, 0, 0, 0))  # no ink: white paper
     cmyk.putpixel((0, 0), (0, 255, 255, 0))  # magenta + yellow: red
     for fmt, suffix in (("JPEG", ".jpg"), ("TIFF", ".tif")):
@@ -142,7 +142,7 @@ def test_case5_cmyk_jpeg_and_tiff(tmp_path: Path) -> None:
             assert img.getpixel((0, 0)) == (255, 0, 0)
 
 
-def test_case5_alpha_is_composited_on_white(tmp_path: Path) -> None:
+def test_alpha_is_composited_on_white(tmp_path: Path) -> None:
     rgba = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
     rgba.putpixel((0, 0), (255, 0, 0, 255))
     img = open_image(_write(tmp_path / "alpha.png", _encode(rgba, "PNG")))
@@ -154,7 +154,7 @@ def test_case5_alpha_is_composited_on_white(tmp_path: Path) -> None:
     assert img.getpixel((0, 0)) == (0, 0, 0) and img.getpixel((1, 1)) == (255, 255, 255)
 
 
-def test_case5_palette_with_transparency(tmp_path: Path) -> None:
+def test_palette_with_transparency(tmp_path: Path) -> None:
     pal = Image.new("P", (3, 1))
     pal.putpalette([0, 0, 255, 0, 255, 0] + [0] * 762)
     pal.putpixel((0, 0), 0)
@@ -177,7 +177,7 @@ def test_to_rgb_handles_in_memory_modes() -> None:
 # --- animation and orientation ---------------------------------------------------------
 
 
-def test_case5_animated_gif_gives_first_frame(tmp_path: Path) -> None:
+def test_animated_gif_gives_first_frame(tmp_path: Path) -> None:
     frames = [Image.new("RGB", (5, 5), colour) for colour in ("red", "blue", "green")]
     buf = io.BytesIO()
     frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=50, loop=0)
@@ -199,7 +199,7 @@ def test_case5_animated_gif_gives_first_frame(tmp_path: Path) -> None:
         (8, (20, 40), (10, 37)),
     ],
 )
-def test_case5_exif_orientation_is_applied(
+def test_exif_orientation_is_applied(
     tmp_path: Path, orientation: int, size: tuple[int, int], red_at: tuple[int, int]
 ) -> None:
     pixels = np.zeros((20, 40, 3), np.uint8)
@@ -217,7 +217,7 @@ def test_case5_exif_orientation_is_applied(
 # --- refusals ----------------------------------------------------------------------------
 
 
-def test_case5_header_only_bomb_20000_square_is_refused_before_decoding(tmp_path: Path) -> None:
+def test_header_only_bomb_20000_square_is_refused_before_decoding(tmp_path: Path) -> None:
     path = _write(tmp_path / "bomb.png", _header_only_png(20_000, 20_000))
     with pytest.raises(ImageError) as excinfo:
         open_image(path)
@@ -225,7 +225,7 @@ def test_case5_header_only_bomb_20000_square_is_refused_before_decoding(tmp_path
     assert "too large" in message
 
 
-def test_case5_pixel_cap_is_checked_from_the_header(tmp_path: Path) -> None:
+def test_pixel_cap_is_checked_from_the_header(tmp_path: Path) -> None:
     # 3000 x 3000 claimed, the pixel data missing: refused by the cap, not as "truncated".
     path = _write(tmp_path / "claims.png", _header_only_png(3000, 3000))
     with pytest.raises(ImageError, match="too large.*limit is 5"):
@@ -235,7 +235,7 @@ def test_case5_pixel_cap_is_checked_from_the_header(tmp_path: Path) -> None:
     assert MAX_PIXELS < 20_000 * 20_000
 
 
-def test_case5_pillow_bomb_warning_becomes_an_error(
+def test_pillow_bomb_warning_becomes_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _write(tmp_path / "medium.png", _encode(Image.new("RGB", (40, 30)), "PNG"))
@@ -249,7 +249,7 @@ def test_case5_pillow_bomb_warning_becomes_an_error(
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP"])
-def test_case5_truncated_images(tmp_path: Path, fmt: str) -> None:
+def test_truncated_images(tmp_path: Path, fmt: str) -> None:
     rng = np.random.default_rng(0)
     noisy = Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
     data = _encode(noisy.convert("P") if fmt == "GIF" else noisy, fmt)
@@ -272,7 +272,7 @@ def test_case5_truncated_images(tmp_path: Path, fmt: str) -> None:
         (bytes(range(256)) * 4, "not an image"),
     ],
 )
-def test_case5_files_named_jpg_that_are_something_else(
+def test_files_named_jpg_that_are_something_else(
     tmp_path: Path, content: bytes, expected: str
 ) -> None:
     path = _write(tmp_path / "holiday.jpg", content)
@@ -357,7 +357,7 @@ def _open_or_refuse(data: bytes) -> None:
 
 @settings(max_examples=fuzz_examples(150), suppress_health_check=list(HealthCheck))
 @given(st.binary(max_size=512))
-def test_case15_fuzz_image_opener_random_bytes(data: bytes) -> None:
+def test_fuzz_image_opener_random_bytes(data: bytes) -> None:
     _open_or_refuse(data)
 
 
@@ -380,7 +380,7 @@ def _mutated_image(draw: st.DrawFn) -> bytes:
 
 @settings(max_examples=fuzz_examples(300), suppress_health_check=list(HealthCheck))
 @given(_mutated_image())
-def test_case15_fuzz_image_opener_mutated_images(data: bytes) -> None:
+def test_fuzz_image_opener_mutated_images(data: bytes) -> None:
     _open_or_refuse(data)
 
 

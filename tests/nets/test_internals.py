@@ -114,7 +114,8 @@ def test_histogram_clips_outliers_into_the_end_bins_and_skips_nan() -> None:
 
 
 def test_torch_hooks_record_every_layer_and_leave_the_model_clean() -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     from nets.cnn.arch import BatchNorm2d, Conv2d, Flatten, Linear, ReLU
     from nets.cnn.model import build_model
     from nets.internals.torch_probe import TorchInternals

@@ -75,11 +75,9 @@ def test_softmax_loss_matches_the_definition() -> None:
     )
 
 
-@pytest.mark.parametrize("magnitude", [1e4, 1e5, 1e30])
+@pytest.mark.parametrize("magnitude", [1e4, 1e5, 1e30])  # all below float32's 3.4e38
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_softmax_loss_is_stable_for_huge_scores(magnitude: float, dtype: type) -> None:
-    if dtype is np.float32 and magnitude > 1e38:
-        pytest.skip("not representable")
     x = np.array([[magnitude, 0.0, -magnitude], [0.0, magnitude, magnitude]], dtype=dtype)
     y = np.array([2, 0])
     loss, grad = softmax_loss(x, y)

@@ -63,7 +63,8 @@ def test_mlp_range_test_restores_the_weights() -> None:
 
 
 def test_cnn_range_test_runs_and_restores_the_weights() -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     from nets.cnn.arch import Conv2d, Flatten, Linear, ReLU
     from nets.cnn.config import TrainConfig
     from nets.cnn.model import build_model as build_cnn

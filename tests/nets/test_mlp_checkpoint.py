@@ -14,7 +14,7 @@ from nets.mlp.train import TrainConfig, TrainingHistory, train
 from tests.nets.mlp_fixtures import blobs
 
 
-def _trained(tmp_path: Path):  # noqa: ANN202
+def _trained(tmp_path: Path):
     ds = blobs()
     cfg = TrainConfig(num_train=None, hidden_dim=8, batch_size=50, num_epochs=2, learning_rate=1e-2)
     result = list(train(cfg, ds))[-1].result

@@ -35,7 +35,7 @@ SMALL = TrainConfig(
 )
 
 
-def _run(config: TrainConfig, data, **kw):  # noqa: ANN001, ANN202
+def _run(config: TrainConfig, data, **kw):
     return list(train(config, data, **kw))
 
 

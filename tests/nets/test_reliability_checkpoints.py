@@ -20,7 +20,7 @@ class _MarkerPayload:
     def __init__(self, path: Path) -> None:
         self.path = str(path)
 
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         return (open, (self.path, "w"))
 
 
@@ -28,7 +28,7 @@ def _good(tmp_path: Path) -> Path:
     return save_checkpoint(tmp_path / "good.npz", TwoLayerNet(6, 3, hidden_dim=4, seed=0))
 
 
-def test_case3_npz_with_pickle_payload_is_refused_without_running_it(tmp_path: Path) -> None:
+def test_npz_with_pickle_payload_is_refused_without_running_it(tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     path = tmp_path / "evil.npz"
     payload = np.empty(1, dtype=object)
@@ -44,7 +44,7 @@ def test_case3_npz_with_pickle_payload_is_refused_without_running_it(tmp_path: P
     assert not marker.exists()
 
 
-def test_case3_raw_pickle_file_is_refused_without_running_it(tmp_path: Path) -> None:
+def test_raw_pickle_file_is_refused_without_running_it(tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     path = tmp_path / "model.npz"
     path.write_bytes(pickle.dumps(_MarkerPayload(marker)))
@@ -53,7 +53,7 @@ def test_case3_raw_pickle_file_is_refused_without_running_it(tmp_path: Path) -> 
     assert not marker.exists()
 
 
-def test_case3_zero_byte_truncated_and_corrupt(tmp_path: Path) -> None:
+def test_zero_byte_truncated_and_corrupt(tmp_path: Path) -> None:
     good = _good(tmp_path).read_bytes()
     cases = {
         "empty.npz": b"",
@@ -68,7 +68,7 @@ def test_case3_zero_byte_truncated_and_corrupt(tmp_path: Path) -> None:
             load_checkpoint(tmp_path / name)
 
 
-def test_case3_npz_without_metadata_or_with_bad_metadata(tmp_path: Path) -> None:
+def test_npz_without_metadata_or_with_bad_metadata(tmp_path: Path) -> None:
     np.savez(tmp_path / "plain.npz", a=np.zeros(3))
     with pytest.raises(CheckpointError, match="checkpoint corrupted"):
         load_checkpoint(tmp_path / "plain.npz")
@@ -80,7 +80,7 @@ def test_case3_npz_without_metadata_or_with_bad_metadata(tmp_path: Path) -> None
         load_checkpoint(tmp_path / "single.npy")
 
 
-def test_case3_torch_checkpoint_gets_a_mismatch_message(tmp_path: Path) -> None:
+def test_torch_checkpoint_gets_a_mismatch_message(tmp_path: Path) -> None:
     # The layout torch.save writes: a zip with <name>/data.pkl, <name>/version, ...
     path = tmp_path / "cnn.pt"
     with zipfile.ZipFile(path, "w") as zf:
@@ -91,15 +91,16 @@ def test_case3_torch_checkpoint_gets_a_mismatch_message(tmp_path: Path) -> None:
         load_checkpoint(path)
 
 
-def test_case3_real_torch_save_file_gets_a_mismatch_message(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+def test_real_torch_save_file_gets_a_mismatch_message(tmp_path: Path) -> None:
+    import torch
+
     path = tmp_path / "real.pt"
     torch.save({"weight": torch.zeros(2, 2)}, path)
     with pytest.raises(CheckpointError, match="PyTorch checkpoint"):
         load_checkpoint(path)
 
 
-def test_case3_wrong_architecture_leaves_the_current_model_unchanged(tmp_path: Path) -> None:
+def test_wrong_architecture_leaves_the_current_model_unchanged(tmp_path: Path) -> None:
     path = save_checkpoint(tmp_path / "other.npz", TwoLayerNet(6, 3, hidden_dim=9, seed=1))
     current = TwoLayerNet(6, 3, hidden_dim=4, seed=0)
     before = current.state()
@@ -112,7 +113,7 @@ def test_case3_wrong_architecture_leaves_the_current_model_unchanged(tmp_path: P
         np.testing.assert_array_equal(current.params[k], v)
 
 
-def test_case3_parameters_inconsistent_with_metadata(tmp_path: Path) -> None:
+def test_parameters_inconsistent_with_metadata(tmp_path: Path) -> None:
     good = _good(tmp_path)
     with np.load(good, allow_pickle=False) as npz:
         members = {k: npz[k] for k in npz.files}
@@ -126,7 +127,7 @@ def test_case3_parameters_inconsistent_with_metadata(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "nan.npz")
 
 
-def test_case6_enospc_during_save_keeps_the_old_file(
+def test_enospc_during_save_keeps_the_old_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _good(tmp_path)
@@ -145,7 +146,7 @@ def test_case6_enospc_during_save_keeps_the_old_file(
     load_checkpoint(path)
 
 
-def test_case6_read_only_target_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_only_target_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "ro"
     folder.mkdir()
     folder.chmod(0o555)
@@ -164,12 +165,12 @@ def test_case6_read_only_target_folder(tmp_path: Path, monkeypatch: pytest.Monke
     assert list(folder.iterdir()) == []
 
 
-def test_case6_target_is_a_folder(tmp_path: Path) -> None:
+def test_target_is_a_folder(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="is a folder"):
         save_checkpoint(tmp_path, LinearClassifier(3, 2))
 
 
-def test_case3_metadata_claiming_a_huge_network_allocates_nothing(
+def test_metadata_claiming_a_huge_network_allocates_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import json

@@ -28,7 +28,7 @@ class _MarkerPayload:
     def __init__(self, path: Path) -> None:
         self.path = str(path)
 
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         return (open, (self.path, "w"))
 
 
@@ -40,7 +40,7 @@ def _evil_batch_dir(tmp_path: Path, marker: Path) -> Path:
     return folder
 
 
-def test_case4_cifar_batch_with_wrong_md5_is_never_unpickled(tmp_path: Path) -> None:
+def test_cifar_batch_with_wrong_md5_is_never_unpickled(tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     _evil_batch_dir(tmp_path, marker)
     with pytest.raises(DataError, match="refusing to unpickle"):
@@ -48,7 +48,7 @@ def test_case4_cifar_batch_with_wrong_md5_is_never_unpickled(tmp_path: Path) -> 
     assert not marker.exists()
 
 
-def test_case4_even_a_matching_md5_cannot_run_code(
+def test_even_a_matching_md5_cannot_run_code(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     marker = tmp_path / "marker"
@@ -105,7 +105,7 @@ def test_idx_values_round_trip() -> None:
     np.testing.assert_array_equal(parse_idx(big_endian), [-2, 300])
 
 
-def test_case4_idx_bad_magic(tmp_path: Path) -> None:
+def test_idx_bad_magic(tmp_path: Path) -> None:
     data = bytearray(_idx_bytes(np.zeros((2, 28, 28), np.uint8)))
     data[2] = 0x42
     (tmp_path / "x.idx").write_bytes(bytes(data))
@@ -113,7 +113,7 @@ def test_case4_idx_bad_magic(tmp_path: Path) -> None:
         read_idx(tmp_path / "x.idx")
 
 
-def test_case4_idx_counts_disagree_with_payload(tmp_path: Path) -> None:
+def test_idx_counts_disagree_with_payload(tmp_path: Path) -> None:
     data = _idx_bytes(np.zeros((3, 28, 28), np.uint8))
     (tmp_path / "short.idx").write_bytes(data[:-5])
     with pytest.raises(DataError, match="payload"):
@@ -124,7 +124,7 @@ def test_case4_idx_counts_disagree_with_payload(tmp_path: Path) -> None:
         parse_idx(huge)
 
 
-def test_case4_fashion_images_and_labels_disagree(tmp_path: Path) -> None:
+def test_fashion_images_and_labels_disagree(tmp_path: Path) -> None:
     _write_fashion(tmp_path, 10)
     (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(
         gzip.compress(_idx_bytes(np.zeros(9, np.uint8)))
@@ -133,21 +133,21 @@ def test_case4_fashion_images_and_labels_disagree(tmp_path: Path) -> None:
         load_dataset(f"fashion-mnist:{tmp_path}")
 
 
-def test_case4_truncated_gzip(tmp_path: Path) -> None:
+def test_truncated_gzip(tmp_path: Path) -> None:
     full = gzip.compress(_idx_bytes(np.zeros((20, 28, 28), np.uint8)))
     (tmp_path / "t.gz").write_bytes(full[: len(full) // 2])
     with pytest.raises(DataError, match="truncated or corrupt gzip"):
         read_idx(tmp_path / "t.gz")
 
 
-def test_case4_fashion_missing_dir_says_what_to_do(tmp_path: Path) -> None:
+def test_fashion_missing_dir_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="Fashion-MNIST not found"):
         load_dataset(f"fashion-mnist:{tmp_path}")
 
 
 @settings(max_examples=fuzz_examples(300))
 @given(st.binary(max_size=200))
-def test_case15_fuzz_idx_reader_random_bytes(data: bytes) -> None:
+def test_fuzz_idx_reader_random_bytes(data: bytes) -> None:
     try:
         parse_idx(data)
     except DataError:
@@ -156,7 +156,7 @@ def test_case15_fuzz_idx_reader_random_bytes(data: bytes) -> None:
 
 @settings(max_examples=fuzz_examples(300))
 @given(st.data())
-def test_case15_fuzz_idx_reader_mutated_files(
+def test_fuzz_idx_reader_mutated_files(
     tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:
     valid = _idx_bytes(np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4))
@@ -176,7 +176,7 @@ def test_case15_fuzz_idx_reader_mutated_files(
 # ---------------------------------------------------------------------------- archives
 
 
-def _tar_with(tmp_path: Path, add) -> Path:  # noqa: ANN001
+def _tar_with(tmp_path: Path, add) -> Path:
     path = tmp_path / "a.tar.gz"
     with tarfile.open(path, "w:gz") as tar:
         add(tar)
@@ -197,7 +197,7 @@ def test_safe_extract_extracts_a_plain_archive(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["../evil.txt", "d/../../evil.txt", "/tmp/evil-abs.txt"])
-def test_case4_archive_member_outside_is_rejected(tmp_path: Path, name: str) -> None:
+def test_archive_member_outside_is_rejected(tmp_path: Path, name: str) -> None:
     archive = _tar_with(tmp_path, lambda t: (_add_file(t, "ok.txt"), _add_file(t, name)))
     with pytest.raises(DataError, match="rejected"):
         safe_extract(archive, tmp_path / "out")
@@ -206,7 +206,7 @@ def test_case4_archive_member_outside_is_rejected(tmp_path: Path, name: str) -> 
 
 
 @pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE])
-def test_case4_archive_link_member_is_rejected(tmp_path: Path, kind: bytes) -> None:
+def test_archive_link_member_is_rejected(tmp_path: Path, kind: bytes) -> None:
     def add(tar: tarfile.TarFile) -> None:
         info = tarfile.TarInfo("link")
         info.type = kind
@@ -218,7 +218,7 @@ def test_case4_archive_link_member_is_rejected(tmp_path: Path, kind: bytes) -> N
     assert not os.path.lexists(tmp_path / "out" / "link")
 
 
-def test_case4_zip_with_dotdot_member_is_rejected(tmp_path: Path) -> None:
+def test_zip_with_dotdot_member_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "a.zip"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("../evil.txt", "x")
@@ -227,7 +227,7 @@ def test_case4_zip_with_dotdot_member_is_rejected(tmp_path: Path) -> None:
     assert not (tmp_path / "evil.txt").exists()
 
 
-def test_case4_not_an_archive_is_a_data_error(tmp_path: Path) -> None:
+def test_not_an_archive_is_a_data_error(tmp_path: Path) -> None:
     path = tmp_path / "a.tar.gz"
     path.write_bytes(b"not an archive")
     with pytest.raises(DataError, match="cannot extract"):

@@ -38,7 +38,7 @@ def fmnist(tmp_path: Path) -> Path:
     return folder
 
 
-def test_case8_learning_rate_1e3_diverges_and_keeps_finite_weights(
+def test_learning_rate_1e3_diverges_and_keeps_finite_weights(
     fmnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ckpt = tmp_path / "d.npz"
@@ -83,7 +83,7 @@ def test_case8_learning_rate_1e3_diverges_and_keeps_finite_weights(
         ("--num-train", "x", "num_train"),
     ],
 )
-def test_case10_bad_values_exit_2(
+def test_bad_values_exit_2(
     option: str, value: str, field: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exc:
@@ -121,7 +121,7 @@ _GUARDED = textwrap.dedent(
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS semantics are Linux's")
-def test_case9_huge_configs_refused_before_allocation_under_rlimit() -> None:
+def test_huge_configs_refused_before_allocation_under_rlimit() -> None:
     proc = subprocess.run(
         [sys.executable, "-c", _GUARDED], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
@@ -139,7 +139,7 @@ def test_case9_huge_configs_refused_before_allocation_under_rlimit() -> None:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS semantics are Linux's")
-def test_case9_command_line_shows_the_estimate(fmnist: Path) -> None:
+def test_command_line_shows_the_estimate(fmnist: Path) -> None:
     import resource
 
     def limit() -> None:
@@ -169,7 +169,7 @@ def test_case9_command_line_shows_the_estimate(fmnist: Path) -> None:
     )
 
 
-def test_case9_building_a_huge_model_directly_is_refused_before_allocation() -> None:
+def test_building_a_huge_model_directly_is_refused_before_allocation() -> None:
     from nets.errors import ResourceError
     from nets.mlp.classifiers import TwoLayerNet
 

@@ -107,19 +107,19 @@ def unsafe_torch_loads(source: str) -> list[int]:
         ("import numpy as np\nnp.load('x.npz')\n", []),
     ],
 )
-def test_case14_the_torch_load_scan_catches_aliases_and_flags(source, expected):
+def test_the_torch_load_scan_catches_aliases_and_flags(source, expected):
     assert unsafe_torch_loads(source) == expected
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=_rel)
-def test_case14_no_torch_load_without_weights_only(path):
+def test_no_torch_load_without_weights_only(path):
     """Including calls through aliases (``import torch as t``, ``from torch import load``)
     and a flag that is not the literal True."""
     assert unsafe_torch_loads(path.read_text(encoding="utf-8")) == [], _rel(path)
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=_rel)
-def test_case14_no_eval_or_exec(path):
+def test_no_eval_or_exec(path):
     for call, name in _calls(path):
         assert name not in {"eval", "exec", "builtins.eval", "builtins.exec"}, (
             f"{_rel(path)}:{call.lineno}: {name}() runs arbitrary code"
@@ -129,7 +129,7 @@ def test_case14_no_eval_or_exec(path):
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=_rel)
-def test_case14_no_numpy_load_with_allow_pickle(path):
+def test_no_numpy_load_with_allow_pickle(path):
     for call, name in _calls(path):
         if name in {"np.load", "numpy.load"}:
             assert not _keyword_true(call, "allow_pickle"), (
@@ -138,7 +138,7 @@ def test_case14_no_numpy_load_with_allow_pickle(path):
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=_rel)
-def test_case14_no_pickle_load_outside_the_cifar_loader(path):
+def test_no_pickle_load_outside_the_cifar_loader(path):
     if _rel(path) in PICKLE_ALLOWED:
         return
     for call, name in _calls(path):
@@ -152,7 +152,7 @@ def test_case14_no_pickle_load_outside_the_cifar_loader(path):
         }, f"{_rel(path)}:{call.lineno}: {name} outside the MD5-checked CIFAR loader"
 
 
-def test_case14_the_checks_catch_offenders(tmp_path):
+def test_the_checks_catch_offenders(tmp_path):
     """The scanners above must be able to fail: feed them a file that breaks every rule."""
     bad = tmp_path / "bad.py"
     bad.write_text(
@@ -171,6 +171,6 @@ def test_case14_the_checks_catch_offenders(tmp_path):
     assert "eval" in found and "pickle.loads" in found
 
 
-def test_case14_checkpoints_do_load_through_torch_load_safely():
+def test_checkpoints_do_load_through_torch_load_safely():
     checkpoint = (ROOT / "nets" / "cnn" / "checkpoint.py").read_text(encoding="utf-8")
     assert "weights_only=True" in checkpoint  # the CNN loads through torch.load, safely

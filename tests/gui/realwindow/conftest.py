@@ -48,11 +48,11 @@ def start_app(xserver: XServer, tmp_path: Path) -> Iterator:
         if app.proc.poll() is None:
             try:
                 xserver.screenshot(tmp_path / "last-screen.png")
-            except Exception:  # noqa: BLE001 - a missing screenshot must not hide the result
+            except Exception:
                 pass
         app.close()
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter) -> None:
     for reason in _skipped:
         terminalreporter.write_sep("!", reason.upper(), red=True, bold=True)

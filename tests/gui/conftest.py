@@ -1,0 +1,26 @@
+"""Qt set-up for the GUI tests only (tests/graph and tests/nets never import Qt)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _garbage_collected_in_the_gui_thread(qapp):
+    """As in the app: cyclic GC runs only in the GUI thread (see gui/gc_guard.py).
+
+    Otherwise a worker thread can free a leftover widget of an earlier test and deadlock
+    with the GUI thread.
+    """
+    from gui.gc_guard import MainThreadGarbageCollector
+
+    collector = MainThreadGarbageCollector(parent=qapp)
+    yield collector
+    collector.stop()
+
+
+@pytest.fixture(autouse=True)
+def _collect_after_each_test(_garbage_collected_in_the_gui_thread):
+    yield
+    # Only what is due: a full collection costs ~150 ms once torch is loaded.
+    _garbage_collected_in_the_gui_thread.collect_due()
