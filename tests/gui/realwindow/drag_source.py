@@ -23,10 +23,10 @@ class DragSource(QLabel):
         self.setStyleSheet("background: #fde3e0; border: 2px solid #d93025;")
         self._press: QPoint | None = None
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         self._press = event.position().toPoint()
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._press is None:
             return
         if (event.position().toPoint() - self._press).manhattanLength() < 6:
