@@ -223,8 +223,15 @@ class InsideView(QWidget):
 
     # -- drawing -----------------------------------------------------------------------
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self.refresh()  # what arrived while hidden
+
     def refresh(self) -> bool:
-        """Redraw what changed (the timer calls this); True if anything did."""
+        """Redraw what changed (the timer calls this; nothing while hidden: the page is
+        usually behind another tab); True if anything did."""
+        if not self.isVisible():
+            return False
         start = time.perf_counter()
         series = self.current_series()
         changed = False

@@ -44,6 +44,8 @@ def test_inside_view_draws_heat_maps_lines_bars_and_a_step(qtbot) -> None:
     runs = RunsModel()
     view = InsideView(runs, interval_ms=10_000)
     qtbot.addWidget(view)
+    assert not view.refresh()  # hidden: nothing is drawn
+    view.show()
     run = runs.add_run("run 1", {})
     events = _samples()
     for e in events:
