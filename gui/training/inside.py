@@ -223,7 +223,7 @@ class InsideView(QWidget):
 
     # -- drawing -----------------------------------------------------------------------
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self.refresh()  # what arrived while hidden
 
