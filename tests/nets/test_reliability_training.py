@@ -74,13 +74,13 @@ def test_learning_rate_1e3_diverges_and_keeps_finite_weights(
 @pytest.mark.parametrize(
     ("option", "value", "field"),
     [
-        ("--batch-size", "0", "batch_size"),
-        ("--epochs", "-1", "num_epochs"),
-        ("--lr", "abc", "learning_rate"),
-        ("--hidden-dim", "0", "hidden_dim"),
-        ("--momentum", "1.5", "momentum"),
-        ("--reg", "-1", "reg"),
-        ("--num-train", "x", "num_train"),
+        ("--batch-size", "0", "Batch size"),
+        ("--epochs", "-1", "Epochs"),
+        ("--lr", "abc", "Learning rate"),
+        ("--hidden-dim", "0", "Hidden units"),
+        ("--momentum", "1.5", "Momentum"),
+        ("--reg", "-1", "L2 regularization"),
+        ("--num-train", "x", "Training images"),
     ],
 )
 def test_bad_values_exit_2(
@@ -90,7 +90,9 @@ def test_bad_values_exit_2(
         main.main(["mlp", "train", "--data", "fashion-mnist", option, value])
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert f"error: argument {option}: {field}" in err
+    # The setting is named as the form labels it, never by its internal name.
+    assert f"error: argument {option}: {field} must be" in err
+    assert "_" not in err.splitlines()[-1]
 
 
 _GUARDED = textwrap.dedent(
