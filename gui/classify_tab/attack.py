@@ -153,9 +153,7 @@ class AttackController(QObject):
         result, panel = done.result, self.panel
         original, adversarial = rgb_to_qimage(result.original), rgb_to_qimage(result.adversarial)
         panel.perturbed.set_picture(adversarial, None, f"max change {result.linf}/255")
-        panel.perturbation.set_picture(
-            rgb_to_qimage(done.perturbation), None, "grey: unchanged; scaled to full range"
-        )
+        panel.perturbation.set_picture(rgb_to_qimage(done.perturbation), None, "grey = unchanged")
         panel.heat_before.set_picture(
             original, heat_to_qimage(done.heat_before), f"for {done.before[0][1]}"
         )

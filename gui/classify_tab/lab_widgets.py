@@ -142,4 +142,14 @@ def class_picker(tooltip: str) -> QComboBox:
     completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
     completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
     combo.setCompleter(completer)
+
+    def typed() -> None:
+        # Enter on a part of a name picks the first class that contains it, as if chosen.
+        text = combo.currentText().strip()
+        found = combo.findText(text, Qt.MatchFlag.MatchContains) if text else -1
+        if found >= 0:
+            combo.setCurrentIndex(found)
+            combo.activated.emit(found)
+
+    combo.lineEdit().returnPressed.connect(typed)
     return combo
