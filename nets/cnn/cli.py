@@ -28,12 +28,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from nets.cli_common import check_output as _check_output
+from nets.cnn.cli_types import number as _number
 from nets.cnn.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from nets.cnn.presets import PRESETS
 from nets.fileio import shown
@@ -42,31 +43,6 @@ from nets.training import Diverged, Ended, Evaluation, Finished, Started, Step, 
 from nets.units import format_bytes, format_duration
 
 # --------------------------------------------------------------------------- argument types
-
-
-def _number(kind: type, low: float, name: str, *, open_low: bool = False) -> Any:
-    """An argparse type for ``name`` (``--lr``): a usage error (exit 2) for text that is
-    not a number or lies outside the setting's range in ``nets.cnn.config.LIMITS``."""
-    from nets.cnn.config import LIMITS
-
-    high = LIMITS.get(name.lstrip("-").replace("-", "_").replace("threads", "num_threads"))
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            what = "a whole number" if kind is int else "a number"
-            raise argparse.ArgumentTypeError(f"{name} must be {what}, not {text!r}") from None
-        if isinstance(value, float) and not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number, not {text!r}")
-        if value < low or (open_low and value == low):
-            bound = f"more than {low:g}" if open_low else f"at least {low:g}"
-            raise argparse.ArgumentTypeError(f"{name} must be {bound}, not {text}")
-        if high is not None and value > high[1]:
-            raise argparse.ArgumentTypeError(f"{name} must be at most {high[1]:g}, not {text}")
-        return value
-
-    return parse
 
 
 def _preset_name(text: str) -> str:
@@ -269,15 +245,6 @@ def _progress(done: int, total: int, message: str) -> None:
     if sys.stderr.isatty():
         pct = f" {100 * done / total:5.1f}%" if total > 0 else ""
         _err(f"\r{message}{pct}\033[K", end="")
-
-
-def _check_output(path: Path | None, what: str) -> None:
-    """Fail before training, not after, when an output cannot be written."""
-    from nets.errors import NetsError
-    from nets.fileio import check_writable
-
-    if path is not None:
-        check_writable(path, NetsError, f"write the {what}")
 
 
 def _config(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:

@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nets.cnn.cli import _check_output, _number
+from nets.cli_common import check_output as _check_output
+from nets.cnn.cli_types import number as _number
 
 #: Threads for inspecting one image: a single image is too small to split well.
 INSPECT_THREADS = 1

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from nets.cli_common import check_output
+
 PRESET_NAMES = ("seed-default", "tuned", "overfit")
 
 # option -> TrainConfig field
@@ -275,15 +277,6 @@ def _config(args: argparse.Namespace) -> Any:
     return cfg.replace(**changes).validate() if changes else cfg.validate()
 
 
-def _check_output(path: Path | None, what: str) -> None:
-    """Refuse before training, not after it, a destination that cannot be written."""
-    from nets.errors import NetsError
-    from nets.fileio import check_writable
-
-    if path is not None:
-        check_writable(path, NetsError, f"write the {what}")
-
-
 def _event_json(event: Any) -> dict[str, Any]:
     from nets.event_log import record
     from nets.training import Diverged, Evaluation, Finished, Started, Step, Stopped
@@ -353,9 +346,9 @@ def run_train(args: argparse.Namespace) -> int:
     config = _config(args)
     if args.internals_every:
         config = config.replace(internals_every=args.internals_every)
-    _check_output(args.save, "checkpoint")
-    _check_output(args.plot_file, "plot")
-    _check_output(args.json_log, "JSON log")
+    check_output(args.save, "checkpoint")
+    check_output(args.plot_file, "plot")
+    check_output(args.json_log, "JSON log")
     progress = _Progress()
     dataset = _load(args.data, progress, args.download, args.num_val)
     print(dataset.describe(), file=sys.stderr)
