@@ -349,7 +349,16 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         raise CheckpointError(
             f"{label}: checkpoint corrupted (not a PyTorch weights file)"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        IndexError,
+        KeyError,
+        TypeError,
+        zipfile.BadZipFile,
+    ) as exc:  # random bytes can trip the unpickler in any of these ways
         detail = " ".join(str(exc).split())[:160]
         raise CheckpointError(f"{label}: checkpoint corrupted ({detail})") from None
     if isinstance(obj, dict):
