@@ -95,10 +95,11 @@ class ArchitectureEditor(QWidget):
         self.table = LayerTableView()
         self.table.setModel(model)
         header = self.table.horizontalHeader()
+        # Every column as wide as its text: in a narrow window the table scrolls
+        # sideways instead of cutting a layer's name ("BatchNorm2d()" cannot wrap).
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        # In a narrow window a long layer ("Conv2d(16, k=3, s=1, p=1)") wraps onto a
-        # second line instead of being cut.
+        header.setStretchLastSection(True)
+        # A long layer ("Conv2d(16, k=3, s=1, p=1)") may still wrap at its spaces.
         self.table.setWordWrap(True)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.table, 1)
