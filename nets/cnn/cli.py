@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nets.cli_common import add_run_outputs
 from nets.cli_common import check_output as _check_output
 from nets.cnn.cli_types import number as _number
 from nets.cnn.config import OPTIMIZERS, SCHEDULES, TrainConfig
@@ -53,17 +54,6 @@ def _preset_name(text: str) -> str:
         return get_preset(text).key
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _plot_path(text: str) -> Path:
-    from nets.plotting import SUPPORTED
-
-    path = Path(text)
-    if path.suffix.lower() not in SUPPORTED:
-        raise argparse.ArgumentTypeError(
-            f"--plot-file must end in {', '.join(SUPPORTED)}, not {text!r}"
-        )
-    return path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -95,25 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="sample every layer's activations, gradients and weights every K steps into "
         "the JSON log (internals events); default: off",
     )
-    t.add_argument("--save", type=Path, metavar="CKPT.pt", help="save the trained model")
-    t.add_argument(
-        "--save-on-stop",
-        action="store_true",
-        help="after Ctrl-C, save the partial model over --save (default: beside it, as "
-        "NAME.partial.pt)",
-    )
-    t.add_argument(
-        "--plot-file",
-        type=_plot_path,
-        metavar="PLOT",
-        help="save the loss and accuracy plots (.png, .svg or .pdf)",
-    )
-    t.add_argument(
-        "--json-log",
-        type=Path,
-        metavar="FILE",
-        help="write one JSON object per line for every training event",
-    )
+    add_run_outputs(t, ".pt")
     t.set_defaults(handler=run_train)
 
     f = sub.add_parser(

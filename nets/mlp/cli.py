@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from nets.cli_common import check_output
+from nets.cli_common import add_run_outputs, check_output
 
 PRESET_NAMES = ("seed-default", "tuned", "overfit")
 
@@ -81,13 +81,6 @@ def _count(text: str) -> int:
     return value
 
 
-def _plot_path(text: str) -> Path:
-    path = Path(text)
-    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise argparse.ArgumentTypeError(f"{text}: the plot must be a .png, .svg or .pdf file")
-    return path
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "mlp",
@@ -110,25 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="sample every layer's activations, gradients and weights every K steps into "
         "the JSON log (internals events); default: off",
     )
-    tr.add_argument("--save", type=Path, metavar="CKPT.npz", help="save the trained model here")
-    tr.add_argument(
-        "--save-on-stop",
-        action="store_true",
-        help="after Ctrl-C, save the partial model over --save (default: beside it, as "
-        "NAME.partial.npz)",
-    )
-    tr.add_argument(
-        "--plot-file",
-        type=_plot_path,
-        metavar="PLOT",
-        help="write the loss and accuracy plot (.png, .svg or .pdf)",
-    )
-    tr.add_argument(
-        "--json-log",
-        type=Path,
-        metavar="FILE",
-        help="write every step and epoch as one JSON object per line",
-    )
+    add_run_outputs(tr, ".npz")
     tr.set_defaults(handler=run_train)
 
     lf = commands.add_parser(
