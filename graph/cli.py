@@ -321,13 +321,14 @@ def run_surface(args: argparse.Namespace) -> int:
         return 0
     if args.out:
         from graph.fileformat import atomic_write_bytes
+        from graph.ops import or_zero
         from graph.surface_plot import render_png
 
         result = evaluate(graph, output)
         ids = (x,) if y is None else (x, y)
-        point = tuple(graph.node(i).value or 0.0 for i in ids)
+        point = tuple(or_zero(graph.node(i).value) for i in ids)
         grad = tuple(result.grads.get(i, 0.0) for i in ids)
-        png = render_png(surf, names, point, result.value or 0.0, grad)
+        png = render_png(surf, names, point, or_zero(result.value), grad)
         atomic_write_bytes(args.out, png)
         print(f"wrote {args.out}", file=sys.stderr)
         return 0

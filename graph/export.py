@@ -16,6 +16,7 @@ import re
 from graph.errors import GraphError
 from graph.evaluate import Evaluation, _backward_plan, _forward_plan, format_value
 from graph.model import Graph
+from graph.ops import or_zero
 
 _RESERVED = {"_math", "_nan", "_sigmoid", "abs", "grads"}
 # A local derivative that needs no parentheses after "upstream * ".
@@ -105,7 +106,7 @@ def to_python(graph: Graph, output: str | None = None, func_name: str = "f") -> 
         if helper:
             head += ["", helper.rstrip(), ""]
 
-    params = ", ".join(f"{var[i]}={_py_float(graph.node(i).value or 0.0)}" for i in inputs)
+    params = ", ".join(f"{var[i]}={_py_float(or_zero(graph.node(i).value))}" for i in inputs)
     grads_doc = ", ".join(f"dL/d{graph.node(i).name}" for i in inputs)
     body = [
         "",

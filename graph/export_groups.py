@@ -23,6 +23,7 @@ from graph.evaluate import _backward_plan, _forward_plan
 from graph.export import _RESERVED, _atomic, _Names, _py_float, return_and_main
 from graph.groups import Groups, Ports
 from graph.model import Graph, topological_sort
+from graph.ops import or_zero
 
 _INDENT = "    "
 
@@ -251,7 +252,7 @@ def to_python_grouped(graph: Graph, output: str | None = None, func_name: str = 
     inputs = graph.inputs()
     var = w.var
     keys = w.items(None, needed)
-    params = ", ".join(f"{var[i]}={_py_float(graph.node(i).value or 0.0)}" for i in inputs)
+    params = ", ".join(f"{var[i]}={_py_float(or_zero(graph.node(i).value))}" for i in inputs)
     grads_doc = ", ".join(f"dL/d{graph.node(i).name}" for i in inputs)
     body = [
         "",

@@ -44,6 +44,12 @@ def safe_div(a: float, b: float) -> float:
         return math.copysign(INF, a) * math.copysign(1.0, b)
 
 
+def or_zero(x: float | None) -> float:
+    """``x`` as a float, 0.0 for None. Unlike ``x or 0.0`` it keeps ``-0.0``, whose sign
+    decides ``1/x`` (``-inf``)."""
+    return 0.0 if x is None else float(x)
+
+
 def _is_odd_integer(x: float) -> bool:
     return math.isfinite(x) and x == int(x) and int(x) % 2 == 1
 
@@ -52,6 +58,8 @@ def safe_pow(a: float, b: float) -> float:
     """``a ** b`` for real results only: overflow gives ±inf, a negative base with a
     non-integer exponent gives nan, ``0 ** negative`` gives inf (``-inf`` for ``-0.0``
     and an odd exponent)."""
+    if a < 0 and math.isfinite(b) and b != int(b):
+        return NAN  # math.pow(-inf, 0.5) is inf, but the rule (and numpy) say nan
     try:
         return math.pow(a, b)
     except OverflowError:

@@ -40,7 +40,7 @@ from graph.errors import GraphEditError, GraphFileError, ProgramError
 from graph.groups import GROUPS_KEY
 from graph.layout import layout_positions
 from graph.model import MAX_NAME_LENGTH, Graph, Node, check_name
-from graph.ops import CHOOSE_MAX, OPS
+from graph.ops import CHOOSE_MAX, OPS, or_zero
 from graph.program_defs import FunctionSupport
 
 #: Largest program accepted (characters).
@@ -257,7 +257,7 @@ class _Builder(FunctionSupport):
         else:
             self.used_names.add(name)
         if op == "input" and self.scope_prefix is not None:
-            op, params, value = "const", {"value": value or 0.0}, None  # numbers in a def
+            op, params, value = "const", {"value": or_zero(value)}, None  # numbers in a def
         proto = _Proto(node_id, name, op, params or {}, inputs, value)
         self.protos.append(proto)
         self.by_id[node_id] = proto

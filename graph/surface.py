@@ -23,6 +23,7 @@ import numpy as np
 from graph.errors import GraphError
 from graph.evaluate import _backward_plan, _forward_plan, evaluate
 from graph.model import Graph
+from graph.ops import or_zero
 
 #: Largest grid side accepted (a 1000 x 1000 grid is 8 MB per node).
 MAX_STEPS = 1000
@@ -46,6 +47,15 @@ def _min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(a) | np.isnan(b), np.nan, np.where(a <= b, a, b))
 
 
+def _power(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
+    # graph.ops.safe_pow's rule, for -inf too: numpy gives inf or nan there, depending on
+    # whether it takes its sqrt fast path for b = 0.5.
+    with np.errstate(invalid="ignore"):
+        out = np.power(a, b)
+    bad = (np.asarray(a) < 0) & np.isfinite(b) & (np.asarray(b) != np.floor(b))
+    return np.where(bad, np.nan, out)
+
+
 def _choose(sel: np.ndarray, *xs: np.ndarray) -> np.ndarray:
     out = np.full(np.broadcast(sel, *xs).shape, np.nan)
     for k, x in enumerate(xs, 1):
@@ -60,8 +70,8 @@ NUMPY_FORWARD: dict[str, Callable[..., np.ndarray]] = {
     "mul": np.multiply,
     "div": np.divide,
     "neg": np.negative,
-    "pow": np.power,
-    "powc": lambda x, exponent: np.power(x, exponent),
+    "pow": _power,
+    "powc": lambda x, exponent: _power(x, exponent),
     "square": lambda x: x * x,
     "exp": np.exp,
     "log": np.log,
@@ -121,7 +131,7 @@ def compile_values(graph: Graph, output: str | None = None) -> CompiledGraph:
     def run(arrays: Mapping[str, np.ndarray]) -> list:
         vals: list = [None] * size
         for i, nid, v in leaves:
-            vals[i] = np.asarray(arrays[nid], dtype=float) if nid in arrays else float(v or 0.0)
+            vals[i] = np.asarray(arrays[nid], dtype=float) if nid in arrays else or_zero(v)
         with np.errstate(all="ignore"):
             for index, fn, ins, params in steps:
                 vals[index] = fn(*[vals[j] for j in ins], **params)
@@ -207,11 +217,11 @@ def surface(
     run = compile_grid(graph, output)
     out = _backward_plan(graph, output).output
     assert out is not None
-    xr = check_range(*(x_range or default_range(graph.node(x).value or 0.0)), "x range")
+    xr = check_range(*(x_range or default_range(or_zero(graph.node(x).value))), "x range")
     xs = np.linspace(xr[0], xr[1], steps)
     if y is None:
         return Surface(out, x, None, xs, None, run({x: xs}))
-    yr = check_range(*(y_range or default_range(graph.node(y).value or 0.0)), "y range")
+    yr = check_range(*(y_range or default_range(or_zero(graph.node(y).value))), "y range")
     ys = np.linspace(yr[0], yr[1], steps)
     gx, gy = np.meshgrid(xs, ys)
     return Surface(out, x, y, xs, ys, run({x: gx, y: gy}))
@@ -222,7 +232,7 @@ def tangent(graph: Graph, x: str, output: str | None = None) -> tuple[float, flo
     result = evaluate(graph, output)
     if result.problem is not None or result.value is None:
         raise GraphError(f"cannot compute the tangent: {result.problem}")
-    x0 = graph.node(x).value or 0.0
+    x0 = or_zero(graph.node(x).value)
     return x0, result.value, result.grads.get(x, 0.0)
 
 
@@ -241,7 +251,7 @@ def descent_path(
     """
     if not (math.isfinite(eta) and eta > 0):
         raise GraphError(f"the learning rate must be a positive number, got {eta!r}")
-    point = {nid: float((start or {}).get(nid, graph.node(nid).value or 0.0)) for nid in inputs}
+    point = {nid: float((start or {}).get(nid, or_zero(graph.node(nid).value))) for nid in inputs}
     path = []
     for k in range(steps + 1):
         r = evaluate(graph, output, point)

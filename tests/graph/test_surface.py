@@ -145,3 +145,12 @@ def test_cli_errors_are_one_line(capsys, tmp_path):
     missing = tmp_path / "none" / "p.png"
     code, _, err = run(capsys, "graph", "surface", f3, "--x", "s1", "--out", str(missing))
     assert code == 1 and "p.png" in err and not missing.exists()
+
+
+def test_a_leaf_of_negative_zero_keeps_its_sign_in_the_grid():
+    # 1 / -0.0 is -inf in the engine; the grid once read the leaf as +0.0 and gave +inf.
+    g = from_program("x = 1.0\nz = -0.0\nL = x / z\n")
+    x = g.id_of("x")
+    grid = compile_grid(g)({x: np.array([1.0, -2.0])})
+    assert list(grid) == [-math.inf, math.inf]
+    assert evaluate(g, None, {x: 1.0}, backward=False).value == -math.inf
