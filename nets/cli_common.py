@@ -56,3 +56,103 @@ def add_run_outputs(parser: Any, checkpoint_suffix: str) -> None:
         metavar="FILE",
         help="write one JSON object per line for every training event",
     )
+
+
+def add_experiment_options(parser: Any, snapshot_help: str) -> None:
+    """The snapshot, fork and TensorBoard options of ``mlp train`` and ``cnn train``
+    (``snapshot_help`` says what a fork may change)."""
+    parser.add_argument(
+        "--snapshot-dir",
+        type=Path,
+        metavar="DIR",
+        help="write a snapshot at every epoch's end as DIR/epoch-K (weights, optimizer "
+        "state, batch order), to fork from with --fork",
+    )
+    parser.add_argument(
+        "--snapshot-every",
+        type=_positive,
+        default=0,
+        metavar="N",
+        help="with --snapshot-dir, also every N steps (DIR/step-S)",
+    )
+    parser.add_argument(
+        "--fork",
+        type=Path,
+        metavar="DIR/epoch-K",
+        help="go on from a snapshot: the run continues exactly as its parent did, except "
+        f"for the options given here ({snapshot_help}); --data defaults to the parent's",
+    )
+    parser.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="write the run as a TensorBoard log to DIR (scalars, the internals' "
+        "histograms, hparams)",
+    )
+
+
+def _positive(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def load_fork(args: Any, trainer: str) -> Any:
+    """The snapshot of ``--fork`` (None without it), checked to be of ``trainer``; fills
+    ``args.data`` (and the other data options in ``cli``) from it when not given."""
+    from nets.errors import ConfigError
+    from nets.snapshots import load_snapshot
+
+    if args.fork is None:
+        if args.data is None:
+            raise ConfigError("--data is needed (or --fork SNAPSHOT, which knows its data)")
+        return None
+    snapshot = load_snapshot(args.fork)
+    if snapshot.trainer != trainer:
+        raise ConfigError(
+            f"{args.fork} is a snapshot of a {snapshot.trainer} run, not of {trainer} train"
+        )
+    cli = snapshot.state.get("cli") or {}
+    if args.data is None:
+        if "data" not in cli:
+            raise ConfigError(f"{args.fork} does not say its data: give --data")
+        for key, value in cli.items():  # the data options go with the data
+            setattr(args, key, value)
+    return snapshot
+
+
+def experiment_events(events: Any, args: Any, cli: dict[str, Any]) -> Any:
+    """``events`` with ``--snapshot-dir`` (snapshots written at once, ``cli`` — the data
+    options — inside them so a fork needs no --data) and ``--tensorboard`` applied."""
+    if args.snapshot_dir is not None:
+        from nets.snapshots import SnapshotStore, kept
+
+        events = kept(events, SnapshotStore(0, args.snapshot_dir, extra_state={"cli": cli}))
+    if args.tensorboard is not None:
+        from nets.tensorboard import recorded
+
+        events = recorded(events, args.tensorboard)
+    return events
+
+
+def check_experiment_outputs(args: Any) -> None:
+    """Refuse before training a snapshot or TensorBoard folder that cannot be made."""
+    from nets.errors import NetsError
+    from nets.fileio import describe_os_error, shown
+
+    for folder, what in ((args.snapshot_dir, "snapshot"), (args.tensorboard, "TensorBoard")):
+        if folder is None:
+            continue
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NetsError(
+                f"cannot write the {what} folder {shown(folder)}: {describe_os_error(exc)}"
+            ) from None
+        check_output(folder / ".probe", f"{what} folder")

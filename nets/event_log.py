@@ -2,7 +2,8 @@
 
 ``record(event)`` is the JSON-log object of such an event (None for other events):
 ``{"event": "internals", "step", "layers": {...}, ...}`` (see ``nets.internals.to_json``)
-or ``{"event": "advice", "rule", "step", "message", "evidence", "suggest"}``.
+or ``{"event": "advice", "rule", "step", "message", "evidence", "suggest"}`` or
+``{"event": "snapshot", "name", "step", "epoch", "end_of_epoch"}``.
 ``advice_line(advice)`` is the one line ``mlp train`` and ``cnn train`` print on stderr.
 """
 
@@ -10,11 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from nets.training import Advice, Internals
+from nets.training import Advice, Internals, Snapshot
 
 
 def record(event: Any) -> dict[str, Any] | None:
-    """The JSON object of an Internals or Advice event; None for any other event."""
+    """The JSON object of an Internals, Advice or Snapshot event; None for any other."""
+    if isinstance(event, Snapshot):
+        return {
+            "event": "snapshot",
+            "name": event.name,
+            "step": event.step,
+            "epoch": event.epoch,
+            "end_of_epoch": event.end_of_epoch,
+        }
     if isinstance(event, Internals):
         from nets.internals import to_json
 

@@ -162,5 +162,44 @@ class Advice:
     suggest: dict[str, Any] = field(default_factory=dict)
 
 
-TrainingEvent = Started | Step | Evaluation | Internals | Advice | Finished | Stopped | Diverged
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """Everything a run needs to go on from ``step`` exactly as it would have (optional
+    event, yielded when the trainer is given a ``nets.snapshots.SnapshotPlan``).
+
+    ``epoch`` is the epochs completed when ``end_of_epoch`` (the snapshot right after that
+    epoch's Evaluation), else the epoch in progress. ``config`` is the trainer's
+    configuration as a dict. ``arrays`` holds copies: ``model/<name>`` the parameters
+    (and BatchNorm buffers), ``optim/...`` the optimizer's buffers, ``rng/...`` random
+    states, ``history/...`` the curves so far; ``state`` the JSON-able rest (learning
+    rate, schedule position, batch-order random state, position in the epoch). Only the
+    trainer that wrote it reads ``optim``/``rng``/``state``; anyone may read ``weights()``.
+    """
+
+    trainer: str
+    step: int
+    epoch: int
+    end_of_epoch: bool
+    config: dict[str, Any]
+    arrays: dict[str, Any] = field(repr=False)
+    state: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        """``epoch-K`` or ``step-S``: the snapshot's file name in a run's folder."""
+        return f"epoch-{self.epoch}" if self.end_of_epoch else f"step-{self.step}"
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(getattr(a, "nbytes", 0) for a in self.arrays.values()))
+
+    def weights(self) -> dict[str, Any]:
+        """The model's parameters by name (numpy arrays; mlp: ``W1, b1, W2, b2``; cnn:
+        the ``state_dict()`` keys, BatchNorm buffers included)."""
+        return {k[6:]: v for k, v in self.arrays.items() if k.startswith("model/")}
+
+
+TrainingEvent = (
+    Started | Step | Evaluation | Internals | Advice | Snapshot | Finished | Stopped | Diverged
+)
 END_EVENTS = (Finished, Stopped, Diverged)

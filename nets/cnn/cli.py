@@ -33,7 +33,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nets.cli_common import add_run_outputs
+from nets.cli_common import (
+    add_experiment_options,
+    add_run_outputs,
+    check_experiment_outputs,
+    experiment_events,
+    load_fork,
+)
 from nets.cli_common import check_output as _check_output
 from nets.cnn.cli_types import number as _number
 from nets.cnn.config import OPTIMIZERS, SCHEDULES, TrainConfig
@@ -77,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "test split is not touched: use `cnn test` once at the end."
         ),
     )
-    _add_run_options(t)
+    _add_run_options(t, data_required=False)
     t.add_argument(
         "--internals-every",
         type=_number(int, 1, "--internals-every"),
@@ -86,6 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the JSON log (internals events); default: off",
     )
     add_run_outputs(t, ".pt")
+    add_experiment_options(t, "anything but the architecture and the seed")
     t.set_defaults(handler=run_train)
 
     f = sub.add_parser(
@@ -139,10 +146,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-def _add_run_options(t: argparse.ArgumentParser) -> None:
+def _add_run_options(t: argparse.ArgumentParser, data_required: bool = True) -> None:
     """The data, architecture and training options ``train`` and ``lr-find`` share."""
     t.add_argument(
-        "--data", required=True, metavar="SPEC", help="fashion-mnist[:DIR] or folder:DIR"
+        "--data", required=data_required, metavar="SPEC", help="fashion-mnist[:DIR] or folder:DIR"
     )
     arch = t.add_mutually_exclusive_group()
     keys = ", ".join(f"{k} ({p.title})" for k, p in PRESETS.items())
@@ -296,7 +303,7 @@ def run_train(args: argparse.Namespace) -> int:
     from nets.cnn.presets import get_preset
     from nets.cnn.train import train
     from nets.event_log import advice_line, record
-    from nets.training import Advice, Internals
+    from nets.training import Advice, Internals, Snapshot
 
     for path, what in (
         (args.save, "checkpoint"),
@@ -304,12 +311,18 @@ def run_train(args: argparse.Namespace) -> int:
         (args.json_log, "JSON log"),
     ):
         _check_output(path, what)
+    check_experiment_outputs(args)
+    fork = load_fork(args, "cnn")
     preset = get_preset(args.preset or "default")
-    config = _config(args, preset.config)
+    config = _config(args, TrainConfig.from_dict(fork.config) if fork else preset.config)
     if args.internals_every:
         config = dataclasses.replace(config, internals_every=args.internals_every)
     start = time.perf_counter()
     data, layers, arch_name = _data_and_layers(args, preset)
+    if fork is not None and args.preset is None and args.arch is None:
+        from nets.cnn.fork import arch_of
+
+        layers, arch_name = tuple(arch_of(fork)), f"the architecture of {shown(args.fork)}"
     h, w, c = data.image_shape
     rows = validate(layers, (c, h, w), data.num_classes)
     tot = totals(rows, (c, h, w))
@@ -328,7 +341,15 @@ def run_train(args: argparse.Namespace) -> int:
     epoch_loss: list[float] = []
     epoch_start = 0.0
     with stop_on_sigint() as stop, JsonLog(args.json_log) as log:
-        events = train(layers, data, config, cancel=stop, data_source=args.data)
+        from nets.snapshots import SnapshotPlan
+
+        plan = SnapshotPlan(args.snapshot_every) if args.snapshot_dir else None
+        events = experiment_events(
+            train(layers, data, config, cancel=stop, data_source=args.data, snapshots=plan,
+                  fork=fork),
+            args,
+            {"data": args.data, "val_size": args.val_size, "split_seed": args.split_seed},
+        )  # fmt: skip
         for event in events:
             if isinstance(event, Started):
                 log.write_event("started", event)
@@ -372,7 +393,7 @@ def run_train(args: argparse.Namespace) -> int:
                         f"  step {event.step}  train acc {100 * event.train_acc:.1f}%  "
                         f"val acc ({event.val_n} images) {100 * event.val_acc:.1f}%"
                     )
-            elif isinstance(event, (Internals, Advice)):
+            elif isinstance(event, (Internals, Advice, Snapshot)):
                 log.write_record(record(event))
                 if isinstance(event, Advice):
                     if sys.stderr.isatty():

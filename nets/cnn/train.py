@@ -34,11 +34,13 @@ from nets.data.dataset import CancelToken, is_cancelled
 from nets.errors import ConfigError
 from nets.memory import MemoryEstimate
 from nets.memory import check_memory as _check_memory
+from nets.snapshots import SnapshotPlan
 from nets.training import (
     END_EVENTS,
     Diverged,
     Evaluation,
     Finished,
+    Snapshot,
     Started,
     Step,
     Stopped,
@@ -207,21 +209,33 @@ def train(
     *,
     cancel: CancelToken | None = None,
     data_source: str = "",
+    snapshots: SnapshotPlan | None = None,
+    fork: Snapshot | None = None,
 ) -> Iterator[Event]:
     """Train a fresh network for ``arch`` on ``data``; yields events (see module docstring).
 
     Everything that can be checked is checked before torch allocates anything:
     ConfigError for settings or an architecture that cannot run (naming the layer and
     the shapes), ResourceError when the memory estimate does not fit.
+
+    ``snapshots``: yield a ``Snapshot`` after every epoch (and every
+    ``snapshots.every_steps`` steps); ``fork``: go on from such a snapshot of an earlier
+    run of ``arch`` (see ``nets.cnn.fork``: the settings may change, the seed may not).
     """
     config = (config or TrainConfig()).validated()
+    if fork is not None:
+        from nets.cnn import fork as forks
+
+        forks.check(fork, arch, config)
     input_shape, num_classes = _check_data(data)
     arch = tuple(arch)
     validate(arch, input_shape, num_classes)
     num_train, num_val = len(data.X_train), len(data.X_val)
     estimate = estimate_memory(arch, input_shape, config, num_train, num_val, num_classes)
     check_memory(estimate)
-    return coached(_train(arch, data, config, input_shape, estimate, cancel, data_source))
+    return coached(
+        _train(arch, data, config, input_shape, estimate, cancel, data_source, snapshots, fork)
+    )
 
 
 def _train(
@@ -232,10 +246,13 @@ def _train(
     estimate: MemoryEstimate,
     cancel: CancelToken | None,
     data_source: str,
+    snapshots: SnapshotPlan | None = None,
+    fork: Snapshot | None = None,
 ) -> Iterator[Event]:
     import torch
     import torch.nn.functional as F
 
+    from nets.cnn import fork as forks
     from nets.cnn.model import build_model, parameter_count
     from nets.internals.torch_probe import TorchInternals
 
@@ -267,9 +284,19 @@ def _train(
     total = spe * config.epochs
     scheduler = make_scheduler(optimizer, config, spe)
     evals = set(eval_points(spe, config.evals_per_epoch))
+    resume = forks.restore(fork, config, model, optimizer, scheduler, gen) if fork else None
+    resume = resume or forks.Resume()
     # The weights (and BatchNorm statistics) that last gave a finite loss.
     state = list(model.parameters()) + list(model.buffers())
     backup = [t.detach().clone() for t in state]
+
+    def snapshot(epoch: int, end: bool, epoch_gen: Any, position: int = 0) -> Snapshot:
+        return forks.take(
+            config, arch, step=iteration, epoch=epoch, end_of_epoch=end, model=model,
+            optimizer=optimizer, epoch_gen=epoch_gen, mean=mean, std=std, position=position,
+            seen=seen, correct=int(correct), loss_sum=loss_sum, last_loss=last_loss,
+            last_val=last_val,
+        )  # fmt: skip
 
     def trained_now(iterations: int, val_acc: float | None) -> TrainedCnn:
         return TrainedCnn(
@@ -318,21 +345,24 @@ def _train(
         memory_bytes=estimate.total,
         device=device,
         num_threads=threads,
+        start_step=resume.iteration,
         memory=estimate,
     )
     resumed = time.perf_counter()
     model.train()
-    iteration = 0
-    last_loss = math.nan
-    last_val: float | None = None
+    iteration = resume.iteration
+    last_loss = resume.last_loss
+    last_val: float | None = resume.last_val
     tracker = TorchInternals(model, config.internals_every) if config.internals_every else None
     try:
-        for epoch in range(1, config.epochs + 1):
+        for epoch in range(resume.epoch, config.epochs + 1):
+            epoch_gen = gen.get_state()  # the order this epoch draws
             perm = torch.randperm(n, generator=gen).to(device)
-            seen = 0
-            correct = torch.zeros((), dtype=torch.int64, device=device)
-            loss_sum = 0.0
-            for step in range(1, spe + 1):
+            first = resume.first_step if epoch == resume.epoch else 1
+            seen = resume.seen if first > 1 else 0
+            correct = torch.tensor(resume.correct if first > 1 else 0, device=device)
+            loss_sum = resume.loss_sum if first > 1 else 0.0
+            for step in range(first, spe + 1):
                 if is_cancelled(cancel):
                     yield Stopped(
                         iteration,
@@ -415,6 +445,11 @@ def _train(
                         end_of_epoch=full,
                         elapsed=pause_clock(),
                     )
+                    resumed = time.perf_counter()
+                if snapshots is not None and (step == spe or snapshots.due(iteration, step, spe)):
+                    pause_clock()
+                    yield snapshot(epoch, step == spe, gen.get_state() if step == spe else
+                                   epoch_gen, step)  # fmt: skip
                     resumed = time.perf_counter()
     finally:
         if tracker is not None:

@@ -21,7 +21,14 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from nets.cli_common import add_run_outputs, check_output
+from nets.cli_common import (
+    add_experiment_options,
+    add_run_outputs,
+    check_experiment_outputs,
+    check_output,
+    experiment_events,
+    load_fork,
+)
 
 PRESET_NAMES = ("seed-default", "tuned", "overfit")
 
@@ -95,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train a TwoLayerNet",
         description="Train the numpy TwoLayerNet with SGD. Options override the preset.",
     )
-    _add_run_options(tr)
+    _add_run_options(tr, data_required=False)
     tr.add_argument(
         "--internals-every",
         type=_count,
@@ -104,6 +111,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the JSON log (internals events); default: off",
     )
     add_run_outputs(tr, ".npz")
+    add_experiment_options(
+        tr, "anything but the model, hidden size, dtype, training images and seed"
+    )
     tr.set_defaults(handler=run_train)
 
     lf = commands.add_parser(
@@ -146,19 +156,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gc.set_defaults(handler=run_gradcheck)
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
+def _add_run_options(parser: argparse.ArgumentParser, data_required: bool = True) -> None:
     """The data and hyperparameter options ``train`` and ``lr-find`` share."""
     parser.add_argument(
         "--data",
-        required=True,
+        required=data_required,
         metavar="SPEC",
         help="cifar10[:DIR], fashion-mnist[:DIR] or folder:DIR",
     )
     parser.add_argument(
         "--preset",
         choices=PRESET_NAMES,
-        default="seed-default",
-        help="starting hyperparameters (default: seed-default, the seed's own)",
+        help="starting hyperparameters (default: seed-default, the seed's own; a fork "
+        "starts from its parent's)",
     )
     for name, option in _FIELD_OPTIONS.items():
         metavar = _METAVARS[name]
@@ -242,10 +252,12 @@ def _load(
 # ---------------------------------------------------------------------------- train
 
 
-def _config(args: argparse.Namespace) -> Any:
+def _config(args: argparse.Namespace, base: Any = None) -> Any:
     from nets.mlp.config import preset
 
-    cfg = preset(args.preset)
+    cfg = (
+        base if base is not None and args.preset is None else preset(args.preset or "seed-default")
+    )
     changes = {
         name: getattr(args, name) for name in _FIELD_OPTIONS if getattr(args, name) is not None
     }
@@ -313,17 +325,21 @@ def run_train(args: argparse.Namespace) -> int:
     from nets.event_log import advice_line
     from nets.fileio import shown
     from nets.mlp.checkpoint import save_checkpoint
+    from nets.mlp.config import TrainConfig
     from nets.mlp.train import train
     from nets.runlog import JsonLog, result_path, stop_on_sigint
+    from nets.snapshots import SnapshotPlan
     from nets.training import Advice, Diverged, Ended, Evaluation, Started, Step, Stopped
     from nets.units import format_duration
 
-    config = _config(args)
+    fork = load_fork(args, "mlp")
+    config = _config(args, TrainConfig.from_dict(fork.config) if fork else None)
     if args.internals_every:
         config = config.replace(internals_every=args.internals_every)
     check_output(args.save, "checkpoint")
     check_output(args.plot_file, "plot")
     check_output(args.json_log, "JSON log")
+    check_experiment_outputs(args)
     progress = _Progress()
     dataset = _load(args.data, progress, args.download, args.num_val)
     print(dataset.describe(), file=sys.stderr)
@@ -332,7 +348,13 @@ def run_train(args: argparse.Namespace) -> int:
     with stop_on_sigint() as stop, JsonLog(args.json_log) as log:
         try:
             total = 0
-            for event in train(config, dataset, cancel=stop):
+            plan = SnapshotPlan(args.snapshot_every) if args.snapshot_dir else None
+            events = experiment_events(
+                train(config, dataset, cancel=stop, snapshots=plan, fork=fork),
+                args,
+                {"data": args.data, "num_val": args.num_val},
+            )
+            for event in events:
                 log.write_record(_event_json(event))
                 if isinstance(event, Started):
                     total = event.total_steps

@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from nets.data.dataset import CancelToken, ImageDataset, is_cancelled
 from nets.data.preprocess import DataSampler, Preprocessor
 from nets.errors import ConfigError, DataError
 from nets.internals.numpy_probe import MlpInternals
+from nets.mlp import fork as forks
 from nets.mlp.blas_threads import ThreadTuner
 from nets.mlp.classifiers import Classifier, LinearClassifier, Probe, TwoLayerNet
 from nets.mlp.config import (
@@ -38,7 +40,17 @@ from nets.mlp.config import (
 )
 from nets.mlp.layers import softmax_loss
 from nets.mlp.optim import SGD
-from nets.training import Diverged, Evaluation, Finished, Started, Step, Stopped, TrainingEvent
+from nets.snapshots import SnapshotPlan
+from nets.training import (
+    Diverged,
+    Evaluation,
+    Finished,
+    Snapshot,
+    Started,
+    Step,
+    Stopped,
+    TrainingEvent,
+)
 
 __all__ = [
     "FIELDS",
@@ -251,6 +263,8 @@ def train(
     num_classes: int | None = None,
     available_bytes: int | None = None,
     step: StepFunction | None = None,
+    snapshots: SnapshotPlan | None = None,
+    fork: Snapshot | None = None,
 ) -> Iterator[TrainingEvent]:
     """Train a model, yielding events (see the module docstring), with the coach's
     ``Advice`` among them (``nets.coach``) and, when ``config.internals_every`` is set,
@@ -271,6 +285,12 @@ def train(
         step: the training step, called as ``step(model, X_batch, y_batch, reg,
             reuse_buffers=True)`` (default ``training_step``; ``nets.homework`` passes
             the user's own, so one loop trains both).
+        snapshots: yield a ``Snapshot`` after every epoch (and every
+            ``snapshots.every_steps`` steps), see ``nets.mlp.fork``.
+        fork: go on from this snapshot of an earlier run (its weights, momentum, learning
+            rate and batch order; its preprocessing unless ``preprocessor`` is given);
+            ``config`` may change what ``nets.mlp.fork.FIXED`` does not name, and the
+            history starts with the snapshot's.
 
     Raises (on the first ``next``): ConfigError for bad hyperparameters, ResourceError
     when the estimate does not fit, DataError for unusable data. Nothing is allocated
@@ -286,6 +306,8 @@ def train(
             num_classes=num_classes,
             available_bytes=available_bytes,
             step=step,
+            snapshots=snapshots,
+            fork=fork,
         )
     )
 
@@ -300,8 +322,13 @@ def _train(
     num_classes: int | None,
     available_bytes: int | None,
     step: StepFunction | None,
+    snapshots: SnapshotPlan | None = None,
+    fork: Snapshot | None = None,
 ) -> Iterator[TrainingEvent]:
     config.validate()
+    if fork is not None:
+        forks.check(fork, config)
+        preprocessor = preprocessor or forks.preprocessor_from_snapshot(fork)
     clock = _Clock()
     X_all, y_all, X_val_raw, y_val, class_names, source = _unpack(data)
     n_all = len(y_all)
@@ -350,12 +377,29 @@ def _train(
     steps_per_epoch = len(sampler)
     total_steps = steps_per_epoch * config.num_epochs
     image_shape = tuple(X_all.shape[1:]) if images else None
+    resume = forks.restore(fork, config, model, optimizer, sampler) if fork else forks.Resume()
+    h = resume.history
+    step_losses: list[float] = h["step_loss"]
+    epoch_train: list[float] = h["epoch_train_acc"]
+    epoch_val: list[float] = h["epoch_val_acc"]
+    epoch_losses: list[float] = h["epoch_loss"]
+    epoch_lrs: list[float] = h["epoch_lr"]
 
-    step_losses: list[float] = []
-    epoch_train: list[float] = []
-    epoch_val: list[float] = []
-    epoch_losses: list[float] = []
-    epoch_lrs: list[float] = []
+    def snapshot(epoch: int, end: bool, rng: Any, loss_sum: float, steps: int) -> Snapshot:
+        return forks.take(
+            config,
+            step=iteration,
+            epoch=epoch,
+            end_of_epoch=end,
+            model=model,
+            optimizer=optimizer,
+            epoch_rng=rng,
+            preprocessor=preprocessor,
+            history=h,
+            loss_sum=loss_sum,
+            steps=steps,
+            last_finite=last_finite,
+        )
 
     def result() -> TrainingResult:
         history = TrainingHistory(
@@ -390,19 +434,20 @@ def _train(
             memory_bytes=estimate.total,
             num_threads=tuner.original or 1,
             elapsed=clock.elapsed(),
+            start_step=resume.iteration,
             memory=estimate,
         )
     )
-    iteration = 0
-    last_finite = math.nan
+    iteration = resume.iteration
+    last_finite = resume.last_finite
     tracker = MlpInternals(model, config.internals_every) if config.internals_every else None
     try:
-        for epoch in range(1, config.num_epochs + 1):
+        for epoch in range(resume.epoch, config.num_epochs + 1):
             lr = optimizer.learning_rate
             tuner.start_epoch()
-            loss_sum = 0.0
-            steps = 0
-            for X_batch, y_batch in sampler:
+            loss_sum, steps = (resume.loss_sum, resume.steps) if epoch == resume.epoch else (0.0, 0)
+            epoch_rng = dict(sampler.rng.bit_generator.state)  # the order this epoch draws
+            for X_batch, y_batch in forks.batches(sampler, resume.skip if steps else 0):
                 if is_cancelled(cancel):
                     yield from emit(
                         Stopped(
@@ -477,6 +522,8 @@ def _train(
                 yield from emit(Step(iteration, epoch, loss, lr, clock.elapsed(), total_steps))
                 if sample is not None:
                     yield from emit(sample)
+                if snapshots is not None and snapshots.due(iteration, steps, steps_per_epoch):
+                    yield from emit(snapshot(epoch, False, epoch_rng, loss_sum, steps))
             with np.errstate(over="ignore", invalid="ignore"):  # huge but finite weights
                 train_acc = model.accuracy(X_acc, y_acc)
                 val_acc = model.accuracy(X_val, y_val)
@@ -498,6 +545,8 @@ def _train(
                     elapsed=clock.elapsed(),
                 )
             )
+            if snapshots is not None:
+                yield from emit(snapshot(epoch, True, sampler.rng.bit_generator.state, 0, 0))
     finally:
         tuner.restore()
     yield from emit(
