@@ -70,7 +70,7 @@ def add_experiment_options(parser: Any, snapshot_help: str) -> None:
     )
     parser.add_argument(
         "--snapshot-every",
-        type=_positive,
+        type=whole_number(1),
         default=0,
         metavar="N",
         help="with --snapshot-dir, also every N steps (DIR/step-S)",
@@ -91,16 +91,21 @@ def add_experiment_options(parser: Any, snapshot_help: str) -> None:
     )
 
 
-def _positive(text: str) -> int:
-    import argparse
+def whole_number(minimum: int) -> Any:
+    """An argparse type: a whole number of at least ``minimum`` (a usage error otherwise)."""
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
+    def parse(text: str) -> int:
+        import argparse
+
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
+
+    return parse
 
 
 def load_fork(args: Any, trainer: str) -> Any:

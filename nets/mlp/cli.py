@@ -28,6 +28,7 @@ from nets.cli_common import (
     check_output,
     experiment_events,
     load_fork,
+    whole_number,
 )
 
 PRESET_NAMES = ("seed-default", "tuned", "overfit")
@@ -78,14 +79,7 @@ def _field_type(name: str):
     return parse
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+_count = whole_number(0)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
