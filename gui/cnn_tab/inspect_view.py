@@ -268,7 +268,9 @@ class InspectView(QWidget):
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
         for run in runs:
-            self.model_combo.addItem(f"{run.name} (latest weights)", run.run_id)
+            at = getattr(run.payload, "at_snapshot", None)
+            which = f"step {at.iterations:,} snapshot" if at is not None else "latest weights"
+            self.model_combo.addItem(f"{run.name} ({which})", run.run_id)
         row = self.model_combo.findData(wanted)
         if row < 0 and runs:
             row = len(runs) - 1
@@ -284,7 +286,9 @@ class InspectView(QWidget):
         if not self.isVisible():
             return  # showEvent catches up: nothing runs for a view nobody looks at
         run = self._current_run()
-        trained = run.payload.trained if run is not None else None
+        trained = None
+        if run is not None:  # the snapshot selected on the timeline, else the latest
+            trained = getattr(run.payload, "at_snapshot", None) or run.payload.trained
         if trained is self._trained:
             return
         self._run_id = run.run_id if run is not None else 0

@@ -120,8 +120,10 @@ def training_job(
     cached: Any | None,
     arch: Sequence[Any],
     config: Any,
+    **options: Any,
 ) -> Callable[[Any], Iterator[Any]]:
-    """A worker factory: load the data (unless cached), then train."""
+    """A worker factory: load the data (unless cached), then train (``options`` go to
+    ``nets.cnn.train.train``: ``snapshots``, ``fork``)."""
 
     def factory(token) -> Iterator[Any]:
         prepare_torch()
@@ -135,7 +137,7 @@ def training_job(
         if dataset is None or token():
             return  # stopped while loading: no run starts
         data = subset_for_training(dataset, choice)
-        yield from train(arch, data, config, cancel=token, data_source=choice.spec)
+        yield from train(arch, data, config, cancel=token, data_source=choice.spec, **options)
 
     return factory
 

@@ -46,7 +46,8 @@ from nets.cnn.arch import ARCH_FORMAT
 from nets.cnn.config import TrainConfig
 from nets.cnn.presets import PRESETS, with_num_classes
 from nets.errors import NetsError
-from nets.training import Ended
+from nets.snapshots import SnapshotPlan
+from nets.training import Ended, Snapshot
 
 
 @dataclass(eq=False)
@@ -58,6 +59,7 @@ class CnnRun(RunState):
     choice: DataChoice | None = None
     trained: Any = None  # nets.cnn.trained.TrainedCnn once training has produced weights
     test: Any = None  # jobs.TestResult
+    at_snapshot: Any = None  # the TrainedCnn of the snapshot selected on the timeline
 
 
 def _result_text(trained: Any) -> str:
@@ -384,7 +386,13 @@ class CnnTab(ArchitectureFiles, TrainingTab):
         config = dataclasses.replace(
             self.settings_panel.config(), internals_every=self.insight.internals_every()
         )
-        layers = tuple(self.arch_model.layers)
+        fork = self.pending_fork() if source is None else None
+        if fork is not None:
+            from nets.cnn.fork import arch_of
+
+            layers = tuple(arch_of(fork.snapshot))
+        else:
+            layers = tuple(self.arch_model.layers)
         settings = {
             "arch": self.arch_model.name or "custom",
             "layers": len(layers),
@@ -401,8 +409,38 @@ class CnnTab(ArchitectureFiles, TrainingTab):
             "val": choice.num_val,
         }
         payload = CnnRun(arch=layers, config=config, choice=choice)
-        factory = jobs.training_job(choice, self._cached_dataset(choice), layers, config)
-        return RunPlan(self.runs.next_name(), settings, payload, factory)
+        name = self.runs.next_name()
+        if fork is not None:
+            settings["forked from"] = f"{fork.parent_name}, epoch {fork.snapshot.epoch}"
+            name = f"{fork.parent_name} fork@{fork.snapshot.epoch}"
+        factory = jobs.training_job(
+            choice,
+            self._cached_dataset(choice),
+            layers,
+            config,
+            snapshots=SnapshotPlan(),
+            fork=fork.snapshot if fork is not None else None,
+        )
+        return RunPlan(name, settings, payload, factory, fork=fork)
+
+    def fill_settings(self, config: dict) -> None:
+        self.settings_panel.set_config(TrainConfig.from_dict(config))
+
+    def show_snapshot(self, run: Run | None, snapshot: Snapshot | None) -> None:
+        """The Inspect page opens the model at ``snapshot`` (None: the run's latest)."""
+        payload = run.payload if run is not None else None
+        if payload is None:
+            return
+        payload.at_snapshot = None
+        trained = payload.trained
+        if snapshot is not None and snapshot.trainer == "cnn" and trained is not None:
+            from nets.cnn.fork import model_from_snapshot
+
+            model = model_from_snapshot(snapshot, trained.input_shape, trained.num_classes)
+            payload.at_snapshot = dataclasses.replace(
+                trained, model=model, iterations=snapshot.step, val_acc=None
+            )
+        self.inspect.refresh_models()
 
     def on_train_item(self, run: Run, item: Any) -> None:
         if isinstance(item, jobs.DataReady):

@@ -12,7 +12,7 @@ job yields weight snapshots after each epoch and the validation analysis at the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,8 @@ from gui.training.run_files import LoadedRun
 from gui.training.runs import Run, format_percent
 from gui.training.tab import DEFERRED, RunPlan, RunState, TrainingTab
 from nets.errors import NetsError
-from nets.training import END_EVENTS, Ended, Evaluation, Finished, Started
+from nets.snapshots import SnapshotPlan
+from nets.training import END_EVENTS, Ended, Evaluation, Finished, Snapshot, Started
 
 
 @dataclass(eq=False)
@@ -325,6 +326,16 @@ class MlpTab(TrainingTab):
         spec = self.data_panel.spec() or ""
         model = preprocessor = None
         name = self.runs.next_name()
+        homework = self.implementation.homework()
+        fork = self.pending_fork() if source is None else None
+        if fork is not None:
+            from nets.mlp.fork import model_from_snapshot, preprocessor_from_snapshot
+
+            if homework is not None:
+                raise NetsError("A fork trains the app's own network: pick it to fork")
+            model = model_from_snapshot(fork.snapshot)
+            preprocessor = preprocessor_from_snapshot(fork.snapshot)
+            name = f"{fork.parent_name} fork@{fork.snapshot.epoch}"
         if source is not None and self.model_of(source) is not None:
             old = source.payload.model
             model = build_classifier(type(old).__name__, old.hyperparameters(), old.dtype)
@@ -346,7 +357,8 @@ class MlpTab(TrainingTab):
             preprocessor=preprocessor,
         )
         settings = _settings_of(config, spec)
-        homework = self.implementation.homework()
+        if fork is not None:
+            settings["forked from"] = f"{fork.parent_name}, epoch {fork.snapshot.epoch}"
         if homework is not None:
             settings["implementation"] = str(homework.files["two_layer_net.py"].parent)
         if source is not None:
@@ -360,7 +372,13 @@ class MlpTab(TrainingTab):
             yield ModelBuilt(model)
             if homework is None:
                 events = train(
-                    config, dataset, cancel=token, model=model, preprocessor=preprocessor
+                    config,
+                    dataset,
+                    cancel=token,
+                    model=model,
+                    preprocessor=preprocessor,
+                    snapshots=SnapshotPlan(),
+                    fork=fork.snapshot if fork is not None else None,
                 )
             else:  # the user's own TwoLayerNet, in its sandboxed process; model mirrors it
                 from nets.homework.training import train_own
@@ -395,7 +413,30 @@ class MlpTab(TrainingTab):
                         result.model, result.preprocessor, dataset.X_val, dataset.y_val
                     )
 
-        return RunPlan(name, settings, record, factory)
+        return RunPlan(name, settings, record, factory, fork=fork)
+
+    def fill_settings(self, config: dict) -> None:
+        from nets.mlp.config import TrainConfig
+
+        self.form.set_config(TrainConfig.from_dict(config))
+
+    def show_snapshot(self, run: Run | None, snapshot: Snapshot | None) -> None:
+        """The weights, confusion matrix and gallery of the model at ``snapshot``."""
+        record = run.payload if run is not None else None
+        if record is None or snapshot is None or snapshot.trainer != "mlp":
+            self.result_views.show(record)
+            return
+        from nets.mlp.fork import model_from_snapshot, preprocessor_from_snapshot
+
+        model = model_from_snapshot(snapshot)
+        at = replace(
+            record,
+            weights=first_layer_images(_first_weights(model), record.image_shape, snapshot.epoch),
+            analysis=None,
+        )
+        self.result_views.show(at)
+        pre = preprocessor_from_snapshot(snapshot) or record.preprocessor
+        self._analyse(run.run_id, model, pre, at, snapshot.step)
 
     def on_train_item(self, run: Run, item: Any) -> None:
         record: RunRecord = run.payload
@@ -546,12 +587,15 @@ class MlpTab(TrainingTab):
     def _analyse_loaded(self, run_id: int) -> None:
         """Confusion matrix and gallery for a loaded model, if the matching data is loaded."""
         record: RunRecord = self.runs.run(run_id).payload
+        if not self.is_training():
+            self._analyse(run_id, record.model, record.preprocessor, record)
+
+    def _analyse(self, run_id: int, model, pre, record: RunRecord, step: int = -1) -> None:
+        """The validation analysis of ``model`` into ``record`` (shown if the run and the
+        snapshot ``step`` are still selected then), when the matching data is loaded."""
         ds = self._current_dataset()
-        if ds is None or self.is_training():
+        if ds is None or ds.input_dim != model.input_dim or ds.num_classes != model.num_classes:
             return
-        if ds.input_dim != record.model.input_dim or ds.num_classes != record.model.num_classes:
-            return
-        model, pre = record.model, record.preprocessor
 
         def factory(token):
             yield analyse_validation(model, pre, ds.X_val, ds.y_val)
@@ -560,7 +604,8 @@ class MlpTab(TrainingTab):
 
         def on_item(item: ValidationAnalysis) -> None:
             record.analysis = item
-            if run_id == self.selected_run_id():
+            at = self.selected_snapshot()
+            if run_id == self.selected_run_id() and (at.step if at else -1) == step:
                 self.result_views.show_analysis(record)
 
         worker.item.connect(on_item)

@@ -155,9 +155,13 @@ def install(tab: Any) -> InsightPanel:
     """Add the panel to a ``gui.training.tab.TrainingTab``: an "Inside" page beside its
     result views under the plots, findings marked on its loss plot, every training event
     routed to it. The tab still connects ``apply_requested``, ``lr_chosen`` and
-    ``set_lr_finder`` to its own form, and reads ``internals_every()`` in ``plan_run``."""
+    ``set_lr_finder`` to its own form, and reads ``internals_every()`` in ``plan_run``. A
+    snapshot selected on the timeline shows its step's histograms."""
     panel = InsightPanel(tab.runs, tab.context.workers)
     tab.add_view(panel, "Inside")
     panel.attach_loss_plot(tab.plots.loss.plot_item)
     tab.add_listener(lambda run, event: panel.on_event(run.run_id, event))
+    tab.snapshot_selected.connect(
+        lambda run_id, step: panel._show_finding(run_id, step) if step >= 0 else None
+    )
     return panel

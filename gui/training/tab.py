@@ -57,13 +57,16 @@ from gui import dialogs
 from gui.jobs import Progress, batched
 from gui.tab_base import AppContext, AppTab
 from gui.training.controls import TrainingControls
+from gui.training.forks import PendingFork, SnapshotControl
 from gui.training.plot_pair import TrainingPlots
 from gui.training.run_events import RunEvents, RunState
 from gui.training.run_files import JobFailed, RunFiles, friendly
 from gui.training.runs import Run, RunsModel, RunsView
+from gui.training.tensorboard_export import RunRecorder, export_runs
 from gui.worker import GeneratorFactory, GeneratorWorker
 from nets.errors import NetsError
-from nets.training import Ended, Step
+from nets.snapshots import kept
+from nets.training import Ended, Snapshot, Step
 
 ERROR_STYLE = "QLabel { color: #a61b1b; }"
 #: ``plan_run`` returns this when the run starts later (the tab calls ``launch_run``).
@@ -78,17 +81,21 @@ class RunPlan:
     settings: dict
     payload: RunState
     factory: GeneratorFactory
+    fork: PendingFork | None = None  # the snapshot it goes on from (its curves branch there)
 
 
 class TrainingTab(RunEvents, RunFiles, AppTab):
     """Signals: ``training_done(run_id, status)`` after a training worker ended (status
     as the worker's ``done``); ``test_done(run_id)`` after a test evaluation;
-    ``job_done(kind)`` after any side job; ``selected_run_changed(run_id)`` (0 = none)."""
+    ``job_done(kind)`` after any side job; ``selected_run_changed(run_id)`` (0 = none);
+    ``snapshot_selected(run_id, step)`` when an epoch of the timeline is selected (step -1:
+    back to the run's latest model; ``selected_snapshot()`` gives it, ``gui.training.forks``)."""
 
     training_done = Signal(int, str)
     test_done = Signal(int)
     job_done = Signal(str)
     selected_run_changed = Signal(int)
+    snapshot_selected = Signal(int, int)
 
     #: whether tests, loads and downloads may run while a model trains
     side_jobs_while_training = True
@@ -111,6 +118,8 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
         self.plots = TrainingPlots(self.runs)
         self.runs_view = RunsView(self.runs)
         self.runs_view.can_delete = self._refuse_delete
+        self.snapshot_control = SnapshotControl(self)
+        self.tb_recorder = RunRecorder(self)
         self.controls = TrainingControls()
         self.status_label = QLabel()
         self.status_label.setObjectName(f"{self.tab_id}Status")
@@ -180,8 +189,13 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
         bottom.setStretchFactor(0, 1)
         bottom.setStretchFactor(1, 1)
         bottom.setChildrenCollapsible(False)
+        plots_box = QWidget()
+        plots_layout = QVBoxLayout(plots_box)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        plots_layout.addWidget(self.plots, 1)
+        plots_layout.addWidget(self.snapshot_control.timeline)
         vertical = QSplitter(Qt.Orientation.Vertical)
-        vertical.addWidget(self.plots)
+        vertical.addWidget(plots_box)
         vertical.addWidget(bottom)
         vertical.setStretchFactor(0, 3)
         vertical.setStretchFactor(1, 2)
@@ -189,6 +203,7 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(4, 0, 0, 0)
+        right_layout.addWidget(self.snapshot_control.banner)
         right_layout.addWidget(self.controls)
         right_layout.addWidget(self.status_label)
         right_layout.addWidget(vertical, 1)
@@ -245,6 +260,8 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
         self.test_action = action("Evaluate on the &Test Set", self.evaluate_test, "Ctrl+T")
         self.export_plots_action = action("Export &Plots…", self.export_plots, "Ctrl+E")
         self.export_csv_action = action("Export &Metrics CSV…", self.export_metrics)
+        self.export_tb_action = action("Export Runs to Tensor&Board…", self.export_tensorboard)
+        self.export_tb_action.setToolTip("Every checked run as a TensorBoard log")
         self.log_action = QAction("&Log Scale Loss", self, checkable=True)
         self.log_action.setShortcut(QKeySequence("Ctrl+L"))
         self.log_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -268,6 +285,7 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
             None,
             self.export_plots_action,
             self.export_csv_action,
+            self.export_tb_action,
         ]
 
     def training_view_actions(self) -> list[QAction | None]:
@@ -294,6 +312,32 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
 
     def on_run_ended(self, run: Run, event: Ended) -> None:
         """The trainer's last event: keep its result (``event.result``) in the payload."""
+
+    def fill_settings(self, config: dict) -> None:
+        """Put a snapshot's configuration (its trainer's ``to_dict()``) into the form."""
+
+    def show_snapshot(self, run: Run | None, snapshot: Snapshot | None) -> None:
+        """Show the tab's result views at ``snapshot`` of ``run`` (None: its latest model)."""
+
+    # -- snapshots (gui.training.forks) ------------------------------------------------
+    def selected_snapshot(self) -> Snapshot | None:
+        """The snapshot selected on the timeline (None: views show the latest model)."""
+        return self.snapshot_control.selected()
+
+    def select_snapshot(self, run_id: int, step: int) -> None:
+        self.snapshot_control.select(run_id, step)
+
+    def snapshots_of(self, run_id: int) -> list[tuple[int, int]]:
+        """``(epoch, step)`` of every epoch snapshot the run keeps."""
+        return self.snapshot_control.snapshots_of(run_id)
+
+    def export_tensorboard(self, folder: str | None = None) -> bool:
+        """File > Export runs to TensorBoard (``gui.training.tensorboard_export``)."""
+        return export_runs(self, folder)
+
+    def pending_fork(self) -> PendingFork | None:
+        """What the next run forks from ("Fork from here…"), for ``plan_run``."""
+        return self.snapshot_control.pending_fork()
 
     def model_of(self, run: Run | None) -> Any:
         """The run's trained model, or None (nothing to test, save or train further)."""
@@ -373,6 +417,7 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
             self.export_plots_action,
             self.export_csv_button,
             self.export_csv_action,
+            self.export_tb_action,
         ):
             w.setEnabled(has_runs)
 
@@ -431,9 +476,12 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
         run = self.runs.add_run(plan.name, plan.settings, payload=plan.payload)
         self._train_run_id = run.run_id
         inner = friendly(plan.factory)
+        store = self.snapshot_control.new_store(run.run_id)
+        if plan.fork is not None:
+            self.snapshot_control.start_branch(run, plan.fork)
 
         def factory(token):
-            return batched(inner(token), lambda e: isinstance(e, Step))
+            return batched(kept(inner(token), store), lambda e: isinstance(e, Step))
 
         worker = self.context.workers.start(factory, name=f"{self.tab_id}-train")
         self._train_worker = worker
@@ -536,6 +584,7 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
             self.update_run_buttons()
 
     def _on_selected_run(self, run_id: int) -> None:
+        self.snapshot_control.follow_run(run_id)
         self.show_run(self.runs.run(run_id))
         self.update_run_buttons()
         self.selected_run_changed.emit(run_id)
@@ -564,3 +613,4 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
                 worker.cancel()
         for plot in (self.plots.loss, self.plots.accuracy):
             plot.timer.stop()
+        self.snapshot_control.shutdown()
