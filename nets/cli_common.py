@@ -147,9 +147,13 @@ def experiment_events(events: Any, args: Any, cli: dict[str, Any]) -> Any:
 
 
 def check_experiment_outputs(args: Any) -> None:
-    """Refuse before training a snapshot or TensorBoard folder that cannot be made."""
-    from nets.errors import NetsError
+    """Refuse before training a snapshot or TensorBoard folder that cannot be made (and
+    --snapshot-every without a folder to write to)."""
+    from nets.errors import ConfigError, NetsError
     from nets.fileio import describe_os_error, shown
+
+    if args.snapshot_every and args.snapshot_dir is None:
+        raise ConfigError("--snapshot-every needs --snapshot-dir (the folder to write to)")
 
     for folder, what in ((args.snapshot_dir, "snapshot"), (args.tensorboard, "TensorBoard")):
         if folder is None:

@@ -4,7 +4,7 @@ A training loop (``nets.mlp.train.train`` for the numpy net, ``nets.cnn.train.tr
 the CNN) is a generator that yields these small frozen events, in this order::
 
     Started, then any mix of Step and Evaluation (and the optional events below:
-    Internals when layer sampling is on, Advice from the coach),
+    Internals when layer sampling is on, Advice from the coach, Snapshot when asked),
     then exactly one of Finished, Stopped or Diverged.
 
 The same thing has the same field name in both trainers: ``step`` counts optimizer steps

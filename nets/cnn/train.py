@@ -447,9 +447,10 @@ def _train(
                     )
                     resumed = time.perf_counter()
                 if snapshots is not None and (step == spe or snapshots.due(iteration, step, spe)):
-                    pause_clock()
-                    yield snapshot(epoch, step == spe, gen.get_state() if step == spe else
-                                   epoch_gen, step)  # fmt: skip
+                    end = step == spe  # the next epoch's order, or this one's
+                    taken = snapshot(epoch, end, gen.get_state() if end else epoch_gen, step)
+                    pause_clock()  # (the copy counts as training time, as for the numpy net)
+                    yield taken
                     resumed = time.perf_counter()
     finally:
         if tracker is not None:

@@ -98,3 +98,10 @@ def test_a_folder_or_missing_snapshot_and_the_wrong_trainer_are_refused(
     assert "more epochs" in capsys.readouterr().err
     assert main.main(["mlp", "train"]) == 1
     assert "--data is needed" in capsys.readouterr().err
+
+
+def test_snapshot_every_without_a_folder_is_refused_before_training(capsys):
+    assert main.main(["mlp", "train", "--data", "cifar10:/nonexistent", "--snapshot-every",
+                      "5"]) == 1  # fmt: skip
+    err = capsys.readouterr().err
+    assert "--snapshot-every needs --snapshot-dir" in err and "/nonexistent" not in err
