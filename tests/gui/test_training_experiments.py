@@ -9,13 +9,16 @@ from PySide6.QtCore import QPoint, Qt
 
 from gui.main_window import MainWindow
 from nets.cnn.arch import Linear
+from tests.gui import test_cnn_tab as cnn_tests
 from tests.gui.test_cnn_tab import TINY_ARCH, tiny_folder  # noqa: F401
 from tests.gui.test_cnn_tab import _train as cnn_train
-from tests.gui.test_cnn_tab import tab as _cnn_tab_fixture
 from tests.gui.test_mlp_tab import train_once
 from tests.gui.test_mlp_tab_helpers import make_folder
 
-cnn_tab = _cnn_tab_fixture.__wrapped__  # the fixture's set-up as a plain function
+
+def cnn_tab(qtbot, window, folder):
+    """The CNN tab test module's set-up (its ``tab`` fixture) as a plain call."""
+    return cnn_tests.tab.__wrapped__(qtbot, window, folder)
 
 
 @pytest.fixture(scope="module")
