@@ -46,7 +46,6 @@ from nets.cnn.arch import ARCH_FORMAT
 from nets.cnn.config import TrainConfig
 from nets.cnn.presets import PRESETS, with_num_classes
 from nets.errors import NetsError
-from nets.snapshots import SnapshotPlan
 from nets.training import Ended, Snapshot
 
 
@@ -418,7 +417,7 @@ class CnnTab(ArchitectureFiles, TrainingTab):
             self._cached_dataset(choice),
             layers,
             config,
-            snapshots=SnapshotPlan(),
+            snapshots=self.snapshot_control.plan(),
             fork=fork.snapshot if fork is not None else None,
         )
         return RunPlan(name, settings, payload, factory, fork=fork)

@@ -47,6 +47,12 @@ class TestResult:
     n: int
 
 
+def first_weights(model) -> np.ndarray:
+    """The first layer's weight matrix (D, H) of a numpy-net model."""
+    params = model.parameters()
+    return params["W1"] if "W1" in params else params.get("W", np.zeros((0, 0)))
+
+
 def first_layer_images(
     W1: np.ndarray, image_shape: tuple[int, ...] | None, epoch: int = 0
 ) -> WeightsSnapshot | None:

@@ -12,7 +12,7 @@ job yields weight snapshots after each epoch and the validation analysis at the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from gui.mlp_tab.analysis import (
     WeightsSnapshot,
     analyse_validation,
     first_layer_images,
+    first_weights,
 )
 from gui.mlp_tab.data_panel import DatasetPanel
 from gui.mlp_tab.form import FIELD_ORDER, HyperparameterForm, format_value
@@ -39,7 +40,6 @@ from gui.training.run_files import LoadedRun
 from gui.training.runs import Run, format_percent
 from gui.training.tab import DEFERRED, RunPlan, RunState, TrainingTab
 from nets.errors import NetsError
-from nets.snapshots import SnapshotPlan
 from nets.training import END_EVENTS, Ended, Evaluation, Finished, Snapshot, Started
 
 
@@ -364,6 +364,7 @@ class MlpTab(TrainingTab):
         if source is not None:
             settings["from"] = source.name
         shape = record.image_shape
+        snapshot_plan = self.snapshot_control.plan()
 
         def factory(token):
             nonlocal model
@@ -377,7 +378,7 @@ class MlpTab(TrainingTab):
                     cancel=token,
                     model=model,
                     preprocessor=preprocessor,
-                    snapshots=SnapshotPlan(),
+                    snapshots=snapshot_plan,
                     fork=fork.snapshot if fork is not None else None,
                 )
             else:  # the user's own TwoLayerNet, in its sandboxed process; model mirrors it
@@ -395,15 +396,15 @@ class MlpTab(TrainingTab):
             for event in events:
                 yield event
                 if isinstance(event, Started):  # the initial weights (the user's own)
-                    snapshot = first_layer_images(_first_weights(model), shape, 0)
+                    snapshot = first_layer_images(first_weights(model), shape, 0)
                     if snapshot is not None:
                         yield snapshot
                 elif isinstance(event, Evaluation) and event.end_of_epoch:
-                    epoch_snapshot = first_layer_images(_first_weights(model), shape, event.epoch)
+                    epoch_snapshot = first_layer_images(first_weights(model), shape, event.epoch)
                     if epoch_snapshot is not None:
                         yield epoch_snapshot
                 elif isinstance(event, END_EVENTS):
-                    last = first_layer_images(_first_weights(model), shape, -1)
+                    last = first_layer_images(first_weights(model), shape, -1)
                     if last is not None:
                         yield last
                     if token.is_cancelled():
@@ -426,16 +427,7 @@ class MlpTab(TrainingTab):
         if record is None or snapshot is None or snapshot.trainer != "mlp":
             self.result_views.show(record)
             return
-        from nets.mlp.fork import model_from_snapshot, preprocessor_from_snapshot
-
-        model = model_from_snapshot(snapshot)
-        at = replace(
-            record,
-            weights=first_layer_images(_first_weights(model), record.image_shape, snapshot.epoch),
-            analysis=None,
-        )
-        self.result_views.show(at)
-        pre = preprocessor_from_snapshot(snapshot) or record.preprocessor
+        model, pre, at = self.result_views.show_snapshot(record, snapshot)
         self._analyse(run.run_id, model, pre, at, snapshot.step)
 
     def on_train_item(self, run: Run, item: Any) -> None:
@@ -564,7 +556,7 @@ class MlpTab(TrainingTab):
                 checkpoint=path,
             )
             if ckpt.model.parameters():
-                weights = _first_weights(ckpt.model)
+                weights = first_weights(ckpt.model)
                 record.weights = first_layer_images(weights, ckpt.image_shape, -1)
             settings = _settings_of(ckpt.config, ckpt.dataset)
             yield LoadedRun(path.stem, settings, record)
@@ -621,11 +613,6 @@ class MlpTab(TrainingTab):
         self.plots.refresh()
         if len(self.runs) and not self.selected_run_id():
             self.runs_view.select_run(self.runs.runs()[-1].run_id)
-
-
-def _first_weights(model) -> np.ndarray:
-    params = model.parameters()
-    return params["W1"] if "W1" in params else params.get("W", np.zeros((0, 0)))
 
 
 def _history_from_metrics(metrics) -> dict[str, np.ndarray]:

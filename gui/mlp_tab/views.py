@@ -50,6 +50,25 @@ class MlpViews(QWidget):
         self.show_weights(record)
         self.show_analysis(record)
 
+    def show_snapshot(self, record, snapshot):
+        """Show the weights of the model at ``snapshot`` (a ``nets.training.Snapshot``
+        of ``record``'s run) with no analysis yet; return that model, its preprocessing
+        and the record as shown, for the tab to analyse."""
+        from dataclasses import replace
+
+        from gui.mlp_tab.analysis import first_layer_images, first_weights
+        from nets.mlp.fork import model_from_snapshot, preprocessor_from_snapshot
+
+        model = model_from_snapshot(snapshot)
+        images = first_layer_images(first_weights(model), record.image_shape, snapshot.epoch)
+        at = replace(record, weights=images, analysis=None)
+        self.show(at)
+        if not snapshot.end_of_epoch:  # the label counts epochs; this one is between two
+            where = f"at step {snapshot.step:,}, in epoch {snapshot.epoch}"
+            text = self.weights_label.text()
+            self.weights_label.setText(text.replace(f"after epoch {snapshot.epoch}", where))
+        return model, preprocessor_from_snapshot(snapshot) or record.preprocessor, at
+
     def show_weights(self, record) -> None:
         snap = record.weights if record is not None else None
         if snap is None:

@@ -26,10 +26,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QWidget
 
 from gui.training.runs import Run
-from nets.snapshots import SnapshotStore
+from nets.snapshots import SnapshotPlan, SnapshotStore
 from nets.training import Snapshot
 
 
@@ -110,11 +110,21 @@ class SnapshotTimeline(QWidget):
         )
         self.info = QLabel()
         self.info.setStyleSheet("color: #555")
+        self.every_spin = QSpinBox()
+        self.every_spin.setRange(0, 1_000_000)
+        self.every_spin.setSpecialValueText("epochs only")
+        self.every_spin.setPrefix("also every ")
+        self.every_spin.setSuffix(" steps")
+        self.every_spin.setToolTip(
+            "Runs started from now on also keep a snapshot every N steps (a click on the "
+            "loss plot selects the nearest one); 0: only at every epoch's end"
+        )
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.label)
         layout.addWidget(self.strip, 1)
         layout.addWidget(self.info)
+        layout.addWidget(self.every_spin)
         layout.addWidget(self.latest_button)
         layout.addWidget(self.fork_button)
         self.set_marks([], -1, "")
@@ -162,9 +172,10 @@ class SnapshotControl(QObject):
             line.hide()
             plots[key].plot_item.addItem(line, ignoreBounds=True)
         tab.plots.accuracy.x_combo.currentIndexChanged.connect(lambda _i: self._place_lines())
-        scene = tab.plots.accuracy.plot_item.scene()
-        if scene is not None:
-            scene.sigMouseClicked.connect(self._on_accuracy_click)
+        for plot in (tab.plots.accuracy, tab.plots.loss):
+            scene = plot.plot_item.scene()
+            if scene is not None:
+                scene.sigMouseClicked.connect(lambda ev, p=plot: self._on_plot_click(p, ev))
         self.timeline.strip.clicked.connect(lambda step: self.select(self._run_id, step))
         self.timeline.latest_button.clicked.connect(lambda: self.select(self._run_id, -1))
         self.timeline.fork_button.clicked.connect(self.fork_from_selected)
@@ -172,6 +183,10 @@ class SnapshotControl(QObject):
         tab.add_listener(self._on_event)
 
     # -- stores ----------------------------------------------------------------------
+    def plan(self) -> SnapshotPlan:
+        """When a run started now takes snapshots (the timeline's "every N steps")."""
+        return SnapshotPlan(int(self.timeline.every_spin.value()))
+
     def new_store(self, run_id: int) -> SnapshotStore:
         """The store of a run about to train (closed when the run is deleted)."""
         store = self._stores[run_id] = SnapshotStore()
@@ -232,8 +247,8 @@ class SnapshotControl(QObject):
             self.timeline.strip.color = QColor(run.color)
         info = ""
         if self._step >= 0:
-            epoch = next((e for e, s in marks if s == self._step), "?")
-            info = f"epoch {epoch} (step {self._step:,})"
+            epoch = next((e for e, s in marks if s == self._step), None)
+            info = f"epoch {epoch} (step {self._step:,})" if epoch else f"step {self._step:,}"
         elif marks:
             info = "latest"
         self.timeline.set_marks(marks, self._step, info)
@@ -246,23 +261,30 @@ class SnapshotControl(QObject):
                 line.hide()
             return
         self._lines["loss"].setPos(self._step)
-        epoch = next((e for e, s in self.snapshots_of(self._run_id) if s == self._step), 0)
+        state = run.payload.started if run.payload is not None else None
+        spe = getattr(state, "steps_per_epoch", 0) or 1
         on_epochs = self.tab.plots.accuracy.x_axis == "epoch"
-        self._lines["accuracy"].setPos(epoch if on_epochs else self._step)
+        self._lines["accuracy"].setPos(self._step / spe if on_epochs else self._step)
         for line in self._lines.values():
             line.show()
 
-    def _on_accuracy_click(self, event: Any) -> None:
-        plot = self.tab.plots.accuracy
+    def _on_plot_click(self, plot: Any, event: Any) -> None:
+        """An epoch of the accuracy plot selects its snapshot; a step of the loss plot
+        the nearest snapshot of any kind."""
         item = plot.plot_item
         if not item.sceneBoundingRect().contains(event.scenePos()):
             return
-        marks = self.snapshots_of(self._run_id)
-        if not marks:
+        store = self._stores.get(self._run_id)
+        if store is None or not store.steps():
             return
         x = item.vb.mapSceneToView(event.scenePos()).x()
-        xs = [e if plot.x_axis == "epoch" else s for e, s in marks]
-        self.select(self._run_id, marks[int(np.argmin([abs(v - x) for v in xs]))][1])
+        if plot is self.tab.plots.accuracy:
+            on_epochs = plot.x_axis == "epoch"
+            points = [(e if on_epochs else s, s) for e, s in self.snapshots_of(self._run_id)]
+        else:
+            points = [(s, s) for s, _, _ in store.steps()]
+        if points:
+            self.select(self._run_id, min(points, key=lambda p: abs(p[0] - x))[1])
 
     # -- events ----------------------------------------------------------------------
     def _on_event(self, run: Run, event: Any) -> None:

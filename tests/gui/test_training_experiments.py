@@ -139,3 +139,18 @@ def test_cnn_tab_forks_from_an_epoch_and_inspects_its_snapshot(qtbot, tiny_folde
     assert cx[0] == marks[0][1]
     np.testing.assert_allclose(child_loss, parent_loss[marks[0][1] - 1 :], atol=1e-6)
     window.shutdown()
+
+
+def test_snapshots_every_n_steps_are_kept_and_selectable(tab, qtbot):
+    tab.snapshot_control.timeline.every_spin.setValue(4)
+    run, _ = train_once(tab, qtbot, num_epochs="2")
+    steps = tab.snapshot_control.store_of(run).steps()
+    spe = run.payload.started.steps_per_epoch
+    mids = [s for s, _, end in steps if not end]
+    assert mids and all(s % 4 == 0 and s % spe for s in mids)
+    assert [e for e, _ in tab.snapshots_of(run.run_id)] == [1, 2]  # the strip: epochs only
+    tab.select_snapshot(run.run_id, mids[0])
+    snap = tab.selected_snapshot()
+    assert snap.step == mids[0] and not snap.end_of_epoch
+    assert tab.snapshot_control.timeline.info.text() == f"step {mids[0]:,}"
+    assert f"at step {mids[0]}, in epoch 1" in tab.result_views.weights_label.text()
