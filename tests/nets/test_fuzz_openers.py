@@ -34,6 +34,7 @@ def _openers():
     from nets.images import open_image
     from nets.mlp.checkpoint import load_checkpoint as load_npz
     from nets.pretrained.registry import read_state_dict
+    from nets.snapshots import load_snapshot
 
     return {
         "npz checkpoint": (load_npz, CheckpointError),
@@ -42,6 +43,7 @@ def _openers():
         "architecture": (load_architecture, ConfigError),
         "IDX file": (read_idx, DataError),
         "image": (open_image, ImageError),
+        "snapshot": (load_snapshot, CheckpointError),
     }
 
 
@@ -98,13 +100,13 @@ def _with_lying_size(real: bytes, size: int) -> bytes:
 @FUZZ
 @given(
     size=st.integers(0, 2**32 - 1),
-    opener=st.sampled_from(["npz checkpoint", "pt checkpoint", "weights file"]),
+    opener=st.sampled_from(["npz checkpoint", "pt checkpoint", "weights file", "snapshot"]),
 )
 def test_fuzz_zip_directories_with_lying_sizes_are_refused(tmp_path_factory, size, opener):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(
-            "archive/data.pkl" if opener != "npz checkpoint" else "meta.npy",
+            "meta.npy" if opener in ("npz checkpoint", "snapshot") else "archive/data.pkl",
             np.zeros(1000).tobytes(),
         )
     path = tmp_path_factory.mktemp("zip") / "x.bin"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from nets.errors import ConfigError
+from nets.errors import CheckpointError, ConfigError
 from nets.mlp.fork import model_from_snapshot
 from nets.mlp.train import TrainConfig, train
 from nets.snapshots import SnapshotPlan, SnapshotStore, kept, load_snapshot, save_snapshot
@@ -138,3 +140,26 @@ def test_store_without_a_folder_removes_its_temporary_one() -> None:
     assert (folder / "epoch-1").is_file()
     store.close()
     assert not folder.exists()
+
+
+@settings(max_examples=30, deadline=None)
+@given(cut=st.floats(0.0, 0.999), flip=st.integers(0, 255))
+def test_truncated_or_damaged_snapshot_files_are_one_line_errors(tmp_path_factory, cut, flip):
+    global _SAVED
+    if _SAVED is None:
+        _, events = _parent(config=CONFIG.replace(num_epochs=1))
+        _SAVED = save_snapshot(
+            tmp_path_factory.mktemp("s") / "epoch-1",
+            next(e for e in events if isinstance(e, Snapshot)),
+        ).read_bytes()
+    data = bytearray(_SAVED[: int(len(_SAVED) * cut)])
+    if data:
+        data[len(data) // 2] ^= flip
+    path = tmp_path_factory.mktemp("bad") / "epoch-1"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError) as info:
+        load_snapshot(path)
+    assert "\n" not in str(info.value) and "epoch-1" in str(info.value)
+
+
+_SAVED: bytes | None = None
