@@ -33,6 +33,11 @@ Extending it (the internals view, searches, the network graph, snapshots and for
     listener must be quick (it runs between redraws); ``remove_listener(fn)``;
   * ``run_side_job(kind, run_id, factory, on_item)`` runs any other generator in the
     worker layer with the same progress, error and busy handling.
+  * snapshots (``gui.training.forks``): every run keeps its epoch snapshots; the
+    timeline's selection is ``snapshot_selected(run_id, step)`` / ``selected_snapshot()``,
+    the tab's views follow it in ``show_snapshot``; "Fork from here" fills the form
+    (``fill_settings``) and ``plan_run`` passes ``pending_fork()`` on to its trainer;
+  * File > Export runs to TensorBoard (``gui.training.tensorboard_export``).
 """
 
 from __future__ import annotations
