@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from nets.data.dataset import ImageDataset, make_dataset
@@ -36,3 +38,24 @@ def blobs(
         class_names=tuple(f"c{i}" for i in range(classes)),
         source="synthetic blobs",
     )
+
+
+#: The CIFAR-10 training JPEGs (the image-folder layout ``train/<class>/NNNN.jpg``).
+CIFAR_JPEGS = Path("/work/data/train")
+
+
+def small_cifar_folder(root: Path, per_class: int = 4) -> Path:
+    """Copy the first ``per_class`` JPEGs of every CIFAR-10 class into ``root/train``
+    (an image folder the folder loader reads in a second); skip the test when absent."""
+    import shutil
+
+    import pytest
+
+    if not CIFAR_JPEGS.is_dir() or len(list(CIFAR_JPEGS.iterdir())) < 10:
+        pytest.skip(f"the CIFAR-10 JPEGs at {CIFAR_JPEGS} are absent")
+    for cls in sorted(p for p in CIFAR_JPEGS.iterdir() if p.is_dir()):
+        target = root / "train" / cls.name
+        target.mkdir(parents=True, exist_ok=True)
+        for jpg in sorted(cls.glob("*.jpg"))[:per_class]:
+            shutil.copyfile(jpg, target / jpg.name)
+    return root
