@@ -8,13 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from graph.evaluate import evaluate
 from graph.fileformat import from_dict, loads
 from graph.gradcheck import gradcheck
-from nets.mlp.explain import EXPLAINABLE, explain, explainable_shapes
+from nets.mlp.explain import explain, explainable_shapes
 from nets.mlp.netgraph import build_netgraph, fresh_weights, random_batch
+from tests.nets.mlp_fixtures import explained_nets
 
 
 def _net(kind: str, n: int, d: int, h: int, c: int, scale: float, reg: float, seed: int):
@@ -26,29 +26,14 @@ def _element(which: str, tensor: str, index: tuple[int, ...]) -> str:
     return f"{which}:{tensor}[{','.join(map(str, index))}]" if index else f"{which}:{tensor}"
 
 
-@given(
-    kind=st.sampled_from(sorted(EXPLAINABLE)),
-    n=st.integers(1, 4),
-    d=st.integers(1, 8),
-    h=st.integers(1, 5),
-    c=st.integers(2, 5),
-    scale=st.floats(0.01, 3.0),
-    reg=st.floats(0.0, 1.0),
-    seed=st.integers(0, 10_000),
-    top=st.integers(1, 4),
-    data=st.data(),
-)
-def test_the_engine_evaluates_every_element_kind_to_its_tensor_element_within_1e_9(
-    kind, n, d, h, c, scale, reg, seed, top, data
-) -> None:
-    ng = _net(kind, n, d, h, c, scale, reg, seed)
-    for tensor, shape in explainable_shapes(ng).items():
-        index = tuple(data.draw(st.integers(0, s - 1)) for s in shape)
-        for which in ("value", "grad"):
-            ex = explain(ng, _element(which, tensor, index), top_terms=top)
-            result = evaluate(from_dict(ex.graph))
-            assert result.problem is None
-            assert abs(result.value - ex.value) <= 1e-9, (str(ex.element), result.value, ex.value)
+@given(explained_nets())
+def test_the_engine_evaluates_every_element_kind_to_its_tensor_element_within_1e_9(case) -> None:
+    ng, elements, top = case
+    for text in elements:
+        ex = explain(ng, text, top_terms=top)
+        result = evaluate(from_dict(ex.graph))
+        assert result.problem is None
+        assert abs(result.value - ex.value) <= 1e-9, (text, result.value, ex.value)
 
 
 def test_a_3072_term_graph_survives_the_file_format_and_evaluates_to_the_element() -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from hypothesis import strategies as st
 
 from nets.data.dataset import ImageDataset, make_dataset
 
@@ -59,3 +61,23 @@ def small_cifar_folder(root: Path, per_class: int = 4) -> Path:
         for jpg in sorted(cls.glob("*.jpg"))[:per_class]:
             shutil.copyfile(jpg, target / jpg.name)
     return root
+
+
+@st.composite
+def explained_nets(draw: st.DrawFn) -> tuple[Any, list[str], int]:
+    """A small random NetGraph (either classifier, any reg), one element of every kind
+    (value: and grad: of every explainable tensor at a drawn index) and a term count."""
+    from nets.mlp.explain import EXPLAINABLE, explainable_shapes
+    from nets.mlp.netgraph import build_netgraph, fresh_weights, random_batch
+
+    kind = draw(st.sampled_from(sorted(EXPLAINABLE)))
+    n, d, h, c = (draw(st.integers(lo, hi)) for lo, hi in ((1, 5), (1, 9), (1, 6), (2, 6)))
+    seed = draw(st.integers(0, 10_000))
+    weights = fresh_weights(kind, d, c, h, draw(st.floats(0.01, 3.0)), seed=seed + 1)
+    ng = build_netgraph(weights, random_batch(n, d, c, seed=seed), draw(st.floats(0.0, 2.0)))
+    elements = []
+    for tensor, shape in explainable_shapes(ng).items():
+        index = ",".join(str(draw(st.integers(0, s - 1))) for s in shape)
+        for which in ("value", "grad"):
+            elements.append(f"{which}:{tensor}[{index}]" if shape else f"{which}:{tensor}")
+    return ng, elements, draw(st.integers(1, 5))

@@ -7,16 +7,15 @@ import keyword
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from nets.mlp.explain import (
-    EXPLAINABLE,
     ExplainError,
     explain,
     explainable_shapes,
     parse_element,
 )
 from nets.mlp.netgraph import build_netgraph, fresh_weights, random_batch
+from tests.nets.mlp_fixtures import explained_nets
 
 # The op names graph/ops.py defines that an explanation may use.
 GRAPH_OPS = {
@@ -41,38 +40,19 @@ def _net(kind: str, n: int, d: int, h: int, c: int, scale: float, reg: float, se
     return build_netgraph(weights, batch, reg)
 
 
-def _element_text(kind: str, tensor: str, index: tuple[int, ...]) -> str:
-    return f"{kind}:{tensor}[{','.join(map(str, index))}]" if index else f"{kind}:{tensor}"
-
-
-def _tensor(ng, kind: str, tensor: str) -> np.ndarray:
-    full = ng.full()
-    return full.value(tensor) if kind == "value" else full.grad(tensor)
-
-
-@given(
-    kind=st.sampled_from(sorted(EXPLAINABLE)),
-    n=st.integers(1, 5),
-    d=st.integers(1, 9),
-    h=st.integers(1, 6),
-    c=st.integers(2, 6),
-    scale=st.floats(0.01, 3.0),
-    reg=st.floats(0.0, 2.0),
-    seed=st.integers(0, 10_000),
-    top=st.integers(1, 5),
-    data=st.data(),
-)
-def test_every_element_kind_equals_its_tensor_element_to_1e_9_on_random_data(
-    kind, n, d, h, c, scale, reg, seed, top, data
-) -> None:
-    ng = _net(kind, n, d, h, c, scale, reg, seed)
-    for tensor, shape in explainable_shapes(ng).items():
-        index = tuple(data.draw(st.integers(0, s - 1)) for s in shape)
-        for which in ("value", "grad"):
-            ex = explain(ng, _element_text(which, tensor, index), top_terms=top)
-            expected = _tensor(ng, which, tensor)[index]
-            assert ex.value == float(expected)
-            assert abs(ex.graph_value - ex.value) <= 1e-9 * max(1.0, abs(ex.value))
+@given(explained_nets())
+def test_every_element_kind_equals_its_tensor_element_to_1e_9_on_random_data(case) -> None:
+    ng, elements, top = case
+    for text in elements:
+        ex = explain(ng, text, top_terms=top)
+        full = ng.full()
+        tensor = (
+            full.value(ex.element.tensor)
+            if ex.element.kind == "value"
+            else full.grad(ex.element.tensor)
+        )
+        assert ex.value == float(tensor[ex.element.index])
+        assert abs(ex.graph_value - ex.value) <= 1e-9 * max(1.0, abs(ex.value))
 
 
 def test_a_sum_shows_the_largest_terms_and_folds_the_rest_into_one_labelled_constant() -> None:
