@@ -68,6 +68,14 @@ def test_backprop_through_the_loss_graph_gives_the_tensor_gradients() -> None:
             assert got == pytest.approx(0.4 * W1[r, c], abs=1e-12)
 
 
+def test_more_classes_than_choose_takes_pick_the_label_directly() -> None:
+    ng = _net("LinearClassifier", 3, 4, 1, 20, 1.0, 0.1, 4)
+    for text in ("value:L", "grad:scores[1,17]", "grad:scores[2,0]"):
+        ex = explain(ng, text, top_terms=3)
+        assert "choose" not in {n["op"] for n in ex.graph["nodes"]}
+        assert abs(evaluate(from_dict(ex.graph)).value - ex.value) <= 1e-9
+
+
 def test_explanations_are_gradient_checkable_like_f1_to_f4() -> None:
     ng = _net("TwoLayerNet", 4, 6, 5, 3, 1.0, 0.2, 2)
     for text in ("value:h1[1,2]", "grad:scores[0,1]", "grad:W2[3,1]", "value:L"):

@@ -6,6 +6,8 @@
         [--internals-every K]
     mlp lr-find --data SPEC [--preset NAME] [hyperparameter options] [--steps N] [--json]
     mlp test --checkpoint CKPT.npz --data SPEC [--json]
+    mlp explain (--checkpoint CKPT.npz | --init) --data SPEC --batch N --seed S
+        --element 'grad:W1[1023,41]' [--top-terms K] [--out GRAPH.json] [--json]
     mlp gradcheck [--json]
 
 Imports stay light: numpy and the nets modules are imported when a command runs.
@@ -139,6 +141,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     te.add_argument("--data", required=True, metavar="SPEC")
     te.add_argument("--json", action="store_true", help='print {"test_acc": float, "n": int}')
     te.set_defaults(handler=run_test)
+
+    from nets.mlp.explain_cli import add_parser as add_explain
+
+    add_explain(commands, run_explain)
 
     gc = commands.add_parser(
         "gradcheck",
@@ -486,6 +492,15 @@ def run_test(args: argparse.Namespace) -> int:
     except NetsError as exc:
         print(f"warning: could not record the test run in the checkpoint: {exc}", file=sys.stderr)
     return 0
+
+
+# ---------------------------------------------------------------------------- explain
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from nets.mlp.explain_cli import run
+
+    return run(args, lambda spec: _load(spec, _Progress(), args.download, args.num_val))
 
 
 # ---------------------------------------------------------------------------- gradcheck

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from nets.errors import ConfigError
-from nets.mlp.netgraph import NetGraph, shape_label
+from nets.mlp.netgraph import NetGraph, shape_label, tensor_shapes_for
 from nets.mlp.scalar_graph import CHOOSE_MAX, FoldedSum, ScalarGraph
 
 #: The tensors an element can be taken from, per model kind, in forward order.
@@ -122,7 +122,11 @@ _ELEMENT = re.compile(
 )
 
 
-def describe_shapes(shapes: Mapping[str, tuple[int, ...]]) -> str:
+# A shape whose dimensions may still be unknown ("D" before the data is loaded).
+Shape = tuple[int | str, ...]
+
+
+def describe_shapes(shapes: Mapping[str, Shape]) -> str:
     """``X (4×3072), W1 (3072×512), ..., L (scalar)``."""
     return ", ".join(f"{k} ({shape_label(v)})" for k, v in shapes.items())
 
@@ -133,9 +137,10 @@ def explainable_shapes(ng: NetGraph) -> dict[str, tuple[int, ...]]:
     return {k: shapes[k] for k in EXPLAINABLE[ng.kind]}
 
 
-def parse_element(text: str, shapes: Mapping[str, tuple[int, ...]]) -> Element:
+def parse_element(text: str, shapes: Mapping[str, Shape]) -> Element:
     """``value:NAME[i,j]`` or ``grad:NAME[i,j]`` checked against ``shapes`` (name ->
-    shape, as :func:`explainable_shapes`); ExplainError in one line otherwise."""
+    shape, as :func:`explainable_shapes`; a dimension given as a letter is not checked
+    yet); ExplainError in one line otherwise."""
     valid = f"valid names: {describe_shapes(shapes)}"
     m = _ELEMENT.match(str(text))
     if m is None:
@@ -150,12 +155,35 @@ def parse_element(text: str, shapes: Mapping[str, tuple[int, ...]]) -> Element:
         index = tuple(int(p) for p in raw.split(",")) if raw and raw.strip() else ()
     except ValueError:
         raise ExplainError(f"bad index [{raw}] in {text!r}: whole numbers only; {valid}") from None
-    if len(index) != len(shape) or any(not 0 <= i < s for i, s in zip(index, shape, strict=False)):
-        want = "no index" if not shape else f"[{','.join(f'0..{s - 1}' for s in shape)}]"
+    fits = len(index) == len(shape) and all(
+        i >= 0 and (isinstance(s, str) or i < s) for i, s in zip(index, shape, strict=False)
+    )
+    if not fits:
+        want = "no index" if not shape else f"[{','.join(_range(s) for s in shape)}]"
         raise ExplainError(
             f"index {list(index)} does not fit {name} ({shape_label(shape)}): use {want}; {valid}"
         )
     return Element(kind, name, index)
+
+
+def _range(size: int | str) -> str:
+    return f"0..{size - 1}" if isinstance(size, int) else f"0..{size}-1"
+
+
+def check_element_name(text: str, kind: str, hidden_dim: int, n: int) -> Element:
+    """Check ``text`` before the data is loaded (D and C unknown): its form, its name and
+    what can be checked of its index; ExplainError as :func:`parse_element`."""
+    if kind == "TwoLayerNet":
+        params: dict[str, Shape] = {
+            "W1": ("D", hidden_dim),
+            "b1": (hidden_dim,),
+            "W2": (hidden_dim, "C"),
+            "b2": ("C",),
+        }
+    else:
+        params = {"W": ("D", "C"), "b": ("C",)}
+    shapes: dict[str, Any] = tensor_shapes_for(kind, params, n)  # type: ignore[arg-type]
+    return parse_element(text, {k: shapes[k] for k in EXPLAINABLE[kind]})
 
 
 # ----------------------------------------------------------------------- building

@@ -103,7 +103,8 @@ class Batch:
         return int(self.X.shape[0])
 
 
-def _check_batch_size(n: Any) -> int:
+def check_batch_size(n: Any) -> int:
+    """``n`` if it is a batch size the view runs on (1..MAX_BATCH), else ConfigError."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_BATCH:
         raise ConfigError(f"the batch must have 1 to {MAX_BATCH} images, got {n!r}")
     return int(n)
@@ -119,7 +120,7 @@ def pick_batch(
     """``n`` images drawn without replacement (by ``seed``) from the train or val split,
     preprocessed in float64 with ``preprocessor`` (default: fitted on the training split,
     as training does)."""
-    n = _check_batch_size(n)
+    n = check_batch_size(n)
     if split == "train":
         images, labels = dataset.X_train, dataset.y_train
     elif split == "val":
@@ -159,7 +160,7 @@ def pick_batch(
 
 def random_batch(n: int, input_dim: int, num_classes: int, seed: int = 0) -> Batch:
     """Standard-normal inputs and uniform labels (for tests and benchmarks)."""
-    n = _check_batch_size(n)
+    n = check_batch_size(n)
     rng = np.random.default_rng(seed)
     return Batch(
         X=rng.standard_normal((n, input_dim)),
@@ -223,7 +224,7 @@ class StepResult:
     seconds: float
 
 
-def shape_label(shape: tuple[int, ...]) -> str:
+def shape_label(shape: tuple[int | str, ...]) -> str:
     """``16×3072``; ``scalar`` for ()."""
     return "×".join(str(s) for s in shape) if shape else "scalar"
 
@@ -305,7 +306,7 @@ class NetGraph:
 
     def _check_shapes(self) -> None:
         X, y = self.batch.X, self.batch.y
-        _check_batch_size(X.shape[0] if X.ndim == 2 else -1)
+        check_batch_size(X.shape[0] if X.ndim == 2 else -1)
         d = self.params[self.fc_layers[0][2]].shape[0]
         if X.shape[1] != d:
             raise ConfigError(f"the batch has {X.shape[1]} values per image, the model takes {d}")
@@ -588,6 +589,14 @@ class NetGraph:
         """What the layer's forward call kept for its backward call: fc {"x", "w"}, ReLU
         {"out"}, softmax loss {"grad", "probs"}, L2 {"grad"}; None before it ran."""
         return self._caches.get(self.node(name).name)
+
+    def incoming_weights(self, unit: int) -> np.ndarray:
+        """First-layer weights into hidden unit (or, for the linear classifier, class)
+        ``unit``: W[:, unit] shaped as an image (H, W, C) when the batch's image shape is
+        known, else (D,)."""
+        w = self.params[self.fc_layers[0][2]][:, unit]
+        shape = self.batch.image_shape
+        return w.reshape(shape) if shape and int(np.prod(shape)) == w.size else w
 
     def stats(self, name: str, which: str = "value") -> TensorStats | None:
         """Statistics of the node's value or grad (cached until the next undo)."""

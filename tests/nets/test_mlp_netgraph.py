@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -119,6 +121,14 @@ def test_stats_give_shape_range_mean_and_a_histogram() -> None:
     ng.run_all()
     st = ng.stats("W1", "grad")
     assert st is not None and st.min == pytest.approx(float(ng.grad("W1").min()))
+
+
+def test_a_hidden_units_incoming_weights_come_as_an_image() -> None:
+    batch = random_batch(2, 12, 3)
+    ng = build_netgraph(fresh_weights("TwoLayerNet", 12, 3, 5, seed=1), batch)
+    np.testing.assert_array_equal(ng.incoming_weights(4), ng.params["W1"][:, 4])
+    shaped = build_netgraph(ng.params, replace(batch, image_shape=(2, 2, 3)))
+    assert shaped.incoming_weights(1).shape == (2, 2, 3)
 
 
 def test_full_twin_leaves_the_stepping_state_alone() -> None:
