@@ -20,6 +20,7 @@ from nets.mlp.classifiers import TwoLayerNet
 from nets.mlp.explain import explain
 from nets.mlp.netgraph import netgraph_from_checkpoint
 from tests.nets.cnn_fixtures import random_fashion_folder
+from tests.nets.mlp_fixtures import small_cifar_folder
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +150,32 @@ def test_linear_classifier_elements(fmnist: str, capsys) -> None:
     assert code == 0, err
     assert json.loads(out)["formula"].startswith("dL/dW[3,2] = Σ_n X[n,3]·dL/dscores[n,2]")
     assert np.isfinite(json.loads(out)["value"])
+
+
+@pytest.mark.data
+def test_real_cifar_images_explained_and_evaluated_by_graph_eval(tmp_path: Path, capsys) -> None:
+    folder = small_cifar_folder(tmp_path / "cifar", per_class=3)
+    out_file = tmp_path / "g.json"
+    for element in ("grad:W1[1023,41]", "value:a1[15,41]", "value:L", "grad:X[0,5]"):
+        code, out, err = _explain(
+            capsys, "--init", "--data", f"folder:{folder}", "--num-val", "5", "--batch", "16",
+            "--hidden-dim", "64", "--seed", "7", "--element", element, "--out", out_file, "--json",
+        )  # fmt: skip
+        assert code == 0, err
+        assert main.main(["graph", "eval", str(out_file), "--json"]) == 0
+        evaluated = json.loads(capsys.readouterr().out)
+        assert abs(evaluated["value"] - json.loads(out)["value"]) <= 1e-9
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (("--out", "/nonexistent/folder/g.json"), "the folder does not exist"),
+        (("--batch", "17"), "the batch must have 1 to 16 images, got 17"),
+    ],
+)
+def test_bad_output_or_batch_is_refused_before_the_data_is_read(capsys, extra, fragment) -> None:
+    code, out, err = _explain(
+        capsys, "--init", "--data", "folder:/nonexistent/x", "--element", "value:L", *extra
+    )
+    assert code == 1 and out == "" and fragment in err and "Traceback" not in err

@@ -1,4 +1,4 @@
-""" "Explain this number": the scalar computation behind one element of the net's tensors.
+"""Explain this number: the scalar computation behind one element of the net's tensors.
 
 ``explain(netgraph, "grad:W1[1023,41]")`` builds the chain rules that produce that one
 number as a scalar graph in the Graph tab's file format (see :mod:`nets.mlp.scalar_graph`),
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -99,9 +99,13 @@ class Explanation:
         raise KeyError(f"no sum {key!r} (sums: {', '.join(s.key for s in self.sums)})")
 
     def unfold(self, key: str, more: int = DEFAULT_TOP_TERMS) -> Explanation:
-        """The same explanation with ``more`` more terms of sum ``key`` shown."""
+        """The same explanation with ``more`` more terms of sum ``key`` shown (for the key
+        ``expanded`` of ``value:L``: ``more`` more examples drawn as their full softmax)."""
         counts = dict(self._unfold)
-        counts[key] = self.sum(key).shown + max(int(more), 0)
+        if key == "expanded":  # value:L: examples drawn as their whole softmax subgraph
+            counts[key] = int(counts.get(key, 1)) + max(int(more), 0)
+        else:
+            counts[key] = self.sum(key).shown + max(int(more), 0)
         return explain(self._netgraph, self.element, self._top_terms, counts)
 
     def to_json(self) -> dict[str, Any]:
@@ -460,9 +464,9 @@ def explain(
     top_terms: int = DEFAULT_TOP_TERMS,
     unfold: Mapping[str, int] | None = None,
 ) -> Explanation:
-    """The scalar computation behind ``element`` of ``ng`` (run in full first, on a twin
-    when ``ng`` is mid-way through its steps). ``unfold`` maps a sum's key to how many of
-    its terms to show."""
+    """The scalar computation behind ``element`` of ``ng``, read from its completed twin
+    (:meth:`NetGraph.full`), whatever step ``ng`` is at. ``unfold`` maps a sum's key to
+    how many of its terms to show."""
     top_terms = int(top_terms)
     if top_terms < 1:
         raise ExplainError(f"the number of terms shown must be 1 or more, got {top_terms}")
@@ -484,7 +488,7 @@ def explain(
         "value": value,
         "formula": formula,
         "vectorised": vectorised,
-        "sums": [s.__dict__ for s in b.g.sums],
+        "sums": [asdict(s) for s in b.g.sums],
     }
     return Explanation(
         element=el,

@@ -23,17 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nets.cli_common import whole_number
+
 MODELS = {"two-layer": "TwoLayerNet", "linear": "LinearClassifier"}
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
 
 
 def _number(text: str) -> float:
@@ -76,7 +68,7 @@ def add_parser(commands: argparse._SubParsersAction, handler: Callable[..., int]
     )
     ex.add_argument(
         "--batch",
-        type=_positive,
+        type=whole_number(1),
         default=4,
         metavar="N",
         help="images in the batch, 1 to 16 (default 4)",
@@ -97,7 +89,7 @@ def add_parser(commands: argparse._SubParsersAction, handler: Callable[..., int]
     )
     ex.add_argument(
         "--top-terms",
-        type=_positive,
+        type=whole_number(1),
         default=8,
         metavar="K",
         help="terms of a sum shown separately, the rest folded (default 8)",
@@ -120,7 +112,7 @@ def add_parser(commands: argparse._SubParsersAction, handler: Callable[..., int]
         default="two-layer",
         help="with --init: the network (default two-layer)",
     )
-    ex.add_argument("--hidden-dim", type=_positive, metavar="H", help="with --init")
+    ex.add_argument("--hidden-dim", type=whole_number(1), metavar="H", help="with --init")
     ex.add_argument("--weight-scale", type=_number, metavar="W", help="with --init")
     ex.add_argument(
         "--reg",

@@ -17,6 +17,7 @@ scores, data_loss, reg_W and L.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -277,12 +278,19 @@ class NetGraph:
     """
 
     def __init__(
-        self, weights: Mapping[str, np.ndarray] | Classifier, batch: Batch, reg: float = 0.0
+        self,
+        weights: Mapping[str, np.ndarray] | Classifier,
+        batch: Batch,
+        reg: float = 0.0,
+        *,
+        _copy: bool = True,
     ) -> None:
         if isinstance(weights, Classifier):
             weights = weights.parameters()
         self.kind = _kind_of(weights)
-        self.params = {k: np.array(v, dtype=np.float64) for k, v in weights.items()}
+        # float64 copies: a trainer updating its arrays in place must not change the graph
+        convert = np.array if _copy else np.asarray
+        self.params = {k: convert(v, dtype=np.float64) for k, v in weights.items()}
         for k, v in self.params.items():
             if not np.all(np.isfinite(v)):
                 raise CheckpointError(f"parameter {k} is not finite")
@@ -300,6 +308,7 @@ class NetGraph:
         self.forward_order = tuple(n.name for n in self.nodes if n.kind in ("layer", "loss", "sum"))
         self.backward_order = tuple(reversed(self.forward_order))
         self._full: NetGraph | None = None
+        self._full_lock = threading.Lock()
         self.reset()
 
     # -- structure ------------------------------------------------------------------
@@ -446,15 +455,15 @@ class NetGraph:
     run_all = run_backward
 
     def full(self) -> NetGraph:
-        """This graph with every step run: itself when complete, else a completed twin
-        (computed once; stepping this one does not touch it)."""
-        if self.forward_complete and self.backward_complete:
-            return self
-        if self._full is None:
-            twin = NetGraph(self.params, self.batch, self.reg)
-            twin.run_all()
-            self._full = twin
-        return self._full
+        """A twin of this graph with every step run, computed once and never stepped
+        (weights and batch never change), so it may be read from another thread while
+        this graph is being stepped."""
+        with self._full_lock:
+            if self._full is None:
+                twin = NetGraph(self.params, self.batch, self.reg, _copy=False)
+                twin.run_all()
+                self._full = twin
+            return self._full
 
     # -- the layer calls --------------------------------------------------------------
 

@@ -96,6 +96,14 @@ def test_the_loss_expands_the_largest_example_as_softmax_choose_log() -> None:
     assert {s.key for s in ex.sums} >= {"data_loss", "reg_W1", "reg_W2"}
 
 
+def test_unfolding_the_loss_draws_more_examples_as_their_softmax() -> None:
+    ng = _net("TwoLayerNet", 4, 10, 6, 5, 1.0, 0.2, 9)
+    ex = explain(ng, "value:L")
+    more = ex.unfold("expanded", 2)
+    assert [n["op"] for n in more.graph["nodes"]].count("choose") == 3
+    assert abs(more.graph_value - ex.value) <= 1e-12
+
+
 def test_upstream_gradients_are_labelled_leaf_inputs() -> None:
     ng = _net("TwoLayerNet", 3, 6, 4, 3, 1.0, 0.1, 1)
     ex = explain(ng, "grad:W1[5,2]")

@@ -131,12 +131,16 @@ def test_a_hidden_units_incoming_weights_come_as_an_image() -> None:
     assert shaped.incoming_weights(1).shape == (2, 2, 3)
 
 
-def test_full_twin_leaves_the_stepping_state_alone() -> None:
-    ng, _, _ = _two_layer()
+def test_full_twin_is_complete_and_leaves_the_stepping_state_alone() -> None:
+    ng, weights, _ = _two_layer()
     ng.step_forward()
     full = ng.full()
-    assert full is not ng and full.backward_complete
+    assert full is not ng and full.backward_complete and ng.full() is full
     assert ng.forward_done == 1 and ng.value("h1") is None
+    ng.run_all()
+    np.testing.assert_array_equal(full.grad("W1"), ng.grad("W1"))
+    weights["W1"][0, 0] += 1.0  # the caller's arrays are copied, not shared
+    assert ng.params["W1"][0, 0] != weights["W1"][0, 0]
 
 
 @pytest.mark.parametrize(
