@@ -165,9 +165,15 @@ class App:
             stdout=subprocess.DEVNULL,
             stderr=self.stderr_path.open("w"),
         )
-        wait_until(self._ready, 30, "the app window")
-        self.window_id = wait_until(self._window_id, 10, "the app's X window")
-        self.activate()
+        try:
+            wait_until(self._ready, 30, "the app window")
+            self.window_id = wait_until(self._window_id, 10, "the app's X window")
+            self.activate()
+        except BaseException:
+            # The fixture only knows apps that started: one that never showed its window
+            # must not outlive the test (they piled up under a broken build).
+            self.close()
+            raise
 
     # -- the hook --------------------------------------------------------------------
     def query(self, q: str, **args: Any) -> Any:

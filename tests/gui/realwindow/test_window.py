@@ -102,3 +102,26 @@ def test_two_node_graph_built_by_dragging_from_the_palette_and_connecting_ports(
     state = wait_until(lambda: (s := app.tab_state())["phase"] == "done" and s, 5, "run all")
     values = {n["op"]: n["value"] for n in state["nodes"].values()}
     assert values["exp"] != "–"
+
+
+def test_an_app_whose_window_never_appears_does_not_outlive_its_test(xserver, monkeypatch):
+    # Under a broken build every real-window test timed out waiting for the window, and
+    # each left its app process running (a dozen after a few minutes).
+    from tests.gui.realwindow import driver
+
+    started: list = []
+    real_popen = driver.subprocess.Popen
+
+    def popen(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        started.append(proc)
+        return proc
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("timed out waiting for the app window")
+
+    monkeypatch.setattr(driver.subprocess, "Popen", popen)
+    monkeypatch.setattr(driver, "wait_until", never)
+    with pytest.raises(AssertionError, match="app window"):
+        App(xserver)
+    assert started and all(p.poll() is not None for p in started)
