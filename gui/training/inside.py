@@ -7,13 +7,21 @@ appending only), it draws on a timer, and only what changed:
   fraction of values in each bin, sqrt scale), for activations, gradients or weights;
 - the update-to-weight ratio ||ΔW||/||W|| per layer on a log scale with the 1e-3 guide,
   and the weight-gradient norm per layer, for every visible run (colour per layer; the
-  selected run solid, the others dashed);
+  selected run opaque, the others faded);
 - bars of the dead-ReLU fraction per layer at the latest sample;
 - ``select_step(step)`` (a click on the loss plot or a heat-map) draws every layer's
   histogram at the sample nearest that step and marks it on the heat-maps.
 
 The run shown in the heat-maps is the one picked in the run box (by default the run
 that last sent internals). Runs come from a ``RunsModel`` (names, colours, visibility).
+
+Drawing is sliced so that the event loop never waits long (target: no stall over 50 ms
+while training with every histogram updating): each tick of the timer (or of a short
+follow-up timer while work is left) redraws one part, the next in turn that has work: at
+most ``ROWS_PER_TICK`` heat-map rows (rows in view, on the page of the quantity shown),
+``ROWS_PER_TICK`` step histograms, the ratio plot, the norm plot or the bars, within
+``TICK_BUDGET_S``. Nothing is drawn while the view is hidden. ``flush()`` draws everything
+at once (tests, screenshots).
 """
 
 from __future__ import annotations
@@ -23,19 +31,20 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QScrollArea,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from gui.training.inside_data import QUANTITIES, InternalsSeries, density
+from gui.training.inside_data import QUANTITIES, InternalsSeries
+from gui.training.inside_heat import HeatPage, StepGrid, cache_axes, x_extent
 from gui.training.runs import RunsModel
 from nets.training import Internals
 
@@ -52,7 +61,13 @@ LAYER_COLORS = (
     "#7F7F7F",
     "#F0E442",
 )
-_HEAT_HEIGHT = 70  # pixels per layer heat-map
+#: Work per tick: rows (heat-map rows, step histograms) and seconds (checked between rows).
+ROWS_PER_TICK = 3
+TICK_BUDGET_S = 0.012
+#: Delay of the follow-up ticks while work is left (the timer's own interval is longer).
+FOLLOW_UP_MS = 30
+#: What a slice may redraw, in turn.
+PARTS = ("heat", "step", "ratio", "norm", "dead")
 
 
 def _color(i: int) -> QColor:
@@ -72,6 +87,7 @@ def _plot(title: str, left: str, *, log_y: bool = False) -> pg.PlotWidget:
     if log_y:
         item.setLogMode(y=True)
         item.getAxis("left").enableAutoSIPrefix(False)  # "(x1e+12)" on a log axis misleads
+    cache_axes(item)
     return widget
 
 
@@ -90,12 +106,15 @@ class InsideView(QWidget):
         self.setObjectName("insideView")
         self.runs = runs
         self.series: dict[int, InternalsSeries] = {}
-        self._drawn: dict[str, int] = {}  # part -> version it shows
+        self._drawn: dict[str, object] = {}  # part -> what it shows
         self._current = 0
         self._quantity = "act"
         self._step: float = math.nan
-        self._heat: dict[str, tuple[pg.PlotItem, pg.ImageItem, pg.InfiniteLine]] = {}
         self._lines: dict[tuple[str, int, str], pg.PlotDataItem] = {}
+        self._line_styles: dict[tuple[str, int, str], tuple[int, bool]] = {}
+        self._legend_keys: dict[str, list[tuple[str, int, str]]] = {}
+        self._lines_epoch = 0  # bumped when a run's colour, name or visibility changes
+        self._next_part = 0  # which of the line plots / bars the next tick redraws first
         self.last_redraw_s = 0.0
 
         self.run_combo = QComboBox()
@@ -123,13 +142,14 @@ class InsideView(QWidget):
             top.addWidget(w)
         top.addWidget(self.status, 1)
 
-        # Heat-maps, one row per layer, in a scroll area (a CNN has a dozen layers).
-        self.heat_widget = pg.GraphicsLayoutWidget()
-        self.heat_widget.setBackground("w")
-        self.heat_scroll = QScrollArea()
-        self.heat_scroll.setWidgetResizable(True)
-        self.heat_scroll.setWidget(self.heat_widget)
-        self.heat_widget.scene().sigMouseClicked.connect(self._on_heat_clicked)
+        # Heat-maps: a page per quantity (switching shows the page, drawn rows stay), each
+        # a row per layer in a scroll area (a CNN has a dozen layers).
+        self.pages = {what: HeatPage(what) for what in QUANTITIES}
+        self.heat_stack = QStackedWidget()
+        for page in self.pages.values():
+            self.heat_stack.addWidget(page)
+            page.widget.scene().sigMouseClicked.connect(self._on_heat_clicked)
+            page.scrolled.connect(self._soon)
 
         self.ratio_plot = _plot("Update ratio ||ΔW|| / ||W||", "ratio", log_y=True)
         guide = pg.InfiniteLine(
@@ -144,6 +164,7 @@ class InsideView(QWidget):
         self.norm_plot = _plot("Weight gradient norm", "||dL/dW||", log_y=True)
         for plot in (self.ratio_plot, self.norm_plot):
             plot.getPlotItem().addLegend(offset=(-5, 5), labelTextColor="k")
+            plot.getPlotItem().enableAutoRange(x=False)  # x_extent: rounded up, with headroom
         self.dead_plot = _plot("Dead ReLU units (latest sample)", "fraction")
         self.dead_plot.getPlotItem().setLabel("bottom", "")
         self.dead_plot.getPlotItem().setYRange(0, 1)
@@ -151,7 +172,7 @@ class InsideView(QWidget):
         self.dead_plot.getPlotItem().addItem(self.dead_bars)
         self.step_widget = pg.GraphicsLayoutWidget()
         self.step_widget.setBackground("w")
-        self._step_plots: dict[str, tuple[pg.PlotItem, pg.PlotDataItem]] = {}
+        self.step_grid = StepGrid(self.step_widget, _color)
 
         lines = QSplitter(Qt.Orientation.Vertical)
         for w in (self.ratio_plot, self.norm_plot, self.dead_plot):
@@ -163,7 +184,7 @@ class InsideView(QWidget):
         step_layout.addWidget(self.step_label)
         step_layout.addWidget(self.step_widget, 1)
         heat_box = QSplitter(Qt.Orientation.Vertical)
-        heat_box.addWidget(self.heat_scroll)
+        heat_box.addWidget(self.heat_stack)
         heat_box.addWidget(step_box)
         heat_box.setSizes([500, 250])
         body = QSplitter(Qt.Orientation.Horizontal)
@@ -181,6 +202,10 @@ class InsideView(QWidget):
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
+        self.follow_up = QTimer(self)
+        self.follow_up.setSingleShot(True)
+        self.follow_up.setInterval(FOLLOW_UP_MS)
+        self.follow_up.timeout.connect(self.refresh)
 
     # -- feeding -----------------------------------------------------------------------
 
@@ -196,6 +221,11 @@ class InsideView(QWidget):
     def current_series(self) -> InternalsSeries | None:
         return self.series.get(self._current)
 
+    @property
+    def page(self) -> HeatPage:
+        """The heat page of the quantity shown."""
+        return self.pages[self._quantity]
+
     # -- options -----------------------------------------------------------------------
 
     def set_quantity(self, what: str) -> None:
@@ -205,178 +235,207 @@ class InsideView(QWidget):
         index = self.quantity_combo.findData(what)
         if self.quantity_combo.currentIndex() != index:
             self.quantity_combo.setCurrentIndex(index)
-        self._drawn.clear()
-        self.refresh()
+        self.heat_stack.setCurrentWidget(self.pages[what])
+        self._soon()
 
     def select_run(self, run_id: int) -> None:
         if run_id in self.series:
             self._current = run_id
             self._rebuild_run_combo()
-            self._drawn.clear()
-            self.refresh()
+            self._invalidate_lines()
+            self._soon()
 
     def select_step(self, step: float) -> None:
-        """Show every layer's histogram at the sample nearest ``step``."""
+        """Show every layer's histogram at the sample nearest ``step`` (drawn in slices
+        from the next tick on; ``flush()`` draws it now)."""
         self._step = float(step)
-        self._drawn.pop("step", None)
-        self.refresh()
+        self._soon()
 
     # -- drawing -----------------------------------------------------------------------
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        self.refresh()  # what arrived while hidden
+        self._soon()  # what arrived while hidden
 
-    def refresh(self) -> bool:
-        """Redraw what changed (the timer calls this; nothing while hidden: the page is
-        usually behind another tab); True if anything did."""
+    def _soon(self) -> None:
+        if not self.follow_up.isActive():
+            self.follow_up.start()
+
+    def flush(self) -> bool:
+        """Draw everything that is due now, in one go (True if anything was)."""
+        return self.refresh(budget_s=math.inf, max_rows=1 << 30, every_part=True)
+
+    def refresh(
+        self,
+        budget_s: float = TICK_BUDGET_S,
+        max_rows: int = ROWS_PER_TICK,
+        *,
+        every_part: bool = False,
+    ) -> bool:
+        """One slice of the redrawing: the next part (in turn: heat-maps, step histograms,
+        ratio plot, norm plot, bars) that has work, at most ``max_rows`` rows of it within
+        ``budget_s``; with ``every_part`` all of them. One part per slice because Qt
+        paints every widget a slice dirtied in one go: five at once stalled for 300 ms on
+        a loaded machine. True if it drew anything. Nothing while hidden: the page is
+        usually behind another tab."""
         if not self.isVisible():
             return False
         start = time.perf_counter()
+        deadline = start + budget_s
         series = self.current_series()
-        changed = False
-        version = series.version if series is not None else -1
-        key = f"{self._current}:{self._quantity}"
-        if self._drawn.get("heat") != version or self._drawn.get("heat_key") != key:
-            self._draw_heat(series)
-            self._drawn["heat"], self._drawn["heat_key"] = version, key  # type: ignore[assignment]
-            self._drawn["step"] = -2
-            changed = True
-        if self._drawn.get("step") != version:
-            self._draw_step(series)
-            self._drawn["step"] = version
-            changed = True
-        total = sum(s.version for s in self.series.values()) + len(self.series)
-        if self._drawn.get("lines") != total:
-            self._draw_lines()
-            self._draw_dead(series)
-            self._drawn["lines"] = total
-            changed = True
-        if changed:
+        done = 0
+        if (series is None or not len(series)) and self.page.rows:
+            for page in self.pages.values():  # the last run with internals was removed
+                page.set_layers([])
+            self.step_grid.set_layers([])
+            done += 1
+        first = self._next_part
+        for k in range(len(PARTS)):
+            part = PARTS[(first + k) % len(PARTS)]
+            n = self._draw_part(part, series, deadline, max_rows)
+            if n:
+                done += n
+                self._next_part = (PARTS.index(part) + 1) % len(PARTS)
+                if not every_part:
+                    break
+        if done:
             self.last_redraw_s = time.perf_counter() - start
             self.redrawn.emit()
-        return changed
+        if self._pending(series):
+            self._soon()
+        return bool(done)
 
-    def _draw_heat(self, series: InternalsSeries | None) -> None:
-        if series is None or len(series) == 0:
-            return
-        what = self._quantity
-        layers = [name for name in series.layers if series.has(name, what)]
-        if list(self._heat) != layers:
-            self.heat_widget.clear()
-            self._heat.clear()
-            for row, name in enumerate(layers):
-                plot = self.heat_widget.addPlot(row=row, col=0)
-                plot.setTitle(name, color="k", size="8pt")
-                plot.setMenuEnabled(False)
-                plot.getAxis("left").setWidth(48)
-                for axis in ("left", "bottom"):
-                    plot.getAxis(axis).setTextPen("k")
-                image = pg.ImageItem(axisOrder="row-major")
-                image.setColorMap(pg.colormap.get("viridis"))
-                plot.addItem(image)
-                marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ff3030", width=1))
-                marker.hide()
-                plot.addItem(marker, ignoreBounds=True)
-                self._heat[name] = (plot, image, marker)
-            self.heat_widget.setMinimumHeight(_HEAT_HEIGHT * max(1, len(layers)))
-        for name in layers:
-            steps, counts, edges = series.stack(name, what)
-            plot, image, _ = self._heat[name]
-            if counts.size == 0:
-                continue
-            # Rows are values (bins), columns samples: transpose the (S, bins) stack.
-            image.setImage(density(counts).T, autoLevels=False, levels=(0.0, 1.0))
-            first = steps[0]
-            last = steps[-1] if len(steps) > 1 else first + 1
-            width = (last - first) * len(steps) / max(len(steps) - 1, 1)
-            image.setRect(QRectF(first, edges[0], width, edges[-1] - edges[0]))
-            # An ImageItem's new rect does not re-run the auto-range by itself.
-            plot.vb.setRange(xRange=(first, first + width), yRange=(edges[0], edges[-1]), padding=0)
+    def _draw_part(
+        self, part: str, series: InternalsSeries | None, deadline: float, max_rows: int
+    ) -> int:
+        if part in ("ratio", "norm", "dead"):
+            key = self._parts_key()
+            if self._drawn.get(part) == key:
+                return 0
+            if part == "dead":
+                self._draw_dead(series)
+            else:
+                self._draw_lines(part)
+            self._drawn[part] = key
+            return 1
+        if series is None or not len(series):
+            return 0
+        if part == "heat":
+            return self._draw_heat(series, deadline, max_rows)
+        return self._draw_step(series, deadline, max_rows)
+
+    def _pending(self, series: InternalsSeries | None) -> bool:
+        if any(self._drawn.get(part) != self._parts_key() for part in ("ratio", "norm", "dead")):
+            return True
+        if series is None or not len(series):
+            return False
+        if self.page.pending(series, self._current):
+            return True
+        return math.isfinite(self._step) and self.step_grid.pending(self._step_key(series))
+
+    def _layers(self, series: InternalsSeries) -> list[str]:
+        return [name for name in series.layers if series.has(name, self._quantity)]
+
+    def _draw_heat(self, series: InternalsSeries, deadline: float, max_rows: int) -> int:
+        page = self.page
+        page.set_layers(self._layers(series))
+        done = page.work(series, self._current, deadline, max_rows)
         status = f"{len(series)} samples of {len(series.layers)} layers"
         if series.non_finite is not None:
             step, layer, what_nf = series.non_finite
             status += f"; NaN/inf first in {layer} ({what_nf}) at step {step}"
-        self.status.setText(status)
+        if self.status.text() != status:
+            self.status.setText(status)
+        return done
 
-    def _draw_step(self, series: InternalsSeries | None) -> None:
-        if series is None or len(series) == 0 or not math.isfinite(self._step):
-            for _, _, marker in self._heat.values():
-                marker.hide()
-            return
-        i = series.nearest_sample(self._step)
-        step = float(series.steps.view()[i])
-        for _, _, marker in self._heat.values():
-            marker.setPos(step)
-            marker.show()
-        what = self._quantity
-        layers = [name for name in series.layers if series.has(name, what)]
-        if list(self._step_plots) != layers:
-            self.step_widget.clear()
-            self._step_plots.clear()
-            cols = 4
-            for k, name in enumerate(layers):
-                plot = self.step_widget.addPlot(row=k // cols, col=k % cols)
-                plot.setTitle(name, color="k", size="8pt")
-                plot.setMenuEnabled(False)
-                plot.hideAxis("left")
-                curve = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=_color(k))
-                plot.addItem(curve)
-                self._step_plots[name] = (plot, curve)
-        for name in layers:
-            steps, counts, edges = series.stack(name, what)
-            j = int(np.argmin(np.abs(steps - step))) if len(steps) else -1
-            if j < 0:
-                continue
-            self._step_plots[name][1].setData(edges, counts[j])
-        self.step_label.setText(
-            f"{QUANTITIES[what]} of every layer at step {int(step)} (nearest sample to "
-            f"{int(self._step)})"
-        )
+    def _step_key(self, series: InternalsSeries) -> tuple:
+        return (self._current, self._quantity, series.nearest_sample(self._step))
+
+    def _draw_step(self, series: InternalsSeries, deadline: float, max_rows: int) -> int:
+        page = self.page
+        if not math.isfinite(self._step):
+            if math.isfinite(page.step):
+                page.mark(math.nan)
+            return 0
+        want = self._step_key(series)
+        step = float(series.steps.view()[want[2]])
+        if page.step != step:
+            page.mark(step)
+        if self._drawn.get("step_label") != want:
+            what = self._quantity
+            self.step_label.setText(
+                f"{QUANTITIES[what]} of every layer at step {int(step)} (nearest sample to "
+                f"{int(self._step)})"
+            )
+            self._drawn["step_label"] = want
+        self.step_grid.set_layers(self._layers(series))
+        if not self.step_grid.pending(want):
+            return 0
+        return self.step_grid.work(series, self._quantity, step, want, deadline, max_rows)
 
     def _invalidate_lines(self) -> None:
-        self._drawn.pop("lines", None)
+        self._lines_epoch += 1
+        self._soon()
 
-    def _draw_lines(self) -> None:
+    def _parts_key(self) -> tuple[int, int, int]:
+        total = sum(s.version for s in self.series.values()) + len(self.series)
+        return (total, self._lines_epoch, self._current)
+
+    def _draw_lines(self, part: str) -> None:
+        plot, key = (
+            (self.ratio_plot, "weight_update_ratio")
+            if part == "ratio"
+            else (self.norm_plot, "weight_grad_norm")
+        )
         wanted: set[tuple[str, int, str]] = set()
-        legends = {}
-        for plot in (self.ratio_plot, self.norm_plot):
-            legend = plot.getPlotItem().legend
-            legend.clear()  # the layers of the selected run only, relabelled below
-            legends[id(plot)] = legend
+        legend_keys: list[tuple[str, int, str]] = []
+        last_step = first_step = math.nan
         for run in self.runs.runs():
             series = self.series.get(run.run_id)
             if series is None or not run.visible:
                 continue
             solid = run.run_id == self._current
             steps = series.steps.view()
+            if len(steps):
+                first_step = float(np.fmin(first_step, steps[0]))
+                last_step = float(np.fmax(last_step, steps[-1]))
             layers = [n for n in series.layers if series.kinds.get(n) in ("linear", "conv")]
             for k, name in enumerate(layers):
-                for plot, key in (
-                    (self.ratio_plot, "weight_update_ratio"),
-                    (self.norm_plot, "weight_grad_norm"),
-                ):
-                    values = series.scalar(name, key)
-                    with np.errstate(invalid="ignore"):
-                        values = np.where(values > 0, values, np.nan)
-                    line_key = (key, run.run_id, name)
-                    wanted.add(line_key)
-                    item = self._lines.get(line_key)
-                    style = Qt.PenStyle.SolidLine if solid else Qt.PenStyle.DashLine
-                    pen = pg.mkPen(_color(k), width=2 if solid else 1, style=style)
-                    if item is None:
-                        item = pg.PlotDataItem(pen=pen, connect="finite")
-                        plot.getPlotItem().addItem(item)
-                        self._lines[line_key] = item
-                    else:
-                        item.setPen(pen)
-                    item.setData(steps, values)
-                    if solid:
-                        legends[id(plot)].addItem(item, name)
-        for line_key in set(self._lines) - wanted:
-            item = self._lines.pop(line_key)
-            plot = self.ratio_plot if line_key[0] == "weight_update_ratio" else self.norm_plot
-            plot.getPlotItem().removeItem(item)
+                values = series.scalar(name, key)
+                with np.errstate(invalid="ignore"):
+                    values = np.where(values > 0, values, np.nan)
+                line_key = (key, run.run_id, name)
+                wanted.add(line_key)
+                item = self._lines.get(line_key)
+                if item is None:
+                    item = pg.PlotDataItem(connect="finite")
+                    plot.getPlotItem().addItem(item)
+                    self._lines[line_key] = item
+                style = (k, solid)
+                if self._line_styles.get(line_key) != style:
+                    # One-pixel pens: wider or dashed ones made each repaint of these
+                    # plots cost 70-130 ms on a loaded machine. The other runs are faded.
+                    color = _color(k)
+                    if not solid:
+                        color.setAlpha(90)
+                    item.setPen(pg.mkPen(color, width=1))
+                    self._line_styles[line_key] = style
+                item.setData(steps, values)
+                if solid:
+                    legend_keys.append(line_key)
+        for line_key in [k for k in self._lines if k[0] == key and k not in wanted]:
+            plot.getPlotItem().removeItem(self._lines.pop(line_key))
+            self._line_styles.pop(line_key, None)
+        if self._legend_keys.get(part) != legend_keys:
+            legend = plot.getPlotItem().legend
+            legend.clear()  # the layers of the selected run only
+            for line_key in legend_keys:
+                legend.addItem(self._lines[line_key], line_key[2])
+            self._legend_keys[part] = legend_keys
+        if math.isfinite(last_step):
+            x_range = x_extent(first_step, last_step)
+            if plot.getPlotItem().vb.viewRange()[0] != list(x_range):
+                plot.getPlotItem().setXRange(*x_range, padding=0)
 
     def _draw_dead(self, series: InternalsSeries | None) -> None:
         plot = self.dead_plot.getPlotItem()
@@ -388,25 +447,27 @@ class InsideView(QWidget):
         heights = np.array([series.dead[n] for n in names])
         brushes = ["#D55E00" if h > 0.5 else "#56B4E9" for h in heights]
         self.dead_bars.setOpts(x=xs, height=heights, brushes=brushes, width=0.6)
-        plot.getAxis("bottom").setTicks([list(zip(xs, names, strict=True))])
-        plot.setXRange(-0.5, len(names) - 0.5, padding=0)
+        ticks = [list(zip(xs, names, strict=True))]
+        if self._drawn.get("dead_ticks") != ticks:
+            plot.getAxis("bottom").setTicks(ticks)
+            plot.setXRange(-0.5, len(names) - 0.5, padding=0)
+            self._drawn["dead_ticks"] = ticks
 
     # -- events ------------------------------------------------------------------------
 
     def _on_heat_clicked(self, event) -> None:
-        for plot, _, _ in self._heat.values():
-            if plot.sceneBoundingRect().contains(event.scenePos()):
-                step = plot.vb.mapSceneToView(event.scenePos()).x()
-                self.select_step(step)
-                self.step_selected.emit(int(round(step)))
-                return
+        hit = self.page.row_at(event.scenePos())
+        if hit is not None:
+            step = hit[1]
+            self.select_step(step)
+            self.step_selected.emit(int(round(step)))
 
     def _on_run_picked(self, index: int) -> None:
         run_id = self.run_combo.itemData(index)
         if run_id is not None and run_id != self._current and run_id in self.series:
             self._current = int(run_id)
-            self._drawn.clear()
-            self.refresh()
+            self._invalidate_lines()
+            self._soon()
 
     def _rebuild_run_combo(self) -> None:
         self.run_combo.blockSignals(True)
@@ -424,5 +485,4 @@ class InsideView(QWidget):
         if self._current == run_id:
             self._current = next(iter(self.series), 0)
         self._rebuild_run_combo()
-        self._drawn.clear()
-        self.refresh()
+        self._invalidate_lines()

@@ -113,6 +113,11 @@ class InternalsSeries:
             return np.empty(0), np.empty((0, 0)), np.empty(0)
         return self._stack_steps[key].view(), self._stacks[key].view(), self._edges[key]
 
+    def samples_of(self, layer: str, what: str) -> int:
+        """How many samples the (layer, what) histogram stack holds (0: none)."""
+        stack = self._stacks.get((layer, what))
+        return 0 if stack is None else stack.size
+
     def nearest_sample(self, step: float) -> int:
         """Index of the sample closest to ``step`` (-1 when there is none)."""
         steps = self.steps.view()

@@ -50,22 +50,69 @@ def test_inside_view_draws_heat_maps_lines_bars_and_a_step(qtbot) -> None:
     events = _samples()
     for e in events:
         view.add_internals(run.run_id, e)
-    assert view.refresh()
-    assert set(view._heat) == {"fc1", "relu1", "fc2"}
-    image = view._heat["fc1"][1].image
+    assert view.flush()
+    assert set(view.page.rows) == {"fc1", "relu1", "fc2"}
+    image = view.page.rows["fc1"].image.image
     assert image.shape == (len(events[0].layers["fc1"]["act_hist"]), len(events))
     x, y = view._lines[("weight_update_ratio", run.run_id, "fc1")].getOriginalDataset()
     assert list(x) == [e.step for e in events]
     assert y[-1] == pytest.approx(events[-1].layers["fc1"]["weight_update_ratio"])
     view.set_quantity("grad")
     view.select_step(12)  # nearest sample: step 10
+    view.flush()
+    assert view.heat_stack.currentWidget() is view.page
     assert "step 10" in view.step_label.text()
-    _, curve = view._step_plots["relu1"]
+    _, curve = view.step_grid.plots["relu1"]
     assert np.array_equal(curve.getData()[1], events[2].layers["relu1"]["grad_hist"])
+    assert view.page.rows["fc1"].marker.value() == 10
     assert view.dead_bars.opts["height"][0] == pytest.approx(
         events[-1].layers["relu1"]["dead_fraction"]
     )
-    assert not view.refresh()  # nothing new: nothing redrawn
+    assert not view.flush()  # nothing new: nothing redrawn
+
+
+def test_inside_view_draws_in_slices_of_a_few_rows_per_tick(qtbot) -> None:
+    from gui.training.inside import ROWS_PER_TICK
+
+    runs = RunsModel()
+    view = InsideView(runs, interval_ms=10_000)
+    qtbot.addWidget(view)
+    view.resize(900, 2000)  # every row in view
+    view.show()
+    run = runs.add_run("run 1", {})
+    events = _samples()
+    for e in events[:3]:
+        view.add_internals(run.run_id, e)
+    # One tick (a generous time budget: the row limit is checked here): a few rows.
+    assert view.refresh(budget_s=60.0)
+    assert len(view.page.rows) == ROWS_PER_TICK
+    with qtbot.waitSignal(view.redrawn):  # the follow-up ticks draw the rest...
+        pass
+    qtbot.waitUntil(lambda: not view.follow_up.isActive(), timeout=5000)
+    drawn = {name: row.shown[1] for name, row in view.page.rows.items()}
+    assert drawn == {"fc1": 3, "relu1": 3, "fc2": 3}
+    assert view._drawn["ratio"] == view._drawn["norm"] == view._drawn["dead"]
+    view.add_internals(run.run_id, events[3])  # ...and only what changed is redrawn
+    for _ in range(4):  # a slice for each part with work: heat-maps, two plots, bars
+        assert view.refresh(budget_s=60.0, max_rows=1)
+    assert sorted(row.shown[1] for row in view.page.rows.values()) == [3, 3, 4]
+
+
+def test_heat_maps_of_long_runs_are_averaged_into_fewer_columns() -> None:
+    from gui.training.inside_heat import downsample, x_extent
+
+    counts = np.arange(1001 * 4, dtype=float).reshape(1001, 4)
+    steps = np.arange(1001, dtype=float) * 50
+    small, small_steps = downsample(counts, steps, limit=400)
+    assert len(small) == len(small_steps) <= 400
+    assert small[0].tolist() == counts[:3].mean(axis=0).tolist()
+    assert small_steps[1] == 150
+    assert small[-1].tolist() == counts[-2:].mean(axis=0).tolist()
+    short = counts[:10]
+    assert downsample(short, steps[:10])[0] is short  # few samples: as they are
+    first, end = x_extent(0, 230)
+    assert (first, end) == (0, 300.0)  # 230 + 10% rounded up to a nice number
+    assert x_extent(0, 231) == x_extent(0, 240)  # the axis keeps its range for a while
 
 
 def test_findings_list_applies_the_selected_suggestion(qtbot) -> None:

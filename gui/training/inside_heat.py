@@ -1,0 +1,307 @@
+"""The Inside view's per-layer pieces, built and redrawn a few at a time.
+
+A CNN has a dozen layers; building a plot for each costs 15-20 ms and repainting all of
+them on every sample cost the event loop half a second. So the Inside view does its work
+in slices on its timer (``gui.training.inside``), and the pieces here let it:
+
+- ``HeatPage``: the heat-maps of one quantity (activations, gradients or weights), one
+  row per layer (title, value axis, step axis, image), in its own scroll area. ``work``
+  builds missing rows and redraws stale ones, at most ``max_rows`` per call and never past
+  a deadline, rows in view first (rows scrolled out of view wait until they scroll in).
+  Each row remembers which samples it shows, so a row is redrawn only when its layer got
+  a new sample.
+- ``StepGrid``: every layer's histogram at one sample, one small plot per layer, built
+  and filled the same way.
+- ``x_extent``: the step range a live plot shows, rounded up with headroom so that the
+  axes (the costliest part of a repaint) change a few times per run, not on every sample.
+- ``downsample``: a heat-map of more samples than the image needs pixels, averaged into
+  at most ``MAX_COLUMNS`` columns.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRect, QRectF, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem, QScrollArea, QWidget
+
+from gui.training.inside_data import InternalsSeries, density
+
+#: Heat-map images keep at most this many columns (samples averaged in groups beyond).
+MAX_COLUMNS = 400
+#: Pixels of a heat page's layer row: title, heat-map, step axis (fixed, so that a new row
+#: moves and resizes none of the rows built before it: each would be repainted).
+TITLE_HEIGHT, HEAT_HEIGHT, AXIS_HEIGHT = 16, 40, 24
+ROW_HEIGHT = TITLE_HEIGHT + HEAT_HEIGHT + AXIS_HEIGHT
+#: "Nice" mantissas for the rounded-up step axis.
+_NICE = (1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0)
+
+
+def x_extent(first: float, last: float) -> tuple[float, float]:
+    """(first, end) with ``end`` >= last + a tenth of the span, rounded up to 1, 1.5, 2, 3,
+    5 or 7.5 times a power of ten: live plots keep one axis range for a while."""
+    span = max(last - first, 1.0) * 1.1
+    power = 10.0 ** math.floor(math.log10(span))
+    end = next(m * power for m in _NICE if m * power >= span)
+    return first, first + end
+
+
+def downsample(counts: np.ndarray, steps: np.ndarray, limit: int = MAX_COLUMNS):
+    """(counts (S', bins), steps (S',)) with S' <= limit: groups of consecutive samples
+    averaged (the last group may be shorter); unchanged when S <= limit."""
+    n = len(steps)
+    if n <= limit:
+        return counts, steps
+    group = math.ceil(n / limit)
+    full = n // group * group
+    parts = [counts[:full].reshape(-1, group, counts.shape[1]).mean(axis=1)]
+    part_steps = [steps[:full].reshape(-1, group)[:, 0]]
+    if full < n:
+        parts.append(counts[full:].mean(axis=0, keepdims=True))
+        part_steps.append(steps[full : full + 1])
+    return np.concatenate(parts), np.concatenate(part_steps)
+
+
+def cached(item: pg.GraphicsObject) -> pg.GraphicsObject:
+    """``item`` painted from a pixmap cache until it changes: axes and titles are the
+    costliest part of a repaint (their text) and change far less often than the data."""
+    item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    return item
+
+
+def cache_axes(plot: pg.PlotItem) -> None:
+    """Cache every axis and the title of ``plot`` (see ``cached``)."""
+    for name in ("left", "bottom", "right", "top"):
+        cached(plot.getAxis(name))
+    cached(plot.titleLabel)
+
+
+def _axis(orientation: str, view: pg.ViewBox) -> pg.AxisItem:
+    axis = pg.AxisItem(orientation, linkView=view)
+    axis.setPen("k")
+    axis.setTextPen("k")
+    return cached(axis)
+
+
+@dataclass
+class HeatRow:
+    """One layer's heat-map: ``view`` (x: step, y: value) holding ``image`` and the red
+    ``marker`` of the selected step; ``shown`` is (series id, samples) it was drawn from."""
+
+    name: str
+    title: pg.LabelItem
+    view: pg.ViewBox
+    image: pg.ImageItem
+    marker: pg.InfiniteLine
+    axes: tuple[pg.AxisItem, pg.AxisItem]
+    shown: tuple[int, int] = (-1, -1)
+    x_range: tuple[float, float] = (math.nan, math.nan)
+
+    def items(self) -> tuple[pg.GraphicsObject, ...]:
+        return (self.title, self.view, *self.axes)
+
+
+class _Page(QScrollArea):
+    """A scroll area around one GraphicsLayoutWidget whose rows are built on demand."""
+
+    #: scrolled: rows that came into view may need drawing
+    scrolled = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.widget = pg.GraphicsLayoutWidget()
+        self.widget.setBackground("w")
+        self.setWidgetResizable(True)
+        self.setWidget(self.widget)
+        self.verticalScrollBar().valueChanged.connect(lambda _v: self.scrolled.emit())
+
+    def in_view(self, item: pg.GraphicsObject) -> bool:
+        """True when ``item`` shows in the scroll area's viewport (or is not laid out yet)."""
+        rect = self.widget.mapFromScene(item.sceneBoundingRect()).boundingRect()
+        if rect.isEmpty():
+            return True
+        top = self.verticalScrollBar().value()
+        port = self.viewport().rect()
+        return rect.intersects(QRect(0, top, port.width() + 10_000, port.height()))
+
+
+class HeatPage(_Page):
+    """The heat-maps of one quantity (``what``: ``act``, ``grad`` or ``weight``)."""
+
+    def __init__(self, what: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.what = what
+        self.rows: dict[str, HeatRow] = {}
+        self.layers: list[str] = []
+        self.step: float = math.nan
+
+    def set_layers(self, layers: Sequence[str]) -> None:
+        """The layers to show, in order; rows of other layers go (new ones come in ``work``)."""
+        layers = list(layers)
+        if layers == self.layers:
+            return
+        self.layers = layers
+        if list(self.rows) != layers[: len(self.rows)]:
+            self.widget.clear()
+            self.rows.clear()
+        self.widget.setMinimumHeight(ROW_HEIGHT * max(1, len(layers)))
+
+    def pending(self, series: InternalsSeries, key: int) -> bool:
+        """True while rows are missing or a row in view is stale (rows out of view wait
+        for a scroll)."""
+        return len(self.rows) < len(self.layers) or any(
+            row.shown != (key, series.samples_of(row.name, self.what)) and self.in_view(row.view)
+            for row in self.rows.values()
+        )
+
+    def work(self, series: InternalsSeries, key: int, deadline: float, max_rows: int) -> int:
+        """Build missing rows, then redraw stale rows in view, until ``max_rows`` are done or
+        ``deadline`` (a perf_counter time) passes; the number of rows done."""
+        done = 0
+        while len(self.rows) < len(self.layers) and done < max_rows:
+            if done and time.perf_counter() > deadline:
+                return done
+            self._build(self.layers[len(self.rows)])
+            done += 1
+        stale = [
+            row
+            for row in self.rows.values()
+            if row.shown != (key, series.samples_of(row.name, self.what))
+        ]
+        stale.sort(key=lambda row: row.shown[1] if row.shown[0] == key else -1)
+        for row in stale:
+            if done >= max_rows or (done and time.perf_counter() > deadline):
+                break
+            if self.in_view(row.view):
+                self._draw(row, series, key)
+                done += 1
+        return done
+
+    def _build(self, name: str) -> None:
+        layout = self.widget.ci
+        r = 3 * len(self.rows)
+        grid = layout.layout
+        for k, height in enumerate((TITLE_HEIGHT, HEAT_HEIGHT, AXIS_HEIGHT)):
+            grid.setRowFixedHeight(r + k, height)
+        title = cached(layout.addLabel(name, row=r, col=1, size="8pt", color="k"))
+        view = pg.ViewBox(enableMenu=False, defaultPadding=0)
+        view.setMouseEnabled(x=False, y=False)
+        left, bottom = _axis("left", view), _axis("bottom", view)
+        left.setWidth(48)
+        layout.addItem(left, row=r + 1, col=0)
+        layout.addItem(view, row=r + 1, col=1)
+        layout.addItem(bottom, row=r + 2, col=1)
+        image = pg.ImageItem(axisOrder="row-major")
+        image.setColorMap(pg.colormap.get("viridis"))
+        view.addItem(image)
+        marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ff3030", width=1))
+        marker.setVisible(math.isfinite(self.step))
+        if math.isfinite(self.step):
+            marker.setPos(self.step)
+        view.addItem(marker, ignoreBounds=True)
+        self.rows[name] = HeatRow(name, title, view, image, marker, (left, bottom))
+
+    def _draw(self, row: HeatRow, series: InternalsSeries, key: int) -> None:
+        steps, counts, edges = series.stack(row.name, self.what)
+        row.shown = (key, len(steps))
+        if counts.size == 0:
+            row.image.clear()
+            return
+        counts, steps = downsample(counts, steps)
+        # Rows are values (bins), columns samples: transpose the (S, bins) stack.
+        row.image.setImage(density(counts).T, autoLevels=False, levels=(0.0, 1.0))
+        first = float(steps[0])
+        last = float(steps[-1]) if len(steps) > 1 else first + 1
+        width = (last - first) * len(steps) / max(len(steps) - 1, 1)
+        row.image.setRect(QRectF(first, edges[0], width, edges[-1] - edges[0]))
+        x_range = x_extent(first, first + width)
+        if x_range != row.x_range:
+            row.view.setRange(xRange=x_range, yRange=(edges[0], edges[-1]), padding=0)
+            row.x_range = x_range
+
+    def mark(self, step: float) -> None:
+        """Put every row's red marker at ``step`` (NaN hides them)."""
+        self.step = step
+        for row in self.rows.values():
+            if math.isfinite(step):
+                row.marker.setPos(step)
+            row.marker.setVisible(math.isfinite(step))
+
+    def invalidate(self) -> None:
+        for row in self.rows.values():
+            row.shown = (-1, -1)
+
+    def row_at(self, scene_pos) -> tuple[str, float] | None:
+        """(layer, step) under a scene position of a click, or None."""
+        for row in self.rows.values():
+            if row.view.sceneBoundingRect().contains(scene_pos):
+                return row.name, float(row.view.mapSceneToView(scene_pos).x())
+        return None
+
+
+@dataclass
+class StepGrid:
+    """Every layer's histogram at one sample: plots in ``widget``, four to a row."""
+
+    widget: pg.GraphicsLayoutWidget
+    color: Callable[[int], QColor]
+    cols: int = 4
+    plots: dict[str, tuple[pg.PlotItem, pg.PlotDataItem]] = field(default_factory=dict)
+    layers: list[str] = field(default_factory=list)
+    shown: dict[str, tuple] = field(default_factory=dict)
+
+    def set_layers(self, layers: Sequence[str]) -> None:
+        layers = list(layers)
+        if layers == self.layers:
+            return
+        self.layers = layers
+        if list(self.plots) != layers[: len(self.plots)]:
+            self.widget.clear()
+            self.plots.clear()
+            self.shown.clear()
+
+    def pending(self, want: tuple) -> bool:
+        return len(self.plots) < len(self.layers) or any(
+            self.shown.get(name) != want for name in self.layers
+        )
+
+    def work(
+        self,
+        series: InternalsSeries,
+        what: str,
+        step: float,
+        want: tuple,
+        deadline: float,
+        max_plots: int,
+    ) -> int:
+        """Build missing plots and fill stale ones with the histogram nearest ``step``;
+        ``want`` identifies what a filled plot shows. The number of plots done."""
+        done = 0
+        for name in self.layers:
+            if done >= max_plots or (done and time.perf_counter() > deadline):
+                break
+            if name not in self.plots:
+                k = len(self.plots)
+                plot = self.widget.addPlot(row=k // self.cols, col=k % self.cols, enableMenu=False)
+                plot.setTitle(name, color="k", size="8pt")
+                plot.hideAxis("left")
+                cache_axes(plot)
+                curve = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=self.color(k))
+                plot.addItem(curve)
+                self.plots[name] = (plot, curve)
+                done += 1
+            if self.shown.get(name) == want:
+                continue
+            steps, counts, edges = series.stack(name, what)
+            if len(steps):
+                j = int(np.argmin(np.abs(steps - step)))
+                self.plots[name][1].setData(edges, counts[j])
+            self.shown[name] = want
+            done += 1
+        return done
