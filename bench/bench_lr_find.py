@@ -1,0 +1,102 @@
+"""The numpy net's learning-rate range test on CIFAR-10 (target: within 20 s).
+
+``mlp_range_test`` of the ``tuned`` preset on CIFAR-10's training split (the JPEG folder,
+loaded beforehand), RUNS times: wall and CPU seconds (median, min, max), steps, the two
+suggestions. With ``--train-check`` also the issue's check that the suggestion is usable:
+the ``tuned`` preset trained with its own learning rate and with the suggested one
+(rounded to two significant digits, as the form shows it); target: validation accuracy
+within two points (this trains 7 epochs twice: minutes, so not part of ``make bench``).
+Writes ``bench/results/lr_find.json`` (``lr_find_train_check.json`` with the check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from _common import write_result  # noqa: E402
+
+CIFAR = "folder:/work/data"
+TARGET_S = 20.0
+TARGET_POINTS = 2.0
+
+
+def _spread(values: list[float]) -> dict:
+    return {
+        "median": round(statistics.median(values), 2),
+        "min": round(min(values), 2),
+        "max": round(max(values), 2),
+    }
+
+
+def train_check(cfg, dataset, suggested: float) -> dict:
+    from nets.mlp.train import train
+    from nets.training import Finished
+
+    accs = {}
+    for name, lr in (("tuned", cfg.learning_rate), ("suggested", float(f"{suggested:.2g}"))):
+        last = list(train(cfg.replace(learning_rate=lr), dataset))[-1]
+        accs[name] = last.result.history.epoch_val_acc[-1] if isinstance(last, Finished) else None
+        print(f"  {name} lr {lr:.3g}: val {accs[name]}", flush=True)
+    out = {
+        "lr_tuned": cfg.learning_rate,
+        "lr_suggested": float(f"{suggested:.2g}"),
+        "val_acc_tuned": accs["tuned"],
+        "val_acc_suggested": accs["suggested"],
+    }
+    if None not in accs.values():
+        behind = 100 * (accs["tuned"] - accs["suggested"])
+        out["points_behind_tuned"] = round(behind, 2)
+        out["met"] = behind <= TARGET_POINTS
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--train-check", action="store_true")
+    args = parser.parse_args()
+
+    from nets.data import load_dataset
+    from nets.lr_find import mlp_range_test
+    from nets.mlp.config import PRESETS
+
+    cifar = load_dataset(CIFAR)
+    cfg = PRESETS["tuned"]
+    walls, cpus, result = [], [], None
+    for i in range(args.runs):
+        started, cpu = time.perf_counter(), time.process_time()
+        result = mlp_range_test(cfg, cifar)
+        walls.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu)
+        print(f"  run {i + 1}: {walls[-1]:.1f} s wall, {cpus[-1]:.1f} s CPU", flush=True)
+    assert result is not None
+    figures = {
+        "images": len(cifar.y_train),
+        "runs": args.runs,
+        "wall_s": _spread(walls),
+        "cpu_s": _spread(cpus),
+        "target_s": TARGET_S,
+        "met": statistics.median(walls) <= TARGET_S,
+        "steps": len(result.lrs),
+        "stopped_early": result.stopped_early,
+        "suggested_lr": result.suggested_lr,
+        "lr_min_div10": result.lr_min_div10,
+        "tuned_lr": cfg.learning_rate,
+    }
+    if args.train_check:
+        figures["train_check"] = train_check(cfg, cifar, result.suggested_lr)
+        figures["train_check"]["target_points"] = TARGET_POINTS
+    write_result("lr_find_train_check" if args.train_check else "lr_find", figures)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
