@@ -215,7 +215,7 @@ def attack_steps(
         x = x.detach().clone().requires_grad_(True)
         with model.lock, torch.enable_grad():
             inputs = model.normalize(x).contiguous(memory_format=torch.channels_last)
-            logits = model.network(inputs)
+            logits = model.fast_network(inputs)
             if labels is None:  # the first pass also gives the prediction before
                 probs = torch.softmax(logits.detach().double(), dim=1)[0].numpy()
                 before = model.prediction_from_probs(probs, topk)

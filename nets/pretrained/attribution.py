@@ -27,6 +27,7 @@ Importing this module does not import torch or captum.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -314,6 +315,7 @@ def explain_tensor(
     x = x.contiguous(memory_format=torch.channels_last)
     delta: float | None = None
     baseline_score: float | None = None
+    score = math.nan
     with torch.enable_grad():
         if method == "saliency":
             raw = Saliency(network).attribute(x.clone().requires_grad_(True), target=target)
@@ -323,17 +325,20 @@ def explain_tensor(
             heat = normalize_heat(_channels_heat(raw, "abs_sum"))
         elif method == "integrated_gradients":
             base = torch.zeros_like(x) if baseline is None else baseline.to(x).reshape(x.shape)
-            raw, deltas = IntegratedGradients(network).attribute(
+            raw = IntegratedGradients(network).attribute(
                 x,
                 baselines=base,
                 target=target,
                 n_steps=settings.ig_steps,
                 internal_batch_size=settings.batch,
-                return_convergence_delta=True,
             )
-            delta = float(deltas.reshape(-1)[0])
+            # captum's convergence delta, sum(attributions) - (F(x) - F(baseline)), from
+            # one forward pass of both (captum's own makes two, and the score a third).
             with torch.inference_mode():
-                baseline_score = float(network(base)[0, target])
+                ends = network(torch.cat([x, base.contiguous(memory_format=torch.channels_last)]))
+            score = float(ends[0, target])
+            baseline_score = float(ends[1, target])
+            delta = float(raw.double().sum()) - (score - baseline_score)
             heat = normalize_heat(_channels_heat(raw, "abs_sum"))
         elif method == "smoothgrad":
             sigma = settings.smooth_sigma * float(x.max() - x.min())
@@ -377,8 +382,9 @@ def explain_tensor(
                 )
             raw = guided * cam
             heat = normalize_heat(_channels_heat(raw, "abs_max"))
-        with torch.inference_mode():
-            score = float(network(x)[0, target])
+        if method != "integrated_gradients":
+            with torch.inference_mode():
+                score = float(network(x)[0, target])
     raw_np = raw.detach().float().cpu().numpy()
     if raw_np.ndim == 4:
         raw_np = raw_np[0]
@@ -416,9 +422,11 @@ def explain(
     if not 0 <= int(target) < len(model.labels):
         raise ConfigError(f"class index {target} is outside 0..{len(model.labels) - 1}")
     x = image if isinstance(image, torch.Tensor) else model.preprocess(image)
+    # The methods without hooks run on the faster network (BatchNorm folded in).
+    hooked = method in ("gradcam", "guided_gradcam")
     with model.lock:
         return explain_tensor(
-            model.network,
+            model.network if hooked else model.fast_network,
             model.target_layer,
             x,
             method,

@@ -152,6 +152,24 @@ class PretrainedModel:
         self._mean = torch.tensor(preprocessing.mean, dtype=torch.float32).view(3, 1, 1)
         self._std = torch.tensor(preprocessing.std, dtype=torch.float32).view(3, 1, 1)
         self.lock = threading.RLock()
+        self._fast: torch.nn.Module | None = None
+
+    @property
+    def fast_network(self) -> torch.nn.Module:
+        """The network for inference and for input gradients without hooks (predictions,
+        attacks, most attributions): the same function, with BatchNorm folded into the
+        convolutions where the architecture offers it (``folded()``), else the network
+        itself. Made on first use; hold ``lock`` while using it, as for ``network``."""
+        import torch
+
+        # Made outside any inference mode the caller is in: tensors made there could not
+        # take part in the attacks' and attributions' backward passes.
+        with self.lock, torch.inference_mode(False):
+            if self._fast is None:
+                fold = getattr(self.network, "folded", None)
+                fast = fold() if callable(fold) else self.network
+                self._fast = fast.eval().to(memory_format=torch.channels_last)
+            return self._fast
 
     def black_input(self) -> torch.Tensor:
         """An all-black photo as the model's input, ``(1, 3, S, S)``."""
@@ -176,7 +194,7 @@ class PretrainedModel:
         x = self.normalize(tensor.permute(2, 0, 1).unsqueeze(0))
         x = x.contiguous(memory_format=torch.channels_last)
         with self.lock, torch.inference_mode():
-            logits = self.network(x)
+            logits = self.fast_network(x)
         return self._prediction(torch.softmax(logits.double(), dim=1)[0].numpy(), topk)
 
     @property
@@ -286,7 +304,7 @@ class PretrainedModel:
         batch = torch.stack([self.preprocess(img) for img in images])
         batch = batch.contiguous(memory_format=torch.channels_last)
         with self.lock, torch.inference_mode():
-            logits = self.network(batch)
+            logits = self.fast_network(batch)
         probs = torch.softmax(logits.double(), dim=1).numpy()
         return [self._prediction(row, topk) for row in probs]
 

@@ -79,6 +79,24 @@ def photo(width: int = 96, height: int = 80, seed: int = 0) -> Image.Image:
     return Image.fromarray(base).resize((width, height), Image.Resampling.BICUBIC)
 
 
+def test_folded_network_computes_the_same_logits_without_batchnorm(lite0: PretrainedModel) -> None:
+    fast = lite0.fast_network
+    assert fast is not lite0.network
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in lite0.network.modules())
+    x = torch.randn(2, 3, 96, 96).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        want, got = lite0.network(x), fast(x)
+    assert torch.allclose(got, want, atol=1e-3 * float(want.abs().max()))
+    # Gradients with respect to the input agree too (what attacks and IG follow).
+    grads = []
+    for net in (lite0.network, fast):
+        xi = x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(net(xi)[:, 7].sum(), xi)
+        grads.append(grad)
+    assert torch.allclose(grads[1], grads[0], atol=1e-3 * float(grads[0].abs().max()))
+
+
 # --- attribution ----------------------------------------------------------------------
 
 
