@@ -148,7 +148,7 @@ class InsideView(QWidget):
         self.heat_stack = QStackedWidget()
         for page in self.pages.values():
             self.heat_stack.addWidget(page)
-            page.widget.scene().sigMouseClicked.connect(self._on_heat_clicked)
+            page.canvas.scene().sigMouseClicked.connect(self._on_heat_clicked)
             page.scrolled.connect(self._soon)
 
         self.ratio_plot = _plot("Update ratio ||ΔW|| / ||W||", "ratio", log_y=True)

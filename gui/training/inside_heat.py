@@ -108,22 +108,23 @@ class HeatRow:
 
 
 class _Page(QScrollArea):
-    """A scroll area around one GraphicsLayoutWidget whose rows are built on demand."""
+    """A scroll area around one GraphicsLayoutWidget (``canvas``) whose rows are built on
+    demand."""
 
     #: scrolled: rows that came into view may need drawing
     scrolled = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.widget = pg.GraphicsLayoutWidget()
-        self.widget.setBackground("w")
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setBackground("w")
         self.setWidgetResizable(True)
-        self.setWidget(self.widget)
+        self.setWidget(self.canvas)
         self.verticalScrollBar().valueChanged.connect(lambda _v: self.scrolled.emit())
 
     def in_view(self, item: pg.GraphicsObject) -> bool:
         """True when ``item`` shows in the scroll area's viewport (or is not laid out yet)."""
-        rect = self.widget.mapFromScene(item.sceneBoundingRect()).boundingRect()
+        rect = self.canvas.mapFromScene(item.sceneBoundingRect()).boundingRect()
         if rect.isEmpty():
             return True
         top = self.verticalScrollBar().value()
@@ -148,9 +149,9 @@ class HeatPage(_Page):
             return
         self.layers = layers
         if list(self.rows) != layers[: len(self.rows)]:
-            self.widget.clear()
+            self.canvas.clear()
             self.rows.clear()
-        self.widget.setMinimumHeight(ROW_HEIGHT * max(1, len(layers)))
+        self.canvas.setMinimumHeight(ROW_HEIGHT * max(1, len(layers)))
 
     def pending(self, series: InternalsSeries, key: int) -> bool:
         """True while rows are missing or a row in view is stale (rows out of view wait
@@ -184,7 +185,7 @@ class HeatPage(_Page):
         return done
 
     def _build(self, name: str) -> None:
-        layout = self.widget.ci
+        layout = self.canvas.ci
         r = 3 * len(self.rows)
         grid = layout.layout
         for k, height in enumerate((TITLE_HEIGHT, HEAT_HEIGHT, AXIS_HEIGHT)):
