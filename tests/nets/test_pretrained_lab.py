@@ -94,7 +94,9 @@ def test_folded_network_computes_the_same_logits_without_batchnorm(lite0: Pretra
         xi = x.clone().requires_grad_(True)
         (grad,) = torch.autograd.grad(net(xi)[:, 7].sum(), xi)
         grads.append(grad)
-    assert torch.allclose(grads[1], grads[0], atol=1e-3 * float(grads[0].abs().max()))
+    # (As a whole: a unit that float rounding moves across a ReLU6 bend changes a few
+    # pixels' gradients, so no element-wise tolerance holds on every input.)
+    assert float((grads[1] - grads[0]).norm()) < 1e-3 * float(grads[0].norm())
 
 
 # --- attribution ----------------------------------------------------------------------
