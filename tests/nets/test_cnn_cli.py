@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -250,7 +251,9 @@ def test_help_does_not_import_torch():
     assert "--preset NAME" in out.stdout and out.stdout.strip().endswith("False")
 
 
-@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".pdf", b"%PDF")])
+@pytest.mark.parametrize(
+    "suffix, magic", [(".png", b"\x89PNG"), (".pdf", b"%PDF"), (".svg", b"<?xml")]
+)
 def test_plot_file_formats(tmp_path, suffix, magic):
     from nets.cnn.cli import save_training_plot
     from nets.training import Evaluation, Step
@@ -260,7 +263,11 @@ def test_plot_file_formats(tmp_path, suffix, magic):
     history.append(Evaluation(8, 1, 0.7, float("nan"), 0.6, 0.01, 1000, True, 0.8))
     path = tmp_path / f"plot{suffix}"
     save_training_plot(path, history, "title")
-    assert path.read_bytes().startswith(magic)
+    data = path.read_bytes()
+    assert data.startswith(magic)
+    if suffix != ".png":  # vector files: lines as paths, no raster image inside
+        assert not re.search(rb"/Subtype\s*/Image|<image", data)
+        assert (b"<path" in data) if suffix == ".svg" else (b"/FontFile2" in data)
 
 
 def test_train_logs_internals_and_lr_find_prints_json(fmnist_dir, arch_file, tmp_path, capsys):
