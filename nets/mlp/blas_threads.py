@@ -1,4 +1,4 @@
-"""How many threads numpy's BLAS (OpenBLAS) uses, and a tuner that picks the faster count.
+"""How many threads numpy's BLAS uses, and a tuner that picks the faster count.
 
 On a shared machine a two-thread GEMM can be several times slower than a one-thread GEMM:
 when one of its threads is descheduled the other waits for it (measured here: 256x3072 by
@@ -7,99 +7,50 @@ about half the one-thread time on an idle machine). PyTorch copes by letting idl
 sleep; OpenBLAS cannot be told so once loaded, so the trainer measures both counts now and
 then (a few steps at each epoch's start, then one step in fifty) and keeps the faster one.
 
-Everything here is a no-op where numpy's BLAS is not an OpenBLAS we can find.
+The BLAS libraries loaded in the process are found and driven by threadpoolctl (about a
+microsecond per call once found, so a call per step costs nothing). Everything here is a
+no-op where no BLAS threadpoolctl knows is loaded.
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
 import statistics
 import threading
 from collections import deque
-from collections.abc import Callable
-
-_SETTERS = (
-    "scipy_openblas_set_num_threads64_",
-    "scipy_openblas_set_num_threads_64_",
-    "scipy_openblas_set_num_threads",
-    "openblas_set_num_threads64_",
-    "openblas_set_num_threads",
-)
-_GETTERS = (
-    "scipy_openblas_get_num_threads64_",
-    "scipy_openblas_get_num_threads_64_",
-    "scipy_openblas_get_num_threads",
-    "openblas_get_num_threads64_",
-    "openblas_get_num_threads",
-)
+from typing import Any
 
 _lock = threading.Lock()
-_api: tuple[Callable[[int], None], Callable[[], int]] | None | bool = False  # False: not looked up
+_blas: list[Any] | None = None  # threadpoolctl's BLAS controllers; None: not looked up yet
 
 
-def _candidates() -> list[str]:
-    paths = []
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                path = line.split()[-1] if line.strip() else ""
-                name = os.path.basename(path).lower()
-                if "openblas" in name and path not in paths:
-                    paths.append(path)
-    except OSError:
-        pass
-    try:
-        import numpy
-
-        libs = os.path.join(os.path.dirname(os.path.dirname(numpy.__file__)), "numpy.libs")
-        if os.path.isdir(libs):
-            paths += [
-                os.path.join(libs, n) for n in sorted(os.listdir(libs)) if "openblas" in n.lower()
-            ]
-    except ImportError:
-        pass
-    return paths
-
-
-def _find_api() -> tuple[Callable[[int], None], Callable[[], int]] | None:
-    global _api
+def _controllers() -> list[Any]:
+    """threadpoolctl's controllers of the BLAS libraries loaded now (numpy's among them),
+    looked up once: finding them scans the process's libraries."""
+    global _blas
     with _lock:
-        if _api is not False:
-            return _api or None
-        _api = None
-        for path in _candidates():
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            setter = next((getattr(lib, s) for s in _SETTERS if hasattr(lib, s)), None)
-            getter = next((getattr(lib, g) for g in _GETTERS if hasattr(lib, g)), None)
-            if setter is None or getter is None:
-                continue
-            setter.argtypes = [ctypes.c_int]
-            setter.restype = None
-            getter.argtypes = []
-            getter.restype = ctypes.c_int
-            _api = (setter, getter)
-            break
-        return _api or None
+        if _blas is None:
+            import numpy  # noqa: F401  (its BLAS must be loaded to be found)
+            from threadpoolctl import ThreadpoolController
+
+            _blas = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+        return _blas
 
 
 def blas_threads() -> int | None:
     """Threads numpy's BLAS currently uses, or None when it cannot be controlled."""
-    api = _find_api()
-    return int(api[1]()) if api else None
+    blas = _controllers()
+    return int(blas[0].num_threads) if blas else None
 
 
 def set_blas_threads(n: int) -> int | None:
     """Use ``n`` BLAS threads (process-wide); return the previous count, or None."""
-    api = _find_api()
-    if not api:
+    blas = _controllers()
+    if not blas:
         return None
-    previous = int(api[1]())
+    previous = int(blas[0].num_threads)
     if n != previous:
-        api[0](max(1, int(n)))
+        for lib in blas:
+            lib.set_num_threads(max(1, int(n)))
     return previous
 
 

@@ -18,6 +18,26 @@ def test_set_and_restore_blas_threads() -> None:
     assert blas_threads.blas_threads() == before
 
 
+def test_the_count_set_is_the_one_every_loaded_blas_uses() -> None:
+    from threadpoolctl import threadpool_info
+
+    def counts() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads.blas_threads()
+    if before is None:
+        pytest.skip("no BLAS that threadpoolctl can control is loaded")
+    assert before in counts()
+    try:
+        blas_threads.set_blas_threads(1)
+        assert counts() and set(counts()) == {1}
+        blas_threads.set_blas_threads(0)  # below one: one thread, never an error
+        assert set(counts()) == {1}
+    finally:
+        blas_threads.set_blas_threads(before)
+    assert blas_threads.blas_threads() == before
+
+
 def test_tuner_keeps_the_faster_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     state = {"n": 4}
     monkeypatch.setattr(blas_threads, "blas_threads", lambda: state["n"])
