@@ -197,7 +197,7 @@ def attack_steps(
     import torch
     import torch.nn.functional as F
 
-    from nets.pretrained.classify import configure_threads
+    from nets.pretrained.threads import configure_threads
 
     configure_threads(threads)
     settings.check(len(model.labels))

@@ -31,17 +31,18 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from nets.errors import ConfigError
+from nets.pretrained.threads import configure_threads
 
 if TYPE_CHECKING:
+    import threading
+
     import torch
     from PIL import Image
-
-    from nets.pretrained.classify import PretrainedModel
 
 __all__ = [
     "METHODS",
@@ -400,8 +401,27 @@ def explain_tensor(
     )
 
 
+class ExplainableModel(Protocol):
+    """What ``explain`` needs of a model (``nets.pretrained.classify.PretrainedModel``):
+    its class names, its network (and the faster one without hooks), the layer Grad-CAM
+    reads, its preprocessing and the lock that serialises hooking the network."""
+
+    @property
+    def labels(self) -> tuple[str, ...]: ...
+    @property
+    def network(self) -> torch.nn.Module: ...
+    @property
+    def fast_network(self) -> torch.nn.Module: ...
+    @property
+    def target_layer(self) -> torch.nn.Module: ...
+    @property
+    def lock(self) -> threading.RLock: ...
+    def preprocess(self, img: Image.Image) -> torch.Tensor: ...
+    def black_input(self) -> torch.Tensor: ...
+
+
 def explain(
-    model: PretrainedModel,
+    model: ExplainableModel,
     image: Image.Image | torch.Tensor,
     method: str,
     target: int,
@@ -415,8 +435,6 @@ def explain(
     from a black image. Holds the model's lock (guided backprop hooks the network).
     """
     import torch
-
-    from nets.pretrained.classify import configure_threads
 
     configure_threads(threads)
     if not 0 <= int(target) < len(model.labels):

@@ -44,6 +44,7 @@ from nets.pretrained.registry import (
     load_network,
     preprocessing_for,
 )
+from nets.pretrained.threads import configure_threads
 
 if TYPE_CHECKING:
     import torch
@@ -67,7 +68,8 @@ _RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.
 class TopClass(NamedTuple):
     """One of the top-k classes: ``(index, label, prob)``."""
 
-    index: int
+    # ``index`` hides tuple.index on purpose: it is the class index users read.
+    index: int  # type: ignore[assignment]
     label: str
     prob: float
 
@@ -110,19 +112,6 @@ class ClassifyResult:
         return {"path": path, "top": [t.as_dict() for t in self.top]}
 
 
-def configure_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op thread count and return it (see the module docstring)."""
-    import torch
-
-    if threads is None:
-        if os.environ.get("OMP_NUM_THREADS"):
-            return torch.get_num_threads()
-        threads = max(1, (os.cpu_count() or 1) - 1)
-    threads = max(1, int(threads))
-    torch.set_num_threads(threads)
-    return threads
-
-
 class PretrainedModel:
     """A pretrained ImageNet classifier with its own preprocessing.
 
@@ -146,7 +135,8 @@ class PretrainedModel:
         # In-place activations cannot carry the backward hooks attribution methods use.
         for module in self.network.modules():
             if getattr(module, "inplace", False) is True:
-                module.inplace = False
+                # torch types attributes it does not declare as Tensor | Module
+                module.inplace = False  # type: ignore[assignment]
         self.target_layer = self.network.get_submodule(spec.target_layer)
         self.threads: int | None = None  # set by load_model; None: the library default
         self._mean = torch.tensor(preprocessing.mean, dtype=torch.float32).view(3, 1, 1)

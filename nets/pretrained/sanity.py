@@ -138,10 +138,10 @@ def randomize(modules: list[torch.nn.Module], generator: torch.Generator) -> Non
                     fan_in = parameter[0].numel()
                     std = float(np.sqrt(2.0 / max(fan_in, 1)))
                     noise = torch.randn(parameter.shape, generator=generator) * std
+                elif name == "bias":
+                    noise = torch.zeros(parameter.shape)
                 else:
-                    noise = torch.zeros(parameter.shape) if name == "bias" else None
-                    if noise is None:
-                        noise = torch.randn(parameter.shape, generator=generator) * 0.1
+                    noise = torch.randn(parameter.shape, generator=generator) * 0.1
                 parameter.copy_(noise.to(parameter.dtype))
 
 
@@ -171,7 +171,7 @@ def cascading_randomization(
     """
     import torch
 
-    from nets.pretrained.classify import configure_threads
+    from nets.pretrained.threads import configure_threads
 
     configure_threads(threads)
     for method in methods:
