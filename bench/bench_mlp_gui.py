@@ -281,7 +281,7 @@ def main() -> int:
     if (REAL / "train").is_dir():
         root, data_note = REAL, "CIFAR-10 JPEG folder (45,000 train / 5,000 val)"
     else:
-        from tests.gui.test_mlp_tab_helpers import make_folder
+        from tests.gui.mlp_tab_setup import make_folder
 
         tmp = tempfile.TemporaryDirectory(prefix="bpe-mlp-bench-data-")
         root = make_folder(Path(tmp.name), n_train=1500, n_test=10, size=32)

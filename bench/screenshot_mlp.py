@@ -27,7 +27,7 @@ RUNS = (
 
 
 def _synthetic(root: Path) -> Path:
-    from tests.gui.test_mlp_tab_helpers import make_folder
+    from tests.gui.mlp_tab_setup import make_folder
 
     return make_folder(root, n_train=150, n_test=30, size=32)
 

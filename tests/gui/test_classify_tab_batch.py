@@ -205,7 +205,7 @@ def test_a_batch_with_bad_files_gives_each_its_message_and_the_rest_go_on(qtbot,
     assert not tab.reasonable_button.isEnabled()
 
 
-def test_case5_a_folder_dropped_on_the_window_is_walked_for_images(qtbot, window, tab, tmp_path):
+def test_a_folder_dropped_on_the_window_is_walked_for_images(qtbot, window, tab, tmp_path):
     folder = tmp_path / "photos"
     (folder / "sub" / "deeper").mkdir(parents=True)
     (folder / ".hidden").mkdir()
@@ -230,7 +230,7 @@ def test_case5_a_folder_dropped_on_the_window_is_walked_for_images(qtbot, window
     assert tab.current_key() == str(folder / "a.png")
 
 
-def test_case5_500_files_dropped_at_once_all_get_a_row_and_a_result(qtbot, tab, tmp_path):
+def test_500_files_dropped_at_once_all_get_a_row_and_a_result(qtbot, tab, tmp_path):
     rng = np.random.default_rng(5)
     paths = []
     for i in range(500):

@@ -187,7 +187,7 @@ def test_a_bad_architecture_disables_start_and_names_the_layer(tab):
         ("wd_field", "nan", "Weight decay"),
     ],
 )
-def test_case10_field_validation_keeps_start_disabled(tab, field, text, words):
+def test_field_validation_keeps_start_disabled(tab, field, text, words):
     widget = getattr(tab.settings_panel, field)
     good = widget.text()
     widget.setText(text)
@@ -288,9 +288,7 @@ def test_train_finish_test_once_then_warn_and_checkpoint_round_trip(
     assert loaded.payload.test.accuracy == result.accuracy
 
 
-def test_case3_bad_checkpoints_get_a_clear_message_and_change_nothing(
-    qtbot, tab, tmp_path, monkeypatch
-):
+def test_bad_checkpoints_get_a_clear_message_and_change_nothing(qtbot, tab, tmp_path, monkeypatch):
     errors = []
     monkeypatch.setattr(
         "gui.dialogs.show_error", lambda _p, title, message, detail="": errors.append(message)
@@ -313,7 +311,7 @@ def test_case3_bad_checkpoints_get_a_clear_message_and_change_nothing(
     assert run.payload.trained is not None and run.status == "finished"
 
 
-def test_case11_start_twice_never_two_workers_and_stop_keeps_the_model(qtbot, window, tab):
+def test_start_twice_never_two_workers_and_stop_keeps_the_model(qtbot, window, tab):
     tab.settings_panel.epochs_field.set_value(200)
     tab.controls.start_button.click()
     tab.controls.start_button.click()
@@ -335,9 +333,7 @@ def test_case11_start_twice_never_two_workers_and_stop_keeps_the_model(qtbot, wi
     assert window.workers.running() == []
 
 
-def test_case11_closing_the_window_during_training_stops_the_worker(
-    qtbot, window, tab, monkeypatch
-):
+def test_closing_the_window_during_training_stops_the_worker(qtbot, window, tab, monkeypatch):
     monkeypatch.setattr("gui.dialogs.ask", lambda *a, **k: QMessageBox.StandardButton.Discard)
     tab.settings_panel.epochs_field.set_value(200)
     tab.controls.start_button.click()

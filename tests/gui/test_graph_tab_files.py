@@ -98,7 +98,7 @@ def test_micrograd_example_builds_and_runs(tab):
     assert out == "24.7"  # micrograd's README prints 24.7041 for g
 
 
-def test_case6_save_failure_with_no_space_keeps_the_old_file(tab, f3_file, errors, monkeypatch):
+def test_save_failure_with_no_space_keeps_the_old_file(tab, f3_file, errors, monkeypatch):
     tab.open_file(f3_file)
     old = f3_file.read_bytes()
     rename(tab, "p", "prob")
@@ -115,7 +115,7 @@ def test_case6_save_failure_with_no_space_keeps_the_old_file(tab, f3_file, error
     assert not list(f3_file.parent.glob(".f3.json.*"))  # no temporary file left
 
 
-def test_case6_save_to_a_read_only_file_is_refused_clearly(tab, f3_file, errors):
+def test_save_to_a_read_only_file_is_refused_clearly(tab, f3_file, errors):
     tab.open_file(f3_file)
     old = f3_file.read_bytes()
     rename(tab, "p", "prob")
@@ -140,7 +140,7 @@ def test_broken_file_is_refused_and_the_graph_stays(tab, tmp_path, errors):
     assert tab.graph.same_as(before)
 
 
-def test_case7_unsaved_changes_prompt_before_losing_edits(tab, window, monkeypatch, tmp_path):
+def test_unsaved_changes_prompt_before_losing_edits(tab, window, monkeypatch, tmp_path):
     drop_op(tab, "input", grid(0, 0))
     asked = answer_questions(monkeypatch, QMessageBox.StandardButton.Cancel)
     assert not tab.new_graph()
@@ -172,7 +172,7 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_case7_autosave_restore_is_offered_after_a_crash(qtbot, state_dir, errors):
+def test_autosave_restore_is_offered_after_a_crash(qtbot, state_dir, errors):
     graph = build_example("f4")
     pid = _dead_pid()
     _write_crash_leftovers(state_dir, graph, pid, "/somewhere/f4.json")
@@ -189,7 +189,7 @@ def test_case7_autosave_restore_is_offered_after_a_crash(qtbot, state_dir, error
     win.close()
 
 
-def test_case7_autosave_writes_while_dirty_and_a_clean_exit_leaves_nothing(qtbot, state_dir):
+def test_autosave_writes_while_dirty_and_a_clean_exit_leaves_nothing(qtbot, state_dir):
     win = MainWindow(remember=False)
     qtbot.addWidget(win)
     tab = win.select_tab("graph")
@@ -208,7 +208,7 @@ def test_case7_autosave_writes_while_dirty_and_a_clean_exit_leaves_nothing(qtbot
 
 
 @pytest.mark.slow
-def test_case7_killed_app_process_offers_restore_on_next_start(qtbot, state_dir, tmp_path):
+def test_killed_app_process_offers_restore_on_next_start(qtbot, state_dir, tmp_path):
     """The real thing: an app process with an unsaved edit is killed with SIGKILL."""
     script = (
         "import sys\n"
@@ -319,7 +319,7 @@ BAD_FILES = {
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_FILES) + ["200MB"])
-def test_case1_and_2_bad_graph_files_are_refused_and_the_graph_stays(tab, tmp_path, errors, kind):
+def test_bad_graph_files_are_refused_and_the_graph_stays(tab, tmp_path, errors, kind):
     """Issue 9 cases 1 and 2, GUI side: a clear message, the open graph untouched."""
     tab.open_example("f2")
     before = tab.graph.copy()

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from gui.main_window import MainWindow
-from tests.gui.test_mlp_tab_helpers import make_folder, small_config
+from tests.gui.mlp_tab_setup import make_folder, small_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "nets" / "homework_fixtures" / "neuralnet"
 

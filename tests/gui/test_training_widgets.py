@@ -200,7 +200,7 @@ def test_accuracy_plot_in_percent_against_epochs_or_iterations(qtbot):
     ],
     ids=["empty", "all-nan", "all-inf", "constant", "mixed", "non-positive", "single"],
 )
-def test_case12_plots_survive_nan_inf_empty_constant(qtbot, losses):
+def test_plots_survive_nan_inf_empty_constant(qtbot, losses):
     """Issue 9 case 12: plots fed NaN, inf, empty or constant series keep working."""
     model = RunsModel()
     plots = TrainingPlots(model, interval_ms=10_000)

@@ -1,6 +1,7 @@
-"""Issue 9, case 14: static checks over the whole source tree (ast, not grep).
+"""Static checks over the whole source tree (ast, not grep).
 
-- no ``torch.load`` without ``weights_only=True`` (aliases included);
+- no ``torch.load`` without ``weights_only=True`` (aliases and references included; the
+  tests too);
 - no ``pickle.load``/``pickle.loads``/``Unpickler`` outside the MD5-checked CIFAR loader;
 - no ``eval`` or ``exec`` (nor ``compile`` of source text);
 - no ``np.load``/``numpy.load`` with ``allow_pickle=True``.
@@ -18,6 +19,8 @@ SOURCES = sorted(
     [ROOT / "main.py"]
     + [p for pkg in ("gui", "graph", "nets", "assets", "bench") for p in (ROOT / pkg).rglob("*.py")]
 )
+# The tests load checkpoints too: the same torch.load rule holds for them.
+TESTS = sorted((ROOT / "tests").rglob("*.py"))
 # The one place allowed to unpickle: it checks each batch file's MD5 first.
 PICKLE_ALLOWED = {"nets/data/cifar10.py"}
 
@@ -58,8 +61,14 @@ def test_the_scan_sees_the_packages():
     assert len(SOURCES) > 10
 
 
-def unsafe_torch_loads(source: str) -> list[int]:
-    """Line numbers of torch.load calls that do not pass the literal ``weights_only=True``."""
+def torch_loads(source: str) -> tuple[list[int], list[int]]:
+    """(lines of safe torch.load calls, lines of unsafe uses) in ``source``.
+
+    A call is safe when it passes the literal ``weights_only=True``. Unsafe: any other
+    call, through aliases too (``import torch as t``, ``from torch import load as ld``,
+    ``torch.serialization.load``), and any use of ``torch.load`` that is not a direct call
+    (``f = torch.load``, ``partial(torch.load, ...)``), which could call it without the flag.
+    """
     tree = ast.parse(source)
     torch_names = {"torch"}
     load_names: set[str] = set()
@@ -70,29 +79,39 @@ def unsafe_torch_loads(source: str) -> list[int]:
                     torch_names.add(alias.asname or "torch")
         elif isinstance(node, ast.ImportFrom) and node.module in ("torch", "torch.serialization"):
             for alias in node.names:
-                if alias.name == "load":
+                if alias.name in ("load", "*"):
                     load_names.add(alias.asname or "load")
-    bad = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        is_load = (
-            isinstance(func, ast.Attribute)
-            and func.attr == "load"
-            and (
-                (isinstance(func.value, ast.Name) and func.value.id in torch_names)
-                or (isinstance(func.value, ast.Attribute) and func.value.attr == "serialization")
+
+    def is_load(func: ast.AST) -> bool:
+        if isinstance(func, ast.Attribute) and func.attr == "load":
+            owner = func.value
+            return (isinstance(owner, ast.Name) and owner.id in torch_names) or (
+                isinstance(owner, ast.Attribute) and owner.attr == "serialization"
             )
-        ) or (isinstance(func, ast.Name) and func.id in load_names)
-        if not is_load:
-            continue
-        flag = [kw for kw in node.keywords if kw.arg == "weights_only"]
-        if not flag or not (
-            isinstance(flag[0].value, ast.Constant) and flag[0].value.value is True
+        return isinstance(func, ast.Name) and func.id in load_names
+
+    safe, bad = [], []
+    called = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and is_load(node.func):
+            called.add(id(node.func))
+            flag = [kw for kw in node.keywords if kw.arg == "weights_only"]
+            ok = bool(flag) and isinstance(flag[0].value, ast.Constant)
+            (safe if ok and flag[0].value.value is True else bad).append(node.lineno)
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute | ast.Name)
+            and isinstance(node.ctx, ast.Load)
+            and is_load(node)
+            and id(node) not in called
         ):
-            bad.append(node.lineno)
-    return bad
+            bad.append(node.lineno)  # a reference passed on: called elsewhere, unchecked
+    return safe, sorted(bad)
+
+
+def unsafe_torch_loads(source: str) -> list[int]:
+    """Line numbers of torch.load uses that do not pass the literal ``weights_only=True``."""
+    return torch_loads(source)[1]
 
 
 @pytest.mark.parametrize(
@@ -105,6 +124,10 @@ def unsafe_torch_loads(source: str) -> list[int]:
         ("import torch\ntorch.load('x.pt', weights_only=flag)\n", [2]),
         ("import torch\ntorch.load('x.pt', map_location='cpu', weights_only=True)\n", []),
         ("import numpy as np\nnp.load('x.npz')\n", []),
+        ("import torch\nf = torch.load\nf('x.pt')\n", [2]),
+        ("import functools, torch\nfunctools.partial(torch.load, 'x.pt')()\n", [2]),
+        ("from torch import *\nload('x.pt')\n", [2]),
+        ("import torch\n'torch.load(x, weights_only=True)'\ntorch.load('x.pt')\n", [3]),
     ],
 )
 def test_the_torch_load_scan_catches_aliases_and_flags(source, expected):
@@ -171,6 +194,18 @@ def test_the_checks_catch_offenders(tmp_path):
     assert "eval" in found and "pickle.loads" in found
 
 
-def test_checkpoints_do_load_through_torch_load_safely():
-    checkpoint = (ROOT / "nets" / "cnn" / "checkpoint.py").read_text(encoding="utf-8")
-    assert "weights_only=True" in checkpoint  # the CNN loads through torch.load, safely
+@pytest.mark.parametrize("module", ["nets/cnn/checkpoint.py", "nets/pretrained/registry.py"])
+def test_the_torch_loaders_call_torch_load_with_weights_only(module):
+    """The CNN checkpoint and the pretrained weights are read by real torch.load calls
+    (not a docstring mentioning one), every one of them with ``weights_only=True``."""
+    safe, bad = torch_loads((ROOT / module).read_text(encoding="utf-8"))
+    assert safe and not bad, (module, safe, bad)
+
+
+def test_no_torch_load_without_weights_only_in_the_tests():
+    offenders = {
+        _rel(path): lines
+        for path in TESTS
+        if (lines := unsafe_torch_loads(path.read_text(encoding="utf-8")))
+    }
+    assert len(TESTS) > 50 and offenders == {}

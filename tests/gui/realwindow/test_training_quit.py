@@ -4,8 +4,8 @@ Discard quits at once."""
 
 from __future__ import annotations
 
+from tests.gui.mlp_tab_setup import make_folder
 from tests.gui.realwindow.driver import App, wait_until
-from tests.gui.test_mlp_tab_helpers import make_folder
 
 
 def _set_field(app: App, name: str, text: str) -> None:

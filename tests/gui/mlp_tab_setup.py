@@ -1,5 +1,5 @@
 """Shared set-up for the "Two-layer net" tab tests: a tiny synthetic image folder and a
-window (or a bare tab when the tab is not registered yet)."""
+small configuration that trains in well under a second."""
 
 from __future__ import annotations
 
