@@ -208,8 +208,9 @@ def compile_expr(text: str, names: tuple[str, ...]) -> Compiled:
 def _build(node: ast.AST, names: set[str], allowed: str, depth: int) -> Compiled:
     if depth > 50:
         raise GraphEditError("the formula is nested too deeply")
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        v = float(node.value)
+    value = node.value if isinstance(node, ast.Constant) else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        v = float(value)
         return lambda env: v
     if isinstance(node, ast.Name):
         if node.id not in names:

@@ -26,7 +26,10 @@ from graph.events import Edge
 from graph.model import EvaluationState, Graph
 from graph.ops import NAN
 
-_isfinite = math.isfinite
+
+def _isfinite(v: float | None) -> bool:
+    """math.isfinite, False for a value that is missing (None)."""
+    return v is not None and math.isfinite(v)
 
 
 # ------------------------------------------------------------------------- plans
@@ -88,7 +91,7 @@ def _forward_plan(graph: Graph) -> tuple[_Plan, dict[str, _BackPlan]]:
             continue
         upstream = [s for s in n.inputs if s in blocked]
         if upstream:
-            blocked[nid] = blocked[upstream[0]]  # type: ignore[index]
+            blocked[nid] = blocked[upstream[0]]
             continue
         spec = n.spec
         fwd, local = spec.bind(n.params)
@@ -668,7 +671,7 @@ class Stepper:
         except (ArithmeticError, ValueError, TypeError):
             v = NAN
         self._values[e.node_id] = v
-        flagged = not _isfinite(v) and all(_isfinite(a) for a in args)  # type: ignore[arg-type]
+        flagged = not _isfinite(v) and all(_isfinite(a) for a in args)
         if flagged:
             self._flags.append(e.node_id)
         self._fpos += 1

@@ -22,7 +22,7 @@ from graph.errors import GraphError
 from graph.evaluate import _backward_plan, _forward_plan
 from graph.export import _RESERVED, _atomic, _Names, _py_float, return_and_main
 from graph.groups import Groups, Ports
-from graph.model import Graph, topological_sort
+from graph.model import Graph, Node, topological_sort
 from graph.ops import or_zero
 
 _INDENT = "    "
@@ -103,8 +103,8 @@ class _Writer:
             if n.op == "const":
                 lines.append(f"{var[key]} = {_py_float(n.params.get('value', 0.0))}")
             else:
-                args = [var[s] for s in n.inputs]  # type: ignore[index]
-                lines.append(f"{var[key]} = {n.spec.format_py(args, n.params)}")
+                operands = [var[s] for s in n.inputs]  # type: ignore[index]
+                lines.append(f"{var[key]} = {n.spec.format_py(operands, n.params)}")
         return lines
 
     def backward(self, keys: list[str], seed: str, prefix: str) -> tuple[list[str], set[str]]:
@@ -220,7 +220,7 @@ def to_python_grouped(graph: Graph, output: str | None = None, func_name: str = 
     for g in groups:
         w.helper[g.id] = w.names.claim(g.name)
     needed = w.closure(graph.ancestors(out) | {out})
-    first_of_op = {}
+    first_of_op: dict[str, Node] = {}
     for n in graph.nodes():
         first_of_op.setdefault(n.op, n)
     head = [

@@ -12,6 +12,7 @@ finite difference and the engine's one-sided choice need not agree.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,8 +173,8 @@ def gradcheck(
             if b is None:
                 continue
             b = np.broadcast_to(b, (2 * k,))
-            for p in np.flatnonzero(b[:k] != b[k:]):
-                notes[p].append(
+            for moved in np.flatnonzero(b[:k] != b[k:]):
+                notes[moved].append(
                     f"{n.name} ({n.op}) changes branch between x - h and x + h; the numeric "
                     "gradient straddles a kink (try a smaller h)"
                 )
@@ -200,7 +201,7 @@ def gradcheck(
 
 
 def _kinked_nodes(
-    graph: Graph, reach_out: set[str], at: dict[str, float | None]
+    graph: Graph, reach_out: set[str], at: Mapping[str, float | None]
 ) -> list[tuple[str, str, str, set[str]]]:
     """Nodes on the way to the output that sit exactly at a kink: (id, name, op, ancestors)."""
     found = []

@@ -170,7 +170,9 @@ def check_params(spec: OpSpec, params: Mapping[str, Any]) -> dict[str, float]:
 
 def _finite_pos(pos: object) -> tuple[float, float]:
     try:
-        x, y = pos  # type: ignore[misc]
+        if not isinstance(pos, Iterable):
+            raise TypeError(pos)
+        x, y = pos
         fx, fy = float(x), float(y)
     except (TypeError, ValueError):
         raise GraphEditError(f"a position must be two numbers (x, y), got {pos!r}") from None
@@ -663,8 +665,8 @@ class Graph:
             self.node(node_id)
             wanted.add(node_id)
         nodes = []
-        edges = []
-        external = []
+        edges: list[list[str | int]] = []
+        external: list[list[str | int]] = []
         for n in self._nodes.values():
             if n.id not in wanted:
                 for port, src in enumerate(n.inputs):

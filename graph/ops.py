@@ -314,9 +314,9 @@ class OpSpec:
         for p in self.params:
             fields[p.name] = format_number((params or {}).get(p.name, p.default))
         if self.name == "powc":
-            p = float((params or {}).get("exponent", 2.0))
-            fields["exponent_m1"] = format_number(p - 1.0)
-            if p - 1.0 < 0:
+            exponent = float((params or {}).get("exponent", 2.0))
+            fields["exponent_m1"] = format_number(exponent - 1.0)
+            if exponent - 1.0 < 0:
                 fields["exponent_m1"] = f"({fields['exponent_m1']})"
         if self.variadic:
             xs = names[len(self.ports) :]

@@ -369,8 +369,8 @@ class _Builder(FunctionSupport):
             if target.attr == "label" or isinstance(stmt.value, ast.Constant):
                 return  # micrograd bookkeeping: o.label = 'o', o.grad = 1.0
         if isinstance(target, ast.Tuple) and self._def_call(stmt.value):
-            names = target.elts
-            if not all(isinstance(n, ast.Name) for n in names):
+            names = [n for n in target.elts if isinstance(n, ast.Name)]
+            if len(names) != len(target.elts):
                 raise self.error(stmt, "unpack a function's results into plain names")
             call = stmt.value
             assert isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
@@ -381,16 +381,16 @@ class _Builder(FunctionSupport):
                     stmt, f"{call.func.id}() returns {len(outs)} value(s), not {len(names)}"
                 )
             for n, node_id in zip(names, outs, strict=True):
-                self.store(n, node_id, None)  # type: ignore[arg-type]
+                self.store(n, node_id, None)
             return
         if isinstance(target, ast.Tuple) and isinstance(stmt.value, ast.Tuple):
-            names = target.elts
+            names = [n for n in target.elts if isinstance(n, ast.Name)]
             values = stmt.value.elts
-            if len(names) != len(values) or not all(isinstance(n, ast.Name) for n in names):
+            if len(names) != len(values) or len(names) != len(target.elts):
                 raise self.error(stmt, "unpack names from a tuple of the same length")
             built = [self.rhs(v) for v in values]  # right side first, as Python does
-            for n, (node_id, literal) in zip(names, built, strict=True):
-                self.store(n, node_id, literal)  # type: ignore[arg-type]
+            for n, (built_id, literal) in zip(names, built, strict=True):
+                self.store(n, built_id, literal)
             return
         raise self.error(target, "only assignments to plain names are supported")
 
@@ -535,7 +535,7 @@ class _Builder(FunctionSupport):
             raise self.error(node, f"name {node.id!r} is not defined (assign it first)")
         return node_id
 
-    def children(self, node: ast.AST) -> list[ast.AST]:
+    def children(self, node: ast.AST) -> list[ast.expr]:
         """Sub-expressions to build first (also refuses what is not understood). What to
         build from them is noted in ``self.info`` for :meth:`make`."""
         info = self.info
@@ -643,7 +643,7 @@ class _Builder(FunctionSupport):
             return self.function(node, kind[1], ids)  # type: ignore[arg-type]
         return self.add(op, [results[id(node.left)], results[id(node.right)]])  # type: ignore[attr-defined]
 
-    def binop(self, op_type: type, left: str, right_node: ast.expr) -> str:
+    def binop(self, op_type: type[ast.operator], left: str, right_node: ast.expr) -> str:
         """``left <op> right`` for an augmented assignment (``x **= 2`` gives powc)."""
         if op_type is ast.Pow:
             exponent = self.literal(right_node)

@@ -70,7 +70,7 @@ def render_png(
             ax.annotate(
                 "",
                 xy=(point[0] + gx * scale, point[1] + gy * scale),
-                xytext=point,
+                xytext=(point[0], point[1]),
                 arrowprops={"arrowstyle": "->", "color": "#c2570c", "lw": 2},
             )
         ax.plot([point[0]], [point[1]], "o", color="#c2570c")

@@ -9,12 +9,16 @@ or ``{"event": "advice", "rule", "step", "message", "evidence", "suggest"}`` or
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 from nets.training import Advice, Internals, Snapshot
 
 
-def record(event: Any) -> dict[str, Any] | None:
+@overload
+def record(event: Internals | Advice | Snapshot) -> dict[str, Any]: ...
+@overload
+def record(event: object) -> dict[str, Any] | None: ...
+def record(event: object) -> dict[str, Any] | None:
     """The JSON object of an Internals, Advice or Snapshot event; None for any other."""
     if isinstance(event, Snapshot):
         return {

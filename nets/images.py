@@ -24,7 +24,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from PIL import Image
 
@@ -161,7 +161,7 @@ def _sniff(head: bytes) -> str:
     return "not an image: the content is text"
 
 
-def _open_source(source: str | os.PathLike[str] | bytes, label: str) -> io.IOBase:
+def _open_source(source: str | os.PathLike[str] | bytes, label: str) -> BinaryIO:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return io.BytesIO(bytes(source))
     if not isinstance(source, (str, os.PathLike)):
@@ -209,13 +209,13 @@ def open_image(
         return _finish(_decode(fp, label, max_pixels, min_size), label)
 
 
-def _file_size(fp: io.IOBase) -> int:
+def _file_size(fp: BinaryIO) -> int:
     if isinstance(fp, io.BytesIO):
         return len(fp.getbuffer())
     return os.fstat(fp.fileno()).st_size
 
 
-def _decode(fp: io.IOBase, label: str, max_pixels: int, min_size: int | None) -> Image.Image:
+def _decode(fp: BinaryIO, label: str, max_pixels: int, min_size: int | None) -> Image.Image:
     img: Image.Image | None = None
     try:
         img = Image.open(fp, formats=_formats())
@@ -362,6 +362,10 @@ def fit_image(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     if img.size == (width, height):
         return img
     w, h = img.size
+    crop_w: float
+    crop_h: float
+    left: float
+    top: float
     if w * height > h * width:  # wider than the target: crop the sides
         crop_w, crop_h = h * width / height, h
     else:

@@ -129,11 +129,18 @@ def layer_fields(layer_type: str | type) -> list[FieldInfo]:
             f.metadata["kind"],
             f.metadata["min"],
             f.metadata["max"],
-            f.default,
+            _default(f),
             f.metadata["doc"],
         )
         for f in dataclasses.fields(cls)
     ]
+
+
+def _default(f: dataclasses.Field[Any]) -> float:
+    # Every layer parameter has a default: an editor starts a new layer from it.
+    if f.default is dataclasses.MISSING:
+        raise TypeError(f"layer parameter {f.name} has no default")
+    return f.default  # an int for int fields, as the layer holds it
 
 
 def layer_name(layer: LayerSpec) -> str:

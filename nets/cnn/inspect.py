@@ -272,7 +272,9 @@ class Inspector:
         for p in model.parameters():
             p.requires_grad_(False)
         self.model = model
-        self.modules = list(model.layers)
+        layers = model.layers
+        assert isinstance(layers, torch.nn.Sequential)  # CnnNet's layout (nets.cnn.model)
+        self.modules = list(layers)
         self.arch = tuple(trained.arch)
         self.input_shape = tuple(trained.input_shape)
         rows = validate(self.arch, self.input_shape, trained.num_classes)
@@ -371,7 +373,7 @@ class Inspector:
         found = []
         for i, spec in enumerate(self.arch):
             if isinstance(spec, Conv2d):
-                w = self.modules[i].weight.detach().numpy()
+                w = self.modules[i].get_parameter("weight").detach().numpy()
                 found.append((i, w, np.sqrt((w.astype(np.float64) ** 2).sum(axis=(2, 3)))))
         return [(i, w, n.astype(np.float32)) for i, w, n in found]
 

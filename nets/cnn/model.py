@@ -72,7 +72,7 @@ def build_model(
     from torch import nn
 
     calls = _layer_calls(arch, input_shape, num_classes)
-    modules = []
+    modules: list[nn.Module] = []
     shape = tuple(input_shape)
     for layer, (_, _, out_shape) in zip(arch, calls, strict=True):
         if isinstance(layer, Conv2d):

@@ -385,12 +385,11 @@ def _train(
                 if not math.isfinite(loss_value):
                     if tracker is not None:  # where did it start? (before the weights go back)
                         optimizer.zero_grad(set_to_none=True)
-                        yield tracker.diagnose(
-                            iteration,
-                            epoch,
-                            xb,
-                            lambda xb=xb, yb=yb: F.cross_entropy(model(xb), yb).backward(),
-                        )
+
+                        def rerun(xb: Any = xb, yb: Any = yb) -> None:
+                            F.cross_entropy(model(xb), yb).backward()
+
+                        yield tracker.diagnose(iteration, epoch, xb, rerun)
                     with torch.no_grad():
                         for t, b in zip(state, backup, strict=True):
                             t.copy_(b)

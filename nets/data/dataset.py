@@ -46,7 +46,7 @@ class ImageDataset:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """(H, W, C) of every image."""
-        return tuple(self.X_train.shape[1:])  # type: ignore[return-value]
+        return tuple(self.X_train.shape[1:])
 
     @property
     def input_dim(self) -> int:

@@ -344,7 +344,9 @@ def _write_cache(paths: list[Path], arrays: dict[str, np.ndarray]) -> Path | Non
     for path in paths:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            return atomic_write(path, lambda f: np.savez(f, **arrays), DataError)
+            return atomic_write(
+                path, lambda f: np.savez(f, allow_pickle=False, **arrays), DataError
+            )
         except (OSError, DataError):  # not writable here: try the next place
             continue
     return None

@@ -8,17 +8,17 @@ an array is built; every problem is a DataError.
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import zlib
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from nets.errors import DataError
 from nets.fileio import open_regular
 
-_DTYPES = {
+_DTYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),
@@ -66,7 +66,7 @@ def parse_idx(data: bytes, name: str = "IDX data", expect_ndim: int | None = Non
     return array.astype(dtype.newbyteorder("="), copy=True)
 
 
-def _read_exact(stream: io.BufferedIOBase | gzip.GzipFile, n: int) -> bytes:
+def _read_exact(stream: BinaryIO | gzip.GzipFile, n: int) -> bytes:
     """Read up to ``n`` bytes in chunks (a short result means the stream ended)."""
     out = bytearray()
     while len(out) < n:
@@ -77,7 +77,7 @@ def _read_exact(stream: io.BufferedIOBase | gzip.GzipFile, n: int) -> bytes:
     return bytes(out)
 
 
-def _read_stream(stream: io.BufferedIOBase | gzip.GzipFile, name: str) -> bytes:
+def _read_stream(stream: BinaryIO | gzip.GzipFile, name: str) -> bytes:
     """The IDX bytes, reading the header first: the payload size it declares is checked
     against MAX_PAYLOAD_BYTES before the payload is read, and no more than that size
     (plus one byte, to notice trailing data) is ever decompressed."""

@@ -9,6 +9,7 @@ order, as the homework's functions must.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 
 def f1(
@@ -36,4 +37,9 @@ def f3(s1: float, s2: float, y: int) -> tuple[float, tuple[float, float]]:
     return log_sum - chosen, (p1 - (y == 1), p2 - (y == 2))
 
 
-REFERENCES = {"f1": f1, "f2": f2, "f3": f3}
+#: Each takes the function's inputs and returns (L, grads).
+REFERENCES: dict[str, Callable[..., tuple[float, tuple[float, ...]]]] = {
+    "f1": f1,
+    "f2": f2,
+    "f3": f3,
+}

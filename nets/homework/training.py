@@ -28,7 +28,12 @@ from nets.mlp.config import TrainConfig, estimate_memory
 from nets.mlp.train import TrainingHistory, TrainingResult
 from nets.training import Diverged, Evaluation, Finished, Started, Step, Stopped, TrainingEvent
 
-_EVENTS = {cls.__name__: cls for cls in (Started, Step, Evaluation, Finished, Stopped, Diverged)}
+_ENDINGS: dict[str, type[Finished] | type[Stopped] | type[Diverged]] = {
+    cls.__name__: cls for cls in (Finished, Stopped, Diverged)
+}
+_PROGRESS: dict[str, type[Step] | type[Evaluation]] = {
+    cls.__name__: cls for cls in (Step, Evaluation)
+}
 #: What the child needs beyond the run's own estimate: Python, numpy, the user's modules.
 _MEMORY_MARGIN = 2 << 30
 
@@ -103,19 +108,22 @@ def _train_own(
         for message in box.request(request):
             if message["type"] == "refused":
                 raise GradientCheckFailed(message["message"] + "; training did not start")
-            cls = _EVENTS[message["event"]]
+            kind = message["event"]
             fields = message["fields"]
             if "params" in message:
                 model = _mirror(model, message["params"])
-            if cls is Started:
+            event: TrainingEvent
+            if kind == Started.__name__:
                 run_config = dataclasses.replace(config, dtype=message["dtype"])
                 memory = message.get("memory")
-                event = cls(
+                event = Started(
                     **fields,
                     config=run_config,
                     memory=MemoryEstimate(**memory) if memory else None,
                 )
-            elif issubclass(cls, Finished | Stopped | Diverged):
+            elif kind in _ENDINGS:
+                if model is None:
+                    raise NetsError("the training process ended without sending its weights")
                 pre = message["preprocessor"]
                 result = TrainingResult(
                     model,
@@ -126,9 +134,9 @@ def _train_own(
                     tuple(data.image_shape),
                     data.source,
                 )
-                event = cls(**fields, result=result)
+                event = _ENDINGS[kind](**fields, result=result)
             else:
-                event = cls(**fields)
+                event = _PROGRESS[kind](**fields)
             yield event
             if not message.get("final"):
                 box.send({"op": "stop" if is_cancelled(cancel) else "go"})

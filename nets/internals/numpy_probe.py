@@ -34,7 +34,7 @@ class _Probe:
 
     def activation(self, layer: str, kind: str, out: np.ndarray) -> None:
         if kind == "relu":
-            self.recorder.activity(layer, out.any(axis=0))
+            self.recorder.activity(layer, np.asarray(out.any(axis=0)))
         if self.full:
             self.recorder.observe_activation(layer, out)
 

@@ -82,7 +82,7 @@ def _atomic_write(
 ) -> None:
     atomic_write(
         path,
-        lambda f: np.savez(f, **arrays),
+        lambda f: np.savez(f, allow_pickle=False, **arrays),
         CheckpointError,
         action="save",
         allow_read_only=keep_read_only,

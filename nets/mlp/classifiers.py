@@ -105,8 +105,9 @@ class Classifier:
         raise NotImplementedError
 
     @staticmethod
-    def param_shapes(**dims: int) -> dict[str, tuple[int, ...]]:
-        """Parameter shapes for the given constructor dimensions (no allocation)."""
+    def param_shapes(*args: Any, **dims: Any) -> dict[str, tuple[int, ...]]:
+        """Parameter shapes for the given constructor dimensions (no allocation). Each
+        classifier takes its own dimensions (keywords of its constructor)."""
         raise NotImplementedError
 
     def layer_table(self) -> list[tuple[str, str, dict[str, str]]]:

@@ -476,15 +476,15 @@ def _train(
                     if (
                         tracker is not None and step is None
                     ):  # where did it start? (before the rollback)
+
+                        def rerun(
+                            p: Probe, X: np.ndarray = X_batch, y: np.ndarray = y_batch
+                        ) -> tuple[float, dict[str, np.ndarray]]:
+                            return training_step(model, X, y, config.reg, probe=p)
+
                         yield from emit(
                             tracker.diagnose(
-                                iteration + 1,
-                                epoch,
-                                X_batch,
-                                lambda p, X=X_batch, y=y_batch: training_step(
-                                    model, X, y, config.reg, probe=p
-                                ),
-                                model.parameters(),
+                                iteration + 1, epoch, X_batch, rerun, model.parameters()
                             )
                         )
                     kept = optimizer.rollback()

@@ -425,11 +425,12 @@ def load_network(
     """
     spec = get_spec(name)
     if weights is not None:
-        path: Path | None = Path(weights)
+        path = Path(weights)
     elif spec.embedded:
-        path = spec.weights_path()
-        if path is None:
+        installed = spec.weights_path()
+        if installed is None:
             raise ConfigError(f"{spec.display_name} is not installed: {spec.status()}")
+        path = installed
     else:
         path = download_weights(name, progress=progress, cancel=cancel)
     network = build_network(name)
