@@ -16,8 +16,11 @@ def configure_threads(threads: int | None = None) -> int:
 
     if threads is None:
         if os.environ.get("OMP_NUM_THREADS"):
-            return torch.get_num_threads()
-        threads = max(1, (os.cpu_count() or 1) - 1)
+            threads = torch.get_num_threads()
+        else:
+            threads = max(1, (os.cpu_count() or 1) - 1)
     threads = max(1, int(threads))
+    # Always explicit, even when OMP_NUM_THREADS already gave this count: this torch build
+    # runs about ten times slower until set_num_threads has been called.
     torch.set_num_threads(threads)
     return threads
