@@ -50,6 +50,12 @@ def set_blas_threads(n: int) -> int | None:
     previous = int(blas[0].num_threads)
     if n != previous:
         for lib in blas:
+            # threadpoolctl lets only one thread set OpenBLAS's process-wide count, and a
+            # GUI worker thread (a QThread: never "dead" to Python) would keep that right
+            # for ever: here the last caller wins, as the trainer needs.
+            release = getattr(type(lib), "clear_controlling_thread", None)
+            if release is not None:
+                release(force=True)
             lib.set_num_threads(max(1, int(n)))
     return previous
 

@@ -38,6 +38,33 @@ def test_the_count_set_is_the_one_every_loaded_blas_uses() -> None:
     assert blas_threads.blas_threads() == before
 
 
+def test_the_last_thread_to_set_the_count_wins() -> None:
+    """A trainer on a worker thread that is still alive must not lock the count for the
+    others (threadpoolctl gives one thread that right unless it is released)."""
+    import threading
+
+    before = blas_threads.blas_threads()
+    if before is None:
+        pytest.skip("no BLAS that threadpoolctl can control is loaded")
+    set_on_worker, release = threading.Event(), threading.Event()
+
+    def worker() -> None:
+        blas_threads.set_blas_threads(1)
+        set_on_worker.set()
+        release.wait(10)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        assert set_on_worker.wait(10) and blas_threads.blas_threads() == 1
+        blas_threads.set_blas_threads(2)  # while the worker is alive
+        assert blas_threads.blas_threads() == 2
+    finally:
+        release.set()
+        thread.join()
+        blas_threads.set_blas_threads(before)
+
+
 def test_tuner_keeps_the_faster_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     state = {"n": 4}
     monkeypatch.setattr(blas_threads, "blas_threads", lambda: state["n"])
