@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,7 +81,8 @@ class DataSampler:
     X: (N, D), y: (N,). Each epoch visits every example once in a fresh seeded order;
     the last batch may be smaller. With ``reuse_buffers=True`` the yielded arrays are
     preallocated buffers overwritten by the next batch (no allocation per step): use
-    each batch before asking for the next.
+    each batch before asking for the next. ``gather(X, idx, out)`` fills such a buffer with
+    X[idx] (default ``np.take``; the numpy trainer passes one split across cores).
     """
 
     def __init__(
@@ -92,6 +93,7 @@ class DataSampler:
         seed: int | None = 0,
         *,
         reuse_buffers: bool = False,
+        gather: Callable[[np.ndarray, np.ndarray, np.ndarray], object] | None = None,
     ) -> None:
         if batch_size < 1:
             raise DataError(f"batch size must be at least 1, got {batch_size}")
@@ -103,6 +105,7 @@ class DataSampler:
         self.batch_size = int(batch_size)
         self.rng = np.random.default_rng(seed)
         self.reuse_buffers = reuse_buffers
+        self._gather = gather or (lambda X, idx, out: np.take(X, idx, axis=0, out=out))
         self._xbuf: np.ndarray | None = None
         self._ybuf: np.ndarray | None = None
 
@@ -121,7 +124,7 @@ class DataSampler:
             if self.reuse_buffers:
                 assert self._xbuf is not None and self._ybuf is not None
                 xb, yb = self._xbuf[: len(idx)], self._ybuf[: len(idx)]
-                np.take(self.X, idx, axis=0, out=xb)
+                self._gather(self.X, idx, xb)
                 np.take(self.y, idx, axis=0, out=yb)
                 yield xb, yb
             else:

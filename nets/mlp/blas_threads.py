@@ -69,10 +69,22 @@ class ThreadTuner:
     each step's duration; the count with the lower median of its recent steps is used.
     ``restore`` puts the original count back. With one core, or no controllable BLAS, it
     does nothing.
+
+    With ``apply`` the counts are of something else: ``threads`` is the original count and
+    ``apply(n)`` switches to n (the trainer's own split across cores, ``nets.mlp.parallel``).
     """
 
-    def __init__(self, trials: int = 3, period: int = 50, window: int = 5) -> None:
-        self.original = blas_threads()
+    def __init__(
+        self,
+        trials: int = 3,
+        period: int = 50,
+        window: int = 5,
+        *,
+        threads: int | None = None,
+        apply: Callable[[int], object] | None = None,
+    ) -> None:
+        self._apply: Callable[[int], object] = apply or set_blas_threads
+        self.original = threads if apply is not None else blas_threads()
         self.options = [self.original, 1] if self.original is not None and self.original > 1 else []
         self.trials = trials
         self.period = period
@@ -101,7 +113,7 @@ class ThreadTuner:
             self._since_probe = 0
         self._current = self._plan[0] if self._plan else self.chosen
         if self._current is not None:
-            set_blas_threads(self._current)
+            self._apply(self._current)
 
     def record(self, seconds: float) -> None:
         if not self.active or self._current is None:
@@ -120,8 +132,8 @@ class ThreadTuner:
             if medians:
                 self.chosen = min(medians, key=medians.__getitem__)
             if self.chosen is not None:
-                set_blas_threads(self.chosen)
+                self._apply(self.chosen)
 
     def restore(self) -> None:
         if self.original is not None:
-            set_blas_threads(self.original)
+            self._apply(self.original)

@@ -5,12 +5,16 @@ gradient and that cache and returns the downstream gradients. Loss functions ret
 ``(loss, grad)``. Everything works in whatever float dtype it is given: float64 for
 gradient checks, float32 for speed (results keep the inputs' dtype; losses are Python
 floats). The keyword-only ``out``/``inplace`` options let the trainer reuse buffers in its
-hot loop; the defaults allocate fresh arrays and never touch their inputs.
+hot loop; the defaults allocate fresh arrays and never touch their inputs. Inside the
+trainer the big GEMMs are split across cores (``nets.mlp.parallel``); elsewhere they are
+plain ``np.dot`` calls.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from nets.mlp import parallel
 
 
 def fc_forward(
@@ -24,7 +28,9 @@ def fc_forward(
     Returns:
         out: (N, Dout); cache: (x, w) for ``fc_backward``.
     """
-    out = np.dot(x, w, out=out)
+    if out is None:
+        out = np.empty((x.shape[0], w.shape[1]), dtype=np.result_type(x, w))
+    out = parallel.dot(x, w, out)
     out += b
     return out, (x, w)
 
@@ -48,7 +54,9 @@ def fc_backward(
         grad_x: (N, Din) or None; grad_w: (Din, Dout); grad_b: (Dout,).
     """
     x, w = cache
-    grad_w = np.dot(x.T, grad_out, out=out_grad_w)
+    if out_grad_w is None:
+        out_grad_w = np.empty((x.shape[1], grad_out.shape[1]), dtype=np.result_type(x, grad_out))
+    grad_w = parallel.dot_tn(x, grad_out, out_grad_w)
     grad_b = grad_out.sum(axis=0)
     grad_x = np.dot(grad_out, w.T, out=out_grad_x) if need_grad_x else None
     return grad_x, grad_w, grad_b

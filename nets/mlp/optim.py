@@ -7,6 +7,7 @@ from collections.abc import Mapping, MutableMapping
 import numpy as np
 
 from nets.errors import ConfigError
+from nets.mlp import parallel
 
 
 class Optimizer:
@@ -66,22 +67,35 @@ class SGD(Optimizer):
 
     def step(self, grads: Mapping[str, np.ndarray]) -> None:
         lr = self.learning_rate
+        momentum = self.momentum
         for name, w in self.params.items():
             g = grads[name]
-            if self.momentum:
-                v = self._velocity.get(name)
-                if v is None:
-                    v = self._velocity[name] = np.array(g, dtype=w.dtype, copy=True)
-                else:
-                    v *= self.momentum
-                    v += g
-                g = v
+            v = self._velocity.get(name) if momentum else None
+            first = bool(momentum) and v is None
+            if first:
+                v = self._velocity[name] = np.array(g, dtype=w.dtype, copy=True, order="C")
             spare = self._spare.get(name)
             if spare is None or spare.shape != w.shape or spare.dtype != w.dtype:
-                spare = np.empty_like(w)
-            # new = w - lr * g, written into the spare buffer.
-            np.multiply(g, -lr, out=spare, casting="unsafe")
-            spare += w
+                spare = np.empty(w.shape, dtype=w.dtype)  # C order: its flat view is a view
+            flat_w, flat_new = w.reshape(-1), spare.reshape(-1)
+            flat_g = np.asarray(g).reshape(-1)
+            flat_v = v.reshape(-1) if v is not None else None
+
+            # One pass over cache-sized blocks (split across cores in the trainer) instead
+            # of four passes over the whole arrays: v = momentum * v + g; new = w - lr * v.
+            def update(
+                s: int, e: int, w=flat_w, g=flat_g, v=flat_v, new=flat_new, first=first
+            ) -> None:
+                step = g[s:e]
+                if v is not None:
+                    if not first:
+                        v[s:e] *= momentum
+                        v[s:e] += step
+                    step = v[s:e]
+                np.multiply(step, -lr, out=new[s:e], casting="unsafe")
+                new[s:e] += w[s:e]
+
+            parallel.for_blocks(flat_w.size, update)
             self.params[name] = spare
             self._spare[name] = w
         self._can_rollback = True

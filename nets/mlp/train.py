@@ -18,13 +18,15 @@ from typing import Any
 
 import numpy as np
 
+from nets.cnn.config import usable_cores
 from nets.coach import coached
 from nets.data.dataset import CancelToken, ImageDataset, is_cancelled
 from nets.data.preprocess import DataSampler, Preprocessor
 from nets.errors import ConfigError, DataError
 from nets.internals.numpy_probe import MlpInternals
 from nets.mlp import fork as forks
-from nets.mlp.blas_threads import ThreadTuner
+from nets.mlp import parallel
+from nets.mlp.blas_threads import ThreadTuner, blas_threads, set_blas_threads
 from nets.mlp.classifiers import Classifier, LinearClassifier, Probe, TwoLayerNet
 from nets.mlp.config import (
     FIELDS,
@@ -100,10 +102,7 @@ def training_step(
     if reg:
         params = model.parameters()
         for name in model.weight_names():
-            w = params[name]
-            flat = w.reshape(-1)
-            loss += 0.5 * reg * float(np.dot(flat, flat))
-            _add_scaled(grads[name], w, reg, model)
+            loss += 0.5 * reg * _add_scaled(grads[name], params[name], reg)
     return loss, grads
 
 
@@ -111,18 +110,22 @@ def training_step(
 #: grads).
 StepFunction = Callable[..., tuple[float, dict[str, np.ndarray]]]
 
-_BLOCK = 1 << 15  # elements per block: a few blocks stay in the CPU's L2 cache
 
-
-def _add_scaled(target: np.ndarray, w: np.ndarray, scale: float, model: Classifier) -> None:
-    """target += scale * w without a full-size temporary (blocked through a small scratch)."""
+def _add_scaled(target: np.ndarray, w: np.ndarray, scale: float) -> float:
+    """target += scale * w; returns sum(w^2). One pass over cache-sized blocks (split across
+    cores in the trainer), with no full-size temporary."""
     t, s = target.reshape(-1), w.reshape(-1)
-    scratch = model._buffer("reg_scratch", (min(_BLOCK, s.size),))
-    for start in range(0, s.size, _BLOCK):
-        end = min(start + _BLOCK, s.size)
-        tmp = scratch[: end - start]
-        np.multiply(s[start:end], scale, out=tmp, casting="unsafe")
+    squares: list[float] = []
+
+    def block(start: int, end: int) -> None:
+        part = s[start:end]
+        squares.append(float(np.dot(part, part)))
+        tmp = parallel.scratch(end - start, s.dtype)
+        np.multiply(part, scale, out=tmp, casting="unsafe")
         t[start:end] += tmp
+
+    parallel.for_blocks(s.size, block)
+    return math.fsum(squares)
 
 
 # ---------------------------------------------------------------------------- events
@@ -189,6 +192,15 @@ class _Clock:
 
     def resume(self) -> None:
         self.since = time.perf_counter()
+
+
+def _split_across_cores() -> tuple[parallel.Workers, ThreadTuner]:
+    """Workers for every usable core (up to 8) when numpy's BLAS can be made single-threaded
+    (else its own threads do the splitting), and the tuner that drops to one part while
+    the machine is too busy for the split to pay."""
+    cores = min(8, usable_cores()) if blas_threads() is not None else 1
+    workers = parallel.Workers(cores)
+    return workers, ThreadTuner(threads=cores, apply=workers.set_width)
 
 
 def build_model(config: TrainConfig, input_dim: int, num_classes: int) -> Classifier:
@@ -373,7 +385,15 @@ def _train(
     if model is None:
         model = build_model(config, d, num_classes)
     optimizer = SGD(model.parameters(), config.learning_rate, config.momentum, config.lr_decay)
-    sampler = DataSampler(X_train, y_train, config.batch_size, seed=config.seed, reuse_buffers=True)
+    workers, tuner = _split_across_cores()
+
+    def gather(X: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
+        with parallel.splitting(workers):
+            parallel.take_rows(X, idx, out)
+
+    sampler = DataSampler(
+        X_train, y_train, config.batch_size, seed=config.seed, reuse_buffers=True, gather=gather
+    )
     steps_per_epoch = len(sampler)
     total_steps = steps_per_epoch * config.num_epochs
     image_shape = tuple(X_all.shape[1:]) if images else None
@@ -418,7 +438,6 @@ def _train(
         yield event
         clock.resume()
 
-    tuner = ThreadTuner()
     yield from emit(
         Started(
             trainer="mlp",
@@ -441,6 +460,8 @@ def _train(
     iteration = resume.iteration
     last_finite = resume.last_finite
     tracker = MlpInternals(model, config.internals_every) if config.internals_every else None
+    # Each part of a split is one single-threaded BLAS call (see nets.mlp.parallel).
+    blas_before = set_blas_threads(1) if workers.size > 1 else None
     try:
         for epoch in range(resume.epoch, config.num_epochs + 1):
             lr = optimizer.learning_rate
@@ -465,7 +486,7 @@ def _train(
                 tuner.before_step()
                 started = time.perf_counter()
                 probe = tracker.before_step(iteration + 1, epoch, X_batch) if tracker else None
-                with np.errstate(over="ignore", invalid="ignore"):
+                with np.errstate(over="ignore", invalid="ignore"), parallel.splitting(workers):
                     if step is None:
                         loss, grads = training_step(
                             model, X_batch, y_batch, config.reg, reuse_buffers=True, probe=probe
@@ -511,7 +532,8 @@ def _train(
                     return
                 if tracker is not None:
                     tracker.before_update(model.parameters(), grads)
-                optimizer.step(grads)
+                with parallel.splitting(workers):
+                    optimizer.step(grads)
                 sample = tracker.after_update(model.parameters()) if tracker else None
                 tuner.record(time.perf_counter() - started)
                 iteration += 1
@@ -524,7 +546,8 @@ def _train(
                     yield from emit(sample)
                 if snapshots is not None and snapshots.due(iteration, steps, steps_per_epoch):
                     yield from emit(snapshot(epoch, False, epoch_rng, loss_sum, steps))
-            with np.errstate(over="ignore", invalid="ignore"):  # huge but finite weights
+            # huge but finite weights: no warnings
+            with np.errstate(over="ignore", invalid="ignore"), parallel.splitting(workers):
                 train_acc = model.accuracy(X_acc, y_acc)
                 val_acc = model.accuracy(X_val, y_val)
             epoch_train.append(train_acc)
@@ -549,6 +572,9 @@ def _train(
                 yield from emit(snapshot(epoch, True, sampler.rng.bit_generator.state, 0, 0))
     finally:
         tuner.restore()
+        workers.close()
+        if blas_before is not None:
+            set_blas_threads(blas_before)
     yield from emit(
         Finished(
             iteration,

@@ -1,0 +1,215 @@
+"""The numpy net's big array operations split across cores by the trainer itself.
+
+Why not OpenBLAS's own threads: they wait for each other with ``sched_yield`` loops, and on
+a machine where other processes are runnable a yield hands the core away for a whole
+time slice. Measured on 2 cores with niced jobs running: a 256x3072 by 3072x512 float32
+GEMM ran at 15-19 GFLOP/s with two OpenBLAS threads against 95 with one. Splitting the
+work in halves ourselves, each half a one-thread BLAS call (or a numpy pass) in its own
+Python thread (numpy releases the GIL inside both), needs one hand-over per operation,
+done with blocking locks that sleep instead of yielding; and the passes numpy runs on one
+core only (the batch gather, the L2 term, the optimizer's update) are split the same way.
+
+``Workers(n)`` owns n - 1 helper threads; ``splitting(workers)`` makes the calling thread's
+``dot``, ``dot_tn``, ``take_rows`` and ``for_blocks`` use them (elsewhere, and for small
+arrays, they are the plain numpy calls). The split results are the same numbers as the
+whole calls (every output element is computed by one thread, from the same inputs).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+#: Below this many multiply-adds (or elements, for passes) a split costs more than it saves.
+MIN_WORK = 1 << 18
+
+_local = threading.local()
+
+
+class Workers:
+    """Runs ``fn(0) .. fn(width - 1)`` at once: part 0 in the caller, the rest in helpers.
+
+    ``width`` may be lowered (and raised again, up to ``size``) between calls: the trainer's
+    tuner uses one part when the machine is too busy for two to be faster.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, int(size))
+        self.width = self.size
+        self._jobs: list[Callable[[], None] | None] = [None] * self.size
+        self._errors: list[BaseException | None] = [None] * self.size
+        self._start = [threading.Lock() for _ in range(self.size)]
+        self._done = [threading.Lock() for _ in range(self.size)]
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+
+    def set_width(self, n: int) -> None:
+        """Split into ``n`` parts from now on (1 .. size)."""
+        self.width = max(1, min(self.size, int(n)))
+
+    def _start_threads(self) -> None:
+        """The helpers start with the first split, so an unused Workers holds no thread."""
+        for k in range(1, self.size):
+            self._start[k].acquire()
+            self._done[k].acquire()
+            t = threading.Thread(target=self._loop, args=(k,), name=f"mlp-split-{k}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _loop(self, k: int) -> None:
+        while True:
+            self._start[k].acquire()
+            job = self._jobs[k]
+            if job is None:  # close()
+                self._done[k].release()
+                return
+            try:
+                job()
+            except BaseException as exc:  # handed to the caller, who re-raises it
+                self._errors[k] = exc
+            self._done[k].release()
+
+    def run(self, fn: Callable[[int, int], None]) -> None:
+        """Call ``fn(part, parts)`` for part in 0..width-1, concurrently; re-raise errors."""
+        parts = self.width
+        if parts == 1 or self._closed:
+            fn(0, 1)
+            return
+        if not self._threads:
+            self._start_threads()
+        for k in range(1, parts):
+            self._jobs[k] = functools.partial(fn, k, parts)
+            self._start[k].release()
+        try:
+            fn(0, parts)
+        finally:
+            for k in range(1, parts):
+                self._done[k].acquire()
+                self._jobs[k] = None
+        for k in range(1, parts):
+            exc, self._errors[k] = self._errors[k], None
+            if exc is not None:
+                raise exc
+
+    def close(self) -> None:
+        """End the helper threads (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._threads:
+            return
+        for k in range(1, self.size):
+            self._jobs[k] = None
+            self._start[k].release()
+        for t in self._threads:
+            t.join()
+
+
+def active() -> Workers | None:
+    """The workers the calling thread splits with, if any and if wider than one."""
+    w: Workers | None = getattr(_local, "workers", None)
+    return w if w is not None and w.width > 1 else None
+
+
+@contextmanager
+def splitting(workers: Workers) -> Iterator[Workers]:
+    """Within the block, this thread's split operations use ``workers`` (the caller makes
+    BLAS single-threaded: each part is one BLAS call)."""
+    previous = getattr(_local, "workers", None)
+    _local.workers = workers
+    try:
+        yield workers
+    finally:
+        _local.workers = previous
+
+
+def bounds(n: int, part: int, parts: int, align: int = 16) -> tuple[int, int]:
+    """[start, end) of ``part`` of ``parts`` near-equal pieces of range(n), starts aligned."""
+    step = -(-n // parts)
+    step = -(-step // align) * align
+    return min(n, part * step), min(n, (part + 1) * step)
+
+
+def dot(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = a @ b for a (M, K), b (K, N), out (M, N) C-contiguous; split over M."""
+    w = active()
+    m = a.shape[0]
+    if w is None or m * a.shape[1] * b.shape[1] < MIN_WORK or m < 2 * w.width:
+        return np.dot(a, b, out=out)
+
+    def part(k: int, parts: int) -> None:
+        s, e = bounds(m, k, parts, align=8)
+        if s < e:
+            np.dot(a[s:e], b, out=out[s:e])
+
+    w.run(part)
+    return out
+
+
+def dot_tn(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = a.T @ b for a (K, M), b (K, N), out (M, N) C-contiguous; split over M."""
+    w = active()
+    m = a.shape[1]
+    if w is None or m * a.shape[0] * b.shape[1] < MIN_WORK or m < 2 * w.width:
+        return np.dot(a.T, b, out=out)
+
+    def part(k: int, parts: int) -> None:
+        s, e = bounds(m, k, parts)
+        if s < e:
+            np.dot(a[:, s:e].T, b, out=out[s:e])
+
+    w.run(part)
+    return out
+
+
+def take_rows(X: np.ndarray, idx: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = X[idx] (rows gathered into the C-contiguous ``out``); split over the rows."""
+    w = active()
+    n = len(idx)
+    if w is None or out.size < MIN_WORK:
+        return np.take(X, idx, axis=0, out=out)
+
+    def part(k: int, parts: int) -> None:
+        s, e = bounds(n, k, parts, align=1)
+        if s < e:
+            np.take(X, idx[s:e], axis=0, out=out[s:e])
+
+    w.run(part)
+    return out
+
+
+#: Elements per block of ``for_blocks``: the few arrays of one block stay in the L2 cache.
+BLOCK = 1 << 15
+
+
+def for_blocks(size: int, fn: Callable[[int, int], None]) -> None:
+    """Call ``fn(start, end)`` over consecutive blocks of range(size), the blocks shared
+    out among the workers (elementwise passes over flat arrays)."""
+    w = active()
+    if w is None or size < MIN_WORK:
+        for s in range(0, size, BLOCK):
+            fn(s, min(size, s + BLOCK))
+        return
+
+    def part(k: int, parts: int) -> None:
+        lo, hi = bounds(size, k, parts, align=BLOCK)
+        for s in range(lo, hi, BLOCK):
+            fn(s, min(hi, s + BLOCK))
+
+    w.run(part)
+
+
+def scratch(size: int, dtype: np.dtype) -> np.ndarray:
+    """A (size,) buffer of the calling thread's own (kept between calls, never shared)."""
+    buffers: dict[np.dtype, np.ndarray] | None = getattr(_local, "scratch", None)
+    if buffers is None:
+        buffers = _local.scratch = {}
+    dtype = np.dtype(dtype)
+    buf = buffers.get(dtype)
+    if buf is None or buf.size < size:
+        buf = buffers[dtype] = np.empty(max(size, BLOCK), dtype=dtype)
+    return buf[:size]

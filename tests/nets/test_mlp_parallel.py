@@ -1,0 +1,86 @@
+"""The numpy net's own split of its big operations across cores gives the whole-call results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nets.mlp import parallel
+from nets.mlp.layers import fc_backward, fc_forward
+from nets.mlp.optim import SGD
+
+
+@pytest.fixture
+def workers():
+    w = parallel.Workers(3)
+    yield w
+    w.close()
+
+
+def test_split_gemms_and_gather_equal_the_whole_calls(workers: parallel.Workers) -> None:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((70, 300), dtype=np.float32)
+    b = rng.standard_normal((300, 50), dtype=np.float32)
+    g = rng.standard_normal((70, 50), dtype=np.float32)
+    X = rng.standard_normal((500, 4000), dtype=np.float32)
+    idx = rng.permutation(500)[:90]
+    with parallel.splitting(workers):
+        assert parallel.active() is workers
+        out = parallel.dot(a, b, np.full((70, 50), np.nan, np.float32))
+        gw = parallel.dot_tn(a, g, np.full((300, 50), np.nan, np.float32))
+        rows = parallel.take_rows(X, idx, np.empty((90, 4000), np.float32))
+    assert parallel.active() is None
+    np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(gw, a.T @ g, rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(rows, X[idx])
+
+
+def test_layers_and_sgd_give_the_same_numbers_split_or_not(workers: parallel.Workers) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((64, 700), dtype=np.float32)
+    w = rng.standard_normal((700, 400), dtype=np.float32)
+    bias = rng.standard_normal(400, dtype=np.float32)
+    up = rng.standard_normal((64, 400), dtype=np.float32)
+
+    def run() -> tuple[np.ndarray, ...]:
+        out, cache = fc_forward(x, w, bias)
+        _, gw, gb = fc_backward(up, cache, need_grad_x=False)
+        params = {"W": w.copy(), "b": bias.copy()}
+        opt = SGD(params, 0.1, momentum=0.9)
+        for _ in range(3):
+            opt.step({"W": gw, "b": gb})
+        return out, gw, params["W"], params["b"]
+
+    plain = run()
+    with parallel.splitting(workers):
+        split = run()
+    for p, s in zip(plain, split, strict=True):
+        np.testing.assert_allclose(s, p, rtol=1e-5, atol=1e-5)
+
+
+def test_a_failing_part_is_raised_in_the_caller(workers: parallel.Workers) -> None:
+    def fn(part: int, parts: int) -> None:
+        if part == parts - 1:
+            raise ValueError(f"part {part} of {parts}")
+
+    with pytest.raises(ValueError, match="part 2 of 3"):
+        workers.run(fn)
+    seen: list[int] = []
+    workers.run(lambda part, parts: seen.append(part))  # still usable afterwards
+    assert sorted(seen) == [0, 1, 2]
+    workers.set_width(1)
+    seen.clear()
+    workers.run(lambda part, parts: seen.append(parts))
+    assert seen == [1]
+
+
+def test_blocks_cover_every_element_once(workers: parallel.Workers) -> None:
+    size = parallel.MIN_WORK + 12345
+    hits = np.zeros(size, np.int64)
+
+    def block(s: int, e: int) -> None:
+        hits[s:e] += 1
+
+    with parallel.splitting(workers):
+        parallel.for_blocks(size, block)
+    assert hits.min() == 1 and hits.max() == 1
