@@ -1,11 +1,19 @@
 """CNN: the default preset trained from scratch by `cnn train`, then tested by `cnn test`.
 
-Targets (issue 7): test accuracy >= 91% within 120 s wall time, data loading and the
-Python/torch start-up included; per-epoch time within 1.10x of a plain PyTorch loop over
-the same model and data measured in the same run (the app adds no overhead).
+Targets (issues 7, 22): test accuracy >= 92.5% within 120 s of training on the machine's
+cores, for each of three seeds (the wall time of the whole `cnn train` process, data
+loading and the Python/torch start-up included, is reported beside it); per-epoch time
+within 1.05x of a plain PyTorch loop over the same model and data measured in the same
+run (the app adds no overhead).
 
-1. ``backprop-explorer cnn train --data fashion-mnist --preset default --save ...
-   --json-log ...`` runs as a subprocess, timed from spawn to exit.
+The plain loop runs at PyTorch's best ordinary settings: OMP_NUM_THREADS set before torch
+is imported in this process, torch.set_num_threads, OpenMP's default wait policy, the data
+as one normalised tensor in memory. The app runs as a user starts it: its subprocesses
+get no OMP_NUM_THREADS and no OpenMP wait settings, so what they use is the app's own
+choice (torch.set_num_threads, ``nets.cnn.config.limit_openmp_spin``).
+
+1. ``backprop-explorer cnn train --data fashion-mnist --preset default --seed S --save ...
+   --json-log ...`` runs as a subprocess, timed from spawn to exit, for seeds 0, 1, 2.
 2. ``backprop-explorer cnn test --checkpoint ... --json`` gives the test accuracy.
 3. Overhead: PAIRS alternating runs of ``cnn train --epochs 2`` (a subprocess; its second
    epoch's time from the JSON log's clock stamps at the epoch-end validations, so
@@ -41,11 +49,25 @@ sys.path.insert(0, str(HERE.parent))
 
 from _common import ROOT, write_result  # noqa: E402
 
-TARGET_ACC = 0.91
+TARGET_ACC = 0.925
 TARGET_SECONDS = 120.0
-TARGET_RATIO = 1.10
+TARGET_RATIO = 1.05
 DATA = "fashion-mnist"
 PAIRS = 4
+SEEDS = (0, 1, 2)
+#: Settings a user does not have by default: the app's subprocesses run without them.
+ANCHOR_ONLY_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+
+
+def _threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _app_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ANCHOR_ONLY_ENV}
 
 
 def _cli() -> list[str]:
@@ -55,10 +77,10 @@ def _cli() -> list[str]:
     return [sys.executable, str(ROOT / "main.py")]
 
 
-def app_run(workdir: Path, epochs: int | None, test: bool = True) -> dict:
+def app_run(workdir: Path, epochs: int | None, test: bool = True, seed: int = 0) -> dict:
     """`cnn train` (then `cnn test --json`) as subprocesses; their times and figures."""
-    ckpt = workdir / "default.pt"
-    log = workdir / "train.jsonl"
+    ckpt = workdir / f"default-{seed}.pt"
+    log = workdir / f"train-{seed}.jsonl"
     args = [
         *_cli(),
         "cnn",
@@ -71,11 +93,14 @@ def app_run(workdir: Path, epochs: int | None, test: bool = True) -> dict:
         str(ckpt),
         "--json-log",
         str(log),
+        "--seed",
+        str(seed),
     ]
+    log.unlink(missing_ok=True)
     if epochs is not None:
         args += ["--epochs", str(epochs)]
     t0 = time.perf_counter()
-    train = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    train = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=_app_env())
     train_wall = time.perf_counter() - t0
     if train.returncode != 0:
         raise SystemExit(f"cnn train failed ({train.returncode}): {train.stderr.strip()}")
@@ -92,7 +117,9 @@ def app_run(workdir: Path, epochs: int | None, test: bool = True) -> dict:
     ]
     epoch_cpu = [b - a for a, b in zip(cpu_marks, cpu_marks[1:], strict=False)]
     figures = {
+        "seed": seed,
         "train_wall_s": round(train_wall, 2),
+        "training_s": round(epoch_ends[-1] - started["wall"], 2) if epoch_ends else None,
         "epoch_s": [round(t, 2) for t in epoch_times],
         "epoch_cpu_s": [round(t, 2) for t in epoch_cpu],
         "val_acc": [
@@ -110,6 +137,7 @@ def app_run(workdir: Path, epochs: int | None, test: bool = True) -> dict:
         cwd=ROOT,
         capture_output=True,
         text=True,
+        env=_app_env(),
     )
     test_wall = time.perf_counter() - t0
     if tested.returncode != 0:
@@ -162,9 +190,13 @@ class PlainLoop:
         bs = config.batch_size
         steps = len(X) // bs + (1 if len(X) % bs >= 2 else 0)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=steps)
+        # The app's batch order: its generator draws the validation subset, then each
+        # epoch's permutation.
+        gen = torch.Generator().manual_seed(config.seed)
+        torch.randperm(len(Xv), generator=gen)
         t0, c0 = time.perf_counter(), time.process_time()
         model.train()
-        perm = torch.randperm(len(X))
+        perm = torch.randperm(len(X), generator=gen)
         for s in range(steps):
             idx = perm[s * bs : (s + 1) * bs]
             loss = F.cross_entropy(model(X[idx]), y[idx])
@@ -185,72 +217,113 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, help="override the preset's epochs (quick check)")
     parser.add_argument("--pairs", type=int, default=PAIRS, help="one-epoch overhead pairs")
+    parser.add_argument("--seeds", type=int, default=len(SEEDS), help="full runs (seeds 0..)")
     args = parser.parse_args()
     if not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").exists():
         print("skipped: Fashion-MNIST is absent (apt-get install dataset-fashion-mnist)")
         return 0
-    from nets.cnn.config import prefer_passive_openmp
-
-    prefer_passive_openmp()  # as `cnn train` does; the subprocesses inherit it
+    if "torch" in sys.modules:
+        raise SystemExit("torch must not be imported before the anchor settings are made")
+    threads = _threads()
+    # PyTorch's best ordinary settings for the plain loop in this process (read at import).
+    for key in ANCHOR_ONLY_ENV:
+        os.environ.pop(key, None)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    anchor = {
+        "process": "this benchmark's process, warmed up by one epoch before the pairs",
+        "OMP_NUM_THREADS": f"{threads} (in the environment before torch is imported)",
+        "torch.set_num_threads": threads,
+        "OMP_WAIT_POLICY": "not set (OpenMP's default)",
+        "data": "one normalised float tensor in memory (channels_last), index slices",
+        "app_environment": f"without {', '.join(ANCHOR_ONLY_ENV)}",
+    }
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-cnn-") as tmp:
-        app = app_run(Path(tmp), args.epochs)
+        runs = []
+        for seed in range(args.seeds):
+            runs.append(app_run(Path(tmp), args.epochs, seed=seed))
+            r = runs[-1]
+            print(
+                f"seed {seed}: test {100 * r['test_acc']:.2f}% after {r['training_s']} s of "
+                f"training ({r['train_wall_s']} s wall); load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
         load_mid = os.getloadavg()
-        plain = PlainLoop(app["threads"])
+        plain = PlainLoop(threads)
+        import torch
+
+        anchor["torch_version"] = torch.__version__
+        anchor["torch.get_num_threads"] = torch.get_num_threads()
         plain.epoch()  # warm-up (allocator, oneDNN kernels), as the app's first epoch
         app_epochs, plain_epochs, app_cpu, plain_cpu = [], [], [], []
         for i in range(args.pairs):
-            two = app_run(Path(tmp), 2, test=False)
-            app_epochs.append(two["epoch_s"][1])
-            app_cpu.append(two["epoch_cpu_s"][1])
-            seconds, cpu, _ = plain.epoch()
-            plain_epochs.append(round(seconds, 2))
-            plain_cpu.append(round(cpu, 2))
+            # Alternating, and in turn first: a change in the machine's load hits both.
+            for who in ("app", "plain") if i % 2 == 0 else ("plain", "app"):
+                if who == "app":
+                    two = app_run(Path(tmp), 2, test=False)
+                    app_epochs.append(two["epoch_s"][1])
+                    app_cpu.append(two["epoch_cpu_s"][1])
+                else:
+                    seconds, cpu, _ = plain.epoch()
+                    plain_epochs.append(round(seconds, 2))
+                    plain_cpu.append(round(cpu, 2))
             print(
                 f"pair {i + 1}: app epoch {app_epochs[-1]:.2f} s ({app_cpu[-1]:.2f} s CPU), "
-                f"plain {seconds:.2f} s ({cpu:.2f} s CPU)",
+                f"plain {plain_epochs[-1]:.2f} s ({plain_cpu[-1]:.2f} s CPU)",
                 flush=True,
             )
     load_after = os.getloadavg()
-    app_epoch = statistics.median(app_epochs)
-    plain_epoch = statistics.median(plain_epochs)
-    ratio = app_epoch / plain_epoch
-    cpu_ratio = statistics.median(app_cpu) / statistics.median(plain_cpu)
+    pair_ratios = [a / b for a, b in zip(app_epochs, plain_epochs, strict=True)]
+    cpu_ratios = [a / b for a, b in zip(app_cpu, plain_cpu, strict=True)]
+    ratio = statistics.median(pair_ratios)
+    cpu_ratio = statistics.median(cpu_ratios)
+    app = runs[0]
+    accs = [r["test_acc"] for r in runs]
+    times = [r["training_s"] for r in runs]
     figures = {
         "preset": "default",
-        "full_run": app,
+        "anchor_settings": anchor,
+        "full_runs": runs,
+        "test_acc_per_seed": accs,
+        "training_s_per_seed": times,
+        "train_wall_s_per_seed": [r["train_wall_s"] for r in runs],
         "overhead_pairs": {
             "app_epoch_s": app_epochs,
             "plain_epoch_s": plain_epochs,
             "app_epoch_cpu_s": app_cpu,
             "plain_epoch_cpu_s": plain_cpu,
+            "ratio_per_pair": [round(r, 3) for r in pair_ratios],
+            "cpu_ratio_per_pair": [round(r, 3) for r in cpu_ratios],
         },
-        "app_median_epoch_s": round(app_epoch, 2),
-        "plain_median_epoch_s": round(plain_epoch, 2),
+        "app_median_epoch_s": round(statistics.median(app_epochs), 2),
+        "plain_median_epoch_s": round(statistics.median(plain_epochs), 2),
         "epoch_time_ratio": round(ratio, 3),
         "epoch_cpu_time_ratio": round(cpu_ratio, 3),
         "loadavg_before": [round(v, 2) for v in load_before],
-        "loadavg_after_full_run": [round(v, 2) for v in load_mid],
+        "loadavg_after_full_runs": [round(v, 2) for v in load_mid],
         "loadavg_after": [round(v, 2) for v in load_after],
         "targets": {
-            "test_acc": TARGET_ACC,
-            "train_wall_s": TARGET_SECONDS,
+            "test_acc_each_seed": TARGET_ACC,
+            "training_s_each_seed": TARGET_SECONDS,
             "epoch_time_ratio": TARGET_RATIO,
         },
         "meets": {
-            "test_acc": app["test_acc"] >= TARGET_ACC,
-            "train_wall_s": app["train_wall_s"] <= TARGET_SECONDS,
+            "test_acc": min(accs) >= TARGET_ACC,
+            "training_s": max(times) <= TARGET_SECONDS,
+            "train_wall_s": max(r["train_wall_s"] for r in runs) <= TARGET_SECONDS,
             "epoch_time_ratio": ratio <= TARGET_RATIO,
             "epoch_cpu_time_ratio": cpu_ratio <= TARGET_RATIO,
         },
+        "note": "ratios are medians of the pairs' ratios (app epoch / plain epoch)",
     }
     write_result("cnn", figures)
     print(
-        f"cnn: test acc {100 * app['test_acc']:.2f}% (target >= {100 * TARGET_ACC:.0f}%), "
-        f"cnn train {app['train_wall_s']:.1f} s wall (target <= {TARGET_SECONDS:.0f} s), "
-        f"epoch {app_epoch:.2f} s vs plain loop {plain_epoch:.2f} s = {ratio:.3f}x "
-        f"(target <= {TARGET_RATIO}; CPU time {cpu_ratio:.3f}x); "
-        f"load {load_before[0]:.1f} -> {load_mid[0]:.1f} -> {load_after[0]:.1f}"
+        f"cnn: test acc {', '.join(f'{100 * a:.2f}%' for a in accs)} "
+        f"(target >= {100 * TARGET_ACC:.1f}% each), training {times} s "
+        f"(target <= {TARGET_SECONDS:.0f} s; whole process {app['train_wall_s']:.1f} s for "
+        f"seed 0), epoch ratio {ratio:.3f} (target <= {TARGET_RATIO}; CPU time "
+        f"{cpu_ratio:.3f}); load {load_before[0]:.1f} -> {load_mid[0]:.1f} -> "
+        f"{load_after[0]:.1f}"
     )
     return 0
 

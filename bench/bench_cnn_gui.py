@@ -7,7 +7,7 @@ tab's own seeded subset), validating on the 10,000 validation images:
 
 - "cli": the training generator consumed in a plain loop in the main thread, as
   ``backprop-explorer cnn train`` does (without its printing, so the baseline is as fast
-  as it gets), with OpenMP's passive wait policy as the command line sets it;
+  as it gets), with OpenMP's short spin as the command line sets it;
 - "thread": the same loop in a plain worker thread without Qt, to separate what the GUI
   costs from what running off the main thread changes;
 - "gui": the CNN tab in the offscreen main window, started with its Start button, the
@@ -192,10 +192,10 @@ def main() -> int:
     import os
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from nets.cnn.config import prefer_passive_openmp
+    from nets.cnn.config import limit_openmp_spin
 
     # As `cnn train` and the tab do, before torch is imported.
-    prefer_passive_openmp()
+    limit_openmp_spin()
     from gui.app import make_application
     from gui.cnn_tab.jobs import TrainingData, subset_for_training
     from gui.main_window import MainWindow

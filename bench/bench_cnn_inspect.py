@@ -44,9 +44,9 @@ TARGETS = {"inspect_ms": 150.0, "canvas_fps": 20.0, "dream_100_s": 3.0}
 
 
 def _model(checkpoint: str | None):
-    from nets.cnn.config import prefer_passive_openmp
+    from nets.cnn.config import limit_openmp_spin
 
-    prefer_passive_openmp()
+    limit_openmp_spin()
     if checkpoint:
         from nets.cnn.checkpoint import load_checkpoint
 

@@ -55,11 +55,12 @@ class TestResult:
 
 
 def prepare_torch() -> None:
-    """Before torch's first import: idle OpenMP threads sleep instead of spinning, so the
-    GUI thread (and other programs) get a core when they need one (see nets.cnn.config)."""
-    from nets.cnn.config import prefer_passive_openmp
+    """Before torch's first import: idle OpenMP threads spin only briefly before they sleep,
+    so the GUI thread (and other programs) get a core when they need one (see
+    nets.cnn.config.limit_openmp_spin)."""
+    from nets.cnn.config import limit_openmp_spin
 
-    prefer_passive_openmp()
+    limit_openmp_spin()
 
 
 def subset_for_training(dataset: Any, choice: DataChoice) -> TrainingData:

@@ -270,9 +270,9 @@ def _data_and_layers(args: argparse.Namespace, preset: Any) -> tuple[Any, tuple,
 
 def run_lr_find(args: argparse.Namespace) -> int:
     """The learning-rate range test; prints the suggestion (or JSON with --json)."""
-    from nets.cnn.config import prefer_passive_openmp
+    from nets.cnn.config import limit_openmp_spin
 
-    prefer_passive_openmp()  # before anything imports torch
+    limit_openmp_spin()  # before anything imports torch
     from nets.cnn.presets import get_preset
     from nets.lr_find import cnn_range_test
 
@@ -296,9 +296,9 @@ def run_lr_find(args: argparse.Namespace) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, print progress, save what was asked for; 1 if training diverged."""
-    from nets.cnn.config import prefer_passive_openmp
+    from nets.cnn.config import limit_openmp_spin
 
-    prefer_passive_openmp()  # before anything imports torch
+    limit_openmp_spin()  # before anything imports torch
     from nets.cnn.arch import format_shape, totals, validate
     from nets.cnn.presets import get_preset
     from nets.cnn.train import train
@@ -488,9 +488,9 @@ def save_training_plot(path: Path, history: list[Any], title: str) -> None:
 
 def run_test(args: argparse.Namespace) -> int:
     """Evaluate on the test split, record the use in the checkpoint; print text or JSON."""
-    from nets.cnn.config import prefer_passive_openmp
+    from nets.cnn.config import limit_openmp_spin
 
-    prefer_passive_openmp()  # before anything imports torch
+    limit_openmp_spin()  # before anything imports torch
     from nets.cnn.checkpoint import load_checkpoint, record_test
     from nets.cnn.config import default_num_threads
     from nets.cnn.trained import check_images, evaluate

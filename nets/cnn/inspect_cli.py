@@ -147,9 +147,9 @@ def _prepare_folder(folder: Path) -> None:
 
 
 def _load(path: Path) -> Any:
-    from nets.cnn.config import prefer_passive_openmp
+    from nets.cnn.config import limit_openmp_spin
 
-    prefer_passive_openmp()  # before anything imports torch
+    limit_openmp_spin()  # before anything imports torch
     from nets.cnn.checkpoint import load_checkpoint
 
     return load_checkpoint(path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import statistics
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 _lock = threading.Lock()

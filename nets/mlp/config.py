@@ -181,7 +181,9 @@ class TrainConfig:
     The seed's six: num_train, hidden_dim, batch_size, num_epochs, learning_rate, reg;
     plus momentum, lr_decay, weight_scale and seed. ``internals_every`` K > 0 samples every
     layer every K steps (``nets.internals``; 0: off). ``train_acc_samples`` training images
-    (a fixed random subset) give the per-epoch training accuracy.
+    (a fixed random subset) give the per-epoch training accuracy. ``crop_pad`` P > 0 shifts
+    every training image by a random 0..P pixels each way and ``flip`` mirrors half of them
+    (``nets.data.augment``; images only).
     """
 
     num_train: int | None = 20000
@@ -198,6 +200,8 @@ class TrainConfig:
     dtype: str = "float32"
     train_acc_samples: int = 1000
     internals_every: int = 0
+    crop_pad: int = 0
+    flip: bool = False
 
     def validate(self) -> TrainConfig:
         """Return self if every field is allowed, else raise ConfigError naming the field."""
@@ -214,6 +218,11 @@ class TrainConfig:
             raise ConfigError(
                 f"internals_every must be 0 (off) or a positive integer, got {every!r}"
             )
+        pad = self.crop_pad
+        if isinstance(pad, bool) or not isinstance(pad, int) or not 0 <= pad <= 8:
+            raise ConfigError(f"crop_pad must be a whole number of pixels in [0, 8], got {pad!r}")
+        if not isinstance(self.flip, bool):
+            raise ConfigError(f"flip must be true or false, got {self.flip!r}")
         return self
 
     def replace(self, **changes: Any) -> TrainConfig:

@@ -20,6 +20,7 @@ import numpy as np
 
 from nets.cnn.config import usable_cores
 from nets.coach import coached
+from nets.data.augment import Augmenter
 from nets.data.dataset import CancelToken, ImageDataset, is_cancelled
 from nets.data.preprocess import DataSampler, Preprocessor
 from nets.errors import ConfigError, DataError
@@ -200,7 +201,10 @@ def _split_across_cores() -> tuple[parallel.Workers, ThreadTuner]:
     the machine is too busy for the split to pay."""
     cores = min(8, usable_cores()) if blas_threads() is not None else 1
     workers = parallel.Workers(cores)
-    return workers, ThreadTuner(threads=cores, apply=workers.set_width)
+    # Fewer and rarer one-part probes than for BLAS threads: on an idle machine each costs
+    # a step at half speed (two trials and one step in 100: under 2% of an epoch).
+    tuner = ThreadTuner(trials=2, period=100, threads=cores, apply=workers.set_width)
+    return workers, tuner
 
 
 def build_model(config: TrainConfig, input_dim: int, num_classes: int) -> Classifier:
@@ -356,6 +360,8 @@ def _train(
             f"the model takes {model.input_dim} inputs and {model.num_classes} classes but "
             f"the data has {d} values per image and {num_classes} classes"
         )
+    if (config.crop_pad or config.flip) and (X_all.dtype != np.uint8 or X_all.ndim not in (3, 4)):
+        raise ConfigError("random crops and flips need images (uint8, N x H x W [x C])")
     n = n_all if config.num_train is None else min(n_all, config.num_train)
     if config.batch_size > n:
         # Said as it is: a memory estimate for a batch the data cannot fill would mislead.
@@ -394,6 +400,12 @@ def _train(
     sampler = DataSampler(
         X_train, y_train, config.batch_size, seed=config.seed, reuse_buffers=True, gather=gather
     )
+    augment = None
+    if config.crop_pad or config.flip:
+        shape = tuple(X_all.shape[1:])
+        augment = Augmenter(
+            shape if len(shape) == 3 else (*shape, 1), config.crop_pad, config.flip, config.seed
+        )
     steps_per_epoch = len(sampler)
     total_steps = steps_per_epoch * config.num_epochs
     image_shape = tuple(X_all.shape[1:]) if images else None
@@ -469,6 +481,8 @@ def _train(
             loss_sum, steps = (resume.loss_sum, resume.steps) if epoch == resume.epoch else (0.0, 0)
             epoch_rng = dict(sampler.rng.bit_generator.state)  # the order this epoch draws
             for X_batch, y_batch in forks.batches(sampler, resume.skip if steps else 0):
+                if augment is not None:
+                    X_batch = augment(X_batch)
                 if is_cancelled(cancel):
                     yield from emit(
                         Stopped(

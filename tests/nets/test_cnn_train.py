@@ -273,19 +273,24 @@ def test_a_short_run_on_fashion_mnist_learns(fashion_mnist_dir):
     assert evaluate(done.result, small.X_test, small.y_test).accuracy > 0.75
 
 
-def test_passive_openmp_is_set_only_before_torch_loads(monkeypatch):
-    from nets.cnn.config import prefer_passive_openmp
+def test_openmp_spin_is_limited_only_before_torch_loads(monkeypatch):
+    from nets.cnn.config import limit_openmp_spin
 
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    assert prefer_passive_openmp() is False  # torch is already imported in this process
-    assert "OMP_WAIT_POLICY" not in __import__("os").environ
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    assert limit_openmp_spin() is False  # torch is already imported in this process
+    assert "GOMP_SPINCOUNT" not in __import__("os").environ
     code = (
         "import os, sys\n"
         "os.environ.pop('OMP_WAIT_POLICY', None)\n"
-        "from nets.cnn.config import prefer_passive_openmp\n"
-        "print(prefer_passive_openmp(), os.environ['OMP_WAIT_POLICY'], prefer_passive_openmp())\n"
+        "os.environ.pop('GOMP_SPINCOUNT', None)\n"
+        "from nets.cnn.config import limit_openmp_spin\n"
+        "print(limit_openmp_spin(), os.environ['GOMP_SPINCOUNT'], limit_openmp_spin())\n"
+        "os.environ.pop('GOMP_SPINCOUNT')\n"
+        "os.environ['OMP_WAIT_POLICY'] = 'ACTIVE'\n"
+        "print(limit_openmp_spin(), 'GOMP_SPINCOUNT' in os.environ)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert out.stdout.split() == ["True", "PASSIVE", "False"]
+    assert out.stdout.split() == ["True", "10000", "False", "False", "False"]

@@ -1,0 +1,94 @@
+"""Print the README's performance rows (issue 22) from bench/results/*.json.
+
+    python bench/readme_table.py
+
+Each row gives the median, its spread over the run's repetitions and the load average the
+run saw, so the README never holds a figure the JSON files do not.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _load(name: str) -> dict:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _span(values: list[float], digits: int = 2) -> str:
+    return f"{min(values):.{digits}f}-{max(values):.{digits}f}"
+
+
+def rows() -> list[str]:
+    out = []
+    mlp = _load("mlp")
+    s = mlp.get("speed", {})
+    if s:
+        g = s["gemm"]
+        best = ", ".join(f"{v:.0f}" for v in g["best_gflops"].values())
+        out.append(
+            f"| machine's float32 GEMM rate, first layer's two shapes | {best} GFLOP/s "
+            f"(floor {g['floor_seconds']:.2f} s per epoch) | measured first |"
+        )
+        out.append(
+            f"| numpy epoch (3072-512-10, batch 256, 45,000 images) | "
+            f"{s['numpy_median']:.2f} s (pairs {_span(s['numpy_seconds'])}), "
+            f"{100 * s['fraction_of_gemm_floor']:.0f} % of the GEMM floor | >= 70 % |"
+        )
+        if "wall" in s:
+            w, c = s["wall"], s["cpu"]
+            out.append(
+                f"| numpy / PyTorch epoch, same batches ({len(w['ratio_per_pair'])} pairs) | "
+                f"{w['median_ratio_of_pairs']:.2f} (pairs {_span(w['ratio_per_pair'])}; CPU "
+                f"time {c['median_ratio_of_pairs']:.2f}); PyTorch "
+                f"{s['torch_median']:.2f} s | <= 0.90 |"
+            )
+    t = mlp.get("tuned", {})
+    if t:
+        out.append(
+            f"| `tuned` on CIFAR-10 JPEGs (45,000/5,000): validation accuracy | "
+            f"{100 * t['final_val_acc']:.1f} % after {t['training_seconds']:.0f} s of training "
+            f"({t['wall_seconds']:.0f} s wall) | 56 %, 60 s |"
+        )
+    cnn = _load("cnn")
+    if cnn.get("test_acc_per_seed"):
+        accs = ", ".join(f"{100 * a:.2f}" for a in cnn["test_acc_per_seed"])
+        times = ", ".join(f"{v:.0f}" for v in cnn["training_s_per_seed"])
+        walls = ", ".join(f"{v:.0f}" for v in cnn["train_wall_s_per_seed"])
+        out.append(
+            f"| CNN default preset, seeds 0-2: Fashion-MNIST test accuracy, training time | "
+            f"{accs} %; {times} s (whole process {walls} s) | 92.5 % each, 120 s |"
+        )
+        p = cnn["overhead_pairs"]
+        out.append(
+            f"| CNN epoch: app / plain PyTorch loop ({len(p['ratio_per_pair'])} pairs) | "
+            f"{cnn['epoch_time_ratio']:.3f} (pairs {_span(p['ratio_per_pair'], 3)}; CPU time "
+            f"{cnn['epoch_cpu_time_ratio']:.3f}) | <= 1.05 |"
+        )
+    st = _load("startup")
+    if st:
+        out.append(
+            f"| first window shown ({st['runs']} launches) | {st['first_window_s_median']:.2f} s "
+            f"(range {_span(st['all_s'])}) | 0.5 s |"
+        )
+    return out
+
+
+def main() -> int:
+    print("\n".join(rows()))
+    loads = {
+        name: _load(name).get("machine", {}).get("loadavg_1_5_15")
+        or _load(name).get("machine", {}).get("load_average_start")
+        for name in ("mlp", "cnn", "startup")
+    }
+    print(f"\nload averages at the start: {loads}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Training-time data augmentation for flattened image batches: random flips and crops.
+
+The batch arrives as the trainer's (B, D) float rows, D = H*W*C (preprocessed: the mean
+image subtracted, so a zero is an average pixel). A random crop of padding p is the
+image shifted by up to p pixels each way with zeros shifted in (the usual pad-and-crop);
+a flip mirrors it left to right, half of the images at random. Vectorised: one pass per
+distinct shift in the batch (at most (2p + 1)^2), never one per image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nets.errors import ConfigError
+
+
+class Augmenter:
+    """Random shifts of up to ``pad`` pixels and (with ``flip``) left-right mirroring.
+
+    ``image_shape``: (H, W, C) of the flattened rows. ``__call__(batch)`` returns an
+    augmented (B, D) copy in a buffer of the augmenter's (overwritten by the next call).
+    """
+
+    def __init__(
+        self, image_shape: tuple[int, ...], pad: int, flip: bool, seed: int | None = 0
+    ) -> None:
+        if len(image_shape) != 3:
+            raise ConfigError(
+                f"random crops and flips need images (H, W, C), the data has shape {image_shape}"
+            )
+        h, w, _ = image_shape
+        if pad < 0 or pad >= min(h, w):
+            raise ConfigError(f"the crop padding must be in [0, {min(h, w) - 1}], got {pad}")
+        self.shape = tuple(int(v) for v in image_shape)
+        self.pad = int(pad)
+        self.flip = bool(flip)
+        self.rng = np.random.default_rng(seed)
+        self._padded: np.ndarray | None = None
+        self._out: np.ndarray | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.pad > 0 or self.flip
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """batch: (B, H*W*C) -> augmented (B, H*W*C), same dtype."""
+        b = batch.shape[0]
+        h, w, c = self.shape
+        p = self.pad
+        images = batch.reshape(b, h, w, c)
+        if self._out is None or self._out.shape[0] < b or self._out.dtype != batch.dtype:
+            self._out = np.empty((b, h, w, c), dtype=batch.dtype)
+            self._padded = np.zeros((b, h + 2 * p, w + 2 * p, c), dtype=batch.dtype)
+        out = self._out[:b]
+        if p:
+            assert self._padded is not None
+            padded = self._padded[:b]  # its border stays zero
+            padded[:, p : p + h, p : p + w] = images
+            shifts = self.rng.integers(0, 2 * p + 1, size=(b, 2))
+            codes = shifts[:, 0] * (2 * p + 1) + shifts[:, 1]
+            order = np.argsort(codes, kind="stable")
+            bounds = np.flatnonzero(np.diff(codes[order])) + 1
+            for group in np.split(order, bounds):
+                dy, dx = shifts[group[0]]
+                out[group] = padded[group, dy : dy + h, dx : dx + w]
+        else:
+            out[...] = images
+        if self.flip:
+            mirrored = np.flatnonzero(self.rng.random(b) < 0.5)
+            out[mirrored] = out[mirrored, :, ::-1]
+        return out.reshape(b, -1)

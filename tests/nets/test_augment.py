@@ -1,0 +1,58 @@
+"""Random crops and flips for the numpy net's training batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nets.data.augment import Augmenter
+from nets.errors import ConfigError
+from nets.mlp.train import TrainConfig, train
+
+
+def test_every_output_is_a_shifted_or_mirrored_copy_of_its_input() -> None:
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((64, 6, 5, 3)).astype(np.float32) + 10  # no zero pixel
+    aug = Augmenter((6, 5, 3), pad=2, flip=True, seed=1)
+    out = aug(images.reshape(64, -1)).reshape(64, 6, 5, 3)
+    padded = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)))
+    shifts, flips = set(), 0
+    for i in range(64):
+        found = None
+        for dy in range(5):
+            for dx in range(5):
+                crop = padded[i, dy : dy + 6, dx : dx + 5]
+                for mirrored in (False, True):
+                    if np.array_equal(out[i], crop[:, ::-1] if mirrored else crop):
+                        found = (dy, dx, mirrored)
+        assert found is not None, f"image {i} is not a crop of its input"
+        shifts.add(found[:2])
+        flips += found[2]
+    assert len(shifts) > 10 and 10 < flips < 54  # random, not one fixed shift
+
+
+def test_no_augmentation_settings_return_the_batch_unchanged() -> None:
+    x = np.arange(2 * 4 * 4 * 1, dtype=np.float32).reshape(2, 16)
+    np.testing.assert_array_equal(Augmenter((4, 4, 1), 0, False)(x), x)
+
+
+def test_bad_settings_are_refused_with_a_message() -> None:
+    with pytest.raises(ConfigError, match="crop padding"):
+        Augmenter((4, 4, 3), pad=4, flip=False)
+    with pytest.raises(ConfigError, match="images"):
+        Augmenter((48,), pad=1, flip=False)
+    with pytest.raises(ConfigError, match="crop_pad"):
+        TrainConfig(crop_pad=9).validate()
+    with pytest.raises(ConfigError, match="flip"):
+        TrainConfig(flip="yes").validate()  # type: ignore[arg-type]
+
+
+def test_training_with_crops_and_flips_needs_images() -> None:
+    X = np.zeros((20, 12), np.float32)
+    y = np.arange(20) % 2
+    config = TrainConfig(num_train=None, batch_size=10, num_epochs=1, crop_pad=1, flip=True)
+    with pytest.raises(ConfigError, match="images"):
+        next(train(config, (X, y, X[:4], y[:4])))
+    images = np.random.default_rng(0).integers(0, 255, (20, 4, 4, 3), dtype=np.uint8)
+    events = list(train(config, (images, y, images[:4], y[:4])))
+    assert type(events[-1]).__name__ == "Finished"
