@@ -9,6 +9,8 @@ distinct shift in the batch (at most (2p + 1)^2), never one per image.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from nets.errors import ConfigError
@@ -42,8 +44,14 @@ class Augmenter:
     def active(self) -> bool:
         return self.pad > 0 or self.flip
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        """batch: (B, H*W*C) -> augmented (B, H*W*C), same dtype."""
+    def __call__(
+        self, batch: np.ndarray, run: Callable[[Callable[[int, int], None]], None] | None = None
+    ) -> np.ndarray:
+        """batch: (B, H*W*C) -> augmented (B, H*W*C), same dtype.
+
+        ``run(fn)`` may call ``fn(part, parts)`` for every part concurrently (the numpy
+        trainer's workers): each part augments its own share of the images.
+        """
         b = batch.shape[0]
         h, w, c = self.shape
         p = self.pad
@@ -52,20 +60,34 @@ class Augmenter:
             self._out = np.empty((b, h, w, c), dtype=batch.dtype)
             self._padded = np.zeros((b, h + 2 * p, w + 2 * p, c), dtype=batch.dtype)
         out = self._out[:b]
-        if p:
-            assert self._padded is not None
-            padded = self._padded[:b]  # its border stays zero
-            padded[:, p : p + h, p : p + w] = images
-            shifts = self.rng.integers(0, 2 * p + 1, size=(b, 2))
-            codes = shifts[:, 0] * (2 * p + 1) + shifts[:, 1]
-            order = np.argsort(codes, kind="stable")
-            bounds = np.flatnonzero(np.diff(codes[order])) + 1
-            for group in np.split(order, bounds):
-                dy, dx = shifts[group[0]]
-                out[group] = padded[group, dy : dy + h, dx : dx + w]
+        # Drawn up front, in one order, so the result does not depend on the split.
+        shifts = self.rng.integers(0, 2 * p + 1, size=(b, 2)) if p else None
+        mirror = np.less(self.rng.random(b), 0.5) if self.flip else None
+
+        def part(k: int, parts: int) -> None:
+            step = -(-b // parts)
+            lo, hi = k * step, min(b, (k + 1) * step)
+            if lo >= hi:
+                return
+            if shifts is not None:
+                assert self._padded is not None
+                padded = self._padded[lo:hi]  # its border stays zero
+                padded[:, p : p + h, p : p + w] = images[lo:hi]
+                mine = shifts[lo:hi]
+                codes = mine[:, 0] * (2 * p + 1) + mine[:, 1]
+                order = np.argsort(codes, kind="stable")
+                starts = np.flatnonzero(np.diff(codes[order])) + 1
+                for group in np.split(order, starts):
+                    dy, dx = mine[group[0]]
+                    out[lo + group] = padded[group, dy : dy + h, dx : dx + w]
+            else:
+                out[lo:hi] = images[lo:hi]
+            if mirror is not None:
+                flipped = lo + np.flatnonzero(mirror[lo:hi])
+                out[flipped] = out[flipped, :, ::-1]
+
+        if run is None:
+            part(0, 1)
         else:
-            out[...] = images
-        if self.flip:
-            mirrored = np.flatnonzero(self.rng.random(b) < 0.5)
-            out[mirrored] = out[mirrored, :, ::-1]
+            run(part)
         return out.reshape(b, -1)

@@ -71,8 +71,10 @@ class ThreadTuner:
     ``restore`` puts the original count back. With one core, or no controllable BLAS, it
     does nothing.
 
-    With ``apply`` the counts are of something else: ``threads`` is the original count and
-    ``apply(n)`` switches to n (the trainer's own split across cores, ``nets.mlp.parallel``).
+    With ``apply`` the options are of something else: ``threads`` is the original setting,
+    ``options`` (default: it and 1) the settings to choose from, and ``apply(n)`` switches
+    to n (the trainer's ways of using the cores, ``nets.mlp.train``). Probes cycle through
+    the options not chosen.
     """
 
     def __init__(
@@ -83,10 +85,17 @@ class ThreadTuner:
         *,
         threads: int | None = None,
         apply: Callable[[int], object] | None = None,
+        options: list[int] | None = None,
     ) -> None:
         self._apply: Callable[[int], object] = apply or set_blas_threads
         self.original = threads if apply is not None else blas_threads()
-        self.options = [self.original, 1] if self.original is not None and self.original > 1 else []
+        if options is not None and apply is not None:
+            self.options = list(options) if len(options) > 1 else []
+        elif self.original is not None and self.original > 1:
+            self.options = [self.original, 1]
+        else:
+            self.options = []
+        self._probe_turn = 0
         self.trials = trials
         self.period = period
         self.chosen = self.original
@@ -103,14 +112,17 @@ class ThreadTuner:
     def start_epoch(self) -> None:
         if not self.active:
             return
-        self._plan = [self.options[i % 2] for i in range(2 * self.trials)]
+        k = len(self.options)
+        self._plan = [self.options[i % k] for i in range(k * self.trials)]
         self._since_probe = 0
 
     def before_step(self) -> None:
         if not self.active:
             return
         if not self._plan and self._since_probe >= self.period:
-            self._plan = [next(n for n in self.options if n != self.chosen)]
+            others = [n for n in self.options if n != self.chosen]
+            self._plan = [others[self._probe_turn % len(others)]]
+            self._probe_turn += 1
             self._since_probe = 0
         self._current = self._plan[0] if self._plan else self.chosen
         if self._current is not None:

@@ -183,7 +183,7 @@ class TrainConfig:
     layer every K steps (``nets.internals``; 0: off). ``train_acc_samples`` training images
     (a fixed random subset) give the per-epoch training accuracy. ``crop_pad`` P > 0 shifts
     every training image by a random 0..P pixels each way and ``flip`` mirrors half of them
-    (``nets.data.augment``; images only).
+    (``nets.data.augment``; image data only: ready-made feature rows are used as given).
     """
 
     num_train: int | None = 20000
@@ -244,17 +244,19 @@ class TrainConfig:
 PRESETS: dict[str, TrainConfig] = {
     # The seed's train.py as handed out: learns barely (loss stays near 2.3, ~10-20%).
     "seed-default": TrainConfig(),
-    # At least 50% on CIFAR-10 (bench: >= 52% validation within 90 s on the JPEG folder).
+    # CIFAR-10 in a minute (bench: >= 56% validation within 60 s of training on 2 cores).
     "tuned": TrainConfig(
         num_train=None,
         hidden_dim=512,
         batch_size=256,
-        num_epochs=7,
+        num_epochs=20,
         learning_rate=2e-2,
         reg=1e-3,
         momentum=0.9,
-        lr_decay=0.75,
+        lr_decay=0.88,
         weight_scale=2e-2,
+        crop_pad=2,
+        flip=True,
     ),
     # At least 75% training accuracy on a small subset within 30 s.
     "overfit": TrainConfig(
@@ -273,8 +275,11 @@ PRESETS: dict[str, TrainConfig] = {
 PRESET_DESCRIPTIONS = {
     "seed-default": "The seed's starting point: a tiny network with a tiny learning rate "
     "that barely learns.",
-    "tuned": "Tuned for CIFAR-10: 512 hidden units, momentum and a decaying learning rate "
-    "(about 54% validation accuracy in 7 epochs).",
+    "tuned": "Tuned for CIFAR-10: 512 hidden units; SGD with momentum 0.9 and a learning "
+    "rate decaying by 0.88 per epoch; every training image shifted by up to 2 pixels and "
+    "mirrored at random each epoch; inputs centred on the mean image and scaled by the pixel "
+    "standard deviation (about 57% validation accuracy in 20 epochs, under a minute on two "
+    "cores).",
     "overfit": "Memorises 1,000 training images (close to 100% training accuracy) while "
     "validation accuracy stays near 35%.",
 }

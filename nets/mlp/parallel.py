@@ -40,6 +40,8 @@ class Workers:
     def __init__(self, size: int) -> None:
         self.size = max(1, int(size))
         self.width = self.size
+        #: False: ``dot`` and ``dot_tn`` leave the GEMMs whole (to BLAS's own threads).
+        self.split_gemms = True
         self._jobs: list[Callable[[], None] | None] = [None] * self.size
         self._errors: list[BaseException | None] = [None] * self.size
         self._start = [threading.Lock() for _ in range(self.size)]
@@ -138,7 +140,7 @@ def dot(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out = a @ b for a (M, K), b (K, N), out (M, N) C-contiguous; split over M."""
     w = active()
     m = a.shape[0]
-    if w is None or m * a.shape[1] * b.shape[1] < MIN_WORK or m < 2 * w.width:
+    if w is None or not w.split_gemms or m * a.shape[1] * b.shape[1] < MIN_WORK or m < 2 * w.width:
         return np.dot(a, b, out=out)
 
     def part(k: int, parts: int) -> None:
@@ -154,7 +156,7 @@ def dot_tn(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out = a.T @ b for a (K, M), b (K, N), out (M, N) C-contiguous; split over M."""
     w = active()
     m = a.shape[1]
-    if w is None or m * a.shape[0] * b.shape[1] < MIN_WORK or m < 2 * w.width:
+    if w is None or not w.split_gemms or m * a.shape[0] * b.shape[1] < MIN_WORK or m < 2 * w.width:
         return np.dot(a.T, b, out=out)
 
     def part(k: int, parts: int) -> None:

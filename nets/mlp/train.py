@@ -195,15 +195,34 @@ class _Clock:
         self.since = time.perf_counter()
 
 
+#: How a training step uses the cores (the tuner's options): every operation split across
+#: the cores by ``nets.mlp.parallel`` with one BLAS thread per part; the GEMMs left to
+#: BLAS's own threads and only the other passes split; one core for everything.
+SPLIT_ALL, BLAS_GEMMS, ONE_CORE = 2, -2, 1
+
+
 def _split_across_cores() -> tuple[parallel.Workers, ThreadTuner]:
-    """Workers for every usable core (up to 8) when numpy's BLAS can be made single-threaded
-    (else its own threads do the splitting), and the tuner that drops to one part while
-    the machine is too busy for the split to pay."""
-    cores = min(8, usable_cores()) if blas_threads() is not None else 1
+    """Workers for every usable core (up to 8 and BLAS's thread count) when that count can be set
+    (else BLAS's own threads are all the splitting there is), and the tuner that keeps the
+    fastest way to use them: timed on real steps, since which wins depends on the load
+    (OpenBLAS's threads yield their cores away on a busy machine) and on the CPU."""
+    blas = blas_threads()
+    # Never more parts than BLAS was given threads: a process limited to one (a search
+    # worker, OPENBLAS_NUM_THREADS=1) stays on one core.
+    cores = min(8, usable_cores(), blas) if blas is not None else 1
     workers = parallel.Workers(cores)
-    # Fewer and rarer one-part probes than for BLAS threads: on an idle machine each costs
-    # a step at half speed (two trials and one step in 100: under 2% of an epoch).
-    tuner = ThreadTuner(trials=2, period=100, threads=cores, apply=workers.set_width)
+
+    def apply(mode: int) -> None:
+        workers.split_gemms = mode == SPLIT_ALL
+        workers.set_width(1 if mode == ONE_CORE else cores)
+        set_blas_threads(cores if mode == BLAS_GEMMS else 1)
+
+    options = [SPLIT_ALL, ONE_CORE] + ([BLAS_GEMMS] if blas is not None and blas > 1 else [])
+    # Fewer and rarer probes than for BLAS threads alone: on an idle machine each costs a
+    # step at up to half speed (two trials of each option, then one step in 100).
+    tuner = ThreadTuner(
+        trials=2, period=100, threads=SPLIT_ALL, apply=apply, options=options if cores > 1 else []
+    )
     return workers, tuner
 
 
@@ -360,8 +379,6 @@ def _train(
             f"the model takes {model.input_dim} inputs and {model.num_classes} classes but "
             f"the data has {d} values per image and {num_classes} classes"
         )
-    if (config.crop_pad or config.flip) and (X_all.dtype != np.uint8 or X_all.ndim not in (3, 4)):
-        raise ConfigError("random crops and flips need images (uint8, N x H x W [x C])")
     n = n_all if config.num_train is None else min(n_all, config.num_train)
     if config.batch_size > n:
         # Said as it is: a memory estimate for a batch the data cannot fill would mislead.
@@ -401,7 +418,8 @@ def _train(
         X_train, y_train, config.batch_size, seed=config.seed, reuse_buffers=True, gather=gather
     )
     augment = None
-    if config.crop_pad or config.flip:
+    # Crops and flips need images (N, H, W[, C]); ready-made feature rows are used as given.
+    if (config.crop_pad or config.flip) and images and X_all.ndim in (3, 4):
         shape = tuple(X_all.shape[1:])
         augment = Augmenter(
             shape if len(shape) == 3 else (*shape, 1), config.crop_pad, config.flip, config.seed
@@ -463,7 +481,7 @@ def _train(
             steps_per_epoch=steps_per_epoch,
             total_steps=total_steps,
             memory_bytes=estimate.total,
-            num_threads=tuner.original or 1,
+            num_threads=workers.size,
             elapsed=clock.elapsed(),
             start_step=resume.iteration,
             memory=estimate,
@@ -482,7 +500,7 @@ def _train(
             epoch_rng = dict(sampler.rng.bit_generator.state)  # the order this epoch draws
             for X_batch, y_batch in forks.batches(sampler, resume.skip if steps else 0):
                 if augment is not None:
-                    X_batch = augment(X_batch)
+                    X_batch = augment(X_batch, run=workers.run)
                 if is_cancelled(cancel):
                     yield from emit(
                         Stopped(

@@ -47,12 +47,16 @@ def test_bad_settings_are_refused_with_a_message() -> None:
         TrainConfig(flip="yes").validate()  # type: ignore[arg-type]
 
 
-def test_training_with_crops_and_flips_needs_images() -> None:
-    X = np.zeros((20, 12), np.float32)
+def test_training_augments_images_and_leaves_feature_rows_alone() -> None:
     y = np.arange(20) % 2
     config = TrainConfig(num_train=None, batch_size=10, num_epochs=1, crop_pad=1, flip=True)
-    with pytest.raises(ConfigError, match="images"):
-        next(train(config, (X, y, X[:4], y[:4])))
     images = np.random.default_rng(0).integers(0, 255, (20, 4, 4, 3), dtype=np.uint8)
-    events = list(train(config, (images, y, images[:4], y[:4])))
-    assert type(events[-1]).__name__ == "Finished"
+    rows = np.random.default_rng(0).standard_normal((20, 48)).astype(np.float32)
+    plain = config.replace(crop_pad=0, flip=False)
+    for data, changed in (
+        ((images, y, images[:4], y[:4]), True),
+        ((rows, y, rows[:4], y[:4]), False),
+    ):
+        with_aug = list(train(config, data))[-1].result.model.params["W1"]
+        without = list(train(plain, data))[-1].result.model.params["W1"]
+        assert (not np.array_equal(with_aug, without)) is changed

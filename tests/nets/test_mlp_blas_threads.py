@@ -121,3 +121,23 @@ def test_tuner_probes_the_other_setting_within_an_epoch(monkeypatch: pytest.Monk
         tuner.record(slow if state["n"] == 2 else 0.02)
     assert settings[10:30].count(2) > 15  # idle: two threads kept, one probe
     assert settings[-20:].count(1) >= 18  # busy: switched to one thread within the epoch
+
+
+def test_tuner_cycles_probes_through_every_other_option() -> None:
+    applied: list[int] = []
+    speed = {2: 0.01, 1: 0.03, -2: 0.05}
+    tuner = ThreadTuner(
+        trials=2, period=5, window=3, threads=2, apply=applied.append, options=[2, 1, -2]
+    )
+    assert tuner.active and tuner.original == 2
+    tuner.start_epoch()
+    for _ in range(40):
+        tuner.before_step()
+        tuner.record(speed[applied[-1]])
+    assert tuner.chosen == 2
+    assert applied[:7] == [2, 2, 1, -2, 2, 1, -2]  # the first step is repeated (warm-up)
+    probes = [n for n in applied[7:] if n != 2]
+    assert probes[:4] == [1, -2, 1, -2]
+    tuner.restore()
+    assert applied[-1] == 2
+    assert not ThreadTuner(threads=2, apply=applied.append, options=[2]).active

@@ -169,7 +169,9 @@ def test_seed_default_preset_is_the_seeds_starting_point() -> None:
 
 def test_tuned_preset_learns_synthetic_data() -> None:
     ds = blobs(n=3000, classes=10, shape=(8, 8, 3), noise=60.0, seed=3)
-    cfg = PRESETS["tuned"].replace(num_epochs=6, hidden_dim=64)
+    # The blobs are random mean images: shifting or mirroring them (which suits photos)
+    # mixes the classes up, so the preset's augmentation is off here.
+    cfg = PRESETS["tuned"].replace(num_epochs=6, hidden_dim=64, crop_pad=0, flip=False)
     last = _run(cfg, ds)[-1]
     assert isinstance(last, Finished)
     assert last.result.history.epoch_val_acc[-1] > 0.5  # chance: 0.1
