@@ -21,6 +21,9 @@ class Augmenter:
 
     ``image_shape``: (H, W, C) of the flattened rows. ``__call__(batch)`` returns an
     augmented (B, D) copy in a buffer of the augmenter's (overwritten by the next call).
+    With ``key`` (the trainer passes (epoch, batch index)) the random draws come from
+    (seed, *key) alone, so a run continued from a snapshot augments exactly as the
+    original run did.
     """
 
     def __init__(
@@ -36,6 +39,7 @@ class Augmenter:
         self.shape = tuple(int(v) for v in image_shape)
         self.pad = int(pad)
         self.flip = bool(flip)
+        self.seed = 0 if seed is None else int(seed)
         self.rng = np.random.default_rng(seed)
         self._padded: np.ndarray | None = None
         self._out: np.ndarray | None = None
@@ -45,7 +49,10 @@ class Augmenter:
         return self.pad > 0 or self.flip
 
     def __call__(
-        self, batch: np.ndarray, run: Callable[[Callable[[int, int], None]], None] | None = None
+        self,
+        batch: np.ndarray,
+        run: Callable[[Callable[[int, int], None]], None] | None = None,
+        key: tuple[int, ...] | None = None,
     ) -> np.ndarray:
         """batch: (B, H*W*C) -> augmented (B, H*W*C), same dtype.
 
@@ -61,8 +68,9 @@ class Augmenter:
             self._padded = np.zeros((b, h + 2 * p, w + 2 * p, c), dtype=batch.dtype)
         out = self._out[:b]
         # Drawn up front, in one order, so the result does not depend on the split.
-        shifts = self.rng.integers(0, 2 * p + 1, size=(b, 2)) if p else None
-        mirror = np.less(self.rng.random(b), 0.5) if self.flip else None
+        rng = self.rng if key is None else np.random.default_rng([self.seed, *key])
+        shifts = rng.integers(0, 2 * p + 1, size=(b, 2)) if p else None
+        mirror = np.less(rng.random(b), 0.5) if self.flip else None
 
         def part(k: int, parts: int) -> None:
             step = -(-b // parts)

@@ -499,8 +499,8 @@ def _train(
             loss_sum, steps = (resume.loss_sum, resume.steps) if epoch == resume.epoch else (0.0, 0)
             epoch_rng = dict(sampler.rng.bit_generator.state)  # the order this epoch draws
             for X_batch, y_batch in forks.batches(sampler, resume.skip if steps else 0):
-                if augment is not None:
-                    X_batch = augment(X_batch, run=workers.run)
+                if augment is not None:  # keyed by (epoch, batch): a fork augments alike
+                    X_batch = augment(X_batch, run=workers.run, key=(epoch, steps))
                 if is_cancelled(cancel):
                     yield from emit(
                         Stopped(

@@ -60,3 +60,20 @@ def test_training_augments_images_and_leaves_feature_rows_alone() -> None:
         with_aug = list(train(config, data))[-1].result.model.params["W1"]
         without = list(train(plain, data))[-1].result.model.params["W1"]
         assert (not np.array_equal(with_aug, without)) is changed
+
+
+def test_a_fork_of_an_augmented_run_replays_it_bit_for_bit() -> None:
+    from nets.snapshots import SnapshotPlan
+    from nets.training import Snapshot, Step
+    from tests.nets.mlp_fixtures import blobs
+
+    config = TrainConfig(
+        num_train=None, hidden_dim=16, batch_size=40, num_epochs=3, learning_rate=3e-2,
+        momentum=0.9, weight_scale=0.1, train_acc_samples=100, crop_pad=1, flip=True,
+    )  # fmt: skip
+    ds = blobs(n=400)
+    events = list(train(config, ds, snapshots=SnapshotPlan(every_steps=7)))
+    parent = [e.loss for e in events if isinstance(e, Step)]
+    for snap in [e for e in events if isinstance(e, Snapshot) and e.step > 10][:2]:
+        child = [e.loss for e in train(config, ds, fork=snap) if isinstance(e, Step)]
+        assert child == parent[snap.step :]
