@@ -140,6 +140,15 @@ class SettingsPanel(QWidget):
         row.addWidget(self.seed_field)
         form.addRow("Batch size:", row)
 
+        self.augment_check = QCheckBox("random shifts and flips")
+        self.augment_check.setObjectName("cnnAugment")
+        self.augment_check.setToolTip(
+            "Each epoch, every training image is shifted by up to 2 pixels each way and half "
+            "of them are mirrored left to right: more varied data, less overfitting"
+        )
+        self._shift = 2  # what the checkbox turns on (a loaded config may use another)
+        form.addRow("Augment:", self.augment_check)
+
         self.device_combo = QComboBox()
         self.device_combo.setObjectName("cnnDevice")
         for label, value in available_devices():
@@ -167,6 +176,7 @@ class SettingsPanel(QWidget):
         self.schedule_combo.currentIndexChanged.connect(self._on_choice)
         self.device_combo.currentIndexChanged.connect(self.changed)
         self.nesterov_check.toggled.connect(self.changed)
+        self.augment_check.toggled.connect(self.changed)
         for f in self.fields():
             f.validity_changed.connect(self.changed)
         self._on_choice()
@@ -228,6 +238,8 @@ class SettingsPanel(QWidget):
             seed=int(val(self.seed_field, d.seed)),
             device=self.device_combo.currentData(),
             num_threads=int(val(self.threads_field, 1)),
+            shift=self._shift if self.augment_check.isChecked() else 0,
+            flip=self.augment_check.isChecked(),
         )
 
     def set_config(self, cfg: TrainConfig) -> None:
@@ -242,6 +254,8 @@ class SettingsPanel(QWidget):
         self.wd_field.set_value(cfg.weight_decay)
         self.momentum_field.set_value(cfg.momentum)
         self.nesterov_check.setChecked(bool(cfg.nesterov))
+        self.augment_check.setChecked(bool(cfg.shift or cfg.flip))
+        self._shift = cfg.shift or 2
         self.step_epochs_field.set_value(cfg.step_epochs)
         self.step_gamma_field.set_value(cfg.step_gamma)
         self.batch_field.set_value(cfg.batch_size)

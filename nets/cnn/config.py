@@ -32,6 +32,8 @@ class TrainConfig:
     - ``internals_every``: K > 0 samples every layer every K steps (``nets.internals``);
       0 turns it off.
     - ``num_threads``: torch CPU threads; None picks :func:`default_num_threads` (all cores).
+    - ``shift``: P > 0 shifts every training image by a random 0..P pixels each way (black
+      shifted in); ``flip`` mirrors half of them left to right (``nets.cnn.augment``).
     """
 
     optimizer: str = "adamw"
@@ -50,6 +52,8 @@ class TrainConfig:
     evals_per_epoch: int = 4
     eval_subset: int = 1000
     internals_every: int = 0
+    shift: int = 0
+    flip: bool = False
 
     def validated(self) -> TrainConfig:
         """Return self, or raise ConfigError naming the first setting that cannot work."""
@@ -64,6 +68,9 @@ class TrainConfig:
             _integer(name, getattr(self, name), int(low), int(high))
         _integer("eval_subset", self.eval_subset, 1, 100_000_000)
         _integer("internals_every", self.internals_every, 0, 1_000_000_000)
+        _integer("shift", self.shift, 0, 8)
+        if not isinstance(self.flip, bool):
+            raise ConfigError(f"flip must be true or false, got {self.flip!r}")
         if not isinstance(self.nesterov, bool):
             raise ConfigError(f"nesterov must be true or false, got {self.nesterov!r}")
         if self.nesterov and self.optimizer == "sgd" and self.momentum == 0:

@@ -86,7 +86,9 @@ DEFAULT = Preset(
         weight_decay=5e-4,
         schedule="one-cycle",
         batch_size=256,
-        epochs=7,
+        epochs=12,
+        shift=2,
+        flip=True,
     ),
 )
 

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nets.cnn.arch import LayerSpec, totals, validate
+from nets.cnn.augment import shift_flip
 from nets.cnn.config import TrainConfig, default_num_threads
 from nets.cnn.trained import Normalizer, TrainedCnn, channel_stats, to_nchw_tensor
 from nets.coach import coached
@@ -374,7 +375,10 @@ def _train(
                     )
                     return
                 idx = perm[(step - 1) * bs : step * bs]
-                xb = norm(X_train.index_select(0, idx)).contiguous(memory_format=layout)
+                raw = X_train.index_select(0, idx)
+                if config.shift or config.flip:  # keyed by (seed, epoch, step): forks alike
+                    raw = shift_flip(raw, config.shift, config.flip, (config.seed, epoch, step))
+                xb = norm(raw).contiguous(memory_format=layout)
                 yb = y_train.index_select(0, idx)
                 if tracker is not None:
                     tracker.before_step(iteration + 1, epoch, xb)

@@ -1,0 +1,23 @@
+"""The CNN settings' augmentation checkbox: the default preset turns it on, the config
+follows it."""
+
+from __future__ import annotations
+
+from gui.cnn_tab.settings_panel import SettingsPanel
+from nets.cnn.config import TrainConfig
+from nets.cnn.presets import DEFAULT, SEED_TWO_CONV
+
+
+def test_the_checkbox_follows_the_preset_and_sets_the_config(qtbot) -> None:
+    panel = SettingsPanel()
+    qtbot.addWidget(panel)
+    panel.set_config(DEFAULT.config)
+    assert panel.augment_check.isChecked()
+    cfg = panel.config()
+    assert (cfg.shift, cfg.flip) == (DEFAULT.config.shift, DEFAULT.config.flip) == (2, True)
+    panel.augment_check.setChecked(False)
+    assert (panel.config().shift, panel.config().flip) == (0, False)
+    panel.set_config(SEED_TWO_CONV.config)
+    assert not panel.augment_check.isChecked()
+    panel.set_config(TrainConfig(shift=3, flip=True))
+    assert panel.config().shift == 3
