@@ -15,9 +15,10 @@ Targets:
 - loading the 50,000-JPEG folder takes <= 15 s cold (no array cache; decoded by two
   worker processes), and the cached load is reported too.
 
-Data: folder:$CIFAR10_FOLDER, else folder:/work/cifar, else the shared tarball extracted
-into a temporary folder. Writes bench/results/mlp.json and prints a summary. The machine
-is shared: the load average before and after each part is recorded with the figures.
+Data: folder:$CIFAR10_FOLDER, else folder:/work/cifar or /work/data, else the shared
+tarball extracted into a temporary folder. Writes bench/results/mlp.json and prints a
+summary. The machine is shared: the load average before and after each part is recorded
+with the figures.
 
     python bench/bench_mlp.py [--data SPEC] [--pairs 5] [--skip-torch] [--quick]
 """
@@ -67,8 +68,9 @@ def find_data(spec: str | None) -> str:
     env = os.environ.get("CIFAR10_FOLDER")
     if env and Path(env, "train").is_dir():
         return f"folder:{env}"
-    if Path("/work/cifar/train").is_dir():
-        return "folder:/work/cifar"
+    for folder in ("/work/cifar", "/work/data"):
+        if Path(folder, "train").is_dir():
+            return f"folder:{folder}"
     tarball = ROOT.parent / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
     if not tarball.is_file():
         sys.exit(f"no CIFAR-10 folder: set CIFAR10_FOLDER or provide {tarball}")

@@ -142,11 +142,8 @@ class SettingsPanel(QWidget):
 
         self.augment_check = QCheckBox("random shifts and flips")
         self.augment_check.setObjectName("cnnAugment")
-        self.augment_check.setToolTip(
-            "Each epoch, every training image is shifted by up to 2 pixels each way and half "
-            "of them are mirrored left to right: more varied data, less overfitting"
-        )
-        self._shift = 2  # what the checkbox turns on (a loaded config may use another)
+        self._shift = 1  # what the checkbox turns on (a preset or loaded config may differ)
+        self._augment_tooltip()
         form.addRow("Augment:", self.augment_check)
 
         self.device_combo = QComboBox()
@@ -216,6 +213,13 @@ class SettingsPanel(QWidget):
                 errs.append(str(exc))
         return errs
 
+    def _augment_tooltip(self) -> None:
+        pixels = "1 pixel" if self._shift == 1 else f"{self._shift} pixels"
+        self.augment_check.setToolTip(
+            f"Each epoch, every training image is shifted by up to {pixels} each way and "
+            "half of them are mirrored left to right: more varied data, less overfitting"
+        )
+
     def config(self) -> TrainConfig:
         """The settings as a TrainConfig (call when ``errors()`` has none from the fields)."""
         d = TrainConfig()
@@ -255,7 +259,8 @@ class SettingsPanel(QWidget):
         self.momentum_field.set_value(cfg.momentum)
         self.nesterov_check.setChecked(bool(cfg.nesterov))
         self.augment_check.setChecked(bool(cfg.shift or cfg.flip))
-        self._shift = cfg.shift or 2
+        self._shift = cfg.shift or 1
+        self._augment_tooltip()
         self.step_epochs_field.set_value(cfg.step_epochs)
         self.step_gamma_field.set_value(cfg.step_gamma)
         self.batch_field.set_value(cfg.batch_size)
