@@ -122,7 +122,7 @@ def add_parser(commands: argparse._SubParsersAction, handler: Callable[..., int]
     )
     ex.add_argument(
         "--num-val",
-        type=int,
+        type=whole_number(0),
         metavar="V",
         help="validation images carved out of train (as mlp train)",
     )
