@@ -10,10 +10,10 @@ from PySide6.QtCore import QPoint, Qt
 from gui.main_window import MainWindow
 from nets.cnn.arch import Linear
 from tests.gui import test_cnn_tab as cnn_tests
+from tests.gui.mlp_tab_setup import make_folder
 from tests.gui.test_cnn_tab import TINY_ARCH, tiny_folder  # noqa: F401
 from tests.gui.test_cnn_tab import _train as cnn_train
 from tests.gui.test_mlp_tab import train_once
-from tests.gui.mlp_tab_setup import make_folder
 
 
 def cnn_tab(qtbot, window, folder):
