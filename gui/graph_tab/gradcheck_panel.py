@@ -95,6 +95,7 @@ class GradCheckPanel(QWidget):
         layout.addWidget(legend)
         layout.addWidget(self.summary)
         self._checked_version = -1
+        self._stale_shown = -2  # the check whose staleness the summary shows
         bridge.edited.connect(self._mark_stale)
         bridge.graph_cleared.connect(self._mark_stale)
 
@@ -171,9 +172,13 @@ class GradCheckPanel(QWidget):
         ]
 
     def _mark_stale(self) -> None:
+        # Once per check: a file load or a new explanation sends an edit per node, and
+        # restyling the label each time cost more than building the graph.
         if self.result is not None and self.graph.version != self._checked_version:
-            self.summary.setText("The graph changed since this check: press Re-run.")
-            self.summary.setStyleSheet("color: #8c8c8c;")
+            if self._stale_shown != self._checked_version:
+                self._stale_shown = self._checked_version
+                self.summary.setText("The graph changed since this check: press Re-run.")
+                self.summary.setStyleSheet("color: #8c8c8c;")
 
 
 def _sci(x: float | None) -> str:

@@ -15,6 +15,22 @@ from gui.graph_tab.bridge import GraphBridge
 from gui.graph_tab.practice import PracticeSession
 
 
+def step_action(
+    parent: QObject, text: str, short: str, keys: list[str], tip: str, slot: Callable[[], object]
+) -> QAction:
+    """One stepping action as the Graph tab makes it: ``short`` on its toolbar button,
+    the keys in its tooltip (the network graph view steps with the same keys)."""
+    action = QAction(text, parent)
+    action.setIconText(short)  # what the toolbar button shows
+    action.setShortcuts([QKeySequence(k) for k in keys])
+    native = QKeySequence.SequenceFormat.NativeText
+    shown = " or ".join(QKeySequence(k).toString(native) for k in keys)
+    action.setToolTip(f"{tip} ({shown})")
+    action.setStatusTip(tip)
+    action.triggered.connect(lambda _checked=False: slot())
+    return action
+
+
 class StepController(QObject):
     """Owns the Stepper and the five step actions."""
 
@@ -36,15 +52,7 @@ class StepController(QObject):
         self.step_over: Callable[[ForwardRecord | BackwardRecord], str | None] | None = None
 
         def make(text: str, short: str, keys: list[str], tip: str, slot) -> QAction:
-            action = QAction(text, self)
-            action.setIconText(short)  # what the toolbar button shows
-            action.setShortcuts([QKeySequence(k) for k in keys])
-            native = QKeySequence.SequenceFormat.NativeText
-            shown = " or ".join(QKeySequence(k).toString(native) for k in keys)
-            action.setToolTip(f"{tip} ({shown})")
-            action.setStatusTip(tip)
-            action.triggered.connect(slot)
-            return action
+            return step_action(self, text, short, keys, tip, slot)
 
         self.forward_action = make(
             "Step forward", "Step →", ["Right"], "Compute the next node's value", self.step_forward

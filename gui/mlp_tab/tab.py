@@ -33,6 +33,7 @@ from gui.mlp_tab.analysis import (
 from gui.mlp_tab.data_panel import DatasetPanel
 from gui.mlp_tab.form import FIELD_ORDER, HyperparameterForm, format_value
 from gui.mlp_tab.gradcheck_panel import GradcheckPanel
+from gui.mlp_tab.network_graph.page import NetworkGraphPage
 from gui.mlp_tab.views import MlpViews
 from gui.tab_base import AppContext
 from gui.training import insight
@@ -152,6 +153,8 @@ class MlpTab(TrainingTab):
         self.data_panel.message.connect(lambda text: self.status_message.emit(text, 6000))
         self.continue_button.clicked.connect(self.train_further)
         self.finish_layout(scroll)
+        self.network_graph = NetworkGraphPage(self)
+        self.add_page(self.network_graph, "Network graph")
         self.insight = insight.install(self)
         self.insight.apply_requested.connect(self._apply_suggestion)
         self.insight.lr_chosen.connect(lambda lr: self._apply_suggestion({"learning_rate": lr}))
@@ -608,6 +611,7 @@ class MlpTab(TrainingTab):
         super().shutdown()
         self.data_panel.shutdown()
         self.gradcheck.shutdown()
+        self.network_graph.shutdown()
 
     def prepare_screenshot(self) -> None:
         self.plots.refresh()

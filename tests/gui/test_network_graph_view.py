@@ -1,0 +1,168 @@
+"""The Two-layer net tab's "Network graph" page: building the net on a batch, stepping it
+with the Graph tab's keys, the node inspector, and "explain this number"."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from gui.main_window import MainWindow
+from tests.gui.test_mlp_tab_helpers import make_folder
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return make_folder(tmp_path_factory.mktemp("netgraphdata"))
+
+
+@pytest.fixture
+def window(qtbot):
+    window = MainWindow(remember=False)
+    qtbot.addWidget(window, before_close_func=lambda w: w.shutdown())
+    window.show()
+    yield window
+    window.shutdown()
+    window.close()
+
+
+@pytest.fixture
+def tab(window):
+    return window.select_tab("mlp")
+
+
+def open_page(tab, qtbot):
+    page = tab.network_graph
+    with qtbot.waitSignal(page.built, timeout=20_000):
+        tab.views.setCurrentWidget(page)
+    return page
+
+
+def press(page, qtbot, key, signal_timeout=10_000):
+    with qtbot.waitSignal(page.stepped, timeout=signal_timeout):
+        page.canvas.setFocus()
+        qtbot.keyClick(page.canvas, key)
+
+
+def test_page_builds_the_seed_graph_on_random_numbers_without_a_dataset(tab, qtbot):
+    page = open_page(tab, qtbot)
+    assert page.ng.kind == "TwoLayerNet"
+    names = set(page.scene.nodes)
+    assert {"X", "W1", "b1", "fc1", "relu1", "W2", "b2", "fc2", "softmax_loss"} <= names
+    assert {"l2_W1", "l2_W2", "L"} <= names
+    labels = {e.spec.dst: e.label for e in page.scene.edge_items if e.spec.src == "X"}
+    n = page.picker.n_spin.value()
+    assert labels["fc1"] == f"{n}×3072"
+    assert len(page.picker.gallery.captions()) == n
+
+
+def test_right_and_left_step_one_layer_call_each(tab, qtbot):
+    page = open_page(tab, qtbot)
+    assert page.ng.value("a1") is None
+    press(page, qtbot, Qt.Key.Key_Right)
+    assert page.ng.forward_done == 1
+    assert page.current == "fc1"
+    item = page.scene.nodes["fc1"]
+    assert item.value.image is not None and item.grad.image is None
+    assert item.cache_text.startswith("cache: x")
+    assert "fc_forward" in page.status.text()
+    while not page.ng.forward_complete:
+        press(page, qtbot, Qt.Key.Key_Right)
+    press(page, qtbot, Qt.Key.Key_Left)
+    assert page.ng.backward_done == 1 and page.current == "L"
+    press(page, qtbot, Qt.Key.Key_F5)
+    assert page.ng.backward_complete
+    assert page.scene.nodes["W1"].grad.image is not None
+    press(page, qtbot, Qt.Key.Key_Backspace)
+    assert not page.ng.backward_complete
+
+
+def test_inspector_shows_value_gradient_cache_and_unit_weights(tab, qtbot):
+    page = open_page(tab, qtbot)
+    press(page, qtbot, Qt.Key.Key_F5)
+    page.select_node("fc1")
+    insp = page.inspector
+    a1 = page.ng.value("a1")
+    assert insp.value_panel.heat.array() is a1
+    assert f"{a1.shape[0]}×{a1.shape[1]}" in insp.value_panel.stats.text()
+    assert insp.grad_panel.heat.array() is page.ng.grad("a1")
+    assert set(insp.cache_panels) == {"x", "w"}
+    assert not insp.unit.isHidden()
+    assert insp.unit.images.tile_count() in (0, 2)  # random data: no image shape
+
+
+def test_clicking_an_element_explains_it_and_matches_the_tensor(tab, qtbot):
+    page = open_page(tab, qtbot)
+    press(page, qtbot, Qt.Key.Key_F5)
+    page.select_node("fc1")
+    heat = page.inspector.grad_panel.heat
+    rect = heat.cell_rect(0, 3)
+    with qtbot.waitSignal(page.explained, timeout=20_000) as blocker:
+        qtbot.mouseClick(heat, Qt.MouseButton.LeftButton, pos=rect.center().toPoint())
+    assert blocker.args == ["grad:a1[0,3]"]
+    view = page.explain_view
+    expl = view.explanation
+    assert expl.value == pytest.approx(float(page.ng.grad("a1")[0, 3]), abs=1e-12)
+    assert len(view.graph) > 1
+    assert view.gradcheck.result is not None
+    assert page.bottom.currentWidget() is view
+
+
+def test_a_folded_sum_unfolds_more_terms(tab, qtbot):
+    page = open_page(tab, qtbot)
+    with qtbot.waitSignal(page.explained, timeout=20_000):
+        page.explain("value", "a1", (0, 2))
+    view = page.explain_view
+    first = view.explanation
+    assert first.folded > 0
+    nodes = len(view.graph)
+    button = view.unfold_buttons[first.sums[0].key]
+    qtbot.waitUntil(lambda: button.height() > 0)  # laid out
+    with qtbot.waitSignal(page.explained, timeout=20_000):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert view.explanation.folded == first.folded - 8
+    assert len(view.graph) > nodes
+
+
+def test_explanation_steps_with_the_graph_tab_keys(tab, qtbot):
+    page = open_page(tab, qtbot)
+    with qtbot.waitSignal(page.explained, timeout=20_000):
+        page.explain("grad", "b2", (3,))
+    view = page.explain_view
+    view.canvas.setFocus()
+    qtbot.keyClick(view.canvas, Qt.Key.Key_F5)
+    out = view.graph.output_id
+    assert view.graph.evaluation.values[out] == pytest.approx(view.explanation.value, abs=1e-9)
+    # the network graph itself did not move
+    assert page.ng.forward_done == 0
+
+
+def test_bad_element_is_refused_in_one_line(tab, qtbot):
+    page = open_page(tab, qtbot)
+    with qtbot.waitSignal(page.refused, timeout=20_000) as blocker:
+        page.explain("value", "a1", (99, 0))
+    assert "\n" not in blocker.args[0] and "a1" in blocker.args[0]
+
+
+def test_linear_classifier_gets_the_same_view(tab, qtbot):
+    page = open_page(tab, qtbot)
+    with qtbot.waitSignal(page.built, timeout=20_000):
+        page.picker.model_box.setCurrentIndex(page.picker.model_box.findData("LinearClassifier"))
+    assert page.ng.kind == "LinearClassifier"
+    assert "relu1" not in page.scene.nodes and "fc1" in page.scene.nodes
+
+
+@pytest.mark.data
+def test_batch_of_real_images_with_labels(tab, qtbot, data_root):
+    tab.data_panel.set_source("folder", data_root)
+    qtbot.waitUntil(lambda: tab.data_panel.info is not None and tab.data_panel.info.found,
+                    timeout=10_000)  # fmt: skip
+    with qtbot.waitSignal(tab.data_panel.dataset_ready, timeout=30_000):
+        tab.data_panel.load()
+    page = open_page(tab, qtbot)
+    page.picker.n_spin.setValue(3)
+    qtbot.waitUntil(lambda: page.ng is not None and page.ng.batch.X.shape[0] == 3
+                    and page.ng.batch.split == "train", timeout=20_000)  # fmt: skip
+    captions = page.picker.gallery.captions()
+    names = tab.data_panel.dataset.class_names
+    assert [c.split(": ")[1] for c in captions] == [names[int(y)] for y in page.ng.batch.y]
+    assert page.ng.batch.images is not None
