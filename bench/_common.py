@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,23 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def spread(values: list[float], scale: float = 1.0, digits: int = 2) -> dict:
+    """Median, p10, p90, min, max and count of repeated timings, times ``scale``."""
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {
+        "median": round(statistics.median(values) * scale, digits),
+        "p10": round(pick(0.1) * scale, digits),
+        "p90": round(pick(0.9) * scale, digits),
+        "min": round(ordered[0] * scale, digits),
+        "max": round(ordered[-1] * scale, digits),
+        "n": len(values),
     }
 
 

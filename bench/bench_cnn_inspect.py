@@ -37,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+from _common import spread as _spread  # noqa: E402
 from _common import write_result  # noqa: E402
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -74,22 +75,6 @@ def _images(n: int):
         return data.X_val[:n], "fashion-mnist validation"
     rng = np.random.default_rng(0)
     return rng.integers(0, 256, (n, 28, 28, 1)).astype(np.uint8), "random"
-
-
-def _spread(values: list[float], scale: float = 1.0, digits: int = 2) -> dict:
-    ordered = sorted(values)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {
-        "median": round(statistics.median(values) * scale, digits),
-        "p10": round(pick(0.1) * scale, digits),
-        "p90": round(pick(0.9) * scale, digits),
-        "min": round(ordered[0] * scale, digits),
-        "max": round(ordered[-1] * scale, digits),
-        "n": len(values),
-    }
 
 
 def bench_inspect(trained, images, repeats: int) -> dict:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _common import write_result  # noqa: E402
+from _common import spread, write_result  # noqa: E402
 
 TARGETS = {"step_ms": 100.0, "explain_ms": 200.0}
 ELEMENTS = (
@@ -47,20 +46,8 @@ ELEMENTS = (
 )
 
 
-def _spread(values: list[float], scale: float = 1000.0, digits: int = 2) -> dict:
-    ordered = sorted(values)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {
-        "median": round(statistics.median(values) * scale, digits),
-        "p10": round(pick(0.1) * scale, digits),
-        "p90": round(pick(0.9) * scale, digits),
-        "min": round(ordered[0] * scale, digits),
-        "max": round(ordered[-1] * scale, digits),
-        "n": len(values),
-    }
+def _spread(values: list[float]) -> dict:
+    return spread(values, 1000.0)
 
 
 def main() -> int:

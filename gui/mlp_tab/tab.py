@@ -613,6 +613,11 @@ class MlpTab(TrainingTab):
         self.gradcheck.shutdown()
         self.network_graph.shutdown()
 
+    def test_state(self) -> dict:
+        state = super().test_state()
+        state["network_graph"] = self.network_graph.test_state()
+        return state
+
     def prepare_screenshot(self) -> None:
         self.plots.refresh()
         if len(self.runs) and not self.selected_run_id():

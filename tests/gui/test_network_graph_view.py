@@ -3,8 +3,9 @@ with the Graph tab's keys, the node inspector, and "explain this number"."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 
 from gui.main_window import MainWindow
 from tests.gui.test_mlp_tab_helpers import make_folder
@@ -151,13 +152,8 @@ def test_linear_classifier_gets_the_same_view(tab, qtbot):
     assert "relu1" not in page.scene.nodes and "fc1" in page.scene.nodes
 
 
-@pytest.mark.data
-def test_batch_of_real_images_with_labels(tab, qtbot, data_root):
-    tab.data_panel.set_source("folder", data_root)
-    qtbot.waitUntil(lambda: tab.data_panel.info is not None and tab.data_panel.info.found,
-                    timeout=10_000)  # fmt: skip
-    with qtbot.waitSignal(tab.data_panel.dataset_ready, timeout=30_000):
-        tab.data_panel.load()
+def test_batch_of_images_with_their_labels(tab, qtbot, data_root):
+    load_folder(tab, qtbot, data_root)
     page = open_page(tab, qtbot)
     page.picker.n_spin.setValue(3)
     qtbot.waitUntil(lambda: page.ng is not None and page.ng.batch.X.shape[0] == 3
@@ -166,3 +162,78 @@ def test_batch_of_real_images_with_labels(tab, qtbot, data_root):
     names = tab.data_panel.dataset.class_names
     assert [c.split(": ")[1] for c in captions] == [names[int(y)] for y in page.ng.batch.y]
     assert page.ng.batch.images is not None
+
+
+def load_folder(tab, qtbot, root):
+    tab.data_panel.set_source("folder", root)
+    qtbot.waitUntil(lambda: tab.data_panel.info is not None and tab.data_panel.info.found,
+                    timeout=10_000)  # fmt: skip
+    with qtbot.waitSignal(tab.data_panel.dataset_ready, timeout=30_000):
+        tab.data_panel.load()
+
+
+def test_double_click_on_a_node_heat_map_explains_that_element(tab, qtbot):
+    page = open_page(tab, qtbot)
+    press(page, qtbot, Qt.Key.Key_F5)
+    item = page.scene.nodes["fc2"]
+    rect = item.thumb_rect("grad")
+    scores = page.ng.grad("scores")
+    rows, cols = scores.shape
+    local = rect.topLeft() + QPointF((7.5 / cols) * rect.width(), (0.5 / rows) * rect.height())
+    assert item.index_at(local) == ("grad", (0, 7))
+    view_pos = page.canvas.mapFromScene(item.mapToScene(local))
+    with qtbot.waitSignal(page.explained, timeout=20_000) as blocker:
+        qtbot.mouseDClick(page.canvas.viewport(), Qt.MouseButton.LeftButton, pos=view_pos)
+    assert blocker.args == ["grad:scores[0,7]"]
+    assert page.explain_view.explanation.value == pytest.approx(float(scores[0, 7]), abs=1e-12)
+
+
+def test_the_selected_runs_model_and_its_preprocessing(tab, qtbot, data_root):
+    from tests.gui.test_mlp_tab import train_once
+
+    load_folder(tab, qtbot, data_root)
+    run, status = train_once(tab, qtbot)
+    assert status == "finished"
+    page = open_page(tab, qtbot)
+    with qtbot.waitSignal(page.built, timeout=20_000):
+        page.picker.set_source("run")
+    model = run.payload.model
+    np.testing.assert_allclose(page.ng.params["W1"], model.parameters()["W1"])
+    expected = run.payload.preprocessor.transform(
+        tab.data_panel.dataset.X_train[page.ng.batch.indices], dtype=np.float64
+    )
+    np.testing.assert_allclose(page.ng.batch.X, expected, rtol=1e-6, atol=1e-6)
+    assert run.name in page.picker.weights_label.text()
+
+
+def test_a_checkpoint_whose_shape_does_not_fit_the_data_is_refused(tab, qtbot, data_root, tmp_path):
+    from nets.mlp.checkpoint import save_checkpoint
+    from nets.mlp.classifiers import TwoLayerNet
+
+    load_folder(tab, qtbot, data_root)
+    page = open_page(tab, qtbot)
+    path = tmp_path / "other.npz"
+    save_checkpoint(path, TwoLayerNet(3072, 10, 8, seed=0))
+    with qtbot.waitSignal(page.refused, timeout=20_000) as blocker:
+        page.picker.checkpoint = path
+        page.picker.set_source("checkpoint")
+    assert "\n" not in blocker.args[0]
+    assert page.ng.kind == "TwoLayerNet"  # the previous net stays
+
+
+def test_a_matching_checkpoint_is_used(tab, qtbot, data_root, tmp_path):
+    from nets.mlp.checkpoint import save_checkpoint
+    from nets.mlp.classifiers import LinearClassifier
+
+    load_folder(tab, qtbot, data_root)
+    page = open_page(tab, qtbot)
+    ds = tab.data_panel.dataset
+    path = tmp_path / "linear.npz"
+    model = LinearClassifier(ds.input_dim, ds.num_classes, seed=3)
+    save_checkpoint(path, model, class_names=ds.class_names, image_shape=ds.image_shape)
+    with qtbot.waitSignal(page.built, timeout=20_000):
+        page.picker.checkpoint = path
+        page.picker.set_source("checkpoint")
+    assert page.ng.kind == "LinearClassifier"
+    np.testing.assert_allclose(page.ng.params["W"], model.parameters()["W"])
+    assert "linear.npz" in page.picker.weights_label.text()

@@ -227,10 +227,14 @@ class ExplainView(QWidget):
 
     def test_state(self) -> dict:
         expl = self.explanation
+        evaluation = self.graph.evaluation
+        out = self.graph.output_id
         return {
             "element": str(expl.element) if expl is not None else "",
             "value": expl.value if expl is not None else None,
             "nodes": len(self.graph),
+            "phase": evaluation.phase,
+            "output_value": evaluation.values.get(out) if out is not None else None,
             "formula": self.formula.text(),
             "unfold": sorted(self.unfold_buttons),
         }

@@ -118,7 +118,7 @@ class Band:
         if self.numbers is None:
             return "no finite values"
         lo, hi, mean = (theme.fmt(x, digits) for x in self.numbers)
-        return f"min {lo}  max {hi}  mean {mean}"
+        return f"min {lo} max {hi} mean {mean}"
 
 
 def clear_layout(layout) -> None:

@@ -465,7 +465,20 @@ class NetworkGraphPage(QWidget):
             self._worker.cancel()
 
     def test_state(self) -> dict:
+        """What the page shows, for the real-window tests (screen rectangles included)."""
         ng = self.ng
+
+        def heat(panel) -> dict:
+            m = panel.heat._matrix
+            top_left = panel.heat.mapToGlobal(panel.heat.rect().topLeft())
+            cell = panel.heat.cell_rect(0, 0)
+            return {
+                "shape": list(m.shape) if m is not None else [],
+                "origin": [top_left.x() + cell.left(), top_left.y() + cell.top()],
+                "cell": [cell.width(), cell.height()],
+                "visible": panel.heat.isVisible(),
+            }
+
         return {
             "kind": ng.kind if ng is not None else "",
             "n": int(ng.batch.X.shape[0]) if ng is not None else 0,
@@ -477,4 +490,6 @@ class NetworkGraphPage(QWidget):
             "busy": self.is_busy(),
             "explain": self.explain_view.test_state(),
             "captions": self.picker.gallery.captions(),
+            "value_heat": heat(self.inspector.value_panel),
+            "grad_heat": heat(self.inspector.grad_panel),
         }

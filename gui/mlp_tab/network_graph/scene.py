@@ -28,13 +28,13 @@ from gui.graph_tab import theme
 from gui.graph_tab.items import bezier
 from gui.mlp_tab.network_graph.heatmap import Band, as_matrix, shape_text
 
-NODE_W = 250.0
+NODE_W = 264.0
 HEADER_H = 26.0
 BAND_H = 72.0  # one tensor: its label, heat-map and histogram, then a stats line
-THUMB_W = 150.0
+THUMB_W = 160.0
 THUMB_H = 38.0
 CACHE_H = 18.0
-COL_STEP = 330.0
+COL_STEP = 340.0
 ROW_STEP = 230.0
 
 _F_SYMBOL = theme.font(10.5, bold=True, mono=True)
