@@ -230,7 +230,12 @@ class HeatMap(QWidget):
         p.fillRect(self.rect(), QColor("#ffffff"))
         if self._image is None:
             p.setPen(theme.MUTED)
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "not computed yet")
+            # at the top: a tall heat-map may be scrolled to show only its top
+            p.drawText(
+                QRectF(self.rect()).adjusted(6, 4, -6, -4),
+                Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                "not computed yet",
+            )
             return
         p.drawImage(t, self._image)
         p.setPen(QPen(theme.NODE_BORDER, 1))

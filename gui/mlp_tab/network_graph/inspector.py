@@ -129,7 +129,7 @@ class NodeInspector(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.header)
         layout.addLayout(grid, 1)
-        self.setMinimumHeight(230)
+        self.setMinimumHeight(190)
         self.value_panel.element_clicked.connect(lambda i: self._clicked("value", i))
         self.grad_panel.element_clicked.connect(lambda i: self._clicked("grad", i))
 
