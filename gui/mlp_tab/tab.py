@@ -167,7 +167,8 @@ class MlpTab(TrainingTab):
         if menu == "File":
             return self.training_file_actions()
         if menu == "View":
-            return self.training_view_actions()
+            # The Network graph page steps with the Graph tab's keys, listed as there.
+            return [*self.training_view_actions(), None, *self.network_graph.step_actions]
         if menu == "Edit":
             return [self.gradcheck_action]
         return []
