@@ -237,3 +237,22 @@ def test_a_matching_checkpoint_is_used(tab, qtbot, data_root, tmp_path):
     assert page.ng.kind == "LinearClassifier"
     np.testing.assert_allclose(page.ng.params["W"], model.parameters()["W"])
     assert "linear.npz" in page.picker.weights_label.text()
+
+
+def test_an_epoch_snapshot_picked_on_the_timeline_gives_its_weights(tab, qtbot, data_root):
+    from tests.gui.test_mlp_tab import train_once
+
+    load_folder(tab, qtbot, data_root)
+    run, status = train_once(tab, qtbot)
+    assert status == "finished"
+    page = open_page(tab, qtbot)
+    with qtbot.waitSignal(page.built, timeout=20_000):
+        page.picker.set_source("run")
+    latest = page.ng.params["W1"].copy()
+    epoch, step = tab.snapshots_of(run.run_id)[0]
+    with qtbot.waitSignal(page.built, timeout=20_000):
+        tab.select_snapshot(run.run_id, step)
+    snapshot = tab.selected_snapshot()
+    np.testing.assert_allclose(page.ng.params["W1"], snapshot.weights()["W1"])
+    assert not np.allclose(page.ng.params["W1"], latest)
+    assert snapshot.name in page.picker.weights_label.text()

@@ -33,7 +33,7 @@ MAX_BATCH = 16
 #: (what the weights combo shows, the choice's key)
 WEIGHT_SOURCES = (
     ("Fresh initialisation", "init"),
-    ("Selected run's model", "run"),
+    ("Selected run (or epoch)", "run"),
     ("Checkpoint file…", "checkpoint"),
 )
 SPLITS = (("Training split", "train"), ("Validation split", "val"), ("Random numbers", "random"))

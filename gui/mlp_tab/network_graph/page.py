@@ -196,6 +196,7 @@ class NetworkGraphPage(QWidget):
         panel.info_changed.connect(self._update_data_state)
         panel.busy_changed.connect(lambda _busy: self._update_data_state())
         tab.selected_run_changed.connect(lambda _rid: self._on_run_changed())
+        tab.snapshot_selected.connect(lambda _rid, _step: self._on_run_changed())
         self._update_data_state()
         self._update_actions()
 
@@ -292,10 +293,18 @@ class NetworkGraphPage(QWidget):
             if model is None:
                 return "No run with a model yet: train one, load a checkpoint, or pick Fresh."
             record = run.payload
+            snapshot = self.tab.selected_snapshot()  # an epoch picked on the timeline
+            if snapshot is not None and self.tab.snapshot_control.selected_run_id() == run.run_id:
+                return WeightsPlan(
+                    model=snapshot.weights(),
+                    preprocessor=record.preprocessor,
+                    text=f"{run.name}: its {snapshot.name} snapshot ({type(model).__name__})",
+                )
             return WeightsPlan(
                 model=model,
                 preprocessor=record.preprocessor,
-                text=f"{run.name}: the run's current weights ({type(model).__name__})",
+                text=f"{run.name}: the run's latest weights ({type(model).__name__}); pick "
+                "an epoch on the timeline under the plots for its snapshot",
             )
         form = self.tab.form
         config = form.config() if form.is_valid() else None
