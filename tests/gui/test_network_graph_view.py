@@ -256,3 +256,15 @@ def test_an_epoch_snapshot_picked_on_the_timeline_gives_its_weights(tab, qtbot, 
     np.testing.assert_allclose(page.ng.params["W1"], snapshot.weights()["W1"])
     assert not np.allclose(page.ng.params["W1"], latest)
     assert snapshot.name in page.picker.weights_label.text()
+
+
+def test_enlarge_gives_the_explanation_most_of_the_height_and_gives_it_back(tab, qtbot):
+    page = open_page(tab, qtbot)
+    with qtbot.waitSignal(page.explained, timeout=20_000):
+        page.explain("grad", "W1", (5, 2))
+    before = page.right.sizes()
+    page.explain_view.enlarge_action.setChecked(True)
+    top, bottom = page.right.sizes()
+    assert bottom > before[1] and top < before[0]
+    page.explain_view.enlarge_action.setChecked(False)
+    assert page.right.sizes() == before

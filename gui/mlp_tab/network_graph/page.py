@@ -153,6 +153,8 @@ class NetworkGraphPage(QWidget):
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
         right.setSizes([360, 260])
+        self.right = right
+        self._sizes_before_enlarge: list[int] = []
         right.setChildrenCollapsible(False)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -189,6 +191,7 @@ class NetworkGraphPage(QWidget):
         )
         self.inspector.element_clicked.connect(self.explain)
         self.explain_view.unfold_requested.connect(self.unfold)
+        self.explain_view.enlarge_action.toggled.connect(self._enlarge_explanation)
         self.explain_view.status.connect(lambda text, _ms: self.say(text))
         panel = tab.data_panel
         panel.dataset_ready.connect(lambda _ds: self._on_data_changed())
@@ -450,6 +453,15 @@ class NetworkGraphPage(QWidget):
         counts[key] = shown + 8
         el = expl.element
         self.explain(el.kind, el.tensor, el.index, counts)
+
+    def _enlarge_explanation(self, on: bool) -> None:
+        if on:
+            self._sizes_before_enlarge = self.right.sizes()
+            total = sum(self._sizes_before_enlarge)
+            self.right.setSizes([min(140, total // 4), total - min(140, total // 4)])
+        elif self._sizes_before_enlarge:
+            self.right.setSizes(self._sizes_before_enlarge)
+        self.explain_view.canvas.fit()
 
     def _on_explain_item(self, item: Any) -> None:
         if isinstance(item, Refused):
