@@ -268,3 +268,17 @@ def test_enlarge_gives_the_explanation_most_of_the_height_and_gives_it_back(tab,
     assert bottom > before[1] and top < before[0]
     page.explain_view.enlarge_action.setChecked(False)
     assert page.right.sizes() == before
+
+
+def test_the_loss_draws_more_examples_as_their_softmax(tab, qtbot):
+    page = open_page(tab, qtbot)
+    assert page.ng.batch.X.shape[0] >= 3
+    with qtbot.waitSignal(page.explained, timeout=20_000):
+        page.explain("value", "L", ())
+    view = page.explain_view
+    nodes = len(view.graph)
+    assert "expanded" in view.unfold_buttons
+    with qtbot.waitSignal(page.explained, timeout=20_000):
+        view.unfold_buttons["expanded"].click()
+    assert len(view.graph) > nodes
+    assert view.explanation.graph_value == pytest.approx(view.explanation.value, abs=1e-9)

@@ -40,6 +40,7 @@ from gui.graph_tab.view import GraphView
 from gui.mlp_tab.network_graph.heatmap import Band, HeatMap, as_matrix, clear_layout, shape_text
 
 UNFOLD_MORE = 8
+EXPAND_MORE = 2  # examples of the loss drawn as their softmax per click
 _WHICH = {"value": "", "grad": "dL/d"}
 
 
@@ -157,8 +158,10 @@ class ExplainView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)
 
-    def show_explanation(self, expl, operands: Mapping[int, Band]) -> None:
-        """Show ``expl``; ``operands[i]`` is the picture of ``expl.operands[i]``."""
+    def show_explanation(self, expl, operands: Mapping[int, Band], more_examples: int = 0) -> None:
+        """Show ``expl``; ``operands[i]`` is the picture of ``expl.operands[i]``;
+        ``more_examples``: how many examples of the loss (value:L) are not yet drawn as
+        their whole softmax (a button draws more)."""
         self.explanation = expl
         new = fileformat.from_dict(expl.graph)
         if not any(node.pos != (0.0, 0.0) for node in new.nodes()):
@@ -188,7 +191,7 @@ class ExplainView(QWidget):
             f"<tt><b>{html.escape(expl.vectorised)}</b></tt>{terms}"
         )
         self._show_operands(expl, operands)
-        self._show_unfold(expl)
+        self._show_unfold(expl, more_examples)
 
     def _show_operands(self, expl, operands: Mapping[int, Band]) -> None:
         clear_layout(self.operands_layout)
@@ -212,9 +215,20 @@ class ExplainView(QWidget):
             self.operands_layout.addWidget(heat)
             self.operand_maps.append(heat)
 
-    def _show_unfold(self, expl) -> None:
+    def _show_unfold(self, expl, more_examples: int) -> None:
         clear_layout(self.unfold_layout)
         self.unfold_buttons = {}
+        if more_examples > 0:
+            more = min(EXPAND_MORE, more_examples)
+            button = QPushButton(f"Draw {more} more example{'s' if more > 1 else ''} as softmax")
+            button.setObjectName("explainUnfold_expanded")
+            button.setToolTip(
+                f"{more_examples} example(s) of the batch show only their loss; draw their "
+                "softmax, log and choose as the seed's f3 does"
+            )
+            button.clicked.connect(lambda _c=False: self.unfold_requested.emit("expanded"))
+            self.unfold_layout.addWidget(button)
+            self.unfold_buttons["expanded"] = button
         for s in expl.sums:
             if not s.folded:
                 continue

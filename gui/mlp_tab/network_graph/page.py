@@ -31,7 +31,7 @@ from gui import file_dialogs
 from gui.graph_tab.stepping import step_action
 from gui.graph_tab.view import GraphView
 from gui.mlp_tab.network_graph.batch_picker import BatchPicker
-from gui.mlp_tab.network_graph.explain_view import ExplainView
+from gui.mlp_tab.network_graph.explain_view import EXPAND_MORE, UNFOLD_MORE, ExplainView
 from gui.mlp_tab.network_graph.inspector import NodeInspector
 from gui.mlp_tab.network_graph.jobs import (
     Built,
@@ -449,8 +449,11 @@ class NetworkGraphPage(QWidget):
         if expl is None:
             return
         counts = dict(self._explain_key[1]) if self._explain_key else {}
-        shown = next((s.shown for s in expl.sums if s.key == key), 0)
-        counts[key] = shown + 8
+        if key == "expanded":  # value:L: examples drawn as their whole softmax
+            counts[key] = counts.get(key, 1) + EXPAND_MORE
+        else:
+            shown = next((s.shown for s in expl.sums if s.key == key), 0)
+            counts[key] = shown + UNFOLD_MORE
         el = expl.element
         self.explain(el.kind, el.tensor, el.index, counts)
 
@@ -472,7 +475,11 @@ class NetworkGraphPage(QWidget):
             return
         expl = item.explanation
         self.last_explain_seconds = item.seconds
-        self.explain_view.show_explanation(expl, item.operands)
+        more = 0
+        if str(expl.element) == "value:L" and self.ng is not None:
+            drawn = (self._explain_key[1] if self._explain_key else {}).get("expanded", 1)
+            more = max(0, int(self.ng.batch.X.shape[0]) - drawn)
+        self.explain_view.show_explanation(expl, item.operands, more)
         self.bottom.setCurrentWidget(self.explain_view)
         self.say(
             f"{expl.element} = {expl.value:.6g}: {expl.formula}  "
