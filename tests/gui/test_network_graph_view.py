@@ -170,6 +170,8 @@ def load_folder(tab, qtbot, root):
                     timeout=10_000)  # fmt: skip
     with qtbot.waitSignal(tab.data_panel.dataset_ready, timeout=30_000):
         tab.data_panel.load()
+    # the load job ends after it delivers the dataset: Start waits for that too
+    qtbot.waitUntil(lambda: not tab.data_panel.is_busy(), timeout=30_000)
 
 
 def test_double_click_on_a_node_heat_map_explains_that_element(tab, qtbot):
