@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from gui.main_window import MainWindow
-from tests.gui.test_mlp_tab_helpers import make_folder
+from tests.gui.mlp_tab_setup import make_folder
 
 
 @pytest.fixture(scope="module")
