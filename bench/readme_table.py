@@ -39,7 +39,8 @@ def rows() -> list[str]:
         out.append(
             f"| numpy epoch (3072-512-10, batch 256, 45,000 images) | "
             f"{s['numpy_median']:.2f} s (pairs {_span(s['numpy_seconds'])}), "
-            f"{100 * s['fraction_of_gemm_floor']:.0f} % of the GEMM floor | >= 70 % |"
+            f"{100 * s['fraction_of_gemm_floor']:.0f} % of the GEMM floor (load average "
+            f"{s['load_before'][0]:.1f}) | >= 70 % |"
         )
         if "wall" in s:
             w, c = s["wall"], s["cpu"]
@@ -49,6 +50,18 @@ def rows() -> list[str]:
                 f"time {c['median_ratio_of_pairs']:.2f}); PyTorch "
                 f"{s['torch_median']:.2f} s | <= 0.90 |"
             )
+    ld = mlp.get("loading", {})
+    if ld:
+        out.append(
+            f"| 50,000 CIFAR JPEGs loaded (cold / cached) | {ld['cold_seconds']:.1f} s / "
+            f"{ld['cached_seconds']:.1f} s | 15 s |"
+        )
+    o = mlp.get("overfit", {})
+    if o:
+        out.append(
+            f"| `overfit`: training accuracy, training time | {100 * o['final_train_acc']:.0f} %, "
+            f"{o['training_seconds']:.1f} s | 75 %, 30 s |"
+        )
     t = mlp.get("tuned", {})
     if t:
         out.append(
@@ -89,6 +102,8 @@ REPLACED = (
     "| CNN default preset",
     "| CNN epoch: app / plain",
     "| first window shown",
+    "| 50,000 CIFAR JPEGs loaded",
+    "| `overfit`:",
 )
 
 
