@@ -166,8 +166,6 @@ class HyperparameterForm(QWidget):
         layout.addWidget(self.error_label)
         layout.addWidget(self.estimate_label)
         self.set_config(self._base)
-        self._preset_name = "seed-default"
-        self._show_preset()
 
     # -- values ----------------------------------------------------------------------
     def values(self) -> dict[str, Any]:
@@ -198,12 +196,13 @@ class HyperparameterForm(QWidget):
             edit.blockSignals(True)
             edit.setText(format_value(getattr(config, name)))
             edit.blockSignals(False)
-        self._preset_name = ""
+        self._preset_name = self.matching_preset()
+        self._show_preset()
         self._revalidate()
 
     def apply_preset(self, name: str) -> None:
         self.set_config(PRESETS[name])
-        self._preset_name = name
+        self._preset_name = name  # even if another preset holds the same values
         self._show_preset()
 
     def set_field(self, name: str, text: str) -> None:
@@ -257,9 +256,20 @@ class HyperparameterForm(QWidget):
 
     # -- validation ------------------------------------------------------------------
     def _on_edited(self, name: str) -> None:
-        self._preset_name = ""
+        # As the CNN tab does: values typed back to a preset's show that preset again.
+        self._preset_name = self.matching_preset()
         self._show_preset()
         self._revalidate()
+
+    def matching_preset(self) -> str:
+        """The preset whose values every field of the form holds now, else ""."""
+        values = self.values()
+        if len(values) != len(self.edits):
+            return ""
+        for name, preset in PRESETS.items():
+            if all(values[f] == getattr(preset, f) for f in FIELD_ORDER):
+                return name
+        return ""
 
     def _revalidate(self) -> None:
         errors: dict[str, str] = {}

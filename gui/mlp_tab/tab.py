@@ -12,6 +12,7 @@ job yields weight snapshots after each epoch and the validation analysis at the 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,12 +37,16 @@ from gui.mlp_tab.gradcheck_panel import GradcheckPanel
 from gui.mlp_tab.network_graph.page import NetworkGraphPage
 from gui.mlp_tab.views import MlpViews
 from gui.tab_base import AppContext
+from gui.throttle import Throttle
 from gui.training import insight
 from gui.training.run_files import LoadedRun
 from gui.training.runs import Run, format_percent
 from gui.training.tab import DEFERRED, RunPlan, RunState, TrainingTab
 from nets.errors import NetsError
 from nets.training import END_EVENTS, Ended, Evaluation, Finished, Snapshot, Started
+
+#: The first-layer weight images are taken at most this often (and at the end).
+SNAPSHOT_EVERY_S = 0.25
 
 
 @dataclass(eq=False)
@@ -121,6 +126,8 @@ class MlpTab(TrainingTab):
         )
         self.run_buttons.insertWidget(3, self.continue_button)
         self.result_views = MlpViews(self)
+        # Weight images arrive once an epoch, thousands a second on tiny data.
+        self._weights_throttle = Throttle(self._show_selected_weights, 250, self)
         self.weights_view = self.result_views.weights_view
         self.confusion_view = self.result_views.confusion_view
         self.gallery = self.result_views.gallery
@@ -397,13 +404,19 @@ class MlpTab(TrainingTab):
                     start_from_model=source is not None,
                     preprocessor=preprocessor,
                 )
+            snapshot_at = 0.0
             for event in events:
                 yield event
                 if isinstance(event, Started):  # the initial weights (the user's own)
                     snapshot = first_layer_images(first_weights(model), shape, 0)
                     if snapshot is not None:
                         yield snapshot
-                elif isinstance(event, Evaluation) and event.end_of_epoch:
+                elif (
+                    isinstance(event, Evaluation)
+                    and event.end_of_epoch
+                    and time.perf_counter() - snapshot_at >= SNAPSHOT_EVERY_S
+                ):
+                    snapshot_at = time.perf_counter()
                     epoch_snapshot = first_layer_images(first_weights(model), shape, event.epoch)
                     if epoch_snapshot is not None:
                         yield epoch_snapshot
@@ -441,13 +454,19 @@ class MlpTab(TrainingTab):
         elif isinstance(item, WeightsSnapshot):
             record.weights = item
             if run.run_id == self.selected_run_id():
-                self.result_views.show_weights(record)
+                self._weights_throttle.request()
         elif isinstance(item, ValidationAnalysis):
             record.analysis = item
             if run.run_id == self.selected_run_id():
                 self.result_views.show_analysis(record)
 
+    def _show_selected_weights(self) -> None:
+        run = self.runs.run(self.selected_run_id())
+        if run is not None:
+            self.result_views.show_weights(run.payload)
+
     def on_run_ended(self, run: Run, event: Ended) -> None:
+        self._weights_throttle.flush()
         record: RunRecord = run.payload
         result = event.result
         record.model = result.model

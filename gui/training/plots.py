@@ -246,9 +246,19 @@ class LivePlot(QWidget):
         for run_id in list(self._curves):
             self._forget(run_id)
 
-    def _on_run_changed(self, _run_id: int) -> None:
-        # Visibility, names and colours change rarely: show the change at once.
-        self.refresh()
+    def _on_run_changed(self, run_id: int) -> None:
+        # Visibility, names and colours change rarely: show such a change at once. Other
+        # changes (status, result) leave the curves as they are: new points are the
+        # timer's work, however fast they arrive.
+        run = self.model.run(run_id)
+        curves = self._curves.get(run_id)
+        if (
+            run is None
+            or curves is None
+            or run.visible != curves.shown
+            or (run.visible and (curves.name != run.name or curves.color != run.color.name()))
+        ):
+            self.refresh()
 
     def _on_mouse_moved(self, event) -> None:
         pos = event[0]

@@ -45,6 +45,7 @@ class RunState:
     ended: Ended | None = None
     checkpoint: Path | None = None  # the file this model was loaded from or saved to
     saved: bool = False  # the model as it is now is in ``checkpoint``
+    result_text: str = ""  # the runs list's Result cell, set once per delivery
 
 
 class RunEvents:
@@ -55,12 +56,19 @@ class RunEvents:
         if run is None:
             return
         events = item.items if isinstance(item, Batch) else (item,)
+        state: RunState = run.payload
+        shown_result = state.result_text
         for event in events:
             self._handle(run, event)
             for listener in list(self._listeners):
                 listener(run, event)
+        # Once per delivery, not per event: a batch may hold hundreds of epochs.
+        if state.result_text != shown_result:
+            self.runs.set_result(run.run_id, state.result_text)
         if isinstance(item, Batch) or isinstance(item, Step):
-            self._show_step(run)
+            # The progress bar and status line at most five times a second: each new
+            # text of the word-wrapped status line re-lays out the column it sits in.
+            self._step_throttle.request()
 
     def _handle(self, run: Run, item: Any) -> None:
         state: RunState = run.payload
@@ -73,7 +81,7 @@ class RunEvents:
             run.metrics.add_epoch(x, item.train_acc, item.val_acc, iteration=item.step)
             state.last_eval = item
             if item.end_of_epoch:
-                self.runs.set_result(run.run_id, f"val {format_percent(item.val_acc)}")
+                state.result_text = f"val {format_percent(item.val_acc)}"
         elif isinstance(item, Progress):
             self.controls.show_activity(item.message, item.done, item.total)
             self.say(f"{item.message[:1].upper()}{item.message[1:]}…")
@@ -96,6 +104,11 @@ class RunEvents:
         else:
             self.on_train_item(run, item)
 
+    def _show_training_step(self) -> None:
+        run = self.runs.run(self._train_run_id)
+        if run is not None:
+            self._show_step(run)
+
     def _show_step(self, run: Run) -> None:
         state: RunState = run.payload
         step = state.last_step
@@ -114,6 +127,7 @@ class RunEvents:
         )
 
     def _on_ended(self, run: Run, event: Ended) -> None:
+        self._step_throttle.flush()  # the bar shows the last step; the text below replaces it
         state: RunState = run.payload
         state.ended = event
         state.saved = False

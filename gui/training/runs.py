@@ -190,6 +190,8 @@ class RunsModel(QAbstractTableModel):
         if row is None:
             return
         run = self._runs[row]
+        if all(getattr(run, key) == value for key, value in changes.items()):
+            return  # nothing to repaint
         for key, value in changes.items():
             setattr(run, key, value)
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(_COLUMNS) - 1))

@@ -61,6 +61,7 @@ from PySide6.QtWidgets import (
 from gui import dialogs
 from gui.jobs import Progress, batched
 from gui.tab_base import AppContext, AppTab
+from gui.throttle import Throttle
 from gui.training.controls import TrainingControls
 from gui.training.forks import PendingFork, SnapshotControl
 from gui.training.plot_pair import TrainingPlots
@@ -71,11 +72,13 @@ from gui.training.tensorboard_export import RunRecorder, export_runs
 from gui.worker import GeneratorFactory, GeneratorWorker
 from nets.errors import NetsError
 from nets.snapshots import kept
-from nets.training import Ended, Snapshot, Step
+from nets.training import END_EVENTS, Ended, Snapshot, Started
 
 ERROR_STYLE = "QLabel { color: #a61b1b; }"
 #: ``plan_run`` returns this when the run starts later (the tab calls ``launch_run``).
 DEFERRED = object()
+#: Training items delivered on their own, at once (the rest arrive in ``Batch`` items).
+_URGENT = (Started, *END_EVENTS, JobFailed, Progress)
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
         self._shut_down = False
         self._status_is_idle = True
         self._listeners: list[Callable[[Run, Any], None]] = []
+        self._step_throttle = Throttle(self._show_training_step, 200, self)
 
         self.runs = RunsModel(self)
         self.plots = TrainingPlots(self.runs)
@@ -486,7 +490,10 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
             self.snapshot_control.start_branch(run, plan.fork)
 
         def factory(token):
-            return batched(kept(inner(token), store), lambda e: isinstance(e, Step))
+            # Everything but a run's first and last events travels in batches (at most
+            # 20 deliveries a second): on tiny data a trainer yields a step and an
+            # evaluation thousands of times a second, one signal each froze the window.
+            return batched(kept(inner(token), store), lambda e: not isinstance(e, _URGENT))
 
         worker = self.context.workers.start(factory, name=f"{self.tab_id}-train")
         self._train_worker = worker

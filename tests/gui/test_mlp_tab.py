@@ -420,3 +420,61 @@ def test_the_estimate_stays_put_from_probe_to_load_to_a_short_run(tab, qtbot):
     run, status = train_once(tab, qtbot)  # epochs of milliseconds: mostly overhead
     assert run.status == "finished"
     assert tab.form.estimate_text() == before
+
+
+def test_a_flood_of_tiny_epochs_reaches_the_gui_in_few_deliveries(tab, qtbot, monkeypatch):
+    """Issue 13: one step per epoch and hundreds of epochs a second used to cross to the
+    GUI thread as one signal per step and per evaluation, each redrawing the runs list,
+    the plots and the weight images, which froze the window. Now the worker batches them
+    (about 20 deliveries a second), and the list and the weights view follow at most once
+    per delivery; nothing is lost."""
+    import time
+
+    deliveries = []
+    original = tab._on_train_item
+    monkeypatch.setattr(
+        tab, "_on_train_item", lambda rid, item: (deliveries.append(item), original(rid, item))
+    )
+    changed = []
+    tab.runs.dataChanged.connect(lambda *_: changed.append(1))
+    weights = []
+    show_weights = tab.result_views.show_weights
+    monkeypatch.setattr(
+        tab.result_views, "show_weights", lambda r: (weights.append(1), show_weights(r))
+    )
+    epochs = 200
+    start = time.perf_counter()
+    run, status = train_once(
+        tab, qtbot, timeout=120_000, num_train="20", batch_size="20", num_epochs=str(epochs)
+    )
+    seconds = time.perf_counter() - start
+    assert status == "finished"
+    assert run.metrics.num_steps == epochs  # every step is plotted...
+    assert len(run.payload.history.epoch_val_acc) == epochs
+    bound = 10 + 25 * seconds  # ...but the GUI hears about them about 20 times a second
+    assert len(deliveries) < min(bound, epochs), (len(deliveries), seconds)
+    assert len(changed) < min(bound, epochs)
+    assert len(weights) < min(bound, epochs)
+    from gui.training.runs import format_percent
+
+    assert run.result == f"val {format_percent(run.payload.history.epoch_val_acc[-1])}"
+
+
+def test_the_preset_label_finds_a_preset_again_when_the_values_match_it(window):
+    """Issue 13 defect 15: as the CNN tab does, values typed back to a preset's name it."""
+    form = window.select_tab("mlp").form
+    form.apply_preset("tuned")
+    assert "<b>tuned</b>" in form.preset_label.text()
+    old = form.edits["hidden_dim"].text()
+    form.set_field("hidden_dim", "77")
+    assert form.preset_label.text() == "custom settings"
+    form.set_field("hidden_dim", old)
+    assert "<b>tuned</b>" in form.preset_label.text()
+    for name, edit in form.edits.items():  # every field typed as the seed's defaults
+        from gui.mlp_tab.form import format_value
+        from nets.mlp.config import PRESETS
+
+        edit.setText(format_value(getattr(PRESETS["seed-default"], name)))
+    assert "<b>seed-default</b>" in form.preset_label.text()
+    form.set_field("learning_rate", "abc")  # an invalid field matches nothing
+    assert form.preset_label.text() == "custom settings"
