@@ -21,9 +21,15 @@ def documents_folder() -> Path:
     return Path.home()
 
 
+def setting_key(kind: str) -> str:
+    """The QSettings key that holds the last folder for ``kind``."""
+    return _KEY.format(kind)
+
+
 def start_folder(settings: QSettings, kind: str) -> Path:
-    """Where a dialog for ``kind`` files opens."""
-    last = settings.value(_KEY.format(kind), "")
+    """Where a dialog for ``kind`` files opens: the last folder used for that kind when
+    it still exists, else the user's documents folder."""
+    last = settings.value(setting_key(kind), "")
     if isinstance(last, str) and last and Path(last).is_dir():
         return Path(last)
     return documents_folder()
@@ -33,7 +39,7 @@ def remember(settings: QSettings, kind: str, path: Path | str) -> None:
     """Note the folder of a file (or a folder) the user just chose for ``kind``."""
     path = Path(path)
     folder = path if path.is_dir() else path.parent
-    settings.setValue(_KEY.format(kind), str(folder))
+    settings.setValue(setting_key(kind), str(folder))
 
 
 def open_file(

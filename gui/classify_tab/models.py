@@ -85,6 +85,10 @@ class ModelController(QObject):
         """
         weights_str = str(weights) if weights is not None else None
         if self.model is not None and (name, weights_str) == (self.name, self.weights):
+            # Back to the model in use: its own status replaces any earlier error (a
+            # failed download of another model said "still using ..." until now).
+            if not self.slot.busy:
+                self._show_ready()
             return
         if self.slot.busy and self._loading == (name, weights_str):
             return
@@ -124,11 +128,14 @@ class ModelController(QObject):
         self.title = backend.display_name(name, weights)
         self._labels = None
         self.picker.choose(name)
-        info = self.picker.info(name)
-        summary = f" \u00b7 {info.summary}" if info is not None else ""
-        self.picker.set_status(f"{self.title} ready{summary}")
+        self._show_ready()
         self.tab.status_message.emit(f"{self.title} ready", 4000)
         self.ready.emit(name)
+
+    def _show_ready(self) -> None:
+        info = self.picker.info(self.name or "")
+        summary = f" \u00b7 {info.summary}" if info is not None else ""
+        self.picker.set_status(f"{self.title} ready{summary}")
 
     def _on_item(self, item: Any) -> None:
         if isinstance(item, jobs.LoadProgress):

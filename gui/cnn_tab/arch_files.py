@@ -15,7 +15,7 @@ from nets.errors import NetsError
 
 ARCH_FILTER = "CNN architecture (*.json)"
 SOURCE_FILTER = "Python source (*.py)"
-ARCH_DIR_KEY = "cnn/architecture_dir"
+ARCH_KIND = "cnn-architecture"
 
 
 class ArchitectureFiles:
@@ -27,22 +27,22 @@ class ArchitectureFiles:
         dialogs.show_error(self, title, message)
 
     def _arch_path(self, title: str, filters: str, name: str, suffix: str) -> Path | None:
-        chosen = self._ask_save_path(title, filters, str(self._folder(ARCH_DIR_KEY) / name))
+        chosen = self._ask_save_path(title, filters, str(self._folder(ARCH_KIND) / name))
         if not chosen:
             return None
         path = with_suffix(chosen, (suffix,))
-        self.context.settings.setValue(ARCH_DIR_KEY, str(path.parent))
+        self._remember(ARCH_KIND, path.parent)
         return path
 
     def open_architecture(self, path: Path | None = None) -> bool:
         if path is None:
             chosen = self._ask_open_path(
-                "Open architecture", ARCH_FILTER, str(self._folder(ARCH_DIR_KEY))
+                "Open architecture", ARCH_FILTER, str(self._folder(ARCH_KIND))
             )
             if not chosen:
                 return False
             path = Path(chosen)
-            self.context.settings.setValue(ARCH_DIR_KEY, str(path.parent))
+            self._remember(ARCH_KIND, path.parent)
         try:
             layers = load_architecture(path)
         except NetsError as exc:

@@ -10,7 +10,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import file_dialogs
 from gui.cnn_tab.fields import NumberField
 from gui.tab_base import AppContext
 
@@ -335,6 +335,9 @@ class DataPanel(QWidget):
 
     def _ask_folder(self) -> Path | None:
         """The folder dialog (a method so tests can replace it)."""
-        start = self.path_edit.text().strip() or str(Path.home())
-        chosen = QFileDialog.getExistingDirectory(self, "Choose the dataset folder", start)
-        return Path(chosen) if chosen else None
+        typed = Path(self.path_edit.text().strip()).expanduser()
+        if self.path_edit.text().strip() and typed.is_dir():
+            file_dialogs.remember(self._context.settings, "dataset", typed)
+        return file_dialogs.open_folder(
+            self, self._context.settings, "dataset", "Choose the dataset folder"
+        )

@@ -11,12 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSettings,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -27,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import file_dialogs
 from gui.cnn_tab.draw_canvas import DrawPanel
 from gui.cnn_tab.maps_view import PictureView
 from gui.training.images import to_qimage
@@ -226,9 +234,10 @@ class InputPanel(QTabWidget):
     input_changed = Signal(object, str, int)
     load_validation_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("inspectInputs")
+        self._settings = settings if settings is not None else QSettings()
         self.browser = ValidationBrowser()
         self.draw = DrawPanel()
         self.file = FilePanel()
@@ -238,7 +247,6 @@ class InputPanel(QTabWidget):
         self.input_shape = (1, 28, 28)
         self._file_image: np.ndarray | None = None
         self._file_name = ""
-        self.last_dir = Path.home()
         self.browser.picked.connect(self._on_validation)
         self.browser.load_requested.connect(self.load_validation_requested)
         self.draw.changed.connect(self._on_drawing)
@@ -281,10 +289,7 @@ class InputPanel(QTabWidget):
 
     # -- files ---------------------------------------------------------------------------
     def _ask_image_path(self) -> Path | None:
-        chosen, _ = QFileDialog.getOpenFileName(
-            self, "Open image", str(self.last_dir), IMAGE_FILTER
-        )
-        return Path(chosen) if chosen else None
+        return file_dialogs.open_file(self, self._settings, "images", "Open image", IMAGE_FILTER)
 
     def _open_file(self) -> None:
         path = self._ask_image_path()
@@ -306,7 +311,6 @@ class InputPanel(QTabWidget):
             self.file.note.setText(str(exc))
             return False
         self.error_text = ""
-        self.last_dir = Path(path).parent
         preview = img.copy()
         preview.thumbnail((256, 256))
         self.file.original.set_picture(image_to_array(preview))

@@ -139,7 +139,7 @@ class InspectView(QWidget):
         top.addWidget(self.timing)
 
         # -- left: input, class probabilities -----------------------------------------
-        self.inputs = InputPanel()
+        self.inputs = InputPanel(context.settings)
         self.input_view = PictureView("input")
         self.input_view.setObjectName("inspectInput")
         self.target_combo = QComboBox()

@@ -18,13 +18,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -47,6 +46,7 @@ from graph.bugs import (
 )
 from graph.errors import GraphEditError
 from graph.evaluate import forward
+from gui import file_dialogs
 from gui.files import atomic_write_bytes
 from gui.graph_tab import theme
 from gui.graph_tab.editor import GraphEditor
@@ -298,10 +298,13 @@ class BugHuntPanel(QWidget):
     the student and the teacher's buttons. Its three actions (plant, remove, export the
     scores) go in the Edit menu, so the teacher can start a hunt with the panel hidden."""
 
-    def __init__(self, hunt: BugHunt, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, hunt: BugHunt, settings: QSettings | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("bugHuntPanel")
         self.hunt = hunt
+        self._settings = settings if settings is not None else QSettings()
         self.plant_action = QAction("Plant a &bug…", self)
         self.plant_action.setStatusTip("Give the selected node a wrong local derivative")
         self.plant_action.triggered.connect(lambda _=False: self.plant_dialog())
@@ -402,10 +405,10 @@ class BugHuntPanel(QWidget):
         )
 
     def export_dialog(self) -> Path | None:
-        name, _ = QFileDialog.getSaveFileName(
-            self, "Export practice scores", "scores.csv", "CSV (*.csv)"
+        name = file_dialogs.save_file(
+            self, self._settings, "scores", "Export practice scores", "scores.csv", "CSV (*.csv)"
         )
-        if not name:
+        if name is None:
             return None
         try:
             return self.hunt.export_csv(Path(name))

@@ -204,7 +204,7 @@ class GraphTab(AppTab):
             self.editor, self.scene, self.practice, self.document.display_name,
             self.group_layer.reveal,
         )  # fmt: skip
-        self.bug_panel = BugHuntPanel(self.bug_hunt)
+        self.bug_panel = BugHuntPanel(self.bug_hunt, self.context.settings)
         self.history = QUndoView(self.stack)
         self.history.setObjectName("undoHistory")
         self.history.setEmptyLabel("(start)")

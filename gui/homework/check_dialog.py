@@ -17,7 +17,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFontDatabase
 from PySide6.QtWidgets import (
     QDialog,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from graph.errors import GraphError
 from graph.model import Graph
+from gui import file_dialogs
 from gui.homework.diff_view import ArrayDiffView
 from gui.homework.graphs import GRAPH_FUNCTIONS, graph_for
 from gui.tab_base import AppContext
@@ -153,16 +153,18 @@ class CheckDialog(QDialog):
 
     # -- choosing ----------------------------------------------------------------------
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Your homework folder")
-        if folder:
-            self.path_edit.setText(folder)
+        folder = file_dialogs.open_folder(
+            self, self.context.settings, "homework", "Your homework folder"
+        )
+        if folder is not None:
+            self.path_edit.setText(str(folder))
 
     def choose_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Your homework files", "", "Python files (*.py)"
+        files = file_dialogs.open_files(
+            self, self.context.settings, "homework", "Your homework files", "Python files (*.py)"
         )
         if files:
-            self.path_edit.setText("; ".join(files))
+            self.path_edit.setText("; ".join(str(f) for f in files))
 
     # -- checking ----------------------------------------------------------------------
     def start_check(self) -> bool:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import file_dialogs
 from nets.errors import NetsError
 from nets.homework.layout import HomeworkFiles, find_homework
 
@@ -64,8 +65,11 @@ class ImplementationPicker(QWidget):
         if self.combo.itemText(index) == BUILT_IN:
             self.use_built_in()
             return
-        start = str(self._settings.value(_SETTINGS_KEY, "")) if self._settings else ""
-        folder = QFileDialog.getExistingDirectory(self, "Your homework folder", start)
+        stored = str(self._settings.value(_SETTINGS_KEY, "")) if self._settings else ""
+        # The folder used last, else the documents folder; never the working directory.
+        start = Path(stored) if stored and Path(stored).is_dir() else None
+        start = start or file_dialogs.documents_folder()
+        folder = QFileDialog.getExistingDirectory(self, "Your homework folder", str(start))
         if not folder or not self.use_folder(Path(folder)):
             self.combo.setCurrentText(BUILT_IN if self._homework is None else MY_FILES)
 

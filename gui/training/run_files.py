@@ -19,12 +19,13 @@ from typing import Any
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from gui import dialogs
+from gui import dialogs, file_dialogs
 from gui.training.export import CSV_FILTER, PLOT_FILTER, PLOT_FORMATS, export_metrics_csv
 from gui.training.runs import Run
 from nets.errors import NetsError
 
-EXPORT_DIR_KEY = "training/export_dir"
+EXPORT_KIND = "training-export"
+EXPORT_DIR_KEY = file_dialogs.setting_key(EXPORT_KIND)
 #: how long quitting with Save waits for a running run to stop
 STOP_WAIT_MS = 15_000
 
@@ -124,8 +125,13 @@ class RunFiles:
         path, _ = QFileDialog.getOpenFileName(self, title, start, filters)
         return path
 
-    def _folder(self, key: str) -> Path:
-        return Path(str(self.context.settings.value(key, str(Path.home()))))
+    def _folder(self, kind: str) -> Path:
+        """Where a dialog for ``kind`` files starts (``gui.file_dialogs``: the last
+        folder used for it, else the documents folder; never the working directory)."""
+        return file_dialogs.start_folder(self.context.settings, kind)
+
+    def _remember(self, kind: str, path: Path) -> None:
+        file_dialogs.remember(self.context.settings, kind, path)
 
     # -- test once -------------------------------------------------------------------
     def evaluate_test(self) -> bool:
@@ -173,7 +179,7 @@ class RunFiles:
 
     # -- checkpoints -----------------------------------------------------------------
     def _checkpoint_key(self) -> str:
-        return f"{self.tab_id}/checkpoint_dir"
+        return f"{self.tab_id}-checkpoint"
 
     def save_checkpoint(self, path: str | Path | None = None, run_id: int = 0) -> Path | None:
         """Save the selected run's model (or run ``run_id``'s); the path from a dialog
@@ -198,7 +204,7 @@ class RunFiles:
             return None
         run.payload.checkpoint = target
         run.payload.saved = True
-        self.context.settings.setValue(self._checkpoint_key(), str(target.parent))
+        self._remember(self._checkpoint_key(), target.parent)
         self.say(f"Saved {run.name} to {target}.")
         self.status_message.emit(f"Saved {target}", 5000)
         return target
@@ -219,7 +225,7 @@ class RunFiles:
             return False
         if not self.run_side_job("load", 0, factory, self._on_loaded):
             return False
-        self.context.settings.setValue(self._checkpoint_key(), str(source.parent))
+        self._remember(self._checkpoint_key(), source.parent)
         self.say(f"Loading {source.name}…")
         return True
 
@@ -238,7 +244,7 @@ class RunFiles:
     # -- exports ---------------------------------------------------------------------
     def _export_target(self, title: str, filters: str, name: str, allowed, path) -> Path | None:
         if not path:
-            path = self._ask_save_path(title, filters, str(self._folder(EXPORT_DIR_KEY) / name))
+            path = self._ask_save_path(title, filters, str(self._folder(EXPORT_KIND) / name))
             if not path:
                 return None
         return with_suffix(path, allowed)
@@ -255,7 +261,7 @@ class RunFiles:
         except (OSError, ValueError) as exc:
             dialogs.show_error(self, "Export plots", f"Could not export {target.name}: {exc}")
             return None
-        self.context.settings.setValue(EXPORT_DIR_KEY, str(target.parent))
+        self._remember(EXPORT_KIND, target.parent)
         self.status_message.emit(f"Exported the plots to {written}", 5000)
         return written
 
@@ -272,7 +278,7 @@ class RunFiles:
             message = f"Could not export {target.name}: {exc.strerror or exc}"
             dialogs.show_error(self, "Export metrics", message)
             return None
-        self.context.settings.setValue(EXPORT_DIR_KEY, str(target.parent))
+        self._remember(EXPORT_KIND, target.parent)
         self.status_message.emit(f"Exported the metrics to {written}", 5000)
         return written
 

@@ -295,3 +295,34 @@ def test_the_model_loads_once_the_tab_is_shown_before_anything_is_dropped(qtbot,
     with qtbot.waitSignal(window.select_tab("classify").model_ready, timeout=60_000) as got:
         pass
     assert got.args == [MODEL]
+
+
+def test_a_download_error_goes_when_the_ready_model_is_picked_again(qtbot, tab, model, monkeypatch):
+    """Issue 13 defect 10: after a failed download of another model, picking the ready
+    built-in model again showed the download error still."""
+    tab.models.set_model(MODEL, model)
+    picker = tab.model_picker
+
+    def failing_download(name, _weights):
+        def factory(_token):
+            from gui.classify_tab import jobs
+
+            yield jobs.LoadFailed(name, "Cannot download resnet18: network unreachable")
+
+        return factory
+
+    monkeypatch.setattr("gui.classify_tab.models.jobs.load_job", failing_download)
+    monkeypatch.setattr("gui.dialogs.show_error", lambda *a, **k: None)
+
+    def pick(name):
+        picker.combo.setCurrentIndex(picker.combo.findData(name))
+        picker.combo.activated.emit(picker.combo.currentIndex())
+
+    pick("resnet18")
+    assert "not downloaded" in picker.status.text()
+    qtbot.mouseClick(picker.download_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not tab.models.slot.busy, timeout=10_000)
+    assert "network unreachable" in picker.status.text()
+    pick(MODEL)
+    assert "network unreachable" not in picker.status.text()
+    assert "ready" in picker.status.text() and picker.chosen_name() == MODEL

@@ -198,3 +198,15 @@ def test_double_click_edits_constants_and_exponents(tab):
     assert tab.scene.nodes[tab.graph.id_of(p)].node.label == "^3"
     tab.undo_action.trigger()
     assert tab.graph.node(tab.graph.id_of(p)).params["exponent"] == 2.0
+
+
+def test_turning_practice_off_takes_its_question_off_the_step_panel(tab):
+    """Issue 13 defect 10: "Practice: what is dL/dp?" stayed after practice was off."""
+    tab.open_example("f1")
+    tab.practice_action.trigger()
+    tab.steps.run_all()  # the forward pass
+    tab.steps.step_backward()  # the first backward step asks
+    assert "Practice: what is" in tab.step_info.text()
+    tab.practice_action.trigger()
+    assert not tab.practice.enabled
+    assert "Practice" not in tab.step_info.text()
