@@ -470,6 +470,9 @@ class Graph:
         """Remove a node with all its edges (``edge_removed`` events come first)."""
         node = self.node(node_id)
         before = self.output_id
+        # Only the output and what feeds it carry the computed numbers: removing anything
+        # else (a node not connected to the output) leaves them current.
+        feeds_output = before is None or node_id == before or nx.has_path(self._g, node_id, before)
         events: list[GraphEvent] = []
         for edge in self.in_edges(node_id) + self.out_edges(node_id):
             self._unlink(edge)
@@ -483,7 +486,7 @@ class Graph:
             self._output = None
         self._structure_changed()
         events.append(NodeRemoved(node_id, node))
-        self._emit(events, before)
+        self._emit(events, before, stale=feeds_output)
 
     def connect(self, src: str, dst: str, port: int | str) -> Edge:
         """Feed ``src``'s output into ``dst``'s input ``port`` (index or name).
@@ -967,12 +970,17 @@ class Graph:
         self.version += 1
         self.structure_version += 1
 
-    def _emit(self, events: list[GraphEvent], output_before: str | None) -> None:
+    def _emit(
+        self, events: list[GraphEvent], output_before: str | None, stale: bool = True
+    ) -> None:
+        """Emit ``events``; the computed values turn stale unless ``stale`` is False and
+        the output stayed the same."""
         after = self.output_id
         if after != output_before:
             events.append(OutputChanged(output_before, after))
+            stale = True
         ev = self._evaluation
-        if not ev.stale and (ev.values or ev.grads):
+        if stale and not ev.stale and (ev.values or ev.grads):
             self._evaluation = replace(ev, stale=True)
             events.append(EvaluationChanged(True, "stale"))
         self.events.emit_all(events)

@@ -53,6 +53,10 @@ class StepInfo(QFrame):
         layout.addWidget(self.body, 1)
         bridge.evaluation_changed.connect(lambda *_: self.refresh())
         bridge.graph_cleared.connect(self.refresh)
+        # Adding or removing a node away from the output keeps the numbers current (no
+        # evaluation change), but the summary lists the inputs.
+        bridge.node_added.connect(lambda *_: self.refresh())
+        bridge.node_removed.connect(lambda *_: self.refresh())
         self.refresh()
 
     def set_digits(self, digits: int) -> None:

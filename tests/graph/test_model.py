@@ -253,3 +253,23 @@ def test_copy_is_independent():
     assert h.same_as(g)
     h.set_value(h.id_of("w"), 10.0)
     assert not h.same_as(g)
+
+
+def test_removing_a_node_not_connected_to_the_output_keeps_the_values_current(mul_graph):
+    """Issue 13 defect 15: deleting a stray node marked every value stale."""
+    g, a, _b, m = mul_graph
+    g.set_output(m)
+    stray = g.add_node("input", "stray", 1.0, pos=(0, 300))
+    other = g.add_node("exp", "e", pos=(100, 300))
+    g.connect(stray, other, 0)  # connected, but not to the output
+    Stepper(g).run_all()
+    assert not g.evaluation.stale
+    seen = []
+    g.events.subscribe(seen.append)
+    g.remove_node(other)
+    g.remove_node(stray)
+    assert not g.evaluation.stale
+    assert "evaluation_changed" not in [e.kind for e in seen]
+    assert g.evaluation.values[m] == 6.0
+    g.remove_node(a)  # feeds the output: now the numbers are out of date
+    assert g.evaluation.stale and seen[-1].kind == "evaluation_changed"

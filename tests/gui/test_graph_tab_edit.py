@@ -263,3 +263,19 @@ def test_output_can_be_chosen_among_several_sinks(tab):
     assert tab.scene.nodes[tab.graph.id_of(a)].display.grad == theme.fmt(
         evaluate(tab.graph).grads[tab.graph.id_of(a)]
     )
+
+
+def test_deleting_a_node_not_connected_to_the_output_keeps_the_numbers_current(tab):
+    """Issue 13 defect 15: the canvas and step panel greyed every value out."""
+    tab.open_example("f1")
+    stray = drop_op(tab, "input", grid(0, 6))
+    tab.steps.run_all()
+    assert not tab.graph.evaluation.stale
+    tab.scene.clearSelection()
+    tab.scene.nodes[tab.graph.id_of(stray)].setSelected(True)
+    key(tab, Qt.Key.Key_Delete)
+    assert tab.graph.find(stray) is None
+    assert not tab.graph.evaluation.stale
+    assert not any(item.display.stale for item in tab.scene.nodes.values())
+    assert "stale" not in tab.step_info.text()
+    assert f"/d{stray}" not in tab.step_info.text()  # the summary forgot it

@@ -125,3 +125,26 @@ def test_an_app_whose_window_never_appears_does_not_outlive_its_test(xserver, mo
     with pytest.raises(AssertionError, match="app window"):
         App(xserver)
     assert started and all(p.poll() is not None for p in started)
+
+
+def test_defect15_deleting_a_node_not_connected_to_the_output_keeps_the_numbers(start_app):
+    app = start_app()
+    open_f3(app)
+    view = app.widget("graphView")
+    vx, vy, vw, vh = view["rect"]
+    before = set(app.tab_state()["nodes"])
+    app.drag(centre(app.tab_state()["palette"]["input"]), (vx + 60, vy + vh - 60))
+    wait_until(lambda: len(app.tab_state()["nodes"]) == len(before) + 1, 5, "a stray input")
+    app.click(vx + vw // 2, vy + 10)  # the canvas, so that F5 goes to the Graph tab
+    app.key("F5")
+    wait_until(
+        lambda: not any(n["stale"] for n in app.tab_state()["nodes"].values()), 10, "evaluated"
+    )
+    stray = next(n for name, n in app.tab_state()["nodes"].items() if name not in before)
+    x, y, w, _h = stray["rect"]
+    app.click(x + w // 2, y + 8)  # its header: selects it
+    app.key("Delete")
+    wait_until(lambda: len(app.tab_state()["nodes"]) == len(before), 5, "the stray deleted")
+    nodes = app.tab_state()["nodes"]
+    assert not [name for name, n in nodes.items() if n["stale"]]
+    assert app.state()["status"].startswith("Deleted")
