@@ -1,8 +1,9 @@
 """A confusion-matrix view: rows are true classes, columns predicted classes.
 
-Cells are shaded by the row-normalised rate (recall per class), show their counts
-when there is room, and tell the details on hover. Clicking a cell emits
-``cell_clicked(true_index, predicted_index)`` (e.g. to filter a gallery).
+Cells are shaded by the row-normalised rate (recall per class; a legend under the grid
+says so), show their counts in a font small enough to fit, and tell the details on
+hover. Clicking a cell emits ``cell_clicked(true_index, predicted_index)`` (e.g. to filter
+a gallery).
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 from nets.metrics import confusion_matrix
 
 __all__ = ["ConfusionMatrixView", "confusion_matrix"]
+
+#: Cells are kept at least this many pixels before class names are elided.
+MIN_CELL = 22
+#: Height of the colour legend's row at the bottom.
+LEGEND_H = 18
 
 
 class ConfusionMatrixView(QWidget):
@@ -32,6 +38,9 @@ class ConfusionMatrixView(QWidget):
         self._names: list[str] = []
         self.title = "Validation confusion matrix"
         self.empty_text = "Train a model to see its confusion matrix."
+        self.numbers_shown = False  # the last paint wrote the counts in the cells
+        self.legend_width = 0  # pixels the last paint's legend took
+        self.labels_elided: list[str] = []  # class names the last paint had to cut
 
     def set_matrix(self, counts: np.ndarray, class_names: list[str] | None = None) -> None:
         counts = np.asarray(counts)
@@ -61,15 +70,19 @@ class ConfusionMatrixView(QWidget):
     # -- geometry --------------------------------------------------------------------
     def _layout(self) -> tuple[QRect, float, int]:
         """The grid's rectangle, the cell size, and the height of the (rotated) column
-        labels under the grid. Long class names are elided to leave the grid room."""
+        labels under the grid. Class names are shown whole while the cells stay at least
+        ``MIN_CELL`` pixels; only then are the longest elided."""
         k = self._counts.shape[0]
         fm = QFontMetrics(self.font())
         full = max((fm.horizontalAdvance(n) for n in self._names), default=0) + 10
-        label_w = min(full, self.width() // 4)
-        band = min(full, max(3 * fm.height(), self.height() // 5))
         top = fm.height() * 2 + 6
+        bottom = LEGEND_H + 6
+        room_w = self.width() - fm.height() - 4 - 6
+        room_h = self.height() - top - 6 - bottom
+        label_w = min(full, max(room_w - MIN_CELL * k, self.width() // 4))
+        band = min(full, max(3 * fm.height(), room_h - MIN_CELL * k))
         left = label_w + fm.height() + 4
-        side = max(1.0, min((self.width() - left - 6) / k, (self.height() - top - 6 - band) / k))
+        side = max(1.0, min((self.width() - left - 6) / k, (room_h - band) / k))
         return QRect(left, top, int(side * k), int(side * k)), side, band
 
     def _cell_at(self, pos: QPoint) -> tuple[int, int] | None:
@@ -112,38 +125,89 @@ class ConfusionMatrixView(QWidget):
         rows = self._counts.sum(axis=1, keepdims=True).astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
             rates = np.where(rows > 0, self._counts / np.maximum(rows, 1), 0.0)
-        small = QFont(self.font())
-        small.setPointSizeF(max(6.0, min(self.font().pointSizeF(), side / 3.2)))
+        small = _font_to_fit(self.font(), str(int(self._counts.max(initial=0))), side - 2)
+        self.numbers_shown = small is not None
         for r in range(k):
             for c in range(k):
                 rate = float(rates[r, c])
                 cell = QRectF(grid.left() + c * side, grid.top() + r * side, side, side)
                 painter.fillRect(cell, _shade(rate, diagonal=r == c))
-                if side >= 18 and self._counts[r, c]:
+                if small is not None and self._counts[r, c]:
                     painter.setFont(small)
                     painter.setPen(QColor("white") if rate > 0.55 else QColor("black"))
                     painter.drawText(cell, Qt.AlignmentFlag.AlignCenter, str(self._counts[r, c]))
         painter.setFont(self.font())
         painter.setPen(self.palette().text().color())
         painter.drawRect(grid.adjusted(0, 0, -1, -1))
-        # Row labels (true classes) on the left, column labels rotated under the grid.
+        # Row labels (true classes) on the left, column labels rotated under the grid; a
+        # smaller font before any name is cut ("airpla..." told the learner nothing).
+        longest = max(self._names, key=fm.horizontalAdvance, default="")
+        row_w = grid.left() - fm.height() - 6
+        row_font = _font_to_fit(self.font(), longest, row_w, side) or _smallest(self.font())
+        col_font = _font_to_fit(self.font(), longest, band - 6, side) or _smallest(self.font())
+        self.labels_elided = []
         for i, name in enumerate(self._names):
             y = grid.top() + i * side
+            painter.setFont(row_font)
+            shown = QFontMetrics(row_font).elidedText(name, Qt.TextElideMode.ElideRight, row_w)
             painter.drawText(
-                QRectF(0, y, grid.left() - fm.height() - 6, side),
+                QRectF(0, y, row_w, side),
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                fm.elidedText(name, Qt.TextElideMode.ElideRight, grid.left() - fm.height() - 6),
+                shown,
             )
+            painter.setFont(col_font)
+            col_fm = QFontMetrics(col_font)
+            column = col_fm.elidedText(name, Qt.TextElideMode.ElideRight, band - 6)
+            if name != shown or name != column:
+                self.labels_elided.append(name)
             painter.save()
-            painter.translate(grid.left() + (i + 0.5) * side + fm.ascent() / 2, grid.bottom() + 4)
+            painter.translate(
+                grid.left() + (i + 0.5) * side + col_fm.ascent() / 2, grid.bottom() + 4
+            )
             painter.rotate(90)
-            painter.drawText(0, 0, fm.elidedText(name, Qt.TextElideMode.ElideRight, band - 6))
+            painter.drawText(0, 0, column)
             painter.restore()
+        painter.setFont(self.font())
         painter.save()
         painter.translate(fm.height(), grid.center().y())
         painter.rotate(-90)
         painter.drawText(-fm.horizontalAdvance("true") // 2, 0, "true")
         painter.restore()
+        self._paint_legend(painter, fm)
+
+    def _paint_legend(self, painter: QPainter, fm: QFontMetrics) -> None:
+        """Under everything: what the two colour ramps mean (share of the true class)."""
+        y = self.height() - LEGEND_H - 2
+        x = 6
+        bar_w = 60
+        for label, diagonal, top in (("correct", True, "100%"), ("confused", False, "50%+")):
+            text = f"{label}: 0%"
+            painter.drawText(
+                QRectF(x, y, fm.horizontalAdvance(text) + 4, LEGEND_H),
+                Qt.AlignmentFlag.AlignVCenter,
+                text,
+            )
+            x += fm.horizontalAdvance(text) + 6
+            for i in range(bar_w):
+                rate = i / (bar_w - 1) * (1.0 if diagonal else 0.5)
+                painter.fillRect(
+                    QRectF(x + i, y + 3, 1, LEGEND_H - 6), _shade(rate, diagonal=diagonal)
+                )
+            painter.drawRect(QRectF(x, y + 3, bar_w, LEGEND_H - 6))
+            x += bar_w + 4
+            painter.drawText(
+                QRectF(x, y, fm.horizontalAdvance(top) + 4, LEGEND_H),
+                Qt.AlignmentFlag.AlignVCenter,
+                top,
+            )
+            x += fm.horizontalAdvance(top) + 18
+        note = "of the true class"
+        painter.drawText(
+            QRectF(x, y, fm.horizontalAdvance(note) + 4, LEGEND_H),
+            Qt.AlignmentFlag.AlignVCenter,
+            note,
+        )
+        self.legend_width = x + fm.horizontalAdvance(note) + 4
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         cell = self._cell_at(event.position().toPoint())
@@ -164,6 +228,30 @@ class ConfusionMatrixView(QWidget):
         cell = self._cell_at(event.position().toPoint())
         if cell is not None and event.button() == Qt.MouseButton.LeftButton:
             self.cell_clicked.emit(*cell)
+
+
+def _font_to_fit(
+    font: QFont, widest: str, width: float, height: float | None = None
+) -> QFont | None:
+    """``font`` made small enough (down to 6 pt) for ``widest`` to fit in ``width`` by
+    ``height`` (default ``width``) pixels, never larger than ``font``; None when even 6 pt
+    does not fit."""
+    height = width if height is None else height
+    small = QFont(font)
+    size = font.pointSizeF() if font.pointSizeF() > 0 else 9.0
+    while size >= 6.0:
+        small.setPointSizeF(size)
+        fm = QFontMetrics(small)
+        if fm.horizontalAdvance(widest) <= width and fm.height() <= height:
+            return small
+        size -= 0.5
+    return None
+
+
+def _smallest(font: QFont) -> QFont:
+    small = QFont(font)
+    small.setPointSizeF(6.0)
+    return small
 
 
 def _shade(rate: float, *, diagonal: bool) -> QColor:

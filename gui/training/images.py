@@ -11,7 +11,16 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QIcon, QImage, QMouseEvent, QPainter, QPaintEvent, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QFontMetrics,
+    QIcon,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPixmap,
+)
 from PySide6.QtWidgets import (
     QListView,
     QListWidget,
@@ -61,6 +70,10 @@ def _check_batch(images: np.ndarray) -> np.ndarray:
     return images
 
 
+#: A gallery cell grows to its widest caption up to this width (pixels).
+MAX_CAPTION_W = 170
+
+
 class ImageGallery(QListWidget):
     """A wrapping grid of captioned thumbnails.
 
@@ -96,6 +109,7 @@ class ImageGallery(QListWidget):
         if len(captions) != len(images):
             raise ValueError(f"{len(images)} images but {len(captions)} captions")
         pixels = to_uint8(images, normalize)
+        self._fit_grid(captions)
         for i, caption in enumerate(captions):
             qimage = to_qimage(pixels[i]).scaled(
                 self._thumb,
@@ -103,7 +117,7 @@ class ImageGallery(QListWidget):
                 Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.FastTransformation,  # keep tiny images crisp
             )
-            item = QListWidgetItem(QIcon(QPixmap.fromImage(qimage)), caption)
+            item = QListWidgetItem(QIcon(self._padded(qimage)), caption)
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
             if tooltips is not None:
                 item.setToolTip(tooltips[i])
@@ -111,6 +125,38 @@ class ImageGallery(QListWidget):
 
     def captions(self) -> list[str]:
         return [self.item(i).text() for i in range(self.count())]
+
+    def caption_fits(self) -> bool:
+        """Every caption line fits the width its item is drawn at (for the tests)."""
+        fm = QFontMetrics(self.font())
+        for i in range(self.count()):
+            item = self.item(i)
+            width = self.visualItemRect(item).width()
+            if any(fm.horizontalAdvance(line) > width for line in item.text().split("\n")):
+                return False
+        return True
+
+    def _fit_grid(self, captions: list[str]) -> None:
+        """Cells wide and tall enough for every caption line ("automobile → truck" read
+        "auto..."), up to ``MAX_CAPTION_W`` pixels."""
+        fm = QFontMetrics(self.font())
+        lines = [line for caption in captions for line in caption.split("\n")]
+        widest = max((fm.horizontalAdvance(line) for line in lines), default=0)
+        rows = max((caption.count("\n") + 1 for caption in captions), default=1)
+        width = min(MAX_CAPTION_W, max(self._thumb + 34, widest + 14))
+        self.setGridSize(QSize(width, self._thumb + 12 + rows * fm.height()))
+        # Captions under an icon wrap to the icon's width: a wide icon (the thumbnail
+        # keeps its size, centred on a transparent strip) lets them use the whole cell.
+        self.setIconSize(QSize(width - 10, self._thumb))
+
+    def _padded(self, image: QImage) -> QPixmap:
+        size = self.iconSize()
+        pixmap = QPixmap(size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.drawImage((size.width() - image.width()) // 2, 0, image)
+        painter.end()
+        return pixmap
 
 
 class ImageGrid(QWidget):

@@ -453,3 +453,35 @@ def test_redraw_interval_adapts_to_the_redraw_cost(qtbot):
         run.metrics.add_step(3, 0.2)
         plot._on_timer()
     assert plot.timer.interval() == 10
+
+
+CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship"]
+
+
+def test_confusion_cells_show_counts_whole_class_names_and_a_colour_legend(qtbot):
+    """Issue 13 defect 9: at 1024x700 the matrix had no numbers, no legend and
+    "airpla..." labels. The tab gives it about 720x350 pixels there (a screenshot)."""
+    k = len(CIFAR_NAMES) + 1
+    rng = np.random.default_rng(1)
+    counts = rng.integers(0, 400, (k, k))
+    view = ConfusionMatrixView()
+    qtbot.addWidget(view)
+    view.resize(700, 340)
+    view.set_matrix(counts, [*CIFAR_NAMES, "truck"])
+    view.grab()
+    assert view.numbers_shown
+    assert view.labels_elided == []
+    assert 0 < view.legend_width <= view.width()
+    grid, side, band = view._layout()
+    assert side >= 20 and grid.bottom() + band <= view.height()
+
+
+def test_gallery_captions_are_not_cut(qtbot):
+    """Issue 13 defect 9: "✗ automobile" and "airplane → frog" read "✗ ..." and "auto..."."""
+    gallery = ImageGallery(thumb=48)
+    qtbot.addWidget(gallery)
+    gallery.resize(500, 300)
+    gallery.show()
+    images = np.zeros((4, 8, 8, 3), dtype=np.uint8)
+    gallery.set_images(images, ["✗ automobile", "airplane\n→ frog", "cat", "✗ truck"])
+    assert gallery.caption_fits()
