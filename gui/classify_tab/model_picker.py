@@ -43,10 +43,9 @@ class ModelPicker(QWidget):
 
         self.combo = QComboBox()
         self.combo.setObjectName("modelCombo")
-        self.combo.setMinimumContentsLength(26)
-        self.combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
+        # As wide as its longest entry, so "ResNet-18 — not downloaded (45 MB)" is read
+        # whole whichever model is picked (the bar has room for it at 1024 pixels).
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.combo.setToolTip("The ImageNet model that classifies your photos")
         self.download_button = QPushButton("Download")
         self.download_button.setObjectName("downloadButton")

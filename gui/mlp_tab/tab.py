@@ -138,7 +138,7 @@ class MlpTab(TrainingTab):
         self.add_view(self.result_views.gallery_page, "Misclassified")
         self.add_view(self.gradcheck, "Gradient checks")
         self.result_views.gallery_wanted.connect(
-            lambda: self.result_tabs.setCurrentWidget(self.result_views.gallery_page)
+            lambda: self.show_view(self.result_views.gallery_page)
         )
 
         for action, key in ((self.load_action, QKeySequence.StandardKey.Open),
@@ -193,7 +193,7 @@ class MlpTab(TrainingTab):
                 self.data_panel.set_source("folder", path)
 
     def _run_gradchecks(self) -> None:
-        self.result_tabs.setCurrentWidget(self.gradcheck)
+        self.show_view(self.gradcheck)
         self.gradcheck.run()
 
     # -- state -----------------------------------------------------------------------

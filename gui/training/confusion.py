@@ -114,9 +114,16 @@ class ConfusionMatrixView(QWidget):
         header = f"{self.title}: {total} images"
         if total:
             header += f", accuracy {100 * acc:.1f}%"
+        # A smaller font, then the title dropped, before the figures are cut.
+        head_font = _font_to_fit(self.font(), header, self.width() - 4, fm.height() + 2)
+        if head_font is None:
+            header = header.split(": ", 1)[-1]
+            head_font = _font_to_fit(self.font(), header, self.width() - 4, fm.height() + 2)
+        painter.setFont(head_font or _smallest(self.font()))
         painter.drawText(
             QRect(0, 0, self.width(), fm.height() + 2), Qt.AlignmentFlag.AlignCenter, header
         )
+        painter.setFont(self.font())
         painter.drawText(
             QRect(grid.left(), fm.height() + 2, grid.width(), fm.height()),
             Qt.AlignmentFlag.AlignCenter,

@@ -309,6 +309,11 @@ class RunsView(QWidget):
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
         self.table.setToolTip("Tick to show a run in the plots; double-click a name to rename")
+        # Wide enough for a typical row ("run 12 +", "finished", "val 100.0%") so that the
+        # splitter never squeezes the Result column out of sight ("val" alone, or nothing).
+        fm = self.table.fontMetrics()
+        typical = ("☑ ■ run 12 +", "finished", "val 100.0%")
+        self.table.setMinimumWidth(sum(fm.horizontalAdvance(t) + 24 for t in typical) + 4)
 
         self.delete_button = QPushButton("Delete")
         self.delete_button.setToolTip("Delete the selected run (Del)")

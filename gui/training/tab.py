@@ -49,9 +49,11 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -164,6 +166,7 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
         self.result_tabs = QTabWidget()
         self.result_tabs.setObjectName(f"{self.tab_id}Results")
         self.views: QTabWidget | None = None  # made by the first add_page
+        self._view_pages: dict[QWidget, QWidget] = {}  # add_view's page -> its scroll area
         self._build_training_actions()
 
         self.controls.start_requested.connect(self.start_training)
@@ -230,8 +233,20 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
         self.update_start()
 
     def add_view(self, widget: QWidget, title: str) -> int:
-        """A page next to the result views; returns its index in ``result_tabs``."""
-        return self.result_tabs.addTab(widget, title)
+        """A page next to the result views; returns its index in ``result_tabs``. The
+        page scrolls when the window is narrower than it needs (at 1024x700 a wide page
+        would otherwise widen the whole window past the screen)."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        scroll.setWidget(widget)
+        self._view_pages[widget] = scroll
+        return self.result_tabs.addTab(scroll, title)
+
+    def show_view(self, widget: QWidget) -> None:
+        """Bring a page added with ``add_view`` to the front."""
+        self.result_tabs.setCurrentWidget(self._view_pages.get(widget, widget))
 
     def add_page(self, widget: QWidget, title: str) -> int:
         """A page beside the whole training view; returns its index in ``views``."""

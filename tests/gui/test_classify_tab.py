@@ -326,3 +326,13 @@ def test_a_download_error_goes_when_the_ready_model_is_picked_again(qtbot, tab, 
     pick(MODEL)
     assert "network unreachable" not in picker.status.text()
     assert "ready" in picker.status.text() and picker.chosen_name() == MODEL
+
+
+def test_the_model_combo_is_as_wide_as_its_longest_entry(tab):
+    """Issue 13 defect 9: the combo read "not downloaded (45 MB" at 1024x700."""
+    from PySide6.QtGui import QFontMetrics
+
+    combo = tab.model_picker.combo
+    fm = QFontMetrics(combo.font())
+    widest = max(fm.horizontalAdvance(combo.itemText(i)) for i in range(combo.count()))
+    assert combo.count() > 1 and combo.sizeHint().width() > widest

@@ -143,3 +143,13 @@ def test_defect3_an_image_folder_chosen_for_cifar10_is_offered_as_one_and_kept(
     app.key("Down")
     wait_until(lambda: "Found" in app.widget("datasetStatus")["text"], 20, "found again")
     assert app.widget("datasetWhere")["text"] == str(data)
+
+
+def test_defect9_the_numpy_tab_with_a_dataset_fits_1024x700(start_app, tmp_path: Path):
+    """With a dataset loaded, the Inside page's width forced the window to 1272 pixels:
+    pages beside the results now scroll instead."""
+    data = tiny_folder(tmp_path / "tiny")
+    app = start_app("--tab", "mlp", "--open", str(data), size="1024x700")
+    wait_until(lambda: "Found" in app.widget("datasetStatus")["text"], 20, "the folder found")
+    wait_until(lambda: app.state()["size"] == [1024, 700], 5, "the window at 1024x700")
+    assert not app.query("clipped")
