@@ -120,6 +120,9 @@ class LoadFailed:
 class ReportPhoto:
     key: str
     photo: np.ndarray = field(repr=False)  # (h, w, 3) uint8
+    #: Grad-CAM of the top-1 class at the photo's size, (h, w) in [0, 1]; None when the
+    #: model has no Grad-CAM or it failed (the figure then shows the photo alone)
+    heat: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -351,17 +354,29 @@ def resize_heat(heat: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(values, 0.0, 1.0)
 
 
-def report_job(sources: list[Source]):
-    """Factory: open each marked image for the report figure (the GUI paints and saves)."""
+def report_job(sources: list[Source], model: Any = None, classes: dict[str, int] | None = None):
+    """Factory: open each marked image for the report figure (the GUI paints and saves),
+    with the Grad-CAM heat-map of ``classes[key]`` (its top-1) when ``model`` is given."""
 
     def run(cancel: Cancel) -> Iterator[Any]:
         for source in sources:
             if cancel():
                 return
             try:
-                yield ReportPhoto(source.key, display_copy(open_source(source)))
+                image = open_source(source)
+                photo = display_copy(image)
             except Exception as exc:
                 yield FileError(source.key, describe_error(source, exc))
+                continue
+            heat = None
+            class_index = (classes or {}).get(source.key)
+            if model is not None and class_index is not None:
+                try:
+                    raw = backend.gradcam(model, image, class_index)
+                    heat = resize_heat(raw, (photo.shape[1], photo.shape[0]))
+                except Exception:
+                    heat = None  # the figure still shows the photo and the top-5
+            yield ReportPhoto(source.key, photo, heat)
 
     return run
 

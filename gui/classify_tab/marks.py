@@ -110,7 +110,12 @@ class Marks(QObject):
             target = folder / figure_name(row.name, row.mark or "", taken)
             try:
                 figure = render_report(
-                    item.photo, row.top, row.mark or "", row.name, row.model or model_title
+                    item.photo,
+                    row.top,
+                    row.mark or "",
+                    row.name,
+                    row.model or model_title,
+                    heat=item.heat,
                 )
                 atomic_write_bytes(target, png_bytes(figure))
                 written.append(target)
@@ -131,5 +136,6 @@ class Marks(QObject):
                 )
             self.exported.emit(written)
 
-        self.slot.start(jobs.report_job(sources), on_item, on_done)
+        classes = {r.key: int(r.top[0][0]) for r in rows if r.top}
+        self.slot.start(jobs.report_job(sources, self.tab.models.model, classes), on_item, on_done)
         self.tab.update_enabled()

@@ -14,17 +14,26 @@ import numpy as np
 from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
-from gui.classify_tab.imaging import rgb_to_qimage
+from gui.classify_tab.imaging import heat_to_qimage, rgb_to_qimage
 from gui.classify_tab.top_chart import Prediction, paint_bars
 
 FIGURE_SIZE = (1200, 560)
+#: How strongly the report's heat-map covers its copy of the photo.
+HEAT_OPACITY = 0.6
 _VERDICT_COLORS = {"reasonable": QColor(30, 140, 60), "unreasonable": QColor(200, 90, 20)}
 
 
 def render_report(
-    photo: np.ndarray, top: list[Prediction], mark: str, name: str, model: str
+    photo: np.ndarray,
+    top: list[Prediction],
+    mark: str,
+    name: str,
+    model: str,
+    heat: np.ndarray | None = None,
 ) -> QImage:
-    """The figure as a ``FIGURE_SIZE`` RGB image. ``photo`` is ``(H, W, 3)`` uint8."""
+    """The figure as a ``FIGURE_SIZE`` RGB image. ``photo`` is ``(H, W, 3)`` uint8;
+    ``heat`` (``(H, W)`` in [0, 1], the top-1 class's Grad-CAM) is drawn over a second
+    copy of the photo under the first, with its class named."""
     width, height = FIGURE_SIZE
     figure = QImage(width, height, QImage.Format.Format_RGB32)
     figure.fill(QColor("white"))
@@ -35,14 +44,29 @@ def render_report(
         margin = 24
         photo_box = QRect(margin, margin, 520, height - 2 * margin)
         image = rgb_to_qimage(photo)
-        size = image.size().scaled(photo_box.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        target = QRect(
-            photo_box.x() + (photo_box.width() - size.width()) // 2,
-            photo_box.y() + (photo_box.height() - size.height()) // 2,
-            size.width(),
-            size.height(),
-        )
-        painter.drawImage(target, image)
+        if heat is None:
+            painter.drawImage(_fit(image, photo_box), image)
+        else:
+            caption_h = 26
+            half = (photo_box.height() - caption_h) // 2
+            top_box = QRect(photo_box.x(), photo_box.y(), photo_box.width(), half - 4)
+            heat_box = QRect(photo_box.x(), photo_box.y() + half + 4, photo_box.width(), half - 4)
+            painter.drawImage(_fit(image, top_box), image)
+            target = _fit(image, heat_box)
+            painter.drawImage(target, image)
+            painter.setOpacity(HEAT_OPACITY)
+            painter.drawImage(target, heat_to_qimage(heat))
+            painter.setOpacity(1.0)
+            caption_font = QFont(painter.font())
+            caption_font.setPixelSize(16)
+            painter.setFont(caption_font)
+            painter.setPen(QColor(60, 60, 60))
+            label = top[0][1] if top else "the top class"
+            painter.drawText(
+                QRect(photo_box.x(), heat_box.bottom() + 4, photo_box.width(), caption_h),
+                Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                f"Grad-CAM: where the model looked for \u201c{label}\u201d",
+            )
 
         left = photo_box.right() + 2 * margin
         title_font = QFont(painter.font())
@@ -76,6 +100,17 @@ def render_report(
     finally:
         painter.end()
     return figure
+
+
+def _fit(image: QImage, box: QRect) -> QRect:
+    """Where ``image`` goes inside ``box``: as large as fits, centred, aspect kept."""
+    size = image.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+    return QRect(
+        box.x() + (box.width() - size.width()) // 2,
+        box.y() + (box.height() - size.height()) // 2,
+        size.width(),
+        size.height(),
+    )
 
 
 def figure_name(name: str, mark: str, taken: set[str]) -> str:

@@ -199,6 +199,11 @@ def test_marked_images_export_as_report_figures(qtbot, tab, tmp_path):
         assert _png_size(out / name) == FIGURE_SIZE
     figure = np.asarray(Image.open(out / "mark0_reasonable.png").convert("RGB"))
     assert figure.std() > 10  # a photo and bars, not a blank page
+    # Defect 15: the photo again under it with the top-1 class's Grad-CAM over it.
+    photo_half, heat_half = figure[24:270, 24:544].astype(int), figure[290:536, 24:544].astype(int)
+    assert np.abs(photo_half - heat_half).mean() > 5
+    red_minus_blue = heat_half[..., 0] - heat_half[..., 2]
+    assert red_minus_blue.max() - red_minus_blue.min() > 100  # the colour map's hot and cold
 
 
 def test_a_failing_export_keeps_the_old_figure_and_says_why(qtbot, tab, monkeypatch, tmp_path):
