@@ -301,6 +301,8 @@ class HyperparameterForm(QWidget):
 
 
 def _seconds(seconds: float) -> str:
+    if seconds < 0.001:
+        return "under 1 ms"  # not "0 ms": no epoch takes no time
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 120:

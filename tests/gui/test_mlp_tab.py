@@ -478,3 +478,10 @@ def test_the_preset_label_finds_a_preset_again_when_the_values_match_it(window):
     assert "<b>seed-default</b>" in form.preset_label.text()
     form.set_field("learning_rate", "abc")  # an invalid field matches nothing
     assert form.preset_label.text() == "custom settings"
+
+
+def test_a_tiny_estimate_reads_under_a_millisecond_not_zero():
+    from gui.mlp_tab.form import _seconds
+
+    assert _seconds(0.0002) == "under 1 ms"
+    assert _seconds(0.004) == "4 ms" and _seconds(3.0) == "3.0 s" and _seconds(600) == "10.0 min"
