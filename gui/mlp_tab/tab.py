@@ -124,7 +124,7 @@ class MlpTab(TrainingTab):
         self.continue_button.setToolTip(
             "Start a new run from the selected model's weights with the form's settings"
         )
-        self.run_buttons.insertWidget(3, self.continue_button)
+        self.run_buttons.insert(3, self.continue_button)
         self.result_views = MlpViews(self)
         # Weight images arrive once an epoch, thousands a second on tiny data.
         self._weights_throttle = Throttle(self._show_selected_weights, 250, self)

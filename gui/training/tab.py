@@ -50,7 +50,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
     QScrollArea,
@@ -149,16 +149,15 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
         self.export_plots_button.setToolTip("Save both plots as PNG, SVG or PDF")
         self.export_csv_button = QPushButton("Export CSV…")
         self.export_csv_button.setToolTip("Save every run's loss and accuracy as CSV")
-        self.run_buttons = QVBoxLayout()
-        for button in (
+        #: the buttons under the runs list, two to a row (a tab may insert its own
+        #: before ``finish_layout``)
+        self.run_buttons: list[QWidget] = [
             self.test_button,
             self.save_button,
             self.load_button,
             self.export_plots_button,
             self.export_csv_button,
-        ):
-            self.run_buttons.addWidget(button)
-        self.run_buttons.addStretch(1)
+        ]
         self.test_label = QLabel()
         self.test_label.setObjectName(f"{self.tab_id}TestResult")
         self.test_label.setWordWrap(True)
@@ -187,14 +186,18 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
     def finish_layout(self, left: QWidget, sizes: tuple[int, int] = (330, 950)) -> None:
         """Put the tab's own column (forms, data) left of the shared controls, plots,
         runs list and views. Call once, at the end of the subclass's constructor."""
+        # The buttons go under the list, two to a row, not in a column beside it: at
+        # 1024 pixels a column left the list too narrow for its Result ("runn...").
         runs_box = QWidget()
-        runs_layout = QHBoxLayout(runs_box)
-        runs_layout.setContentsMargins(0, 0, 0, 0)
-        runs_column = QVBoxLayout()
+        runs_column = QVBoxLayout(runs_box)
+        runs_column.setContentsMargins(0, 0, 0, 0)
         runs_column.addWidget(self.runs_view, 1)
         runs_column.addWidget(self.test_label)
-        runs_layout.addLayout(runs_column, 1)
-        runs_layout.addLayout(self.run_buttons)
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        for i, button in enumerate(self.run_buttons):
+            grid.addWidget(button, i // 2, i % 2)
+        runs_column.addLayout(grid)
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(runs_box)
         bottom.addWidget(self.result_tabs)
