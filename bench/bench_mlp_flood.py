@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from _common import write_result  # noqa: E402
-from bench_mlp_gui import idle_stall_ms, wait_until  # noqa: E402
+from bench_mlp_gui import idle_stall_ms, open_mlp_tab, wait_until  # noqa: E402
 
 TARGET_STALL_MS = 100.0
 TARGET_STOP_MS = 500.0
@@ -107,21 +107,11 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="print, do not write JSON")
     args = parser.parse_args()
 
-    from gui.app import make_application
-    from gui.main_window import MainWindow
     from tests.gui.test_mlp_tab_helpers import make_folder
 
     tmp = tempfile.TemporaryDirectory(prefix="bpe-flood-data-")
     root = make_folder(Path(tmp.name), n_train=20, n_test=5, size=8)
-    app = make_application([])
-    window = MainWindow(remember=False)
-    window.resize(1280, 820)
-    window.show()
-    tab = window.select_tab("mlp")
-    tab.data_panel.set_source("folder", root)
-    wait_until(lambda: tab.data_panel.info is not None)
-    tab.data_panel.load()
-    wait_until(tab.data_panel.dataset_is_current)
+    app, window, tab = open_mlp_tab(root)
     rounds = []
     for i in range(args.repeats):
         idle = idle_stall_ms(2.0)

@@ -267,15 +267,29 @@ def wait_until(condition, timeout_s: float = 600) -> None:
     poll.stop()
 
 
+def open_mlp_tab(root: Path):
+    """The app, its offscreen main window and the numpy tab with ``root`` loaded."""
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+
+    app = make_application([])
+    window = MainWindow(remember=False)
+    window.resize(1280, 820)
+    window.show()
+    tab = window.select_tab("mlp")
+    tab.data_panel.set_source("folder", root)
+    wait_until(lambda: tab.data_panel.info is not None)
+    tab.data_panel.load()
+    wait_until(tab.data_panel.dataset_is_current)
+    return app, window, tab
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--num-train", type=int, default=0, help="0: all training images")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-
-    from gui.app import make_application
-    from gui.main_window import MainWindow
 
     tmp = None
     if (REAL / "train").is_dir():
@@ -288,15 +302,7 @@ def main() -> int:
         data_note = "synthetic 32x32 folder (real data absent)"
     spec = f"folder:{root}"
 
-    app = make_application([])
-    window = MainWindow(remember=False)
-    window.resize(1280, 820)
-    window.show()
-    tab = window.select_tab("mlp")
-    tab.data_panel.set_source("folder", root)
-    wait_until(lambda: tab.data_panel.info is not None)
-    tab.data_panel.load()
-    wait_until(tab.data_panel.dataset_is_current)
+    app, window, tab = open_mlp_tab(root)
     dataset = tab.data_panel.dataset
 
     has_cli = cli_available()

@@ -24,3 +24,18 @@ def _collect_after_each_test(_garbage_collected_in_the_gui_thread):
     yield
     # Only what is due: a full collection costs ~150 ms once torch is loaded.
     _garbage_collected_in_the_gui_thread.collect_due()
+
+
+@pytest.fixture
+def context(tmp_path):
+    """An ``AppContext`` with its own settings file and worker registry (for a tab or
+    panel built without the main window)."""
+    from PySide6.QtCore import QSettings
+
+    from gui.tab_base import AppContext
+    from gui.worker import WorkerRegistry
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    registry = WorkerRegistry()
+    yield AppContext(workers=registry, settings=settings)
+    registry.shutdown()

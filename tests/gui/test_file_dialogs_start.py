@@ -7,12 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog
 
 from gui import file_dialogs
-from gui.tab_base import AppContext
-from gui.worker import WorkerRegistry
 
 
 @pytest.fixture
@@ -22,14 +19,6 @@ def documents(tmp_path, monkeypatch):
     monkeypatch.setattr(file_dialogs, "documents_folder", lambda: folder)
     monkeypatch.chdir(tmp_path)  # the working directory: never where a dialog starts
     return folder
-
-
-@pytest.fixture
-def context(tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    registry = WorkerRegistry()
-    yield AppContext(workers=registry, settings=settings)
-    registry.shutdown()
 
 
 @pytest.fixture

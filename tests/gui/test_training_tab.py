@@ -10,14 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from gui.jobs import Progress
 from gui.tab_base import AppContext
 from gui.training.run_files import EXPORT_DIR_KEY, with_suffix
 from gui.training.tab import RunPlan, RunState, TrainingTab
-from gui.worker import WorkerRegistry
 from nets.training import Evaluation, Finished, Started, Step, Stopped
 
 STEPS = 6
@@ -82,14 +80,6 @@ class FakeTab(TrainingTab):
 
     def write_checkpoint(self, run, path: Path) -> None:
         path.write_text(str(run.payload.model))
-
-
-@pytest.fixture
-def context(tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    registry = WorkerRegistry()
-    yield AppContext(workers=registry, settings=settings)
-    registry.shutdown()
 
 
 @pytest.fixture
