@@ -317,5 +317,7 @@ class App:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                self.proc.wait(5)
+                # A machine at load 20 can take more than 5 s to reap a killed process
+                # that was reading a model file.
+                self.proc.wait(60)
         shutil.rmtree(self.home, ignore_errors=True)
