@@ -28,6 +28,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QWidget
 
+from gui.throttle import Throttle
 from gui.training.runs import Run
 from nets.snapshots import SnapshotPlan, SnapshotStore
 from nets.training import Snapshot
@@ -180,6 +181,10 @@ class SnapshotControl(QObject):
         self.timeline.latest_button.clicked.connect(lambda: self.select(self._run_id, -1))
         self.timeline.fork_button.clicked.connect(self.fork_from_selected)
         tab.runs.run_removed.connect(self._on_run_removed)
+        # A snapshot comes every epoch, thousands a second on tiny data: the timeline
+        # follows on a timer, not per event (each refresh lists the whole store).
+        self._refresh_throttle = Throttle(self._refresh, 250, self)
+        tab.training_done.connect(lambda *_: self._refresh_throttle.flush())
         tab.add_listener(self._on_event)
 
     # -- stores ----------------------------------------------------------------------
@@ -289,7 +294,7 @@ class SnapshotControl(QObject):
     # -- events ----------------------------------------------------------------------
     def _on_event(self, run: Run, event: Any) -> None:
         if isinstance(event, Snapshot) and run.run_id == self._run_id:
-            self._refresh()
+            self._refresh_throttle.request()
 
     def _on_run_removed(self, run_id: int) -> None:
         store = self._stores.pop(run_id, None)
