@@ -107,7 +107,7 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="print, do not write JSON")
     args = parser.parse_args()
 
-    from tests.gui.test_mlp_tab_helpers import make_folder
+    from tests.gui.mlp_tab_setup import make_folder
 
     tmp = tempfile.TemporaryDirectory(prefix="bpe-flood-data-")
     root = make_folder(Path(tmp.name), n_train=20, n_test=5, size=8)
