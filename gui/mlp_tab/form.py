@@ -248,7 +248,7 @@ class HyperparameterForm(QWidget):
         seconds = epoch_flops(config, n, d, c) / self._flops_per_s
         self.estimate_label.setText(
             f"Estimate: {format_bytes(memory.total)} of memory, "
-            f"about {_seconds(seconds)} per epoch "
+            f"{_about(seconds)} per epoch "
             f"({_seconds(seconds * config.num_epochs)} in all"
             f"{', from your last run' if self._measured else ''})"
         )
@@ -298,6 +298,12 @@ class HyperparameterForm(QWidget):
             )
         else:
             self.preset_label.setText("custom settings")
+
+
+def _about(seconds: float) -> str:
+    """ "about 4 ms", but "under 1 ms" (not "about under 1 ms")."""
+    text = _seconds(seconds)
+    return text if text.startswith("under") else f"about {text}"
 
 
 def _seconds(seconds: float) -> str:

@@ -60,10 +60,19 @@ class _Strip(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(300, 22)
 
+    def _xs(self) -> np.ndarray:
+        """Where each mark sits: by its epoch, so a fork's later epochs line up (one
+        pass: a long run has thousands of marks, and a paint per mark each looking for
+        the last epoch made a repaint quadratic)."""
+        if not self.marks:
+            return np.empty(0)
+        epochs = np.fromiter((e for e, _ in self.marks), dtype=np.float64, count=len(self.marks))
+        last = max(float(epochs.max()), 1.0)
+        return 10 + (self.width() - 20) * (epochs - 0.5) / last
+
     def _x(self, i: int) -> float:
-        """Where mark ``i`` sits: by its epoch, so a fork's later epochs line up."""
-        last = max((e for e, _ in self.marks), default=1)
-        return 10 + (self.width() - 20) * (self.marks[i][0] - 0.5) / last
+        """Where mark ``i`` sits."""
+        return float(self._xs()[i])
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
@@ -73,9 +82,14 @@ class _Strip(QWidget):
         p.drawLine(QPointF(6, mid), QPointF(self.width() - 6, mid))
         n = len(self.marks)
         label_every = max(1, int(np.ceil(n * 28 / max(self.width(), 1))))
+        xs = self._xs()
+        drawn_at = -1.0e9
         for i, (epoch, step) in enumerate(self.marks):
-            x = self._x(i)
+            x = float(xs[i])
             chosen = step == self.selected
+            if not chosen and x - drawn_at < 2.0:
+                continue  # marks closer than 2 px would overdraw each other
+            drawn_at = x
             p.setPen(QPen(self.color, 1.5))
             p.setBrush(self.color if chosen else QColor("white"))
             r = 6.0 if chosen else 4.0
@@ -89,7 +103,7 @@ class _Strip(QWidget):
         if not self.marks:
             return
         x = event.position().x()
-        i = int(np.argmin([abs(self._x(k) - x) for k in range(len(self.marks))]))
+        i = int(np.argmin(np.abs(self._xs() - x)))
         self.clicked.emit(self.marks[i][1])
 
 
