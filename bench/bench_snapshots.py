@@ -6,7 +6,10 @@ an unchanged fork from epoch 1 compared step by step with its parent (bit for bi
 CNN (default preset on a Fashion-MNIST subset, 1 thread, deterministic algorithms): the
 largest loss difference between a fork from epoch 1 and its parent.
 
-    python bench/bench_snapshots.py [--data folder:/work/data] [--num-train 10000] [--pairs 2]
+    python bench/bench_snapshots.py [--data SPEC] [--cnn-data SPEC] [--num-train 10000] [--pairs 2]
+
+The CIFAR-10 folder is found as ``bench_mlp`` finds it; a missing Fashion-MNIST skips the
+CNN part (recorded as skipped).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import write_result
+from bench.bench_mlp import find_data
 
 
 def _epoch_seconds(events) -> tuple[list[float], list]:
@@ -73,7 +77,7 @@ def bench_mlp(data: str, num_train: int, pairs: int) -> dict:
     }
 
 
-def bench_cnn(num_train: int) -> dict:
+def bench_cnn(spec: str, num_train: int) -> dict:
     import numpy as np
     import torch
 
@@ -81,11 +85,15 @@ def bench_cnn(num_train: int) -> dict:
     from nets.cnn.presets import get_preset, with_num_classes
     from nets.cnn.train import train
     from nets.data import load_dataset
+    from nets.errors import DataError
     from nets.snapshots import SnapshotPlan
     from nets.training import Snapshot, Step
 
     torch.use_deterministic_algorithms(True)
-    ds = load_dataset("fashion-mnist:/usr/share/datasets/fashion-mnist", num_val=1000)
+    try:
+        ds = load_dataset(spec, num_val=1000)
+    except DataError as exc:
+        return {"skipped": str(exc)}
 
     class Data:
         X_train, y_train = ds.X_train[:num_train], ds.y_train[:num_train]
@@ -111,7 +119,8 @@ def bench_cnn(num_train: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", default="folder:/work/data")
+    parser.add_argument("--data", help="CIFAR-10 spec (default: found as bench_mlp does)")
+    parser.add_argument("--cnn-data", default="fashion-mnist:/usr/share/datasets/fashion-mnist")
     parser.add_argument("--num-train", type=int, default=10000)
     parser.add_argument("--cnn-num-train", type=int, default=3000)
     parser.add_argument("--pairs", type=int, default=2)
@@ -119,8 +128,8 @@ def main() -> None:
     write_result(
         "snapshots",
         {
-            "mlp": bench_mlp(args.data, args.num_train, args.pairs),
-            "cnn": bench_cnn(args.cnn_num_train),
+            "mlp": bench_mlp(find_data(args.data), args.num_train, args.pairs),
+            "cnn": bench_cnn(args.cnn_data, args.cnn_num_train),
         },
     )
 
