@@ -55,6 +55,7 @@ def test_timeline_selects_an_epoch_for_every_view_and_forks_a_branch(tab, qtbot)
     snap = tab.selected_snapshot()
     assert snap is not None and snap.epoch == 2 and snap.step == marks[1][1]
     assert "epoch 2" in timeline.info.text() and timeline.fork_button.isEnabled()
+    assert tab.insight.inside._step == snap.step  # the Inside view's histograms: that step
     # the weights view shows the snapshot's weights, the confusion matrix follows
     assert "after epoch 2" in tab.result_views.weights_label.text()
     final_w1 = run.payload.model.parameters()["W1"]
