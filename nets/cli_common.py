@@ -165,3 +165,20 @@ def check_experiment_outputs(args: Any) -> None:
                 f"cannot write the {what} folder {shown(folder)}: {describe_os_error(exc)}"
             ) from None
         check_output(folder / ".probe", f"{what} folder")
+
+
+def positive(kind: type = float) -> Any:
+    """An argparse type: a number of ``kind`` above 0 (a usage error otherwise)."""
+    import argparse
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse

@@ -10,6 +10,7 @@
         [--internals-every K]
     cnn lr-find --data SPEC [the same data, architecture and optimizer options] [--steps N]
         [--json]
+    cnn search --data SPEC --study NAME [search options as ``mlp search``] [train options]
     cnn test --checkpoint CKPT.pt --data SPEC [--json]
 
 ``train`` prints a line per epoch (loss, train and validation accuracy, time) on stdout
@@ -70,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     sub = p.add_subparsers(
         dest="cnn_command",
-        metavar="{train,lr-find,test,inspect,dream}",
+        metavar="{train,lr-find,search,test,inspect,dream}",
         required=True,
         parser_class=type(p),
     )
@@ -119,6 +120,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help='print {"suggested_lr": ..., "lr_min_div10": ..., "lrs": [...], "losses": [...]}',
     )
     f.set_defaults(handler=run_lr_find)
+
+    se = sub.add_parser(
+        "search",
+        help="hyperparameter search (Optuna) over the train options",
+        description=(
+            "Search hyperparameters with Optuna: every trial trains from the options given "
+            "here (the fixed base) with the space's values, reporting validation accuracy "
+            "after each epoch; the test split is never used. One torch thread per worker."
+        ),
+    )
+    _add_run_options(se)
+    from nets.search.cli import add_search_options
+
+    add_search_options(se)
+    se.set_defaults(handler=run_search)
 
     s = sub.add_parser(
         "test",
@@ -292,6 +308,29 @@ def run_lr_find(args: argparse.Namespace) -> int:
             f"{result.lr_min_div10:.3g}"
         )
     return 0
+
+
+def run_search(args: argparse.Namespace) -> int:
+    """A study over the train options (``nets.search.cli``)."""
+    from nets.cnn.arch import arch_to_dict, load_architecture
+    from nets.cnn.presets import get_preset
+    from nets.search.cli import run
+
+    preset = get_preset(args.preset or "default")
+    config = _config(args, preset.config)
+    if args.arch is not None:
+        layers, fit = tuple(load_architecture(args.arch)), False
+    else:
+        layers, fit = preset.layers, True
+    return run(
+        args,
+        "cnn",
+        config,
+        arch=arch_to_dict(layers),
+        fit_classes=fit,
+        num_val=args.val_size,
+        split_seed=args.split_seed,
+    )
 
 
 def run_train(args: argparse.Namespace) -> int:

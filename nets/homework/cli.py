@@ -10,15 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
+from nets.cli_common import positive
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
+_positive = positive(float)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

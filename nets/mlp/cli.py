@@ -5,6 +5,8 @@
         [--save CKPT.npz] [--plot-file PLOT.png|.pdf|.svg] [--json-log FILE]
         [--internals-every K]
     mlp lr-find --data SPEC [--preset NAME] [hyperparameter options] [--steps N] [--json]
+    mlp search --data SPEC --study NAME [--storage URL] [--trials N] [--timeout S]
+        [--workers K] [--sampler S] [--pruner P] [--space SPACE.json] [--json] [train options]
     mlp test --checkpoint CKPT.npz --data SPEC [--json]
     mlp explain (--checkpoint CKPT.npz | --init) --data SPEC --batch N --seed S
         --element 'grad:W1[1023,41]' [--top-terms K] [--out GRAPH.json] [--json]
@@ -130,6 +132,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help='print {"suggested_lr": ..., "lr_min_div10": ..., "lrs": [...], "losses": [...]}',
     )
     lf.set_defaults(handler=run_lr_find)
+
+    se = commands.add_parser(
+        "search",
+        help="hyperparameter search (Optuna) over the train options",
+        description="Search hyperparameters with Optuna: every trial trains from the "
+        "options given here (the fixed base) with the space's values, reporting validation "
+        "accuracy after each epoch; the test split is never used. The same command again "
+        "continues the study; with a database --storage, on another machine it joins it.",
+    )
+    _add_run_options(se)
+    from nets.search.cli import add_search_options
+
+    add_search_options(se)
+    se.set_defaults(handler=run_search)
 
     te = commands.add_parser(
         "test",
@@ -431,6 +447,15 @@ def run_train(args: argparse.Namespace) -> int:
         return 1
     print(end.reason, file=sys.stderr)
     return 130 if isinstance(end, Stopped) else 0
+
+
+# ---------------------------------------------------------------------------- search
+
+
+def run_search(args: argparse.Namespace) -> int:
+    from nets.search.cli import run
+
+    return run(args, "mlp", _config(args), num_val=args.num_val)
 
 
 # ---------------------------------------------------------------------------- lr-find

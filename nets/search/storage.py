@@ -1,0 +1,197 @@
+"""Where studies live, and the samplers and pruners they use.
+
+Embedded by default: a study is an Optuna journal file (``NAME.journal``) in the
+``studies`` folder of the user's data folder, which several local worker processes can
+append to at once and which survives a restart (reopen it by name to continue). Given a
+database URL (``postgresql://``, ``mysql://``, ``sqlite:///``) the study lives in that
+database, so workers on several machines join it. ``postgresql://`` uses the psycopg 3
+driver (a dependency), so a plain URL works without extra installs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nets.errors import ConfigError
+from nets.fileio import shown
+from nets.search.space import Range, grid
+
+SAMPLERS = ("tpe", "random", "grid")
+PRUNERS = ("median", "hyperband", "none")
+STATES = ("COMPLETE", "PRUNED", "FAIL")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def studies_dir() -> Path:
+    """``<user data folder>/studies`` (``BACKPROP_EXPLORER_STUDIES`` overrides it)."""
+    override = os.environ.get("BACKPROP_EXPLORER_STUDIES")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("backprop-explorer")) / "studies"
+
+
+def check_study_name(name: str) -> str:
+    if not _NAME.match(name or ""):
+        raise ConfigError(
+            f"study name {name!r} must start with a letter or digit and use only letters, "
+            "digits, '.', '_' and '-' (at most 100)"
+        )
+    return name
+
+
+def is_url(location: str) -> bool:
+    return "://" in location
+
+
+def location_for(study: str, storage: str | None) -> str:
+    """A storage URL as given, or the default journal file of ``study``."""
+    check_study_name(study)
+    if storage:
+        return storage
+    return str(studies_dir() / f"{study}.journal")
+
+
+def _driver_url(url: str) -> str:
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    if url.startswith("mysql://"):
+        return "mysql+pymysql://" + url[len("mysql://") :]
+    return url
+
+
+def open_storage(location: str) -> Any:
+    """An Optuna storage for a URL or a journal file path (its folder is created).
+
+    Raises ConfigError in one line when the database cannot be reached or the file not
+    written."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per created study
+    if is_url(location):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    _driver_url(location),
+                    engine_kwargs={"pool_pre_ping": True},
+                    heartbeat_interval=20,
+                    grace_period=60,
+                )
+        except Exception as exc:  # sqlalchemy/driver errors: many kinds, all one line here
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(
+                f"cannot open the study database {_hide_password(location)}: {first}"
+            ) from None
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+    path = Path(location)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+    except OSError as exc:
+        raise ConfigError(f"cannot open the study file {shown(path)}: {exc.strerror}") from None
+    return optuna.storages.JournalStorage(backend)
+
+
+def _hide_password(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def make_sampler(name: str, space: Sequence[Range], seed: int | None = None) -> Any:
+    import optuna
+
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        return optuna.samplers.GridSampler(grid(space), seed=seed)
+    raise ConfigError(f"unknown sampler {name!r}: use {', '.join(SAMPLERS)}")
+
+
+def make_pruner(name: str, max_epochs: int) -> Any:
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(max_epochs, 1))
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise ConfigError(f"unknown pruner {name!r}: use {', '.join(PRUNERS)}")
+
+
+def open_study(
+    study: str,
+    location: str,
+    *,
+    sampler: Any = None,
+    pruner: Any = None,
+    create: bool = True,
+    attrs: dict[str, Any] | None = None,
+) -> Any:
+    """Create or reopen the study (maximising validation accuracy).
+
+    ``attrs`` (the trainer, data and space) are stored on creation; reopening a study of
+    the other trainer is refused."""
+    import optuna
+
+    storage = open_storage(location)
+    try:
+        if create:
+            s = optuna.create_study(
+                study_name=study,
+                storage=storage,
+                direction="maximize",
+                sampler=sampler,
+                pruner=pruner,
+                load_if_exists=True,
+            )
+        else:
+            s = optuna.load_study(study_name=study, storage=storage, sampler=sampler, pruner=pruner)
+    except KeyError:
+        raise ConfigError(f"there is no study {study!r} in {_hide_password(location)}") from None
+    if attrs:
+        have = s.user_attrs
+        kind = have.get("kind")
+        if kind is not None and kind != attrs.get("kind"):
+            raise ConfigError(
+                f"study {study!r} searches the {kind} network, not the {attrs.get('kind')} one"
+            )
+        for key, value in attrs.items():
+            if key not in have:
+                s.set_user_attr(key, value)
+    return s
+
+
+def list_studies(location: str) -> list[str]:
+    import optuna
+
+    return [s.study_name for s in optuna.get_all_study_summaries(open_storage(location))]
+
+
+def summary(study: Any) -> dict[str, Any]:
+    """``{"study", "n_trials", "states": {COMPLETE, PRUNED, FAIL}, "best": {...} | None}``."""
+    trials = study.get_trials(deepcopy=False)
+    states = {name: 0 for name in STATES}
+    for t in trials:
+        if t.state.name in states:
+            states[t.state.name] += 1
+    complete = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
+    best = max(complete, key=lambda t: t.value, default=None)
+    return {
+        "study": study.study_name,
+        "n_trials": len(trials),
+        "states": states,
+        "best": None
+        if best is None
+        else {"number": best.number, "value": best.value, "params": dict(best.params)},
+    }
