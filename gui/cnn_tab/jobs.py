@@ -66,10 +66,11 @@ def prepare_torch() -> None:
 def subset_for_training(dataset: Any, choice: DataChoice) -> TrainingData:
     """The dataset's train/validation split, with ``choice.num_train`` training images
     picked by a seeded shuffle (sorted, so the original order is kept)."""
+    from nets.data.dataset import training_subset
+
     X, y = dataset.X_train, dataset.y_train
-    if choice.num_train is not None and choice.num_train < len(y):
-        rng = np.random.default_rng(choice.seed)
-        keep = np.sort(rng.permutation(len(y))[: choice.num_train])
+    keep = training_subset(y, choice.num_train, choice.seed)
+    if keep is not None:
         X, y = X[keep], y[keep]
     return TrainingData(X, y, dataset.X_val, dataset.y_val, tuple(dataset.class_names))
 

@@ -38,9 +38,10 @@ from gui.cnn_tab.inspect_view import InspectView
 from gui.cnn_tab.results_panel import ResultsPanel
 from gui.cnn_tab.settings_panel import SettingsPanel
 from gui.tab_base import AppContext
-from gui.training import insight
+from gui.training import insight, search
 from gui.training.run_files import LoadedRun
 from gui.training.runs import Run, format_percent
+from gui.training.search_form import search_labels
 from gui.training.tab import RunPlan, RunState, TrainingTab
 from nets.cnn.arch import ARCH_FORMAT
 from nets.cnn.config import TrainConfig
@@ -164,6 +165,7 @@ class CnnTab(ArchitectureFiles, TrainingTab):
         self.insight.apply_requested.connect(self._apply_suggestion)
         self.insight.lr_chosen.connect(lambda lr: self._apply_suggestion({"lr": lr}))
         self.insight.set_lr_finder(self._lr_find_job, self._on_lr_find_item)
+        self.search = search.install(self, "cnn", search_labels("cnn"), self._search_base)
         # "Inspect": a trained network opened up (issue 16; gui/cnn_tab/inspect_view.py).
         self.inspect = InspectView(context, self.runs, self._cached_dataset, self.is_busy)
         self.inspect.status_message.connect(self.status_message)
@@ -362,6 +364,23 @@ class CnnTab(ArchitectureFiles, TrainingTab):
             )
             self._revalidate()
             self.say("Suggestion applied to the settings: press Start for a new run.")
+
+    def _search_base(self) -> search.SearchBase | str:
+        """What the Search page's trials start from: data, layers, settings (or why not)."""
+        from nets.cnn.arch import arch_to_dict
+
+        problems = self.start_problems()
+        if problems:
+            return problems[0]
+        choice = self.data_panel.choice()
+        return search.SearchBase(
+            choice.spec,
+            self.settings_panel.config(),
+            arch=arch_to_dict(tuple(self.arch_model.layers)),
+            num_val=choice.num_val,
+            split_seed=choice.seed,
+            extra={"num_train": choice.num_train, "image_size": choice.image_size},
+        )
 
     def _lr_find_job(self):
         """The range test for the current data, architecture and settings (or why not)."""

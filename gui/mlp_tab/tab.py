@@ -38,9 +38,10 @@ from gui.mlp_tab.network_graph.page import NetworkGraphPage
 from gui.mlp_tab.views import MlpViews
 from gui.tab_base import AppContext
 from gui.throttle import Throttle
-from gui.training import insight
+from gui.training import insight, search
 from gui.training.run_files import LoadedRun
 from gui.training.runs import Run, format_percent
+from gui.training.search_form import search_labels
 from gui.training.tab import DEFERRED, RunPlan, RunState, TrainingTab
 from nets.errors import NetsError
 from nets.training import END_EVENTS, Ended, Evaluation, Finished, Snapshot, Started
@@ -166,6 +167,7 @@ class MlpTab(TrainingTab):
         self.insight.apply_requested.connect(self._apply_suggestion)
         self.insight.lr_chosen.connect(lambda lr: self._apply_suggestion({"learning_rate": lr}))
         self.insight.set_lr_finder(self._lr_find_job)
+        self.search = search.install(self, "mlp", search_labels("mlp"), self._search_base)
         # The first probe after the constructor returns: keeps building the tab light.
         QTimer.singleShot(0, self.data_panel.start_probe)
 
@@ -298,6 +300,15 @@ class MlpTab(TrainingTab):
             if name in FIELDS and name in self.form.edits:
                 self.form.set_field(name, format_value(value))
         self.say("Suggestion applied to the form: press Start for a new run.")
+
+    def _search_base(self) -> search.SearchBase | str:
+        """What the Search page's trials start from: the data and the form (or why not)."""
+        spec = self.data_panel.spec()
+        if not spec:
+            return self.data_panel.not_ready_reason() or "Choose a dataset first."
+        if not self.form.is_valid():
+            return next(iter(self.form.errors().values()))
+        return search.SearchBase(spec, self.form.config())
 
     def _lr_find_job(self):
         """The range test for the form's settings on the loaded dataset (or why not)."""

@@ -31,6 +31,7 @@ Extending it (the internals view, searches, the network graph, snapshots and for
     a training worker delivers, in order: the ``nets.training`` events one by one (a
     batch of steps is unpacked) and the tab's own items (e.g. weight snapshots). A
     listener must be quick (it runs between redraws); ``remove_listener(fn)``;
+  * ``add_shutdown(fn)``: ``fn()`` when the window closes (a search stops its workers);
   * ``run_side_job(kind, run_id, factory, on_item)`` runs any other generator in the
     worker layer with the same progress, error and busy handling.
   * snapshots (``gui.training.forks``): every run keeps its epoch snapshots; the
@@ -124,6 +125,7 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
         self._status_is_idle = True
         self._listeners: list[Callable[[Run, Any], None]] = []
         self._step_throttle = Throttle(self._show_training_step, 200, self)
+        self._on_shutdown: list[Callable[[], None]] = []
 
         self.runs = RunsModel(self)
         self.plots = TrainingPlots(self.runs)
@@ -266,6 +268,10 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
         """``fn(run, event)`` for every item a training worker delivers (see the module
         docstring)."""
         self._listeners.append(fn)
+
+    def add_shutdown(self, fn: Callable[[], None]) -> None:
+        """``fn()`` when the tab shuts down (the window closes): stop what it started."""
+        self._on_shutdown.append(fn)
 
     def remove_listener(self, fn: Callable[[Run, Any], None]) -> None:
         if fn in self._listeners:
@@ -638,6 +644,8 @@ class TrainingTab(RunEvents, RunFiles, AppTab):
     def shutdown(self) -> None:
         self._shut_down = True
         self._preparing = False
+        for fn in self._on_shutdown:
+            fn()
         for worker in (self._train_worker, self._side_worker):
             if worker is not None:
                 worker.cancel()

@@ -123,6 +123,15 @@ def report(progress: ProgressCallback | None, done: int, total: int, message: st
         progress(done, total, message)
 
 
+def training_subset(y: np.ndarray, num_train: int | None, seed: int = 0) -> np.ndarray | None:
+    """Indices of ``num_train`` of the training images, picked by a seeded shuffle and
+    sorted (the original order kept), or None when all of them are used."""
+    if num_train is None or num_train >= len(y):
+        return None
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.permutation(len(y))[:num_train])
+
+
 def split_train_val(y: np.ndarray, num_val: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic stratified split of indices into (train_idx, val_idx).
 

@@ -25,22 +25,8 @@ import time
 from typing import Any
 
 from nets.cli_common import positive
+from nets.search.defaults import DEFAULT_SPACES
 from nets.search.storage import PRUNERS, SAMPLERS
-
-#: The space searched when no --space is given.
-DEFAULT_SPACES: dict[str, dict[str, Any]] = {
-    "mlp": {
-        "learning_rate": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
-        "reg": {"type": "float", "low": 1e-5, "high": 1e-1, "log": True},
-        "hidden_dim": {"type": "int", "low": 32, "high": 1024, "log": True},
-        "momentum": {"type": "float", "low": 0.0, "high": 0.95, "log": False},
-    },
-    "cnn": {
-        "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
-        "weight_decay": {"type": "float", "low": 1e-6, "high": 1e-2, "log": True},
-        "batch_size": {"type": "choice", "choices": [64, 128, 256]},
-    },
-}
 
 
 def add_search_options(parser: argparse.ArgumentParser) -> None:

@@ -4,7 +4,7 @@
 space); ``run_trial(job, trial, data, stop)`` trains one setting through the trainer's
 own generator (``nets.mlp.train.train`` or ``nets.cnn.train.train``), reports the
 end-of-epoch validation accuracy to ``trial.report`` so a pruner can stop it, and returns
-the best validation accuracy of the run. The test split never enters: the worker drops
+the last epoch's validation accuracy. The test split never enters: the worker drops
 it before the first trial (``without_test``).
 
 What a trial leaves in its user attributes (the GUI draws them): ``epoch_val_acc``,
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nets.errors import ConfigError, NetsError
-from nets.mlp.config import FIELDS as MLP_FIELDS
+from nets.search.defaults import FIELD_RANGES
 from nets.search.space import Range, SearchSpace, space_from_json, space_to_json, suggest
 from nets.training import Diverged, Evaluation, Started, Step, Stopped
 
@@ -35,22 +35,7 @@ KINDS = ("mlp", "cnn")
 LOSS_POINTS = 200
 
 #: The configuration fields a study may vary, per trainer.
-SEARCHABLE = {
-    "mlp": tuple(MLP_FIELDS),
-    "cnn": (
-        "optimizer",
-        "lr",
-        "weight_decay",
-        "momentum",
-        "nesterov",
-        "schedule",
-        "step_epochs",
-        "step_gamma",
-        "batch_size",
-        "epochs",
-        "seed",
-    ),
-}
+SEARCHABLE = {kind: tuple(ranges) for kind, ranges in FIELD_RANGES.items()}
 
 
 class SearchCancelled(NetsError):
@@ -151,9 +136,13 @@ def _events(job: Job, config: Any, data: Any, stop: Callable[[], bool]) -> Any:
     from nets.cnn.arch import arch_from_dict
     from nets.cnn.presets import with_num_classes
     from nets.cnn.train import train as cnn_train
+    from nets.data.dataset import training_subset
 
     torch.set_num_threads(1)
     assert job.arch is not None
+    keep = training_subset(data.y_train, job.extra.get("num_train"), job.split_seed)
+    if keep is not None:  # the CNN tab's "training images" (the same pick as a normal run)
+        data = dataclasses.replace(data, X_train=data.X_train[keep], y_train=data.y_train[keep])
     layers = tuple(arch_from_dict(job.arch))
     if job.extra.get("fit_classes"):  # a preset's layers, sized for the data's classes
         layers = with_num_classes(layers, data.num_classes)
@@ -176,7 +165,8 @@ def run_trial(
     stop: Callable[[], bool] = lambda: False,
     space: tuple[Range, ...] | None = None,
 ) -> float:
-    """Train the trial's setting; the best end-of-epoch validation accuracy (0..1).
+    """Train the trial's setting; its last end-of-epoch validation accuracy (0..1): what
+    the model a user trains with these settings ends with.
 
     Raises ``optuna.TrialPruned`` when the pruner stops it (or the time budget ran out),
     ``SearchCancelled`` when ``stop()`` became true, and whatever the trainer raises
@@ -244,4 +234,4 @@ def run_trial(
         raise
     keep()
     finite = [v for v in val if math.isfinite(v)]
-    return max(finite) if finite else 0.0
+    return finite[-1] if finite else 0.0  # diverged before any epoch ended: as bad as it gets

@@ -94,13 +94,21 @@ class WorkerPool:
                 return False
         return True
 
+    def terminate(self) -> None:
+        """Ask every worker to stop (SIGTERM to its group); returns at once."""
+        self.cancelled = True
+        self._signal_all(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL every worker's group that is still there."""
+        self._signal_all(signal.SIGKILL)
+
     def cancel(self, grace: float = 4.0) -> None:
         """Stop every worker: SIGTERM, then SIGKILL after ``grace`` seconds; returns when
         all have ended."""
-        self.cancelled = True
-        self._signal_all(signal.SIGTERM)
+        self.terminate()
         if not self.wait(grace):
-            self._signal_all(signal.SIGKILL)
+            self.kill()
             self.wait(5.0)
 
     def _signal_all(self, sig: int) -> None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +197,59 @@ def summary(study: Any) -> dict[str, Any]:
         if best is None
         else {"number": best.number, "value": best.value, "params": dict(best.params)},
     }
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """One trial as the views show it (a plain copy of Optuna's ``FrozenTrial``).
+
+    ``state`` is RUNNING, COMPLETE, PRUNED, FAIL or WAITING; ``value`` the final
+    validation accuracy (COMPLETE only); ``intermediate`` maps epoch -> validation
+    accuracy; ``attrs`` the user attributes (``nets.search.objective``); ``seconds``
+    the trial's duration so far; ``started`` its start (seconds since the epoch).
+    """
+
+    number: int
+    state: str
+    value: float | None
+    params: dict[str, Any]
+    attrs: dict[str, Any]
+    intermediate: dict[int, float]
+    seconds: float | None
+    started: float | None
+
+    @property
+    def message(self) -> str:
+        return str(self.attrs.get("error") or self.attrs.get("note") or "")
+
+    @property
+    def last_val(self) -> float | None:
+        """The value if complete, else the last reported epoch's accuracy."""
+        if self.value is not None:
+            return self.value
+        if self.intermediate:
+            return self.intermediate[max(self.intermediate)]
+        return None
+
+
+def trial_rows(study: Any) -> list[TrialRow]:
+    """Every trial of ``study`` now, in number order."""
+    now = time.time()
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        start = t.datetime_start.timestamp() if t.datetime_start else None
+        end = t.datetime_complete.timestamp() if t.datetime_complete else None
+        seconds = None if start is None else (end if end is not None else now) - start
+        rows.append(
+            TrialRow(
+                t.number,
+                t.state.name,
+                t.value if t.state.name == "COMPLETE" else None,
+                dict(t.params),
+                dict(t.user_attrs),
+                {int(k): float(v) for k, v in t.intermediate_values.items()},
+                seconds,
+                start,
+            )
+        )
+    return sorted(rows, key=lambda r: r.number)

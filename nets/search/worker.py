@@ -73,7 +73,8 @@ def run(job_text: str, trials: int | None, stop: _Stop) -> int:
         import torch
 
         torch.set_num_threads(1)
-    data = without_test(load_dataset(job.data, num_val=job.num_val, seed=job.split_seed))
+    options = {"image_size": job.extra["image_size"]} if "image_size" in job.extra else {}
+    data = without_test(load_dataset(job.data, num_val=job.num_val, seed=job.split_seed, **options))
     study = open_study(
         job.study,
         job.storage,

@@ -1,0 +1,472 @@
+"""The Search page of a training tab: an Optuna study of the tab's own run form.
+
+``install(tab, kind, labels, base)`` adds a "Search" page beside the training view
+(``tab.add_page``) for either tab. ``base()`` returns a ``SearchBase`` (the data, the
+run form's configuration, the CNN's layers) or a string saying why no search can start.
+
+Start creates (or reopens) the study named in the form, in a file under the user's data
+folder or the database its storage URL names, and starts the workers: separate
+processes (``nets.search.pool``) with one thread each, started from the GUI thread so
+that they outlive no part of the app. A timer reads the study's trials once a second
+and feeds the views (``gui.training.search_views``); Attach watches a study that other
+processes or machines run, without starting any. Selecting trials overlays their
+learning curves in the tab's main plots; "Train this one" puts a trial's settings into
+the run form (through the tab's ``_apply_suggestion``) for the normal run flow, where
+"test once" applies as to any run. Cancel stops every worker (SIGTERM, then SIGKILL
+after a grace period) without blocking the window; closing the window stops them too.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.training.search_form import SearchForm
+from gui.training.search_views import (
+    BestCurve,
+    ImportanceBars,
+    ParallelCoordinates,
+    ParamScatter,
+    TrialsTable,
+)
+from nets.errors import NetsError
+from nets.search.space import SearchSpace, space_from_json
+from nets.search.storage import TrialRow
+
+#: Seconds between two reads of the study, and between two importance computations.
+POLL_SECONDS = 1.0
+IMPORTANCE_SECONDS = 5.0
+_OVERLAY_COLORS = ("#e377c2", "#17becf", "#bcbd22", "#8c564b", "#9467bd", "#ff7f0e")
+
+
+@dataclass(frozen=True)
+class SearchBase:
+    """What every trial starts from: ``config`` is the tab's trainer configuration."""
+
+    data: str
+    config: Any
+    arch: dict[str, Any] | None = None
+    fit_classes: bool = False
+    num_val: int | None = None
+    split_seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SearchPanel(QWidget):
+    """Signals ``trials_changed()`` after each read that changed the trials, and
+    ``search_done(str)`` when the workers have all ended (the status line's text)."""
+
+    trials_changed = Signal()
+    search_done = Signal(str)
+
+    def __init__(
+        self,
+        tab: Any,
+        kind: str,
+        labels: dict[str, str],
+        base: Callable[[], SearchBase | str],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName(f"{kind}Search")
+        self.tab = tab
+        self.kind = kind
+        self.base = base
+        self.pool: Any = None
+        self.study: Any = None
+        self.space: SearchSpace = ()
+        self.rows: list[TrialRow] = []
+        self._signature: tuple = ()
+        self._terminated_at: float | None = None
+        self._importance_at = 0.0
+        self._importance_key: tuple = ()
+        self._overlays: list[pg.PlotDataItem] = []
+
+        self.form = SearchForm(kind, labels)
+        self.start_button = QPushButton("Start search")
+        self.start_button.setObjectName("searchStart")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("searchCancel")
+        self.cancel_button.setEnabled(False)
+        self.attach_button = QPushButton("Attach")
+        self.attach_button.setObjectName("searchAttach")
+        self.attach_button.setToolTip(
+            "Watch the study named above (at the storage above) live, without starting "
+            "workers here: another process or machine runs it"
+        )
+        self.train_button = QPushButton("Train this one")
+        self.train_button.setObjectName("searchTrainThis")
+        self.train_button.setToolTip("Put the selected trial's settings into the run form")
+        self.train_button.setEnabled(False)
+        self.clear_brush_button = QPushButton("Clear brushes")
+        self.status = QLabel("Set the ranges, then Start.")
+        self.status.setObjectName("searchStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.table = TrialsTable()
+        self.best = BestCurve()
+        self.parallel = ParallelCoordinates()
+        self.scatter = ParamScatter()
+        self.importance = ImportanceBars()
+        self.views = QTabWidget()
+        self.views.addTab(self.best, "Best so far")
+        parallel_page = QWidget()
+        pl = QVBoxLayout(parallel_page)
+        pl.setContentsMargins(0, 0, 0, 0)
+        pl.addWidget(self.parallel, 1)
+        hint = QLabel("Drag a band on an axis (or its ends) to keep only the trials inside it.")
+        row = QHBoxLayout()
+        row.addWidget(hint, 1)
+        row.addWidget(self.clear_brush_button)
+        pl.addLayout(row)
+        self.views.addTab(parallel_page, "Parallel coordinates")
+        self.views.addTab(self.scatter, "Accuracy vs each")
+        self.views.addTab(self.importance, "Importance")
+
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.cancel_button, self.attach_button):
+            buttons.addWidget(b)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 4, 0)
+        ll.addWidget(self.form)
+        ll.addLayout(buttons)
+        ll.addWidget(self.status)
+        ll.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(left)
+        scroll.setMinimumWidth(380)
+        table_box = QWidget()
+        tl = QVBoxLayout(table_box)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.table, 1)
+        trow = QHBoxLayout()
+        trow.addWidget(QLabel("Select trials to overlay their curves on the training plots."))
+        trow.addStretch(1)
+        trow.addWidget(self.train_button)
+        tl.addLayout(trow)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(table_box)
+        right.addWidget(self.views)
+        right.setStretchFactor(0, 1)
+        right.setStretchFactor(1, 1)
+        main = QSplitter(Qt.Orientation.Horizontal)
+        main.addWidget(scroll)
+        main.addWidget(right)
+        main.setStretchFactor(1, 1)
+        main.setSizes([420, 900])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(main)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(int(POLL_SECONDS * 1000))
+        self.timer.timeout.connect(self.refresh)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.attach_button.clicked.connect(self.attach)
+        self.train_button.clicked.connect(self.train_selected)
+        self.clear_brush_button.clicked.connect(self.parallel.clear_bands)
+        self.table.selection_changed.connect(self._on_selection)
+        self.parallel.brushed.connect(self.table.proxy.set_keep)
+
+    # -- starting and stopping -------------------------------------------------------
+    def is_running(self) -> bool:
+        return self.pool is not None
+
+    def say(self, text: str, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet("QLabel { color: #a61b1b; }" if error else "")
+
+    def start(self) -> bool:
+        """Start the study's workers; False (with the reason shown) when it cannot."""
+        from nets.search.objective import make_job
+        from nets.search.pool import WorkerPool
+        from nets.search.storage import location_for, make_pruner, make_sampler, open_study
+
+        if self.pool is not None:
+            return False
+        base = self.base()
+        if isinstance(base, str):
+            self.say(base, error=True)
+            return False
+        f = self.form
+        try:
+            space = f.space()
+            name = f.study.text().strip()
+            location = location_for(name, f.storage.text().strip() or None)
+            budget = f.budget_seconds()
+            job = make_job(
+                self.kind,
+                base.data,
+                base.config,
+                space,
+                name,
+                location,
+                sampler=f.sampler.currentText(),
+                pruner=f.pruner.currentText(),
+                deadline=None if budget is None else time.time() + budget,
+                num_val=base.num_val,
+                split_seed=base.split_seed,
+                arch=base.arch,
+                extra={"fit_classes": base.fit_classes, **base.extra},
+            )
+            study = open_study(
+                name,
+                location,
+                sampler=make_sampler(job.sampler, space),
+                pruner=make_pruner(job.pruner, job.epochs()),
+                attrs={"kind": self.kind, "data": base.data, "space": job.space, "base": job.base},
+            )
+        except NetsError as exc:
+            self.say(str(exc), error=True)
+            return False
+        self.study, self.space = study, space
+        self.pool = WorkerPool(job, f.workers.value(), f.trials.value())
+        self.pool.start()
+        self._terminated_at = None
+        self._set_running(True)
+        where = "your data folder" if "://" not in location else "the database"
+        self.say(
+            f"Searching: {len(self.pool.shares)} worker processes, {f.trials.value()} trials "
+            f"(study {name!r} in {where})."
+        )
+        self.timer.start()
+        self.refresh()
+        return True
+
+    def attach(self) -> bool:
+        """Watch the study named in the form without starting workers."""
+        from nets.search.storage import location_for, open_study
+
+        if self.pool is not None:
+            return False
+        try:
+            name = self.form.study.text().strip()
+            location = location_for(name, self.form.storage.text().strip() or None)
+            study = open_study(name, location, create=False)
+            kind = study.user_attrs.get("kind")
+            if kind not in (None, self.kind):
+                raise NetsError(f"study {name!r} searches the {kind} network, not this one")
+            space_json = study.user_attrs.get("space")
+            space = space_from_json(space_json) if space_json else ()
+        except NetsError as exc:
+            self.say(str(exc), error=True)
+            return False
+        self.study, self.space = study, space
+        if space_json:
+            self.form.set_space(space_json)
+        self.say(f"Watching study {name!r}: its trials appear as its workers finish them.")
+        self.timer.start()
+        self.refresh()
+        return True
+
+    def cancel(self) -> None:
+        """Stop every worker without waiting here: the timer finishes the job."""
+        if self.pool is None or self._terminated_at is not None:
+            return
+        self.pool.terminate()
+        self._terminated_at = time.monotonic()
+        self.cancel_button.setEnabled(False)
+        self.say("Cancelling: stopping every worker…")
+
+    def shutdown(self) -> None:
+        """The window closes: stop and reap every worker (blocks up to a few seconds)."""
+        self.timer.stop()
+        if self.pool is not None:
+            self.pool.cancel()
+            self.pool.close()
+            self.pool = None
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.attach_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.form.setEnabled(not running)
+
+    def _check_workers(self) -> None:
+        pool = self.pool
+        if pool is None:
+            return
+        if pool.running():
+            if self._terminated_at is not None and time.monotonic() - self._terminated_at > 4:
+                pool.kill()
+            return
+        errors = pool.errors()
+        cancelled = self._terminated_at is not None
+        pool.close()
+        self.pool = None
+        self._set_running(False)
+        counts = self._counts()
+        if errors:
+            text = f"A worker failed: {errors[0]}"
+        elif cancelled:
+            text = f"Cancelled: every worker stopped ({counts})."
+        else:
+            text = f"Search finished ({counts})."
+        self.say(text, error=bool(errors))
+        self.search_done.emit(text)
+
+    def _counts(self) -> str:
+        states = [r.state for r in self.rows]
+        parts = [f"{states.count(s)} {s.lower()}" for s in ("COMPLETE", "PRUNED", "FAIL")]
+        best = self.best_row()
+        tail = f"; best: trial {best.number}, {100 * (best.value or 0):.2f}%" if best else ""
+        return ", ".join(parts) + tail
+
+    # -- reading the study -----------------------------------------------------------
+    def refresh(self) -> None:
+        """Read the trials now and update every view that changed."""
+        from nets.search.storage import trial_rows
+
+        if self.study is None:
+            return
+        try:
+            rows = trial_rows(self.study)
+        except Exception as exc:  # a database gone away: say so, keep the views
+            self.say(f"Cannot read the study: {str(exc).splitlines()[0]}", error=True)
+            self._check_workers()
+            return
+        signature = tuple((r.number, r.state, len(r.intermediate)) for r in rows)
+        if signature != self._signature:
+            self._signature = signature
+            self.rows = rows
+            if not self.space:
+                self.space = _space_of(rows)
+            params = [r.name for r in self.space]
+            selected = self.table.selected_numbers()
+            self.table.trials.set_rows(rows, params)
+            if selected:
+                self.table.select_numbers(selected)
+            self.best.set_rows(rows)
+            self.parallel.set_rows(rows, self.space)
+            self.scatter.set_rows(rows, self.space)
+            self._update_importance()
+            self._on_selection(self.table.selected_numbers())
+            self.trials_changed.emit()
+        else:
+            self.table.trials.set_rows(rows, [r.name for r in self.space])  # running times
+        self._check_workers()
+
+    def best_row(self) -> TrialRow | None:
+        done = [r for r in self.rows if r.state == "COMPLETE" and r.value is not None]
+        return max(done, key=lambda r: r.value or 0.0, default=None)
+
+    def _update_importance(self, force: bool = False) -> None:
+        done = [r for r in self.rows if r.state == "COMPLETE"]
+        key = tuple(r.number for r in done)
+        now = time.monotonic()
+        if key == self._importance_key or (
+            not force and now - self._importance_at < IMPORTANCE_SECONDS and self.pool
+        ):
+            return
+        if len(done) < 3:
+            self.importance.set_importances({}, "needs 3 complete trials")
+            return
+        import optuna
+
+        self._importance_key, self._importance_at = key, now
+        try:
+            # PED-ANOVA: Optuna's own (fANOVA needs scikit-learn), ~50 ms for 100 trials.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "experimental", "few trials"
+                values = optuna.importance.get_param_importances(
+                    self.study,
+                    evaluator=optuna.importance.PedAnovaImportanceEvaluator(target_quantile=0.25),
+                )
+        except Exception as exc:  # too few distinct values and the like: say it, go on
+            self.importance.set_importances({}, (str(exc) or type(exc).__name__).splitlines()[0])
+            return
+        self.importance.set_importances(dict(values), f"from {len(done)} complete trials")
+
+    # -- selection -------------------------------------------------------------------
+    def _on_selection(self, numbers: list[int]) -> None:
+        self.parallel.set_highlight(numbers)
+        self.scatter.set_highlight(numbers)
+        self.train_button.setEnabled(len(numbers) == 1)
+        self._overlay([r for r in self.rows if r.number in numbers])
+
+    def _overlay(self, rows: list[TrialRow]) -> None:
+        """Each selected trial's loss and accuracy curves, dashed, on the tab's plots."""
+        loss_plot, acc_plot = self.tab.plots.loss.plot_item, self.tab.plots.accuracy.plot_item
+        for item in self._overlays:
+            for plot in (loss_plot, acc_plot):
+                if item in plot.items:
+                    plot.removeItem(item)
+        self._overlays = []
+        by_iteration = self.tab.plots.accuracy.x_axis == "iteration"
+        for i, r in enumerate(rows[: len(_OVERLAY_COLORS) * 2]):
+            color = QColor(_OVERLAY_COLORS[i % len(_OVERLAY_COLORS)])
+            dash = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine)
+            xs, ys = r.attrs.get("loss_x") or [], r.attrs.get("loss") or []
+            if xs:
+                item = pg.PlotDataItem(xs, ys, pen=dash, name=f"trial {r.number} loss")
+                loss_plot.addItem(item)
+                self._overlays.append(item)
+            val = r.attrs.get("epoch_val_acc") or [
+                r.intermediate[e] for e in sorted(r.intermediate)
+            ]
+            if val:
+                spe = int(r.attrs.get("steps_per_epoch") or 1)
+                epochs = [e + 1 for e in range(len(val))]
+                x = [e * spe for e in epochs] if by_iteration else epochs
+                y = [100 * v if v is not None else float("nan") for v in val]
+                item = pg.PlotDataItem(
+                    x, y, pen=dash, symbol="t", symbolBrush=color, name=f"trial {r.number} val"
+                )
+                acc_plot.addItem(item)
+                self._overlays.append(item)
+
+    def train_selected(self) -> None:
+        numbers = self.table.selected_numbers()
+        rows = [r for r in self.rows if r.number in numbers]
+        if len(rows) != 1 or not rows[0].params:
+            return
+        self.tab._apply_suggestion(dict(rows[0].params))
+        if self.tab.views is not None:
+            self.tab.views.setCurrentIndex(0)
+        self.tab.say(
+            f"Trial {rows[0].number}'s settings are in the form: press Start to train it "
+            "(the test set stays for the one model you choose)."
+        )
+
+
+def _space_of(rows: list[TrialRow]) -> SearchSpace:
+    """A study without a recorded space (made elsewhere): its parameters as choices."""
+    from nets.search.space import Choices
+
+    names: dict[str, set] = {}
+    for r in rows:
+        for k, v in r.params.items():
+            names.setdefault(k, set()).add(v)
+    return tuple(Choices(k, tuple(sorted(v, key=str))) for k, v in names.items())
+
+
+def install(
+    tab: Any, kind: str, labels: dict[str, str], base: Callable[[], SearchBase | str]
+) -> SearchPanel:
+    """Add the Search page to a ``gui.training.tab.TrainingTab``; its workers stop when
+    the tab shuts down."""
+    panel = SearchPanel(tab, kind, labels, base)
+    tab.add_page(panel, "Search")
+    tab.add_shutdown(panel.shutdown)
+    return panel
