@@ -273,6 +273,7 @@ class SearchPanel(QWidget):
             self.say(str(exc), error=True)
             return False
         self.study, self.space = study, space
+        self._fail_orphans()
         if space_json:
             self.form.set_space(space_json)
         self.say(f"Watching study {name!r}: its trials appear as its workers finish them.")
@@ -315,6 +316,7 @@ class SearchPanel(QWidget):
         cancelled = self._terminated_at is not None
         pool.close()
         self.pool = None
+        self._fail_orphans()
         self._set_running(False)
         counts = self._counts()
         if errors:
@@ -325,6 +327,16 @@ class SearchPanel(QWidget):
             text = f"Search finished ({counts})."
         self.say(text, error=bool(errors))
         self.search_done.emit(text)
+
+    def _fail_orphans(self) -> None:
+        from nets.search.storage import fail_orphans
+
+        try:
+            if fail_orphans(self.study):
+                self._signature = ()  # read again: states changed
+                self.refresh()
+        except Exception:  # a database gone away: refresh() says so
+            pass
 
     def _counts(self) -> str:
         states = [r.state for r in self.rows]

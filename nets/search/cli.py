@@ -96,7 +96,14 @@ def run(
     from nets.search.objective import SEARCHABLE, make_job
     from nets.search.pool import WorkerPool
     from nets.search.space import load_space, space_from_json
-    from nets.search.storage import location_for, make_pruner, make_sampler, open_study, summary
+    from nets.search.storage import (
+        fail_orphans,
+        location_for,
+        make_pruner,
+        make_sampler,
+        open_study,
+        summary,
+    )
 
     space = (
         load_space(args.space, SEARCHABLE[kind])
@@ -133,6 +140,7 @@ def run(
         pruner=make_pruner(args.pruner, job.epochs()),
         attrs={"kind": kind, "data": args.data, "space": job.space, "base": job.base},
     )
+    fail_orphans(study)  # trials of workers killed earlier on this machine
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     pool = WorkerPool(job, args.workers, args.trials)
     where = "a journal file" if "://" not in location else "the database"
@@ -159,6 +167,7 @@ def run(
     finally:
         errors = pool.errors()
         pool.close()
+        fail_orphans(study)
     for text in errors:
         print(f"error: a worker failed: {text}", file=sys.stderr)
     if errors and not status:

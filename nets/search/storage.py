@@ -253,3 +253,38 @@ def trial_rows(study: Any) -> list[TrialRow]:
             )
         )
     return sorted(rows, key=lambda r: r.number)
+
+
+def fail_orphans(study: Any) -> int:
+    """Mark FAIL the RUNNING trials whose worker process (on this machine) is gone: one
+    killed outright (SIGKILL, a crash) cannot record its end. Trials of other machines
+    are left alone. Returns how many were marked."""
+    import socket
+
+    from optuna.trial import TrialState
+
+    host = socket.gethostname()
+    marked = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        where, _, pid = str(t.user_attrs.get("worker", "")).rpartition(":")
+        if where != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            study._storage.set_trial_user_attr(
+                t._trial_id, "error", "its worker process ended without recording the trial"
+            )
+            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            marked += 1
+        except Exception:  # another process got there first
+            continue
+    return marked
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

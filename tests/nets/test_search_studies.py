@@ -154,3 +154,22 @@ def test_default_study_lives_in_the_user_data_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("BACKPROP_EXPLORER_STUDIES", str(tmp_path))
     assert location_for("abc", None) == str(tmp_path / "abc.journal")
     assert location_for("abc", "postgresql://h/db") == "postgresql://h/db"
+
+
+def test_trials_of_a_killed_worker_are_marked_failed_not_left_running(tmp_path):
+    import socket
+
+    from nets.search.storage import fail_orphans
+
+    study = open_study("orphans", str(tmp_path / "o.journal"))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    gone, alive = study.ask(), study.ask()
+    gone.set_user_attr("worker", f"{socket.gethostname()}:{dead.pid}")
+    alive.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    elsewhere = study.ask()
+    elsewhere.set_user_attr("worker", f"another-machine:{dead.pid}")
+    assert fail_orphans(study) == 1
+    states = {t.number: t.state.name for t in study.get_trials(deepcopy=False)}
+    assert states == {0: "FAIL", 1: "RUNNING", 2: "RUNNING"}
+    assert "ended without recording" in study.trials[0].user_attrs["error"]
