@@ -63,17 +63,13 @@ def load() -> list[float]:
 
 
 def find_data(spec: str | None) -> str:
-    if spec:
-        return spec
-    env = os.environ.get("CIFAR10_FOLDER")
-    if env and Path(env, "train").is_dir():
-        return f"folder:{env}"
-    for candidate in (Path("/work/data"), Path("/work/cifar")):
-        if (candidate / "train" / "airplane").is_dir():
-            return f"folder:{candidate}"
-    from bench_mlp import find_data as extract  # the shared tarball into a temporary folder
+    """bench_mlp's choice (CIFAR10_FOLDER, /work/cifar, the shared tarball), with the
+    CIFAR-10 JPEG folder already extracted at /work/data preferred to a new extraction."""
+    if not spec and "CIFAR10_FOLDER" not in os.environ and Path("/work/data/train").is_dir():
+        os.environ["CIFAR10_FOLDER"] = "/work/data"
+    from bench_mlp import find_data as shared
 
-    return extract(None)
+    return shared(spec)
 
 
 def run_study(data: str, base: TrainConfig, space, name: str, workers: int, **kw) -> dict:

@@ -122,6 +122,7 @@ class SearchPanel(QWidget):
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.table = TrialsTable()
+        self.table.trials.labels = dict(labels)
         self.best = BestCurve()
         self.parallel = ParallelCoordinates()
         self.scatter = ParamScatter()

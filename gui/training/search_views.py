@@ -73,6 +73,7 @@ class TrialsModel(QAbstractTableModel):
         super().__init__(parent)
         self.rows: list[TrialRow] = []
         self.params: list[str] = []
+        self.labels: dict[str, str] = {}  # field name -> the run form's label
 
     def set_rows(self, rows: Sequence[TrialRow], params: Sequence[str]) -> None:
         if list(params) != self.params or len(rows) < len(self.rows):
@@ -99,7 +100,7 @@ class TrialsModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
         if orientation != Qt.Orientation.Horizontal or role != Qt.ItemDataRole.DisplayRole:
             return None
-        names = [*_FIXED, *self.params, "Message"]
+        names = [*_FIXED, *(self.labels.get(p, p) for p in self.params), "Message"]
         return names[section] if 0 <= section < len(names) else None
 
     def _value(self, row: TrialRow, column: int) -> Any:

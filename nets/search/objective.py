@@ -10,8 +10,9 @@ it before the first trial (``without_test``).
 What a trial leaves in its user attributes (the GUI draws them): ``epoch_val_acc``,
 ``epoch_train_acc``, ``epoch_loss`` (lists, one per epoch), ``loss`` (up to
 ``LOSS_POINTS`` step losses, evenly thinned) with ``loss_x`` (their step numbers),
-``worker`` (host:pid of the process that ran it), ``error`` (why it failed, one line)
-and ``note`` (diverged, stopped by the time budget).
+``worker`` (host:pid of the process that ran it), ``threads`` (its BLAS or torch
+threads), ``error`` (why it failed, one line) and ``note`` (diverged, stopped by the
+time budget).
 """
 
 from __future__ import annotations
@@ -206,6 +207,7 @@ def run_trial(
                 losses.append(event.loss)
             elif isinstance(event, Started):
                 trial.set_user_attr("steps_per_epoch", event.steps_per_epoch)
+                trial.set_user_attr("threads", event.num_threads)  # BLAS or torch threads
             elif isinstance(event, Evaluation) and event.end_of_epoch:
                 val.append(event.val_acc)
                 train_acc.append(event.train_acc)

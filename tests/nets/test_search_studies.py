@@ -51,6 +51,7 @@ def _check_two_workers(data: str, location: str, name: str) -> None:
     s = summary(study)
     assert s["n_trials"] == 6 and sum(s["states"].values()) == 6
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # both processes ran trials
+    assert {t.user_attrs["threads"] for t in trials} == {1}  # one BLAS thread each
     for t in trials:
         if t.state.name == "COMPLETE":
             assert sorted(t.intermediate_values) == [1, 2]  # one report per epoch
