@@ -40,4 +40,4 @@ def test_cnn_trials_report_once_per_epoch_and_fit_the_classes():
     assert trial.state == optuna.trial.TrialState.COMPLETE, trial.user_attrs.get("error")
     assert sorted(trial.intermediate_values) == [1, 2]  # 3 evaluations per epoch, 1 report
     # 100 of the 160 training images, in batches of 20 or 40: 5 or 3 steps per epoch.
-    assert trial.user_attrs["steps_per_epoch"] == 100 // trial.params["batch_size"]
+    assert trial.user_attrs["steps_per_epoch"] == -(-100 // trial.params["batch_size"])
