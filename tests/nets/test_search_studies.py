@@ -174,3 +174,44 @@ def test_trials_of_a_killed_worker_are_marked_failed_not_left_running(tmp_path):
     states = {t.number: t.state.name for t in study.get_trials(deepcopy=False)}
     assert states == {0: "FAIL", 1: "RUNNING", 2: "RUNNING"}
     assert "ended without recording" in study.trials[0].user_attrs["error"]
+
+
+def test_the_same_command_twice_joins_one_database_study(data, tmp_path, postgres_url):  # noqa: F811
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BACKPROP_EXPLORER_STUDIES": str(tmp_path)}
+    args = [
+        sys.executable,
+        str(ROOT / "main.py"),
+        "mlp",
+        "search",
+        "--data",
+        data,
+        "--study",
+        "joined",
+        "--storage",
+        postgres_url,
+        "--num-train",
+        "80",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "20",
+        "--trials",
+        "2",
+        "--workers",
+        "1",
+        "--json",
+    ]
+    # Two "machines": the same command started twice at once.
+    runs = [
+        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for _ in range(2)
+    ]
+    outs = [r.communicate(timeout=120) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], [err for _out, err in outs]
+    study = open_study("joined", postgres_url, create=False)
+    trials = study.get_trials(deepcopy=False)
+    assert sorted(t.number for t in trials) == [0, 1, 2, 3]
+    assert len({t.user_attrs["worker"] for t in trials}) == 2
+    assert not list((tmp_path).glob("*.journal"))  # nothing went to a local file
+    last = max((json.loads(out) for out, _err in outs), key=lambda s: s["n_trials"])
+    assert last["n_trials"] == 4
