@@ -318,6 +318,8 @@ class SearchPanel(QWidget):
         pool.close()
         self.pool = None
         self._fail_orphans()
+        self._signature = ()  # one last read: what the workers wrote before they ended
+        self.refresh()
         self._set_running(False)
         counts = self._counts()
         if errors:

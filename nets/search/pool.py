@@ -120,13 +120,19 @@ class WorkerPool:
                     pass
 
     def errors(self) -> list[str]:
-        """The last ``error:`` line of every worker that exited with status 1."""
+        """Why workers ended badly, one line each: the last ``error:`` line of one that
+        exited with status 1, or the signal that ended one this pool did not cancel."""
         out = []
         for p, log in zip(self.processes, self._logs, strict=True):
-            if p.poll() == 1:
+            code = p.poll()
+            if code == 1:
                 lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln]
                 errs = [ln for ln in lines if ln.startswith("error: ")]
                 out.append((errs or lines or ["the worker failed"])[-1].removeprefix("error: "))
+            elif code is not None and code != 0 and not self.cancelled:
+                sig = -code if code < 0 else code - 128
+                name = signal.Signals(sig).name if sig in signal.valid_signals() else str(code)
+                out.append(f"worker {p.pid} was ended from outside ({name})")
         return sorted(set(out))
 
     def close(self) -> None:

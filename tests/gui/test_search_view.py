@@ -56,7 +56,7 @@ def test_a_study_runs_in_worker_processes_and_every_view_fills(tab, qtbot):
         pass
     assert "Search finished" in done.args[0], done.args[0]
     rows = panel.rows
-    assert [r.number for r in rows] == list(range(6))
+    assert [r.number for r in rows] == list(range(6)), [(r.state, r.attrs) for r in rows]
     assert panel.table.model().rowCount() == 6
     complete = [r for r in rows if r.state == "COMPLETE"]
     assert complete
