@@ -301,8 +301,9 @@ class ParallelCoordinates(pg.PlotWidget):
     def set_band(self, axis: int, low: float, high: float) -> None:
         """Brush ``axis`` to [low, high] (0..1 of the axis), as dragging would."""
         band = self.bands[axis]
-        band.setPos((axis - 0.06, low), finish=False)
+        # Shrink first: moving a full-height band up would push it out of its bounds.
         band.setSize((0.12, high - low), finish=False)
+        band.setPos((axis - 0.06, low), finish=False)
         self._emit_brush()
 
     def clear_bands(self) -> None:
