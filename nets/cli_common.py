@@ -152,10 +152,14 @@ def check_experiment_outputs(args: Any) -> None:
     from nets.errors import ConfigError, NetsError
     from nets.fileio import describe_os_error, shown
 
-    if args.snapshot_every and args.snapshot_dir is None:
+    if getattr(args, "snapshot_every", 0) and getattr(args, "snapshot_dir", None) is None:
         raise ConfigError("--snapshot-every needs --snapshot-dir (the folder to write to)")
 
-    for folder, what in ((args.snapshot_dir, "snapshot"), (args.tensorboard, "TensorBoard")):
+    folders = (
+        (getattr(args, "snapshot_dir", None), "snapshot"),  # a search has no snapshots
+        (getattr(args, "tensorboard", None), "TensorBoard"),
+    )
+    for folder, what in folders:
         if folder is None:
             continue
         try:

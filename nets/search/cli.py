@@ -2,7 +2,8 @@
 
     mlp search --data SPEC --study NAME [--storage URL] [--trials N] [--timeout S]
         [--workers K] [--sampler tpe|random|grid] [--pruner median|hyperband|none]
-        [--space SPACE.json] [--json] [every ``mlp train`` option: the fixed base]
+        [--space SPACE.json] [--tensorboard DIR] [--json]
+        [every ``mlp train`` option: the fixed base]
 
 The trainer's own options set the base every trial starts from (``--num-train 2000
 --epochs 2`` for a quick study); the space's ranges override it per trial. Without
@@ -22,6 +23,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from nets.cli_common import positive
@@ -62,6 +64,12 @@ def add_search_options(parser: argparse.ArgumentParser) -> None:
         help='the ranges: {"learning_rate": {"low": 1e-4, "high": 0.1, "log": true}, ...}; '
         "default: learning rate, regularisation, width, momentum",
     )
+    parser.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="write every trial as a TensorBoard run, DIR/STUDY-trial-N (scalars, hparams)",
+    )
     parser.add_argument("--json", action="store_true", help="print the study's summary as JSON")
 
 
@@ -91,6 +99,7 @@ def run(
     split_seed: int = 0,
 ) -> int:
     """Run the study with ``base`` as the fixed settings; exit status 0, 1 or 130."""
+    from nets.cli_common import check_experiment_outputs
     from nets.data import probe_dataset
     from nets.errors import DataError
     from nets.search.objective import SEARCHABLE, make_job
@@ -117,6 +126,7 @@ def run(
         from nets.data import load_dataset
 
         load_dataset(args.data, download=True)
+    check_experiment_outputs(args)
     location = location_for(args.study, args.storage)
     job = make_job(
         kind,
@@ -131,7 +141,10 @@ def run(
         num_val=num_val,
         split_seed=split_seed,
         arch=arch,
-        extra={"fit_classes": fit_classes},
+        extra={
+            "fit_classes": fit_classes,
+            **({"tensorboard": str(args.tensorboard)} if args.tensorboard else {}),
+        },
     )
     study = open_study(
         args.study,

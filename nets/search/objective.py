@@ -25,6 +25,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nets.errors import ConfigError, NetsError
@@ -127,7 +128,20 @@ def without_test(data: Any) -> Any:
     return dataclasses.replace(data, X_test=None, y_test=None)
 
 
-def _events(job: Job, config: Any, data: Any, stop: Callable[[], bool]) -> Any:
+def _events(job: Job, trial: Any, config: Any, data: Any, stop: Callable[[], bool]) -> Any:
+    """The trainer's events for this trial (written as a TensorBoard run when the job
+    asks: ``extra["tensorboard"]``/STUDY-trial-N)."""
+    events = _trainer_events(job, config, data, stop)
+    board = job.extra.get("tensorboard")
+    if board:
+        from nets.tensorboard import recorded, run_folder_name
+
+        folder = Path(board) / run_folder_name(f"{job.study}-trial-{trial.number}")
+        events = recorded(events, folder)
+    return events
+
+
+def _trainer_events(job: Job, config: Any, data: Any, stop: Callable[[], bool]) -> Any:
     if job.kind == "mlp":
         from nets.mlp.train import train
 
@@ -202,31 +216,35 @@ def run_trial(
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
     try:
         config = trial_config(job, params)
-        for event in _events(job, config, data, lambda: stop() or out_of_time()):
-            if isinstance(event, Step):
-                losses.append(event.loss)
-            elif isinstance(event, Started):
-                trial.set_user_attr("steps_per_epoch", event.steps_per_epoch)
-                trial.set_user_attr("threads", event.num_threads)  # BLAS or torch threads
-            elif isinstance(event, Evaluation) and event.end_of_epoch:
-                val.append(event.val_acc)
-                train_acc.append(event.train_acc)
-                epoch_loss.append(event.train_loss)
-                trial.report(event.val_acc, event.epoch)
-                if trial.should_prune():
-                    note = f"pruned after epoch {event.epoch}"
+        events = _events(job, trial, config, data, lambda: stop() or out_of_time())
+        try:
+            for event in events:
+                if isinstance(event, Step):
+                    losses.append(event.loss)
+                elif isinstance(event, Started):
+                    trial.set_user_attr("steps_per_epoch", event.steps_per_epoch)
+                    trial.set_user_attr("threads", event.num_threads)  # BLAS or torch threads
+                elif isinstance(event, Evaluation) and event.end_of_epoch:
+                    val.append(event.val_acc)
+                    train_acc.append(event.train_acc)
+                    epoch_loss.append(event.train_loss)
+                    trial.report(event.val_acc, event.epoch)
+                    if trial.should_prune():
+                        note = f"pruned after epoch {event.epoch}"
+                        keep()
+                        raise optuna.TrialPruned(note)
+                elif isinstance(event, Stopped):
+                    if stop():
+                        trial.set_user_attr("error", "cancelled while training")
+                        keep()
+                        raise SearchCancelled("cancelled while training")
+                    note = f"stopped in epoch {event.epoch}: the time budget ran out"
                     keep()
                     raise optuna.TrialPruned(note)
-            elif isinstance(event, Stopped):
-                if stop():
-                    trial.set_user_attr("error", "cancelled while training")
-                    keep()
-                    raise SearchCancelled("cancelled while training")
-                note = f"stopped in epoch {event.epoch}: the time budget ran out"
-                keep()
-                raise optuna.TrialPruned(note)
-            elif isinstance(event, Diverged):
-                note = event.reason
+                elif isinstance(event, Diverged):
+                    note = event.reason
+        finally:
+            events.close()  # a pruned trial ends its run (and its TensorBoard log)
     except (optuna.TrialPruned, SearchCancelled):
         raise
     except Exception as exc:

@@ -215,3 +215,23 @@ def test_the_same_command_twice_joins_one_database_study(data, tmp_path, postgre
     assert not list((tmp_path).glob("*.journal"))  # nothing went to a local file
     last = max((json.loads(out) for out, _err in outs), key=lambda s: s["n_trials"])
     assert last["n_trials"] == 4
+
+
+def test_search_tensorboard_writes_every_trial_as_a_run(data, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BACKPROP_EXPLORER_STUDIES": str(tmp_path)}
+    board = tmp_path / "tb"
+    args = [sys.executable, str(ROOT / "main.py"), "mlp", "search", "--data", data,
+            "--study", "tb", "--num-train", "80", "--epochs", "2", "--batch-size", "20",
+            "--trials", "2", "--workers", "1", "--pruner", "none", "--json",
+            "--tensorboard", str(board)]  # fmt: skip
+    run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=180)
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in board.iterdir()) == ["tb-trial-0", "tb-trial-1"]
+    study = open_study("tb", str(tmp_path / "tb.journal"), create=False)
+    for t in study.get_trials(deepcopy=False):
+        acc = EventAccumulator(str(board / f"tb-trial-{t.number}"))
+        acc.Reload()
+        vals = [e.value for e in acc.Scalars("accuracy/val")]
+        assert vals == pytest.approx(t.user_attrs["epoch_val_acc"], abs=1e-6)
