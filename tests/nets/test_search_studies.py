@@ -30,6 +30,17 @@ def data(tmp_path_factory) -> str:
     return tiny_folder(tmp_path_factory.mktemp("search-data"))
 
 
+def _command(data: str, study: str, *extra: str) -> list[str]:
+    """``mlp search`` on the tiny data: 80 images, 2 epochs, batches of 20."""
+    return [sys.executable, str(ROOT / "main.py"), "mlp", "search", "--data", data,
+            "--study", study, "--num-train", "80", "--epochs", "2", "--batch-size", "20",
+            *extra]  # fmt: skip
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "BACKPROP_EXPLORER_STUDIES": str(tmp_path)}
+
+
 def _run_pool(data: str, location: str, name: str, trials: int, workers: int = 2, **kw):
     job = make_job("mlp", data, kw.pop("base", BASE), kw.pop("space", SPACE), name, location, **kw)
     study = open_study(name, location, attrs={"kind": "mlp"})
@@ -114,30 +125,8 @@ def test_cancel_stops_every_worker_within_seconds(data, tmp_path):
 
 
 def test_search_command_prints_the_study_summary_and_continues_it(data, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BACKPROP_EXPLORER_STUDIES": str(tmp_path)}
-    args = [
-        sys.executable,
-        str(ROOT / "main.py"),
-        "mlp",
-        "search",
-        "--data",
-        data,
-        "--study",
-        "cli",
-        "--num-train",
-        "80",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "20",
-        "--trials",
-        "3",
-        "--workers",
-        "2",
-        "--pruner",
-        "none",
-        "--json",
-    ]
+    env = _env(tmp_path)
+    args = _command(data, "cli", "--trials", "3", "--workers", "2", "--pruner", "none", "--json")
     first = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
     assert first.returncode == 0, first.stderr
     out = json.loads(first.stdout)
@@ -177,30 +166,9 @@ def test_trials_of_a_killed_worker_are_marked_failed_not_left_running(tmp_path):
 
 
 def test_the_same_command_twice_joins_one_database_study(data, tmp_path, postgres_url):  # noqa: F811
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BACKPROP_EXPLORER_STUDIES": str(tmp_path)}
-    args = [
-        sys.executable,
-        str(ROOT / "main.py"),
-        "mlp",
-        "search",
-        "--data",
-        data,
-        "--study",
-        "joined",
-        "--storage",
-        postgres_url,
-        "--num-train",
-        "80",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "20",
-        "--trials",
-        "2",
-        "--workers",
-        "1",
-        "--json",
-    ]
+    env = _env(tmp_path)
+    args = _command(data, "joined", "--storage", postgres_url, "--trials", "2", "--workers", "1",
+                    "--json")  # fmt: skip
     # Two "machines": the same command started twice at once.
     runs = [
         subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -220,12 +188,10 @@ def test_the_same_command_twice_joins_one_database_study(data, tmp_path, postgre
 def test_search_tensorboard_writes_every_trial_as_a_run(data, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BACKPROP_EXPLORER_STUDIES": str(tmp_path)}
+    env = _env(tmp_path)
     board = tmp_path / "tb"
-    args = [sys.executable, str(ROOT / "main.py"), "mlp", "search", "--data", data,
-            "--study", "tb", "--num-train", "80", "--epochs", "2", "--batch-size", "20",
-            "--trials", "2", "--workers", "1", "--pruner", "none", "--json",
-            "--tensorboard", str(board)]  # fmt: skip
+    args = _command(data, "tb", "--trials", "2", "--workers", "1", "--pruner", "none", "--json",
+                    "--tensorboard", str(board))  # fmt: skip
     run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=180)
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in board.iterdir()) == ["tb-trial-0", "tb-trial-1"]
