@@ -67,9 +67,9 @@ def run(job_text: str, trials: int | None, stop: _Stop) -> int:
     job = Job.from_json(job_text)
     space = job.search_space()
     if job.kind == "cnn":
-        from nets.cnn.config import prefer_passive_openmp
+        from nets.cnn.config import limit_openmp_spin
 
-        prefer_passive_openmp()
+        limit_openmp_spin()  # before torch's first import
         import torch
 
         torch.set_num_threads(1)

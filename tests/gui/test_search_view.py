@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from tests.gui import test_mlp_tab
-from tests.gui.test_mlp_tab_helpers import small_config
+from tests.gui.mlp_tab_setup import small_config
 
 # The Two-layer net tab's own fixtures: the window, the tab on a tiny image folder.
 window, tab, data_root = test_mlp_tab.window, test_mlp_tab.tab, test_mlp_tab.data_root
