@@ -63,7 +63,7 @@ class InsightPanel(QTabWidget):
         self.every_spin.setSpecialValueText("off")
         self.every_spin.setToolTip(
             "Sample every layer's activations, gradients and weights every K steps of the "
-            f"next run (0: off). {DEFAULT_EVERY} costs under 3% of an epoch."
+            f"next run (0: off). {DEFAULT_EVERY} costs a few percent of an epoch."
         )
         every_label = QLabel("Sample every")
         every_label.setBuddy(self.every_spin)
