@@ -1,6 +1,6 @@
 """Layer internals and the coach: what they cost (target: at most 3% of an epoch).
 
-For each trainer, PAIRS pairs of runs of the same configuration with internals off and on
+For the numpy net (the CNN with ``--cnn-pairs N``), pairs of runs of the same configuration with internals off and on
 (at the default K), alternating which goes first so that drifting machine load hits both,
 each timed two ways: wall time by the trainer's own ``elapsed`` (training only) and this
 process's CPU time (all threads; far less sensitive to the other jobs on a shared machine).
@@ -9,9 +9,16 @@ the interquartile range of the pairs, and ``met``: True when the upper quartile 
 CPU ratios is within the target, False when the lower quartile is above it, None when the
 noise straddles it. The numpy net trains the ``tuned`` preset for one epoch of CIFAR-10's
 training split (the JPEG folder); the CNN the ``default`` preset on the first
-``--cnn-train`` Fashion-MNIST images (fewer steps than an epoch: steps 1 and K are sampled
-in a run of K steps, about twice the samples per step of a full epoch, so its overhead
+``--cnn-train`` Fashion-MNIST images (25,600: 100 steps, fewer than an epoch's 235: steps 1,
+50 and 100 are sampled, 1.4 times the samples per step of a full epoch, so its overhead
 reads high, never low). What the healthy presets report: every Advice of the "on" runs.
+
+Then, for each trainer, the "interleaved" figure: the off and on runs trained side by side
+in one process, a step of each in turn, each step's time charged to its run (see
+``interleaved``); load changes hit both runs within a step, so its ratio has far less
+noise than the pairs'; its spread is over eight blocks of steps (the blocks holding a
+sampled step cost more: the spread shows where the cost lies more than noise). ``met``
+there: the CPU ratio within 1.03.
 
 The Inside view's stall is ``bench_inside_gui.py``, the range test ``bench_lr_find.py``.
 """
@@ -63,31 +70,114 @@ def _run(events) -> dict:
     raise RuntimeError("training did not end")
 
 
-def mlp_runs(dataset, every: int, epochs: int):
+def mlp_trainer(dataset, every: int, epochs: int):
+    """``make(on)``: the ``tuned`` preset's training generator, internals on or off."""
     from nets.mlp.config import PRESETS
     from nets.mlp.train import train
 
-    def run(on: bool) -> dict:
+    def make(on: bool):
         cfg = PRESETS["tuned"].replace(num_epochs=epochs, internals_every=every if on else 0)
-        return _run(train(cfg, dataset))
+        return train(cfg, dataset)
 
-    return run
+    return make
 
 
-def cnn_runs(dataset, every: int, epochs: int, threads: int):
+def cnn_trainer(dataset, every: int, epochs: int, threads: int):
+    """``make(on)``: the ``default`` preset's training generator, internals on or off."""
     from nets.cnn.presets import DEFAULT
     from nets.cnn.train import train
 
-    def run(on: bool) -> dict:
+    def make(on: bool):
         cfg = dataclasses.replace(
             DEFAULT.config,
             epochs=epochs,
             num_threads=threads,
             internals_every=every if on else 0,
         )
-        return _run(train(DEFAULT.layers, dataset, cfg))
+        return train(DEFAULT.layers, dataset, cfg)
 
-    return run
+    return make
+
+
+def mlp_runs(dataset, every: int, epochs: int):
+    make = mlp_trainer(dataset, every, epochs)
+    return lambda on: _run(make(on))
+
+
+def cnn_runs(dataset, every: int, epochs: int, threads: int):
+    make = cnn_trainer(dataset, every, epochs, threads)
+    return lambda on: _run(make(on))
+
+
+def interleaved(make, blocks: int = 8) -> dict:
+    """The "off" and "on" runs trained side by side, one step of each in turn, in this
+    process: every step's wall and CPU time (from the event after Started to the last
+    step) is charged to its run, so a change in machine load hits both runs within a step
+    or two. The ratio on/off of the summed CPU (and wall) time, and its spread over
+    ``blocks`` equal blocks of steps. ``make(on)`` returns a training generator."""
+    from nets.training import Ended, Started, Step
+
+    gens = {False: make(False), True: make(True)}
+    times: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    started = dict.fromkeys(gens, False)
+    ended = dict.fromkeys(gens, False)
+
+    def advance(on: bool) -> None:
+        """Run ``on``'s generator up to and including its next Step (or its end)."""
+        wall = cpu = 0.0
+        while True:
+            w0, c0 = time.perf_counter(), time.process_time()
+            try:
+                event = next(gens[on])
+            except StopIteration:
+                ended[on] = True
+                return
+            if started[on]:
+                wall += time.perf_counter() - w0
+                cpu += time.process_time() - c0
+            if isinstance(event, Started):
+                started[on] = True
+            elif isinstance(event, Step):
+                times[on].append((wall, cpu))
+                return
+            elif isinstance(event, Ended):
+                ended[on] = True
+                return
+
+    while not (ended[False] and ended[True]):
+        for on in (False, True):
+            if not ended[on]:
+                advance(on)
+    n = min(len(times[False]), len(times[True]))
+    edges = [round(i * n / blocks) for i in range(blocks + 1)]
+    block_cpu, block_wall = [], []
+    for a, b in zip(edges, edges[1:], strict=False):
+        off = [t for t in times[False][a:b]]
+        on = [t for t in times[True][a:b]]
+        block_wall.append(sum(t[0] for t in on) / sum(t[0] for t in off))
+        block_cpu.append(sum(t[1] for t in on) / sum(t[1] for t in off))
+    total = {on: [sum(t[k] for t in times[on][:n]) for k in (0, 1)] for on in gens}
+    cpu_ratio = total[True][1] / total[False][1]
+    return {
+        "met": cpu_ratio <= 1 + TARGET_OVERHEAD,
+        "steps": n,
+        "off_s": round(total[False][0], 3),
+        "on_s": round(total[True][0], 3),
+        "off_cpu_s": round(total[False][1], 3),
+        "on_cpu_s": round(total[True][1], 3),
+        "ratio": round(total[True][0] / total[False][0], 4),
+        "cpu_ratio": round(cpu_ratio, 4),
+        "block_cpu_ratio_min_median_max": [
+            round(min(block_cpu), 4),
+            round(statistics.median(block_cpu), 4),
+            round(max(block_cpu), 4),
+        ],
+        "block_ratio_min_median_max": [
+            round(min(block_wall), 4),
+            round(statistics.median(block_wall), 4),
+            round(max(block_wall), 4),
+        ],
+    }
 
 
 def pairs(run, n: int) -> dict:
@@ -140,11 +230,13 @@ def pairs(run, n: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=5)
-    parser.add_argument("--cnn-pairs", type=int, default=4)
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument(
+        "--cnn-pairs", type=int, default=0, help="pairs of CNN runs besides the interleaved one"
+    )
     parser.add_argument("--threads", type=int, default=2, help="CNN torch threads")
     parser.add_argument(
-        "--cnn-train", type=int, default=12_800, help="CNN training images per run (0: all)"
+        "--cnn-train", type=int, default=25_600, help="CNN training images per run (0: all)"
     )
     parser.add_argument("--skip", nargs="*", default=(), choices=("mlp", "cnn"))
     args = parser.parse_args()
@@ -157,8 +249,11 @@ def main() -> int:
     if "mlp" not in args.skip:
         print("mlp tuned on CIFAR-10", flush=True)
         cifar = load_dataset(CIFAR)
-        figures["mlp"] = pairs(mlp_runs(cifar, DEFAULT_EVERY, 1), args.pairs)
-        figures["mlp"].pop("_samples")
+        if args.pairs:
+            figures["mlp"] = pairs(mlp_runs(cifar, DEFAULT_EVERY, 1), args.pairs)
+            figures["mlp"].pop("_samples")
+        figures["mlp_interleaved"] = interleaved(mlp_trainer(cifar, DEFAULT_EVERY, 1))
+        print("  interleaved:", figures["mlp_interleaved"], flush=True)
     if "cnn" not in args.skip:
         import torch  # noqa: F401 - threads are set by the trainer
 
@@ -171,9 +266,13 @@ def main() -> int:
             )
             figures["cnn_train_images"] = args.cnn_train
         print("cnn default on Fashion-MNIST", flush=True)
-        run = cnn_runs(fashion, DEFAULT_EVERY, 1, args.threads)
-        figures["cnn"] = pairs(run, args.cnn_pairs)
-        figures["cnn"].pop("_samples")
+        if args.cnn_pairs:
+            run = cnn_runs(fashion, DEFAULT_EVERY, 1, args.threads)
+            figures["cnn"] = pairs(run, args.cnn_pairs)
+            figures["cnn"].pop("_samples")
+        make = cnn_trainer(fashion, DEFAULT_EVERY, 1, args.threads)
+        figures["cnn_interleaved"] = interleaved(make)
+        print("  interleaved:", figures["cnn_interleaved"], flush=True)
     figures["target_overhead"] = TARGET_OVERHEAD
     figures["bench_seconds"] = round(time.perf_counter() - started, 1)
     write_result("internals", figures)

@@ -33,7 +33,7 @@ class _Probe:
         self.full = False
 
     def activation(self, layer: str, kind: str, out: np.ndarray) -> None:
-        if kind == "relu":
+        if kind == "relu" and not self.recorder.all_active(layer):
             self.recorder.activity(layer, np.asarray(out.any(axis=0)))
         if self.full:
             self.recorder.observe_activation(layer, out)

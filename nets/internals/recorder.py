@@ -74,6 +74,12 @@ class InternalsRecorder:
         else:
             seen |= active
 
+    def all_active(self, layer: str) -> bool:
+        """True once every unit of ``layer`` was positive since the last sample: the
+        probes then skip its per-step activity pass (nothing could change until then)."""
+        seen = self._active.get(layer)
+        return seen is not None and bool(seen.all())
+
     def count_batch(self) -> None:
         self._batches += 1
 

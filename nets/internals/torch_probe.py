@@ -92,6 +92,8 @@ class TorchInternals:
         def hook(module: Any, inputs: Any, out: Any) -> None:
             if not module.training:
                 return  # evaluation passes are not training batches
+            if self.recorder.all_active(name):
+                return  # every unit already seen active in this window: a pass saved
             dims = (0, 2, 3) if out.dim() == 4 else (0,)
             self.recorder.activity(name, _numpy(out.detach().amax(dim=dims) > 0))
 

@@ -82,6 +82,23 @@ def test_dead_units_are_those_zero_on_every_batch_since_the_last_sample() -> Non
     assert events[-1].layers["relu1"]["dead_window"] == 5
 
 
+def test_activity_is_no_longer_gathered_once_every_unit_fired_in_the_window() -> None:
+    from nets.internals.recorder import InternalsRecorder
+
+    recorder = InternalsRecorder([("relu1", "relu")])
+    recorder.activity("relu1", np.array([True, False, False]))
+    assert not recorder.all_active("relu1")
+    recorder.activity("relu1", np.array([False, True, True]))
+    assert recorder.all_active("relu1")  # the probes skip the layer's pass from here
+    recorder.begin(5, 1)
+    assert recorder.finish().layers["relu1"]["dead_fraction"] == 0.0
+    assert not recorder.all_active("relu1")  # a new window starts empty
+    # A live net: every unit fires on the first batch, and the dead fraction stays 0.
+    X, y = _data()
+    events = _run(TwoLayerNet(12, 3, 10, 0.1, seed=3), X, y, steps=10, every=5, lr=1e-3)
+    assert [e.layers["relu1"]["dead_fraction"] for e in events] == [0.0] * len(events)
+
+
 def test_a_non_finite_weight_is_named_as_the_first_layer() -> None:
     X, y = _data()
     model = TwoLayerNet(12, 3, 8, 0.1, seed=4)
