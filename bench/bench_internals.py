@@ -1,7 +1,8 @@
 """Layer internals and the coach: what they cost (target: at most 3% of an epoch).
 
-For the numpy net (the CNN with ``--cnn-pairs N``), pairs of runs of the same configuration with internals off and on
-(at the default K), alternating which goes first so that drifting machine load hits both,
+For the numpy net (the CNN with ``--cnn-pairs N``), pairs of runs of the same
+configuration with internals off and on (at the default K), alternating which goes first
+so that drifting machine load hits both,
 each timed two ways: wall time by the trainer's own ``elapsed`` (training only) and this
 process's CPU time (all threads; far less sensitive to the other jobs on a shared machine).
 Per pair the ratio on/off; the figures are the median ratio, the spread (min, max) and
