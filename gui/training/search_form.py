@@ -89,18 +89,23 @@ def _text(value: Any) -> str:
 class _Row:
     """One hyperparameter's widgets."""
 
-    def __init__(self, name: str, label: str, spec: dict[str, Any], on: bool) -> None:
+    def __init__(
+        self, name: str, label: str, spec: dict[str, Any], on: bool, parent: QWidget
+    ) -> None:
+        # Created inside the form: update() shows or hides them, and a parentless widget
+        # that is shown becomes a window of its own (stray windows that also took the
+        # main window's activation, so its keyboard shortcuts stopped working).
         self.name = name
         self.label = label
-        self.check = QCheckBox(label)
+        self.check = QCheckBox(label, parent)
         self.check.setObjectName(f"searchUse_{name}")
         self.check.setChecked(on)
         self.check.setToolTip(f"Search {label.lower()} (unticked: the run form's value)")
-        self.kind = QComboBox()
+        self.kind = QComboBox(parent)
         self.kind.addItems(KINDS)
-        self.low = QLineEdit()
-        self.high = QLineEdit()
-        self.choices = QLineEdit()
+        self.low = QLineEdit(parent)
+        self.high = QLineEdit(parent)
+        self.choices = QLineEdit(parent)
         self.choices.setPlaceholderText("values, comma-separated")
         for edit, name_ in ((self.low, "Low"), (self.high, "High"), (self.choices, "Choices")):
             edit.setObjectName(f"search{name_}_{name}")
@@ -175,7 +180,7 @@ class SearchForm(QWidget):
             head = QLabel(f"<b>{title}</b>")
             grid.addWidget(head, 0, col)
         for i, (name, spec) in enumerate(FIELD_RANGES[kind].items(), start=1):
-            row = _Row(name, labels.get(name, name), spec, name in DEFAULT_SPACES[kind])
+            row = _Row(name, labels.get(name, name), spec, name in DEFAULT_SPACES[kind], self)
             self.rows[name] = row
             grid.addWidget(row.check, i, 0)
             grid.addWidget(row.kind, i, 1)
