@@ -20,7 +20,7 @@ LDD_WITHOUT_ICCCM_AND_KEYSYMS = """\
 """
 
 
-def test_defect14_ldd_output_names_only_the_libraries_not_found():
+def test_ldd_output_names_only_the_libraries_not_found():
     assert platform_check.parse_ldd(LDD_WITHOUT_ICCCM_AND_KEYSYMS) == [
         "libxcb-icccm.so.4",
         "libxcb-keysyms.so.1",
@@ -28,7 +28,7 @@ def test_defect14_ldd_output_names_only_the_libraries_not_found():
     ]
 
 
-def test_defect14_message_names_the_libraries_and_one_apt_command():
+def test_message_names_the_libraries_and_one_apt_command():
     missing = platform_check.parse_ldd(LDD_WITHOUT_ICCCM_AND_KEYSYMS)
     text = platform_check.message(missing)
     assert "libxcb-icccm.so.4, libxcb-keysyms.so.1, libxkbcommon-x11.so.0" in text
@@ -55,7 +55,7 @@ def test_xcb_is_wanted_only_for_an_x_display_or_when_asked():
     assert not platform_check.wants_xcb({})
 
 
-def test_defect14_the_app_prints_the_message_and_exits_1_instead_of_aborting(tmp_path):
+def test_the_app_prints_the_message_and_exits_1_instead_of_aborting(tmp_path):
     # A fake ldd that reports two libraries missing stands in for a bare machine.
     fake = tmp_path / "ldd"
     fake.write_text(

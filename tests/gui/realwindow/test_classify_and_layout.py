@@ -86,7 +86,7 @@ def test_image_dropped_on_classify_from_another_x_client(start_app, xserver, tmp
         source.wait(10)
 
 
-def test_defect9_no_clipped_text_in_any_tab_at_1024x700_and_1600x1000(start_app):
+def test_no_clipped_text_in_any_tab_at_1024x700_and_1600x1000(start_app):
     app = start_app(size="1024x700")
     problems = {}
     for size in ((1024, 700), (1600, 1000)):

@@ -35,7 +35,7 @@ def type_file_name(app: App, path: Path) -> None:
     wait_until(lambda: not app.state()["modal"], 10, "the dialog accepted")
 
 
-def test_defect12_graph_dialogs_start_in_documents_then_in_the_last_folder(
+def test_graph_dialogs_start_in_documents_then_in_the_last_folder(
     start_app, tmp_path: Path
 ):
     app = start_app()
@@ -55,7 +55,7 @@ def test_defect12_graph_dialogs_start_in_documents_then_in_the_last_folder(
     assert not app.state()["errors"]
 
 
-def test_defect12_training_and_cnn_dialogs_start_in_documents(start_app):
+def test_training_and_cnn_dialogs_start_in_documents(start_app):
     app = start_app("--tab", "mlp")
     app.click_widget("mlpLoadButton")
     assert dialog_folder(app) == app.home / "Documents"

@@ -15,7 +15,7 @@ def forward_steps_done(app: App) -> int:
     return sum(1 for n in app.tab_state()["nodes"].values() if n["value"] != "–")
 
 
-def test_defect1_right_arrow_steps_after_clicking_step_button_and_never_changes_tab(start_app):
+def test_right_arrow_steps_after_clicking_step_button_and_never_changes_tab(start_app):
     app = start_app()
     open_f3(app)
     before = forward_steps_done(app)
@@ -34,7 +34,7 @@ def test_defect1_right_arrow_steps_after_clicking_step_button_and_never_changes_
     assert app.state()["tab"] == "graph"
 
 
-def test_defect1_f5_runs_all_after_ctrl_1_and_inside_the_inputs_table(start_app):
+def test_f5_runs_all_after_ctrl_1_and_inside_the_inputs_table(start_app):
     app = start_app()
     open_f3(app)
     app.key("ctrl+1")

@@ -30,7 +30,7 @@ def practice(app: App) -> dict:
     return app.tab_state()["practice"]
 
 
-def test_defect5_practice_answer_box_focused_enter_checks_then_moves_on(start_app):
+def test_practice_answer_box_focused_enter_checks_then_moves_on(start_app):
     app = start_app()
     app.menu("File", "Examples", "f1")
     wait_until(lambda: "w" in app.tab_state()["nodes"], 10, "f1 open")
@@ -55,7 +55,7 @@ def test_defect5_practice_answer_box_focused_enter_checks_then_moves_on(start_ap
     assert app.state()["focus"]["object"] == "practiceAnswer"
 
 
-def test_defect6_full_precision_on_hover_and_in_panels_with_the_output_name(
+def test_full_precision_on_hover_and_in_panels_with_the_output_name(
     start_app, tmp_path: Path
 ):
     program = tmp_path / "micrograd.py"
@@ -81,7 +81,7 @@ def test_defect6_full_precision_on_hover_and_in_panels_with_the_output_name(
     wait_until(lambda: "g = 24.7040816327" in app.tab_state()["step_info"], 5, "12 digits")
 
 
-def test_defect7_edited_input_node_shows_its_value_at_once_and_after_undo(start_app):
+def test_edited_input_node_shows_its_value_at_once_and_after_undo(start_app):
     app = start_app()
     open_f3(app)
     app.key("F5")
@@ -107,7 +107,7 @@ def test_defect7_edited_input_node_shows_its_value_at_once_and_after_undo(start_
     assert row[2] == s1  # the node and the table agree
 
 
-def test_defect8_fanout_sums_subtract_negatives_and_numbers_never_double_minus(start_app):
+def test_fanout_sums_subtract_negatives_and_numbers_never_double_minus(start_app):
     app = start_app()
     open_f3(app)
     app.key("F5")

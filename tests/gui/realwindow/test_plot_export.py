@@ -15,7 +15,7 @@ def difference(a: Image.Image, b: Image.Image) -> float:
     return ImageStat.Stat(diff).mean[0]
 
 
-def test_defect2_exported_plots_look_like_the_plots_on_screen(start_app, xserver, tmp_path):
+def test_exported_plots_look_like_the_plots_on_screen(start_app, xserver, tmp_path):
     data = tiny_folder(tmp_path / "tiny")
     app = start_app("--tab", "mlp", "--open", str(data))
     wait_until(lambda: "Found" in app.widget("datasetStatus")["text"], 20, "the folder found")

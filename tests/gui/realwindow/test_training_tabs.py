@@ -120,7 +120,7 @@ def test_cnn_architecture_made_invalid_and_fixed(start_app):
     assert not [w for w in app.query("widgets", name="cnnArchError") if w["visible"] and w["text"]]
 
 
-def test_defect3_an_image_folder_chosen_for_cifar10_is_offered_as_one_and_kept(
+def test_an_image_folder_chosen_for_cifar10_is_offered_as_one_and_kept(
     start_app, tmp_path: Path
 ):
     data = tiny_folder(tmp_path / "cifar-jpegs")
@@ -152,7 +152,7 @@ def test_defect3_an_image_folder_chosen_for_cifar10_is_offered_as_one_and_kept(
     assert app.widget("datasetWhere")["text"] == str(data)
 
 
-def test_defect9_the_numpy_tab_with_a_dataset_fits_1024x700(start_app, tmp_path: Path):
+def test_the_numpy_tab_with_a_dataset_fits_1024x700(start_app, tmp_path: Path):
     """With a dataset loaded, the Inside page's width forced the window to 1272 pixels:
     pages beside the results now scroll instead."""
     data = tiny_folder(tmp_path / "tiny")

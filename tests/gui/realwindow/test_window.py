@@ -16,7 +16,7 @@ def windows(app: App) -> dict[str, dict]:
     return {w["object"]: w for w in app.state()["windows"]}
 
 
-def test_defect13_log_folder_path_is_shown_and_copied_without_a_file_manager(start_app):
+def test_log_folder_path_is_shown_and_copied_without_a_file_manager(start_app):
     if shutil.which("xdg-open"):
         pytest.skip("xdg-open is installed here: the folder opens in the file manager")
     app = start_app()
@@ -31,7 +31,7 @@ def test_defect13_log_folder_path_is_shown_and_copied_without_a_file_manager(sta
     wait_until(lambda: "logFolderDialog" not in windows(app), 5, "the box closed")
 
 
-def test_defect15_title_names_the_example_and_the_unsaved_mark(start_app):
+def test_title_names_the_example_and_the_unsaved_mark(start_app):
     app = start_app()
     assert app.state()["shown_title"] == "untitled — Backprop Explorer"
     open_f3(app)
@@ -49,7 +49,7 @@ def test_defect15_title_names_the_example_and_the_unsaved_mark(start_app):
     wait_until(lambda: app.state()["shown_title"] == "f3 — Backprop Explorer", 5, "clean title")
 
 
-def test_defect15_help_has_quick_start_and_the_keyboard_shortcuts(start_app):
+def test_help_has_quick_start_and_the_keyboard_shortcuts(start_app):
     app = start_app()
     app.menu("Help", "Quick Start")
     page = wait_until(lambda: windows(app).get("quickStart"), 5, "the quick start page")
@@ -64,7 +64,7 @@ def test_defect15_help_has_quick_start_and_the_keyboard_shortcuts(start_app):
     wait_until(lambda: "shortcuts" not in windows(app), 5, "shortcuts closed")
 
 
-def test_defect15_tab_search_popup_stays_inside_the_window(start_app):
+def test_tab_search_popup_stays_inside_the_window(start_app):
     app = start_app(size="1024x700")
     view = app.widget("graphView")
     x, y, w, h = view["rect"]
@@ -127,7 +127,7 @@ def test_an_app_whose_window_never_appears_does_not_outlive_its_test(xserver, mo
     assert started and all(p.poll() is not None for p in started)
 
 
-def test_defect15_deleting_a_node_not_connected_to_the_output_keeps_the_numbers(start_app):
+def test_deleting_a_node_not_connected_to_the_output_keeps_the_numbers(start_app):
     app = start_app()
     open_f3(app)
     view = app.widget("graphView")
