@@ -35,9 +35,7 @@ def type_file_name(app: App, path: Path) -> None:
     wait_until(lambda: not app.state()["modal"], 10, "the dialog accepted")
 
 
-def test_graph_dialogs_start_in_documents_then_in_the_last_folder(
-    start_app, tmp_path: Path
-):
+def test_graph_dialogs_start_in_documents_then_in_the_last_folder(start_app, tmp_path: Path):
     app = start_app()
     open_f3(app)
     app.key("ctrl+o")

@@ -55,9 +55,7 @@ def test_practice_answer_box_focused_enter_checks_then_moves_on(start_app):
     assert app.state()["focus"]["object"] == "practiceAnswer"
 
 
-def test_full_precision_on_hover_and_in_panels_with_the_output_name(
-    start_app, tmp_path: Path
-):
+def test_full_precision_on_hover_and_in_panels_with_the_output_name(start_app, tmp_path: Path):
     program = tmp_path / "micrograd.py"
     program.write_text(MICROGRAD)
     app = start_app("--open", str(program))

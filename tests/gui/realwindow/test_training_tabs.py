@@ -120,9 +120,7 @@ def test_cnn_architecture_made_invalid_and_fixed(start_app):
     assert not [w for w in app.query("widgets", name="cnnArchError") if w["visible"] and w["text"]]
 
 
-def test_an_image_folder_chosen_for_cifar10_is_offered_as_one_and_kept(
-    start_app, tmp_path: Path
-):
+def test_an_image_folder_chosen_for_cifar10_is_offered_as_one_and_kept(start_app, tmp_path: Path):
     data = tiny_folder(tmp_path / "cifar-jpegs")
     app = start_app("--tab", "mlp")
     assert app.widget("datasetKind")["text"] == "CIFAR-10"
