@@ -240,9 +240,9 @@ def main() -> int:
     if not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file():
         write_result("internals_gui", {"skipped": "Fashion-MNIST is absent"})
         return 0
-    from nets.cnn.config import prefer_passive_openmp
+    from nets.cnn.config import limit_openmp_spin
 
-    prefer_passive_openmp()
+    limit_openmp_spin()
     from gui.app import make_application
 
     app = make_application([])
