@@ -9,7 +9,7 @@ checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,12 +109,18 @@ def download_job(spec: str) -> Callable[[Any], Iterator[Any]]:
     return factory
 
 
-def _dataset(choice: DataChoice, cached: Any | None, cancel: Callable[[], bool]) -> Iterator[Any]:
-    """Yield loading items unless ``cached`` is given; the last item is DataReady."""
-    if cached is not None:
-        yield DataReady(choice.load_key(), cached)
-        return
-    yield from load_data(choice, cancel)
+def _dataset(
+    choice: DataChoice, cached: Any | None, cancel: Callable[[], bool]
+) -> Generator[Any, None, Any]:
+    """Yield loading items unless ``cached`` is given (the last is DataReady); return the
+    dataset, or None when loading stopped early: ``dataset = yield from _dataset(...)``."""
+    dataset = None
+    items = [DataReady(choice.load_key(), cached)] if cached is not None else None
+    for item in items if items is not None else load_data(choice, cancel):
+        if isinstance(item, DataReady):
+            dataset = item.dataset
+        yield item
+    return dataset
 
 
 def training_job(
@@ -131,11 +137,7 @@ def training_job(
         prepare_torch()
         from nets.cnn.train import train
 
-        dataset = None
-        for item in _dataset(choice, cached, token):
-            if isinstance(item, DataReady):
-                dataset = item.dataset
-            yield item
+        dataset = yield from _dataset(choice, cached, token)
         if dataset is None or token():
             return  # stopped while loading: no run starts
         data = subset_for_training(dataset, choice)
@@ -157,11 +159,7 @@ def lr_find_job(
         prepare_torch()
         from nets.lr_find import cnn_range_test
 
-        dataset = None
-        for item in _dataset(choice, cached, token):
-            if isinstance(item, DataReady):
-                dataset = item.dataset
-            yield item
+        dataset = yield from _dataset(choice, cached, token)
         if dataset is None or token():
             return
         yield cnn_range_test(arch, subset_for_training(dataset, choice), config, cancel=token)
@@ -216,11 +214,7 @@ def test_job(
         from nets.errors import DataError
         from nets.metrics import confusion_matrix
 
-        dataset = None
-        for item in _dataset(choice, cached, token):
-            if isinstance(item, DataReady):
-                dataset = item.dataset
-            yield item
+        dataset = yield from _dataset(choice, cached, token)
         if dataset is None:
             return
         if dataset.X_test is None or dataset.y_test is None:
