@@ -12,6 +12,41 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+#: Where an extracted CIFAR-10 JPEG folder (``train/<class>/*.jpg``) is looked for after
+#: ``$CIFAR10_FOLDER``.
+CIFAR_FOLDERS = ("/work/cifar", "/work/data")
+CIFAR_TARBALL = ROOT.parent / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
+
+
+def cifar_folder() -> Path | None:
+    """The extracted CIFAR-10 JPEG folder ($CIFAR10_FOLDER, else the usual places), or
+    None when there is none."""
+    env = os.environ.get("CIFAR10_FOLDER")
+    for folder in ([env] if env else []) + list(CIFAR_FOLDERS):
+        if Path(folder, "train").is_dir():
+            return Path(folder)
+    return None
+
+
+def cifar_spec(spec: str | None = None) -> str:
+    """The data spec of CIFAR-10 for a benchmark: ``spec`` when given, else the extracted
+    folder, else the shared tarball extracted into a temporary folder (outside the
+    repository); exits with a message when there is no CIFAR-10 at all."""
+    if spec:
+        return spec
+    folder = cifar_folder()
+    if folder is not None:
+        return f"folder:{folder}"
+    if not CIFAR_TARBALL.is_file():
+        sys.exit(f"no CIFAR-10 folder: set CIFAR10_FOLDER or provide {CIFAR_TARBALL}")
+    import tarfile
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="bench-cifar-"))
+    with tarfile.open(CIFAR_TARBALL) as tar:
+        tar.extractall(root, filter="data")
+    train_dirs = [p.parent for p in root.rglob("train") if p.is_dir()]
+    return f"folder:{train_dirs[0]}"
 
 
 def machine_info() -> dict:

@@ -9,7 +9,7 @@ softmax/top-5).
 - Latency: ``open_image`` + ``predict`` of a 224x224 JPEG, median over RUNS calls after a
   warm-up, with the thread count ``load_model`` picks (cores - 1) and with all cores.
 - Opening images: ``nets.images.open_image`` over the 50,000 CIFAR-10 JPEGs with 2
-  processes (target < 15 s; skipped when /work/cifar/train is absent).
+  processes (target < 15 s; skipped without an extracted CIFAR-10 folder).
 - Accuracy: top-1 / top-5 over ``../shared/data/imagenet-samples`` (skipped when absent),
   plus the input-pipeline candidates that chose Lite0's normalisation, and an ablation
   with PyTorch-style symmetric padding instead of TensorFlow's "same".
@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _common import ROOT, python, write_result  # noqa: E402
+from _common import ROOT, cifar_folder, python, write_result  # noqa: E402
 
 SAMPLES = ROOT.parent / "shared" / "data" / "imagenet-samples"
 LOAD_TARGET_S = 1.0
@@ -202,7 +202,6 @@ def bench_accuracy() -> dict:
     }
 
 
-CIFAR_TRAIN = Path("/work/cifar/train")
 OPEN_TARGET_S = 15.0
 
 
@@ -221,9 +220,10 @@ def bench_open_images() -> dict:
     """``open_image`` on the 50,000 CIFAR-10 JPEGs (32x32) with 2 processes: target < 15 s."""
     from multiprocessing import get_context
 
-    paths = sorted(str(p) for p in CIFAR_TRAIN.glob("*/*.jpg")) if CIFAR_TRAIN.is_dir() else []
+    folder = cifar_folder()
+    paths = sorted(str(p) for p in folder.glob("train/*/*.jpg")) if folder else []
     if not paths:
-        return {"open_images": f"skipped: {CIFAR_TRAIN} is absent"}
+        return {"open_images": "skipped: no extracted CIFAR-10 folder (set CIFAR10_FOLDER)"}
     t0 = time.perf_counter()
     _open_all(paths[:2000])
     per_image_ms = (time.perf_counter() - t0) / 2000 * 1000

@@ -21,6 +21,13 @@ noise than the pairs'; its spread is over eight blocks of steps (the blocks hold
 sampled step cost more: the spread shows where the cost lies more than noise). ``met``
 there: the CPU ratio within 1.03.
 
+Last, the "direct" figure: one run with internals on in which every entry into the
+internals code (probe and recorder methods, the torch hooks, the tensor-to-numpy copies)
+is timed, as a share of the run's own time. Load changes both sides of that fraction
+together, so it decides what the ratios of two runs leave within their noise; it misses
+only indirect costs (caches, the allocator), which the interleaved ratio covers. The CNN's
+direct figure is over a whole epoch of Fashion-MNIST, at the default K's real rate.
+
 The Inside view's stall is ``bench_inside_gui.py``, the range test ``bench_lr_find.py``.
 """
 
@@ -39,9 +46,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from _common import write_result  # noqa: E402
+from _common import cifar_spec, write_result  # noqa: E402
 
-CIFAR = "folder:/work/data"
 FASHION = "fashion-mnist"
 TARGET_OVERHEAD = 0.03
 
@@ -181,6 +187,98 @@ def interleaved(make, blocks: int = 8) -> dict:
     }
 
 
+class _Meter:
+    """Wall and CPU seconds spent inside the internals code, outermost calls only (a
+    recorder method called from a probe method is counted once)."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+        self.calls = 0
+        self._depth = 0
+
+    def wrap(self, f):
+        def timed(*args, **kwargs):
+            if self._depth:
+                return f(*args, **kwargs)
+            self._depth = 1
+            w0, c0 = time.perf_counter(), time.process_time()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                self.wall += time.perf_counter() - w0
+                self.cpu += time.process_time() - c0
+                self.calls += 1
+                self._depth = 0
+
+        return timed
+
+
+def _instrument(meter: _Meter) -> list[tuple[object, str, object]]:
+    """Wrap every entry point of the internals code in ``meter``: the probes' methods
+    the trainers call, the recorder's methods, the torch hooks (forward hooks on every
+    step, gradient hooks on sampled ones) and the tensor-to-numpy helpers they call.
+    Returns what to put back."""
+    from nets.internals import numpy_probe, recorder, torch_probe
+
+    saved: list[tuple[object, str, object]] = []
+
+    def patch(owner: object, name: str, value: object) -> None:
+        saved.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, value)
+
+    for cls, names in (
+        (numpy_probe.MlpInternals, ("before_step", "before_update", "after_update")),
+        (numpy_probe._Probe, ("activation", "gradient")),
+        (torch_probe.TorchInternals, ("before_step", "before_update", "after_update")),
+        (
+            recorder.InternalsRecorder,
+            [
+                n
+                for n in vars(recorder.InternalsRecorder)
+                if not n.startswith("__") and callable(getattr(recorder.InternalsRecorder, n))
+            ],
+        ),
+    ):
+        for name in names:
+            patch(cls, name, meter.wrap(getattr(cls, name)))
+    for factory in ("_activity_hook", "_sample_hook"):
+        original = getattr(torch_probe.TorchInternals, factory)
+        patch(
+            torch_probe.TorchInternals,
+            factory,
+            lambda self, name, _f=original: meter.wrap(_f(self, name)),
+        )
+    for helper in ("_values", "_numpy"):
+        patch(torch_probe, helper, meter.wrap(getattr(torch_probe, helper)))
+    return saved
+
+
+def direct_cost(make) -> dict:
+    """One run with internals on, every entry into the internals code timed: the share
+    of the run's time spent there. Unlike the ratio of two runs, machine load changes
+    both sides of this fraction together, so it is nearly free of noise; it leaves out
+    only indirect costs (cache, allocator), which the interleaved ratio covers."""
+    meter = _Meter()
+    saved = _instrument(meter)
+    try:
+        run = _run(make(True))
+    finally:
+        for owner, name, value in reversed(saved):
+            setattr(owner, name, value)
+    return {
+        "met": meter.cpu / run["cpu_s"] <= TARGET_OVERHEAD,
+        "steps": run["steps"],
+        "samples": run["samples"],
+        "run_s": round(run["train_s"], 3),
+        "run_cpu_s": round(run["cpu_s"], 3),
+        "internals_s": round(meter.wall, 4),
+        "internals_cpu_s": round(meter.cpu, 4),
+        "timed_calls": meter.calls,
+        "fraction_of_run": round(meter.wall / run["train_s"], 4),
+        "fraction_of_run_cpu": round(meter.cpu / run["cpu_s"], 4),
+    }
+
+
 def pairs(run, n: int) -> dict:
     """n (off, on) pairs, alternating the order; median ratios and their spread."""
     rows = []
@@ -249,12 +347,14 @@ def main() -> int:
     started = time.perf_counter()
     if "mlp" not in args.skip:
         print("mlp tuned on CIFAR-10", flush=True)
-        cifar = load_dataset(CIFAR)
+        cifar = load_dataset(cifar_spec())
         if args.pairs:
             figures["mlp"] = pairs(mlp_runs(cifar, DEFAULT_EVERY, 1), args.pairs)
             figures["mlp"].pop("_samples")
         figures["mlp_interleaved"] = interleaved(mlp_trainer(cifar, DEFAULT_EVERY, 1))
         print("  interleaved:", figures["mlp_interleaved"], flush=True)
+        figures["mlp_direct"] = direct_cost(mlp_trainer(cifar, DEFAULT_EVERY, 1))
+        print("  direct:", figures["mlp_direct"], flush=True)
     if "cnn" not in args.skip:
         import torch  # noqa: F401 - threads are set by the trainer
 
@@ -274,6 +374,11 @@ def main() -> int:
         make = cnn_trainer(fashion, DEFAULT_EVERY, 1, args.threads)
         figures["cnn_interleaved"] = interleaved(make)
         print("  interleaved:", figures["cnn_interleaved"], flush=True)
+        full = load_dataset(FASHION)  # a whole epoch: the default K's real sampling rate
+        figures["cnn_direct_full_epoch"] = direct_cost(
+            cnn_trainer(full, DEFAULT_EVERY, 1, args.threads)
+        )
+        print("  direct:", figures["cnn_direct_full_epoch"], flush=True)
     figures["target_overhead"] = TARGET_OVERHEAD
     figures["bench_seconds"] = round(time.perf_counter() - started, 1)
     write_result("internals", figures)

@@ -2,11 +2,11 @@
 
 ``mlp_range_test`` of the ``tuned`` preset on CIFAR-10's training split (the JPEG folder,
 loaded beforehand), RUNS times: wall and CPU seconds (median, min, max), steps, the two
-suggestions. With ``--train-check`` also the issue's check that the suggestion is usable:
-the ``tuned`` preset trained with its own learning rate and with the suggested one
-(rounded to two significant digits, as the form shows it); target: validation accuracy
-within two points (this trains 7 epochs twice: minutes, so not part of ``make bench``).
-Writes ``bench/results/lr_find.json`` (``lr_find_train_check.json`` with the check).
+suggestions. Then the issue's check that the suggestion is usable (leave it out with
+``--no-train-check``): the ``tuned`` preset trained with its own learning rate and with the
+suggested one (rounded to two significant digits, as the form shows it), everything else
+as the preset says; target: validation accuracy within two points. Writes
+``bench/results/lr_find.json``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _common import write_result  # noqa: E402
+from _common import cifar_spec, write_result  # noqa: E402
 
-CIFAR = "folder:/work/data"
 TARGET_S = 20.0
 TARGET_POINTS = 2.0
 
@@ -61,14 +60,19 @@ def train_check(cfg, dataset, suggested: float) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--train-check", action="store_true")
+    parser.add_argument(
+        "--no-train-check",
+        dest="train_check",
+        action="store_false",
+        help="only time the range test (the check trains the tuned preset twice: minutes)",
+    )
     args = parser.parse_args()
 
     from nets.data import load_dataset
     from nets.lr_find import mlp_range_test
     from nets.mlp.config import PRESETS
 
-    cifar = load_dataset(CIFAR)
+    cifar = load_dataset(cifar_spec())
     cfg = PRESETS["tuned"]
     walls, cpus, result = [], [], None
     for i in range(args.runs):
@@ -94,7 +98,7 @@ def main() -> int:
     if args.train_check:
         figures["train_check"] = train_check(cfg, cifar, result.suggested_lr)
         figures["train_check"]["target_points"] = TARGET_POINTS
-    write_result("lr_find_train_check" if args.train_check else "lr_find", figures)
+    write_result("lr_find", figures)
     return 0
 
 

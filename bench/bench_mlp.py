@@ -33,15 +33,16 @@ import platform
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import numpy as np  # noqa: E402
+from _common import cifar_spec  # noqa: E402
 
 from nets.data import folder as folder_loader  # noqa: E402
 from nets.data import load_dataset  # noqa: E402
@@ -63,22 +64,7 @@ def load_avg() -> list[float]:
 
 
 def find_data(spec: str | None) -> str:
-    if spec:
-        return spec
-    env = os.environ.get("CIFAR10_FOLDER")
-    if env and Path(env, "train").is_dir():
-        return f"folder:{env}"
-    for folder in ("/work/cifar", "/work/data"):
-        if Path(folder, "train").is_dir():
-            return f"folder:{folder}"
-    tarball = ROOT.parent / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
-    if not tarball.is_file():
-        sys.exit(f"no CIFAR-10 folder: set CIFAR10_FOLDER or provide {tarball}")
-    root = Path(tempfile.mkdtemp(prefix="bench-mlp-cifar-"))
-    with tarfile.open(tarball) as tar:
-        tar.extractall(root, filter="data")
-    train_dirs = [p.parent for p in root.rglob("train") if p.is_dir()]
-    return f"folder:{train_dirs[0]}"
+    return cifar_spec(spec)
 
 
 # ---------------------------------------------------------------------------- loading

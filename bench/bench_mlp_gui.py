@@ -42,9 +42,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from _common import ROOT, python, write_result  # noqa: E402
+from _common import ROOT, cifar_folder, python, write_result  # noqa: E402
 
-REAL = Path("/work/cifar")
 TARGET_RATIO = 1.05
 TARGET_STALL_MS = 50.0
 
@@ -292,8 +291,9 @@ def main() -> int:
     args = parser.parse_args()
 
     tmp = None
-    if (REAL / "train").is_dir():
-        root, data_note = REAL, "CIFAR-10 JPEG folder (45,000 train / 5,000 val)"
+    real = cifar_folder()
+    if real is not None:
+        root, data_note = real, "CIFAR-10 JPEG folder (45,000 train / 5,000 val)"
     else:
         from tests.gui.mlp_tab_setup import make_folder
 

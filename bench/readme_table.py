@@ -84,11 +84,60 @@ def rows() -> list[str]:
             f"{cnn['epoch_time_ratio']:.3f} (pairs {_span(p['ratio_per_pair'], 3)}; CPU time "
             f"{cnn['epoch_cpu_time_ratio']:.3f}) | <= 1.05 |"
         )
+    out.extend(_inside_rows())
     st = _load("startup")
     if st:
         out.append(
             f"| first window shown ({st['runs']} launches) | {st['first_window_s_median']:.2f} s "
             f"(range {_span(st['all_s'])}) | 0.5 s |"
+        )
+    return out
+
+
+def _inside_rows() -> list[str]:
+    """Issue 14's figures: what the internals cost, the Inside view's stall, lr-find."""
+    out = []
+    inn = _load("internals")
+    direct = [inn.get("mlp_direct"), inn.get("cnn_direct_full_epoch")]
+    mixed = [inn.get("mlp_interleaved"), inn.get("cnn_interleaved")]
+    if all(direct) and all(mixed):
+        d = "; ".join(
+            f"{name} {100 * x['fraction_of_run_cpu']:.1f} % of the CPU time "
+            f"({100 * x['fraction_of_run']:.1f} % wall)"
+            for name, x in zip(("numpy", "CNN"), direct, strict=True)
+        )
+        m = ", ".join(
+            f"{name} {x['cpu_ratio']:.3f} (blocks {_span(x['block_cpu_ratio_min_median_max'], 3)})"
+            for name, x in zip(("numpy", "CNN"), mixed, strict=True)
+        )
+        out.append(
+            f"| layer internals every {inn['internals_every']} steps: time spent in them / "
+            f"on:off CPU ratio, runs interleaved | {d} / {m} | 3 % |"
+        )
+    gui = _load("internals_gui")
+    shown = [t for t in gui.get("tab", []) if t.get("inside_shown")]
+    if gui.get("feed") and shown:
+        x11 = _load("internals_gui_x11").get("feed")
+        real = f"; {x11['worst_stall_ms']:.0f} ms in a real X window" if x11 else ""
+        out.append(
+            f"| Inside view: worst event-loop stall, every histogram updating / CNN tab "
+            f"training with Inside shown | {gui['feed']['worst_stall_ms']:.0f} ms{real} / "
+            f"{shown[0]['worst_stall_ms']:.0f} ms | 50 ms |"
+        )
+    lr = _load("lr_find")
+    if lr:
+        check = lr.get("train_check", {})
+        trained = (
+            f"; its suggestion {check['lr_suggested']:.2g} trains `tuned` to "
+            f"{100 * check['val_acc_suggested']:.1f} % validation (own lr "
+            f"{check['lr_tuned']:.2g}: {100 * check['val_acc_tuned']:.1f} %)"
+            if check.get("val_acc_suggested") is not None
+            else ""
+        )
+        out.append(
+            f"| numpy `lr-find` on CIFAR-10 ({lr['runs']} runs) | {lr['wall_s']['median']:.1f} s "
+            f"(range {lr['wall_s']['min']:.1f}-{lr['wall_s']['max']:.1f}){trained} | 20 s, "
+            f"within 2 points |"
         )
     return out
 
@@ -104,6 +153,9 @@ REPLACED = (
     "| first window shown",
     "| 50,000 CIFAR JPEGs loaded",
     "| `overfit`:",
+    "| layer internals every",
+    "| Inside view: worst",
+    "| numpy `lr-find`",
 )
 
 

@@ -1,7 +1,8 @@
 """README screenshot of the "Two-layer net" tab: two short real runs overlaid.
 
-Uses the CIFAR-10 JPEG folder at ``/work/cifar`` (``folder:/work/cifar``, the images in
-``/work/cifar/train/<class>/``) when it is there, else a small synthetic image folder.
+Uses the extracted CIFAR-10 JPEG folder (``$CIFAR10_FOLDER``, else ``/work/cifar`` or
+``/work/data``, the images in ``train/<class>/``) when there is one, else a small synthetic
+image folder.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-REAL = Path("/work/cifar")
+from _common import cifar_folder  # noqa: E402
 
 # Two short runs to compare: the tuned preset cut to a few epochs, then a smaller
 # learning rate and a narrower hidden layer.
@@ -59,8 +61,9 @@ def capture(path: Path) -> None:
     tmp = None
     try:
         tab = window.select_tab("mlp")
-        if (REAL / "train").is_dir():
-            root = REAL
+        real = cifar_folder()
+        if real is not None:
+            root = real
         else:
             tmp = tempfile.TemporaryDirectory(prefix="bpe-mlp-shot-")
             root = _synthetic(Path(tmp.name))
