@@ -136,36 +136,55 @@ def bounds(n: int, part: int, parts: int, align: int = 16) -> tuple[int, int]:
     return min(n, part * step), min(n, (part + 1) * step)
 
 
-def dot(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = a @ b for a (M, K), b (K, N), out (M, N) C-contiguous; split over M."""
+#: Split a GEMM over its output's columns when each part gets at least this many.
+MIN_COLUMNS = 64
+
+
+def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = a @ b (a may be a transposed view), split across the active workers.
+
+    Split over the columns of ``b`` and ``out`` when there are enough of them: each part
+    reads all of ``a`` and its own columns of ``b`` and writes its own columns of ``out``
+    in place (``matmul`` hands a column block of a C-contiguous array, unit-strided along
+    its rows, straight to BLAS). Measured with one BLAS thread on the first layer's
+    shapes: 84-86 GFLOP/s per half for the weight gradient, against 73 for halves of its
+    rows (the rows of ``x.T`` are strided columns of ``x``, which BLAS packs slowly), and
+    90 against 83-86 for the forward GEMM. Few columns (the output layer): over the rows.
+    """
     w = active()
-    m = a.shape[0]
-    if w is None or not w.split_gemms or m * a.shape[1] * b.shape[1] < MIN_WORK or m < 2 * w.width:
+    m, k = a.shape
+    n = b.shape[1]
+    if w is None or not w.split_gemms or m * k * n < MIN_WORK:
+        return np.dot(a, b, out=out)
+    if n >= MIN_COLUMNS * w.width:
+
+        def columns(part: int, parts: int) -> None:
+            s, e = bounds(n, part, parts)
+            if s < e:
+                np.matmul(a, b[:, s:e], out=out[:, s:e])
+
+        w.run(columns)
+        return out
+    if m < 2 * w.width:
         return np.dot(a, b, out=out)
 
-    def part(k: int, parts: int) -> None:
-        s, e = bounds(m, k, parts, align=8)
+    def rows(part: int, parts: int) -> None:
+        s, e = bounds(m, part, parts, align=8)
         if s < e:
             np.dot(a[s:e], b, out=out[s:e])
 
-    w.run(part)
+    w.run(rows)
     return out
+
+
+def dot(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = a @ b for a (M, K), b (K, N), out (M, N) C-contiguous; split across cores."""
+    return _gemm(a, b, out)
 
 
 def dot_tn(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = a.T @ b for a (K, M), b (K, N), out (M, N) C-contiguous; split over M."""
-    w = active()
-    m = a.shape[1]
-    if w is None or not w.split_gemms or m * a.shape[0] * b.shape[1] < MIN_WORK or m < 2 * w.width:
-        return np.dot(a.T, b, out=out)
-
-    def part(k: int, parts: int) -> None:
-        s, e = bounds(m, k, parts)
-        if s < e:
-            np.dot(a[:, s:e].T, b, out=out[s:e])
-
-    w.run(part)
-    return out
+    """out = a.T @ b for a (K, M), b (K, N), out (M, N) C-contiguous; split across cores."""
+    return _gemm(a.T, b, out)
 
 
 def take_rows(X: np.ndarray, idx: np.ndarray, out: np.ndarray) -> np.ndarray:

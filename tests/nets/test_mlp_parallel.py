@@ -35,6 +35,22 @@ def test_split_gemms_and_gather_equal_the_whole_calls(workers: parallel.Workers)
     np.testing.assert_array_equal(rows, X[idx])
 
 
+def test_wide_gemms_split_over_columns_equal_the_whole_calls(
+    workers: parallel.Workers,
+) -> None:
+    """Outputs with enough columns are split over them, each part written in place."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((96, 310), dtype=np.float32)
+    w = rng.standard_normal((310, 400), dtype=np.float32)
+    g = rng.standard_normal((96, 400), dtype=np.float32)
+    assert w.shape[1] >= parallel.MIN_COLUMNS * workers.width
+    with parallel.splitting(workers):
+        out = parallel.dot(x, w, np.full((96, 400), np.nan, np.float32))
+        gw = parallel.dot_tn(x, g, np.full((310, 400), np.nan, np.float32))
+    np.testing.assert_allclose(out, x @ w, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(gw, x.T @ g, rtol=1e-5, atol=1e-4)
+
+
 def test_layers_and_sgd_give_the_same_numbers_split_or_not(workers: parallel.Workers) -> None:
     rng = np.random.default_rng(1)
     x = rng.standard_normal((64, 700), dtype=np.float32)
