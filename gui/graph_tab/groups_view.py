@@ -22,7 +22,7 @@ from graph.events import Edge
 from graph.groups import Groups
 from gui.graph_tab import theme
 from gui.graph_tab.bridge import GraphBridge
-from gui.graph_tab.items import EdgeItem
+from gui.graph_tab.edge_items import EdgeItem
 
 GROUP_FILL = QColor("#f3ecfb")
 GROUP_HEADER = QColor("#d9c7f0")

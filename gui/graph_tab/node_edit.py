@@ -13,7 +13,7 @@ from graph.model import Graph
 from gui.graph_tab import theme
 from gui.graph_tab.editor import GraphEditor
 from gui.graph_tab.inline_edit import InlineEditor
-from gui.graph_tab.items import NodeItem
+from gui.graph_tab.node_items import NodeItem
 from gui.graph_tab.scene import GraphScene
 from gui.graph_tab.view import GraphView
 

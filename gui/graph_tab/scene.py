@@ -19,15 +19,8 @@ from graph.events import Edge
 from graph.model import Graph
 from gui.graph_tab import theme
 from gui.graph_tab.bridge import GraphBridge
-from gui.graph_tab.items import (
-    NODE_DETAIL_ZOOM,
-    DragEdgeItem,
-    EdgeItem,
-    FanoutItem,
-    NodeDisplay,
-    NodeItem,
-    PortItem,
-)
+from gui.graph_tab.edge_items import DragEdgeItem, EdgeItem
+from gui.graph_tab.node_items import NODE_DETAIL_ZOOM, FanoutItem, NodeDisplay, NodeItem, PortItem
 from gui.graph_tab.numbers import local_derivative
 
 #: connector(src, dst, port) -> None when connected, else the reason it was refused

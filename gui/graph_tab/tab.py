@@ -2,28 +2,17 @@
 
 The engine's :class:`graph.model.Graph` is the only source of truth. Edits go through
 :class:`GraphEditor` (undoable commands), the canvas and panels follow the graph
-through one :class:`GraphBridge`, and files go through :class:`GraphDocument`.
+through one :class:`GraphBridge`, and files go through :class:`GraphDocument`. The
+widgets are built in ``tab_layout``, the actions and menus in ``tab_menus``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import shiboken6
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QMenu,
-    QSizePolicy,
-    QSplitter,
-    QTabWidget,
-    QToolBar,
-    QUndoView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QMenu, QWidget
 
 from graph import fileformat
 from graph.bugs import BUG_KEY
@@ -33,52 +22,26 @@ from graph.model import Graph
 from gui import file_dialogs
 from gui.graph_tab import autosave, theme
 from gui.graph_tab.add_menu import AddNodePopup
-from gui.graph_tab.banner import RestoreBanner
 from gui.graph_tab.bridge import GraphBridge
-from gui.graph_tab.bug_hunt import BugHunt, BugHuntPanel
 from gui.graph_tab.document import GraphDocument
 from gui.graph_tab.editor import GraphEditor
 from gui.graph_tab.export import FORMATS, export
-from gui.graph_tab.gradcheck_panel import GradCheckPanel
 from gui.graph_tab.group_actions import GroupActions
 from gui.graph_tab.groups_view import GroupLayer
 from gui.graph_tab.inline_edit import InlineEditor
-from gui.graph_tab.inputs_panel import InputsPanel
 from gui.graph_tab.node_edit import NodeEditing
-from gui.graph_tab.output_choice import OutputChoice
-from gui.graph_tab.palette import OpPalette
-from gui.graph_tab.practice import META_KEY, PracticePanel, PracticeSession, practice_settings
+from gui.graph_tab.practice import META_KEY, PracticeSession, practice_settings
 from gui.graph_tab.precision import precision_menu
 from gui.graph_tab.program_dialog import ProgramDialog
-from gui.graph_tab.recovery import CrashRecovery
 from gui.graph_tab.scene import GraphScene
-from gui.graph_tab.step_info import StepInfo
 from gui.graph_tab.stepping import StepController
-from gui.graph_tab.surface_panel import SurfacePanel
+from gui.graph_tab.tab_layout import GraphTabLayout
+from gui.graph_tab.tab_menus import GraphTabMenus
 from gui.graph_tab.view import GraphView
 from gui.tab_base import AppContext, AppTab
 
-LEGEND = (
-    "<span style='color:#1f63c6'>■</span> value (forward) &nbsp;&nbsp;"
-    "<span style='color:#c2570c'>■</span> gradient dL/dnode (backward) &nbsp;&nbsp;"
-    "<span style='color:#f2b705'>▬</span> current step &nbsp;&nbsp;"
-    "<span style='color:#8c8c8c'>┅</span> stale &nbsp;&nbsp;"
-    "<span style='color:#d93025'>■</span> nan/inf appeared here &nbsp;&nbsp;"
-    "<span style='color:#c2570c'>Σ</span> fan-out sum &nbsp;&nbsp;"
-    "<b>▭</b> output"
-)
 
-
-def _set(action: QAction, *, enabled: bool | None = None, text: str | None = None) -> None:
-    if not shiboken6.isValid(action):
-        return
-    if enabled is not None:
-        action.setEnabled(enabled)
-    if text is not None:
-        action.setText(text)
-
-
-class GraphTab(AppTab):
+class GraphTab(GraphTabLayout, GraphTabMenus, AppTab):
     tab_id = "graph"
     title = "Graph"
 
@@ -125,234 +88,6 @@ class GraphTab(AppTab):
         self.autosaver.start()
         self.recovery.offer()
 
-    # ------------------------------------------------------------------ construction
-    def _build_ui(self) -> None:
-        self.palette = OpPalette()
-        palette_box = QWidget()
-        pl = QVBoxLayout(palette_box)
-        pl.setContentsMargins(4, 4, 0, 4)
-        title = QLabel("<b>Ops</b>")
-        title.setToolTip("Drag an op onto the canvas, or double-click it")
-        title.setWordWrap(True)
-        pl.addWidget(title)
-        pl.addWidget(self.palette, 1)
-        palette_box.setMinimumWidth(96)
-
-        self.toolbar = QToolBar()
-        self.toolbar.setObjectName("graphToolbar")
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.toolbar.setStyleSheet("QToolBar { spacing: 2px; border: none; }")
-        for action in self.steps.actions:
-            self.toolbar.addAction(action)
-        self.toolbar.addSeparator()
-        self.output_box = OutputChoice(self.bridge, self.editor)
-        self.toolbar.addWidget(QLabel(" Output "))
-        self.toolbar.addWidget(self.output_box)
-        self.toolbar.addSeparator()
-        # Short toolbar labels; the menus keep the full names.
-        self.fit_action.setIconText("Fit")
-        self.layout_action.setIconText("Layout")
-        self.practice_action.setIconText("Practice")
-        self.toolbar.addAction(self.fit_action)
-        self.toolbar.addAction(self.layout_action)
-        self.toolbar.addAction(self.practice_action)
-        self.surface_action.setIconText("Surface")
-        self.toolbar.addAction(self.surface_action)
-        spacer = QWidget()
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.toolbar.addWidget(spacer)
-        self.title_label = QLabel()
-        self.title_label.setObjectName("graphTitle")
-        self.title_label.setStyleSheet("font-weight: bold; padding-right: 6px;")
-        self.toolbar.addWidget(self.title_label)
-
-        self.legend = QLabel(LEGEND)
-        self.legend.setObjectName("graphLegend")
-        self.legend.setStyleSheet("color: #3c4043; padding: 2px 6px;")
-        self.legend.setWordWrap(True)  # wraps in a narrow window instead of widening it
-        self.banner = RestoreBanner()
-        self.recovery = CrashRecovery(
-            self.banner, self.document, self.autosaver.directory, self._after_restore
-        )
-        self.step_info = StepInfo(self.steps, self.bridge)
-
-        center = QWidget()
-        cl = QVBoxLayout(center)
-        cl.setContentsMargins(0, 0, 0, 0)
-        cl.setSpacing(0)
-        cl.addWidget(self.toolbar)
-        cl.addWidget(self.legend)
-        cl.addWidget(self.banner)
-        self.surface_panel = SurfacePanel(self.bridge, self.editor)
-        self.surface_panel.hide()
-        self.canvas_split = QSplitter(Qt.Orientation.Vertical)
-        self.canvas_split.addWidget(self.view)
-        self.canvas_split.addWidget(self.surface_panel)
-        self.canvas_split.setCollapsible(0, False)
-        self.canvas_split.setSizes([520, 380])
-        cl.addWidget(self.canvas_split, 1)
-
-        self.inputs_panel = InputsPanel(self.bridge, self.editor, self.scene)
-        self.gradcheck_panel = GradCheckPanel(self.bridge)
-        self.practice_panel = PracticePanel(self.practice)
-        self.side_tabs = QTabWidget()
-        self.side_tabs.setObjectName("graphSideTabs")
-        self.side_tabs.addTab(self.inputs_panel, "Inputs")
-        self.side_tabs.addTab(self.gradcheck_panel, "Gradient check")
-        self.side_tabs.addTab(self.practice_panel, "Practice")
-        self.bug_hunt = BugHunt(
-            self.editor, self.scene, self.practice, self.document.display_name,
-            self.group_layer.reveal,
-        )  # fmt: skip
-        self.bug_panel = BugHuntPanel(self.bug_hunt, self.context.settings)
-        self.history = QUndoView(self.stack)
-        self.history.setObjectName("undoHistory")
-        self.history.setEmptyLabel("(start)")
-        history_box = QWidget()
-        hl = QVBoxLayout(history_box)
-        hl.setContentsMargins(4, 4, 4, 4)
-        hl.addWidget(QLabel("<b>History</b> (click a line to go back to it)"))
-        hl.addWidget(self.history)
-        self.history_box = history_box
-        history_box.hide()
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.step_info)
-        right.addWidget(self.side_tabs)
-        right.addWidget(self.bug_panel)  # shown while a bug is planted (see BugHuntPanel)
-        right.addWidget(history_box)
-        right.setStretchFactor(0, 2)
-        right.setStretchFactor(1, 3)
-        right.setStretchFactor(2, 2)
-        right.setSizes([150, 400, 320, 200])  # the bug hunt panel shows only in a hunt
-
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(palette_box)
-        self.splitter.addWidget(center)
-        self.splitter.addWidget(right)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([112, 918, 250])
-        self.splitter.setCollapsible(1, False)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.splitter)
-
-    def _action(
-        self,
-        text: str,
-        slot,
-        keys: list[str] | QKeySequence.StandardKey | None = None,
-        tip: str = "",
-        canvas_only: bool = False,
-        checkable: bool = False,
-    ) -> QAction:
-        action = QAction(text, self)
-        if isinstance(keys, QKeySequence.StandardKey):
-            action.setShortcuts(keys)
-        elif keys:
-            action.setShortcuts([QKeySequence(k) for k in keys])
-        if tip:
-            action.setToolTip(tip)
-            action.setStatusTip(tip)
-        action.setCheckable(checkable)
-        if checkable:
-            action.toggled.connect(slot)
-        else:
-            action.triggered.connect(lambda _checked=False: slot())
-        if canvas_only:
-            # Single keys act only while the canvas has the focus (not in tables).
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.view.addAction(action)
-        else:
-            self.addAction(action)
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        return action
-
-    def _build_actions(self) -> None:
-        a = self._action
-        self.new_action = a("&New", self.new_graph, QKeySequence.StandardKey.New)
-        self.open_action = a("&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
-        self.program_action = a(
-            "New from &Python program…",
-            self.program_dialog,
-            ["Ctrl+Shift+N"],
-            "Build a graph from a short program (micrograd style works)",
-        )
-        self.save_action = a("&Save", self.document.save, QKeySequence.StandardKey.Save)
-        self.save_as_action = a("Save &As…", self.document.save_as, ["Ctrl+Shift+S"])
-        self.recent_menu = QMenu("Open &Recent", self)
-        self.examples_menu = QMenu("&Examples", self)
-        for name, description in EXAMPLES.items():
-            action = self.examples_menu.addAction(description)
-            action.triggered.connect(lambda _=False, n=name: self.open_example(n))
-        self.export_menu = QMenu("&Export", self)
-        for kind, (label, _pattern) in FORMATS.items():
-            action = self.export_menu.addAction(f"{label}…")
-            action.triggered.connect(lambda _=False, k=kind: self.export_dialog(k))
-
-        # Own actions rather than QUndoStack.createUndoAction: the window's menus are
-        # cleared on every rebuild, and QMenu.clear() deletes those.
-        self.undo_action = a("&Undo", self.undo, ["Ctrl+Z"])
-        self.redo_action = a("&Redo", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"])
-        # The stack may outlive the actions while the tab is torn down: check first.
-        self.stack.canUndoChanged.connect(lambda on: _set(self.undo_action, enabled=on))
-        self.stack.canRedoChanged.connect(lambda on: _set(self.redo_action, enabled=on))
-        self.stack.undoTextChanged.connect(
-            lambda text: _set(self.undo_action, text=f"&Undo {text}".rstrip())
-        )
-        self.stack.redoTextChanged.connect(
-            lambda text: _set(self.redo_action, text=f"&Redo {text}".rstrip())
-        )
-        self.undo_action.setEnabled(False)
-        self.redo_action.setEnabled(False)
-        self.add_node_action = a(
-            "&Add node…", lambda: self.view.request_add_menu(), ["Tab"], canvas_only=True
-        )
-        self.delete_action = a(
-            "&Delete", self.delete_selection, ["Delete"], "Delete the selection", canvas_only=True
-        )
-        self.duplicate_action = a("D&uplicate", self.duplicate_selection, ["Ctrl+D"])
-        self.select_all_action = a("Select &all", self.select_all, ["Ctrl+A"], canvas_only=True)
-        self.layout_action = a(
-            "Auto-&layout",
-            self.auto_layout,
-            ["L"],
-            "Arrange the nodes left to right by depth (L)",
-            canvas_only=True,
-        )
-        self.output_action = a("Set as &output", self.set_selected_as_output)
-        self.practice_action = a(
-            "&Practice mode",
-            self.set_practice,
-            tip="Hide the gradients and answer them yourself, step by step",
-            checkable=True,
-        )
-
-        self.fit_action = a(
-            "&Fit graph", self.view.fit, ["F"], "Show the whole graph (F)", canvas_only=True
-        )
-        self.zoom_in_action = a("Zoom &in", lambda: self.view.zoom_by(1.25), ["Ctrl+="])
-        self.zoom_out_action = a("Zoom &out", lambda: self.view.zoom_by(0.8), ["Ctrl+-"])
-        self.zoom_reset_action = a("&Actual size", self.view.reset_zoom, ["Ctrl+0"])
-        self.formulas_action = a(
-            "Show edge &formulas",
-            self.set_show_formulas,
-            tip="Label edges 'upstream × local = contribution' during backward",
-            checkable=True,
-        )
-        self.history_action = a(
-            "&History panel", self.set_history_visible, ["Ctrl+H"], checkable=True
-        )
-        self.surface_action = a(
-            "Loss &surface",
-            self.set_surface_visible,
-            ["Ctrl+U"],
-            "Plot the output over one or two inputs, with the gradient and gradient descent",
-            checkable=True,
-        )
-        self.steps.bind_shortcuts_to(self)
-
     def _connect(self) -> None:
         self.scene.moved.connect(lambda positions: self.editor.move(positions))
         self.scene.refused.connect(lambda text: self.say(f"Refused: {text}", 8000))
@@ -381,56 +116,6 @@ class GraphTab(AppTab):
         self.practice.changed.connect(self.step_info.refresh)
 
     # ------------------------------------------------------------------ AppTab
-    def menu_actions(self, menu: str) -> list[QAction | None]:
-        if menu == "File":
-            return [
-                self.new_action,
-                self.open_action,
-                self.recent_menu.menuAction(),
-                self.examples_menu.menuAction(),
-                self.program_action,
-                None,
-                self.save_action,
-                self.save_as_action,
-                self.export_menu.menuAction(),
-            ]
-        if menu == "Edit":
-            return [
-                self.undo_action,
-                self.redo_action,
-                None,
-                self.add_node_action,
-                self.delete_action,
-                self.duplicate_action,
-                self.select_all_action,
-                None,
-                self.layout_action,
-                self.output_action,
-                None,
-                self.grouping.group_action,
-                self.grouping.ungroup_action,
-                None,
-                self.practice_action,
-                self.bug_panel.plant_action,
-                self.bug_panel.remove_action,
-                self.bug_panel.export_action,
-            ]
-        if menu == "View":
-            return [
-                self.fit_action,
-                self.zoom_in_action,
-                self.zoom_out_action,
-                self.zoom_reset_action,
-                None,
-                self.formulas_action,
-                self.precision_menu.menuAction(),
-                self.history_action,
-                self.surface_action,
-                None,
-                *self.steps.actions,
-            ]
-        return []
-
     def accepts_path(self, path: Path) -> bool:
         return Path(path).suffix.lower() in (".json", ".py") and Path(path).is_file()
 
@@ -562,26 +247,6 @@ class GraphTab(AppTab):
             return False
         self.say(f"Exported {path.name}.", 5000)
         return True
-
-    def _rebuild_recent_menu(self) -> None:
-        menu = self.recent_menu
-        menu.clear()
-        recent = self.document.recent_files()
-        for path in recent:
-            action = menu.addAction(path.name)
-            action.setToolTip(str(path))
-            action.setStatusTip(str(path))
-            action.triggered.connect(lambda _=False, p=path: self._open_recent(p))
-        if recent:
-            menu.addSeparator()
-            menu.addAction("Clear list", self.document.clear_recent)
-        menu.menuAction().setEnabled(bool(recent))
-
-    def _open_recent(self, path: Path) -> None:
-        if not path.is_file():
-            self.say(f"{path} no longer exists.", 8000)
-            return
-        self.open_file(path)
 
     def _refresh_title(self) -> None:
         self.title_label.setText(self.document.title())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QFontMetricsF
 
 from graph.evaluate import format_value
 
@@ -53,6 +53,34 @@ def font(size: float = 9.0, bold: bool = False, mono: bool = False) -> QFont:
     f.setPointSizeF(size)
     f.setBold(bold)
     return f
+
+
+_METRICS: dict[int, QFontMetricsF] = {}  # made lazily: metrics need a QGuiApplication
+
+
+def metrics(font: QFont) -> QFontMetricsF:
+    """The metrics of one of the fonts made once (cached by identity)."""
+    key = id(font)
+    if key not in _METRICS:
+        _METRICS[key] = QFontMetricsF(font)
+    return _METRICS[key]
+
+
+_SMALLER: dict[tuple[int, float], QFont] = {}
+
+
+def fitting_font(font: QFont, text: str, width: float) -> QFont:
+    """``font``, or a smaller copy of it in which ``text`` fits ``width``."""
+    need = metrics(font).horizontalAdvance(text)
+    if need <= width:
+        return font
+    size = max(6.0, round(font.pointSizeF() * width / need * 2) / 2 - 0.5)
+    key = (id(font), size)
+    if key not in _SMALLER:
+        smaller = QFont(font)
+        smaller.setPointSizeF(size)
+        _SMALLER[key] = smaller
+    return _SMALLER[key]
 
 
 def header_colour(op: str, category: str) -> QColor:

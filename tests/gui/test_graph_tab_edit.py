@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QApplication
 from graph.evaluate import evaluate
 from graph.examples import build_example
 from gui.graph_tab import theme
-from gui.graph_tab.items import EdgeItem, NodeItem
+from gui.graph_tab.edge_items import EdgeItem
+from gui.graph_tab.node_items import NodeItem
 from tests.gui import test_graph_tab_support as support
 from tests.gui.test_graph_tab_support import (
     build_f3_by_hand,

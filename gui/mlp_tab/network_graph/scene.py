@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.graph_tab import theme
-from gui.graph_tab.items import bezier
+from gui.graph_tab.edge_items import bezier
 from gui.mlp_tab.network_graph.heatmap import Band, as_matrix, shape_text
 
 NODE_W = 264.0

@@ -1,5 +1,6 @@
-"""What the canvas draws: nodes with their ports, edges with their labels, and the
-loose edge that follows the mouse while a connection is being dragged.
+"""What the canvas draws for a node: the node with its header, value and gradient rows,
+its ports, and the sum of a fan-out's gradient contributions under it (edges are in
+``gui.graph_tab.edge_items``).
 
 Items only display; they never edit the graph. The scene creates and removes them from
 the bridge's signals and feeds them the evaluation to show.
@@ -8,30 +9,23 @@ the bridge's signals and feeds them the evaluation to show.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import (
-    QBrush,
-    QColor,
-    QFont,
-    QFontMetricsF,
-    QPainter,
-    QPainterPath,
-    QPainterPathStroker,
-    QPen,
-)
+from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
-    QGraphicsPathItem,
     QGraphicsRectItem,
     QStyleOptionGraphicsItem,
     QWidget,
 )
 
-from graph.events import Edge
 from graph.model import Node
 from gui.graph_tab import theme
+
+if TYPE_CHECKING:
+    from gui.graph_tab.edge_items import EdgeItem
 
 # Fonts are made once: building QFonts in paint() would cost more than the drawing.
 _F_SYMBOL = theme.font(12.0, bold=True, mono=True)
@@ -40,37 +34,7 @@ _F_LABEL = theme.font(8.0)
 _F_NUMBER = theme.font(11.5, mono=True)
 _F_NUMBER_BOLD = theme.font(11.5, bold=True, mono=True)
 _F_BADGE = theme.font(8.0, bold=True)
-_F_EDGE = theme.font(9.5, mono=True)
 _F_FANOUT = theme.font(8.5, mono=True)
-_METRICS: dict[int, QFontMetricsF] = {}  # made lazily: metrics need a QGuiApplication
-
-
-def _metrics(font) -> QFontMetricsF:
-    key = id(font)
-    if key not in _METRICS:
-        _METRICS[key] = QFontMetricsF(font)
-    return _METRICS[key]
-
-
-_SMALLER: dict[tuple[int, float], QFont] = {}
-
-
-def _fitting_font(font: QFont, text: str, width: float) -> QFont:
-    """``font``, or a smaller copy of it in which ``text`` fits ``width``."""
-    need = _metrics(font).horizontalAdvance(text)
-    if need <= width:
-        return font
-    size = max(6.0, round(font.pointSizeF() * width / need * 2) / 2 - 0.5)
-    key = (id(font), size)
-    if key not in _SMALLER:
-        smaller = QFont(font)
-        smaller.setPointSizeF(size)
-        _SMALLER[key] = smaller
-    return _SMALLER[key]
-
-
-def _edge_metrics() -> QFontMetricsF:
-    return _metrics(_F_EDGE)
 
 
 #: Below this zoom a node is drawn as a plain box (text would be unreadable anyway).
@@ -207,7 +171,7 @@ class NodeItem(QGraphicsRectItem):
         self._header_path = None
         # Room for the current-step glow and the "output" badge above the top edge.
         self.setRect(QRectF(-7, -18, theme.NODE_WIDTH + 14, self._height + 25))
-        label_w = _metrics(_F_SYMBOL).horizontalAdvance(node.label) + 14
+        label_w = theme.metrics(_F_SYMBOL).horizontalAdvance(node.label) + 14
         self._symbol_w = min(theme.NODE_WIDTH * 0.55, max(30.0, label_w))
         rows = self.rows
         offset = (rows - len(self.in_ports)) / 2
@@ -328,13 +292,13 @@ class NodeItem(QGraphicsRectItem):
         painter.setPen(theme.TEXT)
         painter.setFont(_F_SYMBOL)
         symbol_rect = self.symbol_rect().adjusted(7, 0, 0, 0)
-        symbol = _metrics(_F_SYMBOL).elidedText(
+        symbol = theme.metrics(_F_SYMBOL).elidedText(
             node.label, Qt.TextElideMode.ElideRight, symbol_rect.width()
         )
         painter.drawText(symbol_rect, Qt.AlignmentFlag.AlignVCenter, symbol)
         painter.setFont(_F_NAME)
         name_rect = self.name_rect().adjusted(2, 0, -7, 0)
-        name = _metrics(_F_NAME).elidedText(
+        name = theme.metrics(_F_NAME).elidedText(
             node.name + (" ⚠" if d.warning else ""),
             Qt.TextElideMode.ElideMiddle,
             name_rect.width(),
@@ -371,9 +335,9 @@ class NodeItem(QGraphicsRectItem):
             computed = text != "–"
             # The number starts after its label: a long one gets a smaller font rather
             # than running into "grad" ("grad-0.01339").
-            left = x_label + _metrics(_F_LABEL).horizontalAdvance(label) + 5
+            left = x_label + theme.metrics(_F_LABEL).horizontalAdvance(label) + 5
             room = QRectF(left, top, theme.NODE_WIDTH - left - 8, theme.ROW_HEIGHT)
-            number_font = _fitting_font(
+            number_font = theme.fitting_font(
                 _F_NUMBER_BOLD if computed and not d.stale else _F_NUMBER, text, room.width()
             )
             painter.setFont(number_font)
@@ -422,7 +386,7 @@ class NodeItem(QGraphicsRectItem):
         left: bool = False,
     ) -> None:
         painter.setFont(_F_BADGE)
-        w = _metrics(_F_BADGE).horizontalAdvance(text) + 12
+        w = theme.metrics(_F_BADGE).horizontalAdvance(text) + 12
         r = QRectF(x - (0 if left else w), -16, w, 14)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(bg)
@@ -460,7 +424,7 @@ class FanoutItem(QGraphicsRectItem):
         if text == self.text:
             return
         self.text = text
-        w = _metrics(_F_FANOUT).horizontalAdvance(text) + 12
+        w = theme.metrics(_F_FANOUT).horizontalAdvance(text) + 12
         self._rect = QRectF((theme.NODE_WIDTH - w) / 2, self.node_item.height + 4, w, 17)
         self.setRect(self._rect.adjusted(-1, -1, 1, 1))
         # Hidden when zoomed far out, like the ports (the scene says which it is).
@@ -474,179 +438,3 @@ class FanoutItem(QGraphicsRectItem):
         painter.setFont(_F_FANOUT)
         painter.setPen(theme.BACKWARD)
         painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
-
-
-class EdgeItem(QGraphicsPathItem):
-    """An edge from ``src``'s output port to port ``edge.port`` of ``dst``, with a label.
-
-    The label shows the value flowing forward, or the gradient contribution flowing
-    back; the tooltip spells out "upstream × local = contribution".
-    """
-
-    def __init__(self, edge: Edge, src: NodeItem, dst: NodeItem) -> None:
-        super().__init__()
-        self.edge = edge
-        self.src = src
-        self.dst = dst
-        self.label = ""
-        self.label_colour = theme.FORWARD
-        self.highlight = False
-        self.hidden_label = False
-        self._hover = False
-        self._path = QPainterPath()
-        self._label_rect = QRectF()
-        self._shape: QPainterPath | None = None
-        # The item's own path (curve + label box) and wide pen only give Qt the bounds
-        # in C++; paint() draws the curve and the label itself.
-        self.setPen(QPen(QColor(0, 0, 0, 0), 10))
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setAcceptHoverEvents(True)
-        self.setZValue(0)
-        src.edges.add(self)
-        dst.edges.add(self)
-        self.update_path()
-
-    @property
-    def curve(self) -> QPainterPath:
-        """The drawn curve (the item's own path also holds the label box)."""
-        return self._path
-
-    def detach(self) -> None:
-        self.src.edges.discard(self)
-        self.dst.edges.discard(self)
-
-    def update_path(self) -> None:
-        a = self.src.port_scene_pos(-1)
-        b = self.dst.port_scene_pos(self.edge.port)
-        self._path = bezier(a, b)
-        self._shape = None
-        self._place_label()
-
-    def _place_label(self, avoid: list[QRectF] | None = None) -> None:
-        if not self.label:
-            self._label_rect = QRectF()
-        else:
-            w = _edge_metrics().horizontalAdvance(self.label) + 8
-            # The middle of the curve, or further along it when that spot is taken by
-            # a fan-out sum or another edge's label.
-            for percent in (0.5, 0.35, 0.65, 0.25, 0.75, 0.5):
-                mid = self._path.pointAtPercent(percent)
-                rect = QRectF(mid.x() - w / 2, mid.y() - 9, w, 18)
-                if not avoid or not any(rect.intersects(r) for r in avoid):
-                    break
-            self._label_rect = rect
-        bounds = QPainterPath(self._path)
-        if not self._label_rect.isEmpty():
-            bounds.addRect(self._label_rect)
-        self.setPath(bounds)
-
-    def label_rect(self) -> QRectF:
-        """Where the label is drawn (scene coordinates; empty without a label)."""
-        return QRectF(self._label_rect)
-
-    def place_label_avoiding(self, taken: list[QRectF]) -> None:
-        """Move the label off ``taken`` rectangles (scene coordinates) if it can."""
-        if self.label:
-            self._shape = None
-            self._place_label(taken)
-            self.update()
-
-    def set_label(self, text: str, colour: QColor, tooltip: str) -> None:
-        if text != self.label or colour != self.label_colour:
-            self.label = text
-            self.label_colour = colour
-            self._shape = None
-            self._place_label()
-            self.update()
-        if tooltip != self.toolTip():
-            self.setToolTip(tooltip)
-
-    def set_highlight(self, on: bool) -> None:
-        if on != self.highlight:
-            self.highlight = on
-            self.update()
-
-    def shape(self) -> QPainterPath:
-        if self._shape is None:
-            stroker = QPainterPathStroker()
-            stroker.setWidth(10)
-            shape = stroker.createStroke(self._path)
-            if not self._label_rect.isEmpty():
-                shape.addRect(self._label_rect)
-            self._shape = shape
-        return self._shape
-
-    def hoverEnterEvent(self, event) -> None:
-        self._hover = True
-        self.update()
-        super().hoverEnterEvent(event)
-
-    def hoverLeaveEvent(self, event) -> None:
-        self._hover = False
-        self.update()
-        super().hoverLeaveEvent(event)
-
-    def paint(self, painter: QPainter, option, widget=None) -> None:
-        scene = self.scene()
-        if scene is not None and getattr(scene, "fast_edges", False):
-            # Mid pan or zoom: a thin aliased line costs a tenth of a smooth one.
-            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-            painter.setPen(QPen(theme.CURRENT if self.highlight else theme.EDGE, 0))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawPath(self._path)
-            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-            return
-        if self.isSelected():
-            pen = QPen(theme.SELECTED, 3)
-        elif self.highlight:
-            pen = QPen(theme.CURRENT, 4)
-        elif self._hover:
-            pen = QPen(theme.TEXT, 2.2)
-        else:
-            pen = QPen(theme.EDGE, 1.6)
-        painter.setPen(pen)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self._path)
-        if not self.label:
-            return
-        lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        if lod < 0.45:
-            return
-        painter.setPen(QPen(self.label_colour, 0.8))
-        painter.setBrush(QColor(255, 255, 255, 235))
-        painter.drawRoundedRect(self._label_rect, 7, 7)
-        painter.setFont(_F_EDGE)
-        painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
-
-
-class DragEdgeItem(QGraphicsPathItem):
-    """The loose edge that follows the mouse while the user drags from a port."""
-
-    def __init__(self, anchor: PortItem) -> None:
-        super().__init__()
-        self.anchor = anchor
-        pen = QPen(theme.SELECTED, 2, Qt.PenStyle.DashLine)
-        self.setPen(pen)
-        self.setZValue(5)
-        self.end = anchor.scenePos()
-        self.set_end(self.end)
-
-    def set_end(self, end: QPointF) -> None:
-        self.end = QPointF(end)
-        start = self.anchor.scenePos()
-        if self.anchor.is_output:
-            self.setPath(bezier(start, end))
-        else:
-            self.setPath(bezier(end, start))
-
-    def set_refused(self, refused: bool) -> None:
-        colour = theme.WARNING if refused else theme.SELECTED
-        self.setPen(QPen(colour, 2, Qt.PenStyle.DashLine))
-
-
-def bezier(a: QPointF, b: QPointF) -> QPainterPath:
-    """A left-to-right S curve from an output port ``a`` to an input port ``b``."""
-    path = QPainterPath(a)
-    dx = max(40.0, abs(b.x() - a.x()) * 0.5)
-    path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
-    return path
