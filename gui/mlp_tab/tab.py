@@ -6,14 +6,13 @@ plots, the runs list, test once, checkpoints, exports and quitting. This module 
 data panel and the hyperparameter form (left), the result views (first-layer weights,
 confusion matrix, misclassified images, gradient checks) and what a numpy run is: the
 dataset is loaded by the data panel before a run starts (``DEFERRED``), the training
-job yields weight snapshots after each epoch and the validation analysis at the end.
+job (``gui.mlp_tab.jobs``) yields weight snapshots after each epoch and the validation
+analysis at the end. A run's payload is a ``gui.mlp_tab.run_record.RunRecord``.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,68 +22,27 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QGroupBox, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from gui.homework.implementation import ImplementationPicker
+from gui.mlp_tab import jobs
 from gui.mlp_tab.analysis import (
     TestResult,
     ValidationAnalysis,
     WeightsSnapshot,
     analyse_validation,
-    first_layer_images,
-    first_weights,
 )
 from gui.mlp_tab.data_panel import DatasetPanel
-from gui.mlp_tab.form import FIELD_ORDER, HyperparameterForm, format_value
+from gui.mlp_tab.form import HyperparameterForm, format_value
 from gui.mlp_tab.gradcheck_panel import GradcheckPanel
 from gui.mlp_tab.network_graph.page import NetworkGraphPage
+from gui.mlp_tab.run_record import RunRecord, fill_metrics, history_from_metrics, settings_of
 from gui.mlp_tab.views import MlpViews
 from gui.tab_base import AppContext
 from gui.throttle import Throttle
 from gui.training import insight, search
-from gui.training.run_files import LoadedRun
 from gui.training.runs import Run, format_percent
 from gui.training.search_form import search_labels
-from gui.training.tab import DEFERRED, RunPlan, RunState, TrainingTab
+from gui.training.tab import DEFERRED, RunPlan, TrainingTab
 from nets.errors import NetsError
-from nets.training import END_EVENTS, Ended, Evaluation, Finished, Snapshot, Started
-
-#: The first-layer weight images are taken at most this often (and at the end).
-SNAPSHOT_EVERY_S = 0.25
-
-
-@dataclass(eq=False)
-class RunRecord(RunState):
-    """What the tab keeps per run (the ``Run.payload``)."""
-
-    config: Any = None  # TrainConfig, or the dict a checkpoint stored
-    dataset: str = ""  # the spec it was trained on
-    model: Any = None  # nets.mlp.classifiers.Classifier (None until the run starts)
-    preprocessor: Any = None
-    class_names: tuple[str, ...] = ()
-    image_shape: tuple[int, ...] | None = None
-    history: Any = None
-    weights: WeightsSnapshot | None = None
-    analysis: ValidationAnalysis | None = None
-    test: Any = None  # nets.testrecord.TestRecord
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def test_used(self) -> bool:
-        return self.test is not None and bool(self.test.used)
-
-
-@dataclass(frozen=True, eq=False)
-class ModelBuilt:
-    """The training job built (or copied) its model: the run can be tested once stopped."""
-
-    model: Any
-
-
-def _settings_of(config, dataset: str) -> dict[str, Any]:
-    values = config.to_dict() if hasattr(config, "to_dict") else dict(config or {})
-    settings: dict[str, Any] = {"dataset": dataset}
-    for name in FIELD_ORDER:
-        if name in values:
-            settings[name] = "all" if values[name] is None else values[name]
-    return settings
+from nets.training import Ended, Finished, Snapshot
 
 
 class MlpTab(TrainingTab):
@@ -342,7 +300,6 @@ class MlpTab(TrainingTab):
 
     def _plan(self, config, source: Run | None) -> RunPlan:
         from nets.mlp.classifiers import build_classifier
-        from nets.mlp.train import build_model, train
 
         dataset = self.data_panel.dataset
         spec = self.data_panel.spec() or ""
@@ -378,70 +335,24 @@ class MlpTab(TrainingTab):
             model=model,
             preprocessor=preprocessor,
         )
-        settings = _settings_of(config, spec)
+        settings = settings_of(config, spec)
         if fork is not None:
             settings["forked from"] = f"{fork.parent_name}, epoch {fork.snapshot.epoch}"
         if homework is not None:
             settings["implementation"] = str(homework.files["two_layer_net.py"].parent)
         if source is not None:
             settings["from"] = source.name
-        shape = record.image_shape
-        snapshot_plan = self.snapshot_control.plan()
-
-        def factory(token):
-            nonlocal model
-            if model is None:
-                model = build_model(config, dataset.input_dim, dataset.num_classes)
-            yield ModelBuilt(model)
-            if homework is None:
-                events = train(
-                    config,
-                    dataset,
-                    cancel=token,
-                    model=model,
-                    preprocessor=preprocessor,
-                    snapshots=snapshot_plan,
-                    fork=fork.snapshot if fork is not None else None,
-                )
-            else:  # the user's own TwoLayerNet, in its sandboxed process; model mirrors it
-                from nets.homework.training import train_own
-
-                events = train_own(
-                    config,
-                    dataset,
-                    homework,
-                    cancel=token,
-                    model=model,
-                    start_from_model=source is not None,
-                    preprocessor=preprocessor,
-                )
-            snapshot_at = 0.0
-            for event in events:
-                yield event
-                if isinstance(event, Started):  # the initial weights (the user's own)
-                    snapshot = first_layer_images(first_weights(model), shape, 0)
-                    if snapshot is not None:
-                        yield snapshot
-                elif (
-                    isinstance(event, Evaluation)
-                    and event.end_of_epoch
-                    and time.perf_counter() - snapshot_at >= SNAPSHOT_EVERY_S
-                ):
-                    snapshot_at = time.perf_counter()
-                    epoch_snapshot = first_layer_images(first_weights(model), shape, event.epoch)
-                    if epoch_snapshot is not None:
-                        yield epoch_snapshot
-                elif isinstance(event, END_EVENTS):
-                    last = first_layer_images(first_weights(model), shape, -1)
-                    if last is not None:
-                        yield last
-                    if token.is_cancelled():
-                        return
-                    result = event.result
-                    yield analyse_validation(
-                        result.model, result.preprocessor, dataset.X_val, dataset.y_val
-                    )
-
+        factory = jobs.training_job(
+            config,
+            dataset,
+            model=model,
+            preprocessor=preprocessor,
+            homework=homework,
+            from_model=source is not None,
+            snapshots=self.snapshot_control.plan(),
+            fork=fork,
+            image_shape=record.image_shape,
+        )
         return RunPlan(name, settings, record, factory, fork=fork)
 
     def fill_settings(self, config: dict) -> None:
@@ -460,7 +371,7 @@ class MlpTab(TrainingTab):
 
     def on_train_item(self, run: Run, item: Any) -> None:
         record: RunRecord = run.payload
-        if isinstance(item, ModelBuilt):
+        if isinstance(item, jobs.ModelBuilt):
             record.model = item.model
         elif isinstance(item, WeightsSnapshot):
             record.weights = item
@@ -524,17 +435,9 @@ class MlpTab(TrainingTab):
         return ""
 
     def test_job(self, run: Run):
-        from nets.mlp.train import evaluate
-
         record: RunRecord = run.payload
         dataset = self._current_dataset()
-        model, pre = record.model, record.preprocessor
-        X_test, y_test = dataset.X_test, dataset.y_test
-
-        def factory(token):
-            yield TestResult(accuracy=evaluate(model, X_test, y_test, pre), n=len(y_test))
-
-        return factory
+        return jobs.test_job(record.model, record.preprocessor, dataset.X_test, dataset.y_test)
 
     def on_test_item(self, run: Run, item: Any) -> None:
         from nets.mlp.checkpoint import record_test_use
@@ -566,7 +469,7 @@ class MlpTab(TrainingTab):
             record.model,
             preprocessor=record.preprocessor,
             config=record.config,
-            history=record.history or _history_from_metrics(run.metrics),
+            history=record.history or history_from_metrics(run.metrics),
             class_names=record.class_names,
             image_shape=record.image_shape,
             dataset=record.dataset,
@@ -574,32 +477,11 @@ class MlpTab(TrainingTab):
         )
 
     def load_job(self, path: Path):
-        def factory(token):
-            from nets.mlp.checkpoint import load_checkpoint
-
-            ckpt = load_checkpoint(path)
-            record = RunRecord(
-                config=dict(ckpt.config),
-                dataset=ckpt.dataset,
-                model=ckpt.model,
-                preprocessor=ckpt.preprocessor,
-                class_names=tuple(ckpt.class_names),
-                image_shape=ckpt.image_shape,
-                history=dict(ckpt.history),
-                test=ckpt.test,
-                checkpoint=path,
-            )
-            if ckpt.model.parameters():
-                weights = first_weights(ckpt.model)
-                record.weights = first_layer_images(weights, ckpt.image_shape, -1)
-            settings = _settings_of(ckpt.config, ckpt.dataset)
-            yield LoadedRun(path.stem, settings, record)
-
-        return factory
+        return jobs.load_job(path)
 
     def on_run_loaded(self, run: Run) -> None:
         record: RunRecord = run.payload
-        _fill_metrics(run.metrics, record.history)
+        fill_metrics(run.metrics, record.history)
         best = run.metrics.best_val_acc()
         result = f"val {format_percent(best)}" if math.isfinite(best) else ""
         if record.test_used and record.test.test_acc is not None:
@@ -653,27 +535,3 @@ class MlpTab(TrainingTab):
         self.plots.refresh()
         if len(self.runs) and not self.selected_run_id():
             self.runs_view.select_run(self.runs.runs()[-1].run_id)
-
-
-def _history_from_metrics(metrics) -> dict[str, np.ndarray]:
-    return {
-        "step_loss": metrics.loss.view().copy(),
-        "epoch_train_acc": metrics.train_acc.view().copy(),
-        "epoch_val_acc": metrics.val_acc.view().copy(),
-    }
-
-
-def _fill_metrics(metrics, history) -> None:
-    """Plot a checkpoint's history: per-step losses and per-epoch accuracies."""
-    history = dict(history or {})
-    losses = np.asarray(history.get("step_loss", ()), dtype=np.float64).ravel()
-    for i, loss in enumerate(losses.tolist(), start=1):
-        metrics.add_step(i, loss)
-    train = np.asarray(history.get("epoch_train_acc", ()), dtype=np.float64).ravel()
-    val = np.asarray(history.get("epoch_val_acc", ()), dtype=np.float64).ravel()
-    epochs = max(len(train), len(val))
-    steps_per_epoch = len(losses) / epochs if epochs else 0
-    for e in range(epochs):
-        tr = float(train[e]) if e < len(train) else math.nan
-        va = float(val[e]) if e < len(val) else math.nan
-        metrics.add_epoch(e + 1, tr, va, iteration=round((e + 1) * steps_per_epoch))
