@@ -1,7 +1,7 @@
 """Shared training pieces for the "Two-layer net" and "CNN" tabs: the one training tab
 controller and the widgets it is made of.
 
-The controller (``gui.training.tab``, with ``run_events`` and ``run_files``)
+The controller (``gui.training.tab``, with ``tab_layout``, ``run_events`` and ``run_files``)
     ``TrainingTab(context)`` - the base class of both training tabs: the run lifecycle
     on the ``nets.training`` events, side jobs, test once, checkpoints, exports and the
     question before quitting; a tab configures it through hooks and extends it with

@@ -1,0 +1,189 @@
+"""The widgets, actions and layout of ``gui.training.tab.TrainingTab``: the status line,
+the buttons under the runs list, the test result line, the result views' tab widget, the
+File and View menus' training actions, and how they are arranged with the tab's own
+column (``finish_layout``) and the pages tabs add (``add_view``, ``add_page``).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class TrainingLayout:
+    """Mixin of ``TrainingTab`` (uses its ``tab_id``, ``plots``, ``runs_view``, ``controls``,
+    ``snapshot_control`` and slots)."""
+
+    def _build_widgets(self) -> None:
+        self.status_label = QLabel()
+        self.status_label.setObjectName(f"{self.tab_id}Status")
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.test_button = QPushButton("Evaluate on &test set")
+        self.test_button.setObjectName(f"{self.tab_id}TestButton")
+        self.save_button = QPushButton("Sa&ve model…")
+        self.save_button.setObjectName(f"{self.tab_id}SaveButton")
+        self.save_button.setToolTip("Save the selected run's model as a checkpoint")
+        self.load_button = QPushButton("L&oad model…")
+        self.load_button.setObjectName(f"{self.tab_id}LoadButton")
+        self.load_button.setToolTip("Load a checkpoint as a new run, to test or train further")
+        self.export_plots_button = QPushButton("Export plots…")
+        self.export_plots_button.setToolTip("Save both plots as PNG, SVG or PDF")
+        self.export_csv_button = QPushButton("Export CSV…")
+        self.export_csv_button.setToolTip("Save every run's loss and accuracy as CSV")
+        #: the buttons under the runs list, two to a row (a tab may insert its own
+        #: before ``finish_layout``)
+        self.run_buttons: list[QWidget] = [
+            self.test_button,
+            self.save_button,
+            self.load_button,
+            self.export_plots_button,
+            self.export_csv_button,
+        ]
+        self.test_label = QLabel()
+        self.test_label.setObjectName(f"{self.tab_id}TestResult")
+        self.test_label.setWordWrap(True)
+        self.test_label.setTextFormat(Qt.TextFormat.RichText)
+        self.result_tabs = QTabWidget()
+        self.result_tabs.setObjectName(f"{self.tab_id}Results")
+        self.views: QTabWidget | None = None  # made by the first add_page
+        self._view_pages: dict[QWidget, QWidget] = {}  # add_view's page -> its scroll area
+
+    # -- layout ----------------------------------------------------------------------
+    def finish_layout(self, left: QWidget, sizes: tuple[int, int] = (330, 950)) -> None:
+        """Put the tab's own column (forms, data) left of the shared controls, plots,
+        runs list and views. Call once, at the end of the subclass's constructor."""
+        # The buttons go under the list, two to a row, not in a column beside it: at
+        # 1024 pixels a column left the list too narrow for its Result ("runn...").
+        runs_box = QWidget()
+        runs_column = QVBoxLayout(runs_box)
+        runs_column.setContentsMargins(0, 0, 0, 0)
+        runs_column.addWidget(self.runs_view, 1)
+        runs_column.addWidget(self.test_label)
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        for i, button in enumerate(self.run_buttons):
+            grid.addWidget(button, i // 2, i % 2)
+        runs_column.addLayout(grid)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(runs_box)
+        bottom.addWidget(self.result_tabs)
+        bottom.setStretchFactor(0, 1)
+        bottom.setStretchFactor(1, 1)
+        bottom.setChildrenCollapsible(False)
+        plots_box = QWidget()
+        plots_layout = QVBoxLayout(plots_box)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        plots_layout.addWidget(self.plots, 1)
+        plots_layout.addWidget(self.snapshot_control.timeline)
+        vertical = QSplitter(Qt.Orientation.Vertical)
+        vertical.addWidget(plots_box)
+        vertical.addWidget(bottom)
+        vertical.setStretchFactor(0, 3)
+        vertical.setStretchFactor(1, 2)
+        vertical.setChildrenCollapsible(False)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(4, 0, 0, 0)
+        right_layout.addWidget(self.snapshot_control.banner)
+        right_layout.addWidget(self.controls)
+        right_layout.addWidget(self.status_label)
+        right_layout.addWidget(vertical, 1)
+        main = QSplitter(Qt.Orientation.Horizontal)
+        main.addWidget(left)
+        main.addWidget(right)
+        main.setStretchFactor(0, 0)
+        main.setStretchFactor(1, 1)
+        main.setSizes(list(sizes))
+        main.setChildrenCollapsible(False)
+        self.main_splitter = main
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(main)
+        self.update_start()
+
+    def add_view(self, widget: QWidget, title: str) -> int:
+        """A page next to the result views; returns its index in ``result_tabs``. The
+        page scrolls when the window is narrower than it needs (at 1024x700 a wide page
+        would otherwise widen the whole window past the screen)."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        scroll.setWidget(widget)
+        self._view_pages[widget] = scroll
+        return self.result_tabs.addTab(scroll, title)
+
+    def show_view(self, widget: QWidget) -> None:
+        """Bring a page added with ``add_view`` to the front."""
+        self.result_tabs.setCurrentWidget(self._view_pages.get(widget, widget))
+
+    def add_page(self, widget: QWidget, title: str) -> int:
+        """A page beside the whole training view; returns its index in ``views``."""
+        if self.views is None:
+            layout = self.layout()
+            layout.removeWidget(self.main_splitter)
+            self.views = QTabWidget()
+            self.views.setObjectName(f"{self.tab_id}Views")
+            self.views.addTab(self.main_splitter, self.main_page_title)
+            layout.addWidget(self.views)
+        return self.views.addTab(widget, title)
+
+    # -- actions ---------------------------------------------------------------------
+    def _build_training_actions(self) -> None:
+        def action(text: str, slot, shortcut: str | None = None) -> QAction:
+            a = QAction(text, self)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+                a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                self.addAction(a)
+            a.triggered.connect(lambda _checked=False: slot())
+            return a
+
+        self.load_action = action("&Load Model Checkpoint…", self.load_checkpoint)
+        self.save_action = action("&Save Model Checkpoint…", self.save_checkpoint)
+        self.test_action = action("Evaluate on the &Test Set", self.evaluate_test, "Ctrl+T")
+        self.export_plots_action = action("Export &Plots…", self.export_plots, "Ctrl+E")
+        self.export_csv_action = action("Export &Metrics CSV…", self.export_metrics)
+        self.export_tb_action = action("Export Runs to Tensor&Board…", self.export_tensorboard)
+        self.export_tb_action.setToolTip("Every checked run as a TensorBoard log")
+        self.log_action = QAction("&Log Scale Loss", self, checkable=True)
+        self.log_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.log_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.addAction(self.log_action)
+        self.log_action.toggled.connect(self.plots.loss.set_log_scale)
+        self.plots.loss.log_check.toggled.connect(self.log_action.setChecked)
+        self.x_iter_action = QAction("Accuracy per &Iteration", self, checkable=True)
+        self.x_iter_action.toggled.connect(
+            lambda on: self.plots.accuracy.set_x_axis("iteration" if on else "epoch")
+        )
+        self.plots.accuracy.x_combo.currentIndexChanged.connect(
+            lambda i: self.x_iter_action.setChecked(i == 1)
+        )
+
+    def training_file_actions(self) -> list[QAction | None]:
+        """The File menu's shared part (a tab puts its own actions before it)."""
+        return [
+            self.load_action,
+            self.save_action,
+            self.test_action,
+            None,
+            self.export_plots_action,
+            self.export_csv_action,
+            self.export_tb_action,
+        ]
+
+    def training_view_actions(self) -> list[QAction | None]:
+        return [self.log_action, self.x_iter_action]
