@@ -10,7 +10,8 @@ nine validation patches that excite that channel most; "What a unit looks for" r
 activation maximisation.
 
 All torch work happens in ``gui.worker`` threads (``inspect_jobs``); a long-lived
-service answers the newest input only, so drawing stays live.
+service answers the newest input only, so drawing stays live. The per-layer sections and
+filter grids are in ``inspect_layers``, the selected unit's column in ``inspect_units``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QScrollArea,
     QSplitter,
     QTabWidget,
@@ -37,51 +37,14 @@ from gui.cnn_tab import inspect_jobs
 from gui.cnn_tab.data_panel import DataChoice
 from gui.cnn_tab.dream_view import DreamPanel
 from gui.cnn_tab.input_panel import InputPanel
-from gui.cnn_tab.maps_view import BarsView, FilterGrid, MapsGrid, PictureView, ProbabilityBars
-from gui.training.images import ImageGrid
+from gui.cnn_tab.inspect_layers import LayerSection, LayerSections
+from gui.cnn_tab.inspect_units import UnitInspection
+from gui.cnn_tab.maps_view import PictureView, ProbabilityBars
 from nets.cnn import pictures as pic
-from nets.cnn.arch import describe_layer, format_shape, layer_name, validate
-from nets.cnn.inspect import LayerInfo, geometries, gradcam_layer, receptive_field
+from nets.cnn.inspect import LayerInfo
 
 
-def _layer_infos(trained: Any) -> tuple[LayerInfo, ...]:
-    rows = validate(trained.arch, trained.input_shape, trained.num_classes)
-    return tuple(
-        LayerInfo(r.index, layer_name(s), describe_layer(s), tuple(r.output_shape))
-        for r, s in zip(rows, trained.arch, strict=True)
-    )
-
-
-class LayerSection(QWidget):
-    """One layer in the feature-map list: its title line and its maps or bars."""
-
-    def __init__(self, info: LayerInfo, mode: str = "grey", parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.info = info
-        self.title = QLabel(f"<b>{info.title}</b> → {format_shape(info.shape)}")
-        self.title.setTextFormat(Qt.TextFormat.RichText)
-        self.view: MapsGrid | BarsView = MapsGrid(mode) if info.spatial else BarsView()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 4)
-        layout.addWidget(self.title)
-        layout.addWidget(self.view)
-
-    def set_values(self, values: np.ndarray | None) -> None:
-        # The title stays as it is: a label whose text changes relays out the whole list,
-        # which cost more than the maps themselves while drawing. The ranges are painted.
-        if isinstance(self.view, MapsGrid):
-            self.view.set_maps(values)
-        else:
-            self.view.set_values(values)
-
-    def select(self, selection: tuple[int, int, int] | None) -> None:
-        if isinstance(self.view, MapsGrid):
-            self.view.select(selection)
-        else:
-            self.view.select(None if selection is None else selection[0])
-
-
-class InspectView(QWidget):
+class InspectView(LayerSections, UnitInspection, QWidget):
     """Signals: ``status_message(text, ms)`` for the window's status bar; ``frame_drawn``
     after the view has been updated with a new inspection."""
 
@@ -209,29 +172,7 @@ class InspectView(QWidget):
         self.centre.addTab(self.dream, "What a unit looks for")
 
         # -- right: the selected unit ---------------------------------------------------
-        self.unit_label = QLabel("Click a pixel of a feature map (or a bar) to pick a unit.")
-        self.unit_label.setObjectName("inspectUnit")
-        self.unit_label.setWordWrap(True)
-        self.patches = ImageGrid()
-        self.patches.setObjectName("inspectPatches")
-        self.patches.empty_text = "Its best validation patches."
-        self.patches.setFixedHeight(270)
-        patches_title = QLabel(
-            "The nine validation patches that excite this channel most (its receptive field "
-            "around its strongest pixel; hover for the image and the value):"
-        )
-        patches_title.setWordWrap(True)
-        self.dream_unit_button = QPushButton("What does it look for?")
-        self.dream_unit_button.setEnabled(False)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right.setMinimumWidth(250)
-        right_layout.addWidget(self.unit_label)
-        right_layout.addWidget(patches_title)
-        right_layout.addWidget(self.patches)
-        right_layout.addWidget(self.dream_unit_button)
-        right_layout.addStretch(1)
+        right = self._build_unit_column()
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -346,64 +287,6 @@ class InspectView(QWidget):
             return None
         # A checkpoint records its data but not the split: the default one (seed 0).
         return DataChoice(trained.data_source, None, None, 0, trained.input_shape[1])  # type: ignore[arg-type]
-
-    def _build_sections(self, trained: Any) -> None:
-        for section in self.sections:
-            section.setParent(None)
-            section.deleteLater()
-        self.sections = []
-        while self.filters_layout.count() > 1:
-            item = self.filters_layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-        self.grad_layer_combo.blockSignals(True)
-        self.grad_layer_combo.clear()
-        self.target_combo.blockSignals(True)
-        self.target_combo.clear()
-        self._layers = _layer_infos(trained) if trained is not None else ()
-        self._geometries = (
-            geometries(trained.arch, trained.input_shape) if trained is not None else []
-        )
-        for info in self._layers:
-            section = LayerSection(info)
-            self.maps_layout.insertWidget(self.maps_layout.count() - 1, section)
-            self.sections.append(section)
-            if isinstance(section.view, MapsGrid):
-                section.view.pixel_clicked.connect(
-                    lambda c, y, x, i=info.index: self.select_unit(i, c, y, x)
-                )
-            else:
-                section.view.unit_clicked.connect(
-                    lambda c, i=info.index: self.select_unit(i, c, 0, 0)
-                )
-            self.grad_layer_combo.addItem(info.title, info.index)
-        if trained is not None:
-            self.sections[-1].view.labels = tuple(trained.class_names)  # the class scores
-            self.target_combo.addItem("the predicted class", None)
-            for k, name in enumerate(trained.class_names):
-                self.target_combo.addItem(f"{k}: {name}", k)
-            cam = gradcam_layer(trained.arch)
-            self.gradcam_view.title = (
-                f"Grad-CAM on layer {cam} ({self._layers[cam].label})"
-                if cam is not None
-                else "Grad-CAM"
-            )
-            self.grad_layer_combo.setCurrentIndex(0)  # the first layer: the finest maps
-        self.grad_layer_combo.blockSignals(False)
-        self.target_combo.blockSignals(False)
-        self._on_grad_layer()
-
-    def _on_grad_layer(self) -> None:
-        if self.grad_section is not None:
-            self.grad_section.setParent(None)
-            self.grad_section.deleteLater()
-            self.grad_section = None
-        layer = self.grad_layer_combo.currentData()
-        if layer is None or layer >= len(self._layers):
-            return
-        self.grad_section = LayerSection(self._layers[layer], mode="signed")
-        self.grad_holder.addWidget(self.grad_section)
-        self._render()
 
     # -- workers -------------------------------------------------------------------------
     def _start_service(self) -> None:
@@ -524,111 +407,7 @@ class InspectView(QWidget):
         if self.grad_section is not None:
             self.grad_section.set_values(r.gradients[self.grad_section.info.index])
 
-    def _show_filters(self, filters: list) -> None:
-        while self.filters_layout.count() > 1:
-            item = self.filters_layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-        for index, weights, norms in filters:
-            out, inp = weights.shape[:2]
-            title = QLabel(
-                f"<b>{self._layers[index].title}</b>: {out} filters × {inp} input channel"
-                f"{'s' if inp != 1 else ''}, one row per filter (blue negative, red positive)"
-            )
-            grid = FilterGrid()
-            grid.set_filters(weights, norms)
-            self.filters_layout.insertWidget(self.filters_layout.count() - 1, title)
-            self.filters_layout.insertWidget(self.filters_layout.count() - 1, grid)
-        if not filters:
-            self.filters_layout.insertWidget(0, QLabel("This network has no convolution."))
-
     # -- units ---------------------------------------------------------------------------
-    def select_unit(self, layer: int, channel: int, y: int, x: int) -> None:
-        """Outline the receptive field of ``(y, x)`` in ``channel`` of ``layer`` and find the
-        channel's best validation patches."""
-        if self._trained is None:
-            return
-        self._selection = (layer, channel, y, x)
-        for section in self.sections:
-            section.select((channel, y, x) if section.info.index == layer else None)
-        info = self._layers[layer]
-        box = receptive_field(self._trained.arch, self._trained.input_shape, layer, y, x)
-        self.input_view.set_box((box.top, box.left, box.bottom, box.right))
-        g = self._geometries[layer]
-        where = f"pixel ({y}, {x}) of channel {channel}" if info.spatial else f"unit {channel}"
-        field = (
-            f"its receptive field is {g.size}×{g.size} input pixels (rows {box.top}–"
-            f"{box.bottom - 1}, columns {box.left}–{box.right - 1} after clipping)"
-            if g is not None
-            else "after Flatten every value sees the whole image"
-        )
-        value = ""
-        if self._latest is not None:
-            acts = self._latest.result.activations[layer]
-            v = acts[channel, y, x] if info.spatial else acts[channel]
-            value = f" = {float(v):.4g}"
-        self.unit_label.setText(f"Layer {info.title}, {where}{value}: {field}.")
-        self.dream_unit_button.setEnabled(layer < len(self._layers) - 1)
-        self._find_patches(layer, channel)
-
-    def _find_patches(self, layer: int, channel: int) -> None:
-        if self._validation is None:
-            self.patches.empty_text = "Load the validation images first."
-            self.patches.clear()
-            return
-        if self._patch_worker is not None:
-            self._patch_worker.cancel()
-        self.patches.empty_text = "Searching the validation images…"
-        self.patches.clear()
-        factory = inspect_jobs.patches_job(
-            self._trained,
-            self._validation.images,
-            layer,
-            channel,
-            self._indexes.get(layer),
-            self._busy(),
-        )
-        worker = self._context.workers.start(factory, name="cnn-inspect-patches")
-        self._patch_worker = worker
-
-        def on_item(item: Any, w: Any = worker) -> None:
-            if w is self._patch_worker and isinstance(item, inspect_jobs.PatchesReady):
-                self._indexes[item.layer] = item.index
-                self._show_patches(item)
-
-        worker.item.connect(on_item)
-        worker.failed.connect(self._on_failed)
-
-    def _show_patches(self, ready: inspect_jobs.PatchesReady) -> None:
-        g = self._geometries[ready.layer]
-        _, h, w = self._trained.input_shape
-        size_h = min(h, g.size) if g is not None else h
-        size_w = min(w, g.size) if g is not None else w
-        tiles = []
-        labels = []
-        for p in ready.patches:
-            tile = np.full((size_h, size_w, p.pixels.shape[2]), 40, np.uint8)
-            # A field clipped by the border keeps its place inside the full window.
-            top = 0 if g is None else max(0, p.box.top - (g.start + p.y * g.jump))
-            left = 0 if g is None else max(0, p.box.left - (g.start + p.x * g.jump))
-            ph, pw = p.pixels.shape[:2]
-            tile[top : top + ph, left : left + pw] = p.pixels[: size_h - top, : size_w - left]
-            tiles.append(tile)
-            label = self._trained.class_names[int(self._validation.labels[p.index])]
-            labels.append(f"validation #{p.index} ({label}): {p.value:.3g} at ({p.y}, {p.x})")
-        self.patches.set_images(np.stack(tiles), labels, normalize="none")
-        self.patches.setToolTip("")
-        self.status_message.emit(
-            f"Best validation patches of layer {ready.layer}, channel {ready.channel}.", 4000
-        )
-
-    def _dream_unit(self) -> None:
-        if self._selection is None:
-            return
-        layer, channel, _, _ = self._selection
-        self.dream.set_channel(layer, channel)
-        self.centre.setCurrentWidget(self.dream)
-
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
         self._on_model_chosen()
