@@ -21,6 +21,16 @@ from PySide6.QtWidgets import (
 )
 
 
+def _splitter(orientation: Qt.Orientation, *parts: tuple[QWidget, int]) -> QSplitter:
+    """A splitter of ``(widget, stretch factor)`` parts that never collapses one."""
+    splitter = QSplitter(orientation)
+    for index, (widget, stretch) in enumerate(parts):
+        splitter.addWidget(widget)
+        splitter.setStretchFactor(index, stretch)
+    splitter.setChildrenCollapsible(False)
+    return splitter
+
+
 class TrainingLayout:
     """Mixin of ``TrainingTab`` (uses its ``tab_id``, ``plots``, ``runs_view``, ``controls``,
     ``snapshot_control`` and slots)."""
@@ -77,23 +87,13 @@ class TrainingLayout:
         for i, button in enumerate(self.run_buttons):
             grid.addWidget(button, i // 2, i % 2)
         runs_column.addLayout(grid)
-        bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(runs_box)
-        bottom.addWidget(self.result_tabs)
-        bottom.setStretchFactor(0, 1)
-        bottom.setStretchFactor(1, 1)
-        bottom.setChildrenCollapsible(False)
+        bottom = _splitter(Qt.Orientation.Horizontal, (runs_box, 1), (self.result_tabs, 1))
         plots_box = QWidget()
         plots_layout = QVBoxLayout(plots_box)
         plots_layout.setContentsMargins(0, 0, 0, 0)
         plots_layout.addWidget(self.plots, 1)
         plots_layout.addWidget(self.snapshot_control.timeline)
-        vertical = QSplitter(Qt.Orientation.Vertical)
-        vertical.addWidget(plots_box)
-        vertical.addWidget(bottom)
-        vertical.setStretchFactor(0, 3)
-        vertical.setStretchFactor(1, 2)
-        vertical.setChildrenCollapsible(False)
+        vertical = _splitter(Qt.Orientation.Vertical, (plots_box, 3), (bottom, 2))
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(4, 0, 0, 0)
@@ -101,13 +101,8 @@ class TrainingLayout:
         right_layout.addWidget(self.controls)
         right_layout.addWidget(self.status_label)
         right_layout.addWidget(vertical, 1)
-        main = QSplitter(Qt.Orientation.Horizontal)
-        main.addWidget(left)
-        main.addWidget(right)
-        main.setStretchFactor(0, 0)
-        main.setStretchFactor(1, 1)
+        main = _splitter(Qt.Orientation.Horizontal, (left, 0), (right, 1))
         main.setSizes(list(sizes))
-        main.setChildrenCollapsible(False)
         self.main_splitter = main
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
