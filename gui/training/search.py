@@ -7,9 +7,12 @@ run form's configuration, the CNN's layers) or a string saying why no search can
 Start creates (or reopens) the study named in the form, in a file under the user's data
 folder or the database its storage URL names, and starts the workers: separate
 processes (``nets.search.pool``) with one thread each, started from the GUI thread so
-that they outlive no part of the app. A timer reads the study's trials once a second
-and feeds the views (``gui.training.search_views``); Attach watches a study that other
-processes or machines run, without starting any. Selecting trials overlays their
+that they outlive no part of the app. The GUI thread never touches the storage (a
+remote database may take seconds to answer): a watch (``nets.search.watch`` in a
+``gui.worker`` thread) opens the study, reads its trials once a second and sends each
+read as a signal to the views (``gui.training.search_views``); a timer only checks that
+the worker processes are alive. Attach watches a study that other processes or machines
+run, without starting any. Selecting trials overlays their
 learning curves in the tab's main plots; "Train this one" puts a trial's settings into
 the run form (through the tab's ``_apply_suggestion``) for the normal run flow, where
 "test once" applies as to any run. Cancel stops every worker (SIGTERM, then SIGKILL
@@ -19,7 +22,6 @@ after a grace period) without blocking the window; closing the window stops them
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,13 +92,20 @@ class SearchPanel(QWidget):
         self.kind = kind
         self.base = base
         self.pool: Any = None
-        self.study: Any = None
         self.space: SearchSpace = ()
         self.rows: list[TrialRow] = []
         self._signature: tuple = ()
         self._terminated_at: float | None = None
-        self._importance_at = 0.0
-        self._importance_key: tuple = ()
+        # "" (idle), opening, searching, finishing (the last read), attaching, watching
+        self._phase = ""
+        self._watch: Any = None  # the GeneratorWorker running nets.search.watch
+        self._requests: Any = None
+        self._final_request = 0
+        self._job: Any = None
+        self._workers = self._trials = 0
+        self._where = ""
+        self._errors: list[str] = []
+        self._cancelled = False
         self._overlays: list[pg.PlotDataItem] = []
 
         self.form = SearchForm(kind, labels)
@@ -181,7 +190,7 @@ class SearchPanel(QWidget):
 
         self.timer = QTimer(self)
         self.timer.setInterval(int(POLL_SECONDS * 1000))
-        self.timer.timeout.connect(self.refresh)
+        self.timer.timeout.connect(self._check_workers)
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.attach_button.clicked.connect(self.attach)
@@ -192,19 +201,20 @@ class SearchPanel(QWidget):
 
     # -- starting and stopping -------------------------------------------------------
     def is_running(self) -> bool:
-        return self.pool is not None
+        """True from Start until the workers have ended and their last trials are read."""
+        return self.pool is not None or self._phase in ("opening", "finishing")
 
     def say(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
         self.status.setStyleSheet("QLabel { color: #a61b1b; }" if error else "")
 
     def start(self) -> bool:
-        """Start the study's workers; False (with the reason shown) when it cannot."""
+        """Open (or create) the study off the GUI thread, then start its workers; False
+        (with the reason shown) when the form or the base is not usable."""
         from nets.search.objective import make_job
-        from nets.search.pool import WorkerPool
         from nets.search.storage import location_for, make_pruner, make_sampler, open_study
 
-        if self.pool is not None:
+        if self.is_running():
             return False
         base = self.base()
         if isinstance(base, str):
@@ -231,59 +241,81 @@ class SearchPanel(QWidget):
                 arch=base.arch,
                 extra={"fit_classes": base.fit_classes, **base.extra},
             )
-            study = open_study(
+        except NetsError as exc:
+            self.say(str(exc), error=True)
+            return False
+        attrs = {"kind": self.kind, "data": base.data, "space": job.space, "base": job.base}
+
+        def opener() -> Any:
+            return open_study(
                 name,
                 location,
                 sampler=make_sampler(job.sampler, space),
                 pruner=make_pruner(job.pruner, job.epochs()),
-                attrs={"kind": self.kind, "data": base.data, "space": job.space, "base": job.base},
+                attrs=attrs,
             )
-        except NetsError as exc:
-            self.say(str(exc), error=True)
-            return False
-        self.study, self.space = study, space
-        self.pool = WorkerPool(job, f.workers.value(), f.trials.value())
-        self.pool.start()
+
+        self.space = space
+        self._job, self._workers, self._trials = job, f.workers.value(), f.trials.value()
+        self._where = "your data folder" if "://" not in location else "the database"
+        self._phase = "opening"
         self._terminated_at = None
         self._set_running(True)
-        where = "your data folder" if "://" not in location else "the database"
-        self.say(
-            f"Searching: {len(self.pool.shares)} worker processes, {f.trials.value()} trials "
-            f"(study {name!r} in {where})."
-        )
-        self.timer.start()
-        self.refresh()
+        self.say(f"Opening study {name!r}…")
+        self._watch_study(opener)
         return True
 
     def attach(self) -> bool:
-        """Watch the study named in the form without starting workers."""
+        """Watch the study named in the form without starting workers; False when the
+        name is not usable (a study that is not there is said when the watch finds out)."""
         from nets.search.storage import location_for, open_study
 
-        if self.pool is not None:
+        if self.is_running():
             return False
         try:
             name = self.form.study.text().strip()
             location = location_for(name, self.form.storage.text().strip() or None)
-            study = open_study(name, location, create=False)
-            kind = study.user_attrs.get("kind")
-            if kind not in (None, self.kind):
-                raise NetsError(f"study {name!r} searches the {kind} network, not this one")
-            space_json = study.user_attrs.get("space")
-            space = space_from_json(space_json) if space_json else ()
         except NetsError as exc:
             self.say(str(exc), error=True)
             return False
-        self.study, self.space = study, space
-        self._fail_orphans()
-        if space_json:
-            self.form.set_space(space_json)
-        self.say(f"Watching study {name!r}: its trials appear as its workers finish them.")
-        self.timer.start()
-        self.refresh()
+        self._phase = "attaching"
+        self.say(f"Attaching to study {name!r}…")
+        self._watch_study(lambda: open_study(name, location, create=False), check_orphans=True)
         return True
+
+    def _watch_study(self, opener: Callable[[], Any], check_orphans: bool = False) -> None:
+        """Replace the watch: every read of the storage happens in its worker thread."""
+        from nets.search.watch import Requests, watch_study
+
+        self._stop_watch()
+        self.rows, self._signature, self._final_request = [], (), 0
+        requests = self._requests = Requests()
+
+        def factory(token: Any) -> Any:
+            return watch_study(opener, token, requests, POLL_SECONDS, IMPORTANCE_SECONDS,
+                               check_orphans=check_orphans)  # fmt: skip
+
+        worker = self.tab.context.workers.start(factory, name=f"{self.kind}-search-watch")
+        self._watch = worker
+        worker.item.connect(lambda item, w=worker: self._on_watch_item(w, item))
+        worker.failed.connect(lambda message, _tb, w=worker: self._on_watch_failed(w, message))
+        worker.done.connect(lambda _status, w=worker: self._on_watch_done(w))
+
+    def _stop_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()  # the registry waits for it when the window closes
+            self._watch = None
+        self._requests = None
 
     def cancel(self) -> None:
         """Stop every worker without waiting here: the timer finishes the job."""
+        if self._phase == "opening":
+            self._stop_watch()
+            self._phase = ""
+            self._set_running(False)
+            self.say("Cancelled before the study opened: no worker was started.")
+            self.search_done.emit(self.status.text())
+            return
         if self.pool is None or self._terminated_at is not None:
             return
         self.pool.terminate()
@@ -294,6 +326,8 @@ class SearchPanel(QWidget):
     def shutdown(self) -> None:
         """The window closes: stop and reap every worker (blocks up to a few seconds)."""
         self.timer.stop()
+        self._stop_watch()
+        self._phase = ""
         if self.pool is not None:
             self.pool.cancel()
             self.pool.close()
@@ -305,7 +339,76 @@ class SearchPanel(QWidget):
         self.cancel_button.setEnabled(running)
         self.form.setEnabled(not running)
 
+    # -- the watch's items (GUI thread) ----------------------------------------------
+    def _on_watch_item(self, worker: Any, item: Any) -> None:
+        from nets.search.watch import StudyOpened, StudyRead, WatchFailed
+
+        if worker is not self._watch:
+            return  # a replaced watch's last items
+        if isinstance(item, WatchFailed):
+            self._watch_ended(item.message)
+        elif isinstance(item, StudyOpened):
+            self._on_opened(item)
+        elif isinstance(item, StudyRead):
+            self._on_read(item)
+
+    def _on_watch_failed(self, worker: Any, message: str) -> None:
+        if worker is self._watch:
+            self._watch_ended(f"Cannot read the study: {message.splitlines()[0]}")
+
+    def _on_watch_done(self, worker: Any) -> None:
+        if worker is self._watch and self._phase in ("opening", "attaching"):
+            self._watch_ended("The study could not be opened.")
+        elif worker is self._watch and self._phase == "finishing":
+            self._finish()
+
+    def _watch_ended(self, message: str) -> None:
+        """The watch cannot go on: say why; a search that had not started ends here."""
+        self._stop_watch()
+        if self._phase == "finishing":
+            self._finish()
+        elif self._phase == "opening":
+            self._phase = ""
+            self._set_running(False)
+            self.say(message, error=True)
+            self.search_done.emit(message)
+        else:  # a running search goes on: its end is seen from the worker processes
+            if self._phase in ("attaching", "watching"):
+                self._phase = ""
+            self.say(message, error=True)
+
+    def _on_opened(self, item: Any) -> None:
+        from nets.search.pool import WorkerPool
+
+        kind = item.attrs.get("kind")
+        if self._phase == "attaching":
+            if kind not in (None, self.kind):
+                self._watch_ended(f"study {item.name!r} searches the {kind} network, not this one")
+                return
+            space_json = item.attrs.get("space")
+            try:
+                self.space = space_from_json(space_json) if space_json else ()
+            except NetsError as exc:
+                self._watch_ended(str(exc))
+                return
+            if space_json:
+                self.form.set_space(space_json)
+            self._phase = "watching"
+            self.say(f"Watching study {item.name!r}: its trials appear as its workers finish them.")
+            return
+        if self._phase != "opening":
+            return
+        self._phase = "searching"
+        self.pool = WorkerPool(self._job, self._workers, self._trials)
+        self.pool.start()
+        self.say(
+            f"Searching: {len(self.pool.shares)} worker processes, {self._trials} trials "
+            f"(study {item.name!r} in {self._where})."
+        )
+        self.timer.start()
+
     def _check_workers(self) -> None:
+        """The timer's tick: are the worker processes still there? (no storage here)"""
         pool = self.pool
         if pool is None:
             return
@@ -313,33 +416,30 @@ class SearchPanel(QWidget):
             if self._terminated_at is not None and time.monotonic() - self._terminated_at > 4:
                 pool.kill()
             return
-        errors = pool.errors()
-        cancelled = self._terminated_at is not None
+        self._errors = pool.errors()
+        self._cancelled = self._terminated_at is not None
         pool.close()
         self.pool = None
-        self._fail_orphans()
-        self._signature = ()  # one last read: what the workers wrote before they ended
-        self.refresh()
+        self.timer.stop()
+        self._phase = "finishing"
+        if self._requests is None:
+            self._finish()
+            return
+        # One last read (after failing trials whose worker died): what the workers wrote.
+        self._final_request = self._requests.read_now(fail_orphans=True)
+
+    def _finish(self) -> None:
+        self._phase = "watching" if self._watch is not None else ""
         self._set_running(False)
         counts = self._counts()
-        if errors:
-            text = f"A worker failed: {errors[0]}"
-        elif cancelled:
+        if self._errors:
+            text = f"A worker failed: {self._errors[0]}"
+        elif self._cancelled:
             text = f"Cancelled: every worker stopped ({counts})."
         else:
             text = f"Search finished ({counts})."
-        self.say(text, error=bool(errors))
+        self.say(text, error=bool(self._errors))
         self.search_done.emit(text)
-
-    def _fail_orphans(self) -> None:
-        from nets.search.storage import fail_orphans
-
-        try:
-            if fail_orphans(self.study):
-                self._signature = ()  # read again: states changed
-                self.refresh()
-        except Exception:  # a database gone away: refresh() says so
-            pass
 
     def _counts(self) -> str:
         states = [r.state for r in self.rows]
@@ -349,18 +449,23 @@ class SearchPanel(QWidget):
         return ", ".join(parts) + tail
 
     # -- reading the study -----------------------------------------------------------
-    def refresh(self) -> None:
-        """Read the trials now and update every view that changed."""
-        from nets.search.storage import trial_rows
+    def refresh(self) -> int:
+        """Ask the watch for a read now (the views follow when it arrives); returns the
+        request's number (0: nothing is watched)."""
+        return self._requests.read_now() if self._requests is not None else 0
 
-        if self.study is None:
-            return
-        try:
-            rows = trial_rows(self.study)
-        except Exception as exc:  # a database gone away: say so, keep the views
-            self.say(f"Cannot read the study: {str(exc).splitlines()[0]}", error=True)
-            self._check_workers()
-            return
+    def _on_read(self, read: Any) -> None:
+        """A read arrived from the watch: update every view that changed."""
+        if read.error:
+            self.say(f"Cannot read the study: {read.error}", error=True)
+        else:
+            self._show_rows(list(read.rows))
+            if read.importances is not None:
+                self.importance.set_importances(read.importances, read.importance_note)
+        if self._phase == "finishing" and read.served >= self._final_request:
+            self._finish()
+
+    def _show_rows(self, rows: list[TrialRow]) -> None:
         signature = tuple((r.number, r.state, len(r.intermediate)) for r in rows)
         if signature != self._signature:
             self._signature = signature
@@ -375,43 +480,14 @@ class SearchPanel(QWidget):
             self.best.set_rows(rows)
             self.parallel.set_rows(rows, self.space)
             self.scatter.set_rows(rows, self.space)
-            self._update_importance()
             self._on_selection(self.table.selected_numbers())
             self.trials_changed.emit()
         else:
             self.table.trials.set_rows(rows, [r.name for r in self.space])  # running times
-        self._check_workers()
 
     def best_row(self) -> TrialRow | None:
         done = [r for r in self.rows if r.state == "COMPLETE" and r.value is not None]
         return max(done, key=lambda r: r.value or 0.0, default=None)
-
-    def _update_importance(self, force: bool = False) -> None:
-        done = [r for r in self.rows if r.state == "COMPLETE"]
-        key = tuple(r.number for r in done)
-        now = time.monotonic()
-        if key == self._importance_key or (
-            not force and now - self._importance_at < IMPORTANCE_SECONDS and self.pool
-        ):
-            return
-        if len(done) < 3:
-            self.importance.set_importances({}, "needs 3 complete trials")
-            return
-        import optuna
-
-        self._importance_key, self._importance_at = key, now
-        try:
-            # PED-ANOVA: Optuna's own (fANOVA needs scikit-learn), ~50 ms for 100 trials.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "experimental", "few trials"
-                values = optuna.importance.get_param_importances(
-                    self.study,
-                    evaluator=optuna.importance.PedAnovaImportanceEvaluator(target_quantile=0.25),
-                )
-        except Exception as exc:  # too few distinct values and the like: say it, go on
-            self.importance.set_importances({}, (str(exc) or type(exc).__name__).splitlines()[0])
-            return
-        self.importance.set_importances(dict(values), f"from {len(done)} complete trials")
 
     # -- selection -------------------------------------------------------------------
     def _on_selection(self, numbers: list[int]) -> None:

@@ -4,9 +4,11 @@ brushing, overlays, "Train this one", Cancel and closing the window."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 
 from tests.gui import test_mlp_tab
 from tests.gui.mlp_tab_setup import small_config
@@ -37,6 +39,8 @@ def _start(tab, qtbot, trials: int = 6, study: str = "gui-study", epochs: str = 
     panel.form.study.setText(study)
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert panel.is_running(), panel.status.text()
+    # The study opens in the watch's thread; the workers start when it is open.
+    qtbot.waitUntil(lambda: panel.pool is not None, timeout=30_000)
     return panel
 
 
@@ -116,7 +120,6 @@ def test_cancel_stops_every_worker_within_seconds(tab, qtbot):
         qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
     assert done.args[0].startswith("Cancelled")
     assert all(_gone(p) for p in pids)
-    panel.refresh()
     assert {r.state for r in panel.rows} == {"FAIL"}
     assert {r.message for r in panel.rows} == {"cancelled while training"}
 
@@ -135,8 +138,71 @@ def test_attach_watches_a_study_without_starting_workers(tab, qtbot):
     other = tab.search.__class__(tab, "mlp", {}, lambda: "no base")
     other.form.study.setText("watched")
     assert other.attach()
-    assert not other.is_running() and len(other.rows) == 2
+    qtbot.waitUntil(lambda: len(other.rows) == 2, timeout=30_000)
+    assert not other.is_running()
     other.form.study.setText("no-such-study")
-    assert not other.attach()
-    assert "there is no study 'no-such-study'" in other.status.text()
+    assert other.attach()
+    qtbot.waitUntil(lambda: "there is no study 'no-such-study'" in other.status.text())
+    assert other.rows == [] and not other.is_running()
     other.shutdown()
+
+
+class _SlowStorage:
+    """An Optuna storage whose every call takes ``delay`` seconds (a remote database far
+    away), noting the thread of each call and whether one is under way."""
+
+    def __init__(self, inner, delay: float) -> None:
+        self._inner, self._delay = inner, delay
+        self.threads: set[str] = set()
+        self.busy = False
+
+    def __getattr__(self, name):
+        value = getattr(self._inner, name)
+        if not callable(value):
+            return value
+
+        def call(*args, **kwargs):
+            self.threads.add(threading.current_thread().name)
+            self.busy = True
+            try:
+                time.sleep(self._delay)
+                return value(*args, **kwargs)
+            finally:
+                self.busy = False
+
+        return call
+
+
+def test_a_slow_storage_is_read_off_the_gui_thread_and_the_window_stays_live(
+    tab, qtbot, monkeypatch
+):
+    import nets.search.storage as storage
+
+    made: list[_SlowStorage] = []
+    real_open = storage.open_storage
+
+    def slow_open(location):
+        made.append(_SlowStorage(real_open(location), 0.3))
+        return made[-1]
+
+    monkeypatch.setattr(storage, "open_storage", slow_open)
+    ticks = {"during_call": 0, "all": 0}
+
+    def tick():
+        ticks["all"] += 1
+        ticks["during_call"] += any(s.busy for s in made)
+
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(tick)
+    timer.start()
+    panel = _start(tab, qtbot, trials=2, study="slow", epochs="1")
+    qtbot.waitSignal(panel.search_done, timeout=120_000).wait()
+    timer.stop()
+    assert "Search finished" in panel.status.text(), panel.status.text()
+    assert len(panel.rows) == 2
+    assert made and all(s.threads for s in made)
+    main = threading.main_thread().name
+    assert all(main not in s.threads for s in made), [s.threads for s in made]
+    # The event loop went on while a storage call was under way.
+    assert ticks["during_call"] > 0, ticks
