@@ -26,16 +26,18 @@ class MemoryEstimate:
     parameters: int  # weights, gradients, optimizer state (and any divergence backup)
     activations: int  # forward values kept for backward, their gradients, eval batches
     data: int  # the copies of the training and validation images training keeps
+    snapshots: int = 0  # snapshots held in memory at most (nets.snapshots.SnapshotPlan)
 
     @property
     def total(self) -> int:
-        return self.parameters + self.activations + self.data
+        return self.parameters + self.activations + self.data + self.snapshots
 
     def describe(self) -> str:
+        kept = f", snapshots {format_bytes(self.snapshots)}" if self.snapshots else ""
         return (
             f"about {format_bytes(self.total)} (parameters and optimizer state "
             f"{format_bytes(self.parameters)}, activations {format_bytes(self.activations)}, "
-            f"data {format_bytes(self.data)})"
+            f"data {format_bytes(self.data)}{kept})"
         )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -47,9 +48,32 @@ DEFAULT_BUDGET = 256 << 20
 @dataclass(frozen=True)
 class SnapshotPlan:
     """When a trainer takes snapshots: after every epoch's Evaluation, and also after
-    every ``every_steps`` optimizer steps when it is above 0."""
+    every ``every_steps`` optimizer steps when it is above 0; ``memory_budget`` is what
+    the run's ``SnapshotStore`` keeps in memory (0: each goes to disk as it comes, the
+    command line's ``--snapshot-dir``)."""
 
     every_steps: int = 0
+    memory_budget: int = 0
+
+    def count(self, epochs: int, steps_per_epoch: int) -> int:
+        """How many snapshots a run of ``epochs`` epochs takes."""
+        extra = 0
+        if self.every_steps > 0 and steps_per_epoch > 1:
+            # Mid-epoch ones: every_steps apart, not on an epoch's last step.
+            total = epochs * steps_per_epoch
+            extra = total // self.every_steps - total // math.lcm(self.every_steps,
+                                                                  steps_per_epoch)  # fmt: skip
+        return max(epochs, 0) + max(extra, 0)
+
+    def memory_bytes(self, snapshot_bytes: int, epochs: int, steps_per_epoch: int) -> int:
+        """The most bytes of snapshots in memory at once (for the memory estimate): the
+        store keeps the newest within the budget, and a new one is in memory before the
+        oldest goes to disk, so one snapshot more than the budget holds."""
+        count = self.count(epochs, steps_per_epoch)
+        if count <= 0 or snapshot_bytes <= 0:
+            return 0
+        held = min(count, self.memory_budget // snapshot_bytes + 1)
+        return held * snapshot_bytes
 
     def due(self, step: int, position: int, steps_per_epoch: int) -> bool:
         """A mid-epoch snapshot after global ``step``, ``position`` steps into the epoch

@@ -161,6 +161,7 @@ class CnnTab(ArchitectureFiles, TrainingTab):
         self._build_actions()
         self._connect()
         self.finish_layout(left, (470, 800))
+        self.snapshot_control.plan_changed.connect(self._revalidate)
         self.insight = insight.install(self)
         self.insight.apply_requested.connect(self._apply_suggestion)
         self.insight.lr_chosen.connect(lambda lr: self._apply_suggestion({"lr": lr}))
@@ -291,6 +292,7 @@ class CnnTab(ArchitectureFiles, TrainingTab):
                 num_train,
                 choice.num_val,
                 self.arch_model.num_classes,
+                self.snapshot_control.plan(),
             )
             available = available_memory()
             check_memory(estimate, available)

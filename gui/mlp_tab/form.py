@@ -101,6 +101,7 @@ class HyperparameterForm(QWidget):
         self._errors: dict[str, str] = {}
         self._base = PRESETS["seed-default"]
         self._shape: tuple[int, int, int, int] | None = None
+        self._snapshot_plan: Any = None
         self._flops_per_s: float | None = None
         self._measured = False  # the rate comes from a real run, not from a matmul
         self._preset_name = "seed-default"
@@ -210,6 +211,12 @@ class HyperparameterForm(QWidget):
         self.edits[name].setText(text)
 
     # -- estimate --------------------------------------------------------------------
+    def set_snapshot_plan(self, plan: Any) -> None:
+        """The snapshots a run keeps (``nets.snapshots.SnapshotPlan``): the estimate
+        counts those it holds in memory."""
+        self._snapshot_plan = plan
+        self._update_estimate()
+
     def set_data_shape(
         self, n_train: int | None, input_dim: int | None, num_classes: int = 10, n_val: int = 0
     ) -> None:
@@ -241,7 +248,7 @@ class HyperparameterForm(QWidget):
         except ConfigError:
             self.estimate_label.setText("")
             return
-        memory = estimate_memory(config, n, d, c, n_val)
+        memory = estimate_memory(config, n, d, c, n_val, self._snapshot_plan)
         if self._flops_per_s is None:
             # Our GEMMs reach only part of peak (small batches, memory traffic).
             self._flops_per_s = measure_gflops() * 1e9 * 0.6

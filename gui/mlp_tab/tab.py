@@ -119,6 +119,9 @@ class MlpTab(TrainingTab):
         self.data_panel.message.connect(lambda text: self.status_message.emit(text, 6000))
         self.continue_button.clicked.connect(self.train_further)
         self.finish_layout(scroll)
+        plan = self.snapshot_control
+        plan.plan_changed.connect(lambda: self.form.set_snapshot_plan(plan.plan()))
+        self.form.set_snapshot_plan(plan.plan())
         self.network_graph = NetworkGraphPage(self)
         self.add_page(self.network_graph, "Network graph")
         self.insight = insight.install(self)

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSp
 
 from gui.throttle import Throttle
 from gui.training.runs import Run
-from nets.snapshots import SnapshotPlan, SnapshotStore
+from nets.snapshots import DEFAULT_BUDGET, SnapshotPlan, SnapshotStore
 from nets.training import Snapshot
 
 
@@ -154,7 +154,12 @@ class SnapshotTimeline(QWidget):
 
 
 class SnapshotControl(QObject):
-    """The timeline's logic for one ``TrainingTab`` (see the module docstring)."""
+    """The timeline's logic for one ``TrainingTab`` (see the module docstring).
+
+    ``plan_changed()``: the snapshots a run started now would take changed (its tab's
+    memory estimate counts them)."""
+
+    plan_changed = Signal()
 
     def __init__(self, tab: Any) -> None:
         super().__init__(tab)
@@ -194,6 +199,7 @@ class SnapshotControl(QObject):
         self.timeline.strip.clicked.connect(lambda step: self.select(self._run_id, step))
         self.timeline.latest_button.clicked.connect(lambda: self.select(self._run_id, -1))
         self.timeline.fork_button.clicked.connect(self.fork_from_selected)
+        self.timeline.every_spin.valueChanged.connect(lambda _v: self.plan_changed.emit())
         tab.runs.run_removed.connect(self._on_run_removed)
         # A snapshot comes every epoch, thousands a second on tiny data: the timeline
         # follows on a timer, not per event (each refresh lists the whole store).
@@ -203,12 +209,14 @@ class SnapshotControl(QObject):
 
     # -- stores ----------------------------------------------------------------------
     def plan(self) -> SnapshotPlan:
-        """When a run started now takes snapshots (the timeline's "every N steps")."""
-        return SnapshotPlan(int(self.timeline.every_spin.value()))
+        """When a run started now takes snapshots (the timeline's "every N steps") and
+        how many bytes of them its store keeps in memory."""
+        return SnapshotPlan(int(self.timeline.every_spin.value()), DEFAULT_BUDGET)
 
     def new_store(self, run_id: int) -> SnapshotStore:
-        """The store of a run about to train (closed when the run is deleted)."""
-        store = self._stores[run_id] = SnapshotStore()
+        """The store of a run about to train (closed when the run is deleted), with the
+        memory budget its trainer's estimate counted."""
+        store = self._stores[run_id] = SnapshotStore(self.plan().memory_budget)
         return store
 
     def store_of(self, run: Run | None) -> SnapshotStore | None:

@@ -65,6 +65,8 @@ class ImageData(Protocol):
 
 #: Batch size used for validation passes (no gradients).
 EVAL_BATCH = 1000
+#: A CPU torch.Generator's state, in bytes (a snapshot keeps two).
+_TORCH_RNG_BYTES = 5056
 
 
 def _optimizer_slots(name: str, momentum: float) -> int:
@@ -83,13 +85,14 @@ def estimate_memory(
     num_train: int,
     num_val: int,
     num_classes: int | None = None,
+    snapshots: SnapshotPlan | None = None,
 ) -> MemoryEstimate:
     """What training ``arch`` with ``config`` needs, computed from the summary table (no torch).
 
     Float32 everywhere: parameters x (weights + gradients + optimizer slots + backup);
     activations x batch x 3 (the forward output kept for backward, its gradient and a
     temporary), or the largest layer output x 2 x 1000 for the no-gradient validation
-    batches if that is larger.
+    batches if that is larger; plus the snapshots ``snapshots`` keeps in memory.
     """
     rows = validate(arch, input_shape, num_classes)
     tot = totals(rows, input_shape)
@@ -99,7 +102,15 @@ def estimate_memory(
     largest = max([math.prod(input_shape)] + [math.prod(r.output_shape) for r in rows])
     activations = max(tot.activations * batch * 4 * 3, largest * EVAL_BATCH * 4 * 2)
     data = (num_train + num_val) * math.prod(input_shape)
-    return MemoryEstimate(parameters, activations, data)
+    kept = 0
+    if snapshots is not None:
+        # One snapshot (nets.cnn.fork.take): the parameters with the optimizer's slots
+        # (BatchNorm buffers are below 1% of them) and two random states (torch's and
+        # the batch order's generator).
+        one = tot.params * 4 * (1 + _optimizer_slots(config.optimizer, config.momentum))
+        one += 2 * _TORCH_RNG_BYTES
+        kept = snapshots.memory_bytes(one, config.epochs, batches_per_epoch(num_train, batch))
+    return MemoryEstimate(parameters, activations, data, kept)
 
 
 def check_memory(estimate: MemoryEstimate, available: int | None = None) -> None:
@@ -232,7 +243,9 @@ def train(
     arch = tuple(arch)
     validate(arch, input_shape, num_classes)
     num_train, num_val = len(data.X_train), len(data.X_val)
-    estimate = estimate_memory(arch, input_shape, config, num_train, num_val, num_classes)
+    estimate = estimate_memory(
+        arch, input_shape, config, num_train, num_val, num_classes, snapshots
+    )
     check_memory(estimate)
     return coached(
         _train(arch, data, config, input_shape, estimate, cancel, data_source, snapshots, fork)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nets.errors import ConfigError
 from nets.memory import MemoryEstimate
 from nets.memory import check_memory as _check_memory
+
+if TYPE_CHECKING:
+    from nets.snapshots import SnapshotPlan
 
 
 @dataclass(frozen=True)
@@ -299,9 +302,15 @@ EVAL_CHUNK = 1000
 
 
 def estimate_memory(
-    config: TrainConfig, n: int, d: int, num_classes: int = 10, n_val: int = 0
+    config: TrainConfig,
+    n: int,
+    d: int,
+    num_classes: int = 10,
+    n_val: int = 0,
+    snapshots: SnapshotPlan | None = None,
 ) -> MemoryEstimate:
-    """Estimate the bytes ``train`` needs for ``n`` training images of ``d`` values each.
+    """Estimate the bytes ``train`` needs for ``n`` training images of ``d`` values each,
+    with the snapshots ``snapshots`` keeps in memory (``nets.snapshots``).
 
     Pure arithmetic on Python ints: safe for absurd sizes (nothing is allocated).
     """
@@ -326,7 +335,16 @@ def estimate_memory(
     evaluation = (EVAL_CHUNK * (d + widest + c)) * item
     activations = batch + evaluation + n_used * 8  # + the sampler's index permutation
     data = (n_used + n_val + min(config.train_acc_samples, n_used)) * d * item
-    return MemoryEstimate(parameters=parameters, activations=activations, data=data)
+    kept = 0
+    if snapshots is not None:
+        # One snapshot (nets.mlp.fork.take): the weights, the momentum buffers, the
+        # preprocessing mean and the history so far (at most the whole run's).
+        epochs = config.num_epochs
+        steps_per_epoch = -(-n_used // max(b, 1))
+        history = (epochs * steps_per_epoch + 4 * epochs) * 8
+        one = p * item * (2 if config.momentum else 1) + d * 4 + 8 + history
+        kept = snapshots.memory_bytes(one, epochs, steps_per_epoch)
+    return MemoryEstimate(parameters, activations, data, kept)
 
 
 def check_memory(estimate: MemoryEstimate, available: int | None = None) -> None:

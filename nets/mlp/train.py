@@ -386,7 +386,7 @@ def _train(
             f"the batch size {config.batch_size:,} is larger than the {n:,} training "
             f"images: use a batch size of at most {n:,}"
         )
-    estimate = estimate_memory(config, n_all, d, num_classes, n_val=len(y_val))
+    estimate = estimate_memory(config, n_all, d, num_classes, len(y_val), snapshots)
     check_memory(estimate, available_bytes)
 
     dtype = np.float64 if config.dtype == "float64" else np.float32
