@@ -20,6 +20,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -130,6 +131,74 @@ def save_snapshot(path: str | os.PathLike[str], snapshot: Snapshot) -> Path:
 
 def load_snapshot(path: str | os.PathLike[str]) -> Snapshot:
     """The snapshot in ``path``; CheckpointError (one line, naming the file) otherwise."""
+    return _read(path, arrays=True)
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A snapshot file's header (``snapshot_info``): no arrays read."""
+
+    path: Path
+    trainer: str
+    step: int
+    epoch: int
+    end_of_epoch: bool
+    config: dict[str, Any]
+
+
+def snapshot_info(path: str | os.PathLike[str]) -> SnapshotInfo:
+    """The header of the snapshot in ``path``, checked as ``load_snapshot`` checks it but
+    reading only its ``meta`` member."""
+    snap = _read(path, arrays=False)
+    return SnapshotInfo(
+        Path(path), snap.trainer, snap.step, snap.epoch, snap.end_of_epoch, snap.config
+    )
+
+
+_SNAPSHOT_NAME = re.compile(r"^(epoch|step)-[0-9]+$")
+
+
+def run_snapshots(path: str | os.PathLike[str]) -> tuple[SnapshotInfo, list[SnapshotInfo]]:
+    """The snapshots of one run: ``path`` is a snapshot file (``DIR/epoch-K``) or the
+    folder ``--snapshot-dir`` wrote. Returns the chosen one (the file, or a folder's
+    latest) and every snapshot beside it of the same run (same trainer and settings),
+    by step. A file beside it that is not readable is left out; the chosen file itself
+    or a folder without a snapshot raises a one-line CheckpointError naming it."""
+    where = Path(path)
+    if where.is_dir():
+        infos = _siblings(where, None)
+        if not infos:
+            raise CheckpointError(
+                f"{shown(where)} holds no snapshots (the epoch-K files of --snapshot-dir)"
+            )
+        chosen = infos[-1]
+        infos = [i for i in infos if i.trainer == chosen.trainer and i.config == chosen.config]
+        return chosen, infos
+    chosen = snapshot_info(where)
+    return chosen, _siblings(where.parent, chosen)
+
+
+def _siblings(folder: Path, like: SnapshotInfo | None) -> list[SnapshotInfo]:
+    try:
+        names = sorted(p for p in folder.iterdir() if _SNAPSHOT_NAME.match(p.name))
+    except OSError as exc:
+        raise CheckpointError(f"cannot list {shown(folder)}: {exc.strerror}") from None
+    infos: dict[int, SnapshotInfo] = {}
+    if like is not None:
+        infos[like.step] = like
+    for p in names:
+        if like is not None and p.resolve() == like.path.resolve():
+            continue
+        try:
+            info = snapshot_info(p)
+        except CheckpointError:
+            continue  # a damaged neighbour: the chosen file still opens
+        if like is None or (info.trainer == like.trainer and info.config == like.config):
+            infos.setdefault(info.step, info)
+    return [infos[k] for k in sorted(infos)]
+
+
+def _read(path: str | os.PathLike[str], arrays: bool) -> Snapshot:
     name = shown(path)
     with open_regular(path, CheckpointError, "snapshot", MAX_SNAPSHOT_BYTES) as f:
         head = f.read(4)
@@ -139,22 +208,25 @@ def load_snapshot(path: str | os.PathLike[str]) -> Snapshot:
     check_zip_contents(path, CheckpointError, "snapshot", MAX_SNAPSHOT_BYTES)
     try:
         with np.load(path, allow_pickle=False) as npz:
-            members = {k: npz[k] for k in npz.files}
-        meta = json.loads(str(members["meta"]))
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise CheckpointError(f"{name} is not a snapshot written by this app")
-        version = meta.get("version")
-        if not isinstance(version, int) or isinstance(version, bool) or version > VERSION:
-            raise CheckpointError(f"{name} has an unknown snapshot version {version!r:.20}")
-        keys = meta["arrays"]
-        arrays = {str(k): members[f"a{i}"] for i, k in enumerate(keys)}
+            if "meta" not in npz.files:
+                raise CheckpointError(f"{name} is not a snapshot written by this app")
+            meta = json.loads(str(npz["meta"]))
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                raise CheckpointError(f"{name} is not a snapshot written by this app")
+            version = meta.get("version")
+            if not isinstance(version, int) or isinstance(version, bool) or version > VERSION:
+                raise CheckpointError(f"{name} has an unknown snapshot version {version!r:.20}")
+            keys = meta["arrays"]
+            members = {}
+            if arrays:
+                members = {str(k): npz[f"a{i}"] for i, k in enumerate(keys)}
         return Snapshot(
             trainer=str(meta["trainer"]),
             step=_count(meta["step"]),
             epoch=_count(meta["epoch"]),
             end_of_epoch=bool(meta["end_of_epoch"]),
             config=dict(meta["config"]),
-            arrays=arrays,
+            arrays=members,
             state=dict(meta["state"]),
         )
     except CheckpointError:
@@ -221,6 +293,13 @@ class SnapshotStore:
             path = save_snapshot(self.folder / old.name, old)
             with self._lock:
                 self._on_disk[old.step] = path
+
+    def adopt(self, info: SnapshotInfo) -> None:
+        """Keep the snapshot file ``info`` describes where it is (a run opened from a
+        snapshot folder): read when asked for, never moved or removed."""
+        with self._lock:
+            self._on_disk[info.step] = info.path
+            self._info[info.step] = (info.epoch, info.end_of_epoch)
 
     def steps(self) -> list[tuple[int, int, bool]]:
         """``(step, epoch, end_of_epoch)`` of every snapshot kept, by step."""

@@ -256,3 +256,39 @@ def test_job(
                 yield Note(f"recorded the test in {record_in}")
 
     return factory
+
+
+def trained_from_snapshot(snapshot: Any, name: str) -> Any:
+    """The ``TrainedCnn`` of a CNN ``nets.training.Snapshot`` (for opening one as a run,
+    in the job's thread); CheckpointError when it does not record its input shape."""
+    prepare_torch()
+    import torch
+
+    from nets.cnn.config import TrainConfig, default_num_threads
+    from nets.cnn.fork import arch_of, model_from_snapshot
+    from nets.cnn.trained import TrainedCnn
+    from nets.errors import CheckpointError
+
+    about = snapshot.state.get("data") or {}
+    if "input_shape" not in about:
+        raise CheckpointError(
+            f"the snapshot {name}/{snapshot.name} does not record its input shape (an "
+            "older one): fork it with `cnn train --fork` instead"
+        )
+    torch.set_num_threads(default_num_threads())
+    input_shape = tuple(int(v) for v in about["input_shape"])
+    class_names = tuple(str(c) for c in about.get("class_names") or ())
+    model = model_from_snapshot(snapshot, input_shape, len(class_names))
+    cli = snapshot.state.get("cli") or {}
+    return TrainedCnn(
+        model,
+        tuple(arch_of(snapshot)),
+        input_shape,  # type: ignore[arg-type]
+        class_names,
+        tuple(float(v) for v in snapshot.state["mean"]),
+        tuple(float(v) for v in snapshot.state["std"]),
+        TrainConfig.from_dict(snapshot.config),
+        data_source=str(cli.get("data") or about.get("source") or ""),
+        iterations=snapshot.step,
+        val_acc=snapshot.state.get("last_val"),
+    )

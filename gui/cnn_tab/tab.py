@@ -554,6 +554,14 @@ class CnnTab(ArchitectureFiles, TrainingTab):
 
         return factory
 
+    def snapshot_run(self, snapshot: Snapshot, name: str) -> LoadedRun:
+        trained = jobs.trained_from_snapshot(snapshot, name)
+        config = trained.config
+        settings = {"snapshot": name, "steps": snapshot.step, "optimizer": config.optimizer,
+                    "lr": config.lr, "epochs": config.epochs}  # fmt: skip
+        payload = CnnRun(arch=trained.arch, config=config, trained=trained)
+        return LoadedRun(name, settings, payload, _result_text(trained))
+
     def on_run_loaded(self, run: Run) -> None:
         trained = run.payload.trained
         names = ", ".join(trained.class_names[:4])

@@ -1,7 +1,7 @@
 """The "Two-layer net" tab's background work as generator factories (run by
 ``gui.worker``): training a run (the trainer's events, the first-layer weight images
 and, at the end, the validation analysis), testing a model once and loading a
-checkpoint. nets.mlp's training modules are imported inside them.
+checkpoint or a snapshot. nets.mlp's training modules are imported inside them.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from typing import Any
 from gui.mlp_tab.analysis import TestResult, analyse_validation, first_layer_images, first_weights
 from gui.mlp_tab.run_record import RunRecord, settings_of
 from gui.training.run_files import LoadedRun
-from nets.training import END_EVENTS, Evaluation, Started
+from nets.training import END_EVENTS, Evaluation, Snapshot, Started
 
 #: The first-layer weight images are taken at most this often (and at the end).
 SNAPSHOT_EVERY_S = 0.25
+#: Image shapes of a snapshot that does not record its own (written before it did so).
+_IMAGE_SHAPES = {3072: (32, 32, 3), 784: (28, 28, 1)}
 
 Factory = Callable[[Any], Iterator[Any]]
 
@@ -142,3 +144,34 @@ def load_job(path: Path) -> Factory:
         yield LoadedRun(path.stem, settings, record)
 
     return factory
+
+
+def snapshot_run(snapshot: Snapshot, name: str) -> LoadedRun:
+    """A ``LoadedRun`` whose model is ``snapshot``'s (for ``RunFiles.open_snapshot``, in
+    its job's thread): the weights, preprocessing, curves so far and data it records."""
+    import numpy as np
+
+    from nets.mlp.fork import model_from_snapshot, preprocessor_from_snapshot
+
+    about = snapshot.state.get("data") or {}
+    cli = snapshot.state.get("cli") or {}
+    model = model_from_snapshot(snapshot)
+    shape = about.get("image_shape") or _IMAGE_SHAPES.get(model.input_dim)
+    image_shape = tuple(int(v) for v in shape) if shape else None
+    history = {
+        k[len("history/") :]: np.asarray(v, dtype=np.float64)
+        for k, v in snapshot.arrays.items()
+        if k.startswith("history/")
+    }
+    dataset = str(cli.get("data") or about.get("source") or "")
+    record = RunRecord(
+        config=dict(snapshot.config),
+        dataset=dataset,
+        model=model,
+        preprocessor=preprocessor_from_snapshot(snapshot),
+        class_names=tuple(str(c) for c in about.get("class_names") or ()),
+        image_shape=image_shape,
+        history=history,
+    )
+    record.weights = first_layer_images(first_weights(model), image_shape, snapshot.epoch)
+    return LoadedRun(name, settings_of(snapshot.config, dataset), record)

@@ -38,6 +38,7 @@ from gui.mlp_tab.views import MlpViews
 from gui.tab_base import AppContext
 from gui.throttle import Throttle
 from gui.training import insight, search
+from gui.training.run_files import LoadedRun
 from gui.training.runs import Run, format_percent
 from gui.training.search_form import search_labels
 from gui.training.tab import DEFERRED, RunPlan, TrainingTab
@@ -481,6 +482,9 @@ class MlpTab(TrainingTab):
 
     def load_job(self, path: Path):
         return jobs.load_job(path)
+
+    def snapshot_run(self, snapshot: Snapshot, name: str) -> LoadedRun:
+        return jobs.snapshot_run(snapshot, name)
 
     def on_run_loaded(self, run: Run) -> None:
         record: RunRecord = run.payload

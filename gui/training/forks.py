@@ -19,6 +19,7 @@ draw as a branch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSp
 
 from gui.throttle import Throttle
 from gui.training.runs import Run
-from nets.snapshots import DEFAULT_BUDGET, SnapshotPlan, SnapshotStore
+from nets.snapshots import DEFAULT_BUDGET, SnapshotInfo, SnapshotPlan, SnapshotStore
 from nets.training import Snapshot
 
 
@@ -218,6 +219,15 @@ class SnapshotControl(QObject):
         memory budget its trainer's estimate counted."""
         store = self._stores[run_id] = SnapshotStore(self.plan().memory_budget)
         return store
+
+    def adopt(self, run_id: int, infos: Sequence[SnapshotInfo]) -> None:
+        """A run opened from snapshot files: its timeline is those files, read (never
+        moved) when selected."""
+        store = self._stores[run_id] = SnapshotStore(0)
+        for info in infos:
+            store.adopt(info)
+        if run_id == self._run_id:
+            self._refresh()
 
     def store_of(self, run: Run | None) -> SnapshotStore | None:
         return self._stores.get(run.run_id) if run is not None else None

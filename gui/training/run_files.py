@@ -11,6 +11,7 @@ checkpoints remember their folder per tab (``<tab_id>/checkpoint_dir``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,12 +41,20 @@ class JobFailed:
 
 @dataclass(frozen=True)
 class LoadedRun:
-    """What a load job yields: a new runs-list entry (status "loaded")."""
+    """What a load job yields: a new runs-list entry (status "loaded"). Opened from
+    snapshots, ``snapshots`` lists the run's snapshot files (``nets.snapshots.SnapshotInfo``)
+    for its timeline and ``chosen_step`` the one to select."""
 
     name: str
     settings: dict
     payload: Any = field(repr=False)
     result: str = ""  # the runs list's result column, e.g. "val 48.1% · test 47.0%"
+    snapshots: tuple[Any, ...] = ()
+    chosen_step: int = -1
+
+
+#: Snapshot files have no suffix (``DIR/epoch-K``, ``DIR/step-S``).
+SNAPSHOT_FILTER = "snapshot (epoch-* step-*);;all files (*)"
 
 
 def friendly(factory: Callable[[Any], Iterator[Any]]) -> Callable[[Any], Iterator[Any]]:
@@ -115,6 +124,12 @@ class RunFiles:
 
     def on_run_loaded(self, run: Run) -> None:
         """A loaded run is in the list: plot its history, analyse it."""
+
+    def snapshot_run(self, snapshot: Any, name: str) -> LoadedRun:
+        """A runs-list entry whose model is ``snapshot``'s (a ``nets.training.Snapshot``
+        of this tab's trainer), called in the load job's thread: build data, touch no
+        widget. Raise ``NetsError`` when the snapshot cannot be shown."""
+        raise NotImplementedError
 
     # -- dialogs (tests replace these) -----------------------------------------------
     def _ask_save_path(self, title: str, filters: str, suggestion: str) -> str:
@@ -229,6 +244,47 @@ class RunFiles:
         self.say(f"Loading {source.name}…")
         return True
 
+    def open_snapshot(self, path: str | Path | None = None) -> bool:
+        """Open a snapshot file (``--snapshot-dir DIR/epoch-K``) or such a folder as a new
+        run, through the checkpoints' load flow: its model is the run's latest snapshot,
+        its timeline every snapshot of the run beside it, the chosen one selected (so
+        the views show it and "Fork from here" forks it). False if it cannot start."""
+        key = f"{self.tab_id}-snapshot"
+        if not path:
+            path = self._ask_open_path("Open snapshot", SNAPSHOT_FILTER, str(self._folder(key)))
+            if not path:
+                return False
+        source = Path(path)
+        trainer, make_run = self.tab_id, self.snapshot_run
+
+        def factory(_token: Any) -> Iterator[Any]:
+            from nets.errors import CheckpointError
+            from nets.fileio import shown
+            from nets.snapshots import load_snapshot, run_snapshots
+
+            chosen, infos = run_snapshots(source)
+            if chosen.trainer != trainer:
+                raise CheckpointError(
+                    f"{shown(chosen.path)} is a snapshot of a {chosen.trainer} run: open it "
+                    f"in the {'CNN' if chosen.trainer == 'cnn' else 'Two-layer net'} tab"
+                )
+            latest = load_snapshot(infos[-1].path)
+            folder = chosen.path.parent
+            try:
+                loaded = make_run(latest, folder.name or str(folder))
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                # Well-formed archive, damaged contents: still one line, naming the file.
+                raise CheckpointError(
+                    f"snapshot corrupted: {shown(infos[-1].path)} cannot be shown ({exc!r:.80})"
+                ) from None
+            yield dataclasses.replace(loaded, snapshots=tuple(infos), chosen_step=chosen.step)
+
+        if not self.run_side_job("snapshot", 0, factory, self._on_loaded):
+            return False
+        self._remember(key, source if source.is_dir() else source.parent)
+        self.say(f"Opening {source.name}…")
+        return True
+
     def _on_loaded(self, item: Any) -> None:
         if not isinstance(item, LoadedRun):
             return
@@ -240,6 +296,14 @@ class RunFiles:
         self.status_message.emit(f"Loaded model {item.name}", 5000)
         self.on_run_loaded(run)
         self.runs_view.select_run(run.run_id)
+        if item.snapshots:
+            self.snapshot_control.adopt(run.run_id, item.snapshots)
+            self.snapshot_control.select(run.run_id, item.chosen_step)
+            chosen = next(i for i in item.snapshots if i.step == item.chosen_step)
+            self.say(
+                f"Opened {item.name}: {len(item.snapshots)} snapshots; "
+                f"{chosen.path.name} is selected (Fork from here starts a run from it)."
+            )
 
     # -- exports ---------------------------------------------------------------------
     def _export_target(self, title: str, filters: str, name: str, allowed, path) -> Path | None:

@@ -273,7 +273,7 @@ class TrainingTab(TrainingLayout, RunEvents, RunFiles, AppTab):
         for w in (self.save_button, self.save_action):
             w.setEnabled(idle_model)
         self.test_label.setText(self.test_summary(run))
-        for w in (self.load_button, self.load_action):
+        for w in (self.load_button, self.load_action, self.open_snapshot_action):
             w.setEnabled(side_free)
         has_runs = len(self.runs) > 0
         for w in (
@@ -422,6 +422,7 @@ class TrainingTab(TrainingLayout, RunEvents, RunFiles, AppTab):
             titles = {
                 "test": "Test failed",
                 "load": "Cannot load the checkpoint",
+                "snapshot": "Cannot open the snapshot",
                 "download": "Download failed",
             }
             self.say(item.message, error=True)

@@ -148,6 +148,11 @@ class TrainingLayout:
             return a
 
         self.load_action = action("&Load Model Checkpoint…", self.load_checkpoint)
+        self.open_snapshot_action = action("Open S&napshot…", self.open_snapshot)
+        self.open_snapshot_action.setToolTip(
+            "A snapshot a run wrote (--snapshot-dir DIR: DIR/epoch-K), with the run's other "
+            "snapshots on its timeline"
+        )
         self.save_action = action("&Save Model Checkpoint…", self.save_checkpoint)
         self.test_action = action("Evaluate on the &Test Set", self.evaluate_test, "Ctrl+T")
         self.export_plots_action = action("Export &Plots…", self.export_plots, "Ctrl+E")
@@ -172,6 +177,7 @@ class TrainingLayout:
         """The File menu's shared part (a tab puts its own actions before it)."""
         return [
             self.load_action,
+            self.open_snapshot_action,
             self.save_action,
             self.test_action,
             None,

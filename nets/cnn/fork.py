@@ -12,7 +12,7 @@ replays the schedule up to it. torch is imported by the functions that need it.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,9 +67,12 @@ def take(
     loss_sum: float = 0.0,
     last_loss: float = float("nan"),
     last_val: float | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> Snapshot:
     """A snapshot after ``step``; ``epoch_gen`` is the batch-order generator's state
-    (a uint8 tensor) at the start of the next epoch (an epoch's end) or of this one."""
+    (a uint8 tensor) at the start of the next epoch (an epoch's end) or of this one;
+    ``data`` what a reader needs to rebuild the model alone (``input_shape``,
+    ``class_names``, ``source``)."""
     import torch
 
     arrays: dict[str, Any] = {f"model/{k}": _numpy(v) for k, v in model.state_dict().items()}
@@ -95,6 +98,7 @@ def take(
         "last_val": last_val,
         "mean": list(mean),
         "std": list(std),
+        "data": dict(data or {}),
     }
     return Snapshot("cnn", step, epoch, end_of_epoch, config.to_dict(), arrays, state)
 

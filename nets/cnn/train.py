@@ -299,6 +299,11 @@ def _train(
     scheduler = make_scheduler(optimizer, config, spe)
     evals = set(eval_points(spe, config.evals_per_epoch))
     resume = forks.restore(fork, config, model, optimizer, scheduler, gen) if fork else None
+    about_data = {
+        "input_shape": list(input_shape),
+        "class_names": list(data.class_names),
+        "source": data_source,
+    }
     resume = resume or forks.Resume()
     # The weights (and BatchNorm statistics) that last gave a finite loss.
     state = list(model.parameters()) + list(model.buffers())
@@ -309,7 +314,7 @@ def _train(
             config, arch, step=iteration, epoch=epoch, end_of_epoch=end, model=model,
             optimizer=optimizer, epoch_gen=epoch_gen, mean=mean, std=std, position=position,
             seen=seen, correct=int(correct), loss_sum=loss_sum, last_loss=last_loss,
-            last_val=last_val,
+            last_val=last_val, data=about_data,
         )  # fmt: skip
 
     def trained_now(iterations: int, val_acc: float | None) -> TrainedCnn:

@@ -58,9 +58,12 @@ def take(
     loss_sum: float = 0.0,
     steps: int = 0,
     last_finite: float = float("nan"),
+    data: Mapping[str, Any] | None = None,
 ) -> Snapshot:
     """A snapshot after ``step``; ``epoch_rng`` is the sampler's random state at the start
-    of the next epoch (end of an epoch) or of the epoch in progress (``steps`` into it)."""
+    of the next epoch (end of an epoch) or of the epoch in progress (``steps`` into it);
+    ``data`` what a reader needs to show the model alone (``image_shape``,
+    ``class_names``, ``source``)."""
     arrays: dict[str, Any] = {f"model/{k}": v.copy() for k, v in model.parameters().items()}
     for k, v in optimizer._velocity.items():
         arrays[f"optim/velocity/{k}"] = v.copy()
@@ -78,6 +81,7 @@ def take(
         "model_type": type(model).__name__,
         "model_hyperparameters": model.hyperparameters(),
         "dtype": model.dtype_name,
+        "data": dict(data or {}),
     }
     return Snapshot("mlp", step, epoch, end_of_epoch, config.to_dict(), arrays, state)
 

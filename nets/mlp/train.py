@@ -434,6 +434,11 @@ def _train(
     epoch_val: list[float] = h["epoch_val_acc"]
     epoch_losses: list[float] = h["epoch_loss"]
     epoch_lrs: list[float] = h["epoch_lr"]
+    about_data = {
+        "image_shape": None if image_shape is None else list(image_shape),
+        "class_names": list(class_names),
+        "source": source,
+    }
 
     def snapshot(epoch: int, end: bool, rng: Any, loss_sum: float, steps: int) -> Snapshot:
         return forks.take(
@@ -449,6 +454,7 @@ def _train(
             loss_sum=loss_sum,
             steps=steps,
             last_finite=last_finite,
+            data=about_data,
         )
 
     def result() -> TrainingResult:
