@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import write_result  # noqa: E402
+from _common import cifar_spec, write_result  # noqa: E402
 
 from nets.mlp.config import TrainConfig, preset  # noqa: E402
 from nets.search.objective import make_job  # noqa: E402
@@ -76,16 +76,6 @@ SMOKE = {"num_train": 2000, "num_epochs": 2, "trials": 4, "minutes": 0.5}
 
 def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
-
-
-def find_data(spec: str | None) -> str:
-    """bench_mlp's choice (CIFAR10_FOLDER, /work/cifar, the shared tarball), with the
-    CIFAR-10 JPEG folder already extracted at /work/data preferred to a new extraction."""
-    if not spec and "CIFAR10_FOLDER" not in os.environ and Path("/work/data/train").is_dir():
-        os.environ["CIFAR10_FOLDER"] = "/work/data"
-    from bench_mlp import find_data as shared
-
-    return shared(spec)
 
 
 def run_study(data: str, base: TrainConfig, space, name: str, workers: int, **kw) -> dict:
@@ -185,7 +175,7 @@ def main() -> int:
         shrink = {"num_train": SMOKE["num_train"], "num_epochs": SMOKE["num_epochs"]}
         throughput_base = dataclasses.replace(THROUGHPUT_BASE, **{**shrink, "num_epochs": 1})
         tuned = dataclasses.replace(tuned, **shrink)
-    data = find_data(args.data)
+    data = cifar_spec(args.data)
 
     throughput = {}
     for workers in (1, 2):
