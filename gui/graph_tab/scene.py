@@ -294,7 +294,9 @@ class GraphScene(QGraphicsScene):
         if len(outs) < 2 or hidden:
             fan.set_text("")
             return
-        outs.sort(key=lambda e: (e.dst.pos().y(), e.edge.port))
+        # Top to bottom, then left to right: consumers at one height (f3's d and p1) would
+        # otherwise come in the edge set's order, which changes from run to run.
+        outs.sort(key=lambda e: (e.dst.pos().y(), e.dst.pos().x(), e.edge.port))
         parts = [ev.contributions.get(e.edge) for e in outs]
         if all(p is None for p in parts):
             fan.set_text("")

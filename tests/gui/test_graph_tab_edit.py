@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from graph.evaluate import evaluate
+from graph.evaluate import evaluate, format_sum
 from graph.examples import build_example
 from gui.graph_tab import theme
 from gui.graph_tab.edge_items import EdgeItem
@@ -102,6 +102,20 @@ def test_build_f3_by_hand_then_step_forward_and_backward(tab, window):
     key(tab, Qt.Key.Key_Backspace)
     assert "Took back: backward 8/8" in _status(window)
     assert tab.graph.evaluation.position == (7, 8)
+
+
+def test_a_fan_out_sum_lists_its_consumers_top_to_bottom_then_left_to_right(tab):
+    assert tab.open_example("f3")
+    tab.steps.run_all()
+    graph, ev = tab.graph, tab.graph.evaluation
+    ids = {graph.node(i).name: i for i in graph.node_ids()}
+    outs = sorted(graph.out_edges(ids["e1"]), key=lambda e: graph.node(e.dst).pos[0])
+    # d and p1 stand at the same height: d, further left, comes first.
+    assert [graph.node(e.dst).name for e in outs] == ["d", "p1"]
+    assert graph.node(outs[0].dst).pos[1] == graph.node(outs[1].dst).pos[1]
+    terms = format_sum([theme.fmt(ev.contributions[e], 3) for e in outs])
+    grad = theme.fmt(ev.grads[ids["e1"]], 4)
+    assert tab.scene.fanouts[ids["e1"]].text == f"Σ {terms} = {grad}"
 
 
 def test_undo_every_edit_to_empty_then_redo_to_the_same_graph(tab):
