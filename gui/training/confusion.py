@@ -40,6 +40,7 @@ class ConfusionMatrixView(QWidget):
         self.empty_text = "Train a model to see its confusion matrix."
         self.numbers_shown = False  # the last paint wrote the counts in the cells
         self.legend_width = 0  # pixels the last paint's legend took
+        self.row_labels_left = 0.0  # where the last paint's leftmost row label began
         self.labels_elided: list[str] = []  # class names the last paint had to cut
 
     def set_matrix(self, counts: np.ndarray, class_names: list[str] | None = None) -> None:
@@ -149,7 +150,10 @@ class ConfusionMatrixView(QWidget):
         # Row labels (true classes) on the left, column labels rotated under the grid; a
         # smaller font before any name is cut ("airpla..." told the learner nothing).
         longest = max(self._names, key=fm.horizontalAdvance, default="")
-        row_w = grid.left() - fm.height() - 6
+        # The rotated "true" stands in the strip left of x = fm.height() + descent; the
+        # row labels keep right of it (a long name drawn from x = 0 ran over it).
+        row_x = fm.height() + fm.descent() + 2
+        row_w = grid.left() - row_x - 4
         row_font = _font_to_fit(self.font(), longest, row_w, side) or _smallest(self.font())
         col_font = _font_to_fit(self.font(), longest, band - 6, side) or _smallest(self.font())
         self.labels_elided = []
@@ -157,8 +161,10 @@ class ConfusionMatrixView(QWidget):
             y = grid.top() + i * side
             painter.setFont(row_font)
             shown = QFontMetrics(row_font).elidedText(name, Qt.TextElideMode.ElideRight, row_w)
+            left = row_x + row_w - QFontMetrics(row_font).horizontalAdvance(shown)
+            self.row_labels_left = min(self.row_labels_left, left) if i else left
             painter.drawText(
-                QRectF(0, y, row_w, side),
+                QRectF(row_x, y, row_w, side),
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                 shown,
             )
@@ -183,11 +189,25 @@ class ConfusionMatrixView(QWidget):
         self._paint_legend(painter, fm)
 
     def _paint_legend(self, painter: QPainter, fm: QFontMetrics) -> None:
-        """Under everything: what the two colour ramps mean (share of the true class)."""
+        """Under everything: what the two colour ramps mean (share of the true class).
+        In a narrow view the note goes first, then the font and the ramps shrink, so that
+        nothing is cut at the right edge."""
+        room = self.width() - 8
+        font = self.font()
+        for bar_w, note in ((60, "of the true class"), (60, ""), (40, "")):
+            if _legend_width(fm, bar_w, note) <= room:
+                break
+        else:
+            for size in (8.0, 7.0, 6.0):
+                font = QFont(self.font())
+                font.setPointSizeF(size)
+                fm = QFontMetrics(font)
+                if _legend_width(fm, bar_w, note) <= room:
+                    break
+        painter.setFont(font)
         y = self.height() - LEGEND_H - 2
         x = 6
-        bar_w = 60
-        for label, diagonal, top in (("correct", True, "100%"), ("confused", False, "50%+")):
+        for label, diagonal, top in _LEGEND:
             text = f"{label}: 0%"
             painter.drawText(
                 QRectF(x, y, fm.horizontalAdvance(text) + 4, LEGEND_H),
@@ -208,13 +228,14 @@ class ConfusionMatrixView(QWidget):
                 top,
             )
             x += fm.horizontalAdvance(top) + 18
-        note = "of the true class"
-        painter.drawText(
-            QRectF(x, y, fm.horizontalAdvance(note) + 4, LEGEND_H),
-            Qt.AlignmentFlag.AlignVCenter,
-            note,
-        )
-        self.legend_width = x + fm.horizontalAdvance(note) + 4
+        if note:
+            painter.drawText(
+                QRectF(x, y, fm.horizontalAdvance(note) + 4, LEGEND_H),
+                Qt.AlignmentFlag.AlignVCenter,
+                note,
+            )
+        self.legend_width = 6 + _legend_width(fm, bar_w, note)
+        painter.setFont(self.font())
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         cell = self._cell_at(event.position().toPoint())
@@ -235,6 +256,18 @@ class ConfusionMatrixView(QWidget):
         cell = self._cell_at(event.position().toPoint())
         if cell is not None and event.button() == Qt.MouseButton.LeftButton:
             self.cell_clicked.emit(*cell)
+
+
+_LEGEND = (("correct", True, "100%"), ("confused", False, "50%+"))
+
+
+def _legend_width(fm: QFontMetrics, bar_w: int, note: str) -> int:
+    """Pixels the legend takes from its left edge with these metrics, ramps and note."""
+    width = sum(
+        fm.horizontalAdvance(f"{label}: 0%") + 6 + bar_w + 4 + fm.horizontalAdvance(top) + 18
+        for label, _, top in _LEGEND
+    )
+    return width + (fm.horizontalAdvance(note) + 4 if note else -14)
 
 
 def _font_to_fit(

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QFontMetrics, QImage
 from PySide6.QtWidgets import QWidget
 
 from gui.training import (
@@ -474,6 +474,21 @@ def test_confusion_cells_show_counts_whole_class_names_and_a_colour_legend(qtbot
     assert 0 < view.legend_width <= view.width()
     grid, side, band = view._layout()
     assert side >= 20 and grid.bottom() + band <= view.height()
+
+
+@pytest.mark.parametrize("width", [300, 380, 700])
+def test_confusion_legend_and_true_label_are_not_cut_in_a_narrow_view(qtbot, width):
+    """At 300-420 pixels the legend ran past the right edge ("of t", "confused: 0% [")
+    and a long row label ("automobile") was drawn over the rotated "true"."""
+    view = ConfusionMatrixView()
+    qtbot.addWidget(view)
+    view.resize(width, 300)
+    view.set_matrix(np.eye(len(CIFAR_NAMES), dtype=int) * 50, list(CIFAR_NAMES))
+    view.grab()
+    assert 0 < view.legend_width <= view.width() - 2
+    fm = QFontMetrics(view.font())
+    # the rotated "true" ends at its baseline, x = fm.height(), plus the descent
+    assert view.row_labels_left >= fm.height() + fm.descent()
 
 
 def test_gallery_captions_are_not_cut(qtbot):
