@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nets.lr_find import RangeTest
 
 
 def check_output(path: Path | None, what: str) -> None:
@@ -186,3 +190,37 @@ def positive(kind: type = float) -> Any:
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse
+
+
+def add_range_test_options(parser: Any, steps: Any) -> None:
+    """``--steps`` (of argparse type ``steps``) and ``--json`` of ``mlp lr-find`` and
+    ``cnn lr-find``."""
+    parser.add_argument(
+        "--steps", type=steps, default=200, metavar="N", help="steps of the test (default 200)"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"suggested_lr": ..., "lr_min_div10": ..., "lrs": [...], "losses": [...]}',
+    )
+
+
+def report_range_test(as_json: bool, run: Callable[[], RangeTest]) -> int:
+    """Run a learning-rate range test (``run``, see ``nets.lr_find``) and print its result:
+    the JSON of ``RangeTest.to_json`` or one line with the suggestion; returns exit code 0."""
+    import json
+    import time
+
+    started = time.perf_counter()
+    result = run()
+    seconds = time.perf_counter() - started
+    if as_json:
+        print(json.dumps(result.to_json()))
+    else:
+        how = "stopped early: the loss blew up" if result.stopped_early else "ran every step"
+        print(
+            f"range test: {len(result.lrs)} steps in {seconds:.1f} s ({how}); steepest "
+            f"descent at lr {result.suggested_lr:.3g} (suggested), minimum / 10 at "
+            f"{result.lr_min_div10:.3g}"
+        )
+    return 0

@@ -36,10 +36,12 @@ from typing import Any
 
 from nets.cli_common import (
     add_experiment_options,
+    add_range_test_options,
     add_run_outputs,
     check_experiment_outputs,
     experiment_events,
     load_fork,
+    report_range_test,
 )
 from nets.cli_common import check_output as _check_output
 from nets.cnn.cli_types import number as _number
@@ -107,34 +109,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     _add_run_options(f)
-    f.add_argument(
-        "--steps",
-        type=_number(int, 10, "--steps"),
-        default=200,
-        metavar="N",
-        help="steps of the test (default 200)",
-    )
-    f.add_argument(
-        "--json",
-        action="store_true",
-        help='print {"suggested_lr": ..., "lr_min_div10": ..., "lrs": [...], "losses": [...]}',
-    )
+    add_range_test_options(f, _number(int, 10, "--steps"))
     f.set_defaults(handler=run_lr_find)
 
-    se = sub.add_parser(
-        "search",
-        help="hyperparameter search (Optuna) over the train options",
-        description=(
-            "Search hyperparameters with Optuna: every trial trains from the options given "
-            "here (the fixed base) with the space's values, reporting validation accuracy "
-            "after each epoch; the test split is never used. One torch thread per worker."
-        ),
-    )
-    _add_run_options(se)
-    from nets.search.cli import add_search_options
+    from nets.search.cli import add_search_command
 
-    add_search_options(se)
-    se.set_defaults(handler=run_search)
+    add_search_command(sub, _add_run_options, run_search, "One torch thread per worker.")
 
     s = sub.add_parser(
         "test",
@@ -295,19 +275,9 @@ def run_lr_find(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset or "default")
     config = _config(args, preset.config)
     data, layers, _ = _data_and_layers(args, preset)
-    started = time.perf_counter()
-    result = cnn_range_test(layers, data, config, steps=args.steps)
-    seconds = time.perf_counter() - started
-    if args.json:
-        print(json.dumps(result.to_json()))
-    else:
-        how = "stopped early: the loss blew up" if result.stopped_early else "ran every step"
-        print(
-            f"range test: {len(result.lrs)} steps in {seconds:.1f} s ({how}); steepest "
-            f"descent at lr {result.suggested_lr:.3g} (suggested), minimum / 10 at "
-            f"{result.lr_min_div10:.3g}"
-        )
-    return 0
+    return report_range_test(
+        args.json, lambda: cnn_range_test(layers, data, config, steps=args.steps)
+    )
 
 
 def run_search(args: argparse.Namespace) -> int:

@@ -27,11 +27,13 @@ from typing import Any, TextIO
 
 from nets.cli_common import (
     add_experiment_options,
+    add_range_test_options,
     add_run_outputs,
     check_experiment_outputs,
     check_output,
     experiment_events,
     load_fork,
+    report_range_test,
     whole_number,
 )
 
@@ -123,29 +125,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "minimum's / 10). The preset's other settings apply; its learning rate does not.",
     )
     _add_run_options(lf)
-    lf.add_argument(
-        "--steps", type=_count, default=200, metavar="N", help="steps of the test (default 200)"
-    )
-    lf.add_argument(
-        "--json",
-        action="store_true",
-        help='print {"suggested_lr": ..., "lr_min_div10": ..., "lrs": [...], "losses": [...]}',
-    )
+    add_range_test_options(lf, _count)
     lf.set_defaults(handler=run_lr_find)
 
-    se = commands.add_parser(
-        "search",
-        help="hyperparameter search (Optuna) over the train options",
-        description="Search hyperparameters with Optuna: every trial trains from the "
-        "options given here (the fixed base) with the space's values, reporting validation "
-        "accuracy after each epoch; the test split is never used. The same command again "
-        "continues the study; with a database --storage, on another machine it joins it.",
-    )
-    _add_run_options(se)
-    from nets.search.cli import add_search_options
+    from nets.search.cli import add_search_command
 
-    add_search_options(se)
-    se.set_defaults(handler=run_search)
+    add_search_command(
+        commands,
+        _add_run_options,
+        run_search,
+        "The same command again continues the study; with a database --storage, on another "
+        "machine it joins it.",
+    )
 
     te = commands.add_parser(
         "test",
@@ -468,19 +459,7 @@ def run_lr_find(args: argparse.Namespace) -> int:
     progress = _Progress()
     dataset = _load(args.data, progress, args.download, args.num_val)
     print(dataset.describe(), file=sys.stderr)
-    started = time.perf_counter()
-    result = mlp_range_test(config, dataset, steps=args.steps)
-    seconds = time.perf_counter() - started
-    if args.json:
-        print(json.dumps(result.to_json()))
-    else:
-        how = "stopped early: the loss blew up" if result.stopped_early else "ran every step"
-        print(
-            f"range test: {len(result.lrs)} steps in {seconds:.1f} s ({how}); steepest "
-            f"descent at lr {result.suggested_lr:.3g} (suggested), minimum / 10 at "
-            f"{result.lr_min_div10:.3g}"
-        )
-    return 0
+    return report_range_test(args.json, lambda: mlp_range_test(config, dataset, steps=args.steps))
 
 
 # ---------------------------------------------------------------------------- test

@@ -23,12 +23,34 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from nets.cli_common import positive
 from nets.search.defaults import DEFAULT_SPACES
 from nets.search.storage import PRUNERS, SAMPLERS
+
+
+def add_search_command(
+    commands: Any,
+    run_options: Callable[[argparse.ArgumentParser], None],
+    handler: Callable[[argparse.Namespace], int],
+    note: str,
+) -> None:
+    """The ``search`` subcommand of ``mlp`` and ``cnn`` on the subparsers ``commands``:
+    the trainer's options (``run_options``: the fixed base), then the search's own;
+    ``note`` ends the description."""
+    parser = commands.add_parser(
+        "search",
+        help="hyperparameter search (Optuna) over the train options",
+        description="Search hyperparameters with Optuna: every trial trains from the "
+        "options given here (the fixed base) with the space's values, reporting validation "
+        f"accuracy after each epoch; the test split is never used. {note}",
+    )
+    run_options(parser)
+    add_search_options(parser)
+    parser.set_defaults(handler=handler)
 
 
 def add_search_options(parser: argparse.ArgumentParser) -> None:
