@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -82,11 +82,49 @@ class SnapshotPlan:
         return self.every_steps > 0 and step % self.every_steps == 0 and position < steps_per_epoch
 
 
+_R = TypeVar("_R", bound="Resume")
+
+
+@dataclass
+class Resume:
+    """Where a trainer's loop picks up after a fork: ``epoch`` (1-based) with ``done`` of
+    its steps already trained (0 at an epoch's start), ``iteration`` steps in all, the loss
+    sum over those ``done`` steps and the last finite loss. Each trainer's ``fork`` module
+    extends it with what else its loop carries on with."""
+
+    epoch: int = 1
+    done: int = 0
+    iteration: int = 0
+    loss_sum: float = 0.0
+    last_loss: float = float("nan")
+
+    @classmethod
+    def after(cls: type[_R], snapshot: Snapshot, last_loss: float, **fields: Any) -> _R:
+        """Where the loop goes on from ``snapshot``: the next epoch after an epoch's end,
+        else ``state["position"]`` steps into the snapshot's epoch with its loss sum;
+        ``fields`` are the subclass's own."""
+        if snapshot.end_of_epoch:
+            return cls(
+                epoch=snapshot.epochs_done + 1,
+                iteration=snapshot.step,
+                last_loss=last_loss,
+                **fields,
+            )
+        return cls(
+            epoch=snapshot.epoch,
+            done=int(snapshot.state["position"]),
+            iteration=snapshot.step,
+            loss_sum=float(snapshot.state["loss_sum"]),
+            last_loss=last_loss,
+            **fields,
+        )
+
+
 def check_fork(snapshot: Snapshot, trainer: str, old: dict[str, Any], new: dict[str, Any],
                fixed: tuple[str, ...], epochs_field: str) -> None:  # fmt: skip
     """ConfigError unless ``snapshot`` was written by ``trainer`` and ``new`` (the fork's
-    configuration as a dict) keeps the ``fixed`` fields of ``old`` (the snapshot's) and
-    leaves epochs to run."""
+    configuration as a dict) keeps the ``fixed`` fields of ``old`` (the snapshot's),
+    leaves epochs to run and, from the middle of an epoch, keeps the batch size."""
     from nets.errors import ConfigError
 
     if snapshot.trainer != trainer:
@@ -99,11 +137,16 @@ def check_fork(snapshot: Snapshot, trainer: str, old: dict[str, Any], new: dict[
             f"a fork keeps its snapshot's {', '.join(changed)} (the network and its data): "
             f"the snapshot has {', '.join(f'{f}={old.get(f)!r}' for f in changed)}"
         )
-    done = snapshot.epoch if snapshot.end_of_epoch else snapshot.epoch - 1
+    done = snapshot.epochs_done
     if int(new[epochs_field]) <= done:
         raise ConfigError(
             f"the snapshot is after epoch {done}: give the fork more epochs than that "
             f"(epochs counts the whole run, got {new[epochs_field]})"
+        )
+    if not snapshot.end_of_epoch and old.get("batch_size") != new.get("batch_size"):
+        raise ConfigError(
+            "the snapshot is in the middle of an epoch: a fork from it keeps its batch "
+            f"size ({old.get('batch_size')}); fork from an epoch's end to change it"
         )
 
 

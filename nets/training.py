@@ -193,6 +193,11 @@ class Snapshot:
     def nbytes(self) -> int:
         return int(sum(getattr(a, "nbytes", 0) for a in self.arrays.values()))
 
+    @property
+    def epochs_done(self) -> int:
+        """The epochs completed when the snapshot was taken."""
+        return self.epoch if self.end_of_epoch else self.epoch - 1
+
     def weights(self) -> dict[str, Any]:
         """The model's parameters by name (numpy arrays; mlp: ``W1, b1, W2, b2``; cnn:
         the ``state_dict()`` keys, BatchNorm buffers included)."""

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from nets import snapshots
 from nets.cnn.arch import LayerSpec, arch_from_dict, arch_to_dict
 from nets.cnn.config import TrainConfig
 from nets.errors import ConfigError
-from nets.snapshots import check_fork
 from nets.training import Snapshot
 
 #: What a fork cannot change besides the architecture (the data order's seed).
@@ -32,16 +32,12 @@ OPTIMIZER_FIELDS = ("optimizer", "lr", "weight_decay", "momentum", "nesterov", "
 
 
 @dataclass
-class Resume:
-    """Where the loop picks up: ``epoch`` (1-based), its first ``step`` (1-based)."""
+class Resume(snapshots.Resume):
+    """``nets.snapshots.Resume`` with the accuracy sums of the epoch's ``done`` steps and
+    the last validation accuracy."""
 
-    epoch: int = 1
-    first_step: int = 1
-    iteration: int = 0
     seen: int = 0
     correct: int = 0
-    loss_sum: float = 0.0
-    last_loss: float = float("nan")
     last_val: float | None = None
 
 
@@ -110,14 +106,9 @@ def arch_of(snapshot: Snapshot) -> list[LayerSpec]:
 
 def check(snapshot: Snapshot, arch: Sequence[LayerSpec], config: TrainConfig) -> None:
     """ConfigError when ``arch`` and ``config`` cannot continue ``snapshot``."""
-    check_fork(snapshot, "cnn", snapshot.config, config.to_dict(), FIXED, "epochs")
+    snapshots.check_fork(snapshot, "cnn", snapshot.config, config.to_dict(), FIXED, "epochs")
     if arch_to_dict(arch)["layers"] != snapshot.state.get("arch", {}).get("layers"):
         raise ConfigError("a fork keeps its snapshot's architecture: this one differs")
-    if not snapshot.end_of_epoch and snapshot.config.get("batch_size") != config.batch_size:
-        raise ConfigError(
-            "the snapshot is in the middle of an epoch: a fork from it keeps its batch "
-            f"size ({snapshot.config.get('batch_size')}); fork from an epoch's end to change it"
-        )
 
 
 def model_from_snapshot(snapshot: Snapshot, input_shape: Sequence[int], num_classes: int) -> Any:
@@ -170,19 +161,11 @@ def restore(
         optimizer.load_state_dict({"state": slots, "param_groups": groups})
     gen.set_state(torch.from_numpy(np.array(snapshot.arrays["rng/batch_order"])))
     torch.set_rng_state(torch.from_numpy(np.array(snapshot.arrays["rng/torch"])))
-    done = snapshot.epoch if snapshot.end_of_epoch else snapshot.epoch - 1
     last_val = st.get("last_val")
-    resume = Resume(
-        iteration=snapshot.step,
-        last_loss=float(st["last_loss"]),
-        last_val=None if last_val is None else float(last_val),
+    resume = Resume.after(
+        snapshot, float(st["last_loss"]), last_val=None if last_val is None else float(last_val)
     )
-    if snapshot.end_of_epoch:
-        resume.epoch = done + 1
-    else:
-        resume.epoch = snapshot.epoch
-        resume.first_step = int(st["position"]) + 1
+    if not snapshot.end_of_epoch:
         resume.seen = int(st["seen"])
         resume.correct = int(st["correct"])
-        resume.loss_sum = float(st["loss_sum"])
     return resume

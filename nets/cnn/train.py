@@ -377,7 +377,7 @@ def _train(
         for epoch in range(resume.epoch, config.epochs + 1):
             epoch_gen = gen.get_state()  # the order this epoch draws
             perm = torch.randperm(n, generator=gen).to(device)
-            first = resume.first_step if epoch == resume.epoch else 1
+            first = resume.done + 1 if epoch == resume.epoch else 1
             seen = resume.seen if first > 1 else 0
             correct = torch.tensor(resume.correct if first > 1 else 0, device=device)
             loss_sum = resume.loss_sum if first > 1 else 0.0

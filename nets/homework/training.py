@@ -25,7 +25,7 @@ from nets.homework.sandbox import DEFAULT_CALL_TIMEOUT, Sandbox
 from nets.memory import MemoryEstimate
 from nets.mlp.classifiers import TwoLayerNet
 from nets.mlp.config import TrainConfig, estimate_memory
-from nets.mlp.train import TrainingHistory, TrainingResult
+from nets.mlp.result import TrainingHistory, TrainingResult
 from nets.training import Diverged, Evaluation, Finished, Started, Step, Stopped, TrainingEvent
 
 _ENDINGS: dict[str, type[Finished] | type[Stopped] | type[Diverged]] = {

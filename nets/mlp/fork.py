@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from nets import snapshots
 from nets.data.preprocess import DataSampler, Preprocessor
 from nets.errors import ConfigError
 from nets.mlp.classifiers import Classifier, build_classifier
 from nets.mlp.config import TrainConfig
 from nets.mlp.optim import SGD
-from nets.snapshots import check_fork
 from nets.training import Snapshot
 
 #: What a fork cannot change: the network's shape and the data it sees.
@@ -32,15 +32,9 @@ _HISTORY = ("step_loss", "epoch_train_acc", "epoch_val_acc", "epoch_loss", "epoc
 
 
 @dataclass
-class Resume:
-    """Where the loop picks up: ``epoch`` (1-based) with ``skip`` batches of it done."""
+class Resume(snapshots.Resume):
+    """``nets.snapshots.Resume`` with the curves so far."""
 
-    epoch: int = 1
-    skip: int = 0
-    iteration: int = 0
-    loss_sum: float = 0.0
-    steps: int = 0
-    last_finite: float = float("nan")
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in _HISTORY})
 
 
@@ -88,12 +82,7 @@ def take(
 
 def check(snapshot: Snapshot, config: TrainConfig) -> None:
     """ConfigError when ``config`` cannot continue ``snapshot`` (before any allocation)."""
-    check_fork(snapshot, "mlp", snapshot.config, config.to_dict(), FIXED, "num_epochs")
-    if not snapshot.end_of_epoch and snapshot.config.get("batch_size") != config.batch_size:
-        raise ConfigError(
-            "the snapshot is in the middle of an epoch: a fork from it keeps its batch "
-            f"size ({snapshot.config.get('batch_size')}); fork from an epoch's end to change it"
-        )
+    snapshots.check_fork(snapshot, "mlp", snapshot.config, config.to_dict(), FIXED, "num_epochs")
 
 
 def model_from_snapshot(snapshot: Snapshot) -> Classifier:
@@ -142,29 +131,13 @@ def restore(
             optimizer._velocity[k] = np.array(v, dtype=params[k].dtype, copy=True)
     st = snapshot.state
     old = snapshot.config
-    done = snapshot.epoch if snapshot.end_of_epoch else snapshot.epoch - 1
     if old.get("learning_rate") == config.learning_rate and old.get("lr_decay") == config.lr_decay:
         optimizer.learning_rate = float(st["learning_rate"])
     else:
-        optimizer.learning_rate = config.learning_rate * config.lr_decay**done
+        optimizer.learning_rate = config.learning_rate * config.lr_decay**snapshot.epochs_done
     sampler.rng.bit_generator.state = copy.deepcopy(st["epoch_rng"])
     history = {k: [float(x) for x in snapshot.arrays[f"history/{k}"]] for k in _HISTORY}
-    if snapshot.end_of_epoch:
-        return Resume(
-            epoch=done + 1,
-            iteration=snapshot.step,
-            last_finite=float(st["last_finite"]),
-            history=history,
-        )
-    return Resume(
-        epoch=snapshot.epoch,
-        skip=int(st["position"]),
-        iteration=snapshot.step,
-        loss_sum=float(st["loss_sum"]),
-        steps=int(st["position"]),
-        last_finite=float(st["last_finite"]),
-        history=history,
-    )
+    return Resume.after(snapshot, float(st["last_finite"]), history=history)
 
 
 def batches(sampler: DataSampler, skip: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -1,4 +1,4 @@
-"""Training the numpy networks: ``training_step`` and the ``train`` generator.
+"""Training the numpy networks: the ``train`` generator (its step: ``nets.mlp.step``).
 
 ``train(config, data)`` yields the events of ``nets.training`` (Started, Step after every
 step, Evaluation after every epoch, then Finished, Stopped or Diverged).
@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from nets.cnn.config import usable_cores
+from nets import training
 from nets.coach import coached
 from nets.data.augment import Augmenter
 from nets.data.dataset import CancelToken, ImageDataset, is_cancelled
@@ -27,7 +26,7 @@ from nets.errors import ConfigError, DataError
 from nets.internals.numpy_probe import MlpInternals
 from nets.mlp import fork as forks
 from nets.mlp import parallel
-from nets.mlp.blas_threads import ThreadTuner, blas_threads, set_blas_threads
+from nets.mlp.blas_threads import set_blas_threads
 from nets.mlp.classifiers import Classifier, LinearClassifier, Probe, TwoLayerNet
 from nets.mlp.config import (
     FIELDS,
@@ -41,19 +40,10 @@ from nets.mlp.config import (
     parse_field,
     preset,
 )
-from nets.mlp.layers import softmax_loss
 from nets.mlp.optim import SGD
+from nets.mlp.result import TrainingHistory, TrainingResult
+from nets.mlp.step import StepFunction, split_across_cores, training_step
 from nets.snapshots import SnapshotPlan
-from nets.training import (
-    Diverged,
-    Evaluation,
-    Finished,
-    Snapshot,
-    Started,
-    Step,
-    Stopped,
-    TrainingEvent,
-)
 
 __all__ = [
     "FIELDS",
@@ -73,103 +63,6 @@ __all__ = [
     "train",
     "training_step",
 ]
-
-
-def training_step(
-    model: Classifier,
-    X_batch: np.ndarray,
-    y_batch: np.ndarray,
-    reg: float,
-    *,
-    reuse_buffers: bool = False,
-    probe: Probe | None = None,
-) -> tuple[float, dict[str, np.ndarray]]:
-    """One forward and backward pass: softmax data loss + L2 on the weight matrices.
-
-    Args:
-        X_batch: (N, D) inputs. y_batch: (N,) labels. reg: L2 strength; the penalty
-            reg/2 * sum(W^2) applies to ``model.weight_names()`` (never the biases).
-        reuse_buffers: write into the model's preallocated buffers (the trainer's hot
-            loop); the returned gradients are then overwritten by the next such call.
-        probe: sees every layer's output and incoming gradient (``nets.internals``).
-    Returns:
-        loss (float) and a dict of gradients with the keys and shapes of
-        ``model.parameters()``.
-    """
-    scores, cache = model.forward(X_batch, reuse_buffers=reuse_buffers, probe=probe)
-    grad_out = model._buffer("grad_scores", scores.shape) if reuse_buffers else None
-    loss, grad_scores = softmax_loss(scores, y_batch, out_grad=grad_out)
-    grads = model.backward(grad_scores, cache, reuse_buffers=reuse_buffers, probe=probe)
-    if reg:
-        params = model.parameters()
-        for name in model.weight_names():
-            loss += 0.5 * reg * _add_scaled(grads[name], params[name], reg)
-    return loss, grads
-
-
-#: ``training_step``'s signature: (model, X_batch, y_batch, reg, *, reuse_buffers) -> (loss,
-#: grads).
-StepFunction = Callable[..., tuple[float, dict[str, np.ndarray]]]
-
-
-def _add_scaled(target: np.ndarray, w: np.ndarray, scale: float) -> float:
-    """target += scale * w; returns sum(w^2). One pass over cache-sized blocks (split across
-    cores in the trainer), with no full-size temporary."""
-    t, s = target.reshape(-1), w.reshape(-1)
-    squares: list[float] = []
-
-    def block(start: int, end: int) -> None:
-        part = s[start:end]
-        squares.append(float(np.dot(part, part)))
-        tmp = parallel.scratch(end - start, s.dtype)
-        np.multiply(part, scale, out=tmp, casting="unsafe")
-        t[start:end] += tmp
-
-    parallel.for_blocks(s.size, block)
-    return math.fsum(squares)
-
-
-# ---------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True)
-class TrainingHistory:
-    """Everything a plot needs: per-step losses and per-epoch figures."""
-
-    step_loss: tuple[float, ...] = ()
-    epoch_train_acc: tuple[float, ...] = ()
-    epoch_val_acc: tuple[float, ...] = ()
-    epoch_loss: tuple[float, ...] = ()
-    epoch_lr: tuple[float, ...] = ()
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        return {k: np.asarray(v, dtype=np.float64) for k, v in self.__dict__.items()}
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> TrainingHistory:
-        names = cls.__dataclass_fields__
-        return cls(
-            **{
-                k: tuple(float(x) for x in np.asarray(v).ravel())
-                for k, v in arrays.items()
-                if k in names
-            }
-        )
-
-
-@dataclass(frozen=True, eq=False)
-class TrainingResult:
-    """What a run produced: the model (its weights as the run left them), the
-    preprocessing it was trained with (None if it was given preprocessed arrays), the
-    configuration and the history."""
-
-    model: Classifier
-    preprocessor: Preprocessor | None
-    config: TrainConfig
-    history: TrainingHistory
-    class_names: tuple[str, ...] = ()
-    image_shape: tuple[int, ...] | None = None
-    dataset: str = ""
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -193,37 +86,6 @@ class _Clock:
 
     def resume(self) -> None:
         self.since = time.perf_counter()
-
-
-#: How a training step uses the cores (the tuner's options): every operation split across
-#: the cores by ``nets.mlp.parallel`` with one BLAS thread per part; the GEMMs left to
-#: BLAS's own threads and only the other passes split; one core for everything.
-SPLIT_ALL, BLAS_GEMMS, ONE_CORE = 2, -2, 1
-
-
-def _split_across_cores() -> tuple[parallel.Workers, ThreadTuner]:
-    """Workers for every usable core (up to 8 and BLAS's thread count) when that count can be set
-    (else BLAS's own threads are all the splitting there is), and the tuner that keeps the
-    fastest way to use them: timed on real steps, since which wins depends on the load
-    (OpenBLAS's threads yield their cores away on a busy machine) and on the CPU."""
-    blas = blas_threads()
-    # Never more parts than BLAS was given threads: a process limited to one (a search
-    # worker, OPENBLAS_NUM_THREADS=1) stays on one core.
-    cores = min(8, usable_cores(), blas) if blas is not None else 1
-    workers = parallel.Workers(cores)
-
-    def apply(mode: int) -> None:
-        workers.split_gemms = mode == SPLIT_ALL
-        workers.set_width(1 if mode == ONE_CORE else cores)
-        set_blas_threads(cores if mode == BLAS_GEMMS else 1)
-
-    options = [SPLIT_ALL, ONE_CORE] + ([BLAS_GEMMS] if blas is not None and blas > 1 else [])
-    # Fewer and rarer probes than for BLAS threads alone: on an idle machine each costs a
-    # step at up to half speed (two trials of each option, then one step in 100).
-    tuner = ThreadTuner(
-        trials=2, period=100, threads=SPLIT_ALL, apply=apply, options=options if cores > 1 else []
-    )
-    return workers, tuner
 
 
 def build_model(config: TrainConfig, input_dim: int, num_classes: int) -> Classifier:
@@ -299,8 +161,8 @@ def train(
     available_bytes: int | None = None,
     step: StepFunction | None = None,
     snapshots: SnapshotPlan | None = None,
-    fork: Snapshot | None = None,
-) -> Iterator[TrainingEvent]:
+    fork: training.Snapshot | None = None,
+) -> Iterator[training.TrainingEvent]:
     """Train a model, yielding events (see the module docstring), with the coach's
     ``Advice`` among them (``nets.coach``) and, when ``config.internals_every`` is set,
     an ``Internals`` event after every sampled step.
@@ -358,8 +220,8 @@ def _train(
     available_bytes: int | None,
     step: StepFunction | None,
     snapshots: SnapshotPlan | None = None,
-    fork: Snapshot | None = None,
-) -> Iterator[TrainingEvent]:
+    fork: training.Snapshot | None = None,
+) -> Iterator[training.TrainingEvent]:
     config.validate()
     if fork is not None:
         forks.check(fork, config)
@@ -408,7 +270,7 @@ def _train(
     if model is None:
         model = build_model(config, d, num_classes)
     optimizer = SGD(model.parameters(), config.learning_rate, config.momentum, config.lr_decay)
-    workers, tuner = _split_across_cores()
+    workers, tuner = split_across_cores()
 
     def gather(X: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
         with parallel.splitting(workers):
@@ -440,7 +302,7 @@ def _train(
         "source": source,
     }
 
-    def snapshot(epoch: int, end: bool, rng: Any, loss_sum: float, steps: int) -> Snapshot:
+    def snapshot(epoch: int, end: bool, rng: Any, loss_sum: float, steps: int) -> training.Snapshot:
         return forks.take(
             config,
             step=iteration,
@@ -469,13 +331,13 @@ def _train(
             model, preprocessor, config, history, tuple(class_names), image_shape, source
         )
 
-    def emit(event: TrainingEvent) -> Iterator[TrainingEvent]:
+    def emit(event: training.TrainingEvent) -> Iterator[training.TrainingEvent]:
         clock.pause()
         yield event
         clock.resume()
 
     yield from emit(
-        Started(
+        training.Started(
             trainer="mlp",
             config=config,
             num_train=n,
@@ -494,7 +356,7 @@ def _train(
         )
     )
     iteration = resume.iteration
-    last_finite = resume.last_finite
+    last_finite = resume.last_loss
     tracker = MlpInternals(model, config.internals_every) if config.internals_every else None
     # Each part of a split is one single-threaded BLAS call (see nets.mlp.parallel).
     blas_before = set_blas_threads(1) if workers.size > 1 else None
@@ -502,14 +364,14 @@ def _train(
         for epoch in range(resume.epoch, config.num_epochs + 1):
             lr = optimizer.learning_rate
             tuner.start_epoch()
-            loss_sum, steps = (resume.loss_sum, resume.steps) if epoch == resume.epoch else (0.0, 0)
+            loss_sum, steps = (resume.loss_sum, resume.done) if epoch == resume.epoch else (0.0, 0)
             epoch_rng = dict(sampler.rng.bit_generator.state)  # the order this epoch draws
-            for X_batch, y_batch in forks.batches(sampler, resume.skip if steps else 0):
+            for X_batch, y_batch in forks.batches(sampler, steps):
                 if augment is not None:  # keyed by (epoch, batch): a fork augments alike
                     X_batch = augment(X_batch, run=workers.run, key=(epoch, steps))
                 if is_cancelled(cancel):
                     yield from emit(
-                        Stopped(
+                        training.Stopped(
                             iteration,
                             epoch,
                             clock.elapsed(),
@@ -554,7 +416,7 @@ def _train(
                     )
                     what = "inf" if loss == math.inf else "nan"
                     yield from emit(
-                        Diverged(
+                        training.Diverged(
                             iteration + 1,
                             epoch,
                             clock.elapsed(),
@@ -579,7 +441,9 @@ def _train(
                 loss_sum += loss
                 steps += 1
                 step_losses.append(loss)
-                yield from emit(Step(iteration, epoch, loss, lr, clock.elapsed(), total_steps))
+                yield from emit(
+                    training.Step(iteration, epoch, loss, lr, clock.elapsed(), total_steps)
+                )
                 if sample is not None:
                     yield from emit(sample)
                 if snapshots is not None and snapshots.due(iteration, steps, steps_per_epoch):
@@ -594,7 +458,7 @@ def _train(
             epoch_lrs.append(lr)
             optimizer.end_epoch()
             yield from emit(
-                Evaluation(
+                training.Evaluation(
                     step=iteration,
                     epoch=epoch,
                     train_acc=train_acc,
@@ -614,7 +478,7 @@ def _train(
         if blas_before is not None:
             set_blas_threads(blas_before)
     yield from emit(
-        Finished(
+        training.Finished(
             iteration,
             config.num_epochs,
             clock.elapsed(),

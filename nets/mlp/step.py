@@ -1,0 +1,100 @@
+"""One training step of the numpy networks (``training_step``) and how the trainer
+spreads a step over the cores (``split_across_cores``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from nets.cnn.config import usable_cores
+from nets.mlp import parallel
+from nets.mlp.blas_threads import ThreadTuner, blas_threads, set_blas_threads
+from nets.mlp.classifiers import Classifier, Probe
+from nets.mlp.layers import softmax_loss
+
+
+def training_step(
+    model: Classifier,
+    X_batch: np.ndarray,
+    y_batch: np.ndarray,
+    reg: float,
+    *,
+    reuse_buffers: bool = False,
+    probe: Probe | None = None,
+) -> tuple[float, dict[str, np.ndarray]]:
+    """One forward and backward pass: softmax data loss + L2 on the weight matrices.
+
+    Args:
+        X_batch: (N, D) inputs. y_batch: (N,) labels. reg: L2 strength; the penalty
+            reg/2 * sum(W^2) applies to ``model.weight_names()`` (never the biases).
+        reuse_buffers: write into the model's preallocated buffers (the trainer's hot
+            loop); the returned gradients are then overwritten by the next such call.
+        probe: sees every layer's output and incoming gradient (``nets.internals``).
+    Returns:
+        loss (float) and a dict of gradients with the keys and shapes of
+        ``model.parameters()``.
+    """
+    scores, cache = model.forward(X_batch, reuse_buffers=reuse_buffers, probe=probe)
+    grad_out = model._buffer("grad_scores", scores.shape) if reuse_buffers else None
+    loss, grad_scores = softmax_loss(scores, y_batch, out_grad=grad_out)
+    grads = model.backward(grad_scores, cache, reuse_buffers=reuse_buffers, probe=probe)
+    if reg:
+        params = model.parameters()
+        for name in model.weight_names():
+            loss += 0.5 * reg * _add_scaled(grads[name], params[name], reg)
+    return loss, grads
+
+
+#: ``training_step``'s signature: (model, X_batch, y_batch, reg, *, reuse_buffers) -> (loss,
+#: grads).
+StepFunction = Callable[..., tuple[float, dict[str, np.ndarray]]]
+
+
+def _add_scaled(target: np.ndarray, w: np.ndarray, scale: float) -> float:
+    """target += scale * w; returns sum(w^2). One pass over cache-sized blocks (split across
+    cores in the trainer), with no full-size temporary."""
+    t, s = target.reshape(-1), w.reshape(-1)
+    squares: list[float] = []
+
+    def block(start: int, end: int) -> None:
+        part = s[start:end]
+        squares.append(float(np.dot(part, part)))
+        tmp = parallel.scratch(end - start, s.dtype)
+        np.multiply(part, scale, out=tmp, casting="unsafe")
+        t[start:end] += tmp
+
+    parallel.for_blocks(s.size, block)
+    return math.fsum(squares)
+
+
+#: How a training step uses the cores (the tuner's options): every operation split across
+#: the cores by ``nets.mlp.parallel`` with one BLAS thread per part; the GEMMs left to
+#: BLAS's own threads and only the other passes split; one core for everything.
+SPLIT_ALL, BLAS_GEMMS, ONE_CORE = 2, -2, 1
+
+
+def split_across_cores() -> tuple[parallel.Workers, ThreadTuner]:
+    """Workers for every usable core (up to 8 and BLAS's thread count) when that count can be set
+    (else BLAS's own threads are all the splitting there is), and the tuner that keeps the
+    fastest way to use them: timed on real steps, since which wins depends on the load
+    (OpenBLAS's threads yield their cores away on a busy machine) and on the CPU."""
+    blas = blas_threads()
+    # Never more parts than BLAS was given threads: a process limited to one (a search
+    # worker, OPENBLAS_NUM_THREADS=1) stays on one core.
+    cores = min(8, usable_cores(), blas) if blas is not None else 1
+    workers = parallel.Workers(cores)
+
+    def apply(mode: int) -> None:
+        workers.split_gemms = mode == SPLIT_ALL
+        workers.set_width(1 if mode == ONE_CORE else cores)
+        set_blas_threads(cores if mode == BLAS_GEMMS else 1)
+
+    options = [SPLIT_ALL, ONE_CORE] + ([BLAS_GEMMS] if blas is not None and blas > 1 else [])
+    # Fewer and rarer probes than for BLAS threads alone: on an idle machine each costs a
+    # step at up to half speed (two trials of each option, then one step in 100).
+    tuner = ThreadTuner(
+        trials=2, period=100, threads=SPLIT_ALL, apply=apply, options=options if cores > 1 else []
+    )
+    return workers, tuner
