@@ -31,17 +31,17 @@ DEFAULT_GRID_POINTS = 3
 
 
 @dataclass(frozen=True)
-class FloatRange:
+class _Span:
+    """What a float and an integer range share: the bounds, the scale and the grid."""
+
     name: str
     low: float
     high: float
     log: bool = False
     grid: int = DEFAULT_GRID_POINTS
 
-    def describe(self) -> str:
-        return f"{self.name}: {self.low:g} to {self.high:g}{' (log)' if self.log else ''}"
-
-    def grid_values(self) -> list[float]:
+    def spaced(self) -> list[float]:
+        """``grid`` points from ``low`` to ``high``, spaced as the range is."""
         n = max(self.grid, 1)
         if n == 1:
             return [self.low]
@@ -52,19 +52,24 @@ class FloatRange:
 
 
 @dataclass(frozen=True)
-class IntRange:
-    name: str
+class FloatRange(_Span):
+    def describe(self) -> str:
+        return f"{self.name}: {self.low:g} to {self.high:g}{' (log)' if self.log else ''}"
+
+    def grid_values(self) -> list[float]:
+        return self.spaced()
+
+
+@dataclass(frozen=True)
+class IntRange(_Span):
     low: int
     high: int
-    log: bool = False
-    grid: int = DEFAULT_GRID_POINTS
 
     def describe(self) -> str:
         return f"{self.name}: {self.low} to {self.high} (whole{', log' if self.log else ''})"
 
     def grid_values(self) -> list[int]:
-        spaced = FloatRange(self.name, self.low, self.high, self.log, self.grid).grid_values()
-        return sorted({min(self.high, max(self.low, round(v))) for v in spaced})
+        return sorted({min(self.high, max(self.low, round(v))) for v in self.spaced()})
 
 
 @dataclass(frozen=True)
