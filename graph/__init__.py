@@ -6,7 +6,9 @@ Modules:
 
 - :mod:`graph.ops`: the one op table (``OPS``: symbol, ports, forward, local
   derivatives, tooltip, export templates).
-- :mod:`graph.model`: ``Graph`` (editing with events, snapshots for undo) and ``Node``.
+- :mod:`graph.model`: ``Graph`` (editing with events, snapshots for undo), on
+  :mod:`graph.structure` (what it holds, the queries) and :mod:`graph.node` (``Node``,
+  ``EvaluationState``, the name and parameter checks); :mod:`graph.toposort`.
 - :mod:`graph.events`: the event dataclasses and ``Edge``.
 - :mod:`graph.evaluate`: ``evaluate`` (fast forward + backward) and ``Stepper``
   (step by step with records, publishes to ``graph.evaluation``).

@@ -22,8 +22,10 @@ from graph.errors import GraphError
 from graph.evaluate import _backward_plan, _forward_plan
 from graph.export import _RESERVED, _atomic, _Names, _py_float, return_and_main
 from graph.groups import Groups, Ports
-from graph.model import Graph, Node, topological_sort
+from graph.model import Graph
+from graph.node import Node
 from graph.ops import or_zero
+from graph.toposort import topological_sort
 
 _INDENT = "    "
 

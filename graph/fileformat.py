@@ -45,8 +45,10 @@ from types import MappingProxyType
 from typing import IO, Any
 
 from graph.errors import GraphEditError, GraphError, GraphFileError
-from graph.model import Graph, Node, check_name, check_params, find_cycle, topological_sort
+from graph.model import Graph
+from graph.node import Node, check_name, check_params
 from graph.ops import OPS, OpSpec
+from graph.toposort import find_cycle, topological_sort
 
 FORMAT = "backprop-explorer-graph"
 VERSION = 2

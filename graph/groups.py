@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from graph.errors import GraphEditError
-from graph.model import Graph, check_name
+from graph.model import Graph
+from graph.node import check_name
 
 GROUPS_KEY = "groups"
 MAX_GROUPS = 10_000

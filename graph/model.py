@@ -2,7 +2,8 @@
 
 Every edit either completes or raises :class:`GraphEditError` leaving the graph exactly
 as it was. Every completed edit sends events (see :mod:`graph.events`). Node records are
-immutable :class:`Node` values; an edit replaces the record.
+immutable :class:`Node` values (:mod:`graph.node`); an edit replaces the record. What a
+graph holds and the queries on it are in :mod:`graph.structure`.
 
 Ids are stable strings (``"n7"``). Names are unique Python identifiers so a graph can
 be exported as code. Any node's output may feed many ports (fan-out); each input port
@@ -13,11 +14,8 @@ from __future__ import annotations
 
 import copy as _copy
 import json
-import keyword
-import math
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -41,162 +39,41 @@ from graph.events import (
     ParamChanged,
     ValueChanged,
 )
-from graph.ops import OPS, OpSpec, format_number, get_op
+from graph.node import (
+    EMPTY_PARAMS,
+    MAX_NAME_LENGTH,
+    EvaluationState,
+    Node,
+    check_name,
+    check_params,
+    finite_pos,
+    number,
+    same_float,
+    unique_copy_name,
+)
+from graph.ops import get_op
+from graph.structure import ID_RE, GraphStructure
+from graph.toposort import find_cycle, topological_sort
 
-__all__ = ["Edge", "EvaluationState", "Graph", "Node", "check_name", "check_params"]
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "Edge",
+    "EvaluationState",
+    "Graph",
+    "Node",
+    "check_name",
+    "check_params",
+    "find_cycle",
+    "topological_sort",
+]
 
-_ID_RE = re.compile(r"^n(\d+)$")
-_EMPTY: Mapping[str, float] = MappingProxyType({})
 #: Names an op gets when none is given: input nodes are x1, x2..., consts c1, c2...
 _NAME_PREFIX = {"input": "x", "const": "c"}
 #: Meta keys that change what evaluation computes (graph.bugs' planted derivative).
 EVALUATION_META = frozenset({"planted_bug"})
-#: A name longer than this is refused (keeps files and labels sane).
-MAX_NAME_LENGTH = 64
 
 
-@dataclass(frozen=True)
-class Node:
-    """One node, immutable. ``inputs[i]`` is the id feeding port ``i`` or None.
-
-    ``value`` is the editable value of an ``input`` node (None for other ops); a
-    ``const`` keeps its number in ``params["value"]`` (see :attr:`leaf_value`).
-    """
-
-    id: str
-    name: str
-    op: str
-    params: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
-    inputs: tuple[str | None, ...] = ()
-    pos: tuple[float, float] = (0.0, 0.0)
-    value: float | None = None
-
-    @property
-    def spec(self) -> OpSpec:
-        return OPS[self.op]
-
-    @property
-    def port_names(self) -> tuple[str, ...]:
-        return self.spec.port_names(self.params)
-
-    @property
-    def is_leaf(self) -> bool:
-        return self.op in ("input", "const")
-
-    @property
-    def leaf_value(self) -> float | None:
-        """The value of an input or const node; None for computed nodes."""
-        if self.op == "input":
-            return self.value
-        if self.op == "const":
-            return self.params.get("value", 0.0)
-        return None
-
-    @property
-    def label(self) -> str:
-        """The op's label on the node (``+``, ``exp``, ``^2``, ``3.5``...)."""
-        return self.spec.label(self.params)
-
-
-@dataclass(frozen=True)
-class EvaluationState:
-    """What the graph shows as computed: values and gradients per node id.
-
-    A missing id or a None value means "not computed yet". ``nonfinite`` holds the nodes
-    where a nan or inf first appeared (forward value or backward gradient). ``stale`` is
-    True after an edit made these numbers out of date (they are kept for display).
-    ``phase`` is ``"idle"``, ``"forward"``, ``"backward"`` or ``"done"``; ``position`` is
-    ``(i, n)`` within that phase; ``current`` is the node of the last step.
-    ``contributions[edge]`` is the gradient sent down an edge (upstream × local) and
-    ``local_grads[edge]`` its local derivative, for edges processed so far.
-    """
-
-    values: Mapping[str, float | None] = field(default_factory=dict)
-    grads: Mapping[str, float | None] = field(default_factory=dict)
-    nonfinite: frozenset[str] = frozenset()
-    stale: bool = False
-    phase: str = "idle"
-    position: tuple[int, int] = (0, 0)
-    current: str | None = None
-    contributions: Mapping[Edge, float] = field(default_factory=dict)
-    local_grads: Mapping[Edge, float] = field(default_factory=dict)
-
-
-def check_name(name: object) -> str:
-    """``name`` if it is a usable node name, else GraphEditError saying why."""
-    if not isinstance(name, str) or not name:
-        raise GraphEditError("a node name must be a non-empty string")
-    if len(name) > MAX_NAME_LENGTH:
-        raise GraphEditError(f"name {name[:20]!r}... is longer than {MAX_NAME_LENGTH} characters")
-    if not name.isidentifier() or not name.isascii():
-        raise GraphEditError(
-            f"name {name!r} is not usable: use letters, digits and _, not starting with a digit"
-        )
-    if keyword.iskeyword(name) or name.startswith("__"):
-        raise GraphEditError(f"name {name!r} is reserved in Python; pick another")
-    return name
-
-
-def check_params(spec: OpSpec, params: Mapping[str, Any]) -> dict[str, float]:
-    """The op's full parameter dict (defaults filled in); GraphEditError if one is bad."""
-    known = {p.name: p for p in spec.params}
-    for key in params:
-        if key not in known:
-            if known:
-                raise GraphEditError(
-                    f"{spec.name} has no parameter {key!r} (it has {', '.join(known)})"
-                )
-            raise GraphEditError(f"{spec.name} takes no parameters, got {key!r}")
-    full: dict[str, float] = {}
-    for p in spec.params:
-        v = _number(params.get(p.name, p.default), f"{spec.name}'s {p.name}")
-        if p.integer:
-            if not math.isfinite(v) or v != int(v):
-                raise GraphEditError(f"{spec.name}'s {p.name} must be a whole number")
-            v = int(v)
-        elif spec.name == "powc" and not math.isfinite(v):
-            raise GraphEditError("powc's exponent must be a finite number")
-        if p.minimum is not None and v < p.minimum:
-            raise GraphEditError(
-                f"{spec.name}'s {p.name} must be at least {format_number(p.minimum)}"
-            )
-        if p.maximum is not None and v > p.maximum:
-            raise GraphEditError(
-                f"{spec.name}'s {p.name} must be at most {format_number(p.maximum)}"
-            )
-        full[p.name] = v
-    return full
-
-
-def _finite_pos(pos: object) -> tuple[float, float]:
-    try:
-        if not isinstance(pos, Iterable):
-            raise TypeError(pos)
-        x, y = pos
-        fx, fy = float(x), float(y)
-    except (TypeError, ValueError):
-        raise GraphEditError(f"a position must be two numbers (x, y), got {pos!r}") from None
-    if not (math.isfinite(fx) and math.isfinite(fy)):
-        raise GraphEditError(f"a position must be finite, got ({fx}, {fy})")
-    return (fx, fy)
-
-
-def _number(v: object, what: str) -> float:
-    if isinstance(v, bool):
-        raise GraphEditError(f"{what} must be a number, got {v!r}")
-    try:
-        return float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        raise GraphEditError(f"{what} must be a number, got {v!r}") from None
-
-
-def _same_float(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return a == b or (a != a and b != b)
-
-
-class Graph:
+class Graph(GraphStructure):
     """A scalar computational graph you can edit, evaluate, save and watch.
 
     Edits: :meth:`add_node`, :meth:`remove_node`, :meth:`connect`, :meth:`disconnect`,
@@ -207,214 +84,14 @@ class Graph:
     """
 
     def __init__(self) -> None:
-        self._g = nx.DiGraph()  # topology only; records live in _nodes, ports in _ports
-        self._ports: dict[tuple[str, str], set[int]] = {}  # (src, dst) -> port numbers
-        self._nodes: dict[str, Node] = {}
-        self._order: dict[str, int] = {}  # insertion rank, for deterministic orders
-        self._rank = 0
-        self._by_name: dict[str, str] = {}
-        self._sinks: dict[str, None] = {}  # ordered set of nodes with no consumer
-        self._next_id = 1
-        self._output: str | None = None
-        self._meta: dict[str, Any] = {}
-        self._evaluation = EvaluationState()
-        self._topo_cache: tuple[int, list[str]] | None = None
-        self._name_counters: dict[str, int] = {}
+        super().__init__()
         self.events = EventBus()
-        #: Bumped by every edit that changes what evaluation computes.
-        self.version = 0
-        #: Bumped by edits that change the shape (nodes, edges, params, output).
-        self.structure_version = 0
-
-    # ------------------------------------------------------------------ queries
-
-    def __len__(self) -> int:
-        return len(self._nodes)
-
-    def __contains__(self, node_id: object) -> bool:
-        return node_id in self._nodes
-
-    def __repr__(self) -> str:
-        return f"<Graph: {len(self._nodes)} nodes, {self._g.number_of_edges()} edge pairs>"
-
-    def node(self, node_id: str) -> Node:
-        """The node record; GraphEditError for an unknown id."""
-        try:
-            return self._nodes[node_id]
-        except (KeyError, TypeError):
-            raise GraphEditError(f"there is no node with id {node_id!r}") from None
-
-    def nodes(self) -> list[Node]:
-        """All nodes in insertion order."""
-        return list(self._nodes.values())
-
-    def node_ids(self) -> list[str]:
-        return list(self._nodes)
-
-    def edges(self) -> list[Edge]:
-        """All edges, ordered by their consumer's insertion order and port."""
-        return [
-            Edge(src, n.id, port)
-            for n in self._nodes.values()
-            for port, src in enumerate(n.inputs)
-            if src is not None
-        ]
-
-    def in_edges(self, node_id: str) -> list[Edge]:
-        """Edges into ``node_id``'s ports, by port."""
-        n = self.node(node_id)
-        return [Edge(src, node_id, p) for p, src in enumerate(n.inputs) if src is not None]
-
-    def out_edges(self, node_id: str) -> list[Edge]:
-        """Edges out of ``node_id`` (its consumers), by consumer order and port."""
-        self.node(node_id)
-        out = []
-        for dst in sorted(self._g.successors(node_id), key=self._order.__getitem__):
-            for port in sorted(self._ports[node_id, dst]):
-                out.append(Edge(node_id, dst, port))
-        return out
-
-    def find(self, name: str) -> str | None:
-        """Id of the node called ``name``, or None."""
-        return self._by_name.get(name)
-
-    def id_of(self, name: str) -> str:
-        """Id of the node called ``name``; GraphEditError if there is none."""
-        node_id = self._by_name.get(name)
-        if node_id is None:
-            raise GraphEditError(f"there is no node named {name!r}")
-        return node_id
-
-    def inputs(self) -> list[str]:
-        """Ids of the ``input`` nodes, in insertion order."""
-        return [n.id for n in self._nodes.values() if n.op == "input"]
-
-    def sinks(self) -> list[str]:
-        """Ids of nodes whose output feeds nothing, in insertion order."""
-        return sorted(self._sinks, key=self._order.__getitem__)
-
-    @property
-    def explicit_output(self) -> str | None:
-        """The output chosen with :meth:`set_output`, or None for the default."""
-        return self._output
-
-    @property
-    def output_id(self) -> str | None:
-        """The effective output: the chosen one, else the only sink, else None."""
-        if self._output is not None:
-            return self._output
-        if len(self._sinks) == 1:
-            return next(iter(self._sinks))
-        return None
-
-    def output_problem(self) -> str | None:
-        """Why there is no effective output (None when there is one)."""
-        if self.output_id is not None:
-            return None
-        if not self._nodes:
-            return "the graph is empty"
-        names = ", ".join(self._nodes[s].name for s in self.sinks()[:6])
-        return f"the graph has several sinks ({names}); choose the output"
-
-    def unconnected_ports(self, node_id: str) -> list[str]:
-        """Names of ``node_id``'s ports that take no edge yet."""
-        n = self.node(node_id)
-        return [p for p, src in zip(n.port_names, n.inputs, strict=True) if src is None]
-
-    def topological_order(self) -> list[str]:
-        """All ids, inputs before consumers; ties broken by insertion order.
-
-        Cached until the next structural edit (a copy is returned)."""
-        cached = self._topo_cache
-        if cached is None or cached[0] != self.structure_version:
-            order, _rest = topological_sort(
-                list(self._nodes), {n.id: n.inputs for n in self._nodes.values()}
-            )
-            cached = (self.structure_version, order)
-            self._topo_cache = cached
-        return list(cached[1])
-
-    def ancestors(self, node_id: str) -> set[str]:
-        self.node(node_id)
-        return nx.ancestors(self._g, node_id)
-
-    def descendants(self, node_id: str) -> set[str]:
-        self.node(node_id)
-        return nx.descendants(self._g, node_id)
-
-    def to_networkx(self) -> nx.DiGraph:
-        """A copy of the underlying DiGraph with node attribute ``node`` (the record) and
-        edge attribute ``ports`` (the set of port numbers the edge feeds)."""
-        g = self._g.copy()
-        for nid, n in self._nodes.items():
-            g.nodes[nid]["node"] = n
-        for (u, v), ports in self._ports.items():
-            g.edges[u, v]["ports"] = set(ports)
-        return g
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        """A copy of the free-form metadata saved with the graph (e.g. ``practice``)."""
-        return _copy.deepcopy(self._meta)
-
-    def get_meta(self, key: str, default: Any = None) -> Any:
-        return _copy.deepcopy(self._meta.get(key, default))
-
-    def has_meta(self, key: str) -> bool:
-        return key in self._meta
-
-    @property
-    def evaluation(self) -> EvaluationState:
-        """What is computed now (see :class:`EvaluationState`)."""
-        return self._evaluation
-
-    @property
-    def nonfinite(self) -> frozenset[str]:
-        """Nodes where a nan or inf first appeared in the last evaluation."""
-        return self._evaluation.nonfinite
-
-    def can_connect(self, src: str, dst: str, port: int | str) -> tuple[bool, str]:
-        """``(True, "")`` if :meth:`connect` would succeed, else ``(False, reason)``."""
-        try:
-            self._check_connect(src, dst, port)
-        except GraphEditError as exc:
-            return False, str(exc)
-        return True, ""
-
-    def port_index(self, node_id: str, port: int | str) -> int:
-        """Port number of ``port`` (an index or a port name) on ``node_id``."""
-        n = self.node(node_id)
-        names = n.port_names
-        if not names:
-            raise GraphEditError(f"{n.name} is an {n.op} node and takes no inputs")
-        if isinstance(port, str):
-            if port in names:
-                return names.index(port)
-            raise GraphEditError(
-                f"{n.name} ({n.op}) has no port {port!r}; its ports are {', '.join(names)}"
-            )
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < len(names):
-            raise GraphEditError(
-                f"{n.name} ({n.op}) has {len(names)} input port(s) ({', '.join(names)}); "
-                f"there is no port {port!r}"
-            )
-        return port
 
     def copy(self) -> Graph:
         """An independent copy with the same ids, names, positions, output and meta."""
         other = Graph()
         other._load_parts(self.nodes(), self._output, self._meta, self._next_id)
         return other
-
-    def same_as(self, other: Graph) -> bool:
-        """True if both graphs have the same nodes in the same order (every field, floats
-        compared exactly, nan equal to nan), the same output choice and meta."""
-        return (
-            [_canonical(n) for n in self._nodes.values()]
-            == [_canonical(n) for n in other._nodes.values()]
-            and self._output == other._output
-            and self._meta == other._meta
-        )
 
     # ------------------------------------------------------------------ edits
 
@@ -446,18 +123,18 @@ class Graph:
         full = check_params(spec, params or {})
         node_value = None
         if op == "input":
-            node_value = 0.0 if value is None else _number(value, "an input's value")
+            node_value = 0.0 if value is None else number(value, "an input's value")
         elif op == "const" and value is not None:
-            full["value"] = _number(value, "a constant's value")
+            full["value"] = number(value, "a constant's value")
         elif value is not None:
             raise GraphEditError(f"only input and const nodes take a value, not {op}")
         node = Node(
             id=node_id,
             name=name,
             op=op,
-            params=MappingProxyType(full) if full else _EMPTY,
+            params=MappingProxyType(full) if full else EMPTY_PARAMS,
             inputs=(None,) * spec.arity(full),
-            pos=_finite_pos(pos),
+            pos=finite_pos(pos),
             value=node_value,
         )
         before = self.output_id
@@ -520,10 +197,10 @@ class Graph:
         n = self.node(node_id)
         if n.op not in ("input", "const"):
             raise GraphEditError(f"{n.name} is a {n.op} node; only input and const take a value")
-        new = _number(value, f"the value of {n.name}")
+        new = number(value, f"the value of {n.name}")
         old = n.leaf_value
         assert old is not None
-        if _same_float(old, new):
+        if same_float(old, new):
             return
         if n.op == "input":
             self._replace(replace(n, value=new))
@@ -545,7 +222,7 @@ class Graph:
         new_params = check_params(spec, {**n.params, key: value})
         old = n.params.get(key)
         new = new_params[key]
-        if _same_float(old, new):
+        if same_float(old, new):
             return
         arity = spec.arity(new_params)
         inputs = n.inputs
@@ -584,7 +261,7 @@ class Graph:
         checked = {}
         for node_id, pos in positions.items():
             self.node(node_id)
-            checked[node_id] = _finite_pos(pos)
+            checked[node_id] = finite_pos(pos)
         events: list[GraphEvent] = []
         for node_id, pos in checked.items():
             n = self._nodes[node_id]
@@ -720,7 +397,7 @@ class Graph:
             raw_external = [tuple(e) for e in snapshot.get("external", [])] if keep else []
         except (KeyError, TypeError) as exc:
             raise GraphEditError(f"not a graph snapshot: {exc}") from None
-        dx, dy = _finite_pos(offset)
+        dx, dy = finite_pos(offset)
         mapping: dict[str, str] = {}
         taken_ids = set(self._nodes)
         taken_names = set(self._by_name)
@@ -750,7 +427,7 @@ class Graph:
                         next_id += 1
                     new_id = f"n{next_id}"
                 check_name(name)
-                name = _unique(name, taken_names)
+                name = unique_copy_name(name, taken_names)
             try:
                 spec = get_op(op)
             except GraphError as exc:
@@ -758,7 +435,7 @@ class Graph:
             full = check_params(spec, params)
             value = None
             if op == "input":
-                value = _number(item.get("value", 0.0), f"the value of {name}")
+                value = number(item.get("value", 0.0), f"the value of {name}")
             taken_ids.add(new_id)
             taken_names.add(name)
             mapping[old_id] = new_id
@@ -767,9 +444,9 @@ class Graph:
                     id=new_id,
                     name=name,
                     op=op,
-                    params=MappingProxyType(full) if full else _EMPTY,
+                    params=MappingProxyType(full) if full else EMPTY_PARAMS,
                     inputs=(None,) * spec.arity(full),
-                    pos=_finite_pos((float(x) + dx, float(y) + dy)),
+                    pos=finite_pos((float(x) + dx, float(y) + dy)),
                     value=value,
                 )
             )
@@ -813,7 +490,7 @@ class Graph:
         before = self.output_id
         for n in new_nodes:
             self._insert(n)
-            m = _ID_RE.match(n.id)
+            m = ID_RE.match(n.id)
             if m:
                 self._next_id = max(self._next_id, int(m.group(1)) + 1)
         for e in edges:
@@ -826,19 +503,6 @@ class Graph:
         self._emit(events, before)
         return mapping
 
-    def unique_name(self, base: str, numbered: bool = False) -> str:
-        """A free node name: ``base`` itself (unless ``numbered``) or ``base1``, ``base2``..."""
-        if not numbered and base not in self._by_name:
-            return base
-        # Start after the last number handed out, so naming n nodes is not O(n^2).
-        k = self._name_counters.get(base, 0) + 1
-        if k > 1 and f"{base}{k - 1}" not in self._by_name:
-            k = 1  # that one was freed (deleted or renamed): fill gaps from the start
-        while f"{base}{k}" in self._by_name:
-            k += 1
-        self._name_counters[base] = k
-        return f"{base}{k}"
-
     # ------------------------------------------------------------------ evaluation state
 
     def publish_evaluation(self, state: EvaluationState, reason: str, record: Any = None) -> None:
@@ -848,127 +512,6 @@ class Graph:
         """
         self._evaluation = state
         self.events.emit(EvaluationChanged(state.stale, reason, record))
-
-    # ------------------------------------------------------------------ internals
-
-    def _reset_storage(self) -> None:
-        self._g = nx.DiGraph()
-        self._ports = {}
-        self._nodes = {}
-        self._order = {}
-        self._rank = 0
-        self._by_name = {}
-        self._sinks = {}
-        self._next_id = 1
-        self._output = None
-
-    def _load_parts(
-        self,
-        nodes: Iterable[Node],
-        output: str | None,
-        meta: Mapping[str, Any],
-        next_id: int = 1,
-    ) -> None:
-        """Fill an empty graph from checked, consistent nodes (used by loaders). No events."""
-        nodes = list(nodes)
-        self._g.add_nodes_from(n.id for n in nodes)
-        ports: dict[tuple[str, str], set[int]] = {}
-        for n in nodes:
-            self._nodes[n.id] = n
-            self._order[n.id] = self._rank
-            self._rank += 1
-            self._by_name[n.name] = n.id
-            for port, src in enumerate(n.inputs):
-                if src is not None:
-                    ports.setdefault((src, n.id), set()).add(port)
-        self._g.add_edges_from(ports)
-        self._ports.update(ports)
-        self._sinks = dict.fromkeys(self._nodes)
-        for src, _dst in ports:
-            self._sinks.pop(src, None)
-        self._output = output
-        self._meta = _copy.deepcopy(dict(meta))
-        top = 0
-        for n in nodes:
-            m = _ID_RE.match(n.id)
-            if m:
-                top = max(top, int(m.group(1)))
-        self._next_id = max(next_id, top + 1)
-
-    def _check_new_id(self, node_id: str | None) -> str:
-        if node_id is None:
-            while f"n{self._next_id}" in self._nodes:
-                self._next_id += 1
-            return f"n{self._next_id}"
-        if not isinstance(node_id, str) or not node_id or len(node_id) > MAX_NAME_LENGTH:
-            raise GraphEditError(f"bad node id {node_id!r}")
-        if node_id in self._nodes:
-            raise GraphEditError(f"a node with id {node_id!r} already exists")
-        return node_id
-
-    def _check_connect(self, src: str, dst: str, port: int | str) -> Edge:
-        s = self.node(src)
-        d = self.node(dst)
-        index = self.port_index(dst, port)
-        if src == dst:
-            raise GraphEditError(f"cannot connect {s.name} to itself")
-        taken = d.inputs[index]
-        if taken is not None:
-            raise GraphEditError(
-                f"port {d.port_names[index]} of {d.name} already takes an edge from "
-                f"{self._nodes[taken].name}; disconnect it first"
-            )
-        if nx.has_path(self._g, dst, src):
-            raise GraphEditError(
-                f"connecting {s.name} -> {d.name} would close a cycle "
-                f"({d.name} already feeds {s.name})"
-            )
-        return Edge(src, dst, index)
-
-    def _insert(self, node: Node) -> None:
-        self._nodes[node.id] = node
-        self._order[node.id] = self._rank
-        self._rank += 1
-        self._by_name[node.name] = node.id
-        self._sinks[node.id] = None
-        self._g.add_node(node.id)
-        m = _ID_RE.match(node.id)
-        if m:
-            self._next_id = max(self._next_id, int(m.group(1)) + 1)
-
-    def _replace(self, node: Node) -> None:
-        self._nodes[node.id] = node
-
-    def _link(self, edge: Edge) -> None:
-        d = self._nodes[edge.dst]
-        inputs = list(d.inputs)
-        inputs[edge.port] = edge.src
-        self._replace(replace(d, inputs=tuple(inputs)))
-        key = (edge.src, edge.dst)
-        if key in self._ports:
-            self._ports[key].add(edge.port)
-        else:
-            self._ports[key] = {edge.port}
-            self._g.add_edge(edge.src, edge.dst)
-        self._sinks.pop(edge.src, None)
-
-    def _unlink(self, edge: Edge) -> None:
-        d = self._nodes[edge.dst]
-        inputs = list(d.inputs)
-        inputs[edge.port] = None
-        self._replace(replace(d, inputs=tuple(inputs)))
-        key = (edge.src, edge.dst)
-        ports = self._ports[key]
-        ports.discard(edge.port)
-        if not ports:
-            del self._ports[key]
-            self._g.remove_edge(edge.src, edge.dst)
-            if self._g.out_degree(edge.src) == 0:
-                self._sinks[edge.src] = None
-
-    def _structure_changed(self) -> None:
-        self.version += 1
-        self.structure_version += 1
 
     def _emit(
         self, events: list[GraphEvent], output_before: str | None, stale: bool = True
@@ -984,71 +527,3 @@ class Graph:
             self._evaluation = replace(ev, stale=True)
             events.append(EvaluationChanged(True, "stale"))
         self.events.emit_all(events)
-
-
-def topological_sort(
-    ids: list[str], inputs: Mapping[str, Iterable[str | None]]
-) -> tuple[list[str], list[str]]:
-    """Kahn's algorithm over ``inputs`` (id -> source ids per port), ties broken by the
-    position in ``ids``. Returns ``(order, rest)``; ``rest`` is non-empty (the nodes on
-    or after a cycle) only when the edges have a cycle."""
-    import heapq
-
-    rank = {nid: i for i, nid in enumerate(ids)}
-    pending = dict.fromkeys(ids, 0)
-    consumers: dict[str, list[str]] = {nid: [] for nid in ids}
-    for nid in ids:
-        for src in inputs.get(nid, ()):
-            if src is not None:
-                pending[nid] += 1
-                consumers[src].append(nid)
-    heap = [rank[nid] for nid in ids if pending[nid] == 0]
-    heapq.heapify(heap)
-    order: list[str] = []
-    while heap:
-        nid = ids[heapq.heappop(heap)]
-        order.append(nid)
-        for c in consumers[nid]:
-            pending[c] -= 1
-            if pending[c] == 0:
-                heapq.heappush(heap, rank[c])
-    rest = [nid for nid in ids if pending[nid] > 0]
-    return order, rest
-
-
-def find_cycle(rest: list[str], inputs: Mapping[str, Iterable[str | None]]) -> list[str]:
-    """A cycle among ``rest`` (from :func:`topological_sort`), as ids in edge order."""
-    left = set(rest)
-    seen: dict[str, int] = {}
-    path: list[str] = []
-    nid = rest[0]
-    while nid not in seen:
-        seen[nid] = len(path)
-        path.append(nid)
-        nid = next(s for s in inputs[nid] if s is not None and s in left)
-    cycle = path[seen[nid] :]
-    cycle.reverse()  # walked against the edges: turn it around
-    return cycle
-
-
-def _canonical(node: Node) -> tuple[Any, ...]:
-    """A node as comparable data: floats by repr, so nan equals nan and -0.0 is not 0.0."""
-    return (
-        node.id,
-        node.name,
-        node.op,
-        tuple(sorted((k, repr(v)) for k, v in node.params.items())),
-        node.inputs,
-        tuple(repr(float(v)) for v in node.pos),
-        repr(node.value),
-    )
-
-
-def _unique(name: str, taken: set[str]) -> str:
-    if name not in taken:
-        return name
-    base = re.sub(r"_\d+$", "", name) or name
-    k = 2
-    while f"{base}_{k}" in taken:
-        k += 1
-    return f"{base}_{k}"

@@ -39,7 +39,8 @@ from typing import Any
 from graph.errors import GraphEditError, GraphFileError, ProgramError
 from graph.groups import GROUPS_KEY
 from graph.layout import layout_positions
-from graph.model import MAX_NAME_LENGTH, Graph, Node, check_name
+from graph.model import Graph
+from graph.node import MAX_NAME_LENGTH, Node, check_name
 from graph.ops import CHOOSE_MAX, OPS, or_zero
 from graph.program_defs import FunctionSupport
 

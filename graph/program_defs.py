@@ -26,7 +26,7 @@ import ast
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from graph.model import check_name
+from graph.node import check_name
 
 if TYPE_CHECKING:
     from graph.errors import ProgramError
