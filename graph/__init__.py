@@ -11,7 +11,8 @@ Modules:
   ``EvaluationState``, the name and parameter checks); :mod:`graph.toposort`.
 - :mod:`graph.events`: the event dataclasses and ``Edge``.
 - :mod:`graph.evaluate`: ``evaluate`` (fast forward + backward) and ``Stepper``
-  (step by step with records, publishes to ``graph.evaluation``).
+  (step by step with records, publishes to ``graph.evaluation``), on the cached plans
+  of :mod:`graph.plans`; the step records and number formats are in :mod:`graph.records`.
 - :mod:`graph.gradcheck`: central-difference gradient check.
 - :mod:`graph.fileformat`: versioned JSON, validated load, atomic save.
 - :mod:`graph.program`: ``from_program`` (a Python program read with ``ast``).

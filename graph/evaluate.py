@@ -15,147 +15,43 @@ finite) is flagged in ``nonfinite`` and in its step record.
 
 from __future__ import annotations
 
-import math
-import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any
 
 from graph.events import Edge
 from graph.model import EvaluationState, Graph
 from graph.ops import NAN
-
-
-def _isfinite(v: float | None) -> bool:
-    """math.isfinite, False for a value that is missing (None)."""
-    return v is not None and math.isfinite(v)
-
-
-# ------------------------------------------------------------------------- plans
-
-
-@dataclass(frozen=True)
-class _OpEntry:
-    index: int
-    node_id: str
-    forward: Callable[..., float]
-    local: Callable[..., tuple[float, ...]]
-    ins: tuple[int, ...]
-    grad_mask: tuple[bool, ...]
-
-
-@dataclass(frozen=True)
-class _Plan:
-    order: tuple[str, ...]
-    index: Mapping[str, int]
-    leaves: tuple[tuple[int, str], ...]
-    ops: tuple[_OpEntry, ...]  # computable op nodes, topological order
-    blocked: Mapping[str, str]  # op node id -> why it cannot be computed
-
-
-@dataclass(frozen=True)
-class _BackPlan:
-    output: str | None
-    problem: str | None
-    entries: tuple[_OpEntry | None, ...]  # reverse order of processing; None = leaf output
-    path: frozenset[str]
-
-
-_plans: weakref.WeakKeyDictionary[Graph, tuple[Any, _Plan, dict[str, _BackPlan]]] = (
-    weakref.WeakKeyDictionary()
+from graph.plans import Plan, backward_plan, forward_plan, isfinite, leaf_values
+from graph.records import (
+    BackwardRecord,
+    Contribution,
+    EdgeGradient,
+    ForwardRecord,
+    PortValue,
+    StepRecord,
+    format_operand,
+    format_sum,
+    format_value,
 )
 
-
-def _forward_plan(graph: Graph) -> tuple[_Plan, dict[str, _BackPlan]]:
-    from graph.bugs import planted
-
-    bug = planted(graph) if graph.has_meta("planted_bug") else None
-    key = (graph.structure_version, bug)
-    cached = _plans.get(graph)
-    if cached is not None and cached[0] == key:
-        return cached[1], cached[2]
-    order = graph.topological_order()
-    index = {nid: i for i, nid in enumerate(order)}
-    leaves = []
-    ops = []
-    blocked: dict[str, str] = {}
-    for i, nid in enumerate(order):
-        n = graph.node(nid)
-        if n.is_leaf:
-            leaves.append((i, nid))
-            continue
-        missing = [p for p, s in zip(n.port_names, n.inputs, strict=True) if s is None]
-        if missing:
-            blocked[nid] = f"{n.name} has no input on port {', '.join(missing)}"
-            continue
-        upstream = [s for s in n.inputs if s in blocked]
-        if upstream:
-            blocked[nid] = blocked[upstream[0]]
-            continue
-        spec = n.spec
-        fwd, local = spec.bind(n.params)
-        if bug is not None and bug.node == nid:
-            from graph.bugs import buggy_local
-
-            local = buggy_local(n, bug, local)  # the backward pass only: see graph.bugs
-        mask = tuple(p not in spec.no_grad_ports for p in n.port_names)
-        ins = tuple(index[s] for s in n.inputs)  # type: ignore[index]
-        ops.append(_OpEntry(i, nid, fwd, local, ins, mask))
-    plan = _Plan(tuple(order), index, tuple(leaves), tuple(ops), blocked)
-    backs: dict[str, _BackPlan] = {}
-    _plans[graph] = (key, plan, backs)
-    return plan, backs
-
-
-def _backward_plan(graph: Graph, output: str | None) -> _BackPlan:
-    plan, backs = _forward_plan(graph)
-    key = output or ""
-    if key in backs:
-        return backs[key]
-    out = output if output is not None else graph.output_id
-    problem = None
-    entries: tuple[_OpEntry | None, ...] = ()
-    path: frozenset[str] = frozenset()
-    if out is None:
-        problem = graph.output_problem() or "no output"
-    elif out not in plan.index:
-        problem = f"there is no node with id {out!r}"
-    elif out in plan.blocked:
-        problem = f"cannot compute the output: {plan.blocked[out]}"
-    else:
-        by_node = {e.node_id: e for e in plan.ops}
-        on_path = {out}
-        chosen: list[_OpEntry | None] = []
-        for nid in reversed(plan.order):
-            if nid not in on_path:
-                continue
-            entry = by_node.get(nid)
-            if entry is None:
-                if nid == out:
-                    chosen.append(None)  # a leaf as the output: one step, no edges
-                continue
-            chosen.append(entry)
-            for j, m in zip(entry.ins, entry.grad_mask, strict=True):
-                if m:
-                    on_path.add(plan.order[j])
-        entries = tuple(chosen)
-        path = frozenset(on_path)
-    result = _BackPlan(out, problem, entries, path)
-    backs[key] = result
-    return result
-
-
-def _leaf_values(
-    graph: Graph, plan: _Plan, overrides: Mapping[str, float] | None
-) -> list[float | None]:
-    vals: list[float | None] = [None] * len(plan.order)
-    for i, nid in plan.leaves:
-        v = graph.node(nid).leaf_value
-        if overrides and nid in overrides:
-            v = float(overrides[nid])
-        vals[i] = v
-    return vals
+__all__ = [
+    "BackwardRecord",
+    "Contribution",
+    "EdgeGradient",
+    "Evaluation",
+    "ForwardRecord",
+    "PortValue",
+    "StepRecord",
+    "Stepper",
+    "backward_problem",
+    "evaluate",
+    "format_operand",
+    "format_sum",
+    "format_value",
+    "forward",
+]
 
 
 # ------------------------------------------------------------------------- fast path
@@ -186,16 +82,16 @@ class Evaluation:
 
 def forward(graph: Graph, overrides: Mapping[str, float] | None = None) -> dict[str, float | None]:
     """Values of every node (None where not computable). ``overrides``: {input id: value}."""
-    plan, _ = _forward_plan(graph)
+    plan, _ = forward_plan(graph)
     vals, _flags = _run_forward(graph, plan, overrides)
     return dict(zip(plan.order, vals, strict=True))
 
 
 def _run_forward(
-    graph: Graph, plan: _Plan, overrides: Mapping[str, float] | None
+    graph: Graph, plan: Plan, overrides: Mapping[str, float] | None
 ) -> tuple[list[Any], list[str]]:
-    vals: list[Any] = _leaf_values(graph, plan, overrides)
-    flags = [nid for i, nid in plan.leaves if not _isfinite(vals[i])]
+    vals: list[Any] = leaf_values(graph, plan, overrides)
+    flags = [nid for i, nid in plan.leaves if not isfinite(vals[i])]
     for e in plan.ops:
         args = [vals[j] for j in e.ins]
         try:
@@ -203,7 +99,7 @@ def _run_forward(
         except (ArithmeticError, ValueError, TypeError):
             v = NAN
         vals[e.index] = v
-        if not _isfinite(v) and all(_isfinite(a) for a in args):
+        if not isfinite(v) and all(isfinite(a) for a in args):
             flags.append(e.node_id)
     return vals, flags
 
@@ -217,10 +113,10 @@ def evaluate(
     """Forward, then backward from ``output`` (default: the graph's output). Never raises
     for numeric reasons. ``overrides`` replaces input values ({id: value}) for this run
     only (the gradient check uses it); the graph is not modified and sends no events."""
-    plan, _ = _forward_plan(graph)
+    plan, _ = forward_plan(graph)
     vals, fflags = _run_forward(graph, plan, overrides)
     values = dict(zip(plan.order, vals, strict=True))
-    back = _backward_plan(graph, output)
+    back = backward_plan(graph, output)
     grads: dict[str, float] = {}
     bflags: list[str] = []
     if backward and back.problem is None:
@@ -241,9 +137,9 @@ def evaluate(
                 if m:
                     c = gi * p
                     g[j] += c
-                    if not _isfinite(c):
+                    if not isfinite(c):
                         bad = True
-            if bad and _isfinite(gi):
+            if bad and isfinite(gi):
                 bflags.append(e.node_id)
         order = plan.order
         grads = {order[i]: g[i] for i in range(len(order)) if order[i] in back.path}
@@ -261,166 +157,7 @@ def evaluate(
 
 def backward_problem(graph: Graph, output: str | None = None) -> str | None:
     """Why backward cannot run from ``output`` (None when it can)."""
-    return _backward_plan(graph, output).problem
-
-
-# ------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class PortValue:
-    """One input of a forward step: port name, source node, its value."""
-
-    port: str
-    src: str
-    src_name: str
-    value: float
-
-
-@dataclass(frozen=True)
-class ForwardRecord:
-    """One forward step: ``node`` computed ``output`` from ``inputs``.
-
-    ``nonfinite`` is True when the output is nan/inf although the inputs were finite.
-    """
-
-    index: int
-    total: int
-    node: str
-    name: str
-    op: str
-    formula: str
-    inputs: tuple[PortValue, ...]
-    output: float
-    nonfinite: bool
-    phase: ClassVar[str] = "forward"
-
-    def describe(self) -> str:
-        """E.g. ``forward 4/7: p1 = e1 / d = 0.2689``."""
-        return (
-            f"forward {self.index}/{self.total}: {self.name} = {self.formula} "
-            f"= {format_value(self.output)}"
-        )
-
-
-@dataclass(frozen=True)
-class EdgeGradient:
-    """The gradient passed down one input edge: upstream × local = contribution.
-
-    ``no_grad`` ports (``choose``'s selector) get nothing: local and contribution are 0
-    and nothing is added to the source's gradient.
-    """
-
-    edge: Edge
-    port: str
-    src: str
-    src_name: str
-    upstream: float
-    local: float
-    contribution: float
-    no_grad: bool
-
-    def describe(self, output: str = "L", digits: int = 4) -> str:
-        """E.g. ``dL/de1 += -3.7 × 0.25 = -0.93`` (or a no-gradient note); ``output``
-        names the node the gradient is of."""
-        if self.no_grad:
-            return f"{self.src_name}: no gradient (selector)"
-        up, local = format_value(self.upstream, digits), format_value(self.local, digits)
-        return (
-            f"d{output}/d{self.src_name} += {format_operand(up)} × "
-            f"{format_operand(local)} = {format_value(self.contribution, digits)}"
-        )
-
-
-@dataclass(frozen=True)
-class Contribution:
-    """A consumer's contribution to a node's gradient (fan-out shows several)."""
-
-    edge: Edge
-    consumer: str
-    consumer_name: str
-    value: float
-
-
-@dataclass(frozen=True)
-class BackwardRecord:
-    """One backward step at ``node``.
-
-    ``upstream`` is dL/dnode, the sum of ``upstream_parts`` (one per consumer edge, in
-    the order they were added; empty for the output, whose gradient is 1). ``edges``
-    has one :class:`EdgeGradient` per input port. ``nonfinite`` is True when a nan/inf
-    gradient appears here although ``upstream`` was finite.
-    """
-
-    index: int
-    total: int
-    node: str
-    name: str
-    op: str
-    formula: str
-    upstream: float
-    upstream_parts: tuple[Contribution, ...]
-    edges: tuple[EdgeGradient, ...]
-    nonfinite: bool
-    phase: ClassVar[str] = "backward"
-
-    def describe(self) -> str:
-        """E.g. ``backward 3/9: p1 = e1 / d`` (``backward 1/9: L`` for a leaf output)."""
-        head = f"backward {self.index}/{self.total}: {self.name}"
-        return f"{head} = {self.formula}" if self.edges else head
-
-    def explain(self, output: str = "L", digits: int = 4) -> list[str]:
-        """Lines for a detail view: the upstream sum, then each edge's product.
-        ``output`` names the node the gradient is of (``dg/da`` for an output ``g``)."""
-        d = f"d{output}/d{self.name}"
-        if self.upstream_parts:
-            parts = format_sum([format_value(c.value, digits) for c in self.upstream_parts])
-            lines = [f"{d} = {parts} = {format_value(self.upstream, digits)}"]
-        else:
-            lines = [f"{d} = {format_value(self.upstream, digits)} (the output)"]
-        lines += [e.describe(output, digits) for e in self.edges]
-        return lines
-
-
-StepRecord = ForwardRecord | BackwardRecord
-
-
-def format_value(x: float | None, digits: int = 4) -> str:
-    """Compact text for a value in records and labels (``digits`` significant digits,
-    no exponent between 1e-4 and 1e6: ``1000``, not ``1e+03``)."""
-    if x is None:
-        return "—"
-    if x != x:
-        return "nan"
-    if x in (math.inf, -math.inf):
-        return "inf" if x > 0 else "-inf"
-    if x == 0:
-        return "0"
-    if x == int(x) and abs(x) < 1e6:
-        return str(int(x))
-    text = f"{x:.{digits}g}"
-    if "e" in text and 1e-4 <= abs(x) < 1e6:
-        text = f"{float(text):.{max(0, digits - 1)}f}".rstrip("0").rstrip(".")
-    return text
-
-
-def format_sum(terms: Sequence[str]) -> str:
-    """Formatted terms joined as a sum, negatives subtracted: ``a − 333 + 0``."""
-    out = ""
-    for i, term in enumerate(terms):
-        negative = term.startswith("-") and term != "-"
-        body = term[1:] if negative else term
-        if i == 0:
-            out = term
-        else:
-            out += f" − {body}" if negative else f" + {body}"
-    return out
-
-
-def format_operand(text: str) -> str:
-    """A formatted number ready to stand inside a formula: ``(-1.313)`` for negatives,
-    so ``-x`` reads ``-(-1.313)`` and never ``--1.313``."""
-    return f"({text})" if text.startswith("-") else text
+    return backward_plan(graph, output).problem
 
 
 # ------------------------------------------------------------------------- stepper
@@ -641,16 +378,16 @@ class Stepper:
     def _build(self) -> None:
         g = self.graph
         self._version = g.version
-        self._plan, _ = _forward_plan(g)
+        self._plan, _ = forward_plan(g)
         want = self._want_output if self._want_output in g else None
-        self._back = _backward_plan(g, want)
-        vals = _leaf_values(g, self._plan, None)
+        self._back = backward_plan(g, want)
+        vals = leaf_values(g, self._plan, None)
         self._values: dict[str, float | None] = dict(zip(self._plan.order, vals, strict=True))
         self._grads: dict[str, float | None] = dict.fromkeys(self._plan.order)
         self._contrib: dict[Edge, float] = {}
         self._locals: dict[Edge, float] = {}
         self._parts: dict[str, list[Edge]] = {}  # src -> edges whose contribution it got
-        self._leaf_flags = [nid for i, nid in self._plan.leaves if not _isfinite(vals[i])]
+        self._leaf_flags = [nid for i, nid in self._plan.leaves if not isfinite(vals[i])]
         self._flags: list[str] = list(self._leaf_flags)
         self._history: list[_Undo] = []
         self._fpos = 0
@@ -671,7 +408,7 @@ class Stepper:
         except (ArithmeticError, ValueError, TypeError):
             v = NAN
         self._values[e.node_id] = v
-        flagged = not _isfinite(v) and all(_isfinite(a) for a in args)
+        flagged = not isfinite(v) and all(isfinite(a) for a in args)
         if flagged:
             self._flags.append(e.node_id)
         self._fpos += 1
@@ -735,7 +472,7 @@ class Stepper:
                     self._contrib[edge] = c
                     self._parts.setdefault(src, []).append(edge)
                     new_edges.append(edge)
-                    if not _isfinite(c):
+                    if not isfinite(c):
                         bad = True
                 else:
                     p, c = 0.0, 0.0
@@ -753,7 +490,7 @@ class Stepper:
                         not m,
                     )
                 )
-        flagged = bad and _isfinite(upstream)
+        flagged = bad and isfinite(upstream)
         if flagged:
             self._flags.append(node_id)
         self._bpos += 1

@@ -14,9 +14,10 @@ import math
 import re
 
 from graph.errors import GraphError
-from graph.evaluate import Evaluation, _backward_plan, _forward_plan, format_value
+from graph.evaluate import Evaluation, format_value
 from graph.model import Graph
 from graph.ops import or_zero
+from graph.plans import backward_plan, forward_plan
 
 _RESERVED = {"_math", "_nan", "_sigmoid", "abs", "grads"}
 # A local derivative that needs no parentheses after "upstream * ".
@@ -79,8 +80,8 @@ def to_python(graph: Graph, output: str | None = None, func_name: str = "f") -> 
         from graph.export_groups import to_python_grouped
 
         return to_python_grouped(graph, output, func_name)
-    plan, _ = _forward_plan(graph)
-    back = _backward_plan(graph, output)
+    plan, _ = forward_plan(graph)
+    back = backward_plan(graph, output)
     if back.problem is not None or back.output is None:
         raise GraphError(f"cannot export: {back.problem}")
     out = back.output

@@ -19,12 +19,12 @@ applied, where the engine multiplies edge by edge.
 from __future__ import annotations
 
 from graph.errors import GraphError
-from graph.evaluate import _backward_plan, _forward_plan
 from graph.export import _RESERVED, _atomic, _Names, _py_float, return_and_main
 from graph.groups import Groups, Ports
 from graph.model import Graph
 from graph.node import Node
 from graph.ops import or_zero
+from graph.plans import backward_plan, forward_plan
 from graph.toposort import topological_sort
 
 _INDENT = "    "
@@ -212,8 +212,8 @@ class _Writer:
 
 def to_python_grouped(graph: Graph, output: str | None = None, func_name: str = "f") -> str:
     """Like :func:`graph.export.to_python`, with one helper function per group."""
-    _forward_plan(graph)
-    back = _backward_plan(graph, output)
+    forward_plan(graph)
+    back = backward_plan(graph, output)
     if back.problem is not None or back.output is None:
         raise GraphError(f"cannot export: {back.problem}")
     out = back.output

@@ -330,12 +330,12 @@ def jacobian(
 ) -> tuple[Ports, list[list[float]]]:
     """``(ports, J)`` with ``J[k][j]`` = d outputs[k] / d inputs[j] at ``values`` (a
     forward pass), chained through the group with the backward pass's local derivatives."""
-    from graph.evaluate import _forward_plan
+    from graph.plans import forward_plan
 
     groups = Groups(graph)
     ports = groups.ports(gid)
     members = groups.all_nodes(gid)
-    plan, _ = _forward_plan(graph)
+    plan, _ = forward_plan(graph)
     entries = {e.node_id: e for e in plan.ops if e.node_id in members}
     order = [n for n in reversed(plan.order) if n in entries]
     rows = []

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from graph.errors import GraphError
-from graph.evaluate import _backward_plan, _forward_plan, evaluate
+from graph.evaluate import evaluate
 from graph.model import Graph
 from graph.ops import or_zero
+from graph.plans import backward_plan, forward_plan
 
 #: Largest grid side accepted (a 1000 x 1000 grid is 8 MB per node).
 MAX_STEPS = 1000
@@ -107,8 +108,8 @@ class CompiledGraph:
 def compile_values(graph: Graph, output: str | None = None) -> CompiledGraph:
     """Compile the forward plan for ``output`` (default: the graph's) into numpy steps.
     GraphError if the output cannot be computed."""
-    plan, _ = _forward_plan(graph)
-    back = _backward_plan(graph, output)
+    plan, _ = forward_plan(graph)
+    back = backward_plan(graph, output)
     out = back.output
     if out is None:
         raise GraphError(f"cannot compute the output: {back.problem}")
@@ -215,7 +216,7 @@ def surface(
     if y == x:
         raise GraphError("pick two different inputs for a contour plot")
     run = compile_grid(graph, output)
-    out = _backward_plan(graph, output).output
+    out = backward_plan(graph, output).output
     assert out is not None
     xr = check_range(*(x_range or default_range(or_zero(graph.node(x).value))), "x range")
     xs = np.linspace(xr[0], xr[1], steps)
