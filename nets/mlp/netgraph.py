@@ -26,7 +26,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nets.errors import CheckpointError, ConfigError
-from nets.mlp.classifiers import Classifier, LinearClassifier, TwoLayerNet
+from nets.mlp.batch import (
+    KINDS,
+    MAX_BATCH,
+    Batch,
+    check_batch_size,
+    fresh_weights,
+    pick_batch,
+    random_batch,
+)
+from nets.mlp.classifiers import Classifier
 from nets.mlp.layers import (
     fc_backward,
     fc_forward,
@@ -35,158 +44,30 @@ from nets.mlp.layers import (
     relu_forward,
     softmax_loss,
 )
+from nets.mlp.tensor_stats import TensorStats, tensor_stats
 
 if TYPE_CHECKING:
     from nets.data.dataset import ImageDataset
-    from nets.data.preprocess import Preprocessor
 
-#: The largest batch the view runs on.
-MAX_BATCH = 16
-KINDS = ("TwoLayerNet", "LinearClassifier")
-
-
-# ------------------------------------------------------------------------------ stats
-
-
-@dataclass(frozen=True, eq=False)
-class TensorStats:
-    """Shape, range, mean and a histogram of one tensor (``hist_counts``: (bins,) int64,
-    ``hist_edges``: (bins + 1,) float64)."""
-
-    shape: tuple[int, ...]
-    min: float
-    max: float
-    mean: float
-    hist_counts: np.ndarray
-    hist_edges: np.ndarray
-
-
-def tensor_stats(a: np.ndarray, bins: int = 20) -> TensorStats:
-    """Summary statistics of ``a`` (any shape; non-finite values are left out of the
-    histogram, a constant tensor gets one bin around its value)."""
-    arr = np.asarray(a, dtype=np.float64)
-    flat = arr.reshape(-1)
-    finite = flat[np.isfinite(flat)]
-    if finite.size == 0:
-        nan = float("nan")
-        return TensorStats(arr.shape, nan, nan, nan, np.zeros(bins, np.int64), np.zeros(bins + 1))
-    lo, hi = float(finite.min()), float(finite.max())
-    counts, edges = np.histogram(finite, bins=bins, range=(lo, hi) if hi > lo else None)
-    return TensorStats(arr.shape, lo, hi, float(finite.mean()), counts.astype(np.int64), edges)
-
-
-# ------------------------------------------------------------------------------ batch
-
-
-@dataclass(frozen=True, eq=False)
-class Batch:
-    """What the graph runs on.
-
-    X: (N, D) float64, preprocessed in float64 as ``(raw - mean) / scale``; y: (N,) int64;
-    images: (N, H, W, C) uint8 thumbnails (None for random data); raw: (N, D) float64
-    pixels before preprocessing, mean: (D,) float64 and scale (None/1.0 when X was given
-    directly); indices: (N,) positions in the split.
-    """
-
-    X: np.ndarray
-    y: np.ndarray
-    images: np.ndarray | None = None
-    indices: np.ndarray | None = None
-    split: str = "random"
-    class_names: tuple[str, ...] = ()
-    image_shape: tuple[int, ...] | None = None
-    raw: np.ndarray | None = None
-    mean: np.ndarray | None = None
-    scale: float = 1.0
-
-    @property
-    def n(self) -> int:
-        return int(self.X.shape[0])
-
-
-def check_batch_size(n: Any) -> int:
-    """``n`` if it is a batch size the view runs on (1..MAX_BATCH), else ConfigError."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_BATCH:
-        raise ConfigError(f"the batch must have 1 to {MAX_BATCH} images, got {n!r}")
-    return int(n)
-
-
-def pick_batch(
-    dataset: ImageDataset,
-    n: int,
-    seed: int = 0,
-    split: str = "train",
-    preprocessor: Preprocessor | None = None,
-) -> Batch:
-    """``n`` images drawn without replacement (by ``seed``) from the train or val split,
-    preprocessed in float64 with ``preprocessor`` (default: fitted on the training split,
-    as training does)."""
-    n = check_batch_size(n)
-    if split == "train":
-        images, labels = dataset.X_train, dataset.y_train
-    elif split == "val":
-        images, labels = dataset.X_val, dataset.y_val
-    else:
-        raise ConfigError(f"the split must be train or val, got {split!r}")
-    if len(labels) < n:
-        raise ConfigError(f"the {split} split has {len(labels)} images, fewer than the {n} asked")
-    if preprocessor is None:
-        from nets.data.preprocess import Preprocessor
-
-        preprocessor = Preprocessor.fit(dataset.X_train)
-    rng = np.random.default_rng(seed)
-    idx = np.sort(rng.choice(len(labels), size=n, replace=False)).astype(np.int64)
-    picked = np.asarray(images[idx])
-    raw = picked.reshape(n, -1).astype(np.float64)
-    if raw.shape[1] != preprocessor.input_dim:
-        raise ConfigError(
-            f"the images have {raw.shape[1]} values each but the model's preprocessing "
-            f"expects {preprocessor.input_dim}"
-        )
-    mean = preprocessor.mean.astype(np.float64)
-    scale = float(preprocessor.scale)
-    return Batch(
-        X=(raw - mean) / scale,
-        y=np.asarray(labels[idx], dtype=np.int64),
-        images=picked,
-        indices=idx,
-        split=split,
-        class_names=tuple(dataset.class_names),
-        image_shape=tuple(dataset.image_shape),
-        raw=raw,
-        mean=mean,
-        scale=scale,
-    )
-
-
-def random_batch(n: int, input_dim: int, num_classes: int, seed: int = 0) -> Batch:
-    """Standard-normal inputs and uniform labels (for tests and benchmarks)."""
-    n = check_batch_size(n)
-    rng = np.random.default_rng(seed)
-    return Batch(
-        X=rng.standard_normal((n, input_dim)),
-        y=rng.integers(0, num_classes, size=n).astype(np.int64),
-        indices=np.arange(n, dtype=np.int64),
-    )
-
-
-def fresh_weights(
-    kind: str = "TwoLayerNet",
-    input_dim: int = 3072,
-    num_classes: int = 10,
-    hidden_dim: int = 512,
-    weight_scale: float = 1e-3,
-    seed: int | None = 0,
-) -> dict[str, np.ndarray]:
-    """A fresh initialisation, exactly as the classifier makes it (float64)."""
-    model: Classifier
-    if kind == "TwoLayerNet":
-        model = TwoLayerNet(input_dim, num_classes, hidden_dim, weight_scale, seed=seed)
-    elif kind == "LinearClassifier":
-        model = LinearClassifier(input_dim, num_classes, weight_scale, seed=seed)
-    else:
-        raise ConfigError(f"the model must be one of {', '.join(KINDS)}, got {kind!r}")
-    return {k: v.astype(np.float64) for k, v in model.parameters().items()}
+__all__ = [
+    "KINDS",
+    "MAX_BATCH",
+    "Batch",
+    "EdgeSpec",
+    "NetGraph",
+    "NodeSpec",
+    "StepResult",
+    "TensorStats",
+    "build_netgraph",
+    "check_batch_size",
+    "fresh_weights",
+    "netgraph_from_checkpoint",
+    "pick_batch",
+    "random_batch",
+    "shape_label",
+    "tensor_shapes_for",
+    "tensor_stats",
+]
 
 
 # ------------------------------------------------------------------------------ graph
