@@ -25,7 +25,7 @@ from typing import Any
 
 from graph.errors import GraphEditError
 from graph.model import Graph, Node
-from graph.ops import safe_div, safe_exp, safe_log, safe_pow, safe_sqrt, stable_sigmoid
+from graph.safe_math import safe_div, safe_exp, safe_log, safe_pow, safe_sqrt, stable_sigmoid
 
 BUG_KEY = "planted_bug"
 KINDS = ("sign", "factor", "input", "expr")

@@ -7,7 +7,8 @@ ops with kinks the branch they are on (so a gradient check can say when a finite
 difference straddles one).
 
 Arithmetic follows IEEE-754 instead of raising: ``1/0`` is ``inf``, ``log(-1)`` is
-``nan``, ``exp(1000)`` is ``inf``. The evaluator flags where such values first appear.
+``nan``, ``exp(1000)`` is ``inf`` (the helpers of :mod:`graph.safe_math`). The evaluator
+flags where such values first appear. :class:`OpSpec` itself is in :mod:`graph.opspec`.
 
 Fan-out: any node's output may feed any number of input ports, and during backward the
 contributions of all consumers are summed. ``copy`` is the identity, drawn explicitly as
@@ -18,86 +19,42 @@ it passes that sum on unchanged.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import partial
 
 from graph.errors import GraphError
+from graph.opspec import OpSpec, ParamSpec, format_number
+from graph.safe_math import (
+    INF,
+    NAN,
+    or_zero,
+    safe_div,
+    safe_exp,
+    safe_log,
+    safe_pow,
+    safe_sqrt,
+    stable_sigmoid,
+)
 
-INF = math.inf
-NAN = math.nan
+__all__ = [
+    "CHOOSE_MAX",
+    "INF",
+    "NAN",
+    "OPS",
+    "OpSpec",
+    "ParamSpec",
+    "format_number",
+    "get_op",
+    "op_names",
+    "or_zero",
+    "safe_div",
+    "safe_exp",
+    "safe_log",
+    "safe_pow",
+    "safe_sqrt",
+    "stable_sigmoid",
+]
 
 #: Largest number of value inputs a ``choose`` node may have.
 CHOOSE_MAX = 16
-
-
-# --- IEEE-style helpers: never raise, give inf/nan like numpy would ---------------------
-
-
-def safe_div(a: float, b: float) -> float:
-    """``a / b`` with ``x/0 = ±inf`` and ``0/0 = nan`` instead of ZeroDivisionError."""
-    try:
-        return a / b
-    except ZeroDivisionError:
-        if a != a or a == 0:
-            return NAN
-        return math.copysign(INF, a) * math.copysign(1.0, b)
-
-
-def or_zero(x: float | None) -> float:
-    """``x`` as a float, 0.0 for None. Unlike ``x or 0.0`` it keeps ``-0.0``, whose sign
-    decides ``1/x`` (``-inf``)."""
-    return 0.0 if x is None else float(x)
-
-
-def _is_odd_integer(x: float) -> bool:
-    return math.isfinite(x) and x == int(x) and int(x) % 2 == 1
-
-
-def safe_pow(a: float, b: float) -> float:
-    """``a ** b`` for real results only: overflow gives ±inf, a negative base with a
-    non-integer exponent gives nan, ``0 ** negative`` gives inf (``-inf`` for ``-0.0``
-    and an odd exponent)."""
-    if a < 0 and math.isfinite(b) and b != int(b):
-        return NAN  # math.pow(-inf, 0.5) is inf, but the rule (and numpy) say nan
-    try:
-        return math.pow(a, b)
-    except OverflowError:
-        return -INF if a < 0 and _is_odd_integer(b) else INF
-    except ValueError:
-        if a == 0:
-            return math.copysign(INF, a) if _is_odd_integer(b) else INF
-        return NAN
-
-
-def safe_exp(x: float) -> float:
-    """``e ** x`` with overflow giving ``inf``."""
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return INF
-
-
-def safe_log(x: float) -> float:
-    """Natural log: ``log(0) = -inf``, ``log(negative) = nan``."""
-    if x > 0:
-        return math.log(x)
-    if x == 0:
-        return -INF
-    return NAN
-
-
-def safe_sqrt(x: float) -> float:
-    """Square root: ``sqrt(negative) = nan``."""
-    return math.sqrt(x) if x >= 0 else NAN
-
-
-def stable_sigmoid(x: float) -> float:
-    """``1 / (1 + e^-x)`` computed without overflow for either sign of x."""
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = safe_exp(x)  # x < 0 or nan
-    return e / (1.0 + e)
 
 
 def _selected(sel: float, n: int) -> int | None:
@@ -214,151 +171,6 @@ def _branch_max(a: float, b: float, *_: float) -> int:
 
 
 # --- the table ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """A numeric parameter an op carries (``const`` value, ``powc`` exponent...)."""
-
-    name: str
-    default: float
-    doc: str
-    integer: bool = False
-    minimum: float | None = None
-    maximum: float | None = None
-
-
-@dataclass(frozen=True)
-class OpSpec:
-    """Everything about one op. See the module docstring for the calling conventions.
-
-    ``ports`` are the fixed input port names; ``variadic`` ops (``choose``) add
-    ``x1..xn`` after them, n taken from ``params["n"]``. ``no_grad_ports`` get no
-    gradient (the local derivative is reported as 0 and nothing flows back).
-    ``expr`` and ``py`` format a readable formula and a Python expression from the input
-    names (keys: the port names, ``out``, and the params); ``py_local`` gives one Python
-    expression per port for the exported backward pass (equal to ``local``).
-    ``branch`` returns an int naming the smooth piece the inputs are on, for ops with
-    kinks; ``kink`` is true exactly at a non-differentiable point.
-    """
-
-    name: str
-    symbol: str
-    category: str
-    ports: tuple[str, ...]
-    forward: Callable[..., float]
-    local: Callable[..., tuple[float, ...]]
-    doc: str
-    expr: str
-    py: str
-    py_local: tuple[str, ...] = ()
-    params: tuple[ParamSpec, ...] = ()
-    no_grad_ports: frozenset[str] = frozenset()
-    variadic: bool = False
-    branch: Callable[..., int] | None = None
-    kink: Callable[..., bool] | None = None
-    py_helper: str = ""
-    extra: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def is_leaf(self) -> bool:
-        """True for ``input`` and ``const``: no input ports."""
-        return not self.ports and not self.variadic
-
-    def default_params(self) -> dict[str, float]:
-        """Fresh parameter dict with every default filled in."""
-        return {p.name: p.default for p in self.params}
-
-    def port_names(self, params: Mapping[str, float] | None = None) -> tuple[str, ...]:
-        """Input port names in order, for the given params (``choose`` depends on n)."""
-        if not self.variadic:
-            return self.ports
-        n = int((params or {}).get("n", 2))
-        return self.ports + tuple(f"x{i}" for i in range(1, n + 1))
-
-    def arity(self, params: Mapping[str, float] | None = None) -> int:
-        """Number of input ports."""
-        return len(self.port_names(params))
-
-    def bind(
-        self, params: Mapping[str, float] | None = None
-    ) -> tuple[Callable[..., float], Callable[..., tuple[float, ...]]]:
-        """``(forward, local)`` with the params bound, ready for the evaluator's loop."""
-        if not self.params:
-            return self.forward, self.local
-        kw = {p.name: (params or {}).get(p.name, p.default) for p in self.params}
-        if self.name == "choose":
-            kw = {"n": int(kw["n"])}
-        return partial(self.forward, **kw), partial(self.local, **kw)
-
-    def label(self, params: Mapping[str, float] | None = None) -> str:
-        """What the editor writes on the node: the symbol, with the param where it has one."""
-        if self.name == "const":
-            return format_number((params or {}).get("value", 0.0))
-        if self.name == "powc":
-            return f"^{format_number((params or {}).get('exponent', 2.0))}"
-        return self.symbol
-
-    def tooltip(self) -> str:
-        """The op's tooltip text (its docstring-like description)."""
-        return self.doc
-
-    def _fields(
-        self, names: Sequence[str], out: str, params: Mapping[str, float] | None
-    ) -> dict[str, str]:
-        ports = self.port_names(params)
-        if len(names) != len(ports):
-            raise GraphError(f"{self.name} needs {len(ports)} inputs, got {len(names)}")
-        fields = dict(zip(ports, names, strict=True))
-        fields["out"] = out
-        for p in self.params:
-            fields[p.name] = format_number((params or {}).get(p.name, p.default))
-        if self.name == "powc":
-            exponent = float((params or {}).get("exponent", 2.0))
-            fields["exponent_m1"] = format_number(exponent - 1.0)
-            if exponent - 1.0 < 0:
-                fields["exponent_m1"] = f"({fields['exponent_m1']})"
-        if self.variadic:
-            xs = names[len(self.ports) :]
-            fields["xs"] = ", ".join(xs)
-        return fields
-
-    def format_expr(
-        self, names: Sequence[str], params: Mapping[str, float] | None = None, out: str = ""
-    ) -> str:
-        """Readable formula from the input names, e.g. ``e1 / d`` or ``exp(s1)``."""
-        return self.expr.format(**self._fields(names, out, params))
-
-    def format_py(self, names: Sequence[str], params: Mapping[str, float] | None = None) -> str:
-        """A Python expression computing the forward value (used by the exporter)."""
-        if self.name == "choose":
-            xs = names[1:]
-            sel = names[0]
-            parts = " else ".join(f"{x} if {sel} == {i}" for i, x in enumerate(xs, 1))
-            return f"({parts} else _nan)"
-        return self.py.format(**self._fields(names, "", params))
-
-    def format_py_local(
-        self, names: Sequence[str], out: str, params: Mapping[str, float] | None = None
-    ) -> tuple[str, ...]:
-        """One Python expression per port for the local derivative (used by the exporter)."""
-        if self.name == "choose":
-            sel = names[0]
-            return ("0.0",) + tuple(f"(1.0 if {sel} == {i} else 0.0)" for i in range(1, len(names)))
-        fields = self._fields(names, out, params)
-        return tuple(t.format(**fields) for t in self.py_local)
-
-
-def format_number(x: float) -> str:
-    """Short text for a number: ``2`` for 2.0, ``0.5``, ``nan``, ``inf``."""
-    x = float(x)
-    if x != x:
-        return "nan"
-    if x in (INF, -INF):
-        return "inf" if x > 0 else "-inf"
-    if x == int(x) and abs(x) < 1e15:
-        return str(int(x))
-    return repr(x)
 
 
 _ONE_SIDED = "Not differentiable at {where}; the engine uses {value} there."
