@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from graph.ops import CHOOSE_MAX
@@ -68,19 +69,12 @@ class ExpressionSupport:
     # What the program builder this is mixed into provides:
     vars: dict[str, str]
     defs: dict[str, ast.FunctionDef]
+    add: Callable[..., str]  # (op, inputs, name=, params=, value=) -> the new node's id
 
     if TYPE_CHECKING:
 
         def error(self, node: ast.AST, message: str) -> ProgramError: ...
         def inline(self, call: ast.AST, name: str, arg_ids: list[str]) -> list[str]: ...
-        def add(
-            self,
-            op: str,
-            inputs: list[str],
-            name: str | None = None,
-            params: dict[str, float] | None = None,
-            value: float | None = None,
-        ) -> str: ...
 
     def literal(self, node: ast.AST) -> float | None:
         if isinstance(node, ast.Constant):

@@ -23,11 +23,9 @@ class PortValue:
 
 
 @dataclass(frozen=True)
-class ForwardRecord:
-    """One forward step: ``node`` computed ``output`` from ``inputs``.
-
-    ``nonfinite`` is True when the output is nan/inf although the inputs were finite.
-    """
+class _Step:
+    """Where a step is: step ``index`` of ``total`` in its phase, at ``node`` (its id,
+    ``name`` and ``op``), whose ``formula`` is written with its inputs' names."""
 
     index: int
     total: int
@@ -35,6 +33,15 @@ class ForwardRecord:
     name: str
     op: str
     formula: str
+
+
+@dataclass(frozen=True)
+class ForwardRecord(_Step):
+    """One forward step: ``node`` computed ``output`` from ``inputs``.
+
+    ``nonfinite`` is True when the output is nan/inf although the inputs were finite.
+    """
+
     inputs: tuple[PortValue, ...]
     output: float
     nonfinite: bool
@@ -88,7 +95,7 @@ class Contribution:
 
 
 @dataclass(frozen=True)
-class BackwardRecord:
+class BackwardRecord(_Step):
     """One backward step at ``node``.
 
     ``upstream`` is dL/dnode, the sum of ``upstream_parts`` (one per consumer edge, in
@@ -97,12 +104,6 @@ class BackwardRecord:
     gradient appears here although ``upstream`` was finite.
     """
 
-    index: int
-    total: int
-    node: str
-    name: str
-    op: str
-    formula: str
     upstream: float
     upstream_parts: tuple[Contribution, ...]
     edges: tuple[EdgeGradient, ...]
