@@ -14,7 +14,7 @@ import importlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 __version__ = "0.1.0"
 
@@ -71,22 +71,33 @@ def _escape_unprintable_output() -> None:
             pass
 
 
-def _terminate_cleanly() -> None:
+def _terminate_cleanly() -> Callable[[], None]:
     """SIGTERM ends a command like Ctrl-C ends Python code: as an exception, so every
-    ``finally`` runs and no temporary or half-written file is left behind (exit 143)."""
+    ``finally`` runs and no temporary or half-written file is left behind (exit 143).
+    Returns what puts the SIGTERM and SIGINT handlers back as they were, for a caller
+    that runs a command in its own process (a test runner) and goes on afterwards."""
 
     def on_sigterm(signum: int, frame: object) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise SystemExit(128 + signal.SIGTERM)
 
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for signum, handler in before.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+
     try:
         signal.signal(signal.SIGTERM, on_sigterm)
     except ValueError:  # not the main thread (an embedding program): leave it as it is
-        pass
+        return lambda: None
+    return restore
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app (no arguments) or a subcommand; return the process exit code."""
+    called_with_argv = argv is not None
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         from gui.app import run_app
@@ -103,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("error: standard output is closed; nothing could be printed", file=sys.stderr)
         return 1
     _escape_unprintable_output()
-    _terminate_cleanly()
+    restore_signals = _terminate_cleanly()
     try:
         code = int(args.handler(args) or 0)
         sys.stdout.flush()  # a closed or full stdout must not pass for success
@@ -123,6 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
+    finally:
+        if called_with_argv:
+            # A command run in-process (tests call main(argv)) leaves no handler behind:
+            # a test runner's own SIGTERM and Ctrl-C work again. A real process keeps
+            # them until it exits, its worker threads ending with Ctrl-C ignored.
+            restore_signals()
 
 
 if __name__ == "__main__":

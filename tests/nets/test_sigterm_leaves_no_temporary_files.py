@@ -54,3 +54,21 @@ def test_sigterm_during_a_write_leaves_the_old_file_and_no_temporary(tmp_path: P
     assert proc.wait(timeout=60) == 143
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.json"]
+
+
+def test_a_command_run_in_process_puts_the_signal_handlers_back() -> None:
+    """Tests run commands through main(argv): the command's SIGTERM handler must not
+    outlive it, or SIGTERM no longer stops the test runner."""
+    sys.path.insert(0, str(ROOT))
+    import main
+
+    def ours(signum: int, frame: object) -> None:
+        raise AssertionError("not called")
+
+    before = signal.signal(signal.SIGTERM, ours)
+    try:
+        code = main.main(["graph", "eval", str(ROOT / "assets" / "graphs" / "f1.json")])
+        assert code == 0
+        assert signal.getsignal(signal.SIGTERM) is ours
+    finally:
+        signal.signal(signal.SIGTERM, before)
