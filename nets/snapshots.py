@@ -221,6 +221,21 @@ def run_snapshots(path: str | os.PathLike[str]) -> tuple[SnapshotInfo, list[Snap
     return chosen, _siblings(where.parent, chosen)
 
 
+def snapshot_trainer(path: str | os.PathLike[str]) -> str | None:
+    """The trainer of the snapshot file ``path`` (``epoch-K``/``step-S``) or of the first
+    one in the folder ``path``; None when it is neither or cannot be read (one header
+    read: for choosing where a dropped path opens)."""
+    where = Path(path)
+    try:
+        if where.is_dir():
+            where = next(p for p in sorted(where.iterdir()) if _SNAPSHOT_NAME.match(p.name))
+        elif not _SNAPSHOT_NAME.match(where.name):
+            return None
+        return snapshot_info(where).trainer
+    except (CheckpointError, OSError, StopIteration):
+        return None
+
+
 def _siblings(folder: Path, like: SnapshotInfo | None) -> list[SnapshotInfo]:
     try:
         names = sorted(p for p in folder.iterdir() if _SNAPSHOT_NAME.match(p.name))

@@ -225,6 +225,8 @@ class CnnTab(ArchitectureFiles, TrainingTab):
         return []
 
     def accepts_path(self, path: Path) -> bool:
+        if self.accepts_snapshot(path):
+            return True
         if path.is_dir():
             return (path / "train").is_dir()  # an image-folder dataset
         suffix = path.suffix.lower()
@@ -241,7 +243,9 @@ class CnnTab(ArchitectureFiles, TrainingTab):
 
     def open_paths(self, paths: list[Path]) -> None:
         path = paths[0]
-        if path.is_dir():
+        if self.accepts_snapshot(path):
+            self.open_snapshot(path)
+        elif path.is_dir():
             self.data_panel.set_spec(f"folder:{path}")
             self.setup_tabs.setCurrentIndex(1)
             self.status_message.emit(f"Data: image folder {path}", 5000)

@@ -145,13 +145,15 @@ class MlpTab(TrainingTab):
         return []
 
     def accepts_path(self, path: Path) -> bool:
-        if path.suffix.lower() == ".npz":
+        if path.suffix.lower() == ".npz" or self.accepts_snapshot(path):
             return True
         return path.is_dir() and (path / "train").is_dir()
 
     def open_paths(self, paths: list[Path]) -> None:
         for path in paths:
-            if path.suffix.lower() == ".npz":
+            if self.accepts_snapshot(path):
+                self.open_snapshot(path)
+            elif path.suffix.lower() == ".npz":
                 self.load_checkpoint(path)
             elif path.is_dir():
                 self.data_panel.set_source("folder", path)

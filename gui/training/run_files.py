@@ -244,6 +244,12 @@ class RunFiles:
         self.say(f"Loading {source.name}…")
         return True
 
+    def accepts_snapshot(self, path: Path) -> bool:
+        """``path`` is a snapshot file or folder of this tab's trainer (a drop, --open)."""
+        from nets.snapshots import snapshot_trainer
+
+        return snapshot_trainer(path) == self.tab_id
+
     def open_snapshot(self, path: str | Path | None = None) -> bool:
         """Open a snapshot file (``--snapshot-dir DIR/epoch-K``) or such a folder as a new
         run, through the checkpoints' load flow: its model is the run's latest snapshot,

@@ -56,6 +56,7 @@ def test_a_cli_snapshot_opens_with_its_run_and_forks(tab, qtbot, data_root, tmp_
     latest = load_snapshot(snaps / "epoch-3")
     with qtbot.waitSignal(tab.data_panel.dataset_ready, timeout=10_000):
         tab.data_panel.load()  # the data it was trained on, for the confusion matrix
+    assert tab.accepts_path(snaps / "epoch-2")  # a drop or --open goes here
     _open(tab, qtbot, snaps / "epoch-2")
     run = tab.runs.run(tab.selected_run_id())
     assert run is not None and run.status == "loaded" and run.name == "snaps"
@@ -127,8 +128,14 @@ def test_the_cnn_tab_opens_a_cnn_snapshot_and_refuses_a_numpy_one(tab, qtbot, da
     folder = tmp_path / "cnn-snaps"
     store = SnapshotStore(0, folder, extra_state={"cli": {"data": "quadrants"}})
     list(kept(cnn_train(ARCH, data, config, snapshots=SnapshotPlan()), store))
-    cnn = tab.window().select_tab("cnn")
-    _open(cnn, qtbot, folder)  # a folder: its latest snapshot is chosen
+    window = tab.window()
+    cnn = window.select_tab("cnn")
+    window.select_tab("mlp")
+    # Dropped (or --open) with the numpy tab in front: the CNN tab takes it.
+    assert not tab.accepts_path(folder) and cnn.accepts_path(folder)
+    with qtbot.waitSignal(cnn.job_done, timeout=30_000):
+        assert window.open_paths([folder])  # a folder: its latest snapshot is chosen
+    assert window.current_tab() is cnn
     run = cnn.runs.run(cnn.selected_run_id())
     assert (
         run is not None and run.payload.trained.iterations == load_snapshot(folder / "epoch-2").step
