@@ -7,5 +7,7 @@
               or a database URL (postgresql://, mysql://, sqlite:///) that many machines share
 ``worker``    the process that runs trials (``python -m nets.search.worker JOB.json``)
 ``pool``      K such processes, cancelled together, none left behind
+``watch``     every read of a study for a viewer (opening, trials, importances), in one
+              generator a GUI runs off its own thread
 ``cli``       ``backprop-explorer mlp search`` and ``cnn search``
 """
