@@ -262,7 +262,8 @@ def cnn_range_test(
     norm = Normalizer(mean, std, device)
     X = to_nchw_tensor(data.X_train, device)
     y = torch.as_tensor(np.asarray(data.y_train, dtype=np.int64)).to(device)
-    optimizer = _make_optimizer(model.parameters(), config)
+    optimizer = _make_optimizer(model.parameters(), config, device)
+    smoothing = config.label_smoothing  # the loss the training will minimise
     batches = iter(_batches(len(X), min(config.batch_size, len(X)), steps, config.seed))
     model.train()
 
@@ -270,7 +271,8 @@ def cnn_range_test(
         idx = torch.as_tensor(next(batches), device=device)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss = F.cross_entropy(model(norm(X.index_select(0, idx))), y.index_select(0, idx))
+        logits = model(norm(X.index_select(0, idx)))
+        loss = F.cross_entropy(logits, y.index_select(0, idx), label_smoothing=smoothing)
         value = float(loss.item())
         if math.isfinite(value):
             optimizer.zero_grad(set_to_none=True)

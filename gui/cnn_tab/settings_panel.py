@@ -143,6 +143,7 @@ class SettingsPanel(QWidget):
         self.augment_check = QCheckBox("random shifts and flips")
         self.augment_check.setObjectName("cnnAugment")
         self._shift = 1  # what the checkbox turns on (a preset or loaded config may differ)
+        self._label_smoothing = 0.0  # no field of its own: kept from the preset or checkpoint
         self._augment_tooltip()
         form.addRow("Augment:", self.augment_check)
 
@@ -244,6 +245,7 @@ class SettingsPanel(QWidget):
             num_threads=int(val(self.threads_field, 1)),
             shift=self._shift if self.augment_check.isChecked() else 0,
             flip=self.augment_check.isChecked(),
+            label_smoothing=self._label_smoothing,
         )
 
     def set_config(self, cfg: TrainConfig) -> None:
@@ -260,6 +262,7 @@ class SettingsPanel(QWidget):
         self.nesterov_check.setChecked(bool(cfg.nesterov))
         self.augment_check.setChecked(bool(cfg.shift or cfg.flip))
         self._shift = cfg.shift or 1
+        self._label_smoothing = cfg.label_smoothing
         self._augment_tooltip()
         self.step_epochs_field.set_value(cfg.step_epochs)
         self.step_gamma_field.set_value(cfg.step_gamma)

@@ -34,6 +34,8 @@ class TrainConfig:
     - ``num_threads``: torch CPU threads; None picks :func:`default_num_threads` (all cores).
     - ``shift``: P > 0 shifts every training image by a random 0..P pixels each way (black
       shifted in); ``flip`` mirrors half of them left to right (``nets.cnn.augment``).
+    - ``label_smoothing``: e in [0, 1) trains against targets that give the true class
+      1 - e and spread e over all classes (the loss's floor is then above 0).
     """
 
     optimizer: str = "adamw"
@@ -54,13 +56,14 @@ class TrainConfig:
     internals_every: int = 0
     shift: int = 0
     flip: bool = False
+    label_smoothing: float = 0.0
 
     def validated(self) -> TrainConfig:
         """Return self, or raise ConfigError naming the first setting that cannot work."""
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("device", self.device, DEVICES)
-        for name in ("lr", "weight_decay", "momentum", "step_gamma"):
+        for name in ("lr", "weight_decay", "momentum", "step_gamma", "label_smoothing"):
             low, high, open_low = LIMITS[name]
             _number(name, getattr(self, name), low, high, open_low=open_low)
         for name in ("step_epochs", "batch_size", "epochs", "seed", "evals_per_epoch"):
@@ -97,6 +100,7 @@ LIMITS: dict[str, tuple[float, float, bool]] = {
     "weight_decay": (0.0, 1e3, False),
     "momentum": (0.0, 0.9999, False),
     "step_gamma": (0.0, 1.0, True),
+    "label_smoothing": (0.0, 0.99, False),
     "step_epochs": (1, 1_000_000, False),
     "batch_size": (1, 100_000_000, False),
     "epochs": (1, 100_000, False),

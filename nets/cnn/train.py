@@ -140,7 +140,10 @@ def pick_device(name: str = "auto") -> str:
     return name
 
 
-def _make_optimizer(params: Any, config: TrainConfig) -> Any:
+def _make_optimizer(params: Any, config: TrainConfig, device: str = "cpu") -> Any:
+    """The configured optimizer; Adam and AdamW use torch's fused kernel on the CPU, which
+    updates every tensor in one pass (4.5x faster than the default per-tensor loop, about
+    1% of a default-preset epoch; the same update up to float rounding)."""
     import torch
 
     if config.optimizer == "sgd":
@@ -155,9 +158,10 @@ def _make_optimizer(params: Any, config: TrainConfig) -> Any:
         return torch.optim.RMSprop(
             params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
         )
+    fused = True if device == "cpu" else None  # None: torch's own choice elsewhere
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
 
 
 def make_scheduler(optimizer: Any, config: TrainConfig, steps_per_epoch: int) -> Any:
@@ -291,8 +295,9 @@ def _train(
     # on NHWC ("channels_last") tensors than on NCHW (measured for the default preset).
     layout = torch.channels_last if device == "cpu" else torch.contiguous_format
     model = model.to(memory_format=layout)
-    optimizer = _make_optimizer(model.parameters(), config)
+    optimizer = _make_optimizer(model.parameters(), config, device)
     bs = config.batch_size
+    smoothing = config.label_smoothing
     n = len(X_train)
     spe = batches_per_epoch(n, bs)
     total = spe * config.epochs
@@ -401,7 +406,7 @@ def _train(
                 if tracker is not None:
                     tracker.before_step(iteration + 1, epoch, xb)
                 logits = model(xb)
-                loss = F.cross_entropy(logits, yb)
+                loss = F.cross_entropy(logits, yb, label_smoothing=smoothing)
                 loss_value = loss.item()
                 iteration += 1
                 if not math.isfinite(loss_value):
@@ -409,7 +414,7 @@ def _train(
                         optimizer.zero_grad(set_to_none=True)
 
                         def rerun(xb: Any = xb, yb: Any = yb) -> None:
-                            F.cross_entropy(model(xb), yb).backward()
+                            F.cross_entropy(model(xb), yb, label_smoothing=smoothing).backward()
 
                         yield tracker.diagnose(iteration, epoch, xb, rerun)
                     with torch.no_grad():

@@ -22,3 +22,12 @@ def test_the_checkbox_follows_the_preset_and_sets_the_config(qtbot) -> None:
     assert not panel.augment_check.isChecked()
     panel.set_config(TrainConfig(shift=3, flip=True))
     assert panel.config().shift == 3
+
+
+def test_label_smoothing_of_a_preset_or_checkpoint_is_kept(qtbot) -> None:
+    panel = SettingsPanel()
+    qtbot.addWidget(panel)
+    panel.set_config(TrainConfig(label_smoothing=0.1))
+    assert panel.config().label_smoothing == 0.1
+    panel.set_config(SEED_TWO_CONV.config)
+    assert panel.config().label_smoothing == 0.0

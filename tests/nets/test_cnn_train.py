@@ -120,6 +120,31 @@ def test_same_seed_same_run(images):
     assert losses(3) != losses(4)
 
 
+def test_label_smoothing_keeps_the_loss_above_its_floor(images):
+    """Targets 1 - e + e/K for the true class, e/K for the others: the loss cannot fall
+    below their entropy, while the plain loss on these easy images falls far below it."""
+    e, k = 0.5, 4
+    p = np.array([1 - e + e / k] + [e / k] * (k - 1))
+    floor = float(-(p * np.log(p)).sum())
+    config = dataclasses.replace(FAST, epochs=3)
+
+    def losses(smoothing: float) -> list[float]:
+        cfg = dataclasses.replace(config, label_smoothing=smoothing)
+        return [ev.loss for ev in train(SMALL, images, cfg) if isinstance(ev, Step)]
+
+    assert min(losses(e)) >= floor - 1e-4
+    assert min(losses(0.0)) < floor / 2
+
+
+def test_adam_and_adamw_use_the_fused_update_on_the_cpu():
+    from nets.cnn.train import _make_optimizer
+
+    param = torch.nn.Parameter(torch.zeros(3))
+    for name in ("adam", "adamw"):
+        opt = _make_optimizer([param], TrainConfig(optimizer=name), "cpu")
+        assert opt.defaults["fused"] is True
+
+
 def test_huge_learning_rate_diverges_and_keeps_finite_weights(images):
     config = dataclasses.replace(
         FAST, optimizer="sgd", lr=1e3, schedule="none", momentum=0.0, nesterov=False
@@ -183,6 +208,7 @@ def test_closing_the_generator_mid_run_is_clean(images):
         ({"optimizer": "lbfgs"}, "optimizer must be one of"),
         ({"schedule": "warm"}, "schedule must be one of"),
         ({"weight_decay": -1.0}, "weight_decay must be at least 0"),
+        ({"label_smoothing": 1.0}, "label_smoothing must be at least 0 and at most 0.99"),
     ],
 )
 def test_bad_settings_are_refused_before_training(images, change, message):
