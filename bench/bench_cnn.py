@@ -21,9 +21,9 @@ choice (torch.set_num_threads, ``nets.cnn.config.limit_openmp_spin``).
    fresh process's warm-up is not) and one epoch of a plain loop in this process, which
    has warmed up before the first pair (the textbook loop: a float tensor
    normalised once, shuffled index slices, forward/backward/step, validation at the
-   epoch end; the same architecture, channels_last layout, optimizer (fused AdamW, as
-   the app builds it on the CPU), loss (the preset's label smoothing), schedule, batch
-   size, seed and thread count). Alternating makes a change in machine load hit both;
+   epoch end; the same architecture, channels_last layout, optimizer, loss (the
+   preset's label smoothing), schedule, batch size, seed and thread count).
+   Alternating makes a change in machine load hit both;
    the ratios (wall-clock and CPU time of all threads) are medians of the pairs' ratios,
    whose range and quartiles the JSON keeps beside them (6 pairs: one slow minute moves
    the median little).
@@ -197,11 +197,7 @@ class PlainLoop:
         # The same model in the same memory layout as the app trains it on the CPU.
         model = build_model(DEFAULT.layers, (1, 28, 28), 10)
         model = model.to(memory_format=torch.channels_last)
-        # The app's optimizer as it builds it on the CPU (fused AdamW): what is compared is
-        # the loop around the same update, not two implementations of it.
-        opt = torch.optim.AdamW(
-            model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True
-        )
+        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         bs = config.batch_size
         steps = len(X) // bs + (1 if len(X) % bs >= 2 else 0)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=steps)
@@ -271,7 +267,7 @@ def main() -> int:
         "torch.set_num_threads": threads,
         "OMP_WAIT_POLICY": "not set (OpenMP's default)",
         "data": "one normalised float tensor in memory (channels_last), index slices",
-        "optimizer": "torch.optim.AdamW(fused=True), the app's CPU optimizer",
+        "optimizer": "torch.optim.AdamW with its defaults, as the app builds it",
         "app_environment": f"without {', '.join(ANCHOR_ONLY_ENV)}",
     }
     load_before = os.getloadavg()

@@ -262,7 +262,7 @@ def cnn_range_test(
     norm = Normalizer(mean, std, device)
     X = to_nchw_tensor(data.X_train, device)
     y = torch.as_tensor(np.asarray(data.y_train, dtype=np.int64)).to(device)
-    optimizer = _make_optimizer(model.parameters(), config, device)
+    optimizer = _make_optimizer(model.parameters(), config)
     smoothing = config.label_smoothing  # the loss the training will minimise
     batches = iter(_batches(len(X), min(config.batch_size, len(X)), steps, config.seed))
     model.train()

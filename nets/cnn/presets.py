@@ -56,10 +56,10 @@ DEFAULT = Preset(
     title="default: three conv blocks with BatchNorm",
     description=(
         "Three 3x3 convolution blocks (16, 32, 64 channels), each pooled before BatchNorm "
-        "and ReLU, then a small classifier; AdamW with a one-cycle schedule over 20 epochs; "
-        "every training image shifted by up to 1 pixel and mirrored at random each epoch. "
-        "Built for CPU speed: about 92.5% Fashion-MNIST test accuracy in under two minutes "
-        "on two idle cores."
+        "and ReLU, then a small classifier; AdamW with a one-cycle schedule over 17 epochs "
+        "and label smoothing 0.1; every training image shifted by up to 1 pixel and "
+        "mirrored at random each epoch; validation twice an epoch. Built for CPU speed: "
+        "about 92.6% Fashion-MNIST test accuracy in under two minutes on two idle cores."
     ),
     # Pooling first: max-pool commutes with ReLU, and BatchNorm/ReLU then touch a quarter
     # of the values; with channels_last this made a step about 1.6x faster on the CPU.
@@ -88,9 +88,11 @@ DEFAULT = Preset(
         weight_decay=5e-4,
         schedule="one-cycle",
         batch_size=256,
-        epochs=20,
+        epochs=17,
+        evals_per_epoch=2,
         shift=1,
         flip=True,
+        label_smoothing=0.1,
     ),
 )
 

@@ -136,15 +136,6 @@ def test_label_smoothing_keeps_the_loss_above_its_floor(images):
     assert min(losses(0.0)) < floor / 2
 
 
-def test_adam_and_adamw_use_the_fused_update_on_the_cpu():
-    from nets.cnn.train import _make_optimizer
-
-    param = torch.nn.Parameter(torch.zeros(3))
-    for name in ("adam", "adamw"):
-        opt = _make_optimizer([param], TrainConfig(optimizer=name), "cpu")
-        assert opt.defaults["fused"] is True
-
-
 def test_huge_learning_rate_diverges_and_keeps_finite_weights(images):
     config = dataclasses.replace(
         FAST, optimizer="sgd", lr=1e3, schedule="none", momentum=0.0, nesterov=False
