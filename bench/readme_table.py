@@ -88,10 +88,21 @@ def rows() -> list[str]:
     out.extend(_search_rows())
     st = _load("startup")
     if st:
-        out.append(
-            f"| first window shown ({st['runs']} launches) | {st['first_window_s_median']:.2f} s "
-            f"(range {_span(st['all_s'])}) | 0.5 s |"
-        )
+        cases = st.get("cases")
+        if cases:  # the fresh user and a returning user per last tab: the worst counts
+            each = ", ".join(
+                f"{name.removeprefix('returning_user_')} {c['first_window_s_median']:.2f}"
+                for name, c in cases.items()
+            )
+            out.append(
+                f"| first window shown ({st['runs']} launches per case, worst median) | "
+                f"{st['first_window_s_median']:.2f} s ({each} s) | 0.5 s |"
+            )
+        else:
+            out.append(
+                f"| first window shown ({st['runs']} launches) | "
+                f"{st['first_window_s_median']:.2f} s (range {_span(st['all_s'])}) | 0.5 s |"
+            )
     return out
 
 

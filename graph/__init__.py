@@ -1,6 +1,7 @@
 """The scalar computational-graph engine: ops, model, evaluation, gradient check, files.
 
-Pure Python on networkx. Knows nothing of Qt, the GUI or ``nets``.
+Pure Python (its topology in ``graph.digraph``; networkx only for ``Graph.to_networkx``).
+Knows nothing of Qt, the GUI or ``nets``.
 
 Modules:
 
@@ -9,6 +10,7 @@ Modules:
 - :mod:`graph.model`: ``Graph`` (editing with events, snapshots for undo), on
   :mod:`graph.structure` (what it holds, the queries) and :mod:`graph.node` (``Node``,
   ``EvaluationState``, the name and parameter checks); :mod:`graph.toposort`.
+- :mod:`graph.digraph`: the topology under ``Graph`` (nodes, edges, reachability).
 - :mod:`graph.events`: the event dataclasses and ``Edge``.
 - :mod:`graph.evaluate`: ``evaluate`` (fast forward + backward) and ``Stepper``
   (step by step with records, publishes to ``graph.evaluation``), on the cached plans

@@ -14,12 +14,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from graph.errors import GraphError
 from graph.evaluate import evaluate
 from graph.model import Graph
+
+if TYPE_CHECKING:  # numpy loads when a check runs: the Graph tab starts without it
+    import numpy as np
 
 #: Default step for central differences (about the cube root of machine epsilon).
 DEFAULT_H = 1e-5
@@ -82,6 +84,8 @@ def relative_error(analytic: float, numeric: float, tiny: float = TINY) -> float
 def _branches(op: str, args: list) -> np.ndarray | None:
     """Which smooth piece each column's inputs are on (see ``OpSpec.branch``), vectorised
     for the ops with kinks; None when no argument varies across columns."""
+    import numpy as np
+
     if not any(isinstance(a, np.ndarray) and a.ndim for a in args):
         return None
     if op in ("relu", "abs"):
@@ -111,6 +115,8 @@ def gradcheck(
     unconnected port) or ``h`` is not a positive finite number; numeric trouble shows up
     as nan in the results instead.
     """
+    import numpy as np
+
     from graph.surface import compile_values
 
     if not (isinstance(h, int | float) and math.isfinite(h) and h > 0):

@@ -1,4 +1,4 @@
-"""The editable graph: nodes with ops and ordered input ports on a networkx DiGraph.
+"""The editable graph: nodes with ops and ordered input ports on a small DiGraph.
 
 Every edit either completes or raises :class:`GraphEditError` leaving the graph exactly
 as it was. Every completed edit sends events (see :mod:`graph.events`). Node records are
@@ -19,8 +19,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-import networkx as nx
-
+from graph.digraph import DiGraph
 from graph.errors import GraphEditError, GraphError
 from graph.events import (
     Edge,
@@ -149,7 +148,7 @@ class Graph(GraphStructure):
         before = self.output_id
         # Only the output and what feeds it carry the computed numbers: removing anything
         # else (a node not connected to the output) leaves them current.
-        feeds_output = before is None or node_id == before or nx.has_path(self._g, node_id, before)
+        feeds_output = before is None or node_id == before or self._g.has_path(node_id, before)
         events: list[GraphEvent] = []
         for edge in self.in_edges(node_id) + self.out_edges(node_id):
             self._unlink(edge)
@@ -481,10 +480,10 @@ class Graph(GraphStructure):
             ports_taken.add((dst, port))
             edges.append(Edge(src, dst, port))
         if edges:
-            trial = nx.DiGraph(self._g.edges) if raw_external else nx.DiGraph()
+            trial = DiGraph(self._g.edges()) if raw_external else DiGraph()
             trial.add_nodes_from(by_id)
             trial.add_edges_from((e.src, e.dst) for e in edges)
-            if not nx.is_directed_acyclic_graph(trial):
+            if not trial.is_acyclic():
                 raise GraphEditError("restoring these nodes would close a cycle")
         # Everything checked: apply.
         before = self.output_id

@@ -1,7 +1,7 @@
 """What a graph holds and what can be read from it, without the edits.
 
 :class:`GraphStructure` keeps the node records (:class:`graph.node.Node`), the topology
-on a networkx DiGraph with the port numbers each edge feeds, the names, the sinks, the
+on a :class:`graph.digraph.DiGraph` with the port numbers each edge feeds, the names, the sinks, the
 output choice, the metadata and the evaluation state, with every query on them and the
 low-level storage steps the edits of :class:`graph.model.Graph` are made of (which send
 no events and check nothing the edit has not checked).
@@ -13,14 +13,16 @@ import copy as _copy
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
+from graph.digraph import DiGraph
 from graph.errors import GraphEditError
 from graph.events import Edge
 from graph.node import MAX_NAME_LENGTH, EvaluationState, Node, canonical
 from graph.toposort import topological_sort
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 ID_RE = re.compile(r"^n(\d+)$")
 
@@ -31,7 +33,7 @@ class GraphStructure:
     :meth:`topological_order`..."""
 
     def __init__(self) -> None:
-        self._g = nx.DiGraph()  # topology only; records live in _nodes, ports in _ports
+        self._g = DiGraph()  # topology only; records live in _nodes, ports in _ports
         self._ports: dict[tuple[str, str], set[int]] = {}  # (src, dst) -> port numbers
         self._nodes: dict[str, Node] = {}
         self._order: dict[str, int] = {}  # insertion rank, for deterministic orders
@@ -159,16 +161,20 @@ class GraphStructure:
 
     def ancestors(self, node_id: str) -> set[str]:
         self.node(node_id)
-        return nx.ancestors(self._g, node_id)
+        return self._g.ancestors(node_id)
 
     def descendants(self, node_id: str) -> set[str]:
         self.node(node_id)
-        return nx.descendants(self._g, node_id)
+        return self._g.descendants(node_id)
 
     def to_networkx(self) -> nx.DiGraph:
-        """A copy of the underlying DiGraph with node attribute ``node`` (the record) and
+        """A networkx copy of the topology with node attribute ``node`` (the record) and
         edge attribute ``ports`` (the set of port numbers the edge feeds)."""
-        g = self._g.copy()
+        import networkx as nx  # 0.2-0.4 s to import: only here, never at start-up
+
+        g = nx.DiGraph()
+        g.add_nodes_from(self._g.nodes())
+        g.add_edges_from(self._g.edges())
         for nid, n in self._nodes.items():
             g.nodes[nid]["node"] = n
         for (u, v), ports in self._ports.items():
@@ -249,7 +255,7 @@ class GraphStructure:
     # ------------------------------------------------------------------ internals
 
     def _reset_storage(self) -> None:
-        self._g = nx.DiGraph()
+        self._g = DiGraph()
         self._ports = {}
         self._nodes = {}
         self._order = {}
@@ -315,7 +321,7 @@ class GraphStructure:
                 f"port {d.port_names[index]} of {d.name} already takes an edge from "
                 f"{self._nodes[taken].name}; disconnect it first"
             )
-        if nx.has_path(self._g, dst, src):
+        if self._g.has_path(dst, src):
             raise GraphEditError(
                 f"connecting {s.name} -> {d.name} would close a cycle "
                 f"({d.name} already feeds {s.name})"

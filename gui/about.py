@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import platform
-from importlib import metadata
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import qVersion
 
 
 def _dist_version(name: str) -> str:
+    from importlib import metadata  # 20-40 ms (email, zipfile): only when About opens
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QTimer, QtMsgType, qInstallMessageHandler
@@ -161,6 +162,7 @@ def run_app(
         # Used by tests and the startup benchmark: report the first paint, then close.
         def _shown() -> None:
             print("window-shown", flush=True)
+            print(f"window-shown-cpu-s {time.process_time():.3f}", flush=True)
             window.close()
 
         QTimer.singleShot(0, _shown)

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-import platformdirs
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -27,6 +26,8 @@ _logger = logging.getLogger(APP_NAME)
 
 def log_path() -> Path:
     """Where unhandled errors are logged (created on first use)."""
+    import platformdirs  # 20 ms: only when something is logged or the folder is opened
+
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)) / f"{APP_NAME}.log"
 
 

@@ -23,13 +23,13 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
 from gui.about import about_html
 from gui.errors import log_path
 from gui.help_pages import QUICK_START, shortcut_rows, shortcuts_html, show_page
+from gui.lazy import LazyWidget
 from gui.tab_base import AppContext, AppTab
 from gui.tabs import TABS
 from gui.worker import WorkerRegistry
@@ -45,33 +45,26 @@ def has_launcher() -> bool:
     return True
 
 
-class LazyTab(QWidget):
+class LazyTab(LazyWidget[AppTab]):
     """Holds a tab's place; imports and builds the real tab the first time it is needed."""
 
     def __init__(self, tab_id: str, target: str, context: AppContext, window: MainWindow):
-        super().__init__()
+        super().__init__(self._build)
         self.tab_id = tab_id
         self._target = target
         self._context = context
         self._window = window
-        self._tab: AppTab | None = None
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
 
-    @property
-    def created(self) -> AppTab | None:
-        return self._tab
+    def _build(self) -> AppTab:
+        module_name, class_name = self._target.split(":")
+        tab = getattr(importlib.import_module(module_name), class_name)(self._context)
+        tab.status_message.connect(self._window.show_status)
+        tab.actions_changed.connect(self._window.rebuild_menus)
+        tab.title_changed.connect(self._window.refresh_title)
+        return tab
 
     def tab(self) -> AppTab:
-        if self._tab is None:
-            module_name, class_name = self._target.split(":")
-            cls = getattr(importlib.import_module(module_name), class_name)
-            self._tab = cls(self._context)
-            self._tab.status_message.connect(self._window.show_status)
-            self._tab.actions_changed.connect(self._window.rebuild_menus)
-            self._tab.title_changed.connect(self._window.refresh_title)
-            self.layout().addWidget(self._tab)
-        return self._tab
+        return self.widget()
 
 
 class MainWindow(QMainWindow):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -34,20 +34,23 @@ from gui.cnn_tab.arch_editor import ERROR_STYLE, ArchitectureEditor
 from gui.cnn_tab.arch_files import ArchitectureFiles
 from gui.cnn_tab.arch_model import ArchitectureModel
 from gui.cnn_tab.data_panel import DataChoice, DataPanel
-from gui.cnn_tab.inspect_view import InspectView
 from gui.cnn_tab.results_panel import ResultsPanel
 from gui.cnn_tab.settings_panel import SettingsPanel
+from gui.lazy import LazyWidget
 from gui.tab_base import AppContext
-from gui.training import insight, search
+from gui.training import insight, search_page
 from gui.training.run_files import LoadedRun
 from gui.training.runs import Run, format_percent
-from gui.training.search_form import search_labels
 from gui.training.tab import RunPlan, RunState, TrainingTab
 from nets.cnn.arch import ARCH_FORMAT
 from nets.cnn.config import TrainConfig
 from nets.cnn.presets import PRESETS, with_num_classes
 from nets.errors import NetsError
 from nets.training import Ended, Snapshot
+
+if TYPE_CHECKING:
+    from gui.cnn_tab.inspect_view import InspectView
+    from gui.training.search import SearchBase, SearchPanel
 
 
 @dataclass(eq=False)
@@ -166,11 +169,11 @@ class CnnTab(ArchitectureFiles, TrainingTab):
         self.insight.apply_requested.connect(self._apply_suggestion)
         self.insight.lr_chosen.connect(lambda lr: self._apply_suggestion({"lr": lr}))
         self.insight.set_lr_finder(self._lr_find_job, self._on_lr_find_item)
-        self.search = search.install(self, "cnn", search_labels("cnn"), self._search_base)
+        self.search_slot = search_page.install(self, "cnn", self._search_base)
         # "Inspect": a trained network opened up (issue 16; gui/cnn_tab/inspect_view.py).
-        self.inspect = InspectView(context, self.runs, self._cached_dataset, self.is_busy)
-        self.inspect.status_message.connect(self.status_message)
-        self.add_page(self.inspect, "Inspect")
+        # Built when first shown: it lists the runs' models from the runs list then.
+        self.inspect_slot = LazyWidget(self._make_inspect)
+        self.add_page(self.inspect_slot, "Inspect")
         self.data_panel.probe_now()
         self._revalidate()
 
@@ -371,15 +374,21 @@ class CnnTab(ArchitectureFiles, TrainingTab):
             self._revalidate()
             self.say("Suggestion applied to the settings: press Start for a new run.")
 
-    def _search_base(self) -> search.SearchBase | str:
+    @property
+    def search(self) -> SearchPanel:
+        """The Search page (built now if it was never shown)."""
+        return self.search_slot.widget()
+
+    def _search_base(self) -> SearchBase | str:
         """What the Search page's trials start from: data, layers, settings (or why not)."""
+        from gui.training.search import SearchBase
         from nets.cnn.arch import arch_to_dict
 
         problems = self.start_problems()
         if problems:
             return problems[0]
         choice = self.data_panel.choice()
-        return search.SearchBase(
+        return SearchBase(
             choice.spec,
             self.settings_panel.config(),
             arch=arch_to_dict(tuple(self.arch_model.layers)),
@@ -464,7 +473,20 @@ class CnnTab(ArchitectureFiles, TrainingTab):
             payload.at_snapshot = dataclasses.replace(
                 trained, model=model, iterations=snapshot.step, val_acc=None
             )
-        self.inspect.refresh_models()
+        if self.inspect_slot.created is not None:
+            self.inspect_slot.created.refresh_models()
+
+    def _make_inspect(self) -> InspectView:
+        from gui.cnn_tab.inspect_view import InspectView
+
+        view = InspectView(self.context, self.runs, self._cached_dataset, self.is_busy)
+        view.status_message.connect(self.status_message)
+        return view
+
+    @property
+    def inspect(self) -> InspectView:
+        """The Inspect page (built now if it was never shown)."""
+        return self.inspect_slot.widget()
 
     def on_train_item(self, run: Run, item: Any) -> None:
         if isinstance(item, jobs.DataReady):

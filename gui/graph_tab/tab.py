@@ -351,7 +351,7 @@ class GraphTab(GraphTabLayout, GraphTabMenus, AppTab):
         self.history_box.setVisible(on)
 
     def set_surface_visible(self, on: bool) -> None:
-        self.surface_panel.setVisible(on)
+        self.surface_slot.setVisible(on)
 
     def set_practice(self, on: bool) -> None:
         if practice_settings(self.graph)["enabled"] != on:

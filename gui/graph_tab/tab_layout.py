@@ -5,6 +5,8 @@ step explanation, side panels, bug hunt and undo history (right).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -27,7 +29,10 @@ from gui.graph_tab.palette import OpPalette
 from gui.graph_tab.practice import PracticePanel
 from gui.graph_tab.recovery import CrashRecovery
 from gui.graph_tab.step_info import StepInfo
-from gui.graph_tab.surface_panel import SurfacePanel
+from gui.lazy import LazyWidget
+
+if TYPE_CHECKING:
+    from gui.graph_tab.surface_panel import SurfacePanel
 
 LEGEND = (
     "<span style='color:#1f63c6'>■</span> value (forward) &nbsp;&nbsp;"
@@ -42,6 +47,16 @@ LEGEND = (
 
 class GraphTabLayout:
     """``GraphTab``'s widgets (a mixin: ``_build_ui`` runs once its actions exist)."""
+
+    def _make_surface_panel(self) -> SurfacePanel:
+        from gui.graph_tab.surface_panel import SurfacePanel
+
+        return SurfacePanel(self.bridge, self.editor)
+
+    @property
+    def surface_panel(self) -> SurfacePanel:
+        """The loss-surface panel (built now if it was never shown)."""
+        return self.surface_slot.widget()
 
     def _build_ui(self) -> None:
         self.palette = OpPalette()
@@ -100,11 +115,13 @@ class GraphTabLayout:
         cl.addWidget(self.toolbar)
         cl.addWidget(self.legend)
         cl.addWidget(self.banner)
-        self.surface_panel = SurfacePanel(self.bridge, self.editor)
-        self.surface_panel.hide()
+        # Built when first shown: it needs pyqtgraph, which start-up does without.
+        self.surface_slot: LazyWidget[SurfacePanel] = LazyWidget(self._make_surface_panel)
+        self.surface_slot.setObjectName("surfaceSlot")
+        self.surface_slot.hide()
         self.canvas_split = QSplitter(Qt.Orientation.Vertical)
         self.canvas_split.addWidget(self.view)
-        self.canvas_split.addWidget(self.surface_panel)
+        self.canvas_split.addWidget(self.surface_slot)
         self.canvas_split.setCollapsible(0, False)
         self.canvas_split.setSizes([520, 380])
         cl.addWidget(self.canvas_split, 1)

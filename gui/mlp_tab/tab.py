@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -22,6 +22,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QGroupBox, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from gui.homework.implementation import ImplementationPicker
+from gui.lazy import LazyWidget
 from gui.mlp_tab import jobs
 from gui.mlp_tab.analysis import (
     TestResult,
@@ -32,18 +33,20 @@ from gui.mlp_tab.analysis import (
 from gui.mlp_tab.data_panel import DatasetPanel
 from gui.mlp_tab.form import HyperparameterForm, format_value
 from gui.mlp_tab.gradcheck_panel import GradcheckPanel
-from gui.mlp_tab.network_graph.page import NetworkGraphPage
 from gui.mlp_tab.run_record import RunRecord, fill_metrics, history_from_metrics, settings_of
 from gui.mlp_tab.views import MlpViews
 from gui.tab_base import AppContext
 from gui.throttle import Throttle
-from gui.training import insight, search
+from gui.training import insight, search_page
 from gui.training.run_files import LoadedRun
 from gui.training.runs import Run, format_percent
-from gui.training.search_form import search_labels
 from gui.training.tab import DEFERRED, RunPlan, TrainingTab
 from nets.errors import NetsError
 from nets.training import Ended, Finished, Snapshot
+
+if TYPE_CHECKING:
+    from gui.mlp_tab.network_graph.page import NetworkGraphPage
+    from gui.training.search import SearchBase, SearchPanel
 
 
 class MlpTab(TrainingTab):
@@ -123,13 +126,16 @@ class MlpTab(TrainingTab):
         plan = self.snapshot_control
         plan.plan_changed.connect(lambda: self.form.set_snapshot_plan(plan.plan()))
         self.form.set_snapshot_plan(plan.plan())
-        self.network_graph = NetworkGraphPage(self)
-        self.add_page(self.network_graph, "Network graph")
+        # Built when first shown (it imports the Graph tab's canvas and engine); its
+        # step actions join the View menu then.
+        self.network_graph_slot = LazyWidget(self._make_network_graph)
+        self.network_graph_slot.built.connect(self.actions_changed)
+        self.add_page(self.network_graph_slot, "Network graph")
         self.insight = insight.install(self)
         self.insight.apply_requested.connect(self._apply_suggestion)
         self.insight.lr_chosen.connect(lambda lr: self._apply_suggestion({"learning_rate": lr}))
         self.insight.set_lr_finder(self._lr_find_job)
-        self.search = search.install(self, "mlp", search_labels("mlp"), self._search_base)
+        self.search_slot = search_page.install(self, "mlp", self._search_base)
         # The first probe after the constructor returns: keeps building the tab light.
         QTimer.singleShot(0, self.data_panel.start_probe)
 
@@ -139,7 +145,9 @@ class MlpTab(TrainingTab):
             return self.training_file_actions()
         if menu == "View":
             # The Network graph page steps with the Graph tab's keys, listed as there.
-            return [*self.training_view_actions(), None, *self.network_graph.step_actions]
+            page = self.network_graph_slot.created
+            steps = [None, *page.step_actions] if page is not None else []
+            return [*self.training_view_actions(), *steps]
         if menu == "Edit":
             return [self.gradcheck_action]
         return []
@@ -265,14 +273,21 @@ class MlpTab(TrainingTab):
                 self.form.set_field(name, format_value(value))
         self.say("Suggestion applied to the form: press Start for a new run.")
 
-    def _search_base(self) -> search.SearchBase | str:
+    @property
+    def search(self) -> SearchPanel:
+        """The Search page (built now if it was never shown)."""
+        return self.search_slot.widget()
+
+    def _search_base(self) -> SearchBase | str:
         """What the Search page's trials start from: the data and the form (or why not)."""
+        from gui.training.search import SearchBase
+
         spec = self.data_panel.spec()
         if not spec:
             return self.data_panel.not_ready_reason() or "Choose a dataset first."
         if not self.form.is_valid():
             return next(iter(self.form.errors().values()))
-        return search.SearchBase(spec, self.form.config())
+        return SearchBase(spec, self.form.config())
 
     def _lr_find_job(self):
         """The range test for the form's settings on the loaded dataset (or why not)."""
@@ -533,11 +548,23 @@ class MlpTab(TrainingTab):
         super().shutdown()
         self.data_panel.shutdown()
         self.gradcheck.shutdown()
-        self.network_graph.shutdown()
+        if self.network_graph_slot.created is not None:
+            self.network_graph_slot.created.shutdown()
+
+    def _make_network_graph(self) -> NetworkGraphPage:
+        from gui.mlp_tab.network_graph.page import NetworkGraphPage
+
+        return NetworkGraphPage(self)
+
+    @property
+    def network_graph(self) -> NetworkGraphPage:
+        """The Network graph page (built now if it was never shown)."""
+        return self.network_graph_slot.widget()
 
     def test_state(self) -> dict:
         state = super().test_state()
-        state["network_graph"] = self.network_graph.test_state()
+        if self.network_graph_slot.created is not None:  # not built before it is shown
+            state["network_graph"] = self.network_graph_slot.created.test_state()
         return state
 
     def prepare_screenshot(self) -> None:

@@ -1,7 +1,8 @@
 """Everything a training tab shows about the inside of its runs, in one panel.
 
 ``InsightPanel(runs, workers)`` holds the Inside view and the coach's findings side by side
-("Inside" tab) and the learning-rate range test ("LR finder" tab). A tab wires it with:
+("Inside" tab) and the learning-rate range test ("LR finder" tab), each built when first
+shown (``inside`` and ``lr_finder`` build them when asked for). A tab wires it with:
 
 - ``panel.on_event(run_id, event)`` for every training event of a run (it keeps the
   ``Internals`` and ``Advice`` ones; the others are ignored);
@@ -24,6 +25,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QSpinBox, QSplitter, QTabWidget, QWidget
 
+from gui.lazy import LazyWidget
 from gui.training.coach_view import FindingMarkers, FindingsView
 from gui.training.inside import InsideView
 from gui.training.lr_finder_view import LrFinderView
@@ -49,9 +51,13 @@ class InsightPanel(QTabWidget):
         self.setObjectName("insightPanel")
         self.runs = runs
         self.workers = workers
-        self.inside = InsideView(runs)
+        # The Inside view and the LR finder are built when first shown (half the cost of
+        # a training tab's construction, at start-up for nothing): until then the
+        # samples wait in _pending and are handed over in order when the view is built.
+        self.inside_slot: LazyWidget[InsideView] = LazyWidget(self._make_inside)
+        self._pending: list[tuple[int, Internals]] = []
         self.findings = FindingsView(runs)
-        self.lr_finder = LrFinderView()
+        self.lr_slot: LazyWidget[LrFinderView] = LazyWidget(self._make_lr_finder)
         self.markers: FindingMarkers | None = None
         self._lr_factory: LrFinderFactory | None = None
         self._lr_worker: Any = None
@@ -65,29 +71,57 @@ class InsightPanel(QTabWidget):
             "Sample every layer's activations, gradients and weights every K steps of the "
             f"next run (0: off). {DEFAULT_EVERY} costs a few percent of an epoch."
         )
-        every_label = QLabel("Sample every")
-        every_label.setBuddy(self.every_spin)
-        self.inside.toolbar.insertWidget(0, self.every_spin)
-        self.inside.toolbar.insertWidget(0, every_label)
 
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.inside)
+        split.addWidget(self.inside_slot)
         split.addWidget(self.findings)
         split.setSizes([900, 300])
         self.addTab(split, "&Inside")
-        self.addTab(self.lr_finder, "&LR finder")
+        self.addTab(self.lr_slot, "&LR finder")
 
         self.findings.apply_requested.connect(self.apply_requested)
         self.findings.finding_selected.connect(self._show_finding)
-        self.lr_finder.lr_chosen.connect(self.lr_chosen)
-        self.lr_finder.run_requested.connect(self.run_lr_finder)
-        self.lr_finder.run_button.setEnabled(False)
+        runs.run_removed.connect(self._forget_pending)
+
+    @property
+    def inside(self) -> InsideView:
+        """The Inside view (built now if it was never shown)."""
+        return self.inside_slot.widget()
+
+    @property
+    def lr_finder(self) -> LrFinderView:
+        """The LR finder page (built now if it was never shown)."""
+        return self.lr_slot.widget()
+
+    def _make_inside(self) -> InsideView:
+        view = InsideView(self.runs)
+        every_label = QLabel("Sample every")
+        every_label.setBuddy(self.every_spin)
+        view.toolbar.insertWidget(0, self.every_spin)
+        view.toolbar.insertWidget(0, every_label)
+        pending, self._pending = self._pending, []
+        for run_id, event in pending:
+            view.add_internals(run_id, event)
+        return view
+
+    def _forget_pending(self, run_id: int) -> None:
+        self._pending = [(rid, event) for rid, event in self._pending if rid != run_id]
+
+    def _make_lr_finder(self) -> LrFinderView:
+        view = LrFinderView()
+        view.lr_chosen.connect(self.lr_chosen)
+        view.run_requested.connect(self.run_lr_finder)
+        view.run_button.setEnabled(self._lr_factory is not None and self._lr_worker is None)
+        return view
 
     # -- wiring --------------------------------------------------------------------------
 
     def on_event(self, run_id: int, event: Any) -> None:
         if isinstance(event, Internals):
-            self.inside.add_internals(run_id, event)
+            if self.inside_slot.created is not None:
+                self.inside_slot.created.add_internals(run_id, event)
+            else:
+                self._pending.append((run_id, event))
         elif isinstance(event, Advice):
             self.findings.add_advice(run_id, event)
             if self.markers is not None:
@@ -108,7 +142,8 @@ class InsightPanel(QTabWidget):
         """``on_item`` sees the job's other items (e.g. the dataset it loaded)."""
         self._lr_factory = factory
         self._lr_on_item = on_item
-        self.lr_finder.run_button.setEnabled(True)
+        if self.lr_slot.created is not None:
+            self.lr_slot.created.run_button.setEnabled(self._lr_worker is None)
 
     # -- the range test ------------------------------------------------------------------
 

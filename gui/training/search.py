@@ -550,14 +550,3 @@ def _space_of(rows: list[TrialRow]) -> SearchSpace:
         for k, v in r.params.items():
             names.setdefault(k, set()).add(v)
     return tuple(Choices(k, tuple(sorted(v, key=str))) for k, v in names.items())
-
-
-def install(
-    tab: Any, kind: str, labels: dict[str, str], base: Callable[[], SearchBase | str]
-) -> SearchPanel:
-    """Add the Search page to a ``gui.training.tab.TrainingTab``; its workers stop when
-    the tab shuts down."""
-    panel = SearchPanel(tab, kind, labels, base)
-    tab.add_page(panel, "Search")
-    tab.add_shutdown(panel.shutdown)
-    return panel

@@ -125,6 +125,17 @@ class TrainingLayout:
         """Bring a page added with ``add_view`` to the front."""
         self.result_tabs.setCurrentWidget(self._view_pages.get(widget, widget))
 
+    def show_page(self, widget: QWidget) -> None:
+        """Bring the page added with ``add_page`` that is or holds ``widget`` to the
+        front (a page built on first show sits inside its ``gui.lazy.LazyWidget``)."""
+        if self.views is None:
+            return
+        for i in range(self.views.count()):
+            page = self.views.widget(i)
+            if page is widget or page.isAncestorOf(widget):
+                self.views.setCurrentIndex(i)
+                return
+
     def add_page(self, widget: QWidget, title: str) -> int:
         """A page beside the whole training view; returns its index in ``views``."""
         if self.views is None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,6 +44,8 @@ def fetch(
     a file that looks usable. Raises DownloadError when cancelled, ChecksumError, or the
     network's own error (urllib.error.URLError, OSError, ValueError) for the caller to word.
     """
+    import urllib.request  # 50 ms (http, ssl): only when something downloads
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     label = message or f"downloading {url}"
@@ -94,6 +94,8 @@ def download_file(
 
     def check(digest: str) -> str | None:
         return None if md5 is None or digest == md5 else "the downloaded file's MD5 is wrong"
+
+    import urllib.error
 
     errors = []
     for url in urls:

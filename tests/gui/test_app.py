@@ -236,34 +236,3 @@ def test_rebuilding_menus_keeps_tab_actions_alive(qtbot):
     assert undo.text() == "Undo" and plain.text() == "Plain"  # still alive
     assert undo in window.menus["Edit"].actions()
     assert len([a for a in window.menus["Edit"].actions() if a.isSeparator()]) == 1
-
-
-START_UP_IMPORTS = """
-import sys
-from gui.app import make_application
-from gui.main_window import MainWindow
-app = make_application([])
-window = MainWindow(remember=False)
-window.show()
-app.processEvents()
-print(*sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r}))
-window.close()
-"""
-
-
-def test_the_first_window_loads_no_heavy_library():
-    # Each of these costs 0.1-2 s to import (cuda.bindings: through pyqtgraph's
-    # RawImageWidget, which the app never uses); they load when a feature needs them.
-    heavy = {"torch", "torchvision", "matplotlib", "optuna", "captum", "tensorboard", "scipy"}
-    heavy |= {"psycopg", "cuda"}
-    result = subprocess.run(
-        [sys.executable, "-c", START_UP_IMPORTS.format(heavy=heavy)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
-    )
-    assert result.returncode == 0, result.stderr
-    loaded = set(result.stdout.split()) - {"cuda"}  # the namespace package alone is cheap
-    assert not loaded, f"imported at start-up: {sorted(loaded)}"

@@ -60,7 +60,7 @@ def view(qtbot, checkpoint):
     cnn = win.select_tab("cnn")
     cnn.load_checkpoint(checkpoint)
     qtbot.waitUntil(lambda: len(cnn.runs) == 1 and not cnn.is_busy(), timeout=TIMEOUT)
-    cnn.views.setCurrentWidget(cnn.inspect)
+    cnn.show_page(cnn.inspect)
     view = cnn.inspect
     qtbot.waitUntil(lambda: view._trained is not None, timeout=TIMEOUT)
     yield view

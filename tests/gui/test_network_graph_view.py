@@ -34,7 +34,7 @@ def tab(window):
 def open_page(tab, qtbot):
     page = tab.network_graph
     with qtbot.waitSignal(page.built, timeout=20_000):
-        tab.views.setCurrentWidget(page)
+        tab.show_page(page)
     return page
 
 

@@ -47,7 +47,7 @@ def _start(tab, qtbot, trials: int = 6, study: str = "gui-study", epochs: str = 
 def test_both_tabs_have_a_search_page_with_every_searchable_field(window):
     for tab_id, kind in (("mlp", "mlp"), ("cnn", "cnn")):
         tab = window.select_tab(tab_id)
-        assert tab.views.tabText(tab.views.indexOf(tab.search)) == "Search"
+        assert tab.views.tabText(tab.views.indexOf(tab.search_slot)) == "Search"
         assert tab.search.kind == kind
         ticked = [n for n, row in tab.search.form.rows.items() if row.check.isChecked()]
         assert [r.name for r in tab.search.form.space()] == ticked

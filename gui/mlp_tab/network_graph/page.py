@@ -385,7 +385,7 @@ class NetworkGraphPage(QWidget):
         """Queue one stepping command; False when there is no net or the queue is full."""
         if self.ng is None:
             if not self.isVisible() and self.tab.views is not None:
-                self.tab.views.setCurrentWidget(self)  # from the View menu: show it
+                self.tab.show_page(self)  # from the View menu: show it
             self.say("The network graph is still being built: step again when it shows.")
             return False
         if sum(1 for job in self._queue if job[0] == "step") >= MAX_QUEUED:

@@ -1,0 +1,118 @@
+"""Start-up stays cheap by construction: the first window imports and builds only what its
+current tab shows (the timing itself is bench/bench_startup.py's)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Modules of the other tabs, and libraries costing 0.1-0.4 s that a first view can skip.
+TAB_PACKAGES = {
+    "graph": "gui.graph_tab",
+    "mlp": "gui.mlp_tab",
+    "cnn": "gui.cnn_tab",
+    "classify": "gui.classify_tab",
+}
+
+FIRST_WINDOW = """
+import json, sys
+from gui.app import make_application
+from gui.main_window import MainWindow
+app = make_application([])
+window = MainWindow()  # restores the last tab from the settings, as at start-up
+assert window.tabs.currentWidget().tab_id == {tab!r}
+window.show()
+app.processEvents()
+from gui.lazy import LazyWidget
+from gui.main_window import LazyTab
+hidden_built = [type(w.created).__name__ for w in window.findChildren(LazyWidget)
+                if not isinstance(w, LazyTab) and w.created is not None]
+print(json.dumps({{"modules": sorted(sys.modules), "hidden_built": hidden_built}}))
+window.close()
+"""
+
+
+def _first_window(tab: str, config_home: Path) -> dict:
+    """The modules loaded once the window shows with ``tab`` as the last-used tab, and
+    which of its build-on-first-show pages and panels (``gui.lazy``) were built."""
+    settings = config_home / tab / "backprop-explorer" / "backprop-explorer.conf"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(f"[window]\ntab={tab}\n")
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_WINDOW.format(tab=tab)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "QT_QPA_PLATFORM": "offscreen",
+            "XDG_CONFIG_HOME": str(config_home / tab),
+            "XDG_STATE_HOME": str(config_home / "state"),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def _loaded(modules: set[str], *prefixes: str) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes))
+
+
+@pytest.fixture(scope="module")
+def first_windows(tmp_path_factory) -> dict[str, dict]:
+    home = tmp_path_factory.mktemp("config")
+    return {tab: _first_window(tab, home) for tab in TAB_PACKAGES}
+
+
+@pytest.fixture(scope="module")
+def first_modules(first_windows) -> dict[str, set[str]]:
+    return {tab: set(first["modules"]) for tab, first in first_windows.items()}
+
+
+@pytest.mark.parametrize("tab", list(TAB_PACKAGES))
+def test_the_first_window_imports_no_other_tab(first_modules, tab):
+    others = [p for t, p in TAB_PACKAGES.items() if t != tab]
+    assert _loaded(first_modules[tab], *others) == []
+    assert _loaded(first_modules[tab], TAB_PACKAGES[tab])  # the check can fail
+
+
+@pytest.mark.parametrize("tab", list(TAB_PACKAGES))
+def test_the_first_window_loads_no_heavy_library(first_modules, tab):
+    # Each of these costs 0.1-2 s to import (cuda.bindings: through pyqtgraph's
+    # RawImageWidget, which the app never uses); they load when a feature needs them.
+    heavy = ["torch", "torchvision", "matplotlib", "optuna", "captum", "tensorboard", "scipy"]
+    heavy += ["psycopg", "cuda.bindings", "pandas", "sqlalchemy"]
+    assert _loaded(first_modules[tab], *heavy) == []
+
+
+def test_the_graph_tab_starts_without_plots_numpy_or_networkx(first_modules):
+    # The loss surface (pyqtgraph) is built when first shown, the gradient check loads
+    # numpy when it runs; the graph's topology is graph.digraph, not networkx.
+    modules = first_modules["graph"]
+    assert _loaded(modules, "pyqtgraph", "numpy", "networkx", "gui.training") == []
+    assert "gui.graph_tab.surface_panel" not in modules
+    assert "graph.model" in modules
+
+
+def test_the_classify_tab_starts_without_plots(first_modules):
+    assert _loaded(first_modules["classify"], "pyqtgraph", "gui.training", "networkx") == []
+
+
+def test_hidden_pages_of_the_training_tabs_are_not_built(first_windows, first_modules):
+    # Network graph, Search and Inspect are built (and their modules imported) when
+    # their page is first shown.
+    for tab in TAB_PACKAGES:
+        assert first_windows[tab]["hidden_built"] == [], tab
+    assert "gui.mlp_tab.network_graph.page" not in first_modules["mlp"]
+    assert _loaded(first_modules["mlp"], "gui.graph_tab", "graph.evaluate") == []
+    for tab in ("mlp", "cnn"):
+        assert _loaded(first_modules[tab], "gui.training.search", "gui.training.search_views") == []
+    assert _loaded(first_modules["cnn"], "gui.cnn_tab.inspect_view", "gui.cnn_tab.dream_view") == []
