@@ -27,7 +27,9 @@ Extending it (the internals view, searches, the network graph, snapshots and for
     widgets that follow the selected run through ``selected_run_changed``;
   * ``add_page(widget, title)`` adds a page beside the whole training view (the CNN's
     Inspect): the first call puts the training view itself into the ``views`` tab
-    widget, as its first page (``main_page_title``);
+    widget, as its first page (``main_page_title``); ``show_page(widget)`` brings it to
+    the front. A page or view that is costly and often unseen is added as a
+    ``gui.lazy.LazyWidget`` (built when first shown: Network graph, Search, Inspect);
   * ``add_listener(fn)``: ``fn(run, event)`` is called in the GUI thread for every item
     a training worker delivers, in order: the ``nets.training`` events one by one (a
     batch of steps is unpacked) and the tab's own items (e.g. weight snapshots). A
