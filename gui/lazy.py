@@ -44,11 +44,11 @@ class LazyWidget(QWidget, Generic[W]):
             factory, self._factory = self._factory, None
             self._widget = factory()
             self.layout().addWidget(self._widget)
-            if self.isVisible():  # a child added to a shown widget would show only later
-                self._widget.show()
             self.built.emit()
         return self._widget
 
     def showEvent(self, event: QShowEvent) -> None:
-        self.widget()
+        if self._widget is None:
+            # Qt has shown the children already: show the new one now, not a moment later.
+            self.widget().show()
         super().showEvent(event)

@@ -15,6 +15,7 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
     QKeySequence,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QApplication,
@@ -65,6 +66,11 @@ class LazyTab(LazyWidget[AppTab]):
 
     def tab(self) -> AppTab:
         return self.widget()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # The window builds the current tab itself (_on_current_changed, and before the
+        # first show): a tab page shown by QTabWidget is not built here.
+        QWidget.showEvent(self, event)
 
 
 class MainWindow(QMainWindow):
