@@ -88,12 +88,17 @@ def test_a_second_ctrl_c_while_the_first_is_handled_keeps_exit_status_130(monkey
     monkeypatch.setattr(
         main, "build_parser", lambda: type("P", (), {"parse_args": lambda s, a: args})()
     )
-    previous = signal.getsignal(signal.SIGINT)
+    # As the process runs it (arguments from sys.argv): Ctrl-C stays ignored while the
+    # process ends. A command run in-process with main(argv) puts the handlers back
+    # (test_sigterm_leaves_no_temporary_files).
+    monkeypatch.setattr(sys, "argv", ["main.py", "graph", "eval", str(F3)])
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        assert main.main(["graph", "eval", str(F3)]) == 130
+        assert main.main() == 130
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def test_a_test_run_that_could_not_be_reported_is_not_recorded(tmp_path: Path) -> None:
