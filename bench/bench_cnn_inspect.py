@@ -146,7 +146,7 @@ def bench_canvas(trained, frames: int) -> dict:
     tab = win.select_tab("cnn")
     payload = CnnRun(arch=tuple(trained.arch), config=None, choice=None, trained=trained)
     tab.runs.add_run("bench", {}, status="loaded", payload=payload)
-    tab.views.setCurrentWidget(tab.inspect)
+    tab.show_page(tab.inspect)
     view = tab.inspect
     canvas = view.inputs.draw.canvas
     view.inputs.setCurrentWidget(view.inputs.draw)

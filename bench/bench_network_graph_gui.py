@@ -97,7 +97,7 @@ def main() -> int:
             wait(tab.data_panel.dataset_ready, 600_000)
             data = f"{args.data} training split"
     tab.form.set_field("hidden_dim", str(args.hidden))
-    tab.views.setCurrentWidget(page)
+    tab.show_page(page)
     wait(page.built)
     page.picker.n_spin.setValue(15)
     wait(page.built)  # the preprocessing is fitted once, here
