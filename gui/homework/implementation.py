@@ -25,7 +25,8 @@ from nets.errors import NetsError
 from nets.homework.layout import HomeworkFiles, find_homework
 
 BUILT_IN, MY_FILES = "built in", "my files..."
-_SETTINGS_KEY = "homework/train_folder"
+#: The file-dialog kind whose remembered folder the "my files..." dialog opens in.
+_DIALOG_KIND = "homework_train"
 
 
 class ImplementationPicker(QWidget):
@@ -65,10 +66,11 @@ class ImplementationPicker(QWidget):
         if self.combo.itemText(index) == BUILT_IN:
             self.use_built_in()
             return
-        stored = str(self._settings.value(_SETTINGS_KEY, "")) if self._settings else ""
-        # The folder used last, else the documents folder; never the working directory.
-        start = Path(stored) if stored and Path(stored).is_dir() else None
-        start = start or file_dialogs.documents_folder()
+        start = (
+            file_dialogs.start_folder(self._settings, _DIALOG_KIND)
+            if self._settings is not None
+            else file_dialogs.documents_folder()
+        )
         folder = QFileDialog.getExistingDirectory(self, "Your homework folder", str(start))
         if not folder or not self.use_folder(Path(folder)):
             self.combo.setCurrentText(BUILT_IN if self._homework is None else MY_FILES)
@@ -92,7 +94,7 @@ class ImplementationPicker(QWidget):
             return False
         self._homework = homework
         if self._settings is not None:
-            self._settings.setValue(_SETTINGS_KEY, str(folder))
+            file_dialogs.remember(self._settings, _DIALOG_KIND, folder)
         used = [n for n in ("two_layer_net.py", "layers.py", "train.py") if n in homework.files]
         step = "" if "train.py" in homework.files else "; the app's training_step"
         self.label.setText(f"yours: {', '.join(used)} in {folder}{step}")
