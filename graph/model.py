@@ -40,7 +40,6 @@ from graph.events import (
 )
 from graph.node import (
     EMPTY_PARAMS,
-    MAX_NAME_LENGTH,
     EvaluationState,
     Node,
     check_name,
@@ -51,19 +50,15 @@ from graph.node import (
     unique_copy_name,
 )
 from graph.ops import get_op
-from graph.structure import ID_RE, GraphStructure
-from graph.toposort import find_cycle, topological_sort
+from graph.structure import GraphStructure
 
 __all__ = [
-    "MAX_NAME_LENGTH",
     "Edge",
     "EvaluationState",
     "Graph",
     "Node",
     "check_name",
     "check_params",
-    "find_cycle",
-    "topological_sort",
 ]
 
 #: Names an op gets when none is given: input nodes are x1, x2..., consts c1, c2...
@@ -488,10 +483,7 @@ class Graph(GraphStructure):
         # Everything checked: apply.
         before = self.output_id
         for n in new_nodes:
-            self._insert(n)
-            m = ID_RE.match(n.id)
-            if m:
-                self._next_id = max(self._next_id, int(m.group(1)) + 1)
+            self._insert(n)  # moves _next_id past the node's id
         for e in edges:
             self._link(e)
         if keep and snapshot.get("output") in by_id and self._output is None:
