@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmark scripts: where results go and what machine ran them."""
+"""Helpers shared by the benchmark scripts: where results go, what machine ran them, and
+for the GUI benchmarks the window and waits that give up with a message instead of hanging."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -96,3 +99,78 @@ def write_result(name: str, figures: dict) -> Path:
 def python() -> str:
     """The interpreter running the benchmark (the project's .venv under `make bench`)."""
     return sys.executable
+
+
+def open_main_window(width: int = 1280, height: int = 820) -> tuple[Any, Any]:
+    """``(app, window)``: the app as ``gui.app`` makes it (offscreen unless
+    QT_QPA_PLATFORM says otherwise) and its main window shown at ``width`` x ``height``,
+    remembering no settings between runs."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+
+    app = make_application([])
+    window = MainWindow(remember=False)
+    window.resize(width, height)
+    window.show()
+    return app, window
+
+
+def _said(what: str | Callable[[], str]) -> str:
+    return what() if callable(what) else what
+
+
+def wait_until(
+    condition: Callable[[], Any],
+    what: str | Callable[[], str],
+    timeout_s: float = 600.0,
+    poll_ms: int = 20,
+) -> None:
+    """Run the real event loop (sleeping between events, as the app does) until
+    ``condition()`` holds; TimeoutError naming ``what`` (a text, or a function giving one
+    at the time, e.g. with the tab's status line) when ``timeout_s`` passes first."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if condition():
+        return
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.timeout.connect(lambda: loop.quit() if condition() else None)
+    deadline = QTimer()
+    deadline.setSingleShot(True)
+    deadline.timeout.connect(loop.quit)
+    poll.start(poll_ms)
+    deadline.start(int(timeout_s * 1000))
+    loop.exec()
+    poll.stop()
+    deadline.stop()
+    if not condition():
+        raise TimeoutError(f"waited {timeout_s:g} s for {_said(what)}")
+
+
+def wait_signal(signal: Any, what: str | Callable[[], str], timeout_s: float = 600.0) -> None:
+    """Run the real event loop until ``signal`` fires, without polling (no wake-ups
+    between events); TimeoutError naming ``what`` when ``timeout_s`` passes first.
+    Connects when called: for a signal a worker sends later, not one the caller's own
+    code may already have sent."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    fired: list[bool] = []
+
+    def quit_fired(*_args: Any) -> None:
+        fired.append(True)
+        loop.quit()
+
+    signal.connect(quit_fired)
+    deadline = QTimer()
+    deadline.setSingleShot(True)
+    deadline.timeout.connect(loop.quit)
+    deadline.start(int(timeout_s * 1000))
+    try:
+        loop.exec()
+    finally:
+        deadline.stop()
+        signal.disconnect(quit_fired)
+    if not fired:
+        raise TimeoutError(f"waited {timeout_s:g} s for {_said(what)}")

@@ -24,8 +24,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from _common import write_result  # noqa: E402
-from bench_mlp_gui import idle_stall_ms, open_mlp_tab, wait_until  # noqa: E402
+from _common import wait_until, write_result  # noqa: E402
+from bench_mlp_gui import idle_stall_ms, open_mlp_tab  # noqa: E402
 
 TARGET_STALL_MS = 100.0
 TARGET_STOP_MS = 500.0
@@ -62,12 +62,20 @@ def flood_run(tab, args) -> dict:
 
     tab._on_train_item = timed
     done = {}
-    tab.training_done.connect(lambda _rid, status: done.setdefault("at", time.perf_counter()))
+
+    def on_done(_rid, _status):
+        done.setdefault("at", time.perf_counter())
+
+    tab.training_done.connect(on_done)
     timer = QTimer()
     timer.setInterval(5)
     timer.timeout.connect(tick)
     tab.controls.start_button.click()
-    wait_until(lambda: tab.runs.runs() and tab.runs.runs()[-1].metrics.num_steps > 0, 120)
+    wait_until(
+        lambda: tab.runs.runs() and tab.runs.runs()[-1].metrics.num_steps > 0,
+        lambda: f"the run's first step (the tab says {tab.status_label.text()!r})",
+        120,
+    )
     probe["last"] = t0 = time.perf_counter()
     cpu0 = time.thread_time()
     timer.start()
@@ -78,9 +86,9 @@ def flood_run(tab, args) -> dict:
     steps_before_stop = run.metrics.num_steps
     clicked = time.perf_counter()
     tab.controls.stop_button.click()
-    wait_until(lambda: "at" in done, 300)
+    wait_until(lambda: "at" in done, "the stopped run to end (training_done)", 300)
     timer.stop()
-    tab.training_done.disconnect()
+    tab.training_done.disconnect(on_done)
     tab._on_train_item = original
     gaps = sorted(probe["gaps"])
     return {

@@ -28,12 +28,15 @@ rounds.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -42,7 +45,15 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from _common import ROOT, cifar_folder, python, write_result  # noqa: E402
+from _common import (  # noqa: E402
+    ROOT,
+    cifar_folder,
+    open_main_window,
+    python,
+    wait_signal,
+    wait_until,
+    write_result,
+)
 
 TARGET_RATIO = 1.05
 TARGET_STALL_MS = 50.0
@@ -87,6 +98,8 @@ def cli_run(spec: str, args) -> dict:
         if args.num_train:
             cmd += ["--num-train", str(args.num_train)]
         start = time.perf_counter()
+        # Its own session, so that a timeout ends its data-loading processes too (they
+        # share its stderr: while one lives, reading the pipe to its end never returns).
         proc = subprocess.Popen(
             cmd,
             cwd=ROOT,
@@ -94,23 +107,40 @@ def cli_run(spec: str, args) -> dict:
             stderr=subprocess.PIPE,
             text=True,
             bufsize=1,
+            start_new_session=True,
         )
-        # stderr is line-buffered: "training ..." is printed on Started, the
-        # final reason line right after the last event.
-        first = last_line = None
-        lines = []
-        for line in proc.stderr:
-            now = time.perf_counter()
-            lines.append(line.rstrip())
-            if first is None and line.startswith("training "):
-                first = now
-            last_line = now
-        proc.wait()
-        end = time.perf_counter()
+        # stderr is line-buffered: "training ..." is printed on Started, the final
+        # reason line right after the last event. Read (and timed) in a thread, so that
+        # this one can give up at the deadline.
+        lines: list[tuple[float, str]] = []
+        reader = threading.Thread(
+            target=lambda: lines.extend((time.perf_counter(), ln.rstrip()) for ln in proc.stderr),
+            daemon=True,
+        )
+        reader.start()
+        what = "`mlp train` (the CLI run) to exit"
+        try:
+            proc.wait(timeout=args.timeout)
+            end = time.perf_counter()
+            what = "`mlp train`'s stderr to close after it exited (a child still holds it)"
+            reader.join(timeout=30)
+            if reader.is_alive():
+                raise subprocess.TimeoutExpired(cmd, 30)
+        except subprocess.TimeoutExpired:
+            last = [text for _t, text in lines[-3:]]
+            raise TimeoutError(f"waited for {what}; its last lines: {last}") from None
+        finally:
+            if proc.poll() is None or reader.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        texts = [text for _t, text in lines]
         if proc.returncode != 0:
-            raise RuntimeError(f"mlp train exited {proc.returncode}: {lines[-3:]}")
+            raise RuntimeError(f"mlp train exited {proc.returncode}: {texts[-3:]}")
+        first = next((t for t, text in lines if text.startswith("training ")), None)
         if first is None:
-            raise RuntimeError(f"no 'training' line from mlp train: {lines[-3:]}")
+            raise RuntimeError(f"no 'training' line from mlp train: {texts[-3:]}")
+        last_line = lines[-1][0]
         records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     last = records[-1] if records else {}
     return {
@@ -166,7 +196,7 @@ def idle_stall_ms(seconds: float = 3.0) -> float:
 
 
 def gui_run(app, tab, args, probe_on: bool = True) -> dict:
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QTimer
 
     from nets.training import Finished, Started
 
@@ -222,18 +252,24 @@ def gui_run(app, tab, args, probe_on: bool = True) -> dict:
     if probe_on:
         timer.start()
     tab._on_train_item = timed
-    loop = QEventLoop()
-    tab.training_done.connect(lambda _rid, _status: loop.quit())
     tab.form.apply_preset("tuned")
     for name, text in fields(args).items():
         tab.form.set_field(name, text)
-    tab.controls.start_button.click()
-    loop.exec()  # a real event loop, as in the app (no busy polling)
-    timer.stop()
-    tab._on_train_item = original
-    for widget, original_paint in zip(widgets, originals, strict=True):
-        widget.paintEvent = original_paint
-    tab.training_done.disconnect()
+    try:
+        tab.controls.start_button.click()
+        if not tab.is_training():  # refused (the reason is on the status line)
+            raise RuntimeError(f"Start did not start a GUI run: {tab.status_label.text()!r}")
+        # A real event loop, as in the app (no polling), until the worker has ended.
+        wait_signal(
+            tab.training_done,
+            lambda: f"the GUI run to end (the tab says {tab.status_label.text()!r})",
+            args.timeout,
+        )
+    finally:
+        timer.stop()
+        tab._on_train_item = original
+        for widget, original_paint in zip(widgets, originals, strict=True):
+            widget.paintEvent = original_paint
     run = tab.runs.runs()[-1]
     if run.status != "finished":
         raise RuntimeError(f"the GUI run ended {run.status}: {run.reason}")
@@ -250,36 +286,20 @@ def gui_run(app, tab, args, probe_on: bool = True) -> dict:
     }
 
 
-def wait_until(condition, timeout_s: float = 600) -> None:
-    """Run the event loop (sleeping between events) until ``condition()`` holds."""
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-    poll = QTimer()
-    poll.timeout.connect(lambda: loop.quit() if condition() else None)
-    poll.start(20)
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("timed out")
-        loop.exec()
-    poll.stop()
-
-
-def open_mlp_tab(root: Path):
+def open_mlp_tab(root: Path, timeout_s: float = 600.0):
     """The app, its offscreen main window and the numpy tab with ``root`` loaded."""
-    from gui.app import make_application
-    from gui.main_window import MainWindow
-
-    app = make_application([])
-    window = MainWindow(remember=False)
-    window.resize(1280, 820)
-    window.show()
+    app, window = open_main_window(1280, 820)
     tab = window.select_tab("mlp")
-    tab.data_panel.set_source("folder", root)
-    wait_until(lambda: tab.data_panel.info is not None)
-    tab.data_panel.load()
-    wait_until(tab.data_panel.dataset_is_current)
+    panel = tab.data_panel
+    panel.set_source("folder", root)
+    wait_until(lambda: panel.info is not None, f"the data panel to find {root}", timeout_s)
+    if not panel.load():
+        raise RuntimeError(f"the data panel cannot load {root}: {panel.not_ready_reason()}")
+    wait_until(
+        panel.dataset_is_current,
+        lambda: f"the data panel to load {root} (it says {panel.status_label.text()!r})",
+        timeout_s,
+    )
     return app, window, tab
 
 
@@ -288,6 +308,9 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--num-train", type=int, default=0, help="0: all training images")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--timeout", type=float, default=1200.0, help="seconds any one wait may take"
+    )
     args = parser.parse_args()
 
     tmp = None
@@ -302,7 +325,7 @@ def main() -> int:
         data_note = "synthetic 32x32 folder (real data absent)"
     spec = f"folder:{root}"
 
-    app, window, tab = open_mlp_tab(root)
+    app, window, tab = open_mlp_tab(root, args.timeout)
     dataset = tab.data_panel.dataset
 
     has_cli = cli_available()
