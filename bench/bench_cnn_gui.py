@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _common import write_result  # noqa: E402
+from _common import open_main_window, write_result  # noqa: E402
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 TARGET_RATIO = 1.05
@@ -196,16 +196,11 @@ def main() -> int:
 
     # As `cnn train` and the tab do, before torch is imported.
     limit_openmp_spin()
-    from gui.app import make_application
     from gui.cnn_tab.jobs import TrainingData, subset_for_training
-    from gui.main_window import MainWindow
     from nets.cnn.config import default_num_threads
     from nets.data import load_dataset
 
-    app = make_application([])
-    window = MainWindow(remember=False)
-    window.resize(1280, 820)
-    window.show()
+    app, window = open_main_window(1280, 820)
     t = time.perf_counter()
     full = load_dataset("fashion-mnist", num_val=10_000, seed=0)
     load_s = time.perf_counter() - t

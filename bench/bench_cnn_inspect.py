@@ -27,7 +27,6 @@ are Fashion-MNIST's validation split when Debian's copy is installed, else rando
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -37,8 +36,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+from _common import (  # noqa: E402
+    open_main_window,
+    wait_until,
+    write_result,
+)
 from _common import spread as _spread  # noqa: E402
-from _common import write_result  # noqa: E402
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 TARGETS = {"inspect_ms": 150.0, "canvas_fps": 20.0, "dream_100_s": 3.0}
@@ -133,16 +136,9 @@ def bench_patches(trained, images) -> dict:
 
 
 def bench_canvas(trained, frames: int) -> dict:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
-
     from gui.cnn_tab.tab import CnnRun
-    from gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication([])
-    win = MainWindow(remember=False)
-    win.resize(1600, 1000)
-    win.show()
+    app, win = open_main_window(1600, 1000)
     tab = win.select_tab("cnn")
     payload = CnnRun(arch=tuple(trained.arch), config=None, choice=None, trained=trained)
     tab.runs.add_run("bench", {}, status="loaded", payload=payload)
@@ -152,13 +148,6 @@ def bench_canvas(trained, frames: int) -> dict:
     view.inputs.setCurrentWidget(view.inputs.draw)
 
     from PySide6.QtCore import QEventLoop, QTimer
-
-    def until(condition, timeout: float = 30.0) -> None:
-        end = time.perf_counter() + timeout
-        while not condition():
-            app.processEvents()
-            if time.perf_counter() > end:
-                raise TimeoutError("the Inspect view did not answer")
 
     def wait_for_frame(wanted) -> None:
         """Run the event loop (sleeping between events, as the app does; spinning here
@@ -180,9 +169,9 @@ def bench_canvas(trained, frames: int) -> dict:
         loop.exec()
         view.frame_drawn.disconnect(check)
         if not drawn():
-            raise TimeoutError("the Inspect view did not answer")
+            raise TimeoutError("waited 30 s for the Inspect view to draw the stroke")
 
-    until(lambda: view._trained is not None)
+    wait_until(lambda: view._trained is not None, "the Inspect view to take the model", 30)
 
     def one_frame(i: int) -> float:
         import numpy as np

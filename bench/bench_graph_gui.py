@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from _common import write_result  # noqa: E402
+from _common import open_main_window, write_result  # noqa: E402
 
 N_NODES = 500
 N_INPUTS = 100
@@ -286,13 +286,8 @@ def _r(xs: list[float]) -> list[float]:
 
 
 def main() -> int:
-    from gui.app import make_application
-    from gui.main_window import MainWindow
 
-    app = make_application([])
-    window = MainWindow(remember=False)
-    window.resize(1280, 820)
-    window.show()
+    app, window = open_main_window(1280, 820)
     tab = window.select_tab("graph")
     tab.banner.hide()
     _drain(app)

@@ -22,7 +22,6 @@ Images: N = 16 CIFAR-10 training images from ``--data`` (an image folder, defaul
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _common import spread, write_result  # noqa: E402
+from _common import (  # noqa: E402
+    open_main_window,
+    spread,
+    wait_signal,
+    wait_until,
+    write_result,
+)
 
 TARGETS = {"step_ms": 100.0, "explain_ms": 200.0}
 ELEMENTS = (
@@ -58,56 +63,32 @@ def main() -> int:
     parser.add_argument("--out", default="network_graph_gui")
     args = parser.parse_args()
 
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEventLoop, QTimer
-    from PySide6.QtWidgets import QApplication
-
-    from gui.main_window import MainWindow
-
-    app = QApplication.instance() or QApplication([])
-    win = MainWindow(remember=False)
-    win.resize(1600, 1000)
-    win.show()
+    app, win = open_main_window(1600, 1000)
     tab = win.select_tab("mlp")
     page = tab.network_graph
 
-    def wait(signal, timeout_ms: int = 120_000) -> None:
-        """Run the real event loop (sleeping between events, as the app does) until
-        ``signal`` fires."""
-        loop = QEventLoop()
-        signal.connect(loop.quit)
-        timer = QTimer()
-        timer.setSingleShot(True)
-        timer.timeout.connect(loop.quit)
-        timer.start(timeout_ms)
-        loop.exec()
-        signal.disconnect(loop.quit)
-        if not timer.isActive():
-            raise TimeoutError(f"no {signal} within {timeout_ms} ms")
-        timer.stop()
-
     data = "random numbers"
     if Path(args.data, "train").is_dir():
-        tab.data_panel.set_source("folder", Path(args.data))
-        end = time.perf_counter() + 60
-        while tab.data_panel.info is None and time.perf_counter() < end:
-            app.processEvents()
-            time.sleep(0.01)
-        if tab.data_panel.load():
-            wait(tab.data_panel.dataset_ready, 600_000)
+        panel = tab.data_panel
+        panel.set_source("folder", Path(args.data))
+        wait_until(lambda: panel.info is not None, f"the data panel to find {args.data}", 60)
+        if panel.load():
+            wait_signal(panel.dataset_ready, f"the data panel to load {args.data}", 600)
             data = f"{args.data} training split"
     tab.form.set_field("hidden_dim", str(args.hidden))
     tab.show_page(page)
-    wait(page.built)
+    wait_signal(page.built, "the page's built signal", 120)
     page.picker.n_spin.setValue(15)
-    wait(page.built)  # the preprocessing is fitted once, here
+    wait_signal(
+        page.built, "the page's built signal", 120
+    )  # the preprocessing is fitted once, here
 
     builds = []
     for n in (16, 15, 16):
         t0 = time.perf_counter()
         page.picker.n_spin.setValue(n)
         page.rebuild()
-        wait(page.built)
+        wait_signal(page.built, "the page's built signal", 120)
         app.processEvents()
         builds.append(time.perf_counter() - t0)
     assert page.ng.batch.X.shape[0] == 16
@@ -122,13 +103,13 @@ def main() -> int:
     worker_all: list[float] = []
     for _ in range(args.rounds):
         page.step("reset")
-        wait(page.stepped)
+        wait_signal(page.stepped, "the page's stepped signal", 120)
         for command, count in (("forward", 7), ("backward", 7)):
             for _i in range(count):
                 t0 = time.perf_counter()
                 c0 = time.thread_time()
                 page.step(command)
-                wait(page.stepped)
+                wait_signal(page.stepped, "the page's stepped signal", 120)
                 repaint()
                 dt = time.perf_counter() - t0
                 gui_cpu.append(time.thread_time() - c0)
@@ -144,7 +125,7 @@ def main() -> int:
         for _ in range(3):
             t0 = time.perf_counter()
             page.explain(kind, tensor, index)
-            wait(page.explained)
+            wait_signal(page.explained, "the page's explained signal", 120)
             page.explain_view.repaint()
             times.append(time.perf_counter() - t0)
             inner.append(page.last_explain_seconds or 0.0)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from _common import write_result  # noqa: E402
+from _common import open_main_window, write_result  # noqa: E402
 
 TARGET_MB = 50.0
 WARMUP = 500
@@ -49,13 +49,7 @@ def main() -> int:
 
     from PySide6.QtCore import QTimer
 
-    from gui.app import make_application
-    from gui.main_window import MainWindow
-
-    app = make_application([])
-    window = MainWindow(remember=False)
-    window.resize(1280, 820)
-    window.show()
+    app, window = open_main_window(1280, 820)
     tab = window.select_tab("mlp")
     plots, runs = tab.plots, tab.runs
     for plot in (plots.loss, plots.accuracy):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -18,7 +17,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from _common import cifar_folder  # noqa: E402
+from _common import cifar_folder, open_main_window, wait_until  # noqa: E402
 
 # Two short runs to compare: the tuned preset cut to a few epochs, then a smaller
 # learning rate and a narrower hidden layer.
@@ -34,30 +33,9 @@ def _synthetic(root: Path) -> Path:
     return make_folder(root, n_train=150, n_test=30, size=32)
 
 
-def _wait(app, condition, timeout_s: float) -> None:
-    """Run the event loop (sleeping between events) until ``condition()`` holds."""
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-    poll = QTimer()
-    poll.timeout.connect(lambda: loop.quit() if condition() else None)
-    poll.start(20)
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the tab did not get there in time")
-        loop.exec()
-    poll.stop()
-
-
 def capture(path: Path) -> None:
-    from gui.app import make_application
-    from gui.main_window import MainWindow
 
-    app = make_application([])
-    window = MainWindow(remember=False)
-    window.resize(1280, 820)
-    window.show()
+    app, window = open_main_window(1280, 820)
     tmp = None
     try:
         tab = window.select_tab("mlp")
@@ -68,7 +46,7 @@ def capture(path: Path) -> None:
             tmp = tempfile.TemporaryDirectory(prefix="bpe-mlp-shot-")
             root = _synthetic(Path(tmp.name))
         tab.data_panel.set_source("folder", root)
-        _wait(app, lambda: tab.data_panel.info is not None, 60)
+        wait_until(lambda: tab.data_panel.info is not None, f"the data panel to find {root}", 60)
         done: list[int] = []
         tab.training_done.connect(lambda run_id, _status: done.append(run_id))
         for count, fields in enumerate(RUNS, start=1):
@@ -76,7 +54,11 @@ def capture(path: Path) -> None:
             for name, text in fields.items():
                 tab.form.set_field(name, text)
             tab.controls.start_button.click()
-            _wait(app, lambda n=count: len(done) >= n, 600)
+            wait_until(
+                lambda n=count: len(done) >= n,
+                lambda n=count: f"run {n} to end (the tab says {tab.status_label.text()!r})",
+                600,
+            )
         tab.runs_view.select_run(tab.runs.runs()[0].run_id)
         tab.prepare_screenshot()
         for _ in range(10):
