@@ -25,6 +25,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -122,13 +123,22 @@ def temp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 
-def _pid_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` may still run on this machine: True for this process and,
+    on Windows (where ``os.kill`` would end the process), for any pid; True when it runs
+    as another user (no permission to signal it); False when no such process exists."""
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:
+    except PermissionError:
         return True
+    except (OSError, OverflowError):  # OverflowError: a pid too large for any process
+        return False
     return True
 
 
@@ -143,7 +153,7 @@ def remove_stale_temps(target: Path) -> int:
         return 0
     for name in names:
         m = pattern.match(name)
-        if m is None or int(m.group(1)) == os.getpid() or _pid_alive(int(m.group(1))):
+        if m is None or process_alive(int(m.group(1))):
             continue
         try:
             os.unlink(target.parent / name)

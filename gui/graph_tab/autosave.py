@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from graph import fileformat
 from graph.errors import GraphError
 from graph.model import Graph
+from nets.fileio import process_alive
 
 APP_NAME = "backprop-explorer"
 INTERVAL_MS = 4000
@@ -33,22 +34,6 @@ HEARTBEAT_TIMEOUT_S = 60.0
 def state_dir() -> Path:
     """The user state folder for autosaves (tests point XDG_STATE_HOME elsewhere)."""
     return Path(platformdirs.user_state_dir(APP_NAME, appauthor=False))
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    if sys.platform == "win32":  # os.kill would terminate it there
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -86,7 +71,7 @@ def find_crashed(directory: Path | None = None) -> list[CrashedSession]:
             beat = marker.stat().st_mtime
         except (OSError, ValueError):
             info, beat = {}, 0.0
-        alive = _process_alive(pid)
+        alive = process_alive(pid)
         if alive and sys.platform == "win32":
             alive = time.time() - beat < HEARTBEAT_TIMEOUT_S
         if alive:

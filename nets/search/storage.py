@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nets.errors import ConfigError
-from nets.fileio import shown
+from nets.fileio import process_alive, shown
 from nets.search.space import Range, grid
 
 SAMPLERS = ("tpe", "random", "grid")
@@ -267,7 +267,7 @@ def fail_orphans(study: Any) -> int:
     marked = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         where, _, pid = str(t.user_attrs.get("worker", "")).rpartition(":")
-        if where != host or not pid.isdigit() or _alive(int(pid)):
+        if where != host or not pid.isdigit() or process_alive(int(pid)):
             continue
         try:
             study._storage.set_trial_user_attr(
@@ -278,13 +278,3 @@ def fail_orphans(study: Any) -> int:
         except Exception:  # another process got there first
             continue
     return marked
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -113,6 +113,27 @@ def test_temporary_files_of_a_dead_process_are_removed_on_the_next_write(tmp_pat
     assert mine.exists() and other.exists()
 
 
+def test_process_alive_knows_this_process_a_running_one_and_a_finished_one() -> None:
+    assert fileio.process_alive(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)  # fmt: skip
+    try:
+        assert fileio.process_alive(child.pid)
+    finally:
+        child.communicate(b"")
+    assert not fileio.process_alive(child.pid)  # reaped: no such process any more
+    assert not fileio.process_alive(10**30)  # no process can have it (a forged file name)
+
+
+def test_a_temporary_file_named_with_an_impossible_pid_does_not_stop_a_write(
+    tmp_path: Path,
+) -> None:
+    forged = tmp_path / f".log.json.{10**30}.0123abcd.tmp"
+    forged.write_bytes(b"half")
+    fileio.atomic_write_bytes(tmp_path / "log.json", b"{}", _Err)
+    assert (tmp_path / "log.json").read_bytes() == b"{}" and not forged.exists()
+
+
 def test_check_writable_refuses_a_forbidden_folder_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(_Err, match="the folder does not exist"):
         fileio.check_writable(tmp_path / "missing" / "m.npz", _Err, "save")
