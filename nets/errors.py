@@ -37,3 +37,19 @@ class DownloadError(NetsError):
 
 class Cancelled(NetsError):
     """The user cancelled a long operation (loading, downloading); nothing was changed."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s text, or its type's name when it has none: a library's
+    error (a database driver, Optuna, torch) in a one-line message."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` in one line for the user: a NetsError's own message (written to be shown),
+    any other exception's type and the first line of its text."""
+    if isinstance(exc, NetsError):
+        return first_line(exc)
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__

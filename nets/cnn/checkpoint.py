@@ -42,7 +42,7 @@ from nets.cnn.arch import (
 )
 from nets.cnn.config import TrainConfig
 from nets.cnn.trained import TrainedCnn
-from nets.errors import CheckpointError, ConfigError
+from nets.errors import CheckpointError, ConfigError, first_line
 from nets.fileio import atomic_write_bytes, check_zip_contents, open_regular
 from nets.testrecord import TestRecord, utc_now
 
@@ -139,7 +139,7 @@ def read_checkpoint_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
             raise CheckpointError(
                 f"checkpoint refused: {path} contains Python objects other than tensors and "

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nets.errors import ConfigError, NetsError
+from nets.errors import ConfigError, NetsError, one_line
 from nets.search.defaults import FIELD_RANGES
 from nets.search.space import Range, SearchSpace, space_from_json, space_to_json, suggest
 from nets.training import Diverged, Evaluation, Started, Step, Stopped
@@ -248,8 +248,7 @@ def run_trial(
     except (optuna.TrialPruned, SearchCancelled):
         raise
     except Exception as exc:
-        message = str(exc) if isinstance(exc, NetsError) else f"{type(exc).__name__}: {exc}"
-        trial.set_user_attr("error", message.splitlines()[0] if message else type(exc).__name__)
+        trial.set_user_attr("error", one_line(exc))
         keep()
         raise
     keep()

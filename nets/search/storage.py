@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nets.errors import ConfigError
+from nets.errors import ConfigError, first_line
 from nets.fileio import process_alive, shown
 from nets.search.space import Range, grid
 
@@ -88,9 +88,8 @@ def open_storage(location: str) -> Any:
                     grace_period=60,
                 )
         except Exception as exc:  # sqlalchemy/driver errors: many kinds, all one line here
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(
-                f"cannot open the study database {_hide_password(location)}: {first}"
+                f"cannot open the study database {_hide_password(location)}: {first_line(exc)}"
             ) from None
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 

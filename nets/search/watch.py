@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from nets.errors import first_line
 from nets.search.storage import TrialRow, fail_orphans, trial_rows
 
 
@@ -83,11 +84,6 @@ class Requests:
             return self._count, orphans
 
 
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def importances(study: Any, complete: int) -> tuple[dict[str, float], str]:
     """PED-ANOVA importances of ``study`` (Optuna's own; fANOVA needs scikit-learn,
     ~50 ms for 100 trials) and a note; empty with the reason when they cannot be had."""
@@ -103,7 +99,7 @@ def importances(study: Any, complete: int) -> tuple[dict[str, float], str]:
                 evaluator=optuna.importance.PedAnovaImportanceEvaluator(target_quantile=0.25),
             )
     except Exception as exc:  # too few distinct values and the like: say it, go on
-        return {}, _line(exc)
+        return {}, first_line(exc)
     return {str(k): float(v) for k, v in values.items()}, f"from {complete} complete trials"
 
 
@@ -120,7 +116,7 @@ def watch_study(
     try:
         study = open_study()
     except Exception as exc:  # a database that refuses, a missing study: one line
-        yield WatchFailed(_line(exc))
+        yield WatchFailed(first_line(exc))
         return
     yield StudyOpened(str(study.study_name), dict(study.user_attrs))
     importance_key: tuple[int, ...] | None = None
@@ -135,7 +131,7 @@ def watch_study(
         try:
             rows = tuple(trial_rows(study))
         except Exception as exc:
-            yield StudyRead((), served, error=_line(exc))
+            yield StudyRead((), served, error=first_line(exc))
         else:
             done = [r.number for r in rows if r.state == "COMPLETE"]
             key = tuple(done)

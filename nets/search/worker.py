@@ -113,10 +113,9 @@ def main(argv: list[str]) -> int:
     except SystemExit:
         raise
     except Exception as exc:
-        from nets.errors import NetsError
+        from nets.errors import one_line
 
-        text = str(exc) if isinstance(exc, NetsError) else f"{type(exc).__name__}: {exc}"
-        print(f"error: {text.splitlines()[0] if text else type(exc).__name__}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 1
 
 

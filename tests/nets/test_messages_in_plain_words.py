@@ -47,3 +47,13 @@ def test_validation_size_zero_trains_without_a_reshape_error(tmp_path) -> None:
         ]
     )
     assert code == 0
+
+
+def test_an_error_in_one_line_keeps_our_message_and_names_a_foreign_one() -> None:
+    from nets.errors import ConfigError, first_line, one_line
+
+    assert one_line(ConfigError("the batch is too large\nmore")) == "the batch is too large"
+    assert one_line(KeyError()) == "KeyError"
+    assert one_line(RuntimeError("\n  server closed\nTraceback")) == "RuntimeError: server closed"
+    assert first_line(RuntimeError("server closed\nTraceback")) == "server closed"
+    assert first_line(ValueError("")) == "ValueError"
