@@ -231,15 +231,12 @@ def run_trial(
                     trial.report(event.val_acc, event.epoch)
                     if trial.should_prune():
                         note = f"pruned after epoch {event.epoch}"
-                        keep()
                         raise optuna.TrialPruned(note)
                 elif isinstance(event, Stopped):
                     if stop():
                         trial.set_user_attr("error", "cancelled while training")
-                        keep()
                         raise SearchCancelled("cancelled while training")
                     note = f"stopped in epoch {event.epoch}: the time budget ran out"
-                    keep()
                     raise optuna.TrialPruned(note)
                 elif isinstance(event, Diverged):
                     note = event.reason
@@ -249,8 +246,8 @@ def run_trial(
         raise
     except Exception as exc:
         trial.set_user_attr("error", one_line(exc))
-        keep()
         raise
-    keep()
+    finally:
+        keep()  # the curves so far, however the trial ended
     finite = [v for v in val if math.isfinite(v)]
     return finite[-1] if finite else 0.0  # diverged before any epoch ended: as bad as it gets
