@@ -175,21 +175,18 @@ def check_experiment_outputs(args: Any) -> None:
         check_output(folder / ".probe", f"{what} folder")
 
 
-def positive(kind: type = float) -> Any:
-    """An argparse type: a number of ``kind`` above 0 (a usage error otherwise)."""
+def positive(text: str) -> float:
+    """An argparse type: a number above 0 (a usage error otherwise); for a whole number
+    of at least 1, ``whole_number(1)``."""
     import argparse
 
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__  # argparse names the type in its messages
-    return parse
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
 
 
 def add_range_test_options(parser: Any, steps: Any) -> None:

@@ -12,8 +12,6 @@ from pathlib import Path
 
 from nets.cli_common import positive
 
-_positive = positive(float)
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -34,11 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help='print {"results": [{"file", "function", "ok", "checks": [...]}]}',
     )
     parser.add_argument(
-        "--timeout", type=_positive, default=10.0, metavar="S", help="seconds per call (default 10)"
+        "--timeout", type=positive, default=10.0, metavar="S", help="seconds per call (default 10)"
     )
     parser.add_argument(
         "--memory",
-        type=_positive,
+        type=positive,
         default=3.0,
         metavar="GB",
         help="memory limit in GiB (default 3)",

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nets.cli_common import positive
+from nets.cli_common import positive, whole_number
 from nets.search.defaults import DEFAULT_SPACES
 from nets.search.storage import PRUNERS, SAMPLERS
 
@@ -63,17 +63,17 @@ def add_search_options(parser: argparse.ArgumentParser) -> None:
         "mysql://..., sqlite:///file.db); default: a journal file in the user's data folder",
     )
     parser.add_argument(
-        "--trials", type=positive(int), default=20, metavar="N", help="trials to run (20)"
+        "--trials", type=whole_number(1), default=20, metavar="N", help="trials to run (20)"
     )
     parser.add_argument(
         "--timeout",
-        type=positive(float),
+        type=positive,
         metavar="S",
         help="time budget in seconds: no trial starts after it and a running one stops",
     )
     parser.add_argument(
         "--workers",
-        type=positive(int),
+        type=whole_number(1),
         default=os.cpu_count() or 1,
         metavar="K",
         help="worker processes, one thread each (default: the number of cores)",

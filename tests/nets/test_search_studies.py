@@ -201,3 +201,22 @@ def test_search_tensorboard_writes_every_trial_as_a_run(data, tmp_path):
         acc.Reload()
         vals = [e.value for e in acc.Scalars("accuracy/val")]
         assert vals == pytest.approx(t.user_attrs["epoch_val_acc"], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--trials", "1.5", "expected a whole number, got '1.5'"),
+        ("--workers", "0", "must be 1 or more, got 0"),
+        ("--timeout", "0", "must be more than 0, got 0"),
+    ],
+)
+def test_bad_search_counts_are_usage_errors_naming_the_option(capsys, option, value, expected):
+    sys.path.insert(0, str(ROOT))
+    import main
+
+    with pytest.raises(SystemExit) as info:
+        main.build_parser().parse_args(_command("arrays", "s", option, value)[2:])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert option in err and expected in err
