@@ -142,12 +142,12 @@ def run(
         else space_from_json(DEFAULT_SPACES[kind], SEARCHABLE[kind])
     )
     info = probe_dataset(args.data)
-    if not info.found and not getattr(args, "download", False):
-        raise DataError(info.hint or f"{args.data}: no dataset found")
-    if getattr(args, "download", False) and not info.found:
-        from nets.data import load_dataset
+    if not info.found:
+        if not (getattr(args, "download", False) and info.can_download):
+            raise DataError(info.hint or f"{args.data}: no dataset found")
+        from nets.data import download_dataset
 
-        load_dataset(args.data, download=True)
+        download_dataset(args.data)  # here, once: each worker then loads it from disk
     check_experiment_outputs(args)
     location = location_for(args.study, args.storage)
     job = make_job(

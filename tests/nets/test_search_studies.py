@@ -220,3 +220,27 @@ def test_bad_search_counts_are_usage_errors_naming_the_option(capsys, option, va
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert option in err and expected in err
+
+
+def test_download_fetches_the_data_once_without_loading_it_in_the_parent(monkeypatch, tmp_path):
+    """The workers load the data; the command itself only downloads what is missing."""
+    import nets.data
+    from nets.data import fashion_mnist
+    from nets.errors import DataError
+
+    sys.path.insert(0, str(ROOT))
+    import main
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the parent loaded the whole dataset")
+
+    def fetched(*args, **kwargs):
+        raise DataError("downloaded")  # stands for the download: no network in tests
+
+    monkeypatch.setattr(nets.data, "load_dataset", no_load)
+    monkeypatch.setattr(fashion_mnist, "download", fetched)
+    args = main.build_parser().parse_args(
+        _command(f"fashion-mnist:{tmp_path / 'none'}", "dl", "--download")[2:]
+    )
+    with pytest.raises(DataError, match="^downloaded$"):
+        args.handler(args)
