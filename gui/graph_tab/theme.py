@@ -55,18 +55,21 @@ def font(size: float = 9.0, bold: bool = False, mono: bool = False) -> QFont:
     return f
 
 
-_METRICS: dict[int, QFontMetricsF] = {}  # made lazily: metrics need a QGuiApplication
+# Keyed by id() for speed (paint code asks per label); each entry keeps its font alive, so
+# the id cannot pass to another font while the entry exists.
+_METRICS: dict[int, tuple[QFont, QFontMetricsF]] = {}  # lazily: metrics need a QGuiApplication
 
 
 def metrics(font: QFont) -> QFontMetricsF:
-    """The metrics of one of the fonts made once (cached by identity)."""
-    key = id(font)
-    if key not in _METRICS:
-        _METRICS[key] = QFontMetricsF(font)
-    return _METRICS[key]
+    """The metrics of ``font``, made once per font object (meant for the fonts made
+    once at import, like ``node_items``' own)."""
+    entry = _METRICS.get(id(font))
+    if entry is None:
+        entry = _METRICS[id(font)] = (font, QFontMetricsF(font))
+    return entry[1]
 
 
-_SMALLER: dict[tuple[int, float], QFont] = {}
+_SMALLER: dict[tuple[int, float], tuple[QFont, QFont]] = {}
 
 
 def fitting_font(font: QFont, text: str, width: float) -> QFont:
@@ -75,12 +78,12 @@ def fitting_font(font: QFont, text: str, width: float) -> QFont:
     if need <= width:
         return font
     size = max(6.0, round(font.pointSizeF() * width / need * 2) / 2 - 0.5)
-    key = (id(font), size)
-    if key not in _SMALLER:
+    entry = _SMALLER.get((id(font), size))
+    if entry is None:
         smaller = QFont(font)
         smaller.setPointSizeF(size)
-        _SMALLER[key] = smaller
-    return _SMALLER[key]
+        entry = _SMALLER[id(font), size] = (font, smaller)
+    return entry[1]
 
 
 def header_colour(op: str, category: str) -> QColor:
