@@ -33,15 +33,7 @@ class GraphStructure:
     :meth:`topological_order`..."""
 
     def __init__(self) -> None:
-        self._g = DiGraph()  # topology only; records live in _nodes, ports in _ports
-        self._ports: dict[tuple[str, str], set[int]] = {}  # (src, dst) -> port numbers
-        self._nodes: dict[str, Node] = {}
-        self._order: dict[str, int] = {}  # insertion rank, for deterministic orders
-        self._rank = 0
-        self._by_name: dict[str, str] = {}
-        self._sinks: dict[str, None] = {}  # ordered set of nodes with no consumer
-        self._next_id = 1
-        self._output: str | None = None
+        self._reset_storage()
         self._meta: dict[str, Any] = {}
         self._evaluation = EvaluationState()
         self._topo_cache: tuple[int, list[str]] | None = None
@@ -255,15 +247,16 @@ class GraphStructure:
     # ------------------------------------------------------------------ internals
 
     def _reset_storage(self) -> None:
-        self._g = DiGraph()
-        self._ports = {}
-        self._nodes = {}
-        self._order = {}
+        """Empty records and topology (what ``__init__`` and ``Graph.clear`` start from)."""
+        self._g = DiGraph()  # topology only; records live in _nodes, ports in _ports
+        self._ports: dict[tuple[str, str], set[int]] = {}  # (src, dst) -> port numbers
+        self._nodes: dict[str, Node] = {}
+        self._order: dict[str, int] = {}  # insertion rank, for deterministic orders
         self._rank = 0
-        self._by_name = {}
-        self._sinks = {}
+        self._by_name: dict[str, str] = {}
+        self._sinks: dict[str, None] = {}  # ordered set of nodes with no consumer
         self._next_id = 1
-        self._output = None
+        self._output: str | None = None
 
     def _load_parts(
         self,
