@@ -321,7 +321,7 @@ def run_surface(args: argparse.Namespace) -> int:
         return 0
     if args.out:
         from graph.fileformat import atomic_write_bytes
-        from graph.ops import or_zero
+        from graph.safe_math import or_zero
         from graph.surface_plot import render_png
 
         result = evaluate(graph, output)

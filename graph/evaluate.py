@@ -22,7 +22,6 @@ from typing import Any
 
 from graph.events import Edge
 from graph.model import EvaluationState, Graph
-from graph.ops import NAN
 from graph.plans import Plan, backward_plan, forward_plan, isfinite, leaf_values
 from graph.records import (
     BackwardRecord,
@@ -35,6 +34,7 @@ from graph.records import (
     format_sum,
     format_value,
 )
+from graph.safe_math import NAN
 
 __all__ = [
     "BackwardRecord",

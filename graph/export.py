@@ -16,8 +16,8 @@ import re
 from graph.errors import GraphError
 from graph.evaluate import Evaluation, format_value
 from graph.model import Graph
-from graph.ops import or_zero
 from graph.plans import backward_plan, forward_plan
+from graph.safe_math import or_zero
 
 _RESERVED = {"_math", "_nan", "_sigmoid", "abs", "grads"}
 # A local derivative that needs no parentheses after "upstream * ".

@@ -23,8 +23,8 @@ from graph.export import _RESERVED, _atomic, _Names, _py_float, return_and_main
 from graph.groups import Groups, Ports
 from graph.model import Graph
 from graph.node import Node
-from graph.ops import or_zero
 from graph.plans import backward_plan, forward_plan
+from graph.safe_math import or_zero
 from graph.toposort import topological_sort
 
 _INDENT = "    "

@@ -47,7 +47,8 @@ from typing import IO, Any
 from graph.errors import GraphEditError, GraphError, GraphFileError
 from graph.model import Graph
 from graph.node import Node, check_name, check_params
-from graph.ops import OPS, OpSpec
+from graph.ops import OPS
+from graph.opspec import OpSpec
 from graph.toposort import find_cycle, topological_sort
 
 FORMAT = "backprop-explorer-graph"

@@ -14,7 +14,8 @@ from typing import Any
 
 from graph.errors import GraphEditError
 from graph.events import Edge
-from graph.ops import OPS, OpSpec, format_number
+from graph.ops import OPS
+from graph.opspec import OpSpec, format_number
 
 EMPTY_PARAMS: Mapping[str, float] = MappingProxyType({})
 #: A name longer than this is refused (keeps files and labels sane).

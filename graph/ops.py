@@ -21,11 +21,10 @@ from __future__ import annotations
 import math
 
 from graph.errors import GraphError
-from graph.opspec import OpSpec, ParamSpec, format_number
+from graph.opspec import OpSpec, ParamSpec
 from graph.safe_math import (
     INF,
     NAN,
-    or_zero,
     safe_div,
     safe_exp,
     safe_log,
@@ -34,24 +33,7 @@ from graph.safe_math import (
     stable_sigmoid,
 )
 
-__all__ = [
-    "CHOOSE_MAX",
-    "INF",
-    "NAN",
-    "OPS",
-    "OpSpec",
-    "ParamSpec",
-    "format_number",
-    "get_op",
-    "op_names",
-    "or_zero",
-    "safe_div",
-    "safe_exp",
-    "safe_log",
-    "safe_pow",
-    "safe_sqrt",
-    "stable_sigmoid",
-]
+__all__ = ["CHOOSE_MAX", "OPS", "get_op", "op_names"]
 
 #: Largest number of value inputs a ``choose`` node may have.
 CHOOSE_MAX = 16

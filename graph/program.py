@@ -41,7 +41,7 @@ from graph.groups import GROUPS_KEY
 from graph.layout import layout_positions
 from graph.model import Graph
 from graph.node import MAX_NAME_LENGTH, Node, check_name
-from graph.ops import OPS, or_zero
+from graph.ops import OPS
 from graph.program_defs import FunctionSupport
 from graph.program_exprs import (
     ALIASES,
@@ -53,6 +53,7 @@ from graph.program_exprs import (
     ExpressionSupport,
     are,
 )
+from graph.safe_math import or_zero
 
 #: Largest program accepted (characters).
 MAX_PROGRAM_CHARS = 4_000_000

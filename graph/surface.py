@@ -23,15 +23,15 @@ import numpy as np
 from graph.errors import GraphError
 from graph.evaluate import evaluate
 from graph.model import Graph
-from graph.ops import or_zero
 from graph.plans import backward_plan, forward_plan
+from graph.safe_math import or_zero
 
 #: Largest grid side accepted (a 1000 x 1000 grid is 8 MB per node).
 MAX_STEPS = 1000
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # The stable form of graph.ops.stable_sigmoid, picked per element.
+    # The stable form of graph.safe_math.stable_sigmoid, picked per element.
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
@@ -49,7 +49,7 @@ def _min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _power(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
-    # graph.ops.safe_pow's rule, for -inf too: numpy gives inf or nan there, depending on
+    # graph.safe_math.safe_pow's rule, for -inf too: numpy gives inf or nan there, depending on
     # whether it takes its sqrt fast path for b = 0.5.
     with np.errstate(invalid="ignore"):
         out = np.power(a, b)

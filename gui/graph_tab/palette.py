@@ -6,7 +6,8 @@ from PySide6.QtCore import QByteArray, QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QDrag, QFont
 from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from graph.ops import OPS, OpSpec
+from graph.ops import OPS
+from graph.opspec import OpSpec
 
 #: MIME type of an op dragged from the palette (the payload is the op name).
 OP_MIME = "application/x-backprop-explorer-op"

@@ -30,7 +30,7 @@ EDGE = QColor("#7d848d")
 PORT = QColor("#5f6368")
 PORT_FREE = QColor("#ffffff")
 
-#: Header colour per op category (``graph.ops.OpSpec.category``), "input"/"const" apart.
+#: Header colour per op category (``graph.opspec.OpSpec.category``), "input"/"const" apart.
 HEADER = {
     "input": QColor("#d2e3fc"),
     "const": QColor("#e8eaed"),

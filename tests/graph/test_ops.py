@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from graph.errors import GraphError
-from graph.ops import OPS, format_number, get_op, op_names
+from graph.ops import OPS, get_op, op_names
+from graph.opspec import format_number
 
 
 def _num(lo: float, hi: float) -> st.SearchStrategy[float]:
