@@ -30,9 +30,6 @@ from graph.records import (
     ForwardRecord,
     PortValue,
     StepRecord,
-    format_operand,
-    format_sum,
-    format_value,
 )
 from graph.safe_math import NAN
 
@@ -47,9 +44,6 @@ __all__ = [
     "Stepper",
     "backward_problem",
     "evaluate",
-    "format_operand",
-    "format_sum",
-    "format_value",
     "forward",
 ]
 

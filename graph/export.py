@@ -14,9 +14,10 @@ import math
 import re
 
 from graph.errors import GraphError
-from graph.evaluate import Evaluation, format_value
+from graph.evaluate import Evaluation
 from graph.model import Graph
 from graph.plans import backward_plan, forward_plan
+from graph.records import format_value
 from graph.safe_math import or_zero
 
 _RESERVED = {"_math", "_nan", "_sigmoid", "abs", "grads"}

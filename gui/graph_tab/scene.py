@@ -14,9 +14,9 @@ from collections.abc import Callable
 from PySide6.QtCore import QPointF, QRectF, Qt, QVariantAnimation, Signal
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsSceneMouseEvent
 
-from graph.evaluate import format_operand, format_sum
 from graph.events import Edge
 from graph.model import Graph
+from graph.records import format_operand, format_sum
 from gui.graph_tab import theme
 from gui.graph_tab.bridge import GraphBridge
 from gui.graph_tab.edge_items import DragEdgeItem, EdgeItem

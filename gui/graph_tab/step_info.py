@@ -8,7 +8,7 @@ import html
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout
 
-from graph.evaluate import BackwardRecord, ForwardRecord, format_operand, format_value
+from graph.records import BackwardRecord, ForwardRecord, format_operand, format_value
 from gui.graph_tab import theme
 from gui.graph_tab.bridge import GraphBridge
 from gui.graph_tab.stepping import StepController

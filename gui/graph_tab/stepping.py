@@ -10,7 +10,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
-from graph.evaluate import BackwardRecord, ForwardRecord, Stepper, format_value
+from graph.evaluate import Stepper
+from graph.records import BackwardRecord, ForwardRecord, format_value
 from gui.graph_tab.bridge import GraphBridge
 from gui.graph_tab.practice import PracticeSession
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor, QFont, QFontMetricsF
 
-from graph.evaluate import format_value
+from graph.records import format_value
 
 # Phase colours: forward values are blue, backward gradients orange (also in the legend).
 FORWARD = QColor("#1f63c6")

@@ -8,8 +8,9 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from graph.evaluate import evaluate, format_sum
+from graph.evaluate import evaluate
 from graph.examples import build_example
+from graph.records import format_sum
 from gui.graph_tab import theme
 from gui.graph_tab.edge_items import EdgeItem
 from gui.graph_tab.node_items import NodeItem
