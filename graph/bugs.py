@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from graph.errors import GraphEditError
-from graph.model import Graph, Node
+from graph.model import Graph
+from graph.node import Node
 from graph.safe_math import safe_div, safe_exp, safe_log, safe_pow, safe_sqrt, stable_sigmoid
 
 BUG_KEY = "planted_bug"

@@ -21,7 +21,8 @@ from types import MappingProxyType
 from typing import Any
 
 from graph.events import Edge
-from graph.model import EvaluationState, Graph
+from graph.model import Graph
+from graph.node import EvaluationState
 from graph.plans import Plan, backward_plan, forward_plan, isfinite, leaf_values
 from graph.records import (
     BackwardRecord,

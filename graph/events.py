@@ -40,7 +40,7 @@ class NodeAdded(GraphEvent):
 
 @dataclass(frozen=True)
 class NodeRemoved(GraphEvent):
-    """``node`` is the removed node's last state (a :class:`graph.model.Node`)."""
+    """``node`` is the removed node's last state (a :class:`graph.node.Node`)."""
 
     node_id: str
     node: Any

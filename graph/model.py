@@ -52,14 +52,7 @@ from graph.node import (
 from graph.ops import get_op
 from graph.structure import GraphStructure
 
-__all__ = [
-    "Edge",
-    "EvaluationState",
-    "Graph",
-    "Node",
-    "check_name",
-    "check_params",
-]
+__all__ = ["Graph"]
 
 #: Names an op gets when none is given: input nodes are x1, x2..., consts c1, c2...
 _NAME_PREFIX = {"input": "x", "const": "c"}

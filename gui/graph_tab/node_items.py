@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graph.model import Node
+from graph.node import Node
 from gui.graph_tab import theme
 
 if TYPE_CHECKING:
