@@ -129,6 +129,7 @@ def run(
     from nets.search.space import load_space, space_from_json
     from nets.search.storage import (
         fail_orphans,
+        is_url,
         location_for,
         make_pruner,
         make_sampler,
@@ -178,7 +179,7 @@ def run(
     fail_orphans(study)  # trials of workers killed earlier on this machine
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     pool = WorkerPool(job, args.workers, args.trials)
-    where = "a journal file" if "://" not in location else "the database"
+    where = "the database" if is_url(location) else "a journal file"
     print(
         f"study {args.study!r} in {where} ({len(seen)} trials so far): {len(pool.shares)} "
         f"workers, {args.trials} trials, {args.sampler} sampler, {args.pruner} pruner",

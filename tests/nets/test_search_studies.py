@@ -129,6 +129,7 @@ def test_search_command_prints_the_study_summary_and_continues_it(data, tmp_path
     args = _command(data, "cli", "--trials", "3", "--workers", "2", "--pruner", "none", "--json")
     first = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
     assert first.returncode == 0, first.stderr
+    assert "study 'cli' in a journal file (0 trials so far)" in first.stderr
     out = json.loads(first.stdout)
     assert set(out) == {"study", "n_trials", "states", "best"}
     assert out["study"] == "cli" and out["n_trials"] == 3
@@ -176,6 +177,7 @@ def test_the_same_command_twice_joins_one_database_study(data, tmp_path, postgre
     ]
     outs = [r.communicate(timeout=120) for r in runs]
     assert [r.returncode for r in runs] == [0, 0], [err for _out, err in outs]
+    assert all("study 'joined' in the database" in err for _out, err in outs)
     study = open_study("joined", postgres_url, create=False)
     trials = study.get_trials(deepcopy=False)
     assert sorted(t.number for t in trials) == [0, 1, 2, 3]
