@@ -173,12 +173,6 @@ def open_study(
     return s
 
 
-def list_studies(location: str) -> list[str]:
-    import optuna
-
-    return [s.study_name for s in optuna.get_all_study_summaries(open_storage(location))]
-
-
 def summary(study: Any) -> dict[str, Any]:
     """``{"study", "n_trials", "states": {COMPLETE, PRUNED, FAIL}, "best": {...} | None}``."""
     trials = study.get_trials(deepcopy=False)
