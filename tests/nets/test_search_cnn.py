@@ -15,15 +15,17 @@ from tests.nets.mlp_fixtures import blobs
 LAYERS = (Conv2d(4, kernel_size=3, padding=1), ReLU(), Flatten(), Linear(7))
 
 
-def _job(**extra):
-    base = TrainConfig(optimizer="adam", epochs=2, batch_size=20, evals_per_epoch=3)
+def _job(num_threads=None, **extra):
+    base = TrainConfig(
+        optimizer="adam", epochs=2, batch_size=20, evals_per_epoch=3, num_threads=num_threads
+    )
     space = (FloatRange("lr", 1e-3, 1e-2, log=True), Choices("batch_size", (20, 40)))
     return make_job("cnn", "arrays", base, space, "t", "", arch=arch_to_dict(LAYERS), extra=extra)
 
 
 def test_cnn_trials_use_one_torch_thread_whatever_the_base_says():
-    job = _job()
-    assert trial_config(job, {"lr": 1e-3}).num_threads == 1
+    for threads in (None, 4):  # the default (every core) and a count of the user's
+        assert trial_config(_job(threads), {"lr": 1e-3}).num_threads == 1
 
 
 def test_cnn_trials_report_once_per_epoch_and_fit_the_classes():
