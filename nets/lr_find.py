@@ -168,7 +168,8 @@ def mlp_range_test(
     preprocessed one minibatch at a time."""
     from nets.mlp.blas_threads import ThreadTuner
     from nets.mlp.optim import SGD
-    from nets.mlp.train import _unpack, build_model, training_step
+    from nets.mlp.step import training_step
+    from nets.mlp.train import _unpack, build_model
 
     config.validate()
     X, y, *_ = _unpack(data)

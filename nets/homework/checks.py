@@ -26,7 +26,7 @@ from nets.homework.usercode import UserCode, UserCodeError
 from nets.mlp import layers as app_layers
 from nets.mlp.classifiers import TwoLayerNet as AppTwoLayerNet
 from nets.mlp.gradcheck import CLASSIFIER_THRESHOLD, LAYER_THRESHOLD, numeric_gradient, rel_error
-from nets.mlp.train import training_step as app_training_step
+from nets.mlp.step import training_step as app_training_step
 
 #: f1-f3 have no threshold in the seed; their errors are near 1e-12 when right.
 SCALAR_THRESHOLD = 1e-9
