@@ -119,6 +119,17 @@ def write_target(
     return target, stat.S_IMODE(st.st_mode)
 
 
+def user_data_folder(name: str, override: str) -> Path:
+    """The app's folder ``name`` in the user's data folder (``platformdirs``), or the
+    folder the environment variable ``override`` names when it is set."""
+    chosen = os.environ.get(override)
+    if chosen:
+        return Path(chosen).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("backprop-explorer")) / name
+
+
 def temp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 

@@ -12,12 +12,12 @@ Without DIR, CIFAR-10 and Fashion-MNIST are looked for in the standard places (s
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from nets.errors import DataError
+from nets.fileio import user_data_folder
 
 DatasetKind = Literal["cifar10", "fashion-mnist", "folder"]
 
@@ -53,13 +53,9 @@ class DatasetSpec:
 
 
 def data_home() -> Path:
-    """The app's own folder for downloaded datasets (torchvision-style layout inside)."""
-    override = os.environ.get("BACKPROP_EXPLORER_DATA")
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("backprop-explorer")) / "datasets"
+    """The app's own folder for downloaded datasets (torchvision-style layout inside);
+    ``BACKPROP_EXPLORER_DATA`` overrides it."""
+    return user_data_folder("datasets", "BACKPROP_EXPLORER_DATA")
 
 
 def default_locations(kind: DatasetKind) -> list[Path]:

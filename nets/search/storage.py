@@ -10,7 +10,6 @@ driver (a dependency), so a plain URL works without extra installs.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import warnings
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nets.errors import ConfigError, first_line
-from nets.fileio import process_alive, shown
+from nets.fileio import process_alive, shown, user_data_folder
 from nets.search.space import Range, grid
 
 SAMPLERS = ("tpe", "random", "grid")
@@ -31,12 +30,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 def studies_dir() -> Path:
     """``<user data folder>/studies`` (``BACKPROP_EXPLORER_STUDIES`` overrides it)."""
-    override = os.environ.get("BACKPROP_EXPLORER_STUDIES")
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("backprop-explorer")) / "studies"
+    return user_data_folder("studies", "BACKPROP_EXPLORER_STUDIES")
 
 
 def check_study_name(name: str) -> str:

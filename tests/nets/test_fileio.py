@@ -187,3 +187,20 @@ def test_fuzz_shown_names_are_one_printable_line(name: str) -> None:
 def test_fuzz_undecodable_file_names_print_escaped() -> None:
     name = os.fsdecode(b"caf\xff\ne.jpg")
     assert fileio.shown(name) == "caf\\udcff\\ne.jpg"
+
+
+def test_the_apps_folders_are_in_the_user_data_folder_unless_the_environment_names_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from nets.data.spec import data_home
+    from nets.search.storage import studies_dir
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    for variable in ("BACKPROP_EXPLORER_DATA", "BACKPROP_EXPLORER_STUDIES"):
+        monkeypatch.delenv(variable, raising=False)
+    assert data_home() == tmp_path / "xdg" / "backprop-explorer" / "datasets"
+    assert studies_dir() == tmp_path / "xdg" / "backprop-explorer" / "studies"
+    monkeypatch.setenv("BACKPROP_EXPLORER_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("BACKPROP_EXPLORER_STUDIES", str(tmp_path / "studies"))
+    assert data_home() == tmp_path / "data"
+    assert studies_dir() == tmp_path / "studies"
