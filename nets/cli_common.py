@@ -153,26 +153,29 @@ def experiment_events(events: Any, args: Any, cli: dict[str, Any]) -> Any:
 def check_experiment_outputs(args: Any) -> None:
     """Refuse before training a snapshot or TensorBoard folder that cannot be made (and
     --snapshot-every without a folder to write to)."""
-    from nets.errors import ConfigError, NetsError
+    from nets.errors import ConfigError
+
+    if args.snapshot_every and args.snapshot_dir is None:
+        raise ConfigError("--snapshot-every needs --snapshot-dir (the folder to write to)")
+    check_output_folder(args.snapshot_dir, "snapshot")
+    check_output_folder(args.tensorboard, "TensorBoard")
+
+
+def check_output_folder(folder: Path | None, what: str) -> None:
+    """Refuse before any work the ``what`` folder (made if missing) that cannot be made or
+    written; None: there is none to check."""
+    from nets.errors import NetsError
     from nets.fileio import describe_os_error, shown
 
-    if getattr(args, "snapshot_every", 0) and getattr(args, "snapshot_dir", None) is None:
-        raise ConfigError("--snapshot-every needs --snapshot-dir (the folder to write to)")
-
-    folders = (
-        (getattr(args, "snapshot_dir", None), "snapshot"),  # a search has no snapshots
-        (getattr(args, "tensorboard", None), "TensorBoard"),
-    )
-    for folder, what in folders:
-        if folder is None:
-            continue
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise NetsError(
-                f"cannot write the {what} folder {shown(folder)}: {describe_os_error(exc)}"
-            ) from None
-        check_output(folder / ".probe", f"{what} folder")
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NetsError(
+            f"cannot write the {what} folder {shown(folder)}: {describe_os_error(exc)}"
+        ) from None
+    check_output(folder / ".probe", f"{what} folder")
 
 
 def positive(text: str) -> float:

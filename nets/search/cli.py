@@ -121,7 +121,7 @@ def run(
     split_seed: int = 0,
 ) -> int:
     """Run the study with ``base`` as the fixed settings; exit status 0, 1 or 130."""
-    from nets.cli_common import check_experiment_outputs
+    from nets.cli_common import check_output_folder
     from nets.data import probe_dataset
     from nets.errors import DataError
     from nets.search.objective import SEARCHABLE, make_job
@@ -149,7 +149,7 @@ def run(
         from nets.data import download_dataset
 
         download_dataset(args.data)  # here, once: each worker then loads it from disk
-    check_experiment_outputs(args)
+    check_output_folder(args.tensorboard, "TensorBoard")  # a search writes no snapshots
     location = location_for(args.study, args.storage)
     job = make_job(
         kind,

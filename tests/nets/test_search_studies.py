@@ -246,3 +246,23 @@ def test_download_fetches_the_data_once_without_loading_it_in_the_parent(monkeyp
     )
     with pytest.raises(DataError, match="^downloaded$"):
         args.handler(args)
+
+
+def test_a_tensorboard_folder_that_cannot_be_made_is_refused_before_the_study(
+    data, tmp_path, monkeypatch
+):
+    from nets.errors import NetsError
+
+    monkeypatch.setenv("BACKPROP_EXPLORER_STUDIES", str(tmp_path))
+
+    sys.path.insert(0, str(ROOT))
+    import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    args = main.build_parser().parse_args(
+        _command(data, "tbx", "--tensorboard", str(blocker / "tb"))[2:]
+    )
+    with pytest.raises(NetsError, match="cannot write the TensorBoard folder"):
+        args.handler(args)
+    assert not (tmp_path / "tbx.journal").exists()
