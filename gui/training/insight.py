@@ -56,6 +56,10 @@ class InsightPanel(QTabWidget):
         # samples wait in _pending and are handed over in order when the view is built.
         self.inside_slot: LazyWidget[InsideView] = LazyWidget(self._make_inside)
         self._pending: list[tuple[int, Internals]] = []
+        # The run and step to show once the view is built: a coach finding selected or a
+        # snapshot picked while the Inside page was never shown does not build it (that
+        # cost the GUI thread 80 ms in the middle of a CNN run, with the page hidden).
+        self._selection: tuple[int | None, float] | None = None
         self.findings = FindingsView(runs)
         self.lr_slot: LazyWidget[LrFinderView] = LazyWidget(self._make_lr_finder)
         self.markers: FindingMarkers | None = None
@@ -80,7 +84,7 @@ class InsightPanel(QTabWidget):
         self.addTab(self.lr_slot, "&LR finder")
 
         self.findings.apply_requested.connect(self.apply_requested)
-        self.findings.finding_selected.connect(self._show_finding)
+        self.findings.finding_selected.connect(self.show_step)
         runs.run_removed.connect(self._forget_pending)
 
     @property
@@ -102,6 +106,10 @@ class InsightPanel(QTabWidget):
         pending, self._pending = self._pending, []
         for run_id, event in pending:
             view.add_internals(run_id, event)
+        if self._selection is not None:
+            run_id, step = self._selection
+            self._selection = None
+            self._select(view, run_id, step)
         return view
 
     def _forget_pending(self, run_id: int) -> None:
@@ -178,12 +186,24 @@ class InsightPanel(QTabWidget):
     def _on_loss_click(self, plot_item: pg.PlotItem, event: Any) -> None:
         if not plot_item.sceneBoundingRect().contains(event.scenePos()):
             return
-        step = plot_item.vb.mapSceneToView(event.scenePos()).x()
-        self.inside.select_step(step)
+        self.show_step(None, plot_item.vb.mapSceneToView(event.scenePos()).x())
 
-    def _show_finding(self, run_id: int, step: int) -> None:
-        self.inside.select_run(run_id)
-        self.inside.select_step(step)
+    def show_step(self, run_id: int | None, step: float) -> None:
+        """The Inside view shows ``run_id``'s (None: its current run's) histograms at
+        ``step``: now if it is built, else when it is first shown."""
+        view = self.inside_slot.created
+        if view is not None:
+            self._select(view, run_id, step)
+            return
+        if run_id is None and self._selection is not None:
+            run_id = self._selection[0]
+        self._selection = (run_id, step)
+
+    @staticmethod
+    def _select(view: InsideView, run_id: int | None, step: float) -> None:
+        if run_id is not None:
+            view.select_run(run_id)
+        view.select_step(step)
 
 
 def install(tab: Any) -> InsightPanel:
@@ -197,6 +217,6 @@ def install(tab: Any) -> InsightPanel:
     panel.attach_loss_plot(tab.plots.loss.plot_item)
     tab.add_listener(lambda run, event: panel.on_event(run.run_id, event))
     tab.snapshot_selected.connect(
-        lambda run_id, step: panel._show_finding(run_id, step) if step >= 0 else None
+        lambda run_id, step: panel.show_step(run_id, step) if step >= 0 else None
     )
     return panel
