@@ -7,23 +7,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from gui.main_window import MainWindow
-from tests.gui.mlp_tab_setup import make_folder
+from tests.gui import test_mlp_tab
 
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    return make_folder(tmp_path_factory.mktemp("netgraphdata"))
-
-
-@pytest.fixture
-def window(qtbot):
-    window = MainWindow(remember=False)
-    qtbot.addWidget(window, before_close_func=lambda w: w.shutdown())
-    window.show()
-    yield window
-    window.shutdown()
-    window.close()
+# The Two-layer net tab tests' window and tiny image folder; the tab here starts with no
+# dataset (the page builds on random numbers until one is loaded).
+window, data_root = test_mlp_tab.window, test_mlp_tab.data_root
 
 
 @pytest.fixture
@@ -190,15 +178,19 @@ def test_double_click_on_a_node_heat_map_explains_that_element(tab, qtbot):
     assert page.explain_view.explanation.value == pytest.approx(float(scores[0, 7]), abs=1e-12)
 
 
-def test_the_selected_runs_model_and_its_preprocessing(tab, qtbot, data_root):
-    from tests.gui.test_mlp_tab import train_once
-
+def open_on_a_trained_run(tab, qtbot, data_root):
+    """The page built on the weights of a run trained on ``data_root``: (run, page)."""
     load_folder(tab, qtbot, data_root)
-    run, status = train_once(tab, qtbot)
+    run, status = test_mlp_tab.train_once(tab, qtbot)
     assert status == "finished"
     page = open_page(tab, qtbot)
     with qtbot.waitSignal(page.built, timeout=20_000):
         page.picker.set_source("run")
+    return run, page
+
+
+def test_the_selected_runs_model_and_its_preprocessing(tab, qtbot, data_root):
+    run, page = open_on_a_trained_run(tab, qtbot, data_root)
     model = run.payload.model
     np.testing.assert_allclose(page.ng.params["W1"], model.parameters()["W1"])
     expected = run.payload.preprocessor.transform(
@@ -242,14 +234,7 @@ def test_a_matching_checkpoint_is_used(tab, qtbot, data_root, tmp_path):
 
 
 def test_an_epoch_snapshot_picked_on_the_timeline_gives_its_weights(tab, qtbot, data_root):
-    from tests.gui.test_mlp_tab import train_once
-
-    load_folder(tab, qtbot, data_root)
-    run, status = train_once(tab, qtbot)
-    assert status == "finished"
-    page = open_page(tab, qtbot)
-    with qtbot.waitSignal(page.built, timeout=20_000):
-        page.picker.set_source("run")
+    run, page = open_on_a_trained_run(tab, qtbot, data_root)
     latest = page.ng.params["W1"].copy()
     epoch, step = tab.snapshots_of(run.run_id)[0]
     with qtbot.waitSignal(page.built, timeout=20_000):
