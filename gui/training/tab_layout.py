@@ -21,14 +21,19 @@ from PySide6.QtWidgets import (
 )
 
 
-def _splitter(orientation: Qt.Orientation, *parts: tuple[QWidget, int]) -> QSplitter:
-    """A splitter of ``(widget, stretch factor)`` parts that never collapses one."""
-    splitter = QSplitter(orientation)
+def splitter(
+    orientation: Qt.Orientation, *parts: tuple[QWidget, int], sizes: list[int] | None = None
+) -> QSplitter:
+    """A splitter of ``(widget, stretch factor)`` parts that never collapses one, at
+    ``sizes`` (pixels, one a part) if given. The training tabs' pages use it too."""
+    split = QSplitter(orientation)
     for index, (widget, stretch) in enumerate(parts):
-        splitter.addWidget(widget)
-        splitter.setStretchFactor(index, stretch)
-    splitter.setChildrenCollapsible(False)
-    return splitter
+        split.addWidget(widget)
+        split.setStretchFactor(index, stretch)
+    split.setChildrenCollapsible(False)
+    if sizes is not None:
+        split.setSizes(sizes)
+    return split
 
 
 class TrainingLayout:
@@ -87,13 +92,13 @@ class TrainingLayout:
         for i, button in enumerate(self.run_buttons):
             grid.addWidget(button, i // 2, i % 2)
         runs_column.addLayout(grid)
-        bottom = _splitter(Qt.Orientation.Horizontal, (runs_box, 1), (self.result_tabs, 1))
+        bottom = splitter(Qt.Orientation.Horizontal, (runs_box, 1), (self.result_tabs, 1))
         plots_box = QWidget()
         plots_layout = QVBoxLayout(plots_box)
         plots_layout.setContentsMargins(0, 0, 0, 0)
         plots_layout.addWidget(self.plots, 1)
         plots_layout.addWidget(self.snapshot_control.timeline)
-        vertical = _splitter(Qt.Orientation.Vertical, (plots_box, 3), (bottom, 2))
+        vertical = splitter(Qt.Orientation.Vertical, (plots_box, 3), (bottom, 2))
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(4, 0, 0, 0)
@@ -101,8 +106,7 @@ class TrainingLayout:
         right_layout.addWidget(self.controls)
         right_layout.addWidget(self.status_label)
         right_layout.addWidget(vertical, 1)
-        main = _splitter(Qt.Orientation.Horizontal, (left, 0), (right, 1))
-        main.setSizes(list(sizes))
+        main = splitter(Qt.Orientation.Horizontal, (left, 0), (right, 1), sizes=list(sizes))
         self.main_splitter = main
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)

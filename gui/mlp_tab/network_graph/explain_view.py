@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
-    QSplitter,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -38,6 +37,7 @@ from gui.graph_tab.step_info import StepInfo
 from gui.graph_tab.stepping import StepController
 from gui.graph_tab.view import GraphView
 from gui.mlp_tab.network_graph.heatmap import Band, HeatMap, as_matrix, clear_layout, shape_text
+from gui.training.tab_layout import splitter
 
 UNFOLD_MORE = 8
 EXPAND_MORE = 2  # examples of the loss drawn as their softmax per click
@@ -147,13 +147,7 @@ class ExplainView(QWidget):
         rl.addWidget(self.toolbar)
         rl.addWidget(self.canvas, 1)
 
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(scroll)
-        split.addWidget(right)
-        split.setStretchFactor(0, 0)
-        split.setStretchFactor(1, 1)
-        split.setSizes([330, 700])
-        split.setChildrenCollapsible(False)
+        split = splitter(Qt.Orientation.Horizontal, (scroll, 0), (right, 1), sizes=[330, 700])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)

@@ -20,7 +20,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QLabel,
     QScrollArea,
-    QSplitter,
     QTabWidget,
     QToolBar,
     QVBoxLayout,
@@ -45,6 +44,7 @@ from gui.mlp_tab.network_graph.jobs import (
     step_job,
 )
 from gui.mlp_tab.network_graph.scene import NetworkScene
+from gui.training.tab_layout import splitter
 from gui.worker import GeneratorWorker
 
 #: presses of → or ← waiting beyond this are dropped (a held key must not queue forever)
@@ -147,27 +147,15 @@ class NetworkGraphPage(QWidget):
         tl.addWidget(self.toolbar)
         tl.addWidget(self.status)
         tl.addWidget(self.canvas, 1)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(top)
-        right.addWidget(self.bottom)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
-        right.setSizes([360, 260])
+        right = splitter(Qt.Orientation.Vertical, (top, 3), (self.bottom, 2), sizes=[360, 260])
         self.right = right
         self._sizes_before_enlarge: list[int] = []
-        right.setChildrenCollapsible(False)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.picker)
         scroll.setMinimumWidth(215)
-        main = QSplitter(Qt.Orientation.Horizontal)
-        main.addWidget(scroll)
-        main.addWidget(right)
-        main.setStretchFactor(0, 0)
-        main.setStretchFactor(1, 1)
-        main.setSizes([240, 900])
-        main.setChildrenCollapsible(False)
+        main = splitter(Qt.Orientation.Horizontal, (scroll, 0), (right, 1), sizes=[240, 900])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(main)
@@ -351,12 +339,16 @@ class NetworkGraphPage(QWidget):
         self._fitted = (id(dataset), pre)
         return pre
 
+    def _refuse(self, item: Any) -> bool:
+        """Say why a job refused (True if ``item`` is its ``Refused``)."""
+        if not isinstance(item, Refused):
+            return False
+        self.say(item.message, True)
+        self.refused.emit(item.message)
+        return True
+
     def _on_build_item(self, item: Any) -> None:
-        if isinstance(item, Refused):
-            self.say(item.message, True)
-            self.refused.emit(item.message)
-            return
-        if not isinstance(item, Built):
+        if self._refuse(item) or not isinstance(item, Built):
             return
         self.ng = item.ng
         self.bands = item.bands
@@ -467,11 +459,7 @@ class NetworkGraphPage(QWidget):
         self.explain_view.canvas.fit()
 
     def _on_explain_item(self, item: Any) -> None:
-        if isinstance(item, Refused):
-            self.say(item.message, True)
-            self.refused.emit(item.message)
-            return
-        if not isinstance(item, Explained):
+        if self._refuse(item) or not isinstance(item, Explained):
             return
         expl = item.explanation
         self.last_explain_seconds = item.seconds
