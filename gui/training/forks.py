@@ -182,6 +182,10 @@ class SnapshotControl(QObject):
         self._step = -1
         self._pending: PendingFork | None = None
         self._stores: dict[int, SnapshotStore] = {}
+        # The selected snapshot as read: one on disk (spilled, or opened from files) is a
+        # file read, and one selection asks for it several times (the tab's views, the
+        # Network graph page, Fork from here).
+        self._read: tuple[tuple[int, int], Snapshot] | None = None
         pen = pg.mkPen(QColor("#444"), width=1.5, style=Qt.PenStyle.DashDotLine)
         self._lines = {
             "loss": pg.InfiniteLine(angle=90, movable=False, pen=pen),
@@ -241,10 +245,16 @@ class SnapshotControl(QObject):
 
     # -- selection -------------------------------------------------------------------
     def selected(self) -> Snapshot | None:
+        """The selected snapshot (None: the latest model), read once per selection."""
         if self._step < 0:
             return None
+        key = (self._run_id, self._step)
+        if self._read is not None and self._read[0] == key:
+            return self._read[1]
         store = self.store_of(self.tab.runs.run(self._run_id))
-        return store.get(self._step) if store is not None else None
+        snapshot = store.get(self._step) if store is not None else None
+        self._read = (key, snapshot) if snapshot is not None else None
+        return snapshot
 
     def selected_run_id(self) -> int:
         return self._run_id
@@ -329,6 +339,8 @@ class SnapshotControl(QObject):
             self._refresh_throttle.request()
 
     def _on_run_removed(self, run_id: int) -> None:
+        if self._read is not None and self._read[0][0] == run_id:
+            self._read = None
         store = self._stores.pop(run_id, None)
         if store is not None:
             store.close()

@@ -95,6 +95,22 @@ def test_a_cli_snapshot_opens_with_its_run_and_forks(tab, qtbot, data_root, tmp_
     np.testing.assert_array_equal(fy[1:], parent[chosen.step :])
 
 
+def test_a_snapshot_file_is_read_once_per_selection(tab, qtbot, data_root, tmp_path, monkeypatch):
+    import nets.snapshots as snapshots
+
+    snaps = _cli_snapshots(data_root, tmp_path / "snaps")
+    _open(tab, qtbot, snaps / "epoch-3")
+    run_id = tab.selected_run_id()
+    reads = []
+    real = snapshots.load_snapshot
+    monkeypatch.setattr(snapshots, "load_snapshot", lambda path: reads.append(path) or real(path))
+    _epoch, step = tab.snapshots_of(run_id)[0]
+    tab.select_snapshot(run_id, step)  # the tab's views show it
+    picked = [tab.selected_snapshot() for _ in range(3)]  # the pages and Fork ask again
+    assert all(s is picked[0] for s in picked) and picked[0].step == step
+    assert [p.name for p in reads] == ["epoch-1"]
+
+
 def test_bad_snapshots_get_one_line_naming_the_file(tab, qtbot, tmp_path):
     before = len(tab.runs)
     bad = tmp_path / "epoch-1"
