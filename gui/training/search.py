@@ -533,8 +533,7 @@ class SearchPanel(QWidget):
         if len(rows) != 1 or not rows[0].params:
             return
         self.tab._apply_suggestion(dict(rows[0].params))
-        if self.tab.views is not None:
-            self.tab.views.setCurrentIndex(0)
+        self.tab.show_page(self.tab.main_splitter)  # the form and Start
         self.tab.say(
             f"Trial {rows[0].number}'s settings are in the form: press Start to train it "
             "(the test set stays for the one model you choose)."

@@ -103,6 +103,8 @@ def test_selected_trials_overlay_their_curves_and_one_can_be_trained(tab, qtbot)
     loss_names = [getattr(i, "name", lambda: None)() for i in tab.plots.loss.plot_item.items]
     assert f"trial {best.number} loss" in loss_names
     assert panel.train_button.isEnabled()
+    tab.show_page(panel)  # the button is clicked on the Search page
+    assert tab.views.currentIndex() != 0
     qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
     assert tab.views.currentIndex() == 0
     for name, value in best.params.items():
