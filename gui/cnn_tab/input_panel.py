@@ -234,10 +234,11 @@ class InputPanel(QTabWidget):
     input_changed = Signal(object, str, int)
     load_validation_requested = Signal()
 
-    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
+        """``settings``: the app's, where the image dialog remembers its folder."""
         super().__init__(parent)
         self.setObjectName("inspectInputs")
-        self._settings = settings if settings is not None else QSettings()
+        self._settings = settings
         self.browser = ValidationBrowser()
         self.draw = DrawPanel()
         self.file = FilePanel()
