@@ -36,7 +36,6 @@ from gui.cnn_tab.arch_model import ArchitectureModel
 from gui.cnn_tab.data_panel import DataChoice, DataPanel
 from gui.cnn_tab.results_panel import ResultsPanel
 from gui.cnn_tab.settings_panel import SettingsPanel
-from gui.lazy import LazyWidget
 from gui.tab_base import AppContext
 from gui.training import insight, search_page
 from gui.training.run_files import LoadedRun
@@ -172,8 +171,7 @@ class CnnTab(ArchitectureFiles, TrainingTab):
         self.search_slot = search_page.install(self, "cnn", self._search_base)
         # "Inspect": a trained network opened up (issue 16; gui/cnn_tab/inspect_view.py).
         # Built when first shown: it lists the runs' models from the runs list then.
-        self.inspect_slot = LazyWidget(self._make_inspect)
-        self.add_page(self.inspect_slot, "Inspect")
+        self.inspect_slot = self.add_lazy_page(self._make_inspect, "Inspect")
         self.data_panel.probe_now()
         self._revalidate()
 

@@ -22,7 +22,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QGroupBox, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from gui.homework.implementation import ImplementationPicker
-from gui.lazy import LazyWidget
 from gui.mlp_tab import jobs
 from gui.mlp_tab.analysis import (
     TestResult,
@@ -128,9 +127,8 @@ class MlpTab(TrainingTab):
         self.form.set_snapshot_plan(plan.plan())
         # Built when first shown (it imports the Graph tab's canvas and engine); its
         # step actions join the View menu then.
-        self.network_graph_slot = LazyWidget(self._make_network_graph)
+        self.network_graph_slot = self.add_lazy_page(self._make_network_graph, "Network graph")
         self.network_graph_slot.built.connect(self.actions_changed)
-        self.add_page(self.network_graph_slot, "Network graph")
         self.insight = insight.install(self)
         self.insight.apply_requested.connect(self._apply_suggestion)
         self.insight.lr_chosen.connect(lambda lr: self._apply_suggestion({"learning_rate": lr}))
@@ -548,8 +546,6 @@ class MlpTab(TrainingTab):
         super().shutdown()
         self.data_panel.shutdown()
         self.gradcheck.shutdown()
-        if self.network_graph_slot.created is not None:
-            self.network_graph_slot.created.shutdown()
 
     def _make_network_graph(self) -> NetworkGraphPage:
         from gui.mlp_tab.network_graph.page import NetworkGraphPage

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gui.lazy import LazyWidget
-
 if TYPE_CHECKING:
+    from gui.lazy import LazyWidget
     from gui.training.search import SearchBase, SearchPanel
 
 
@@ -27,7 +26,4 @@ def install(tab: Any, kind: str, base: Callable[[], SearchBase | str]) -> LazyWi
 
         return SearchPanel(tab, kind, search_labels(kind), base)
 
-    slot: LazyWidget[SearchPanel] = LazyWidget(build)
-    tab.add_page(slot, "Search")
-    tab.add_shutdown(lambda: slot.created.shutdown() if slot.created is not None else None)
-    return slot
+    return tab.add_lazy_page(build, "Search")

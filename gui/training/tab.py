@@ -35,6 +35,8 @@ Extending it (the internals view, searches, the network graph, snapshots and for
     batch of steps is unpacked) and the tab's own items (e.g. weight snapshots). A
     listener must be quick (it runs between redraws); ``remove_listener(fn)``;
   * ``add_shutdown(fn)``: ``fn()`` when the window closes (a search stops its workers);
+    ``add_lazy_page(factory, title)``: ``add_page`` of a ``LazyWidget`` whose page, once
+    built, is shut down with the tab;
   * ``run_side_job(kind, run_id, factory, on_item)`` runs any other generator in the
     worker layer with the same progress, error and busy handling.
   * snapshots (``gui.training.forks``): every run keeps its epoch snapshots; the
@@ -55,6 +57,7 @@ from PySide6.QtWidgets import QWidget
 
 from gui import dialogs
 from gui.jobs import Progress, batched
+from gui.lazy import LazyWidget, W
 from gui.tab_base import AppContext, AppTab
 from gui.throttle import Throttle
 from gui.training.controls import TrainingControls
@@ -152,6 +155,20 @@ class TrainingTab(TrainingLayout, RunEvents, RunFiles, AppTab):
     def add_shutdown(self, fn: Callable[[], None]) -> None:
         """``fn()`` when the tab shuts down (the window closes): stop what it started."""
         self._on_shutdown.append(fn)
+
+    def add_lazy_page(self, factory: Callable[[], W], title: str) -> LazyWidget[W]:
+        """``add_page`` of a page built when first shown (``gui.lazy.LazyWidget``); once
+        built, its ``shutdown()`` runs when the tab shuts down."""
+        slot: LazyWidget[W] = LazyWidget(factory)
+        self.add_page(slot, title)
+
+        def stop() -> None:
+            page = slot.created
+            if page is not None:
+                page.shutdown()  # type: ignore[attr-defined]
+
+        self.add_shutdown(stop)
+        return slot
 
     def remove_listener(self, fn: Callable[[Run, Any], None]) -> None:
         if fn in self._listeners:

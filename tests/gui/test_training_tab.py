@@ -235,3 +235,24 @@ def test_quitting_while_training_stops_the_run_and_saves_it(qtbot, context, tmp_
 def test_nothing_unsaved_closes_without_a_question(qtbot, tab, monkeypatch):
     monkeypatch.setattr("gui.dialogs.ask", lambda *a, **k: pytest.fail("asked"))
     assert tab.can_close()
+
+
+def test_a_lazy_page_is_built_on_first_show_and_shut_down_with_the_tab(qtbot, context):
+    from PySide6.QtWidgets import QLabel
+
+    class Page(QLabel):
+        stopped = 0
+
+        def shutdown(self) -> None:
+            Page.stopped += 1
+
+    tab = FakeTab(context)
+    qtbot.addWidget(tab)
+    never = tab.add_lazy_page(Page, "Never shown")
+    shown = tab.add_lazy_page(Page, "Shown")
+    tab.show()
+    assert never.created is None and shown.created is None
+    tab.show_page(shown)
+    assert isinstance(shown.created, Page) and never.created is None
+    tab.shutdown()
+    assert Page.stopped == 1 and never.created is None  # nothing built to shut down
