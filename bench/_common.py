@@ -3,11 +3,16 @@ for the GUI benchmarks the window and waits that give up with a message instead 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import signal
 import statistics
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -174,3 +179,48 @@ def wait_signal(signal: Any, what: str | Callable[[], str], timeout_s: float = 6
         signal.disconnect(quit_fired)
     if not fired:
         raise TimeoutError(f"waited {timeout_s:g} s for {_said(what)}")
+
+
+def run_reading_lines(
+    cmd: list[str], what: str, timeout_s: float, read: str = "stderr", **popen: Any
+) -> tuple[list[tuple[float, str]], int, float, str]:
+    """Run ``cmd`` and read its ``read`` stream ("stdout" or "stderr") line by line as it
+    comes, each line with the ``time.perf_counter()`` it arrived at (the child should
+    print line-buffered). Returns ``(lines, returncode, end, other)``: ``end`` is when
+    it exited, ``other`` the other stream's text (kept in a temporary file, so that a
+    chatty child can never block on a full pipe).
+
+    The child runs in its own session: when it has not exited after ``timeout_s``, or
+    its stream stays open 30 s after it did (a child of its own still holds it), the
+    whole group is killed and TimeoutError names ``what`` with the last lines read."""
+    assert read in ("stdout", "stderr")
+    lines: list[tuple[float, str]] = []
+    with tempfile.TemporaryFile("w+") as other:
+        streams = {"stdout": other, "stderr": other, read: subprocess.PIPE}
+        proc = subprocess.Popen(
+            cmd, text=True, bufsize=1, start_new_session=True, **streams, **popen
+        )
+        pipe = getattr(proc, read)
+        reader = threading.Thread(
+            target=lambda: lines.extend((time.perf_counter(), ln.rstrip("\n")) for ln in pipe),
+            daemon=True,
+        )
+        reader.start()
+        waiting = f"{what} to exit"
+        try:
+            proc.wait(timeout=timeout_s)
+            end = time.perf_counter()
+            waiting = f"{what}'s {read} to close after it exited (a child still holds it)"
+            reader.join(timeout=30)
+            if reader.is_alive():
+                raise subprocess.TimeoutExpired(cmd, 30)
+        except subprocess.TimeoutExpired:
+            last = [text for _t, text in lines[-3:]]
+            raise TimeoutError(f"waited for {waiting}; its last lines: {last}") from None
+        finally:
+            if proc.poll() is None or reader.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        other.seek(0)
+        return lines, proc.returncode, end, other.read()

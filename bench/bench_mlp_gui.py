@@ -28,15 +28,11 @@ rounds.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -50,6 +46,7 @@ from _common import (  # noqa: E402
     cifar_folder,
     open_main_window,
     python,
+    run_reading_lines,
     wait_signal,
     wait_until,
     write_result,
@@ -98,45 +95,14 @@ def cli_run(spec: str, args) -> dict:
         if args.num_train:
             cmd += ["--num-train", str(args.num_train)]
         start = time.perf_counter()
-        # Its own session, so that a timeout ends its data-loading processes too (they
-        # share its stderr: while one lives, reading the pipe to its end never returns).
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-            start_new_session=True,
-        )
         # stderr is line-buffered: "training ..." is printed on Started, the final
-        # reason line right after the last event. Read (and timed) in a thread, so that
-        # this one can give up at the deadline.
-        lines: list[tuple[float, str]] = []
-        reader = threading.Thread(
-            target=lambda: lines.extend((time.perf_counter(), ln.rstrip()) for ln in proc.stderr),
-            daemon=True,
+        # reason line right after the last event.
+        lines, returncode, end, _out = run_reading_lines(
+            cmd, "`mlp train` (the CLI run)", args.timeout, read="stderr", cwd=ROOT
         )
-        reader.start()
-        what = "`mlp train` (the CLI run) to exit"
-        try:
-            proc.wait(timeout=args.timeout)
-            end = time.perf_counter()
-            what = "`mlp train`'s stderr to close after it exited (a child still holds it)"
-            reader.join(timeout=30)
-            if reader.is_alive():
-                raise subprocess.TimeoutExpired(cmd, 30)
-        except subprocess.TimeoutExpired:
-            last = [text for _t, text in lines[-3:]]
-            raise TimeoutError(f"waited for {what}; its last lines: {last}") from None
-        finally:
-            if proc.poll() is None or reader.is_alive():
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
         texts = [text for _t, text in lines]
-        if proc.returncode != 0:
-            raise RuntimeError(f"mlp train exited {proc.returncode}: {texts[-3:]}")
+        if returncode != 0:
+            raise RuntimeError(f"mlp train exited {returncode}: {texts[-3:]}")
         first = next((t for t, text in lines if text.startswith("training ")), None)
         if first is None:
             raise RuntimeError(f"no 'training' line from mlp train: {texts[-3:]}")

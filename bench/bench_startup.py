@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, python, write_result
+from _common import ROOT, python, run_reading_lines, write_result
 
 RUNS = 7
 TARGET_S = 0.5
@@ -77,27 +77,20 @@ def one_run(env: dict[str, str]) -> tuple[float, float, float]:
     seconds of the whole launch)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [python(), str(ROOT / "main.py")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
+    lines, returncode, _end, errors = run_reading_lines(
+        [python(), str(ROOT / "main.py")], "the app", 60, read="stdout", env=env, cwd=ROOT
     )
-    assert proc.stdout is not None
     elapsed = None
     shown_cpu = float("nan")
-    for line in proc.stdout:
+    for at, line in lines:
         if line.strip() == "window-shown":
-            elapsed = time.perf_counter() - start
+            elapsed = at - start
         elif line.startswith("window-shown-cpu-s ") and elapsed is not None:
             shown_cpu = float(line.split()[1])
     if elapsed is None:
-        raise RuntimeError(f"the app never showed its window: {proc.stderr.read()}")
-    proc.wait(timeout=30)
-    if proc.returncode != 0:
-        raise RuntimeError(f"the app exited with {proc.returncode}: {proc.stderr.read()}")
+        raise RuntimeError(f"the app never showed its window: {errors}")
+    if returncode != 0:
+        raise RuntimeError(f"the app exited with {returncode}: {errors}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return elapsed, shown_cpu, cpu
