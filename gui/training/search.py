@@ -50,7 +50,7 @@ from gui.training.search_views import (
 )
 from nets.errors import NetsError
 from nets.search.space import SearchSpace, space_from_json
-from nets.search.storage import TrialRow
+from nets.search.storage import TrialRow, is_url
 
 #: Seconds between two reads of the study, and between two importance computations.
 POLL_SECONDS = 1.0
@@ -257,7 +257,7 @@ class SearchPanel(QWidget):
 
         self.space = space
         self._job, self._workers, self._trials = job, f.workers.value(), f.trials.value()
-        self._where = "your data folder" if "://" not in location else "the database"
+        self._where = "the database" if is_url(location) else "your data folder"
         self._phase = "opening"
         self._terminated_at = None
         self._set_running(True)
@@ -508,9 +508,12 @@ class SearchPanel(QWidget):
         for i, r in enumerate(rows[: len(_OVERLAY_COLORS) * 2]):
             color = QColor(_OVERLAY_COLORS[i % len(_OVERLAY_COLORS)])
             dash = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine)
-            xs, ys = r.attrs.get("loss_x") or [], r.attrs.get("loss") or []
+            xs = r.attrs.get("loss_x") or []
+            ys = [v if v is not None else float("nan") for v in r.attrs.get("loss") or []]
             if xs:
-                item = pg.PlotDataItem(xs, ys, pen=dash, name=f"trial {r.number} loss")
+                item = pg.PlotDataItem(
+                    xs, ys, pen=dash, connect="finite", name=f"trial {r.number} loss"
+                )
                 loss_plot.addItem(item)
                 self._overlays.append(item)
             val = r.attrs.get("epoch_val_acc") or [

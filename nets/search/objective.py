@@ -165,12 +165,13 @@ def _trainer_events(job: Job, config: Any, data: Any, stop: Callable[[], bool]) 
 
 
 def _thin(values: list[float], points: int = LOSS_POINTS) -> tuple[list[int], list[float]]:
-    """(steps, losses): at most ``points`` evenly spaced samples, NaN/inf as None-free."""
+    """(steps, losses): at most ``points`` evenly spaced samples; a NaN or inf loss stays
+    as it is (stored as None, a gap in the curve, never as a loss of 0)."""
     n = len(values)
     if n == 0:
         return [], []
     idx = sorted({round(i * (n - 1) / max(points - 1, 1)) for i in range(min(points, n))})
-    return [i + 1 for i in idx], [v if math.isfinite(v) else 0.0 for v in (values[i] for i in idx)]
+    return [i + 1 for i in idx], [values[i] for i in idx]
 
 
 def run_trial(

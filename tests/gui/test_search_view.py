@@ -208,3 +208,27 @@ def test_a_slow_storage_is_read_off_the_gui_thread_and_the_window_stays_live(
     assert all(main not in s.threads for s in made), [s.threads for s in made]
     # The event loop went on while a storage call was under way.
     assert ticks["during_call"] > 0, ticks
+
+
+def test_a_trial_whose_loss_diverged_overlays_a_gap_not_a_drop_to_zero(tab):
+    from nets.search.storage import TrialRow
+
+    row = TrialRow(
+        number=3,
+        state="FAIL",
+        value=None,
+        params={"learning_rate": 5.0},
+        attrs={"loss_x": [1, 2, 3], "loss": [2.3, None, 1e30]},
+        intermediate={},
+        seconds=1.0,
+        started=None,
+    )
+    tab.search._overlay([row])
+    (item,) = [
+        i
+        for i in tab.plots.loss.plot_item.items
+        if getattr(i, "name", lambda: None)() == "trial 3 loss"
+    ]
+    ys = list(item.yData)
+    assert ys[0] == 2.3 and ys[2] == 1e30
+    assert ys[1] != ys[1]  # NaN: the curve breaks where the loss was not finite

@@ -4,6 +4,7 @@ and the per-epoch reports a pruner acts on."""
 from __future__ import annotations
 
 import json
+import math
 
 import optuna
 import pytest
@@ -130,3 +131,13 @@ def test_trials_report_each_epoch_and_the_median_pruner_stops_poor_ones():
     assert len(good.user_attrs["loss"]) == len(good.user_attrs["loss_x"]) > 0
     assert poor.state == optuna.trial.TrialState.PRUNED
     assert poor.user_attrs["note"].startswith("pruned after epoch")
+
+
+def test_a_diverged_step_is_recorded_as_a_gap_not_as_a_loss_of_zero():
+    from nets.search.objective import _thin
+
+    steps, losses = _thin([2.3, float("nan"), 1.9, float("inf")], points=4)
+    assert steps == [1, 2, 3, 4]
+    assert losses[0] == 2.3 and losses[2] == 1.9
+    assert not any(v == 0.0 for v in losses)
+    assert math.isnan(losses[1]) and math.isinf(losses[3])
