@@ -57,8 +57,21 @@ def cifar_spec(spec: str | None = None) -> str:
     return f"folder:{train_dirs[0]}"
 
 
+def reference_cpu_s() -> float:
+    """CPU seconds of ``sum(range(10**7))``, the best of three: this machine's own speed
+    at the time (0.10 s on 27 November, 0.12 to 0.17 s on 1 December). The host's speed
+    drifts between days, so figures from different runs compare only through it."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        sum(range(10**7))
+        best = min(best, time.process_time() - start)
+    return round(best, 3)
+
+
 def machine_info() -> dict:
-    """Facts that make a figure comparable: cores, load, Python, time."""
+    """Facts that make a figure comparable: cores, load, the machine's reference speed,
+    Python, time."""
     try:
         load = os.getloadavg()
     except OSError:
@@ -66,6 +79,7 @@ def machine_info() -> dict:
     return {
         "cpu_count": os.cpu_count(),
         "loadavg_1_5_15": [round(x, 2) for x in load],
+        "reference_cpu_s": reference_cpu_s(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import write_result
-from bench_graph import reference_cpu_s, summary_ms, timed
+from _common import reference_cpu_s, write_result
+from bench_graph import summary_ms, timed
 
 from nets.mlp.blas_threads import set_blas_threads
 from nets.mlp.explain import explain

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import write_result
+from _common import reference_cpu_s, write_result
 
 from graph import fileformat
 from graph.evaluate import Stepper, evaluate
@@ -68,14 +68,6 @@ def summary_ms(times: Times) -> dict:
         "max_ms": round(ms[-1], 2),
         "cpu_median_ms": round(statistics.median(cpu), 2),
     }
-
-
-def reference_cpu_s() -> float:
-    """CPU seconds of ``sum(range(10**7))``: about 0.1 s on an idle core of this machine;
-    a larger figure means the run shared its core (and every figure is inflated)."""
-    start = time.process_time()
-    sum(range(10**7))
-    return round(time.process_time() - start, 3)
 
 
 def chain(n: int) -> Graph:
