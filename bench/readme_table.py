@@ -25,8 +25,24 @@ def _span(values: list[float], digits: int = 2) -> str:
     return f"{min(values):.{digits}f}-{max(values):.{digits}f}"
 
 
+def _reference_row() -> list[str]:
+    """The machine's own speed over the run, from every result's machine block."""
+    refs = [
+        m["reference_cpu_s"]
+        for path in sorted(RESULTS.glob("*.json"))
+        if isinstance(m := json.loads(path.read_text()).get("machine"), dict)
+        and "reference_cpu_s" in m
+    ]
+    if not refs:
+        return []
+    return [
+        f"| machine's own speed: CPU time of `sum(range(10**7))`, at each result | "
+        f"{_span(refs, 3)} s over {len(refs)} results (0.099 s on 27 November) | measured |"
+    ]
+
+
 def rows() -> list[str]:
-    out = []
+    out = _reference_row()
     mlp = _load("mlp")
     s = mlp.get("speed", {})
     if s:
@@ -95,6 +111,7 @@ def rows() -> list[str]:
         )
     out.extend(_inside_rows())
     out.extend(_search_rows())
+    out.extend(_other_rows())
     st = _load("startup")
     if st:
         cases = st.get("cases")
@@ -163,6 +180,62 @@ def _inside_rows() -> list[str]:
     return out
 
 
+def _other_rows() -> list[str]:
+    """The graph engine, the Graph tab, Classify, explain, the network graph, closing."""
+    out = []
+    g = _load("graph")
+    if g:
+        fb = [g[k]["forward_backward"]["median_ms"] for k in ("chain_10k", "random_dag_10k")]
+        prog = g["program_10k_lines_one_node_each"]
+        ps = [prog[k]["from_program_s_median"] for k in ("chain_10k", "random_dag_10k")]
+        out.append(
+            f"| graph forward+backward, 10,000 nodes (chain, random DAG; median) | "
+            f"{fb[0]:.0f} / {fb[1]:.0f} ms | 100 ms |"
+        )
+        out.append(
+            f"| graph from a 10,000-line program (chain, random DAG; median) | "
+            f"{ps[0]:.2f} / {ps[1]:.2f} s | 1 s |"
+        )
+    gg = _load("graph_gui")
+    if gg:
+        out.append(
+            f"| Graph tab: 500-node layout / worst pan-zoom stall | "
+            f"{gg['layout_s_worst_median']:.3f} s / {gg['worst_gap_ms']:.0f} ms (CPU in it "
+            f"{gg['max_cpu_in_a_gap_ms']:.0f} ms) | 1 s / 50 ms |"
+        )
+    c = _load("classify")
+    if c:
+        out.append(
+            f"| EfficientNet-Lite0: load / one image / top-1 on {c['samples']} samples | "
+            f"{c['load_model_s_median']:.2f} s / {c['single_image_ms_median_default']:.0f} ms / "
+            f"{100 * c['top1']:.0f} % | 1 s / 50 ms / 85 % |"
+        )
+    e = _load("explain")
+    if e:
+        worst = max(
+            (v for k, v in e["explain"].items() if k != "value:L" and "median_ms" in v),
+            key=lambda v: v["median_ms"],
+        )
+        one, two = e["stepping_blas_1_thread"], e["stepping_blas_2_threads"]
+        out.append(
+            f"| explain one number: any element / `value:L` (1.6 M squares folded), median | "
+            f"at most {worst['median_ms']:.1f} ms / {e['explain']['value:L']['median_ms']:.0f} ms "
+            f"(worst single run {e['explain_worst_max_ms']:.0f} ms) | 200 ms |"
+        )
+        out.append(
+            f"| network graph, batch 16, hidden 512: slowest step incl. its statistics (model "
+            f"side), median | {one['step_worst_median_ms']:.0f} ms with 1 BLAS thread, "
+            f"{two['step_worst_median_ms']:.0f} ms with 2 | 100 ms |"
+        )
+    sd = _load("shutdown")
+    if sd:
+        out.append(
+            f"| closing mid-training, {sd['runs']} times | {sd['passed']} of {sd['runs']} exit "
+            f"0, at most {sd['exit_after_close_s_max']:.2f} s | {sd['limit_s']:.0f} s |"
+        )
+    return out
+
+
 def _search_rows() -> list[str]:
     """Issue 18's figures: search throughput with 1 and 2 workers, the 5-minute search."""
     out = []
@@ -193,6 +266,7 @@ def _search_rows() -> list[str]:
 
 #: First cells of the README rows these figures replace (older wordings included).
 REPLACED = (
+    "| machine's own speed",
     "| machine's float32 GEMM rate",
     "| numpy epoch (",
     "| numpy / PyTorch epoch",
@@ -207,6 +281,13 @@ REPLACED = (
     "| numpy `lr-find`",
     "| search, numpy net on CIFAR-10",
     "| 5-minute TPE search",
+    "| graph forward+backward",
+    "| graph from a 10,000-line program",
+    "| Graph tab: 500-node layout",
+    "| EfficientNet-Lite0:",
+    "| explain one number",
+    "| network graph, batch 16",
+    "| closing mid-training",
 )
 
 
