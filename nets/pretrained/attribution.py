@@ -253,12 +253,15 @@ def _channels_heat(raw: torch.Tensor, reduce: str) -> np.ndarray:
 
 def gradcam_tensor(
     network: torch.nn.Module, layer: torch.nn.Module, x: torch.Tensor, target: int
-) -> torch.Tensor:
-    """Grad-CAM, ``(1, 1, S, S)`` in [0, 1], upsampled bilinearly to the input size.
+) -> tuple[torch.Tensor, float]:
+    """Grad-CAM, ``(1, 1, S, S)`` in [0, 1], upsampled bilinearly to the input size, and
+    the class score (the logit) it explains.
 
     The layer's output is caught with a forward hook and its gradient taken with
     autograd; the formula is the project's one Grad-CAM, ``nets.gradcam.grad_cam``,
-    which the CNN inspector uses too. ``x`` must require grad (the weights do not).
+    which the CNN inspector uses too. ``x`` must require grad (the weights do not). The
+    score comes from the same forward pass: a second one only for it doubled the cost
+    of a Grad-CAM (the unfolded network's forward is most of it).
     """
     import torch
     import torch.nn.functional as F
@@ -276,9 +279,11 @@ def gradcam_tensor(
     finally:
         handle.remove()
     activations = captured["activations"]
-    (grads,) = torch.autograd.grad(logits[0, int(target)], activations)
+    score = logits[0, int(target)]
+    (grads,) = torch.autograd.grad(score, activations)
     cam = torch.from_numpy(grad_cam(activations, grads))[None, None]
-    return F.interpolate(cam, size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False)
+    upsampled = F.interpolate(cam, size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False)
+    return upsampled, float(score.detach())
 
 
 def explain_tensor(
@@ -371,11 +376,11 @@ def explain_tensor(
             # The window spans the 3 channels, so they all hold the same score drop.
             heat = normalize_heat(raw[0, 0].clamp(min=0).numpy(), 100.0)
         elif method == "gradcam":
-            cam = gradcam_tensor(network, layer, x.clone().requires_grad_(True), target)
+            cam, score = gradcam_tensor(network, layer, x.clone().requires_grad_(True), target)
             raw = cam[0, 0]
             heat = normalize_heat(raw.detach().float().numpy(), 100.0)
         else:  # guided_gradcam
-            cam = gradcam_tensor(network, layer, x.clone().requires_grad_(True), target)
+            cam, score = gradcam_tensor(network, layer, x.clone().requires_grad_(True), target)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "setting backward hooks"
                 guided = _guided_backprop(network).attribute(
@@ -383,7 +388,7 @@ def explain_tensor(
                 )
             raw = guided * cam
             heat = normalize_heat(_channels_heat(raw, "abs_max"))
-        if method != "integrated_gradients":
+        if math.isnan(score):  # the methods whose passes do not give the score
             with torch.inference_mode():
                 score = float(network(x)[0, target])
     raw_np = raw.detach().float().cpu().numpy()

@@ -168,6 +168,18 @@ def test_gradcam_depends_on_the_class(lite0: PretrainedModel) -> None:
     assert a.shape == (224, 224) and not np.allclose(a, b)
 
 
+def test_gradcam_scores_are_the_logits_of_the_class_they_explain(lite0: PretrainedModel) -> None:
+    img = photo(seed=5)
+    top = lite0.predict(img, topk=1).top[0].index
+    x = lite0.preprocess(img)[None]
+    with torch.inference_mode():
+        expected = lite0.network(x)[0]
+    for method in ("gradcam", "guided_gradcam"):
+        for target in (top, 3):
+            found = explain(lite0, img, method, target)
+            assert found.score == pytest.approx(float(expected[target]), abs=1e-3)
+
+
 def test_explain_refuses_unknown_methods_and_classes(lite0: PretrainedModel) -> None:
     with pytest.raises(ConfigError, match="unknown method"):
         explain(lite0, photo(), "lime", 0)
