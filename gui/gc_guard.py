@@ -7,10 +7,15 @@ GIL, waits for that mutex: the app freezes (seen in the test suite while a CNN w
 imported torch). So automatic collection is switched off and a timer in the GUI thread
 collects instead, generation by generation, as the thresholds say.
 
-Once torch is loaded (by any tab), a full collection walks its few hundred thousand
-long-lived objects, about 150 ms with the GUI frozen. The first tick that sees torch in
-``sys.modules`` therefore collects once and moves the survivors to the permanent
-generation (``gc.freeze``), so later full collections walk only what was made since.
+Importing torch (300k objects; torchvision and captum add 330k more) fills the young
+generations with objects that live as long as the app: each pass over them stalled the
+GUI (100-180 ms per generation-1 pass while a worker imported torch for the Classify tab),
+and every later full collection walked them again. So while one of those packages is
+still being imported (in a worker: its module exists in ``sys.modules`` from the start of
+its import) nothing is collected, and once it has finished the whole heap moves to the
+permanent generation (``gc.freeze``), so later collections walk only what was made since.
+There is no full collection before the freeze: it would walk every one of those objects
+(a 150-700 ms stall) to free the few thousand cycles an import leaves, once.
 """
 
 from __future__ import annotations
@@ -19,6 +24,25 @@ import gc
 import sys
 
 from PySide6.QtCore import QObject, QTimer
+
+#: Packages whose import leaves hundreds of thousands of long-lived objects.
+HEAVY_PACKAGES = ("torch", "torchvision", "captum")
+
+
+def heavy_imports() -> tuple[frozenset[str], bool]:
+    """``(loaded, importing)``: the heavy packages whose import has finished, and whether
+    one is being imported right now (importlib marks a module whose code still runs)."""
+    loaded: set[str] = set()
+    importing = False
+    for name in HEAVY_PACKAGES:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        if getattr(getattr(module, "__spec__", None), "_initializing", False):
+            importing = True
+        else:
+            loaded.add(name)
+    return frozenset(loaded), importing
 
 
 class MainThreadGarbageCollector(QObject):
@@ -32,16 +56,18 @@ class MainThreadGarbageCollector(QObject):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.collect_due)
         self._timer.start(interval_ms)
-        self._froze_torch = False
+        self._frozen_for: frozenset[str] = frozenset()
         gc.disable()
 
     def collect_due(self) -> int:
         """Collect the generations whose thresholds were crossed; return objects freed."""
-        if not self._froze_torch and "torch" in sys.modules:
-            self._froze_torch = True
-            freed = gc.collect()
+        loaded, importing = heavy_imports()
+        if importing:
+            return 0  # what it makes survives: a pass now walks it for nothing
+        if not loaded <= self._frozen_for:
+            self._frozen_for |= loaded
             gc.freeze()
-            return freed
+            return 0
         thresholds = gc.get_threshold()
         counts = gc.get_count()
         freed = 0

@@ -70,3 +70,53 @@ def test_once_torch_is_loaded_the_survivors_are_frozen(monkeypatch):
         assert gc.get_freeze_count() == frozen
     finally:
         guard._timer.stop()
+
+
+def _module(name, initializing):
+    import importlib.machinery
+    import types
+
+    module = types.ModuleType(name)
+    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
+    module.__spec__._initializing = initializing
+    return module
+
+
+def test_nothing_is_collected_or_frozen_while_torch_is_still_importing(monkeypatch):
+    import sys
+
+    torch = _module("torch", initializing=True)  # a worker is running torch/__init__.py
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    guard = MainThreadGarbageCollector(interval_ms=60_000)
+    try:
+        guard._frozen_for = frozenset({"torchvision", "captum"})  # only torch is new
+        for _ in range(gc.get_threshold()[0] + 10):
+            _Cycle()
+        count, frozen = gc.get_count()[0], gc.get_freeze_count()
+        assert guard.collect_due() == 0
+        assert gc.get_count()[0] >= count  # the young generation was not collected
+        assert gc.get_freeze_count() == frozen
+        torch.__spec__._initializing = False  # the import has finished
+        keep = [[i] for i in range(1000)]
+        guard.collect_due()
+        assert gc.get_freeze_count() >= frozen + len(keep)
+    finally:
+        guard._timer.stop()
+
+
+def test_a_heavy_package_loaded_later_is_frozen_too(monkeypatch):
+    import sys
+
+    for name in ("torch", "torchvision", "captum"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setitem(sys.modules, "torch", _module("torch", initializing=False))
+    guard = MainThreadGarbageCollector(interval_ms=60_000)
+    try:
+        guard.collect_due()
+        frozen = gc.get_freeze_count()
+        keep = [[i] for i in range(1000)]
+        monkeypatch.setitem(sys.modules, "captum", _module("captum", initializing=False))
+        guard.collect_due()
+        assert gc.get_freeze_count() >= frozen + len(keep)
+    finally:
+        guard._timer.stop()
