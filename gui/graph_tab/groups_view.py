@@ -262,6 +262,7 @@ class GroupLayer(QObject):
         self.items: dict[str, GroupItem] = {}
         self.frames: dict[str, GroupFrame] = {}
         self._pending = False
+        self._had_groups = True  # the first rebuild refreshes whatever the graph holds
         for signal in (bridge.node_added, bridge.node_removed, bridge.edge_added):
             signal.connect(self.schedule)
         bridge.edge_removed.connect(self.schedule)
@@ -359,7 +360,12 @@ class GroupLayer(QObject):
             frame.set_outline(self.groups[gid].name, self._outline(gid))
         self._route()
         self.refresh_numbers()
-        scene.refresh_evaluation()  # the merged edges' labels
+        grouped = bool(self.groups.by_id)
+        if grouped or self._had_groups:
+            # The merged edges' labels and what hides in groups. A whole refresh: without
+            # groups, a third of those a load and a layout make were this one, for nothing.
+            scene.refresh_evaluation()
+        self._had_groups = grouped
 
     def _members_rect(self, gid: str) -> QRectF:
         rect = QRectF()
