@@ -156,7 +156,9 @@ class CnnTab(ArchitectureFiles, TrainingTab):
         left_layout.addWidget(self.problems_label)
 
         # A loss of 0.8 reads better as 0.8 than as "800 (x0.001)".
-        self.plots.loss.plot_item.getAxis("left").enableAutoSIPrefix(False)
+        self.plots.when_built(
+            lambda: self.plots.loss.plot_item.getAxis("left").enableAutoSIPrefix(False)
+        )
         self.results = ResultsPanel()
         self.add_view(self.results, "Test results")
 

@@ -84,6 +84,8 @@ them itself::
     worker.item.connect(lambda step: run.metrics.add_step(step.step, step.loss))
 """
 
+from typing import TYPE_CHECKING, Any
+
 from gui.files import atomic_write_bytes
 from gui.training.confusion import ConfusionMatrixView, confusion_matrix
 from gui.training.controls import TrainingControls, format_duration
@@ -97,7 +99,6 @@ from gui.training.export import (
 )
 from gui.training.images import ImageGallery, ImageGrid, to_qimage, to_uint8
 from gui.training.plot_pair import TrainingPlots
-from gui.training.plots import AccuracyPlot, LossPlot
 from gui.training.runs import PALETTE, STATUSES, Run, RunsModel, RunsView
 from gui.training.series import EmaSmoother, GrowingArray, RunMetrics
 
@@ -129,3 +130,15 @@ __all__ = [
     "to_qimage",
     "to_uint8",
 ]
+
+if TYPE_CHECKING:
+    from gui.training.plots import AccuracyPlot, LossPlot
+
+
+def __getattr__(name: str) -> Any:
+    # The plots' module imports pyqtgraph (0.2 s): only when a plot is first built.
+    if name in ("AccuracyPlot", "LossPlot"):
+        from gui.training import plots
+
+        return getattr(plots, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

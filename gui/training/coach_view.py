@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
@@ -28,6 +28,9 @@ from PySide6.QtWidgets import (
 from gui.training.runs import RunsModel
 from nets.event_log import format_suggestion
 from nets.training import Advice
+
+if TYPE_CHECKING:
+    import pyqtgraph as pg
 
 #: Short titles of the coach's rules for the list.
 RULE_TITLES = {
@@ -158,6 +161,8 @@ class FindingMarkers:
         runs.run_changed.connect(self._on_run_changed)
 
     def add_advice(self, run_id: int, advice: Advice) -> None:
+        import pyqtgraph as pg  # loaded already: the plot it marks is pyqtgraph's
+
         run = self.runs.run(run_id)
         color = QColor(run.color) if run is not None else QColor("#555")
         # Labels of nearby findings would overlap: each new one sits a little lower.

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QWidget
@@ -186,21 +185,8 @@ class SnapshotControl(QObject):
         # file read, and one selection asks for it several times (the tab's views, the
         # Network graph page, Fork from here).
         self._read: tuple[tuple[int, int], Snapshot] | None = None
-        pen = pg.mkPen(QColor("#444"), width=1.5, style=Qt.PenStyle.DashDotLine)
-        self._lines = {
-            "loss": pg.InfiniteLine(angle=90, movable=False, pen=pen),
-            "accuracy": pg.InfiniteLine(angle=90, movable=False, pen=pen),
-        }
-        plots = {"loss": tab.plots.loss, "accuracy": tab.plots.accuracy}
-        for key, line in self._lines.items():
-            line.setZValue(950)
-            line.hide()
-            plots[key].plot_item.addItem(line, ignoreBounds=True)
-        tab.plots.accuracy.x_combo.currentIndexChanged.connect(lambda _i: self._place_lines())
-        for plot in (tab.plots.accuracy, tab.plots.loss):
-            scene = plot.plot_item.scene()
-            if scene is not None:
-                scene.sigMouseClicked.connect(lambda ev, p=plot: self._on_plot_click(p, ev))
+        self._lines: dict[str, Any] = {}  # pg.InfiniteLine by plot, once the plots exist
+        tab.plots.when_built(self._attach_plots)
         self.timeline.strip.clicked.connect(lambda step: self.select(self._run_id, step))
         self.timeline.latest_button.clicked.connect(lambda: self.select(self._run_id, -1))
         self.timeline.fork_button.clicked.connect(self.fork_from_selected)
@@ -301,7 +287,28 @@ class SnapshotControl(QObject):
         self.timeline.set_marks(marks, self._step, info)
         self._place_lines()
 
+    def _attach_plots(self) -> None:
+        """The selected snapshot's line on both plots, and their clicks (the plots are
+        built after the tab's first paint, ``gui.training.plot_pair``)."""
+        import pyqtgraph as pg
+
+        plots = {"loss": self.tab.plots.loss, "accuracy": self.tab.plots.accuracy}
+        pen = pg.mkPen(QColor("#444"), width=1.5, style=Qt.PenStyle.DashDotLine)
+        for key, plot in plots.items():
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pen)
+            line.setZValue(950)
+            line.hide()
+            plot.plot_item.addItem(line, ignoreBounds=True)
+            self._lines[key] = line
+            scene = plot.plot_item.scene()
+            if scene is not None:
+                scene.sigMouseClicked.connect(lambda ev, p=plot: self._on_plot_click(p, ev))
+        plots["accuracy"].x_combo.currentIndexChanged.connect(lambda _i: self._place_lines())
+        self._place_lines()
+
     def _place_lines(self) -> None:
+        if not self._lines:
+            return
         run = self.tab.runs.run(self._run_id)
         if self._step < 0 or run is None:
             for line in self._lines.values():

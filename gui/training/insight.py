@@ -19,21 +19,25 @@ shown (``inside`` and ``lr_finder`` build them when asked for). A tab wires it w
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QSpinBox, QSplitter, QTabWidget, QWidget
 
 from gui.lazy import LazyWidget
 from gui.training.coach_view import FindingMarkers, FindingsView
-from gui.training.inside import InsideView
-from gui.training.lr_finder_view import LrFinderView
 from gui.training.runs import RunsModel
 from gui.worker import GeneratorFactory, WorkerRegistry
 from nets.internals import DEFAULT_EVERY
 from nets.lr_find import RangeTest
 from nets.training import Advice, Internals
+
+if TYPE_CHECKING:
+    # Both import pyqtgraph: they load when their page is first shown.
+    import pyqtgraph as pg
+
+    from gui.training.inside import InsideView
+    from gui.training.lr_finder_view import LrFinderView
 
 LrFinderFactory = Callable[[], GeneratorFactory | str]
 
@@ -63,6 +67,7 @@ class InsightPanel(QTabWidget):
         self.findings = FindingsView(runs)
         self.lr_slot: LazyWidget[LrFinderView] = LazyWidget(self._make_lr_finder)
         self.markers: FindingMarkers | None = None
+        self._unmarked: list[tuple[int, Advice]] = []  # advice before the loss plot existed
         self._lr_factory: LrFinderFactory | None = None
         self._lr_worker: Any = None
         self._lr_on_item: Callable[[object], None] | None = None
@@ -98,6 +103,8 @@ class InsightPanel(QTabWidget):
         return self.lr_slot.widget()
 
     def _make_inside(self) -> InsideView:
+        from gui.training.inside import InsideView
+
         view = InsideView(self.runs)
         every_label = QLabel("Sample every")
         every_label.setBuddy(self.every_spin)
@@ -116,6 +123,8 @@ class InsightPanel(QTabWidget):
         self._pending = [(rid, event) for rid, event in self._pending if rid != run_id]
 
     def _make_lr_finder(self) -> LrFinderView:
+        from gui.training.lr_finder_view import LrFinderView
+
         view = LrFinderView()
         view.lr_chosen.connect(self.lr_chosen)
         view.run_requested.connect(self.run_lr_finder)
@@ -134,9 +143,15 @@ class InsightPanel(QTabWidget):
             self.findings.add_advice(run_id, event)
             if self.markers is not None:
                 self.markers.add_advice(run_id, event)
+            else:
+                self._unmarked.append((run_id, event))
 
     def attach_loss_plot(self, plot_item: pg.PlotItem) -> None:
         self.markers = FindingMarkers(plot_item, self.runs)
+        unmarked, self._unmarked = self._unmarked, []
+        for run_id, advice in unmarked:
+            if self.runs.run(run_id) is not None:
+                self.markers.add_advice(run_id, advice)
         scene = plot_item.scene()
         if scene is not None:
             scene.sigMouseClicked.connect(lambda ev, p=plot_item: self._on_loss_click(p, ev))
@@ -214,7 +229,7 @@ def install(tab: Any) -> InsightPanel:
     snapshot selected on the timeline shows its step's histograms."""
     panel = InsightPanel(tab.runs, tab.context.workers)
     tab.add_view(panel, "Inside")
-    panel.attach_loss_plot(tab.plots.loss.plot_item)
+    tab.plots.when_built(lambda: panel.attach_loss_plot(tab.plots.loss.plot_item))
     tab.add_listener(lambda run, event: panel.on_event(run.run_id, event))
     tab.snapshot_selected.connect(
         lambda run_id, step: panel.show_step(run_id, step) if step >= 0 else None

@@ -124,7 +124,9 @@ class TrainingTab(TrainingLayout, RunEvents, RunFiles, AppTab):
         self._on_shutdown: list[Callable[[], None]] = []
 
         self.runs = RunsModel(self)
-        self.plots = TrainingPlots(self.runs)
+        # Built right after the tab's first paint: pyqtgraph need not load before the
+        # window with a restored training tab is on screen (issue 22).
+        self.plots = TrainingPlots(self.runs, after_paint=True)
         self.runs_view = RunsView(self.runs)
         self.runs_view.can_delete = self._refuse_delete
         self.snapshot_control = SnapshotControl(self)
@@ -500,6 +502,5 @@ class TrainingTab(TrainingLayout, RunEvents, RunFiles, AppTab):
         for worker in (self._train_worker, self._side_worker):
             if worker is not None:
                 worker.cancel()
-        for plot in (self.plots.loss, self.plots.accuracy):
-            plot.timer.stop()
+        self.plots.stop()
         self.snapshot_control.shutdown()

@@ -178,13 +178,22 @@ class TrainingLayout:
         self.log_action.setShortcut(QKeySequence("Ctrl+L"))
         self.log_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.addAction(self.log_action)
-        self.log_action.toggled.connect(self.plots.loss.set_log_scale)
-        self.plots.loss.log_check.toggled.connect(self.log_action.setChecked)
         self.x_iter_action = QAction("Accuracy per &Iteration", self, checkable=True)
+        self.plots.when_built(self._connect_plot_actions)
+
+    def _connect_plot_actions(self) -> None:
+        """The View menu's plot options and the plots' own controls, kept in step (once
+        the plots exist; an option chosen before then applies as they are built)."""
+        loss, accuracy = self.plots.loss, self.plots.accuracy
+        loss.set_log_scale(self.log_action.isChecked())
+        self.log_action.toggled.connect(loss.set_log_scale)
+        loss.log_check.toggled.connect(self.log_action.setChecked)
+        if self.x_iter_action.isChecked():
+            accuracy.set_x_axis("iteration")
         self.x_iter_action.toggled.connect(
-            lambda on: self.plots.accuracy.set_x_axis("iteration" if on else "epoch")
+            lambda on: accuracy.set_x_axis("iteration" if on else "epoch")
         )
-        self.plots.accuracy.x_combo.currentIndexChanged.connect(
+        accuracy.x_combo.currentIndexChanged.connect(
             lambda i: self.x_iter_action.setChecked(i == 1)
         )
 
