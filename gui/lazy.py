@@ -54,16 +54,14 @@ class LazyWidget(QWidget, Generic[W]):
             assert self._factory is not None
             factory, self._factory = self._factory, None
             self._widget = factory()
-            self.layout().addWidget(self._widget)
-            if self.isVisible():  # asked for while shown: a child added now starts hidden
-                self._widget.show()
+            self.layout().addWidget(self._widget)  # shown by Qt if this is (queued)
             self.built.emit()
         return self._widget
 
     def showEvent(self, event: QShowEvent) -> None:
         if self._widget is None and not self.after_paint:
-            # Qt has shown the children already: the new one is shown as it is added.
-            self.widget()
+            # Qt has shown the children already: show the new one now, not a moment later.
+            self.widget().show()
         elif self._widget is None and not self._queued:
             # The window's own paint counts too: a placeholder left no room never paints.
             self.window().installEventFilter(self)
@@ -85,7 +83,12 @@ class LazyWidget(QWidget, Generic[W]):
             # runs this timer: what is built here follows the first frame, never delays it.
             self._queued = True
             self.window().removeEventFilter(self)
-            QTimer.singleShot(0, self, self.widget)
+            QTimer.singleShot(0, self, self._build_shown)
+
+    def _build_shown(self) -> None:
+        widget = self.widget()
+        if self.isVisible():  # now: Qt shows a child added to a shown parent a turn later
+            widget.show()
 
 
 def pending_after_paint(root: QWidget) -> list[LazyWidget]:
@@ -100,4 +103,4 @@ def pending_after_paint(root: QWidget) -> list[LazyWidget]:
 def build_pending(root: QWidget) -> None:
     """Build every visible ``after_paint`` widget below ``root`` now."""
     for lazy in pending_after_paint(root):
-        lazy.widget()
+        lazy._build_shown()
