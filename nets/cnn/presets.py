@@ -56,10 +56,11 @@ DEFAULT = Preset(
     title="default: three conv blocks with BatchNorm",
     description=(
         "Three 3x3 convolution blocks (16, 32, 64 channels), each pooled before BatchNorm "
-        "and ReLU, then a small classifier; AdamW with a one-cycle schedule over 17 epochs "
-        "and label smoothing 0.1; every training image shifted by up to 1 pixel and "
-        "mirrored at random each epoch; validation twice an epoch. Built for CPU speed: "
-        "about 92.6% Fashion-MNIST test accuracy in under two minutes on two idle cores."
+        "and ReLU, then a small classifier; AdamW (weight decay 0.1) with a one-cycle "
+        "schedule over 17 epochs and label smoothing 0.1; every training image shifted by "
+        "up to 1 pixel and mirrored at random each epoch; validation twice an epoch. Built "
+        "for CPU speed: 92.6-92.7% Fashion-MNIST test accuracy in under two minutes on two "
+        "idle cores."
     ),
     # Pooling first: max-pool commutes with ReLU, and BatchNorm/ReLU then touch a quarter
     # of the values; with channels_last this made a step about 1.6x faster on the CPU.
@@ -85,7 +86,10 @@ DEFAULT = Preset(
     config=TrainConfig(
         optimizer="adamw",
         lr=5e-3,
-        weight_decay=5e-4,
+        # Decoupled (AdamW: each step shrinks the weights by lr x 0.1); 5e-4 was next to
+        # none. Seeds 0-2, one thread: 92.63, 92.70, 92.65 % test (5e-4: 92.78, 92.49,
+        # 92.49 % with two threads); validation 93.12, 92.95, 92.81 % (92.71, 92.50, 92.65).
+        weight_decay=0.1,
         schedule="one-cycle",
         batch_size=256,
         epochs=17,
