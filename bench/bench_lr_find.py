@@ -1,12 +1,13 @@
 """The numpy net's learning-rate range test on CIFAR-10 (target: within 20 s).
 
 ``mlp_range_test`` of the ``tuned`` preset on CIFAR-10's training split (the JPEG folder,
-loaded beforehand), RUNS times: wall and CPU seconds (median, min, max), steps, the two
-suggestions. Then the issue's check that the suggestion is usable (leave it out with
-``--no-train-check``): the ``tuned`` preset trained with its own learning rate and with the
-suggested one (rounded to two significant digits, as the form shows it), everything else
-as the preset says; target: validation accuracy within two points. Writes
-``bench/results/lr_find.json``.
+loaded beforehand), RUNS times with seeds 0, 1, ... (the preset's own seed first): wall and
+CPU seconds (median, min, max), steps, and each run's marks (the suggestion, the steepest
+descent, min / 10), to show how much they move between runs. Then the issue's check that
+the suggestion is usable (leave it out with ``--no-train-check``): the ``tuned`` preset
+trained with its own learning rate and with the first run's suggestion (the preset's seed;
+rounded to two significant digits, as the form shows it), everything else as the preset
+says; target: validation accuracy within two points. Writes ``bench/results/lr_find.json``.
 """
 
 from __future__ import annotations
@@ -74,14 +75,19 @@ def main() -> int:
 
     cifar = load_dataset(cifar_spec())
     cfg = PRESETS["tuned"]
-    walls, cpus, result = [], [], None
+    walls, cpus, results = [], [], []
     for i in range(args.runs):
         started, cpu = time.perf_counter(), time.process_time()
-        result = mlp_range_test(cfg, cifar)
+        results.append(mlp_range_test(cfg.replace(seed=cfg.seed + i), cifar))
         walls.append(time.perf_counter() - started)
         cpus.append(time.process_time() - cpu)
-        print(f"  run {i + 1}: {walls[-1]:.1f} s wall, {cpus[-1]:.1f} s CPU", flush=True)
-    assert result is not None
+        print(
+            f"  run {i + 1}: {walls[-1]:.1f} s wall, {cpus[-1]:.1f} s CPU, suggestion "
+            f"{results[-1].suggested_lr:.3g} (steepest {results[-1].steepest_lr:.3g}, "
+            f"min / 10 {results[-1].lr_min_div10:.3g})",
+            flush=True,
+        )
+    result = results[0]
     figures = {
         "images": len(cifar.y_train),
         "runs": args.runs,
@@ -92,7 +98,14 @@ def main() -> int:
         "steps": len(result.lrs),
         "stopped_early": result.stopped_early,
         "suggested_lr": result.suggested_lr,
+        "steepest_lr": result.steepest_lr,
         "lr_min_div10": result.lr_min_div10,
+        "over_seeds": {
+            "seeds": [cfg.seed + i for i in range(args.runs)],
+            "suggested_lr": [r.suggested_lr for r in results],
+            "steepest_lr": [r.steepest_lr for r in results],
+            "lr_min_div10": [r.lr_min_div10 for r in results],
+        },
         "tuned_lr": cfg.learning_rate,
     }
     if args.train_check:

@@ -192,6 +192,20 @@ def positive(text: str) -> float:
     return value
 
 
+def range_test_description(settings: str) -> str:
+    """The description of ``mlp lr-find`` and ``cnn lr-find``, ending with ``settings``
+    (which of the command's settings the test uses)."""
+    from nets.lr_find import FALL_SHARE
+
+    return (
+        "Smith's range test: from fresh weights, train with a learning rate raised from 1e-6 "
+        "to 10 over about 200 steps, stop when the smoothed loss passes four times its "
+        f"minimum, and suggest the rate at which the smoothed loss has made "
+        f"{100 * FALL_SHARE:.0f}% of its fall to the minimum (also shown: the steepest "
+        "descent and the minimum's rate / 10). " + settings
+    )
+
+
 def add_range_test_options(parser: Any, steps: Any) -> None:
     """``--steps`` (of argparse type ``steps``) and ``--json`` of ``mlp lr-find`` and
     ``cnn lr-find``."""
@@ -201,7 +215,8 @@ def add_range_test_options(parser: Any, steps: Any) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help='print {"suggested_lr": ..., "lr_min_div10": ..., "lrs": [...], "losses": [...]}',
+        help='print {"suggested_lr": ..., "steepest_lr": ..., "lr_min_div10": ..., "lrs": [...], '
+        '"losses": [...]}',
     )
 
 
@@ -219,8 +234,8 @@ def report_range_test(as_json: bool, run: Callable[[], RangeTest]) -> int:
     else:
         how = "stopped early: the loss blew up" if result.stopped_early else "ran every step"
         print(
-            f"range test: {len(result.lrs)} steps in {seconds:.1f} s ({how}); steepest "
-            f"descent at lr {result.suggested_lr:.3g} (suggested), minimum / 10 at "
-            f"{result.lr_min_div10:.3g}"
+            f"range test: {len(result.lrs)} steps in {seconds:.1f} s ({how}); suggested lr "
+            f"{result.suggested_lr:.3g} (the valley), steepest descent at "
+            f"{result.steepest_lr:.3g}, minimum / 10 at {result.lr_min_div10:.3g}"
         )
     return 0

@@ -1,7 +1,8 @@
 """The learning-rate range test's plot: smoothed loss against the learning rate (log x).
 
 ``LrFinderView.set_result(result)`` takes a ``nets.lr_find.RangeTest``: it draws the curve,
-marks the steepest descent (the suggestion) and the minimum / 10, and one click on "Use"
+marks the suggestion (the valley rule of ``nets.lr_find.suggestions``), the steepest
+descent and the minimum / 10, and one click on "Use" (the suggestion) or "Use min / 10"
 emits ``lr_chosen(float)`` for the tab to copy into its learning-rate field. The "Find
 learning rate" button emits ``run_requested``; the tab runs the test in a worker and calls
 ``set_running`` / ``set_result`` / ``set_failed``.
@@ -16,7 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from nets.lr_find import RangeTest
+from nets.lr_find import FALL_SHARE, RangeTest
 
 
 class LrFinderView(QWidget):
@@ -41,19 +42,25 @@ class LrFinderView(QWidget):
             item.getAxis(axis).setPen("k")
         self.curve = pg.PlotDataItem(pen=pg.mkPen("#0072B2", width=2))
         item.addItem(self.curve)
-        self.steep_line = pg.InfiniteLine(
+        self.suggested_line = pg.InfiniteLine(
             angle=90,
             pen=pg.mkPen("#D55E00", width=2),
+            label="suggestion",
+            labelOpts={"position": 0.95, "color": "#D55E00"},
+        )
+        self.steep_line = pg.InfiniteLine(
+            angle=90,
+            pen=pg.mkPen("#CC79A7", width=1, style=Qt.PenStyle.DotLine),
             label="steepest",
-            labelOpts={"position": 0.9, "color": "#D55E00"},
+            labelOpts={"position": 0.85, "color": "#CC79A7"},
         )
         self.min_line = pg.InfiniteLine(
             angle=90,
             pen=pg.mkPen("#009E73", width=1, style=Qt.PenStyle.DashLine),
             label="min / 10",
-            labelOpts={"position": 0.8, "color": "#009E73"},
+            labelOpts={"position": 0.75, "color": "#009E73"},
         )
-        for line in (self.steep_line, self.min_line):
+        for line in (self.suggested_line, self.steep_line, self.min_line):
             line.hide()
             item.addItem(line, ignoreBounds=True)
         self.run_button = QPushButton("&Find learning rate")
@@ -99,7 +106,8 @@ class LrFinderView(QWidget):
         if start > low:
             self.plot_widget.getPlotItem().setYRange(low - 0.1 * (start - low), 1.3 * start)
         for line, value in (
-            (self.steep_line, result.suggested_lr),
+            (self.suggested_line, result.suggested_lr),
+            (self.steep_line, result.steepest_lr),
             (self.min_line, result.lr_min_div10),
         ):
             line.setPos(math.log10(value))
@@ -110,9 +118,10 @@ class LrFinderView(QWidget):
         self.use_min_button.setText(f"Use {result.lr_min_div10:.2g} (min / 10)")
         how = "stopped when the loss passed 4x its minimum" if result.stopped_early else "ran to 10"
         self.message.setText(
-            f"{len(lrs)} steps ({how}). Steepest descent at {result.suggested_lr:.2g}; "
-            f"lowest loss at {result.lr_min_div10 * 10:.2g}, a tenth of it is "
-            f"{result.lr_min_div10:.2g}."
+            f"{len(lrs)} steps ({how}). Suggestion {result.suggested_lr:.2g}, where the "
+            f"smoothed loss has made {100 * FALL_SHARE:.0f}% of its fall; steepest descent "
+            f"at {result.steepest_lr:.2g}; lowest loss at {result.lr_min_div10 * 10:.2g}, "
+            f"a tenth of it is {result.lr_min_div10:.2g}."
         )
 
     def _use(self) -> None:

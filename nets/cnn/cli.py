@@ -41,6 +41,7 @@ from nets.cli_common import (
     check_experiment_outputs,
     experiment_events,
     load_fork,
+    range_test_description,
     report_range_test,
 )
 from nets.cli_common import check_output as _check_output
@@ -101,11 +102,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     f = sub.add_parser(
         "lr-find",
         help="learning-rate range test",
-        description=(
-            "Smith's range test: from fresh weights, train with a learning rate raised from "
-            "1e-6 to 10 over about 200 steps, stop when the smoothed loss passes four times "
-            "its minimum, and suggest the rate of the steepest descent (and the minimum's / "
-            "10). The other settings apply; --lr, --schedule and --epochs do not."
+        description=range_test_description(
+            "The other settings apply; --lr, --schedule and --epochs do not."
         ),
     )
     _add_run_options(f)

@@ -33,6 +33,7 @@ from nets.cli_common import (
     check_output,
     experiment_events,
     load_fork,
+    range_test_description,
     report_range_test,
     whole_number,
 )
@@ -119,10 +120,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lf = commands.add_parser(
         "lr-find",
         help="learning-rate range test",
-        description="Smith's range test: from fresh weights, train with a learning rate "
-        "raised from 1e-6 to 10 over about 200 steps, stop when the smoothed loss passes "
-        "four times its minimum, and suggest the rate of the steepest descent (and the "
-        "minimum's / 10). The preset's other settings apply; its learning rate does not.",
+        description=range_test_description(
+            "The preset's other settings apply; its learning rate does not."
+        ),
     )
     _add_run_options(lf)
     add_range_test_options(lf, _count)

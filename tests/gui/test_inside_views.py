@@ -151,11 +151,21 @@ def test_lr_finder_view_marks_and_copies_the_suggestion(qtbot) -> None:
     view = LrFinderView()
     qtbot.addWidget(view)
     view.set_result(result)
-    assert view.steep_line.isVisible()
-    assert view.steep_line.value() == pytest.approx(np.log10(result.suggested_lr))
+    marks = (
+        (view.suggested_line, result.suggested_lr),
+        (view.steep_line, result.steepest_lr),
+        (view.min_line, result.lr_min_div10),
+    )
+    for line, lr in marks:
+        assert line.isVisible() and line.value() == pytest.approx(np.log10(lr))
+    assert result.suggested_lr != result.steepest_lr
+    assert f"{result.suggested_lr:.2g}" in view.use_button.text()
     with qtbot.waitSignal(view.lr_chosen) as blocker:
         view.use_button.click()
     assert blocker.args[0] == pytest.approx(result.suggested_lr, rel=0.05)
+    with qtbot.waitSignal(view.lr_chosen) as blocker:
+        view.use_min_button.click()
+    assert blocker.args[0] == pytest.approx(result.lr_min_div10, rel=0.05)
 
 
 def test_insight_panel_routes_events_and_runs_the_range_test(qtbot) -> None:

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from nets.errors import Cancelled, ConfigError
-from nets.lr_find import cnn_range_test, mlp_range_test, range_test, schedule, suggestions
+from nets.lr_find import (
+    FALL_SHARE,
+    cnn_range_test,
+    mlp_range_test,
+    range_test,
+    schedule,
+    suggestions,
+)
 from nets.mlp.config import PRESETS
 from nets.mlp.train import build_model
 from tests.nets.mlp_fixtures import blobs
@@ -34,14 +41,116 @@ def test_stops_once_the_smoothed_loss_passes_four_times_its_minimum() -> None:
     assert len(result.lrs) == len(result.losses) == len(result.raw_losses)
     # The suggestions lie where the loss was falling, before the minimum.
     lowest = result.lrs[int(np.argmin(result.losses))]
-    assert result.suggested_lr <= lowest and result.lr_min_div10 == pytest.approx(lowest / 10)
+    assert result.suggested_lr < lowest and result.steepest_lr < lowest
+    assert result.lr_min_div10 == pytest.approx(lowest / 10)
 
 
 def test_steepest_descent_is_where_the_curve_falls_fastest() -> None:
     lrs = np.geomspace(1e-4, 1, 50)
     losses = 2 - np.tanh(np.log10(lrs) + 2) + np.where(lrs > 0.3, 5 * (lrs - 0.3), 0)
-    steep, low = suggestions(lrs, losses)
-    assert steep == pytest.approx(1e-2, rel=0.25)
+    assert suggestions(lrs, losses).steepest == pytest.approx(1e-2, rel=0.25)
+
+
+# Range-test curves of the usual shapes: a minibatch loss of ``shape(lr)`` plus noise,
+# through the real test (its moving average and its stop).
+
+
+def _sigmoid_fall(lr: float, centre: float, top: float, bottom: float) -> float:
+    """From ``top`` down to ``bottom``, half-way at ``centre``, over about a decade."""
+    return bottom + (top - bottom) / (1 + (lr / centre) ** 2)
+
+
+def _classic(lr: float) -> float:  # plateau, fall around 1e-3, blow-up past 0.05
+    return _sigmoid_fall(lr, 1e-3, 2.6, 1.9) + (40 * (lr - 0.05) if lr > 0.05 else 0.0)
+
+
+def _late(lr: float) -> float:  # a plateau over 4 decades, then a fall around 0.01
+    return _sigmoid_fall(lr, 1e-2, 2.3, 1.5) + (40 * (lr - 0.2) if lr > 0.2 else 0.0)
+
+
+def _no_blow_up(lr: float) -> float:  # still falling at lr 10
+    return _sigmoid_fall(lr, 1e-2, 1.0, 0.2)
+
+
+def _two_falls(lr: float) -> float:  # a small dip near 1e-5, the real fall near 1e-2
+    dip = 0.1 * np.exp(-((np.log10(lr) + 5) ** 2) * 4)
+    return _sigmoid_fall(lr, 1e-2, 2.3, 1.2) - dip + (40 * (lr - 0.3) if lr > 0.3 else 0.0)
+
+
+def _noisy(shape, seed: int, noise: float = 0.05):
+    rng = np.random.default_rng(seed)
+    return lambda lr: shape(lr) + noise * rng.standard_normal()
+
+
+def _check_valley(result) -> None:
+    """The suggestion is the first point after the curve's top (past the settling tenth)
+    at or below FALL_SHARE of the fall to the minimum."""
+    loss = np.asarray(result.losses)
+    lowest = int(np.argmin(loss))
+    skip = len(loss) // 10
+    top = skip + int(np.argmax(loss[skip : lowest + 1]))
+    level = loss[top] - FALL_SHARE * (loss[top] - loss[lowest])
+    at = result.lrs.index(result.suggested_lr)
+    assert top < at <= lowest and loss[at] <= level < loss[top:at].min()
+
+
+@pytest.mark.parametrize("shape", [_classic, _late, _two_falls])
+def test_the_suggestion_is_where_the_smoothed_loss_made_most_of_its_fall(shape) -> None:
+    result = range_test(_noisy(shape, 0))
+    assert result.stopped_early
+    _check_valley(result)
+    # The moving average trails the minibatch loss, so its 80% lies where the raw curve
+    # has made (almost) all of its fall, yet clearly below the rate where it turns up.
+    raw = [shape(lr) for lr in result.lrs]
+    raw_lowest = int(np.argmin(raw))
+    fallen = (shape(1e-6) - shape(result.suggested_lr)) / (shape(1e-6) - raw[raw_lowest])
+    assert fallen > 0.98
+    assert result.suggested_lr < result.lrs[raw_lowest] / 1.5
+
+
+def test_a_long_noisy_plateau_does_not_pull_the_suggestion_down() -> None:
+    # fastai's valley (the longest decreasing run) can start in the plateau's noise.
+    result = range_test(_noisy(_late, 1, noise=0.08))
+    assert 3e-3 < result.suggested_lr < 0.2
+    _check_valley(result)
+
+
+def test_two_falls_suggest_a_rate_in_the_larger_one() -> None:
+    result = range_test(_noisy(_two_falls, 2))
+    assert 3e-3 < result.suggested_lr < 0.3
+
+
+def test_a_curve_still_falling_at_the_end_suggests_a_rate_on_its_fall() -> None:
+    result = range_test(_noisy(_no_blow_up, 3, noise=0.02))
+    assert not result.stopped_early and len(result.lrs) == 200
+    _check_valley(result)
+    assert result.suggested_lr < result.lrs[-1]
+
+
+def test_a_curve_that_never_falls_suggests_its_lowest_point() -> None:
+    lrs = np.geomspace(1e-6, 10, 100)
+    losses = 2 + lrs
+    marks = suggestions(lrs, losses)
+    assert marks.suggested == pytest.approx(lrs[0]) and marks.steepest == pytest.approx(lrs[0])
+    assert marks.min_div10 == pytest.approx(lrs[0] / 10)
+
+
+@pytest.mark.parametrize("shape", [_classic, _late])
+def test_the_suggestion_is_stable_over_runs(shape) -> None:
+    results = [range_test(_noisy(shape, seed)) for seed in range(8)]
+    valleys = [r.suggested_lr for r in results]
+    steepest = [r.steepest_lr for r in results]
+    assert max(valleys) / min(valleys) < 1.5
+    assert max(steepest) / min(steepest) < 3
+
+
+def test_the_suggestion_ignores_the_loss_scale_and_offset() -> None:
+    result = range_test(_noisy(_classic, 4))
+    lrs, losses = np.asarray(result.lrs), np.asarray(result.losses)
+    for scaled in (3 * losses + 5, 0.01 * losses - 1):
+        marks = suggestions(lrs, scaled)
+        assert marks.suggested == result.suggested_lr
+        assert marks.steepest == result.steepest_lr
 
 
 def test_cancel_stops_between_steps() -> None:

@@ -229,3 +229,6 @@ def test_lr_find_prints_the_curve_and_the_suggestion_as_json(
     assert len(out["lrs"]) == len(out["losses"]) > 10
     assert out["lrs"][0] == pytest.approx(1e-6)
     assert min(out["lrs"]) <= out["suggested_lr"] <= max(out["lrs"])
+    assert min(out["lrs"]) <= out["steepest_lr"] <= max(out["lrs"])
+    lowest = out["losses"].index(min(out["losses"]))
+    assert out["lr_min_div10"] == pytest.approx(out["lrs"][lowest] / 10)
