@@ -36,6 +36,8 @@ class LrFinderView(QWidget):
         item.setLabel("bottom", "learning rate")
         item.setLabel("left", "smoothed loss")
         item.setLogMode(x=True)
+        # Learning rates are read as 0.01, not as "10" under an "(x0.001)" axis label.
+        item.getAxis("bottom").enableAutoSIPrefix(False)
         item.showGrid(x=True, y=True, alpha=0.25)
         for axis in ("left", "bottom"):
             item.getAxis(axis).setTextPen("k")
@@ -46,19 +48,19 @@ class LrFinderView(QWidget):
             angle=90,
             pen=pg.mkPen("#D55E00", width=2),
             label="suggestion",
-            labelOpts={"position": 0.95, "color": "#D55E00"},
+            labelOpts={"position": 0.9, "color": "#D55E00"},
         )
         self.steep_line = pg.InfiniteLine(
             angle=90,
             pen=pg.mkPen("#CC79A7", width=1, style=Qt.PenStyle.DotLine),
             label="steepest",
-            labelOpts={"position": 0.85, "color": "#CC79A7"},
+            labelOpts={"position": 0.6, "color": "#CC79A7"},
         )
         self.min_line = pg.InfiniteLine(
             angle=90,
             pen=pg.mkPen("#009E73", width=1, style=Qt.PenStyle.DashLine),
             label="min / 10",
-            labelOpts={"position": 0.75, "color": "#009E73"},
+            labelOpts={"position": 0.3, "color": "#009E73"},
         )
         for line in (self.suggested_line, self.steep_line, self.min_line):
             line.hide()
