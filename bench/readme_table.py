@@ -186,8 +186,14 @@ def _inside_rows() -> list[str]:
     lr = _load("lr_find")
     if lr:
         check = lr.get("train_check", {})
+        seeds = lr.get("over_seeds", {}).get("suggested_lr", [])
+        spread = (
+            f" ({min(seeds):.2g}-{max(seeds):.2g} over {len(seeds)} seeds of the test)"
+            if len(seeds) > 1
+            else ""
+        )
         trained = (
-            f"; its suggestion {check['lr_suggested']:.2g} trains `tuned` to "
+            f"; its suggestion {check['lr_suggested']:.2g}{spread} trains `tuned` to "
             f"{100 * check['val_acc_suggested']:.1f} % validation (own lr "
             f"{check['lr_tuned']:.2g}: {100 * check['val_acc_tuned']:.1f} %)"
             if check.get("val_acc_suggested") is not None
