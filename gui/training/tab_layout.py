@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.training.fence import LayoutFence
+
 
 def splitter(
     orientation: Qt.Orientation, *parts: tuple[QWidget, int], sizes: list[int] | None = None
@@ -103,8 +105,14 @@ class TrainingLayout:
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(4, 0, 0, 0)
         right_layout.addWidget(self.snapshot_control.banner)
-        right_layout.addWidget(self.controls)
-        right_layout.addWidget(self.status_label)
+        # The ETA and the status line change several times a second while a run trains:
+        # fenced, so that their new texts re-lay out only themselves, not the window.
+        status_box = QWidget()
+        status_layout = QVBoxLayout(status_box)
+        status_layout.setContentsMargins(0, 0, 0, 0)
+        status_layout.addWidget(self.controls)
+        status_layout.addWidget(self.status_label)
+        right_layout.addWidget(LayoutFence(status_box))
         right_layout.addWidget(vertical, 1)
         main = splitter(Qt.Orientation.Horizontal, (left, 0), (right, 1), sizes=list(sizes))
         self.main_splitter = main
