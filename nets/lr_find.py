@@ -234,7 +234,7 @@ def mlp_range_test(
     preprocessed one minibatch at a time."""
     from nets.mlp.blas_threads import ThreadTuner
     from nets.mlp.optim import SGD
-    from nets.mlp.step import training_step
+    from nets.mlp.step import l2_terms, training_step
     from nets.mlp.train import _unpack, build_model
 
     config.validate()
@@ -276,10 +276,12 @@ def mlp_range_test(
             else np.asarray(xb, dtype=dtype).reshape(len(idx), -1)
         )
         with np.errstate(over="ignore", invalid="ignore"):
-            loss, grads = training_step(model, xb, y[idx], config.reg, reuse_buffers=True)
+            loss, grads = training_step(
+                model, xb, y[idx], config.reg, reuse_buffers=True, l2_in_grads=False
+            )
             if math.isfinite(loss):
                 optimizer.learning_rate = lr
-                optimizer.step(grads)
+                optimizer.step(grads, l2=l2_terms(model, config.reg))
         tuner.record(time.perf_counter() - started)
         return loss
 

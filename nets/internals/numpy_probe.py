@@ -55,6 +55,11 @@ class MlpInternals:
     def every(self) -> int:
         return self.recorder.every
 
+    @property
+    def sampling(self) -> bool:
+        """True between ``before_step`` of a sampled step and its ``after_update``."""
+        return self.probe.full
+
     def before_step(self, step: int, epoch: int, X_batch: np.ndarray) -> _Probe:
         """Call before the forward pass of ``step`` (from 1); returns the probe to pass."""
         self.recorder.count_batch()

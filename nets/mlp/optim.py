@@ -20,8 +20,12 @@ class Optimizer:
     def __init__(self, params: MutableMapping[str, np.ndarray]) -> None:
         self.params = params
 
-    def step(self, grads: Mapping[str, np.ndarray]) -> None:
-        """Apply one update; ``grads`` holds an array for every key of ``params``."""
+    def step(self, grads: Mapping[str, np.ndarray], l2: Mapping[str, float] | None = None) -> None:
+        """Apply one update; ``grads`` holds an array for every key of ``params``.
+
+        ``l2`` ({name: reg}) adds reg * w to those gradients first: the L2 term that
+        ``training_step(..., l2_in_grads=False)`` left for the update to add in its pass.
+        """
         raise NotImplementedError
 
     def end_epoch(self) -> None:
@@ -36,7 +40,8 @@ class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum and per-epoch lr decay.
 
     Momentum follows PyTorch's convention: v = momentum * v + grad; w = w - lr * v
-    (plain SGD when momentum is 0). After every epoch lr = lr * lr_decay.
+    (plain SGD when momentum is 0). After every epoch lr = lr * lr_decay. ``step``'s ``l2``
+    adds reg * w to the named gradients in the same pass (PyTorch's weight decay).
 
     Updates are double-buffered: each step writes the new weights into a second set of
     arrays and swaps them into ``params``, which costs no extra memory traffic and keeps
@@ -65,15 +70,16 @@ class SGD(Optimizer):
         self._spare: dict[str, np.ndarray] = {}
         self._can_rollback = False
 
-    def step(self, grads: Mapping[str, np.ndarray]) -> None:
+    def step(self, grads: Mapping[str, np.ndarray], l2: Mapping[str, float] | None = None) -> None:
         lr = self.learning_rate
         momentum = self.momentum
         for name, w in self.params.items():
             g = grads[name]
+            reg = float(l2.get(name, 0.0)) if l2 else 0.0
             v = self._velocity.get(name) if momentum else None
             first = bool(momentum) and v is None
             if first:
-                v = self._velocity[name] = np.array(g, dtype=w.dtype, copy=True, order="C")
+                v = self._velocity[name] = np.empty(w.shape, dtype=w.dtype)
             spare = self._spare.get(name)
             if spare is None or spare.shape != w.shape or spare.dtype != w.dtype:
                 spare = np.empty(w.shape, dtype=w.dtype)  # C order: its flat view is a view
@@ -81,14 +87,31 @@ class SGD(Optimizer):
             flat_g = np.asarray(g).reshape(-1)
             flat_v = v.reshape(-1) if v is not None else None
 
-            # One pass over cache-sized blocks (split across cores in the trainer) instead
-            # of four passes over the whole arrays: v = momentum * v + g; new = w - lr * v.
+            # One pass over blocks (split across cores in the trainer) instead of a pass
+            # per operation over the whole arrays: g' = g + reg * w;
+            # v = momentum * v + g'; new = w - lr * v. The same operations in the same
+            # order as an L2 term added to g beforehand (training_step's), so the same
+            # numbers, with a third less memory traffic: g is read once and never written.
             def update(
-                s: int, e: int, w=flat_w, g=flat_g, v=flat_v, new=flat_new, first=first
+                s: int,
+                e: int,
+                w: np.ndarray = flat_w,
+                g: np.ndarray = flat_g,
+                v: np.ndarray | None = flat_v,
+                new: np.ndarray = flat_new,
+                first: bool = first,
+                reg: float = reg,
             ) -> None:
                 step = g[s:e]
+                if reg:
+                    tmp = parallel.scratch(e - s, w.dtype)
+                    np.multiply(w[s:e], reg, out=tmp, casting="unsafe")
+                    tmp += step
+                    step = tmp
                 if v is not None:
-                    if not first:
+                    if first:
+                        v[s:e] = step
+                    else:
                         v[s:e] *= momentum
                         v[s:e] += step
                     step = v[s:e]

@@ -23,6 +23,7 @@ def training_step(
     *,
     reuse_buffers: bool = False,
     probe: Probe | None = None,
+    l2_in_grads: bool = True,
 ) -> tuple[float, dict[str, np.ndarray]]:
     """One forward and backward pass: softmax data loss + L2 on the weight matrices.
 
@@ -32,6 +33,10 @@ def training_step(
         reuse_buffers: write into the model's preallocated buffers (the trainer's hot
             loop); the returned gradients are then overwritten by the next such call.
         probe: sees every layer's output and incoming gradient (``nets.internals``).
+        l2_in_grads: False leaves reg * W out of the returned weight gradients (the loss
+            still has the penalty) for the optimizer to add in its own pass over them,
+            ``optimizer.step(grads, l2=l2_terms(model, reg))``: the trainer's hot loop
+            saves a read and a write of every weight gradient that way.
     Returns:
         loss (float) and a dict of gradients with the keys and shapes of
         ``model.parameters()``.
@@ -43,8 +48,15 @@ def training_step(
     if reg:
         params = model.parameters()
         for name in model.weight_names():
-            loss += 0.5 * reg * _add_scaled(grads[name], params[name], reg)
+            target = grads[name] if l2_in_grads else None
+            loss += 0.5 * reg * _add_scaled(target, params[name], reg)
     return loss, grads
+
+
+def l2_terms(model: Classifier, reg: float) -> dict[str, float]:
+    """{weight name: reg} for ``optimizer.step``'s ``l2`` after ``training_step(...,
+    l2_in_grads=False)`` (empty without regularization)."""
+    return {name: reg for name in model.weight_names()} if reg else {}
 
 
 #: ``training_step``'s signature: (model, X_batch, y_batch, reg, *, reuse_buffers) -> (loss,
@@ -52,18 +64,19 @@ def training_step(
 StepFunction = Callable[..., tuple[float, dict[str, np.ndarray]]]
 
 
-def _add_scaled(target: np.ndarray, w: np.ndarray, scale: float) -> float:
-    """target += scale * w; returns sum(w^2). One pass over cache-sized blocks (split across
-    cores in the trainer), with no full-size temporary."""
-    t, s = target.reshape(-1), w.reshape(-1)
+def _add_scaled(target: np.ndarray | None, w: np.ndarray, scale: float) -> float:
+    """target += scale * w (unless target is None); returns sum(w^2). One pass over blocks
+    (split across cores in the trainer), with no full-size temporary."""
+    t, s = (None if target is None else target.reshape(-1)), w.reshape(-1)
     squares: list[float] = []
 
     def block(start: int, end: int) -> None:
         part = s[start:end]
         squares.append(float(np.dot(part, part)))
-        tmp = parallel.scratch(end - start, s.dtype)
-        np.multiply(part, scale, out=tmp, casting="unsafe")
-        t[start:end] += tmp
+        if t is not None:
+            tmp = parallel.scratch(end - start, s.dtype)
+            np.multiply(part, scale, out=tmp, casting="unsafe")
+            t[start:end] += tmp
 
     parallel.for_blocks(s.size, block)
     return math.fsum(squares)

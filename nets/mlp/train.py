@@ -42,7 +42,7 @@ from nets.mlp.config import (
 )
 from nets.mlp.optim import SGD
 from nets.mlp.result import TrainingHistory, TrainingResult
-from nets.mlp.step import StepFunction, split_across_cores, training_step
+from nets.mlp.step import StepFunction, l2_terms, split_across_cores, training_step
 from nets.snapshots import SnapshotPlan
 
 __all__ = [
@@ -386,10 +386,22 @@ def _train(
                 tuner.before_step()
                 started = time.perf_counter()
                 probe = tracker.before_step(iteration + 1, epoch, X_batch) if tracker else None
+                # The L2 term joins the weight gradients in the optimizer's pass (one pass
+                # less over them), except on a sampled step, whose recorded gradients are
+                # the ones the update uses, and for someone else's step, which adds its own.
+                l2 = l2_terms(model, config.reg) if step is None else {}
+                if tracker is not None and tracker.sampling:
+                    l2 = {}
                 with np.errstate(over="ignore", invalid="ignore"), parallel.splitting(workers):
                     if step is None:
                         loss, grads = training_step(
-                            model, X_batch, y_batch, config.reg, reuse_buffers=True, probe=probe
+                            model,
+                            X_batch,
+                            y_batch,
+                            config.reg,
+                            reuse_buffers=True,
+                            probe=probe,
+                            l2_in_grads=not l2,
                         )
                     else:  # someone else's step sees no probe: parameters are still sampled
                         loss, grads = step(model, X_batch, y_batch, config.reg, reuse_buffers=True)
@@ -433,7 +445,7 @@ def _train(
                 if tracker is not None:
                     tracker.before_update(model.parameters(), grads)
                 with parallel.splitting(workers):
-                    optimizer.step(grads)
+                    optimizer.step(grads, l2=l2)
                 sample = tracker.after_update(model.parameters()) if tracker else None
                 tuner.record(time.perf_counter() - started)
                 iteration += 1

@@ -100,3 +100,37 @@ def test_blocks_cover_every_element_once(workers: parallel.Workers) -> None:
     with parallel.splitting(workers):
         parallel.for_blocks(size, block)
     assert hits.min() == 1 and hits.max() == 1
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_adding_the_l2_term_in_its_pass_gives_the_same_numbers(
+    workers: parallel.Workers, momentum: float
+) -> None:
+    """training_step(l2_in_grads=False) + step(l2=...) is the L2-in-the-gradient update."""
+    from nets.mlp.classifiers import TwoLayerNet
+    from nets.mlp.step import l2_terms, training_step
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 600), dtype=np.float32)
+    y = rng.integers(0, 10, 40)
+    reg = 0.05
+
+    def run(fused: bool) -> tuple[list[float], dict[str, np.ndarray]]:
+        model = TwoLayerNet(600, 10, 520, 0.05, seed=1)
+        opt = SGD(model.parameters(), 0.1, momentum=momentum)
+        losses = []
+        with parallel.splitting(workers):
+            for _ in range(3):
+                loss, grads = training_step(
+                    model, X, y, reg, reuse_buffers=True, l2_in_grads=not fused
+                )
+                opt.step(grads, l2=l2_terms(model, reg) if fused else None)
+                losses.append(loss)
+        return losses, model.parameters()
+
+    plain_losses, plain = run(False)
+    fused_losses, fused = run(True)
+    assert fused_losses == plain_losses
+    assert plain["W1"].size > parallel.MIN_WORK  # the split pass, not the small-array path
+    for name in plain:
+        np.testing.assert_array_equal(fused[name], plain[name])

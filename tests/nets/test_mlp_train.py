@@ -81,6 +81,20 @@ def test_seeded_runs_are_reproducible_and_seeds_matter() -> None:
     assert a != c
 
 
+def test_sampled_steps_and_the_fused_l2_update_train_the_same_weights() -> None:
+    """Unsampled steps add the L2 term in the optimizer's pass, sampled ones (internals
+    on) in the gradients: the same update rule, to the last bit."""
+    ds = blobs()
+    config = SMALL.replace(reg=0.05, num_epochs=2)
+    plain = _run(config, ds)[-1].result
+    sampled = _run(config.replace(internals_every=3), ds)[-1].result
+    assert plain.history.step_loss == sampled.history.step_loss
+    for name, w in plain.model.parameters().items():
+        np.testing.assert_array_equal(sampled.model.parameters()[name], w)
+    unregularized = _run(config.replace(reg=0.0), ds)[-1].result.model.parameters()
+    assert not np.array_equal(unregularized["W1"], plain.model.parameters()["W1"])
+
+
 def test_num_train_takes_a_random_subset_across_classes() -> None:
     ds = blobs(n=800)
     started = next(iter(train(SMALL.replace(num_train=50), ds)))
