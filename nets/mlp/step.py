@@ -83,16 +83,21 @@ def _add_scaled(target: np.ndarray | None, w: np.ndarray, scale: float) -> float
 
 
 #: How a training step uses the cores (the tuner's options): every operation split across
-#: the cores by ``nets.mlp.parallel`` with one BLAS thread per part; the GEMMs left to
-#: BLAS's own threads and only the other passes split; one core for everything.
-SPLIT_ALL, BLAS_GEMMS, ONE_CORE = 2, -2, 1
+#: the cores by ``nets.mlp.parallel`` with one BLAS thread per part, or one core for
+#: everything. OpenBLAS's own threads are never used for training: after each call they
+#: spin in ``sched_yield`` loops for a while, and those spinners took the cores our split
+#: parts and the passes between the GEMMs needed. Measured in one epoch of 3072-512-10:
+#: 17.3 CPU-seconds with the GEMMs on two OpenBLAS threads against 4.0 split (load 12),
+#: and the tuner's probes of that mode alone made epochs 14% slower (alternating pairs,
+#: load 14). On an idle machine OpenBLAS's threads ran the first layer's GEMMs 1-5% faster
+#: than the split (bench_mlp), less than their probes and spinning cost.
+SPLIT_ALL, ONE_CORE = 2, 1
 
 
 def split_across_cores() -> tuple[parallel.Workers, ThreadTuner]:
     """Workers for every usable core (up to 8 and BLAS's thread count) when that count can be set
     (else BLAS's own threads are all the splitting there is), and the tuner that keeps the
-    fastest way to use them: timed on real steps, since which wins depends on the load
-    (OpenBLAS's threads yield their cores away on a busy machine) and on the CPU."""
+    faster way to use them: timed on real steps, since which wins depends on the load."""
     blas = blas_threads()
     # Never more parts than BLAS was given threads: a process limited to one (a search
     # worker, OPENBLAS_NUM_THREADS=1) stays on one core.
@@ -100,14 +105,16 @@ def split_across_cores() -> tuple[parallel.Workers, ThreadTuner]:
     workers = parallel.Workers(cores)
 
     def apply(mode: int) -> None:
-        workers.split_gemms = mode == SPLIT_ALL
         workers.set_width(1 if mode == ONE_CORE else cores)
-        set_blas_threads(cores if mode == BLAS_GEMMS else 1)
+        set_blas_threads(1)
 
-    options = [SPLIT_ALL, ONE_CORE] + ([BLAS_GEMMS] if blas is not None and blas > 1 else [])
     # Fewer and rarer probes than for BLAS threads alone: on an idle machine each costs a
     # step at up to half speed (two trials of each option, then one step in 100).
     tuner = ThreadTuner(
-        trials=2, period=100, threads=SPLIT_ALL, apply=apply, options=options if cores > 1 else []
+        trials=2,
+        period=100,
+        threads=SPLIT_ALL,
+        apply=apply,
+        options=[SPLIT_ALL, ONE_CORE] if cores > 1 else [],
     )
     return workers, tuner
