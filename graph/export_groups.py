@@ -30,6 +30,11 @@ from graph.toposort import topological_sort
 _INDENT = "    "
 
 
+def _tuple(items: list[str]) -> str:
+    """Python source of a tuple of ``items`` (``(a,)`` for one)."""
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
 class _Writer:
     def __init__(self, graph: Graph, func_name: str) -> None:
         self.graph = graph
@@ -43,6 +48,8 @@ class _Writer:
         # Names of the local derivatives each group call unpacks: (gid, out, in) -> name.
         self.partial: dict[tuple[str, str, str], str] = {}
         self._grad_names: dict[tuple[str, str], str] = {}
+        # The nodes whose gradient the engine computes; a helper leaves the others' out.
+        self.on_path: frozenset[str] = frozenset()
 
     def gvar(self, prefix: str, node_id: str) -> str:
         """The (unique) name of a gradient variable: ``prefix`` + the node's name."""
@@ -94,7 +101,7 @@ class _Writer:
                         name = self.names.claim(f"d{var[o]}_d{var[i]}")
                         self.partial[gid, o, i] = name
                         row.append(name)
-                    rows.append("(" + ", ".join(row) + ("," if len(row) == 1 else "") + ")")
+                    rows.append(_tuple(row))
                 if len(outs) == 1:
                     target = f"{outs[0]}, {rows[0]}"
                 else:
@@ -191,17 +198,23 @@ class _Writer:
         body = [
             f"def {self.helper[gid]}({params}):",
             f'    """The group {group.name}: returns ({out_names}) and the derivatives of '
-            f'each with respect to ({in_names})."""',
+            f"each with respect to ({in_names}) (0.0 for an output the loss does not "
+            f'depend on)."""',
             "    # Forward pass",
         ]
         body += [_INDENT + line for line in self.forward(keys)]
         rows = []
         for o in ports.outputs:
+            if o not in self.on_path:
+                # The engine never differentiates an output L does not depend on, and
+                # its local derivatives may overflow where the engine's numbers are fine.
+                rows.append(_tuple(["0.0"] * len(ports.inputs)))
+                continue
             lines, have = self.backward(keys, o, f"d{var[o]}_d")
             body += ["", f"    # Backward pass: d{var[o]}/d(inputs)"]
             body += [_INDENT + line for line in lines]
             row = [self.gvar(f"d{var[o]}_d", i) if i in have else "0.0" for i in ports.inputs]
-            rows.append("(" + ", ".join(row) + ("," if len(row) == 1 else "") + ")")
+            rows.append(_tuple(row))
         outs = [var[o] for o in ports.outputs]
         if len(outs) == 1:
             body.append(f"    return {outs[0]}, {rows[0]}")
@@ -218,6 +231,7 @@ def to_python_grouped(graph: Graph, output: str | None = None, func_name: str = 
         raise GraphError(f"cannot export: {back.problem}")
     out = back.output
     w = _Writer(graph, func_name)
+    w.on_path = back.path
     groups = w.groups
     for g in groups:
         w.helper[g.id] = w.names.claim(g.name)

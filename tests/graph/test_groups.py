@@ -24,6 +24,7 @@ from graph.groups import (
     loop_through,
     ungroup,
 )
+from graph.model import Graph
 from graph.program import from_program
 from tests.graph.strategies import graphs, same_number
 from tests.graph.test_export import _import
@@ -190,6 +191,27 @@ def test_grouped_export_with_helpers_gives_the_engines_numbers(g, tmp_path_facto
     assert same_number(value, r.value, 1e-9)
     for nid, grad in zip(g.inputs(), grads, strict=True):
         assert same_number(grad, r.grads.get(nid, 0.0), 1e-9), g.node(nid).name
+
+
+def test_a_group_output_the_loss_does_not_use_is_not_differentiated_by_its_helper(tmp_path):
+    # 1/x at x = 1e-200: its local derivative -x**-2 overflows (Python raises), but the
+    # loss uses only the group's other output, so the engine never computes it.
+    g = Graph()
+    x = g.add_node("input", "x", 1e-200)
+    c = g.add_node("const", "c", params={"value": -0.5})
+    inv = g.add_node("powc", "inv", params={"exponent": -1.0})
+    neg = g.add_node("neg", "neg")
+    sq = g.add_node("square", "L")
+    off = g.add_node("neg", "unused")  # makes inv an output of the group
+    g.connect(x, inv, 0)
+    g.connect(inv, off, 0)
+    g.connect(c, neg, 0)
+    g.connect(neg, sq, 0)
+    g.set_output(sq)
+    _group(g, ["inv", "neg"], "pair")
+    r = evaluate(g)
+    value, grads = _import(to_python(g), tmp_path).f()
+    assert value == r.value == 0.25 and grads == (0.0,)
 
 
 PROGRAM = """
