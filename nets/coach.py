@@ -294,7 +294,10 @@ class Coach:
         lr, reg = self._value("lr"), self._value("reg", 0.0)
         optimizer = getattr(self.config, "optimizer", "sgd")
         low_lr = lr < (1e-4 if optimizer in ("adam", "adamw") else 1e-3)
-        high_reg = reg >= (0.05 if self.trainer == "cnn" else 0.1)
+        # AdamW's decay is decoupled (each step shrinks the weights by lr * decay, not by
+        # the gradient of an L2 term), so its usual values (0.01 to 0.1) are mild.
+        strong = 0.5 if optimizer == "adamw" else 0.05 if self.trainer == "cnn" else 0.1
+        high_reg = reg >= strong
         if not (low_lr or high_reg):
             return []
         causes, suggest = [], {}

@@ -15,7 +15,7 @@ from nets.coach import RULES, Coach, advice_to_json, coached
 from nets.data.dataset import make_dataset
 from nets.mlp.config import PRESETS, TrainConfig
 from nets.mlp.train import train
-from nets.training import Advice, Diverged, Evaluation, Finished, Internals, Step
+from nets.training import Advice, Diverged, Evaluation, Finished, Internals, Started, Step
 from tests.nets.mlp_fixtures import blobs
 
 
@@ -137,6 +137,26 @@ def test_underfitting_with_a_strong_regularisation() -> None:
     advice = _advice(events)["underfitting"]
     assert advice.suggest == {"reg": 5.0}
     assert advice.evidence["train_acc"] < 0.9
+
+
+def _plateau_below_ninety(optimizer: str, weight_decay: float) -> set[str]:
+    """The rules fired on a CNN run whose accuracy stalls at 60% with no gap."""
+    from nets.cnn.config import TrainConfig as CnnConfig
+
+    cfg = CnnConfig(optimizer=optimizer, lr=3e-3, weight_decay=weight_decay)
+
+    def events():
+        yield Started("cnn", cfg, 100, 20, 2, (1, 8, 8), 10, 5, 4, 20, 0)
+        for epoch in range(1, 6):
+            yield Evaluation(4 * epoch, epoch, 0.6, 0.6, 0.7, 3e-3, 20, True, 0.0)
+
+    return {a.rule for a in coached(events(), Coach()) if isinstance(a, Advice)}
+
+
+def test_adamw_decay_of_0_1_is_not_called_a_strong_regularisation() -> None:
+    assert "underfitting" not in _plateau_below_ninety("adamw", 0.1)
+    assert "underfitting" in _plateau_below_ninety("adamw", 1.0)
+    assert "underfitting" in _plateau_below_ninety("adam", 0.1)
 
 
 def _cnn_images(n: int = 400):
