@@ -123,7 +123,7 @@ def rows() -> list[str]:
         cases = st.get("cases")
         if cases:  # the fresh user and a returning user per last tab: the worst counts
             each = ", ".join(
-                f"{name.removeprefix('returning_user_')} {c['first_window_s_median']:.2f}"
+                f"{name.removeprefix('returning_user_')} {c['first_window_s_median']:.3f}"
                 for name, c in cases.items()
             )
             # The restored tab complete: differs from the first frame for the training
@@ -142,7 +142,7 @@ def rows() -> list[str]:
             load = st.get("machine", {}).get("loadavg_1_5_15")
             out.append(
                 f"| first window painted / restored tab ready ({st['runs']} launches per case, "
-                f"worst median) | {st['first_window_s_median']:.2f} s ({each} s){ready}"
+                f"worst median) | {st['first_window_s_median']:.3f} s ({each} s){ready}"
                 f"{f'; load {load[0]:.1f}' if load else ''} | 0.5 s / - |"
             )
         else:
