@@ -40,8 +40,6 @@ class Workers:
     def __init__(self, size: int) -> None:
         self.size = max(1, int(size))
         self.width = self.size
-        #: False: ``dot`` and ``dot_tn`` leave the GEMMs whole (to BLAS's own threads).
-        self.split_gemms = True
         self._jobs: list[Callable[[], None] | None] = [None] * self.size
         self._errors: list[BaseException | None] = [None] * self.size
         self._start = [threading.Lock() for _ in range(self.size)]
@@ -154,7 +152,7 @@ def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     w = active()
     m, k = a.shape
     n = b.shape[1]
-    if w is None or not w.split_gemms or m * k * n < MIN_WORK:
+    if w is None or m * k * n < MIN_WORK:
         return np.dot(a, b, out=out)
     if n >= MIN_COLUMNS * w.width:
 
