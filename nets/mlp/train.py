@@ -389,9 +389,8 @@ def _train(
                 # The L2 term joins the weight gradients in the optimizer's pass (one pass
                 # less over them), except on a sampled step, whose recorded gradients are
                 # the ones the update uses, and for someone else's step, which adds its own.
-                l2 = l2_terms(model, config.reg) if step is None else {}
-                if tracker is not None and tracker.sampling:
-                    l2 = {}
+                fuse_l2 = step is None and not (tracker is not None and tracker.sampling)
+                l2 = l2_terms(model, config.reg) if fuse_l2 else {}
                 with np.errstate(over="ignore", invalid="ignore"), parallel.splitting(workers):
                     if step is None:
                         loss, grads = training_step(
@@ -401,7 +400,7 @@ def _train(
                             config.reg,
                             reuse_buffers=True,
                             probe=probe,
-                            l2_in_grads=not l2,
+                            l2_in_grads=not fuse_l2,
                         )
                     else:  # someone else's step sees no probe: parameters are still sampled
                         loss, grads = step(model, X_batch, y_batch, config.reg, reuse_buffers=True)
