@@ -232,9 +232,10 @@ def mlp_range_test(
     (with its ``preprocessor``) tests from those weights, which are restored afterwards;
     without them the preprocessing is fitted on a sample (``fit_preprocessor``). Images are
     preprocessed one minibatch at a time."""
-    from nets.mlp.blas_threads import ThreadTuner
+    from nets.mlp import parallel
+    from nets.mlp.blas_threads import set_blas_threads
     from nets.mlp.optim import SGD
-    from nets.mlp.step import l2_terms, training_step
+    from nets.mlp.step import l2_terms, split_across_cores, training_step
     from nets.mlp.train import _unpack, build_model
 
     config.validate()
@@ -258,9 +259,10 @@ def mlp_range_test(
     optimizer = SGD(model.parameters(), START_LR, config.momentum)
     batches = iter(_batches(n, min(config.batch_size, n), steps, config.seed))
 
-    # The trainer's BLAS thread tuner: on a shared machine a two-thread GEMM is often
-    # several times slower than a one-thread one (see nets.mlp.blas_threads).
-    tuner = ThreadTuner()
+    # The trainer's own split of the GEMMs over the cores and its tuner (OpenBLAS's threads
+    # keep spinning after each call and take the cores the rest of the step needs).
+    workers, tuner = split_across_cores()
+    blas_before = set_blas_threads(1) if workers.size > 1 else None
     tuner.start_epoch()
 
     def step(lr: float) -> float:
@@ -275,7 +277,7 @@ def mlp_range_test(
             if images and preprocessor is not None
             else np.asarray(xb, dtype=dtype).reshape(len(idx), -1)
         )
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), parallel.splitting(workers):
             loss, grads = training_step(
                 model, xb, y[idx], config.reg, reuse_buffers=True, l2_in_grads=False
             )
@@ -289,6 +291,9 @@ def mlp_range_test(
         return range_test(step, steps=steps, cancel=cancel)
     finally:
         tuner.restore()
+        workers.close()
+        if blas_before is not None:
+            set_blas_threads(blas_before)
         model.load_state(saved)
 
 
