@@ -23,7 +23,6 @@ import errno
 import fcntl
 import os
 import re
-import secrets
 import stat
 import sys
 from collections.abc import Callable
@@ -131,6 +130,8 @@ def user_data_folder(name: str, override: str) -> Path:
 
 
 def temp_name(target: Path) -> Path:
+    import secrets  # hmac and hashlib: not for a form that only reads (a tab's first frame)
+
     return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 

@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-
 from nets.errors import CheckpointError
 from nets.fileio import atomic_write, check_zip_contents, open_regular, shown
 from nets.training import Snapshot
@@ -155,6 +153,8 @@ def check_fork(snapshot: Snapshot, trainer: str, old: dict[str, Any], new: dict[
 
 def save_snapshot(path: str | os.PathLike[str], snapshot: Snapshot) -> Path:
     """Write ``snapshot`` to ``path`` (an .npz archive whatever the name), atomically."""
+    import numpy as np
+
     keys = sorted(snapshot.arrays)
     meta: dict[str, Any] = {
         "format": FORMAT,
@@ -257,6 +257,8 @@ def _siblings(folder: Path, like: SnapshotInfo | None) -> list[SnapshotInfo]:
 
 
 def _read(path: str | os.PathLike[str], arrays: bool) -> Snapshot:
+    import numpy as np
+
     name = shown(path)
     with open_regular(path, CheckpointError, "snapshot", MAX_SNAPSHOT_BYTES) as f:
         head = f.read(4)

@@ -26,15 +26,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from nets.cnn.arch import LayerSpec, totals, validate
+from nets.cnn.arch import LayerSpec, validate
 from nets.cnn.augment import shift_flip
 from nets.cnn.config import TrainConfig, default_num_threads
+from nets.cnn.resources import EVAL_BATCH, batches_per_epoch, check_memory, estimate_memory
 from nets.cnn.trained import Normalizer, TrainedCnn, channel_stats, to_nchw_tensor
 from nets.coach import coached
 from nets.data.dataset import CancelToken, is_cancelled
 from nets.errors import ConfigError
 from nets.memory import MemoryEstimate
-from nets.memory import check_memory as _check_memory
 from nets.snapshots import SnapshotPlan
 from nets.training import (
     END_EVENTS,
@@ -59,67 +59,6 @@ class ImageData(Protocol):
     X_val: np.ndarray
     y_val: np.ndarray
     class_names: Sequence[str]
-
-
-# --------------------------------------------------------------------------- resources
-
-#: Batch size used for validation passes (no gradients).
-EVAL_BATCH = 1000
-#: A CPU torch.Generator's state, in bytes (a snapshot keeps two).
-_TORCH_RNG_BYTES = 5056
-
-
-def _optimizer_slots(name: str, momentum: float) -> int:
-    """Per-parameter state tensors an optimizer keeps."""
-    if name in ("adam", "adamw"):
-        return 2
-    if name == "rmsprop":
-        return 2 if momentum > 0 else 1
-    return 1 if momentum > 0 else 0
-
-
-def estimate_memory(
-    arch: Sequence[LayerSpec],
-    input_shape: Sequence[int],
-    config: TrainConfig,
-    num_train: int,
-    num_val: int,
-    num_classes: int | None = None,
-    snapshots: SnapshotPlan | None = None,
-) -> MemoryEstimate:
-    """What training ``arch`` with ``config`` needs, computed from the summary table (no torch).
-
-    Float32 everywhere: parameters x (weights + gradients + optimizer slots + backup);
-    activations x batch x 3 (the forward output kept for backward, its gradient and a
-    temporary), or the largest layer output x 2 x 1000 for the no-gradient validation
-    batches if that is larger; plus the snapshots ``snapshots`` keeps in memory.
-    """
-    rows = validate(arch, input_shape, num_classes)
-    tot = totals(rows, input_shape)
-    copies = 3 + _optimizer_slots(config.optimizer, config.momentum)
-    parameters = tot.params * 4 * copies
-    batch = min(config.batch_size, max(num_train, 1))
-    largest = max([math.prod(input_shape)] + [math.prod(r.output_shape) for r in rows])
-    activations = max(tot.activations * batch * 4 * 3, largest * EVAL_BATCH * 4 * 2)
-    data = (num_train + num_val) * math.prod(input_shape)
-    kept = 0
-    if snapshots is not None:
-        # One snapshot (nets.cnn.fork.take): the parameters with the optimizer's slots
-        # (BatchNorm buffers are below 1% of them) and two random states (torch's and
-        # the batch order's generator).
-        one = tot.params * 4 * (1 + _optimizer_slots(config.optimizer, config.momentum))
-        one += 2 * _TORCH_RNG_BYTES
-        kept = snapshots.memory_bytes(one, config.epochs, batches_per_epoch(num_train, batch))
-    return MemoryEstimate(parameters, activations, data, kept)
-
-
-def check_memory(estimate: MemoryEstimate, available: int | None = None) -> None:
-    """ResourceError with the numbers when ``estimate`` does not fit in memory."""
-    _check_memory(
-        estimate,
-        available,
-        "use a smaller batch size, fewer channels or a smaller Linear layer",
-    )
 
 
 # --------------------------------------------------------------------------- set-up
@@ -175,12 +114,6 @@ def make_scheduler(optimizer: Any, config: TrainConfig, steps_per_epoch: int) ->
         gamma = config.step_gamma
         return sched.LambdaLR(optimizer, lambda it: gamma ** (it // period))
     return sched.LambdaLR(optimizer, lambda it: 1.0)
-
-
-def batches_per_epoch(num_train: int, batch_size: int) -> int:
-    """Batches per epoch; a last batch of a single image is dropped (BatchNorm needs 2)."""
-    full, rest = divmod(num_train, batch_size)
-    return full + (1 if rest >= 2 else 0)
 
 
 def eval_points(steps_per_epoch: int, evals_per_epoch: int) -> list[int]:

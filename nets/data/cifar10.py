@@ -11,8 +11,7 @@ from __future__ import annotations
 import io
 import pickle
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from nets.data.dataset import (
     CancelToken,
@@ -26,6 +25,9 @@ from nets.data.dataset import (
 from nets.data.download import download_file, md5_of
 from nets.data.spec import DatasetSpec, data_home, default_locations
 from nets.errors import Cancelled, DataError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FOLDER_NAME = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -100,6 +102,8 @@ def _load_checked_pickle(path: Path) -> dict:
 
 
 def _batch_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     batch = _load_checked_pickle(path)
     data = batch.get("data")
     labels = batch.get("labels", batch.get("fine_labels"))
@@ -197,6 +201,8 @@ def load(
     download_missing: bool = False,
     cancel: CancelToken | None = None,
 ) -> ImageDataset:
+    import numpy as np
+
     folder = resolve_folder(spec)
     if folder is None:
         if not download_missing:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from nets.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # progress(done, total, message): called from the loading thread; total may be 0 if unknown.
 ProgressCallback = Callable[[int, int, str], None]
@@ -51,6 +52,8 @@ class ImageDataset:
     @property
     def input_dim(self) -> int:
         """H * W * C: the length of a flattened image."""
+        import numpy as np
+
         return int(np.prod(self.X_train.shape[1:]))
 
     @property
@@ -126,6 +129,8 @@ def report(progress: ProgressCallback | None, done: int, total: int, message: st
 def training_subset(y: np.ndarray, num_train: int | None, seed: int = 0) -> np.ndarray | None:
     """Indices of ``num_train`` of the training images, picked by a seeded shuffle and
     sorted (the original order kept), or None when all of them are used."""
+    import numpy as np
+
     if num_train is None or num_train >= len(y):
         return None
     rng = np.random.default_rng(seed)
@@ -139,6 +144,8 @@ def split_train_val(y: np.ndarray, num_val: int, seed: int = 0) -> tuple[np.ndar
     chosen by a seeded shuffle; both index arrays come back sorted so the data keep
     their original order. y: int (N,). Raises DataError if num_val leaves no training data.
     """
+    import numpy as np
+
     n = len(y)
     if num_val < 0:
         raise DataError(f"the validation size must be >= 0, got {num_val}")
@@ -182,6 +189,8 @@ def make_dataset(
     skipped_by_reason: Mapping[str, int] | None = None,
 ) -> ImageDataset:
     """Split (X, y) into train/validation and wrap everything in an ImageDataset."""
+    import numpy as np
+
     train_idx, val_idx = split_train_val(y, num_val, seed)
     by_reason = dict(skipped_by_reason or {})
     as_labels = np.asarray

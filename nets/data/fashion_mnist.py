@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from nets.data.dataset import (
     CancelToken,
@@ -18,6 +17,9 @@ from nets.data.dataset import (
 from nets.data.idx import read_idx
 from nets.data.spec import DatasetSpec, data_home, default_locations
 from nets.errors import Cancelled, DataError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CLASS_NAMES = (
     "T-shirt/top",
@@ -134,6 +136,8 @@ def download(
 
 
 def _read_pair(folder: Path, images_key: str, labels_key: str) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     img_path = _find(folder, FILES[images_key])
     lab_path = _find(folder, FILES[labels_key])
     if img_path is None or lab_path is None:

@@ -15,11 +15,9 @@ import hashlib
 import os
 import stat
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from nets.data.dataset import (
     CancelToken,
@@ -33,6 +31,9 @@ from nets.data.dataset import (
 from nets.data.spec import DatasetSpec
 from nets.errors import Cancelled, DataError
 from nets.fileio import atomic_write, shown
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_IMAGE_SIZE = 32
 CACHE_VERSION = 1
@@ -223,6 +224,8 @@ def _classify(exc: BaseException) -> str:
 
 
 def _decode_one(path: str, size: int) -> np.ndarray:
+    import numpy as np
+
     from nets.images import fit_image, open_image
 
     # min_size lets a large JPEG decode at a reduced scale (DCT draft), still >= size.
@@ -237,6 +240,8 @@ def decode_chunk(paths: list[str], size: int) -> tuple[np.ndarray, np.ndarray, l
 
     ``reasons`` has one entry per failed file, in order. Runs in a worker process.
     """
+    import numpy as np
+
     from nets.errors import ImageError
 
     out = np.zeros((len(paths), size, size, 3), dtype=np.uint8)
@@ -261,6 +266,8 @@ def _decode_all(
     done_before: int,
     total: int,
 ) -> tuple[np.ndarray, np.ndarray, Counter]:
+    import numpy as np
+
     images = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     ok = np.zeros(len(paths), dtype=bool)
     skipped: Counter = Counter()
@@ -282,6 +289,7 @@ def _decode_all(
         return images, ok, skipped
 
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     # spawn, not fork: the GUI calls this from a worker thread of a Qt process.
     ctx = multiprocessing.get_context("spawn")
@@ -331,6 +339,8 @@ def cache_paths(root: Path, size: int) -> list[Path]:
 
 
 def _read_cache(path: Path, fingerprint: str) -> dict[str, np.ndarray] | None:
+    import numpy as np
+
     try:
         with np.load(path, allow_pickle=False) as npz:
             if str(npz["fingerprint"]) != fingerprint:
@@ -341,6 +351,8 @@ def _read_cache(path: Path, fingerprint: str) -> dict[str, np.ndarray] | None:
 
 
 def _write_cache(paths: list[Path], arrays: dict[str, np.ndarray]) -> Path | None:
+    import numpy as np
+
     for path in paths:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -423,6 +435,8 @@ def load(
     image_size: int = DEFAULT_IMAGE_SIZE,
     use_cache: bool = True,
 ) -> ImageDataset:
+    import numpy as np
+
     root = spec.path
     assert root is not None
     train_dir = _check_root(root)
@@ -493,6 +507,8 @@ def _decode_folder(
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
 ) -> dict[str, np.ndarray]:
+    import numpy as np
+
     test_paths = test_scan.paths if test_scan else []
     total = len(train_scan.paths) + len(test_paths)
     images, ok, skipped = _decode_all(

@@ -11,20 +11,22 @@ import gzip
 import os
 import zlib
 from pathlib import Path
-from typing import Any, BinaryIO
-
-import numpy as np
+from typing import TYPE_CHECKING, BinaryIO
 
 from nets.errors import DataError
 from nets.fileio import open_regular
 
-_DTYPES: dict[int, np.dtype[Any]] = {
-    0x08: np.dtype(np.uint8),
-    0x09: np.dtype(np.int8),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
+if TYPE_CHECKING:
+    import numpy as np
+
+#: numpy dtype of each IDX type code (names: no numpy needed to import this module)
+_DTYPES: dict[int, str] = {
+    0x08: "u1",
+    0x09: "i1",
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
 }
 # No IDX file the app reads is anywhere near this (Fashion-MNIST's largest is 47 MB); a
 # header claiming more is refused before anything is read or allocated.
@@ -33,6 +35,8 @@ MAX_PAYLOAD_BYTES = 1 << 30
 
 def parse_idx(data: bytes, name: str = "IDX data", expect_ndim: int | None = None) -> np.ndarray:
     """Decode the bytes of a raw (not gzipped) IDX file into an array (native byte order)."""
+    import numpy as np
+
     if len(data) < 4:
         raise DataError(f"{name} is too short to be an IDX file ({len(data)} bytes)")
     if data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
@@ -45,7 +49,7 @@ def parse_idx(data: bytes, name: str = "IDX data", expect_ndim: int | None = Non
     if len(data) < header:
         raise DataError(f"{name} is truncated inside its header")
     dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = _DTYPES[data[2]]
+    dtype = np.dtype(_DTYPES[data[2]])
     count = 1
     for d in dims:
         count *= d
@@ -81,12 +85,14 @@ def _read_stream(stream: BinaryIO | gzip.GzipFile, name: str) -> bytes:
     """The IDX bytes, reading the header first: the payload size it declares is checked
     against MAX_PAYLOAD_BYTES before the payload is read, and no more than that size
     (plus one byte, to notice trailing data) is ever decompressed."""
+    import numpy as np
+
     head = _read_exact(stream, 4)
     if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _DTYPES or head[3] == 0:
         return head + _read_exact(stream, 64)  # parse_idx says what is wrong
     dims_raw = _read_exact(stream, 4 * head[3])
     dims = [int.from_bytes(dims_raw[i : i + 4], "big") for i in range(0, len(dims_raw) - 3, 4)]
-    declared = _DTYPES[head[2]].itemsize
+    declared = np.dtype(_DTYPES[head[2]]).itemsize
     for d in dims:
         declared *= d
     if declared > MAX_PAYLOAD_BYTES:

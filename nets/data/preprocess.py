@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from nets.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _CHUNK_ROWS = 4096
 
@@ -27,6 +29,8 @@ class Preprocessor:
     @classmethod
     def fit(cls, X_train: np.ndarray) -> Preprocessor:
         """Fit on uint8 or float images (N, H, W, C) or (N, D)."""
+        import numpy as np
+
         n = X_train.shape[0]
         if n == 0:
             raise DataError("cannot fit preprocessing on an empty training split")
@@ -46,8 +50,10 @@ class Preprocessor:
     def input_dim(self) -> int:
         return int(self.mean.shape[0])
 
-    def transform(self, X: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarray:
+    def transform(self, X: np.ndarray, dtype: np.dtype | type | str = "float32") -> np.ndarray:
         """Images (N, H, W, C) or (N, D) -> preprocessed (N, D) array of ``dtype``."""
+        import numpy as np
+
         n = X.shape[0]
         # An empty split (--num-val 0) may come without its image dimensions.
         flat = X.reshape(n, -1) if n else np.zeros((0, self.input_dim), dtype=X.dtype)
@@ -68,10 +74,14 @@ class Preprocessor:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """For checkpoints: plain arrays, no pickle."""
+        import numpy as np
+
         return {"mean": self.mean, "scale": np.array(self.scale, dtype=np.float64)}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Preprocessor:
+        import numpy as np
+
         return cls(mean=np.asarray(arrays["mean"], np.float32), scale=float(arrays["scale"]))
 
 
@@ -95,6 +105,8 @@ class DataSampler:
         reuse_buffers: bool = False,
         gather: Callable[[np.ndarray, np.ndarray, np.ndarray], object] | None = None,
     ) -> None:
+        import numpy as np
+
         if batch_size < 1:
             raise DataError(f"batch size must be at least 1, got {batch_size}")
         if len(X) != len(y):
@@ -113,6 +125,8 @@ class DataSampler:
         return -(-len(self.X) // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        import numpy as np
+
         order = self.rng.permutation(len(self.X))
         b = self.batch_size
         if self.reuse_buffers and self._xbuf is None:

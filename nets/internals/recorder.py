@@ -14,16 +14,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from nets.internals import stats
-from nets.training import Internals
+from nets.training import DEFAULT_EVERY, Internals
 
 #: Layer kinds, in the names ``fc``, ``conv``, ``bn`` and ``relu`` numbered per kind.
 KINDS = ("linear", "conv", "batchnorm", "relu")
 _PREFIX = {"linear": "fc", "conv": "conv", "batchnorm": "bn", "relu": "relu"}
-
-#: Sample every this many steps unless told otherwise. Measured cost (bench_internals, on
-#: a shared machine): a median of 1% (numpy net) and 7% (CNN, short runs that sample twice
-#: an epoch's share of steps) of the CPU time, each within noise that straddles 3%.
-DEFAULT_EVERY = 50
 
 
 def layer_names(kinds: Sequence[str]) -> list[str]:
