@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from gui.cnn_tab.data_panel import DataChoice
 from gui.jobs import Progress, Result, with_progress
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Test images shown in the predictions grid (wrong ones first, then right ones).
 GALLERY_SIZE = 48
@@ -172,6 +173,8 @@ def pick_gallery(
 ) -> np.ndarray:
     """Indices of test images to show: about half wrong ones (when there are) and the
     rest right ones, each picked at random with ``seed``. int64 (<= size,)."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     wrong = np.flatnonzero(labels != predictions)
     right = np.flatnonzero(labels == predictions)
@@ -205,6 +208,8 @@ def test_job(
     also recorded in that file, as ``cnn test`` does, so the warning before a second test
     survives a restart.
     """
+
+    import numpy as np
 
     def factory(token) -> Iterator[Any]:
 

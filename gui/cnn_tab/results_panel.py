@@ -3,12 +3,16 @@ predictions with the wrong ones marked."""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from gui.training.confusion import ConfusionMatrixView
 from gui.training.images import ImageGallery
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _WRONG_BACKGROUND = QBrush(QColor("#ffd6d6"))
 _WRONG_TEXT = QBrush(QColor("#a00000"))
@@ -55,6 +59,8 @@ class ResultsPanel(QWidget):
     def show_result(self, result, X_test: np.ndarray | None, class_names: tuple[str, ...]) -> None:
         """Show a ``jobs.TestResult`` (``X_test``: uint8 (N, H, W, C) for the grid, or None
         when the images are not at hand, e.g. after loading a checkpoint)."""
+        import numpy as np
+
         self._result = result
         self._X_test = X_test
         self._names = tuple(class_names)
@@ -98,6 +104,8 @@ class ResultsPanel(QWidget):
 
     def _on_cell(self, true_index: int, predicted_index: int) -> None:
         """Show test images of one confusion-matrix cell in the grid."""
+        import numpy as np
+
         result = self._result
         if result is None:
             return

@@ -283,7 +283,7 @@ class CnnTab(ArchitectureFiles, TrainingTab):
     start_problems = problems
 
     def _memory_problem(self) -> str:
-        from nets.cnn.train import check_memory, estimate_memory
+        from nets.cnn.resources import check_memory, estimate_memory
         from nets.memory import available_memory
         from nets.units import format_bytes
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 MAX_UNITS = 128  # hidden units drawn in the weights view
 MAX_MISTAKES = 300  # misclassified validation images kept per run
@@ -38,6 +41,8 @@ class ValidationAnalysis:
 
     @property
     def accuracy(self) -> float:
+        import numpy as np
+
         return float(np.mean(self.y_true == self.y_pred)) if len(self.y_true) else float("nan")
 
 
@@ -49,6 +54,8 @@ class TestResult:
 
 def first_weights(model) -> np.ndarray:
     """The first layer's weight matrix (D, H) of a numpy-net model."""
+    import numpy as np
+
     params = model.parameters()
     return params["W1"] if "W1" in params else params.get("W", np.zeros((0, 0)))
 
@@ -58,6 +65,8 @@ def first_layer_images(
 ) -> WeightsSnapshot | None:
     """W1 (D, U) -> each unit's incoming weights as an image of ``image_shape`` (H, W, C).
     None when the shape is unknown or does not match D."""
+    import numpy as np
+
     if image_shape is None or W1.ndim != 2:
         return None
     d, units = W1.shape
@@ -75,6 +84,8 @@ def first_layer_images(
 
 def predict_images(model, preprocessor, X: np.ndarray, chunk: int = 1000) -> np.ndarray:
     """Labels (N,) for images X (N, ...) through the model's preprocessing, in chunks."""
+    import numpy as np
+
     out = np.empty(len(X), dtype=np.int64)
     for start in range(0, len(X), chunk):
         block = X[start : start + chunk]
@@ -89,6 +100,8 @@ def predict_images(model, preprocessor, X: np.ndarray, chunk: int = 1000) -> np.
 def analyse_validation(
     model, preprocessor, X_val: np.ndarray, y_val: np.ndarray, seed: int = 0
 ) -> ValidationAnalysis:
+    import numpy as np
+
     y_pred = predict_images(model, preprocessor, X_val) if len(y_val) else np.zeros(0, np.int64)
     wrong = np.flatnonzero(y_pred != y_val)
     if len(wrong) > MAX_MISTAKES:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from gui.mlp_tab.analysis import ValidationAnalysis, WeightsSnapshot
 from gui.mlp_tab.form import FIELD_ORDER
 from gui.training.run_events import RunState
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(eq=False)
@@ -59,6 +60,8 @@ def history_from_metrics(metrics) -> dict[str, np.ndarray]:
 
 def fill_metrics(metrics, history) -> None:
     """Plot a checkpoint's history: per-step losses and per-epoch accuracies."""
+    import numpy as np
+
     history = dict(history or {})
     losses = np.asarray(history.get("step_loss", ()), dtype=np.float64).ravel()
     for i, loss in enumerate(losses.tolist(), start=1):

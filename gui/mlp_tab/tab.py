@@ -16,7 +16,6 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QGroupBox, QPushButton, QScrollArea, QVBoxLayout, QWidget
@@ -407,6 +406,8 @@ class MlpTab(TrainingTab):
             self.result_views.show_weights(run.payload)
 
     def on_run_ended(self, run: Run, event: Ended) -> None:
+        import numpy as np
+
         self._weights_throttle.flush()
         record: RunRecord = run.payload
         result = event.result

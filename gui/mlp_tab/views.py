@@ -3,7 +3,6 @@ matrix and the misclassified validation images, for the selected run."""
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -107,6 +106,8 @@ class MlpViews(QWidget):
         self._fill_gallery(record, cell)
 
     def _fill_gallery(self, record, cell: tuple[int, int] | None) -> None:
+        import numpy as np
+
         analysis = record.analysis
         if analysis is None or analysis.mistake_images is None:
             self.gallery.clear()

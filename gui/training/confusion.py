@@ -8,12 +8,16 @@ a gallery).
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from nets.metrics import confusion_matrix
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["ConfusionMatrixView", "confusion_matrix"]
 
@@ -34,7 +38,8 @@ class ConfusionMatrixView(QWidget):
         self.setMouseTracking(True)
         self.setMinimumSize(220, 200)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self._counts = np.zeros((0, 0), dtype=np.int64)
+        # None until a matrix is set: an empty view needs no numpy (a tab's first frame).
+        self._counts: np.ndarray | None = None
         self._names: list[str] = []
         self.title = "Validation confusion matrix"
         self.empty_text = "Train a model to see its confusion matrix."
@@ -44,6 +49,8 @@ class ConfusionMatrixView(QWidget):
         self.labels_elided: list[str] = []  # class names the last paint had to cut
 
     def set_matrix(self, counts: np.ndarray, class_names: list[str] | None = None) -> None:
+        import numpy as np
+
         counts = np.asarray(counts)
         if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
             raise ValueError(f"a confusion matrix is square, got shape {counts.shape}")
@@ -54,14 +61,24 @@ class ConfusionMatrixView(QWidget):
         self.update()
 
     def clear(self) -> None:
-        self._counts = np.zeros((0, 0), dtype=np.int64)
+        self._counts = None
         self._names = []
         self.update()
 
     def counts(self) -> np.ndarray:
-        return self._counts.copy()
+        import numpy as np
+
+        return np.zeros((0, 0), dtype=np.int64) if self._counts is None else self._counts.copy()
+
+    def _size(self) -> int:
+        """The number of classes shown (0: no matrix)."""
+        return 0 if self._counts is None else self._counts.shape[0]
 
     def accuracy(self) -> float:
+        import numpy as np
+
+        if self._counts is None:
+            return float("nan")
         total = self._counts.sum()
         return float(np.trace(self._counts) / total) if total else float("nan")
 
@@ -73,7 +90,7 @@ class ConfusionMatrixView(QWidget):
         """The grid's rectangle, the cell size, and the height of the (rotated) column
         labels under the grid. Class names are shown whole while the cells stay at least
         ``MIN_CELL`` pixels; only then are the longest elided."""
-        k = self._counts.shape[0]
+        k = self._size()
         fm = QFontMetrics(self.font())
         full = max((fm.horizontalAdvance(n) for n in self._names), default=0) + 10
         top = fm.height() * 2 + 6
@@ -87,7 +104,7 @@ class ConfusionMatrixView(QWidget):
         return QRect(left, top, int(side * k), int(side * k)), side, band
 
     def _cell_at(self, pos: QPoint) -> tuple[int, int] | None:
-        k = self._counts.shape[0]
+        k = self._size()
         if k == 0:
             return None
         grid, side, _band = self._layout()
@@ -104,10 +121,12 @@ class ConfusionMatrixView(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().base())
         painter.setPen(self.palette().text().color())
-        k = self._counts.shape[0]
-        if k == 0:
+        k = self._size()
+        if self._counts is None or k == 0:
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.empty_text)
             return
+        import numpy as np
+
         fm = QFontMetrics(self.font())
         grid, side, band = self._layout()
         total = int(self._counts.sum())
@@ -243,6 +262,7 @@ class ConfusionMatrixView(QWidget):
             QToolTip.hideText()
             return
         r, c = cell
+        assert self._counts is not None  # a cell was found
         row_total = int(self._counts[r].sum())
         n = int(self._counts[r, c])
         share = f" ({100 * n / row_total:.1f}% of {self._names[r]})" if row_total else ""

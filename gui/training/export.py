@@ -15,7 +15,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRect, QSizeF
 from PySide6.QtGui import QPageLayout, QPageSize, QPainter, QPdfWriter
-from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QWidget
 
 from gui.files import atomic_write_bytes, png_bytes
@@ -49,6 +48,8 @@ def render_svg(widget: QWidget, title: str = "Backprop Explorer plot") -> bytes:
     array = QByteArray()
     buffer = QBuffer(array)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    from PySide6.QtSvg import QSvgGenerator  # a library of its own: not at start-up
+
     generator = QSvgGenerator()
     generator.setOutputDevice(buffer)
     size = widget.size()

@@ -19,11 +19,11 @@ draw as a branch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QWidget
@@ -32,6 +32,9 @@ from gui.throttle import Throttle
 from gui.training.runs import Run
 from nets.snapshots import DEFAULT_BUDGET, SnapshotInfo, SnapshotPlan, SnapshotStore
 from nets.training import Snapshot
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class _Strip(QWidget):
         """Where each mark sits: by its epoch, so a fork's later epochs line up (one
         pass: a long run has thousands of marks, and a paint per mark each looking for
         the last epoch made a repaint quadratic)."""
+        import numpy as np
+
         if not self.marks:
             return np.empty(0)
         epochs = np.fromiter((e for e, _ in self.marks), dtype=np.float64, count=len(self.marks))
@@ -81,7 +86,10 @@ class _Strip(QWidget):
         p.setPen(QPen(QColor("#999"), 1))
         p.drawLine(QPointF(6, mid), QPointF(self.width() - 6, mid))
         n = len(self.marks)
-        label_every = max(1, int(np.ceil(n * 28 / max(self.width(), 1))))
+        if not n:  # no numpy for an empty strip (a training tab's first frame)
+            p.end()
+            return
+        label_every = max(1, math.ceil(n * 28 / max(self.width(), 1)))
         xs = self._xs()
         drawn_at = -1.0e9
         for i, (epoch, step) in enumerate(self.marks):
@@ -100,6 +108,8 @@ class _Strip(QWidget):
         p.end()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        import numpy as np
+
         if not self.marks:
             return
         x = event.position().x()
@@ -386,6 +396,8 @@ class SnapshotControl(QObject):
 
     def start_branch(self, run: Run, fork: PendingFork) -> None:
         """A forked run starts: its curves begin at the parent's point of the fork."""
+        import numpy as np
+
         self.cancel_fork()
         parent = self.tab.runs.run(fork.parent_id)
         if parent is None:

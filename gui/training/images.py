@@ -8,8 +8,8 @@ other dtype rescaled to 0..255 (per image or over all images). NaN/inf become 0.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QRect, QRectF, QSize, Qt
 from PySide6.QtGui import (
     QColor,
@@ -30,10 +30,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+if TYPE_CHECKING:
+    import numpy as np
+
 
 def to_uint8(images: np.ndarray, normalize: str = "each") -> np.ndarray:
     """``(N, H, W[, 3])`` -> uint8 of the same shape. ``normalize``: ``"each"`` (min-max per
     image), ``"all"`` (min-max over the whole batch) or ``"none"`` (clip to 0..255)."""
+    import numpy as np
+
     arr = np.asarray(images)
     if arr.dtype == np.uint8:
         return arr
@@ -49,6 +54,8 @@ def to_uint8(images: np.ndarray, normalize: str = "each") -> np.ndarray:
 
 def to_qimage(image: np.ndarray) -> QImage:
     """One uint8 image ``(H, W)`` or ``(H, W, 3)`` -> a QImage that owns its pixels."""
+    import numpy as np
+
     image = np.ascontiguousarray(image)
     if image.ndim == 2:
         h, w = image.shape
@@ -62,6 +69,8 @@ def to_qimage(image: np.ndarray) -> QImage:
 
 
 def _check_batch(images: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     images = np.asarray(images)
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]

@@ -28,9 +28,7 @@ from gui.lazy import LazyWidget
 from gui.training.coach_view import FindingMarkers, FindingsView
 from gui.training.runs import RunsModel
 from gui.worker import GeneratorFactory, WorkerRegistry
-from nets.internals import DEFAULT_EVERY
-from nets.lr_find import RangeTest
-from nets.training import Advice, Internals
+from nets.training import DEFAULT_EVERY, Advice, Internals
 
 if TYPE_CHECKING:
     # Both import pyqtgraph: they load when their page is first shown.
@@ -185,6 +183,8 @@ class InsightPanel(QTabWidget):
         worker.done.connect(self._on_lr_done)
 
     def _on_lr_item(self, item: object) -> None:
+        from nets.lr_find import RangeTest  # numpy: not before the tab's first frame
+
         if isinstance(item, RangeTest):
             self.lr_finder.set_result(item)
         elif self._lr_on_item is not None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where arrays are made: not for a tab's first frame
+    import numpy as np
 
 
 class GrowingArray:
@@ -21,6 +23,8 @@ class GrowingArray:
     """
 
     def __init__(self, capacity: int = 256) -> None:
+        import numpy as np
+
         self._data = np.empty(max(1, int(capacity)), dtype=np.float64)
         self._size = 0
 
@@ -33,6 +37,8 @@ class GrowingArray:
 
     def append(self, value: float) -> None:
         if self._size == self._data.shape[0]:
+            import numpy as np
+
             grown = np.empty(self._data.shape[0] * 2, dtype=np.float64)
             grown[: self._size] = self._data[: self._size]
             self._data = grown
@@ -101,11 +107,15 @@ class RunMetrics:
         return len(self.epoch)
 
     def last_finite_loss(self) -> float:
+        import numpy as np
+
         values = self.loss.view()
         finite = values[np.isfinite(values)]
         return float(finite[-1]) if finite.size else math.nan
 
     def best_val_acc(self) -> float:
+        import numpy as np
+
         values = self.val_acc.view()
         finite = values[np.isfinite(values)]
         return float(finite.max()) if finite.size else math.nan
@@ -127,6 +137,8 @@ class RunMetrics:
 
 def finite_or_nan(values: np.ndarray) -> np.ndarray:
     """A float copy of ``values`` with +-inf replaced by NaN (what a plot can draw)."""
+    import numpy as np
+
     out = np.array(values, dtype=np.float64, copy=True)
     out[~np.isfinite(out)] = np.nan
     return out

@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from gui.jobs import Progress
 from gui.training.runs import Run
 from nets.training import Evaluation, Internals
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass
