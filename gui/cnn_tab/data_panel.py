@@ -22,6 +22,10 @@ from gui import file_dialogs
 from gui.cnn_tab.fields import NumberField
 from gui.tab_base import AppContext
 
+# At start-up, not in the probe's worker: the tab's first probe then answers before the
+# window's first frame (nets.data imports no numpy; only loading a dataset does).
+from nets.data import probe_dataset
+
 FASHION = "fashion-mnist"
 FOLDER = "folder"
 FASHION_SHAPE = (1, 28, 28)
@@ -275,8 +279,6 @@ class DataPanel(QWidget):
             return
 
         def factory(_token, spec=spec):
-            from nets.data import probe_dataset
-
             yield (spec, probe_dataset(spec))
 
         worker = self._context.workers.start(factory, name="cnn-data-probe")

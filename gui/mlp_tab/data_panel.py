@@ -34,6 +34,10 @@ from gui.jobs import Progress, Result, with_progress
 from gui.tab_base import AppContext
 from gui.worker import GeneratorWorker
 
+# At start-up, not in the probe's worker: the tab's first probe then answers before the
+# window's first frame (nets.data imports no numpy; only loading a dataset does).
+from nets.data import probe_dataset
+
 KINDS = (
     ("cifar10", "CIFAR-10"),
     ("fashion-mnist", "Fashion-MNIST"),
@@ -255,8 +259,6 @@ class DatasetPanel(QWidget):
         self._show_status("Looking for the dataset...")
 
         def factory(token):
-            from nets.data import probe_dataset
-
             yield Result("probe", probe_dataset(spec))
 
         self._start("probe", factory)
