@@ -44,7 +44,8 @@ from PySide6.QtWidgets import (
 )
 
 from gui.training.inside_data import QUANTITIES, InternalsSeries
-from gui.training.inside_heat import HeatPage, StepGrid, cache_axes, x_extent
+from gui.training.inside_heat import HeatPage, cache_axes, cached, log_extent, x_extent
+from gui.training.inside_step import StepGrid
 from gui.training.runs import RunsModel
 from nets.training import Internals
 
@@ -164,15 +165,15 @@ class InsideView(QWidget):
         self.norm_plot = _plot("Weight gradient norm", "||dL/dW||", log_y=True)
         for plot in (self.ratio_plot, self.norm_plot):
             plot.getPlotItem().addLegend(offset=(-5, 5), labelTextColor="k")
-            plot.getPlotItem().enableAutoRange(x=False)  # x_extent: rounded up, with headroom
+            # x_extent and log_extent: rounded ranges, set with the data
+            plot.getPlotItem().enableAutoRange(x=False, y=False)
         self.dead_plot = _plot("Dead ReLU units (latest sample)", "fraction")
         self.dead_plot.getPlotItem().setLabel("bottom", "")
         self.dead_plot.getPlotItem().setYRange(0, 1)
         self.dead_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush="#D55E00")
         self.dead_plot.getPlotItem().addItem(self.dead_bars)
-        self.step_widget = pg.GraphicsLayoutWidget()
-        self.step_widget.setBackground("w")
-        self.step_grid = StepGrid(self.step_widget, _color)
+        self.step_grid = StepGrid(_color)
+        self.step_widget = self.step_grid.widget
 
         lines = QSplitter(Qt.Orientation.Vertical)
         for w in (self.ratio_plot, self.norm_plot, self.dead_plot):
@@ -198,9 +199,11 @@ class InsideView(QWidget):
 
         runs.run_removed.connect(self._forget)
         runs.run_changed.connect(lambda _id: self._invalidate_lines())
+        # Every slice runs on the single-shot follow-up timer, the periodic one only
+        # arms it: two slices due together (both timers) ran back to back, one stall.
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
-        self.timer.timeout.connect(self.refresh)
+        self.timer.timeout.connect(self._soon)
         self.timer.start()
         self.follow_up = QTimer(self)
         self.follow_up.setSingleShot(True)
@@ -263,7 +266,10 @@ class InsideView(QWidget):
 
     def flush(self) -> bool:
         """Draw everything that is due now, in one go (True if anything was)."""
-        return self.refresh(budget_s=math.inf, max_rows=1 << 30, every_part=True)
+        drew = False
+        while self.refresh(budget_s=math.inf, max_rows=1 << 30, every_part=True):
+            drew = True
+        return drew
 
     def refresh(
         self,
@@ -314,8 +320,8 @@ class InsideView(QWidget):
                 return 0
             if part == "dead":
                 self._draw_dead(series)
-            else:
-                self._draw_lines(part)
+            elif not self._draw_lines(part, max_rows):
+                return 1  # more lines to add in the next slice
             self._drawn[part] = key
             return 1
         if series is None or not len(series):
@@ -381,7 +387,10 @@ class InsideView(QWidget):
         total = sum(s.version for s in self.series.values()) + len(self.series)
         return (total, self._lines_epoch, self._current)
 
-    def _draw_lines(self, part: str) -> None:
+    def _draw_lines(self, part: str, max_new: int) -> bool:
+        """Set the lines of the ratio or norm plot (``part``), adding at most ``max_new``
+        lines (a new line and its legend entry cost as much as redrawing a few); True
+        when every line is there and the legend up to date."""
         plot, key = (
             (self.ratio_plot, "weight_update_ratio")
             if part == "ratio"
@@ -390,6 +399,9 @@ class InsideView(QWidget):
         wanted: set[tuple[str, int, str]] = set()
         legend_keys: list[tuple[str, int, str]] = []
         last_step = first_step = math.nan
+        # The y range (log10 units) the lines and, on the ratio plot, the guide need.
+        low = high = -3.0 if part == "ratio" else math.nan
+        added = 0
         for run in self.runs.runs():
             series = self.series.get(run.run_id)
             if series is None or not run.visible:
@@ -403,11 +415,17 @@ class InsideView(QWidget):
             for k, name in enumerate(layers):
                 values = series.scalar(name, key)
                 with np.errstate(invalid="ignore"):
-                    values = np.where(values > 0, values, np.nan)
+                    values = np.where((values > 0) & np.isfinite(values), values, np.nan)
+                if not np.isnan(values).all():
+                    low = float(np.fmin(low, np.log10(np.nanmin(values))))
+                    high = float(np.fmax(high, np.log10(np.nanmax(values))))
                 line_key = (key, run.run_id, name)
                 wanted.add(line_key)
                 item = self._lines.get(line_key)
                 if item is None:
+                    if added >= max_new:
+                        continue
+                    added += 1
                     item = pg.PlotDataItem(connect="finite")
                     plot.getPlotItem().addItem(item)
                     self._lines[line_key] = item
@@ -426,16 +444,27 @@ class InsideView(QWidget):
         for line_key in [k for k in self._lines if k[0] == key and k not in wanted]:
             plot.getPlotItem().removeItem(self._lines.pop(line_key))
             self._line_styles.pop(line_key, None)
-        if self._legend_keys.get(part) != legend_keys:
+        complete = all(line_key in self._lines for line_key in wanted)
+        if complete and self._legend_keys.get(part) != legend_keys:
             legend = plot.getPlotItem().legend
             legend.clear()  # the layers of the selected run only
             for line_key in legend_keys:
                 legend.addItem(self._lines[line_key], line_key[2])
+            for _sample, label in legend.items:
+                cached(label)  # repainted with the lines under it on every sample
             self._legend_keys[part] = legend_keys
+        view = plot.getPlotItem().vb
         if math.isfinite(last_step):
             x_range = x_extent(first_step, last_step)
-            if plot.getPlotItem().vb.viewRange()[0] != list(x_range):
+            if view.viewRange()[0] != list(x_range):
                 plot.getPlotItem().setXRange(*x_range, padding=0)
+        if math.isfinite(low):
+            # Rounded like x: the left axis repaints when the data leave a half decade,
+            # not on every sample as an autoranged one did.
+            y_range = log_extent(low, high)
+            if view.viewRange()[1] != list(y_range):
+                plot.getPlotItem().setYRange(*y_range, padding=0)
+        return complete
 
     def _draw_dead(self, series: InternalsSeries | None) -> None:
         plot = self.dead_plot.getPlotItem()

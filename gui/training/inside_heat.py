@@ -10,10 +10,9 @@ in slices on its timer (``gui.training.inside``), and the pieces here let it:
   a deadline, rows in view first (rows scrolled out of view wait until they scroll in).
   Each row remembers which samples it shows, so a row is redrawn only when its layer got
   a new sample.
-- ``StepGrid``: every layer's histogram at one sample, one small plot per layer, built
-  and filled the same way.
 - ``x_extent``: the step range a live plot shows, rounded up with headroom so that the
   axes (the costliest part of a repaint) change a few times per run, not on every sample.
+- ``log_extent``: the same for a log axis, in half decades.
 - ``downsample``: a heat-map of more samples than the image needs pixels, averaged into
   at most ``MAX_COLUMNS`` columns.
 """
@@ -22,13 +21,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRect, QRectF, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsItem, QScrollArea, QWidget
 
 from gui.training.inside_data import InternalsSeries, density
@@ -52,6 +50,13 @@ def x_extent(first: float, last: float) -> tuple[float, float]:
     return first, first + end
 
 
+def log_extent(lo: float, hi: float) -> tuple[float, float]:
+    """A log axis's range (log10 units) around the log10 values ``lo`` <= ``hi``: whole
+    half decades with at least a twentieth of a decade to spare on each side, so that
+    the axis (and its cached picture) stays put while the data move within it."""
+    return math.floor(2 * (lo - 0.05)) / 2, math.ceil(2 * (hi + 0.05)) / 2
+
+
 def downsample(counts: np.ndarray, steps: np.ndarray, limit: int = MAX_COLUMNS):
     """(counts (S', bins), steps (S',)) with S' <= limit: groups of consecutive samples
     averaged (the last group may be shorter); unchanged when S <= limit."""
@@ -70,8 +75,17 @@ def downsample(counts: np.ndarray, steps: np.ndarray, limit: int = MAX_COLUMNS):
 
 def cached(item: pg.GraphicsObject) -> pg.GraphicsObject:
     """``item`` painted from a pixmap cache until it changes: axes and titles are the
-    costliest part of a repaint (their text) and change far less often than the data."""
-    item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    costliest part of a repaint (their text) and change far less often than the data.
+    A label's text is its child item, so that is what is cached. An axis also stops
+    re-setting its label's HTML on every range change (its SI prefix: these axes have no
+    units, so the prefix is always empty)."""
+    mode = QGraphicsItem.CacheMode.DeviceCoordinateCache
+    if isinstance(item, pg.LabelItem):
+        item.item.setCacheMode(mode)
+        return item
+    item.setCacheMode(mode)
+    if isinstance(item, pg.AxisItem):
+        item.enableAutoSIPrefix(False)
     return item
 
 
@@ -82,7 +96,8 @@ def cache_axes(plot: pg.PlotItem) -> None:
     cached(plot.titleLabel)
 
 
-def _axis(orientation: str, view: pg.ViewBox) -> pg.AxisItem:
+def axis_item(orientation: str, view: pg.ViewBox) -> pg.AxisItem:
+    """A black, cached axis linked to ``view``."""
     axis = pg.AxisItem(orientation, linkView=view)
     axis.setPen("k")
     axis.setTextPen("k")
@@ -141,6 +156,8 @@ class HeatPage(_Page):
         self.rows: dict[str, HeatRow] = {}
         self.layers: list[str] = []
         self.step: float = math.nan
+        # Read here, with the view (the first read parses a file: 10 ms in a slice).
+        self.colormap = pg.colormap.get("viridis")
 
     def set_layers(self, layers: Sequence[str]) -> None:
         """The layers to show, in order; rows of other layers go (new ones come in ``work``)."""
@@ -162,14 +179,17 @@ class HeatPage(_Page):
         )
 
     def work(self, series: InternalsSeries, key: int, deadline: float, max_rows: int) -> int:
-        """Build missing rows, then redraw stale rows in view, until ``max_rows`` are done or
-        ``deadline`` (a perf_counter time) passes; the number of rows done."""
+        """Build the next missing row, or else redraw stale rows in view until ``max_rows``
+        are done or ``deadline`` (a perf_counter time) passes; the number of rows done.
+
+        One new row per call, drawn at once: its first paint (title, two axes, image) costs
+        what redrawing a few built rows does, and drawn in the same slice its axes are
+        painted once, with their ranges (not first with the default range)."""
+        if len(self.rows) < len(self.layers):
+            row = self._build(self.layers[len(self.rows)])
+            self._draw(row, series, key)
+            return 1
         done = 0
-        while len(self.rows) < len(self.layers) and done < max_rows:
-            if done and time.perf_counter() > deadline:
-                return done
-            self._build(self.layers[len(self.rows)])
-            done += 1
         stale = [
             row
             for row in self.rows.values()
@@ -184,7 +204,7 @@ class HeatPage(_Page):
                 done += 1
         return done
 
-    def _build(self, name: str) -> None:
+    def _build(self, name: str) -> HeatRow:
         layout = self.canvas.ci
         r = 3 * len(self.rows)
         grid = layout.layout
@@ -193,20 +213,21 @@ class HeatPage(_Page):
         title = cached(layout.addLabel(name, row=r, col=1, size="8pt", color="k"))
         view = pg.ViewBox(enableMenu=False, defaultPadding=0)
         view.setMouseEnabled(x=False, y=False)
-        left, bottom = _axis("left", view), _axis("bottom", view)
+        left, bottom = axis_item("left", view), axis_item("bottom", view)
         left.setWidth(48)
         layout.addItem(left, row=r + 1, col=0)
         layout.addItem(view, row=r + 1, col=1)
         layout.addItem(bottom, row=r + 2, col=1)
         image = pg.ImageItem(axisOrder="row-major")
-        image.setColorMap(pg.colormap.get("viridis"))
+        image.setColorMap(self.colormap)
         view.addItem(image)
         marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ff3030", width=1))
         marker.setVisible(math.isfinite(self.step))
         if math.isfinite(self.step):
             marker.setPos(self.step)
         view.addItem(marker, ignoreBounds=True)
-        self.rows[name] = HeatRow(name, title, view, image, marker, (left, bottom))
+        row = self.rows[name] = HeatRow(name, title, view, image, marker, (left, bottom))
+        return row
 
     def _draw(self, row: HeatRow, series: InternalsSeries, key: int) -> None:
         steps, counts, edges = series.stack(row.name, self.what)
@@ -244,65 +265,3 @@ class HeatPage(_Page):
             if row.view.sceneBoundingRect().contains(scene_pos):
                 return row.name, float(row.view.mapSceneToView(scene_pos).x())
         return None
-
-
-@dataclass
-class StepGrid:
-    """Every layer's histogram at one sample: plots in ``widget``, four to a row."""
-
-    widget: pg.GraphicsLayoutWidget
-    color: Callable[[int], QColor]
-    cols: int = 4
-    plots: dict[str, tuple[pg.PlotItem, pg.PlotDataItem]] = field(default_factory=dict)
-    layers: list[str] = field(default_factory=list)
-    shown: dict[str, tuple] = field(default_factory=dict)
-
-    def set_layers(self, layers: Sequence[str]) -> None:
-        layers = list(layers)
-        if layers == self.layers:
-            return
-        self.layers = layers
-        if list(self.plots) != layers[: len(self.plots)]:
-            self.widget.clear()
-            self.plots.clear()
-            self.shown.clear()
-
-    def pending(self, want: tuple) -> bool:
-        return len(self.plots) < len(self.layers) or any(
-            self.shown.get(name) != want for name in self.layers
-        )
-
-    def work(
-        self,
-        series: InternalsSeries,
-        what: str,
-        step: float,
-        want: tuple,
-        deadline: float,
-        max_plots: int,
-    ) -> int:
-        """Build missing plots and fill stale ones with the histogram nearest ``step``;
-        ``want`` identifies what a filled plot shows. The number of plots done."""
-        done = 0
-        for name in self.layers:
-            if done >= max_plots or (done and time.perf_counter() > deadline):
-                break
-            if name not in self.plots:
-                k = len(self.plots)
-                plot = self.widget.addPlot(row=k // self.cols, col=k % self.cols, enableMenu=False)
-                plot.setTitle(name, color="k", size="8pt")
-                plot.hideAxis("left")
-                cache_axes(plot)
-                curve = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=self.color(k))
-                plot.addItem(curve)
-                self.plots[name] = (plot, curve)
-                done += 1
-            if self.shown.get(name) == want:
-                continue
-            steps, counts, edges = series.stack(name, what)
-            if len(steps):
-                j = int(np.argmin(np.abs(steps - step)))
-                self.plots[name][1].setData(edges, counts[j])
-            self.shown[name] = want
-            done += 1
-        return done
