@@ -194,9 +194,19 @@ def tab_run(app, window, inside_shown: bool, threads: int) -> dict:
     tab.settings_panel.batch_field.set_value(TAB_BATCH)
     tab.settings_panel.threads_field.set_value(threads)
     tab.insight.every_spin.setValue(TAB_EVERY)
-    tabs = tab.result_tabs
-    tabs.setCurrentIndex(tabs.indexOf(tab.insight) if inside_shown else 0)
+    # The page in result_tabs is a scroll area around the panel (indexOf(tab.insight) is
+    # -1: before, the "shown" run left the first page in front).
+    if inside_shown:
+        tab.show_view(tab.insight)
+    else:
+        tab.result_tabs.setCurrentIndex(0)
     tab.insight.setCurrentIndex(0)
+    slot = tab.insight.inside_slot  # the view is built when first shown (maybe after a paint)
+    until = time.perf_counter() + 5.0
+    while inside_shown and slot.created is None and time.perf_counter() < until:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    if inside_shown != (slot.created is not None and slot.created.isVisible()):
+        raise RuntimeError(f"the Inside view is not {'shown' if inside_shown else 'hidden'}")
     problems = tab.problems()
     if problems:
         raise RuntimeError(f"the tab refuses to start: {problems}")

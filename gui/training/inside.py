@@ -16,12 +16,15 @@ The run shown in the heat-maps is the one picked in the run box (by default the 
 that last sent internals). Runs come from a ``RunsModel`` (names, colours, visibility).
 
 Drawing is sliced so that the event loop never waits long (target: no stall over 50 ms
-while training with every histogram updating): each tick of the timer (or of a short
-follow-up timer while work is left) redraws one part, the next in turn that has work: at
-most ``ROWS_PER_TICK`` heat-map rows (rows in view, on the page of the quantity shown),
-``ROWS_PER_TICK`` step histograms, the ratio plot, the norm plot or the bars, within
-``TICK_BUDGET_S``. Nothing is drawn while the view is hidden. ``flush()`` draws everything
-at once (tests, screenshots).
+while training with every histogram updating): each slice, on a short single-shot
+follow-up timer (which the periodic timer arms), redraws one part, the next in turn that
+has work: one new heat-map row or else at most ``ROWS_PER_TICK`` rows (rows in view, on
+the page of the quantity shown), one new step histogram or else ``ROWS_PER_TICK`` of them,
+the ratio plot or the norm plot (at most ``ROWS_PER_TICK`` new lines) or the bars, within
+``TICK_BUDGET_S``. A slice's cost is mostly the paint that follows it, so what a slice
+builds is counted by what it will paint: a new row's title and axes cost what redrawing a
+few built rows does. Nothing is drawn while the view is hidden. ``flush()`` draws
+everything at once (tests, screenshots).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Every layer's histogram at one sample: the Inside view's step grid, built a few cells
-at a time.
+"""Every layer's histogram at one sample: the Inside view's step grid, built one cell per
+slice.
 
 A cell is a title, a value axis and a view holding the histogram curve: lighter than a
 ``pg.PlotItem`` (whose four axes and context menu cost 10-16 ms each to build, a dozen
@@ -25,9 +25,6 @@ from PySide6.QtGui import QColor
 
 from gui.training.inside_data import InternalsSeries
 from gui.training.inside_heat import axis_item, cached
-
-#: Pixels of a cell's title and value axis (its view takes the rest of the cell).
-CELL_TITLE_HEIGHT, CELL_AXIS_HEIGHT = 16, 24
 
 
 @dataclass
@@ -150,9 +147,8 @@ class StepGrid:
     def _build(self, name: str) -> StepCell:
         k = len(self.plots)
         layout = pg.GraphicsLayout()
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.layout.setRowFixedHeight(0, CELL_TITLE_HEIGHT)
-        layout.layout.setRowFixedHeight(2, CELL_AXIS_HEIGHT)
+        layout.setContentsMargins(1, 1, 1, 1)
+        layout.layout.setSpacing(0)
         cached(layout.addLabel(name, row=0, col=0, size="8pt", color="k"))
         view = pg.ViewBox(enableMenu=False)
         view.disableAutoRange()  # ranges come with the data (see ``work``)
