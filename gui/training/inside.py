@@ -20,7 +20,7 @@ while training with every histogram updating): each slice, on a short single-sho
 follow-up timer (which the periodic timer arms), redraws one part, the next in turn that
 has work: one new heat-map row or else at most ``ROWS_PER_TICK`` rows (rows in view, on
 the page of the quantity shown), one new step histogram or else ``ROWS_PER_TICK`` of them,
-the ratio plot or the norm plot (at most ``ROWS_PER_TICK`` new lines) or the bars, within
+the ratio plot or the norm plot (one new line at most) or the bars, within
 ``TICK_BUDGET_S``. A slice's cost is mostly the paint that follows it, so what a slice
 builds is counted by what it will paint: a new row's title and axes cost what redrawing a
 few built rows does. Nothing is drawn while the view is hidden. ``flush()`` draws
@@ -323,7 +323,9 @@ class InsideView(QWidget):
                 return 0
             if part == "dead":
                 self._draw_dead(series)
-            elif not self._draw_lines(part, max_rows):
+            # A new line (and its share of the axes' repaint) costs about what redrawing
+            # ROWS_PER_TICK rows does: one per slice (flush: all).
+            elif not self._draw_lines(part, max(1, max_rows // ROWS_PER_TICK)):
                 return 1  # more lines to add in the next slice
             self._drawn[part] = key
             return 1
