@@ -56,6 +56,8 @@ class UserModel(Classifier):
     where their ``forward`` reads them, whatever it does with ``parameters()``.
     """
 
+    splits_gemms = False
+
     def __init__(self, code: UserCode, user: Any, roles: dict[str, str]) -> None:
         params = code.call("TwoLayerNet.parameters", user.parameters)
         dtype = np.result_type(*params.values())

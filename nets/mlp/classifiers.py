@@ -49,6 +49,10 @@ class Classifier:
 
     #: Registered subclasses by name, for rebuilding a model from a checkpoint.
     registry: ClassVar[dict[str, type[Classifier]]] = {}
+    #: Whether the passes' matrix products go through ``nets.mlp.parallel`` (the trainer
+    #: then splits them itself); False for a wrapper of plain numpy code (the user's own
+    #: model), whose products only BLAS's own threads can spread.
+    splits_gemms: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

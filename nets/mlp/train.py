@@ -270,7 +270,7 @@ def _train(
     if model is None:
         model = build_model(config, d, num_classes)
     optimizer = SGD(model.parameters(), config.learning_rate, config.momentum, config.lr_decay)
-    workers, tuner = split_across_cores()
+    workers, tuner = split_across_cores(own_gemms=step is None and model.splits_gemms)
 
     def gather(X: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
         with parallel.splitting(workers):

@@ -141,3 +141,48 @@ def test_tuner_cycles_probes_through_every_other_option() -> None:
     tuner.restore()
     assert applied[-1] == 2
     assert not ThreadTuner(threads=2, apply=applied.append, options=[2]).active
+
+
+def _blas_during_steps(monkeypatch: pytest.MonkeyPatch, *, foreign_step: bool) -> list[int | None]:
+    """BLAS's thread count inside each step of a short two-core run."""
+    from nets.mlp import step as step_module
+    from nets.mlp import train as train_module
+    from nets.mlp.config import TrainConfig
+    from tests.nets.mlp_fixtures import blobs
+
+    before = blas_threads.blas_threads()
+    if before is None:
+        pytest.skip("numpy's BLAS is not a controllable OpenBLAS here")
+    monkeypatch.setattr(step_module, "usable_cores", lambda: 2)
+    seen: list[int | None] = []
+
+    def spy(*args, **kwargs):
+        seen.append(blas_threads.blas_threads())
+        return step_module.training_step(*args, **kwargs)
+
+    config = TrainConfig(num_train=None, hidden_dim=8, batch_size=50, num_epochs=1)
+    blas_threads.set_blas_threads(2)
+    try:
+        if foreign_step:  # someone else's step: its numpy calls are not split by us
+            list(train_module.train(config, blobs(), step=spy))
+        else:
+            monkeypatch.setattr(train_module, "training_step", spy)
+            list(train_module.train(config, blobs()))
+        assert blas_threads.blas_threads() == 2  # the run puts the count back
+    finally:
+        blas_threads.set_blas_threads(before)
+    return seen
+
+
+def test_a_step_of_plain_numpy_code_gets_blas_threads_when_split(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The tuner tries both ways at the epoch's start: split (BLAS gets the two cores, the
+    # only way this step's products are spread) and one core (one BLAS thread).
+    assert set(_blas_during_steps(monkeypatch, foreign_step=True)) == {1, 2}
+
+
+def test_the_built_in_step_splits_its_products_itself_with_one_blas_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert set(_blas_during_steps(monkeypatch, foreign_step=False)) == {1}
