@@ -18,12 +18,19 @@ Timed, in the offscreen main window at 1280x820:
   Each is run PAN_RUNS times; the worst gap of all runs is the figure, the median of
   the runs' worsts shows how much of it is the (shared, busy) machine. The same probe
   with nothing to do gives the machine's own baseline, and the GUI thread's CPU time per
-  pan/zoom step shows the tab's own cost apart from what other processes take.
+  pan/zoom step shows the tab's own cost apart from what other processes take. The
+  frames that ran inside the worst gap and inside the gap with the most GUI-thread CPU
+  are listed (tick, whether it zoomed, CPU ms): one slow frame, or frames back to back
+  with the probe never served between them. ``BENCH_PROFILE=1`` prints a profile of the
+  slowest frame of each pan/zoom (not for the figures: the profiler slows every frame).
 """
 
 from __future__ import annotations
 
+import cProfile
+import io
 import os
+import pstats
 import random
 import statistics
 import sys
@@ -44,6 +51,9 @@ GAP_TARGET_MS = 50.0
 PAN_SECONDS = 2.0
 PAN_RUNS = 3
 ROUNDS = 3
+#: BENCH_PROFILE=1 profiles every pan/zoom frame and prints the slowest one's profile
+#: (the profiler slows every frame: its timings are not the figures).
+PROFILE = os.environ.get("BENCH_PROFILE") == "1"
 
 UNARY = ("exp", "tanh", "sigmoid", "square", "neg", "relu")
 BINARY = ("add", "mul", "sub", "add", "mul", "max")
@@ -145,12 +155,14 @@ def _probe_gap(app, seconds: float, driver=None) -> dict:
 
     gaps: list[float] = []
     cpus: list[float] = []  # the GUI thread's CPU time within each gap
+    ends: list[float] = []  # when each gap ended (perf_counter)
     state = {"last": time.perf_counter(), "cpu": time.thread_time()}
 
     def tick() -> None:
         now, cpu = time.perf_counter(), time.thread_time()
         gaps.append(now - state["last"])
         cpus.append(cpu - state["cpu"])
+        ends.append(now)
         state["last"], state["cpu"] = now, cpu
 
     probe = QTimer()
@@ -169,9 +181,12 @@ def _probe_gap(app, seconds: float, driver=None) -> dict:
     loop.exec()
     probe.stop()
     drive.stop()
-    gaps, cpus = gaps[1:], cpus[1:]  # the first interval includes the start-up
+    gaps, cpus, ends = gaps[1:], cpus[1:], ends[1:]  # the first includes the start-up
     worst = max(range(len(gaps)), key=gaps.__getitem__)
+    busiest = max(range(len(cpus)), key=cpus.__getitem__)
     return {
+        "worst_gap_span": (ends[worst] - gaps[worst], ends[worst]),
+        "busiest_gap_span": (ends[busiest] - gaps[busiest], ends[busiest]),
         "worst_gap_ms": round(1000 * gaps[worst], 2),
         # CPU the GUI thread used during that worst gap: the rest was waiting for a core.
         "worst_gap_cpu_ms": round(1000 * cpus[worst], 2),
@@ -218,9 +233,15 @@ def measure(app, tab, build) -> dict:
     view = tab.view
     state = {"k": 0}
     frame_cpu_ms: list[float] = []
+    #: (start, end perf_counter, CPU ms, tick number, zoomed in this tick) of every frame
+    frames: list[tuple[float, float, float, int, bool]] = []
+    slowest: dict = {"cpu_ms": -1.0, "profile": None}
 
     def pan_and_zoom() -> None:
-        c0 = time.thread_time()
+        profiler = cProfile.Profile() if PROFILE else None
+        if profiler is not None:
+            profiler.enable()
+        t0, c0 = time.perf_counter(), time.thread_time()
         k = state["k"]
         state["k"] += 1
         direction = 1 if (k // 40) % 2 == 0 else -1
@@ -228,20 +249,50 @@ def measure(app, tab, build) -> dict:
         if k % 8 == 0:
             view.zoom_by(1.1 if (k // 8) % 2 == 0 else 1 / 1.1, QPointF(400, 300))
         view.viewport().repaint()
-        frame_cpu_ms.append(1000 * (time.thread_time() - c0))
+        cpu = 1000 * (time.thread_time() - c0)
+        frame_cpu_ms.append(cpu)
+        frames.append((t0, time.perf_counter(), cpu, k, k % 8 == 0))
+        if profiler is not None:
+            profiler.disable()
+            if cpu > slowest["cpu_ms"]:
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(12)
+                slowest.update(cpu_ms=cpu, profile=out.getvalue())
+
+    def describe(frame: tuple[float, float, float, int, bool]) -> dict:
+        return {"tick": frame[3], "zoomed": frame[4], "cpu_ms": round(frame[2], 2)}
 
     def runs(setup) -> dict:
         results = []
         frame_cpu_ms.clear()
+        in_worst: list[dict] = []
+        in_busiest: list[dict] = []
+        slowest.update(cpu_ms=-1.0, profile=None)
         for _ in range(PAN_RUNS):
             setup()
             _drain(app)
-            results.append(_probe_gap(app, PAN_SECONDS, pan_and_zoom))
+            frames.clear()
+            result = _probe_gap(app, PAN_SECONDS, pan_and_zoom)
+            a, b = result.pop("worst_gap_span")
+            c, d = result.pop("busiest_gap_span")
+            # Which frames ran inside the worst gap (and the one with the most CPU): one
+            # slow frame, or several in a row with the probe timer never served between.
+            if not results or result["worst_gap_ms"] > max(r["worst_gap_ms"] for r in results):
+                in_worst = [describe(f) for f in frames if f[1] > a and f[0] < b]
+            if not results or result["max_cpu_in_a_gap_ms"] > max(
+                r["max_cpu_in_a_gap_ms"] for r in results
+            ):
+                in_busiest = [describe(f) for f in frames if f[1] > c and f[0] < d]
+            results.append(result)
         worst = [r["worst_gap_ms"] for r in results]
+        if PROFILE:
+            print(f"slowest frame: {slowest['cpu_ms']:.1f} ms CPU\n{slowest['profile']}")
         return {
             "worst_gap_ms": max(worst),
             "worst_gap_cpu_ms": results[worst.index(max(worst))]["worst_gap_cpu_ms"],
             "max_cpu_in_a_gap_ms": max(r["max_cpu_in_a_gap_ms"] for r in results),
+            "frames_in_worst_gap": in_worst,
+            "frames_in_busiest_gap": in_busiest,
             "worst_gap_ms_per_run": worst,
             "median_of_run_worsts_ms": statistics.median(worst),
             "p99_gap_ms": max(r["p99_gap_ms"] for r in results),
