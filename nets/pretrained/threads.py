@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import os
 
+from nets.torch_import import import_torch
+
 
 def configure_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op thread count and return it (see the module docstring)."""
-    import torch
+    """Set torch's intra-op thread count and return it (see the module docstring).
+
+    The first call imports torch, its native libraries loaded with the GIL released
+    (``nets.torch_import``): a model loading in a worker leaves the GUI thread running.
+    """
+    torch = import_torch()
 
     if threads is None:
         if os.environ.get("OMP_NUM_THREADS"):
