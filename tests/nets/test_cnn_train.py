@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import subprocess
 import sys
@@ -110,31 +109,6 @@ def test_every_optimizer_and_schedule_runs(images, optimizer, schedule):
     if schedule == "step":
         assert steps[0].lr == lr and steps[-1].lr == pytest.approx(lr * 0.1)
     assert all(math.isfinite(s.loss) for s in steps)
-
-
-@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
-def test_cpu_optimizers_use_the_fused_kernels_with_the_same_arithmetic(optimizer):
-    from nets.cnn.train import _make_optimizer
-
-    config = dataclasses.replace(FAST, optimizer=optimizer, lr=0.01, weight_decay=0.1)
-    gen = torch.Generator().manual_seed(0)
-    start = torch.randn(300, generator=gen)
-    grads = [torch.randn(300, generator=gen) for _ in range(5)]
-    params = {}
-    for fused in (True, False):
-        p = torch.nn.Parameter(start.clone())
-        opt = _make_optimizer([p], config)
-        if not fused:  # the textbook path over the same settings
-            accepted = inspect.signature(type(opt)).parameters
-            settings = {k: v for k, v in opt.defaults.items() if k in accepted}
-            opt = type(opt)([p], **{**settings, "fused": None, "foreach": False})
-        assert bool(opt.defaults.get("fused")) is fused
-        for g in grads:
-            p.grad = g.clone()
-            opt.step()
-        params[fused] = p.detach()
-    assert not torch.equal(params[True], start)
-    assert torch.allclose(params[True], params[False], rtol=1e-5, atol=1e-6)
 
 
 def test_same_seed_same_run(images):
