@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, MutableMapping
 
 import numpy as np
@@ -46,7 +47,8 @@ class SGD(Optimizer):
     Updates are double-buffered: each step writes the new weights into a second set of
     arrays and swaps them into ``params``, which costs no extra memory traffic and keeps
     the previous weights for ``rollback`` (the trainer's "last good weights" after a
-    divergence).
+    divergence). The same pass sums the squares of the new weights ``l2`` names, for the
+    next step's L2 penalty (``square_sums``).
     """
 
     def __init__(
@@ -68,6 +70,8 @@ class SGD(Optimizer):
         self.lr_decay = float(lr_decay)
         self._velocity: dict[str, np.ndarray] = {}
         self._spare: dict[str, np.ndarray] = {}
+        # name -> (the new weights, their sum of squares): see square_sums.
+        self._squares: dict[str, tuple[np.ndarray, float]] = {}
         self._can_rollback = False
 
     def step(self, grads: Mapping[str, np.ndarray], l2: Mapping[str, float] | None = None) -> None:
@@ -86,6 +90,7 @@ class SGD(Optimizer):
             flat_w, flat_new = w.reshape(-1), spare.reshape(-1)
             flat_g = np.asarray(g).reshape(-1)
             flat_v = v.reshape(-1) if v is not None else None
+            squares: list[float] = []
 
             # One pass over blocks (split across cores in the trainer) instead of a pass
             # per operation over the whole arrays: g' = g + reg * w;
@@ -101,6 +106,7 @@ class SGD(Optimizer):
                 new: np.ndarray = flat_new,
                 first: bool = first,
                 reg: float = reg,
+                squares: list[float] = squares,
             ) -> None:
                 step = g[s:e]
                 if reg:
@@ -117,17 +123,36 @@ class SGD(Optimizer):
                     step = v[s:e]
                 np.multiply(step, -lr, out=new[s:e], casting="unsafe")
                 new[s:e] += w[s:e]
+                if reg:  # while the block is in the cache: the next step's L2 penalty
+                    squares.append(float(np.dot(new[s:e], new[s:e])))
 
             parallel.for_blocks(flat_w.size, update)
             self.params[name] = spare
             self._spare[name] = w
+            if reg:
+                self._squares[name] = (spare, math.fsum(squares))
+            else:
+                self._squares.pop(name, None)
         self._can_rollback = True
+
+    def square_sums(self) -> dict[str, float]:
+        """{name: sum(w^2)} of the weights the last ``step`` wrote and regularized (its
+        ``l2``), for those still in ``params``: ``training_step(..., squares=...)`` takes
+        them instead of reading the weights again. Summed over the same blocks as
+        ``training_step``'s own pass (``parallel.for_blocks``), so the same number.
+        """
+        return {
+            name: total
+            for name, (array, total) in self._squares.items()
+            if self.params.get(name) is array
+        }
 
     def rollback(self) -> bool:
         if not self._can_rollback:
             return False
         for name in list(self.params):
             self.params[name], self._spare[name] = self._spare[name], self.params[name]
+        self._squares.clear()
         self._can_rollback = False
         return True
 

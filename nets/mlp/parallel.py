@@ -24,8 +24,14 @@ from contextlib import contextmanager
 
 import numpy as np
 
-#: Below this many multiply-adds (or elements, for passes) a split costs more than it saves.
+#: Below this many elements a split pass costs more than it saves.
 MIN_WORK = 1 << 18
+#: Below this many multiply-adds a split GEMM costs more than it saves: 2^22 take about
+#: 0.1 ms on one core, and handing a part to a helper thread and waiting for it costs tens
+#: of microseconds on an idle machine, a millisecond and more on a loaded one (the output
+#: layer's forward GEMM, 256x512 by 512x10, split: 0.2 s of wall per epoch for 0.03 s of
+#: CPU, load 2-4).
+MIN_GEMM_WORK = 1 << 22
 
 _local = threading.local()
 
@@ -152,7 +158,7 @@ def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     w = active()
     m, k = a.shape
     n = b.shape[1]
-    if w is None or m * k * n < MIN_WORK:
+    if w is None or m * k * n < MIN_GEMM_WORK:
         return np.dot(a, b, out=out)
     if n >= MIN_COLUMNS * w.width:
 

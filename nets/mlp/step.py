@@ -4,7 +4,7 @@ spreads a step over the cores (``split_across_cores``)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -24,6 +24,7 @@ def training_step(
     reuse_buffers: bool = False,
     probe: Probe | None = None,
     l2_in_grads: bool = True,
+    squares: Mapping[str, float] | None = None,
 ) -> tuple[float, dict[str, np.ndarray]]:
     """One forward and backward pass: softmax data loss + L2 on the weight matrices.
 
@@ -37,6 +38,9 @@ def training_step(
             still has the penalty) for the optimizer to add in its own pass over them,
             ``optimizer.step(grads, l2=l2_terms(model, reg))``: the trainer's hot loop
             saves a read and a write of every weight gradient that way.
+        squares: {weight name: sum(W^2)} already known for the weights as they are now
+            (``SGD.square_sums()``: its pass computed them); with ``l2_in_grads=False``
+            those weights are not read again for the penalty.
     Returns:
         loss (float) and a dict of gradients with the keys and shapes of
         ``model.parameters()``.
@@ -48,6 +52,9 @@ def training_step(
     if reg:
         params = model.parameters()
         for name in model.weight_names():
+            if not l2_in_grads and squares is not None and name in squares:
+                loss += 0.5 * reg * squares[name]
+                continue
             target = grads[name] if l2_in_grads else None
             loss += 0.5 * reg * _add_scaled(target, params[name], reg)
     return loss, grads

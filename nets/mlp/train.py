@@ -401,6 +401,7 @@ def _train(
                             reuse_buffers=True,
                             probe=probe,
                             l2_in_grads=not fuse_l2,
+                            squares=optimizer.square_sums() if fuse_l2 else None,
                         )
                     else:  # someone else's step sees no probe: parameters are still sampled
                         loss, grads = step(model, X_batch, y_batch, config.reg, reuse_buffers=True)

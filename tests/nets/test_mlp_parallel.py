@@ -19,17 +19,18 @@ def workers():
 
 def test_split_gemms_and_gather_equal_the_whole_calls(workers: parallel.Workers) -> None:
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((70, 300), dtype=np.float32)
-    b = rng.standard_normal((300, 50), dtype=np.float32)
+    a = rng.standard_normal((70, 1200), dtype=np.float32)
+    b = rng.standard_normal((1200, 50), dtype=np.float32)
     g = rng.standard_normal((70, 50), dtype=np.float32)
     X = rng.standard_normal((500, 4000), dtype=np.float32)
     idx = rng.permutation(500)[:90]
     with parallel.splitting(workers):
         assert parallel.active() is workers
         out = parallel.dot(a, b, np.full((70, 50), np.nan, np.float32))
-        gw = parallel.dot_tn(a, g, np.full((300, 50), np.nan, np.float32))
+        gw = parallel.dot_tn(a, g, np.full((1200, 50), np.nan, np.float32))
         rows = parallel.take_rows(X, idx, np.empty((90, 4000), np.float32))
     assert parallel.active() is None
+    assert 70 * 1200 * 50 >= parallel.MIN_GEMM_WORK  # the split path, not the whole call
     np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(gw, a.T @ g, rtol=1e-5, atol=1e-4)
     np.testing.assert_array_equal(rows, X[idx])
@@ -134,3 +135,43 @@ def test_sgd_adding_the_l2_term_in_its_pass_gives_the_same_numbers(
     assert plain["W1"].size > parallel.MIN_WORK  # the split pass, not the small-array path
     for name in plain:
         np.testing.assert_array_equal(fused[name], plain[name])
+
+
+def test_the_squares_summed_in_sgds_pass_give_the_same_losses(workers: parallel.Workers) -> None:
+    """The L2 penalty from SGD's own sums of the new weights (square_sums) is the one a
+    separate pass over the weights gives, to the last bit; replaced or rolled-back
+    weights have none."""
+    from nets.mlp.classifiers import TwoLayerNet
+    from nets.mlp.step import l2_terms, training_step
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((40, 900), dtype=np.float32)
+    y = rng.integers(0, 10, 40)
+    reg = 0.05
+
+    def run(reuse: bool) -> tuple[list[float], SGD]:
+        model = TwoLayerNet(900, 10, 700, 0.05, seed=2)
+        opt = SGD(model.parameters(), 0.1, momentum=0.9)
+        losses = []
+        with parallel.splitting(workers):
+            for _ in range(4):
+                known = opt.square_sums() if reuse else None
+                loss, grads = training_step(
+                    model, X, y, reg, reuse_buffers=True, l2_in_grads=False, squares=known
+                )
+                opt.step(grads, l2=l2_terms(model, reg))
+                losses.append(loss)
+        return losses, opt
+
+    plain, _ = run(False)
+    reused, opt = run(True)
+    assert reused == plain
+    assert 900 * 700 > 2 * parallel.BLOCK  # several blocks, split across the workers
+    sums = opt.square_sums()
+    assert set(sums) == {"W1", "W2"}
+    w1 = opt.params["W1"].astype(np.float64)
+    assert sums["W1"] == pytest.approx(float(np.sum(w1 * w1)), rel=1e-5)
+    opt.params["W2"] = opt.params["W2"].copy()
+    assert set(opt.square_sums()) == {"W1"}
+    assert opt.rollback()
+    assert opt.square_sums() == {}
