@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from nets.errors import DataError
 
@@ -85,6 +85,14 @@ class Preprocessor:
         return cls(mean=np.asarray(arrays["mean"], np.float32), scale=float(arrays["scale"]))
 
 
+class Deferrer(Protocol):
+    """Runs a job later, in parallel with its caller (``nets.mlp.parallel.Workers``)."""
+
+    def defer(self, job: Callable[[], None]) -> None: ...
+
+    def settle(self) -> None: ...
+
+
 class DataSampler:
     """Shuffled minibatches over (X, y), one pass per ``iter()``.
 
@@ -93,6 +101,10 @@ class DataSampler:
     preallocated buffers overwritten by the next batch (no allocation per step): use
     each batch before asking for the next. ``gather(X, idx, out)`` fills such a buffer with
     X[idx] (default ``np.take``; the numpy trainer passes one split across cores).
+    ``prefetch`` (with ``reuse_buffers``): the next batch is gathered into a second pair
+    of buffers by ``prefetch.defer`` while the consumer uses the current one (the numpy
+    trainer's workers, between its GEMMs), and ``prefetch.settle()`` is waited for before
+    it is yielded.
     """
 
     def __init__(
@@ -104,6 +116,7 @@ class DataSampler:
         *,
         reuse_buffers: bool = False,
         gather: Callable[[np.ndarray, np.ndarray, np.ndarray], object] | None = None,
+        prefetch: Deferrer | None = None,
     ) -> None:
         import numpy as np
 
@@ -118,28 +131,57 @@ class DataSampler:
         self.rng = np.random.default_rng(seed)
         self.reuse_buffers = reuse_buffers
         self._gather = gather or (lambda X, idx, out: np.take(X, idx, axis=0, out=out))
-        self._xbuf: np.ndarray | None = None
-        self._ybuf: np.ndarray | None = None
+        self._prefetch = prefetch if reuse_buffers else None
+        self._buffers: list[tuple[np.ndarray, np.ndarray]] = []
 
     def __len__(self) -> int:
         return -(-len(self.X) // self.batch_size)
+
+    def _fill(self, idx: np.ndarray, slot: int) -> tuple[np.ndarray, np.ndarray]:
+        """X[idx], y[idx] gathered into buffer pair ``slot``."""
+        import numpy as np
+
+        xbuf, ybuf = self._buffers[slot]
+        xb, yb = xbuf[: len(idx)], ybuf[: len(idx)]
+        self._gather(self.X, idx, xb)
+        np.take(self.y, idx, axis=0, out=yb)
+        return xb, yb
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         import numpy as np
 
         order = self.rng.permutation(len(self.X))
         b = self.batch_size
-        if self.reuse_buffers and self._xbuf is None:
-            m = min(b, len(self.X))
-            self._xbuf = np.empty((m, *self.X.shape[1:]), dtype=self.X.dtype)
-            self._ybuf = np.empty(m, dtype=self.y.dtype)
-        for start in range(0, len(order), b):
-            idx = order[start : start + b]
-            if self.reuse_buffers:
-                assert self._xbuf is not None and self._ybuf is not None
-                xb, yb = self._xbuf[: len(idx)], self._ybuf[: len(idx)]
-                self._gather(self.X, idx, xb)
-                np.take(self.y, idx, axis=0, out=yb)
-                yield xb, yb
-            else:
+        if not self.reuse_buffers:
+            for start in range(0, len(order), b):
+                idx = order[start : start + b]
                 yield self.X[idx], self.y[idx]
+            return
+        pairs = 2 if self._prefetch is not None else 1
+        m = min(b, len(self.X))
+        while len(self._buffers) < pairs:
+            self._buffers.append(
+                (np.empty((m, *self.X.shape[1:]), self.X.dtype), np.empty(m, self.y.dtype))
+            )
+        starts = range(0, len(order), b)
+        if self._prefetch is None:
+            for start in starts:
+                yield self._fill(order[start : start + b], 0)
+            return
+        prefetch = self._prefetch
+        ready: list[tuple[np.ndarray, np.ndarray]] = []
+
+        def fetch(idx: np.ndarray, slot: int) -> None:
+            ready.append(self._fill(idx, slot))
+
+        fetch(order[:b], 0)
+        try:
+            for k, start in enumerate(starts):
+                batch = ready.pop()
+                if start + b < len(order):
+                    nxt = order[start + b : start + 2 * b]
+                    prefetch.defer(lambda idx=nxt, slot=(k + 1) % 2: fetch(idx, slot))
+                yield batch
+                prefetch.settle()
+        finally:
+            prefetch.settle()  # nothing may still write a buffer when the epoch is left

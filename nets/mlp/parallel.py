@@ -11,8 +11,11 @@ core only (the batch gather, the L2 term, the optimizer's update) are split the 
 
 ``Workers(n)`` owns n - 1 helper threads; ``splitting(workers)`` makes the calling thread's
 ``dot``, ``dot_tn``, ``take_rows`` and ``for_blocks`` use them (elsewhere, and for small
-arrays, they are the plain numpy calls). The split results are the same numbers as the
-whole calls (every output element is computed by one thread, from the same inputs).
+arrays, they are the plain numpy calls). Between the first layer's GEMMs the caller runs
+small passes (bias, ReLU, the output layer, softmax) alone; ``Workers.defer`` gives a
+helper a job for that gap (the trainer gathers the next batch there). The split results
+are the same numbers as the whole calls (every output element is computed by one thread,
+from the same inputs).
 """
 
 from __future__ import annotations
@@ -52,6 +55,14 @@ class Workers:
         self._done = [threading.Lock() for _ in range(self.size)]
         self._threads: list[threading.Thread] = []
         self._closed = False
+        # defer(): the job helper 1 runs after its part of the next split, and whether
+        # one is running (settle() waits for it on _after_done).
+        self._deferred: Callable[[], None] | None = None
+        self._after: Callable[[], None] | None = None
+        self._after_running = False
+        self._after_done = threading.Lock()
+        self._after_done.acquire()  # released by helper 1 after each deferred job
+        self._after_error: BaseException | None = None
 
     def set_width(self, n: int) -> None:
         """Split into ``n`` parts from now on (1 .. size)."""
@@ -67,6 +78,7 @@ class Workers:
             self._threads.append(t)
 
     def _loop(self, k: int) -> None:
+        _local.helper = True  # a helper's own calls (a deferred job's) are never split
         while True:
             self._start[k].acquire()
             job = self._jobs[k]
@@ -77,16 +89,29 @@ class Workers:
                 job()
             except BaseException as exc:  # handed to the caller, who re-raises it
                 self._errors[k] = exc
+            after = None
+            if k == 1:
+                after, self._after = self._after, None
             self._done[k].release()
+            if after is not None:
+                try:
+                    after()
+                except BaseException as exc:  # re-raised by settle()
+                    self._after_error = exc
+                self._after_done.release()
 
     def run(self, fn: Callable[[int, int], None]) -> None:
         """Call ``fn(part, parts)`` for part in 0..width-1, concurrently; re-raise errors."""
+        self.settle_running()
         parts = self.width
         if parts == 1 or self._closed:
             fn(0, 1)
             return
         if not self._threads:
             self._start_threads()
+        if self._deferred is not None:
+            self._after, self._deferred = self._deferred, None
+            self._after_running = True
         for k in range(1, parts):
             self._jobs[k] = functools.partial(fn, k, parts)
             self._start[k].release()
@@ -101,10 +126,42 @@ class Workers:
             if exc is not None:
                 raise exc
 
+    def defer(self, job: Callable[[], None]) -> None:
+        """Have ``job()`` run by a helper right after its part of the next ``run``, while
+        the caller goes on with whatever it does alone after that split (the trainer
+        gathers the next batch during the small passes between the first layer's GEMMs).
+        ``settle()`` waits for it; the next ``run`` and ``close`` do too. With no helper
+        (width 1, closed) ``settle()`` runs it in the caller. One job at a time."""
+        self.settle()
+        self._deferred = job
+
+    def settle_running(self) -> None:
+        """Wait for a deferred job a helper has started (re-raise its error)."""
+        if self._after_running:
+            self._after_done.acquire()
+            self._after_running = False
+            exc, self._after_error = self._after_error, None
+            if exc is not None:
+                raise exc
+
+    def settle(self) -> None:
+        """Wait for the deferred job, or run it here if no helper has started it."""
+        self.settle_running()
+        job, self._deferred = self._deferred, None
+        if job is not None:
+            job()
+
     def close(self) -> None:
-        """End the helper threads (idempotent)."""
+        """End the helper threads (idempotent), after any deferred job."""
         if self._closed:
             return
+        try:
+            self.settle()
+        finally:
+            self._deferred = None
+            self._shut_down()
+
+    def _shut_down(self) -> None:
         self._closed = True
         if not self._threads:
             return
@@ -117,6 +174,8 @@ class Workers:
 
 def active() -> Workers | None:
     """The workers the calling thread splits with, if any and if wider than one."""
+    if getattr(_local, "helper", False):
+        return None
     w: Workers | None = getattr(_local, "workers", None)
     return w if w is not None and w.width > 1 else None
 

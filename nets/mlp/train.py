@@ -276,8 +276,16 @@ def _train(
         with parallel.splitting(workers):
             parallel.take_rows(X, idx, out)
 
+    # The next batch is gathered by a helper while this thread runs the passes between
+    # the first layer's GEMMs alone (parallel.Workers.defer).
     sampler = DataSampler(
-        X_train, y_train, config.batch_size, seed=config.seed, reuse_buffers=True, gather=gather
+        X_train,
+        y_train,
+        config.batch_size,
+        seed=config.seed,
+        reuse_buffers=True,
+        gather=gather,
+        prefetch=workers if workers.size > 1 else None,
     )
     augment = None
     # Crops and flips need images (N, H, W[, C]); ready-made feature rows are used as given.

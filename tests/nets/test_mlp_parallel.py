@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -175,3 +177,71 @@ def test_the_squares_summed_in_sgds_pass_give_the_same_losses(workers: parallel.
     assert set(opt.square_sums()) == {"W1"}
     assert opt.rollback()
     assert opt.square_sums() == {}
+
+
+def test_a_deferred_job_runs_on_a_helper_after_its_part_of_the_next_split(
+    workers: parallel.Workers,
+) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    def job() -> None:
+        with parallel.splitting(workers):  # a helper's own calls are never split
+            seen.append((threading.current_thread().name, parallel.active() is None))
+
+    workers.defer(job)
+    assert seen == []  # nothing runs before the next split
+    workers.run(lambda part, parts: None)
+    workers.settle()
+    assert seen == [("mlp-split-1", True)]
+    workers.set_width(1)  # no helper takes it: settle() runs it in the caller
+    workers.defer(job)
+    workers.run(lambda part, parts: None)
+    assert len(seen) == 1
+    workers.settle()
+    assert seen[1] == (threading.current_thread().name, True)
+
+
+def test_a_failing_deferred_job_is_raised_by_settle(workers: parallel.Workers) -> None:
+    def job() -> None:
+        raise ValueError("deferred")
+
+    workers.defer(job)
+    workers.run(lambda part, parts: None)
+    with pytest.raises(ValueError, match="deferred"):
+        workers.settle()
+    workers.settle()  # raised once, then gone
+    ran: list[int] = []
+    workers.defer(lambda: ran.append(1))
+    workers.close()  # a pending job is run (or waited for) before the helpers end
+    assert ran == [1]
+
+
+@pytest.mark.parametrize("width", [1, 3])
+def test_prefetching_sampler_yields_the_batches_of_the_plain_one(
+    workers: parallel.Workers, width: int
+) -> None:
+    """Batches gathered by a helper during the consumer's split work are the ones the
+    sampler gathers itself, in the same order, each intact while it is used."""
+    from nets.data.preprocess import DataSampler
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((103, 300), dtype=np.float32)
+    y = np.arange(103)
+    workers.set_width(width)
+    plain = DataSampler(X, y, 16, seed=7, reuse_buffers=True)
+    fetched = DataSampler(X, y, 16, seed=7, reuse_buffers=True, prefetch=workers)
+    a = rng.standard_normal((64, 700), dtype=np.float32)
+    b = rng.standard_normal((700, 512), dtype=np.float32)
+    out = np.empty((64, 512), np.float32)
+    for _ in range(2):  # two epochs
+        batches = 0
+        for (xp, yp), (xf, yf) in zip(plain, fetched, strict=True):
+            before = xf.copy()
+            with parallel.splitting(workers):
+                parallel.dot(a, b, out)  # the helper fetches the next batch after its part
+                parallel.dot(a, b, out)
+            np.testing.assert_array_equal(xf, before)  # not overwritten while in use
+            np.testing.assert_array_equal(xf, xp)
+            np.testing.assert_array_equal(yf, yp)
+            batches += 1
+        assert batches == 7
