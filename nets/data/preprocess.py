@@ -171,16 +171,19 @@ class DataSampler:
         prefetch = self._prefetch
         ready: list[tuple[np.ndarray, np.ndarray]] = []
 
-        def fetch(idx: np.ndarray, slot: int) -> None:
-            ready.append(self._fill(idx, slot))
+        def fetch(idx: np.ndarray, slot: int) -> Callable[[], None]:
+            def job() -> None:
+                ready.append(self._fill(idx, slot))
 
-        fetch(order[:b], 0)
+            return job
+
+        fetch(order[:b], 0)()
         try:
             for k, start in enumerate(starts):
                 batch = ready.pop()
                 if start + b < len(order):
                     nxt = order[start + b : start + 2 * b]
-                    prefetch.defer(lambda idx=nxt, slot=(k + 1) % 2: fetch(idx, slot))
+                    prefetch.defer(fetch(nxt, (k + 1) % 2))
                 yield batch
                 prefetch.settle()
         finally:
