@@ -124,7 +124,10 @@ class SGD(Optimizer):
                 np.multiply(step, -lr, out=new[s:e], casting="unsafe")
                 new[s:e] += w[s:e]
                 if reg:  # while the block is in the cache: the next step's L2 penalty
-                    squares.append(float(np.dot(new[s:e], new[s:e])))
+                    # (inf for diverging weights, which the trainer's loss check reports;
+                    # errstate is per thread, so set here, where the helpers run too)
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        squares.append(float(np.dot(new[s:e], new[s:e])))
 
             parallel.for_blocks(flat_w.size, update)
             self.params[name] = spare
