@@ -44,6 +44,13 @@ def _qt_message_handler(mode: QtMsgType, context: object, message: str) -> None:
 
 def make_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication, created once, with the app's names and icon."""
+    from nets.cnn.config import limit_openmp_spin
+
+    # Before any tab imports torch: the CNN tab's jobs set the short OpenMP spin too, but
+    # only if torch is not loaded yet, and the Classify tab's models load it without. A
+    # CNN trained after a classification then ran with GNU OpenMP's long default spin,
+    # whose idle threads hold the cores the GUI thread and the other team thread need.
+    limit_openmp_spin()
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
     if QApplication.instance() is None:

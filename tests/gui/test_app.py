@@ -236,3 +236,24 @@ def test_rebuilding_menus_keeps_tab_actions_alive(qtbot):
     assert undo.text() == "Undo" and plain.text() == "Plain"  # still alive
     assert undo in window.menus["Edit"].actions()
     assert len([a for a in window.menus["Edit"].actions() if a.isSeparator()]) == 1
+
+
+def test_the_app_limits_openmp_spin_before_any_tab_loads_torch():
+    # A real process: which tab imports torch first (Classify's models do it without the
+    # CNN jobs' set-up) must not decide how torch's OpenMP threads wait.
+    code = (
+        "import os\n"
+        "os.environ.pop('GOMP_SPINCOUNT', None); os.environ.pop('OMP_WAIT_POLICY', None)\n"
+        "from gui.app import make_application\n"
+        "make_application([])\n"
+        "import nets.pretrained.threads, torch\n"
+        "print(os.environ.get('GOMP_SPINCOUNT'))\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
+        cwd=ROOT, check=True,
+    )  # fmt: skip
+    from nets.cnn.config import OPENMP_SPIN_COUNT
+
+    assert out.stdout.split()[-1] == OPENMP_SPIN_COUNT
