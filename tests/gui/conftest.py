@@ -39,3 +39,21 @@ def context(tmp_path):
     registry = WorkerRegistry()
     yield AppContext(workers=registry, settings=settings)
     registry.shutdown()
+
+
+@pytest.fixture
+def shown_run_view(qtbot):
+    """Builds a widget that draws a runs model (``view_class(runs, interval_ms=10_000)``,
+    its timer too slow to tick in a test), shows it at ``size`` and adds one run:
+    ``build(view_class, size, name) -> (view, runs, run)``."""
+    from gui.training.runs import RunsModel
+
+    def build(view_class, size: tuple[int, int] = (800, 300), name: str = "run 1"):
+        runs = RunsModel()
+        view = view_class(runs, interval_ms=10_000)
+        qtbot.addWidget(view)
+        view.resize(*size)
+        view.show()
+        return view, runs, runs.add_run(name, {})
+
+    return build

@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QGraphicsItem
 
 from gui.training.inside import InsideView
 from gui.training.inside_heat import cached, log_extent
-from gui.training.runs import RunsModel
 from nets.mlp.classifiers import TwoLayerNet
 from tests.nets.internals_fixtures import sgd_samples
 
@@ -23,21 +22,16 @@ def _events(steps: int = 30, every: int = 5):
     return sgd_samples(TwoLayerNet(10, 3, 6, 0.1, seed=1), X, y, steps, every, lr=0.2)
 
 
-def _view(qtbot, events) -> tuple[InsideView, int]:
-    runs = RunsModel()
-    view = InsideView(runs, interval_ms=10_000)
-    qtbot.addWidget(view)
-    view.resize(1200, 900)
-    view.show()
-    run = runs.add_run("run 1", {})
+def _view(shown_run_view, events) -> tuple[InsideView, int]:
+    view, _runs, run = shown_run_view(InsideView, (1200, 900))
     for e in events:
         view.add_internals(run.run_id, e)
     return view, run.run_id
 
 
-def test_step_grid_builds_one_cell_per_slice_and_never_moves_a_built_one(qtbot) -> None:
+def test_step_grid_builds_one_cell_per_slice_and_never_moves_a_built_one(shown_run_view) -> None:
     events = _events()
-    view, _ = _view(qtbot, events)
+    view, _ = _view(shown_run_view, events)
     view.flush()
     view.select_step(10)
     grid = view.step_grid
@@ -62,8 +56,8 @@ def test_step_grid_builds_one_cell_per_slice_and_never_moves_a_built_one(qtbot) 
         assert x0 <= x[0] and x1 >= x[-1] and y0 <= 0 and y1 >= y.max()
 
 
-def test_step_grid_cells_follow_a_resize(qtbot) -> None:
-    view, _ = _view(qtbot, _events())
+def test_step_grid_cells_follow_a_resize(qtbot, shown_run_view) -> None:
+    view, _ = _view(shown_run_view, _events())
     view.select_step(10)
     view.flush()
     grid = view.step_grid
@@ -78,8 +72,8 @@ def test_step_grid_cells_follow_a_resize(qtbot) -> None:
     assert [c.layout.geometry().width() for c in grid.plots.values()] != before
 
 
-def test_line_plots_gain_a_few_lines_per_slice_and_the_legend_when_complete(qtbot) -> None:
-    view, run_id = _view(qtbot, _events())
+def test_line_plots_gain_a_few_lines_per_slice_and_the_legend_when_complete(shown_run_view) -> None:
+    view, run_id = _view(shown_run_view, _events())
     legend = view.ratio_plot.getPlotItem().legend
     counts = []
     while view.refresh(budget_s=60.0, max_rows=1):
@@ -93,9 +87,9 @@ def test_line_plots_gain_a_few_lines_per_slice_and_the_legend_when_complete(qtbo
     assert all(label.item.cacheMode() == mode for _sample, label in legend.items)
 
 
-def test_line_plot_ranges_are_rounded_half_decades_around_data_and_guide(qtbot) -> None:
+def test_line_plot_ranges_are_rounded_half_decades_around_data_and_guide(shown_run_view) -> None:
     events = _events()
-    view, run_id = _view(qtbot, events)
+    view, run_id = _view(shown_run_view, events)
     view.flush()
     series = view.current_series()
     for plot, key, guide in (
@@ -124,8 +118,8 @@ def test_cached_labels_cache_their_text_and_axes_drop_the_si_prefix(qtbot) -> No
     assert axis.cacheMode() == mode and not axis.autoSIPrefix
 
 
-def test_the_periodic_timer_only_arms_the_follow_up_slice(qtbot) -> None:
-    view, _ = _view(qtbot, _events())
+def test_the_periodic_timer_only_arms_the_follow_up_slice(qtbot, shown_run_view) -> None:
+    view, _ = _view(shown_run_view, _events())
     view.follow_up.stop()
     with qtbot.assertNotEmitted(view.redrawn):
         view.timer.timeout.emit()  # both timers due at once used to run two slices

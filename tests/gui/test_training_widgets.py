@@ -200,14 +200,9 @@ def test_accuracy_plot_in_percent_against_epochs_or_iterations(qtbot):
     ],
     ids=["empty", "all-nan", "all-inf", "constant", "mixed", "non-positive", "single"],
 )
-def test_plots_survive_nan_inf_empty_constant(qtbot, losses):
+def test_plots_survive_nan_inf_empty_constant(shown_run_view, losses):
     """Issue 9 case 12: plots fed NaN, inf, empty or constant series keep working."""
-    model = RunsModel()
-    plots = TrainingPlots(model, interval_ms=10_000)
-    qtbot.addWidget(plots)
-    plots.resize(800, 300)
-    plots.show()
-    run = model.add_run("odd", {})
+    plots, _model, run = shown_run_view(TrainingPlots, (800, 300), "odd")
     _fill(run, losses, [(v, v) for v in losses[:4]])
     for log in (False, True, False):
         plots.loss.set_log_scale(log)
@@ -229,13 +224,8 @@ def test_plots_survive_nan_inf_empty_constant(qtbot, losses):
     assert x[-1] == len(losses) and y[-1] == 0.5
 
 
-def test_crosshair_readout_names_the_nearest_point(qtbot):
-    model = RunsModel()
-    plot = LossPlot(model, interval_ms=10_000)
-    qtbot.addWidget(plot)
-    plot.resize(600, 300)
-    plot.show()
-    run = model.add_run("near", {})
+def test_crosshair_readout_names_the_nearest_point(shown_run_view):
+    plot, _model, run = shown_run_view(LossPlot, (600, 300), "near")
     _fill(run, [3.0, 2.0, 1.0, 0.5])
     plot.refresh()
     plot.plot_item.vb.setRange(xRange=(0, 3), yRange=(0, 3), padding=0)
