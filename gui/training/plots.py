@@ -289,18 +289,27 @@ class LivePlot(QWidget):
 
 
 class _IntegerAxis(pg.AxisItem):
-    """An axis for counts (iterations, epochs): ticks only at whole numbers."""
+    """An axis for counts (iterations, epochs): ticks at whole numbers while at least two
+    are in view, else at fractions (the first epoch's evaluations sit at 0.5 or at 0.02:
+    with whole numbers only that axis had no tick at all)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # A count is never "x0.001": with the prefix the first epoch read "epoch (x0.001)".
+        self.enableAutoSIPrefix(False)
 
     def tickValues(self, minVal, maxVal, size):
         levels = super().tickValues(minVal, maxVal, size)
         if self.logMode:
             return levels
-        out = [(spacing, values) for spacing, values in levels if spacing >= 1]
-        if not out and math.isfinite(minVal) and math.isfinite(maxVal):
+        whole = [(spacing, values) for spacing, values in levels if spacing >= 1]
+        if sum(len(values) for _, values in whole) >= 2:
+            return whole
+        if math.isfinite(minVal) and math.isfinite(maxVal):
             lo, hi = math.ceil(minVal), math.floor(maxVal)
-            if 0 <= hi - lo <= 20:
-                out = [(1.0, [float(v) for v in range(lo, hi + 1)])]
-        return out
+            if 1 <= hi - lo <= 20:
+                return [(1.0, [float(v) for v in range(lo, hi + 1)])]
+        return levels
 
 
 class _TimedPlotWidget(pg.PlotWidget):

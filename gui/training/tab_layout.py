@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -75,6 +76,25 @@ class TrainingLayout:
         self.test_label.setTextFormat(Qt.TextFormat.RichText)
         self.result_tabs = QTabWidget()
         self.result_tabs.setObjectName(f"{self.tab_id}Results")
+        # The Inside view's heat maps and line plots need room that the loss plots can
+        # give up for a while: one click (or Ctrl+Shift+E) trades the two.
+        self.enlarge_action = QAction("&Enlarge the Views Below the Plots", self, checkable=True)
+        self.enlarge_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
+        self.enlarge_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.enlarge_action.setToolTip(
+            "Give the test results, Inside and the other views most of the tab; again to undo"
+        )
+        self.enlarge_action.toggled.connect(self.set_views_enlarged)
+        self.addAction(self.enlarge_action)
+        enlarge_button = QToolButton()
+        enlarge_button.setObjectName(f"{self.tab_id}EnlargeViews")
+        # The button shows the icon text: the action's own text would be re-applied, and
+        # widen the views' minimum, each time it toggles.
+        self.enlarge_action.setIconText("Enlarge")
+        enlarge_button.setDefaultAction(self.enlarge_action)
+        enlarge_button.setAutoRaise(True)
+        self.result_tabs.setCornerWidget(enlarge_button, Qt.Corner.TopRightCorner)
+        self._sizes_before_enlarging: tuple[list[int], list[int], list[int]] | None = None
         self.views: QTabWidget | None = None  # made by the first add_page
         self._view_pages: dict[QWidget, QWidget] = {}  # add_view's page -> its scroll area
 
@@ -116,10 +136,35 @@ class TrainingLayout:
         right_layout.addWidget(vertical, 1)
         main = splitter(Qt.Orientation.Horizontal, (left, 0), (right, 1), sizes=list(sizes))
         self.main_splitter = main
+        self._plots_over_views = vertical
+        self._runs_beside_views = bottom
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(main)
         self.update_start()
+
+    def set_views_enlarged(self, on: bool) -> None:
+        """Give the result views (test results, Inside, ...) most of the tab: the tab's
+        form column, the runs list and the plots shrink to their smallest; off restores
+        the sizes they had (or the user has dragged since, if no enlarging happened)."""
+        if self.enlarge_action.isChecked() != on:
+            self.enlarge_action.setChecked(on)  # comes back here through toggled
+            return
+        splits = (self.main_splitter, self._plots_over_views, self._runs_beside_views)
+        if on:
+            if self._sizes_before_enlarging is not None:
+                return
+            self._sizes_before_enlarging = tuple(s.sizes() for s in splits)  # type: ignore[assignment]
+            main, vertical, bottom = splits
+            total = sum(main.sizes())
+            main.setSizes([0, total])  # a part never collapses: 0 means its minimum
+            height = sum(vertical.sizes())
+            vertical.setSizes([height // 4, height - height // 4])
+            bottom.setSizes([0, sum(bottom.sizes())])
+        elif self._sizes_before_enlarging is not None:
+            for split, sizes in zip(splits, self._sizes_before_enlarging, strict=True):
+                split.setSizes(sizes)
+            self._sizes_before_enlarging = None
 
     def add_view(self, widget: QWidget, title: str) -> int:
         """A page next to the result views; returns its index in ``result_tabs``. The
@@ -219,4 +264,4 @@ class TrainingLayout:
         ]
 
     def training_view_actions(self) -> list[QAction | None]:
-        return [self.log_action, self.x_iter_action]
+        return [self.log_action, self.x_iter_action, self.enlarge_action]

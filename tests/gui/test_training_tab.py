@@ -256,3 +256,19 @@ def test_a_lazy_page_is_built_on_first_show_and_shut_down_with_the_tab(qtbot, co
     assert isinstance(shown.created, Page) and never.created is None
     tab.shutdown()
     assert Page.stopped == 1 and never.created is None  # nothing built to shut down
+
+
+def test_enlarging_the_views_gives_them_most_of_the_tab_and_undoing_restores_it(qtbot, tab):
+    tab.resize(1200, 800)
+    tab.show()
+    qtbot.waitExposed(tab)
+    splits = (tab.main_splitter, tab._plots_over_views, tab._runs_beside_views)
+    before = [s.sizes() for s in splits]
+    views_height = tab.result_tabs.height()
+    tab.enlarge_action.trigger()
+    assert tab.enlarge_action.isChecked()
+    qtbot.waitUntil(lambda: tab.result_tabs.height() > 1.5 * views_height)
+    assert tab._plots_over_views.sizes()[1] > 2 * tab._plots_over_views.sizes()[0]
+    tab.enlarge_action.trigger()
+    assert not tab.enlarge_action.isChecked()
+    assert [s.sizes() for s in splits] == before

@@ -187,6 +187,22 @@ def test_accuracy_plot_in_percent_against_epochs_or_iterations(qtbot):
         plot.set_x_axis("seconds")
 
 
+def _ticks(axis, lo: float, hi: float) -> list[float]:
+    return sorted(v for _, values in axis.tickValues(lo, hi, 400) for v in values)
+
+
+def test_epoch_axis_ticks_whole_counts_and_fractions_within_the_first_epoch(qtbot):
+    plot = AccuracyPlot(RunsModel(), interval_ms=10_000)
+    qtbot.addWidget(plot)
+    axis = plot.plot_item.getAxis("bottom")
+    wide = _ticks(axis, 0.0, 12.0)
+    assert len(wide) >= 2 and all(v == int(v) for v in wide)
+    # The first evaluations of a run sit at fractions of an epoch: ticks there too.
+    first = _ticks(axis, 0.016, 0.032)
+    assert len(first) >= 2 and all(0.016 <= v <= 0.032 for v in first)
+    assert axis.autoSIPrefix is False
+
+
 @pytest.mark.parametrize(
     "losses",
     [

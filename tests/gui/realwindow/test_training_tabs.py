@@ -158,3 +158,16 @@ def test_the_numpy_tab_with_a_dataset_fits_1024x700(start_app, tmp_path: Path):
     wait_until(lambda: "Found" in app.widget("datasetStatus")["text"], 20, "the folder found")
     wait_until(lambda: app.state()["size"] == [1024, 700], 5, "the window at 1024x700")
     assert not app.query("clipped")
+
+
+def test_the_views_below_the_plots_enlarge_with_a_click_and_shrink_with_the_keys(start_app):
+    app = start_app("--tab", "cnn")
+    wait_until(lambda: app.widget("cnnEnlargeViews")["enabled"], 20, "the Enlarge button")
+    height = app.widget("cnnResults")["rect"][3]
+    app.click_widget("cnnEnlargeViews")
+    wait_until(lambda: app.widget("cnnResults")["rect"][3] > 1.5 * height, 10, "the views enlarged")
+    assert app.widget("cnnEnlargeViews")["checked"]
+    app.click_widget("cnnResults")  # the keys work while the focus is in the tab
+    app.key("ctrl+shift+e")
+    wait_until(lambda: app.widget("cnnResults")["rect"][3] == height, 10, "the sizes back")
+    assert not app.state()["errors"]
