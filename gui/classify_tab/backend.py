@@ -17,9 +17,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 _CACHE_LOCK = threading.Lock()
 _LOADED: dict[tuple[str, str], Any] = {}
@@ -148,11 +150,15 @@ def preprocess(model: Any, image: Any) -> Any:
 
 def denormalize(model: Any, tensor: Any) -> np.ndarray:
     """That tensor back as an ``(S, S, 3)`` uint8 image."""
+    import numpy as np
+
     return np.ascontiguousarray(model.denormalize(tensor), dtype=np.uint8)
 
 
 def gradcam(model: Any, image: Any, class_index: int) -> np.ndarray:
     """``(H, W)`` float heat-map in [0, 1] at the photo's size, for ``class_index``."""
+    import numpy as np
+
     return np.asarray(model.gradcam(image, int(class_index)), dtype=np.float32)
 
 
@@ -186,6 +192,7 @@ def explain(model: Any, image: Any, method: str, target: int, settings: Any) -> 
 
 def gradcam_pixels(model: Any, pixels: np.ndarray, class_index: int) -> np.ndarray:
     """Grad-CAM ``(S, S)`` in [0, 1] of an ``(S, S, 3)`` uint8 crop given directly."""
+    import numpy as np
     import torch
 
     tensor = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32) / 255.0)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from gui.classify_tab import backend, lab_jobs
@@ -20,6 +19,8 @@ from gui.classify_tab.imaging import heat_to_qimage, rgb_to_qimage
 from gui.classify_tab.slots import WorkerSlot
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from gui.classify_tab.tab import ClassifyTab
 
 

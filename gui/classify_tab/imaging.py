@@ -6,8 +6,12 @@ thread, which is why worker items carry numpy arrays and the GUI converts them.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from PySide6.QtGui import QImage
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_COLORMAP = "magma"
 _LUTS: dict[str, np.ndarray] = {}
@@ -15,6 +19,8 @@ _LUTS: dict[str, np.ndarray] = {}
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     """``(H, W, 3)`` uint8 -> an RGB888 ``QImage`` that owns a copy of the pixels."""
+    import numpy as np
+
     array = np.ascontiguousarray(rgb, dtype=np.uint8)
     if array.ndim != 3 or array.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) array, got shape {array.shape}")
@@ -25,6 +31,8 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
 
 def qimage_to_rgb(image: QImage) -> np.ndarray:
     """Any ``QImage`` -> ``(H, W, 3)`` uint8 (alpha dropped)."""
+    import numpy as np
+
     rgb = image.convertToFormat(QImage.Format.Format_RGB888)
     width, height = rgb.width(), rgb.height()
     buffer = np.frombuffer(rgb.constBits(), dtype=np.uint8, count=rgb.sizeInBytes())
@@ -44,6 +52,8 @@ def heat_lut(name: str = DEFAULT_COLORMAP) -> np.ndarray:
 
 def heat_to_rgb(heat: np.ndarray, cmap: str = DEFAULT_COLORMAP) -> np.ndarray:
     """``(H, W)`` floats in [0, 1] (NaN counts as 0) -> ``(H, W, 3)`` uint8 colours."""
+    import numpy as np
+
     values = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
     indices = np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
     return heat_lut(cmap)[indices]
@@ -55,6 +65,8 @@ def heat_to_qimage(heat: np.ndarray, cmap: str = DEFAULT_COLORMAP) -> QImage:
     Alpha grows with the heat (full from 60% of the peak up), so cold regions leave the
     photo untouched instead of darkening it; the view's opacity scales it all.
     """
+    import numpy as np
+
     values = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
     rgba = np.empty((*values.shape, 4), dtype=np.uint8)
     rgba[..., :3] = heat_to_rgb(values, cmap)
@@ -66,6 +78,8 @@ def heat_to_qimage(heat: np.ndarray, cmap: str = DEFAULT_COLORMAP) -> QImage:
 
 def blend(photo: np.ndarray, heat: np.ndarray, opacity: float) -> np.ndarray:
     """Photo ``(H, W, 3)`` uint8 with the heat-map ``(H, W)`` overlaid at ``opacity`` in [0, 1]."""
+    import numpy as np
+
     alpha = float(min(max(opacity, 0.0), 1.0))
     colours = heat_to_rgb(heat).astype(np.float32)
     mixed = photo.astype(np.float32) * (1.0 - alpha) + colours * alpha

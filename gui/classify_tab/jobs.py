@@ -12,12 +12,13 @@ import queue
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from gui.classify_tab import backend
 from gui.jobs import Result, with_progress
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Cancel = Callable[[], bool]
 Prediction = tuple[int, str, float]
@@ -152,6 +153,7 @@ def open_source(source: Source, min_size: int | None = None):
 
 def thumbnail(image, side: int = THUMB_SIDE) -> np.ndarray:
     """A ``(h, w, 3)`` uint8 thumbnail whose long side is at most ``side``."""
+    import numpy as np
     from PIL import Image
 
     small = image.copy()
@@ -220,6 +222,8 @@ def classify_files(
     sources: list[Source], model: Any, model_name: str, topk: int, cancel: Cancel
 ) -> Iterator[FileResult | FileError]:
     """Classify sources in order: files through the library's ``classify_paths``."""
+    import numpy as np
+
     from nets.pretrained.classify import classify_paths
 
     files = [s for s in sources if s.path is not None and s.data is None]
@@ -318,6 +322,7 @@ def crop_box_in(
 
 def display_copy(image) -> np.ndarray:
     """``(h, w, 3)`` uint8 of the image, long side at most ``DISPLAY_MAX_SIDE``."""
+    import numpy as np
     from PIL import Image
 
     if max(image.size) > DISPLAY_MAX_SIDE:
@@ -342,6 +347,7 @@ def heat_job(key: str, image, model: Any, class_index: int, size: tuple[int, int
 
 def resize_heat(heat: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``(H, W)`` float heat -> ``(h, w)`` float32 in [0, 1] with ``size == (w, h)``."""
+    import numpy as np
     from PIL import Image
 
     values = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from gui.classify_tab import backend
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Cancel = Callable[[], bool]
 Prediction = tuple[int, str, float]

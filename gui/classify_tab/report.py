@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
 from gui.classify_tab.imaging import heat_to_qimage, rgb_to_qimage
 from gui.classify_tab.top_chart import Prediction, paint_bars
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FIGURE_SIZE = (1200, 560)
 #: How strongly the report's heat-map covers its copy of the photo.

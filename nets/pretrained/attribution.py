@@ -33,14 +33,13 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
 from nets.errors import ConfigError
 from nets.pretrained.threads import configure_threads
 
 if TYPE_CHECKING:
     import threading
 
+    import numpy as np
     import torch
     from PIL import Image
 
@@ -165,6 +164,8 @@ def find_class(labels: tuple[str, ...] | list[str], text: str | int) -> int:
 
 def normalize_heat(values: np.ndarray, percentile: float = DISPLAY_PERCENTILE) -> np.ndarray:
     """Non-negative ``(H, W)`` values -> float32 in [0, 1], the percentile mapped to 1."""
+    import numpy as np
+
     values = np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0, posinf=0.0)
     values = np.maximum(values, 0.0)
     top = float(np.percentile(values, percentile)) if values.size else 0.0
@@ -181,6 +182,8 @@ _LUTS: dict[str, np.ndarray] = {}
 
 def colormap(name: str = "magma") -> np.ndarray:
     """A perceptually uniform colour map as a ``(256, 3)`` uint8 table (matplotlib's)."""
+    import numpy as np
+
     if name not in COLORMAPS:
         raise ConfigError(f"unknown colour map {name!r}; choose one of: {', '.join(COLORMAPS)}")
     if name not in _LUTS:
@@ -193,6 +196,8 @@ def colormap(name: str = "magma") -> np.ndarray:
 
 def colorize(heat: np.ndarray, name: str = "magma") -> np.ndarray:
     """``(H, W)`` values in [0, 1] (NaN counts as 0) -> ``(H, W, 3)`` uint8 colours."""
+    import numpy as np
+
     values = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
     return colormap(name)[np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)]
 
@@ -205,6 +210,8 @@ def overlay(
     The map's opacity grows with its value (``opacity`` from half the peak up), so where
     the map is cold the picture shows through unchanged.
     """
+    import numpy as np
+
     values = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0)
     alpha = float(min(max(opacity, 0.0), 1.0)) * np.clip(values / 0.5, 0.0, 1.0)[..., None]
     mixed = pixels.astype(np.float32) * (1.0 - alpha) + colorize(values, name) * alpha
@@ -301,6 +308,7 @@ def explain_tensor(
     ``x``) is Integrated Gradients' starting point (default: zeros). Hooks are placed on
     ``network`` for the call: the caller keeps other threads off it meanwhile.
     """
+    import numpy as np
     import torch
     from captum.attr import (
         InputXGradient,

@@ -172,13 +172,17 @@ def test_hidden_pages_of_the_training_tabs_are_not_built(first_windows, first_mo
     assert _loaded(first_modules["cnn"], "gui.cnn_tab.inspect_view", "gui.cnn_tab.dream_view") == []
 
 
-@pytest.mark.parametrize("tab", ["graph", "mlp", "cnn"])
+@pytest.mark.parametrize("tab", list(TAB_PACKAGES))
 def test_the_first_frame_of_a_tab_needs_no_numpy(first_modules, complete_modules, tab):
     # numpy costs 60-100 ms to import; the first frame shows forms and empty views only,
     # and the data probe (nets.data, in a worker thread meanwhile) looks at files only.
-    # The trainers, the internals recorder and the lr finder wait for the first run.
+    # The trainers, the internals recorder and the lr finder wait for the first run; the
+    # Classify tab's pictures, jobs and attribution methods for the first photo.
     later = ["numpy", "nets.internals", "nets.lr_find", "nets.cnn.train", "nets.mlp.train"]
-    later += ["gui.cnn_tab.inspect_view"]
+    later += ["gui.cnn_tab.inspect_view", "PIL", "nets.images", "nets.pretrained.classify"]
     assert _loaded(first_modules[tab], *later) == []
-    if tab != "graph":  # the plots built right after the first frame bring it (pyqtgraph)
+    if tab in ("mlp", "cnn"):  # the plots built right after the first frame bring it
         assert "numpy" in complete_modules[tab]
+    if tab == "classify":  # the tab is complete at its first frame: nothing follows it
+        assert "gui.classify_tab.jobs" in first_modules[tab]
+        assert "numpy" not in complete_modules[tab]
