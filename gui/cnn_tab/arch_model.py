@@ -156,6 +156,7 @@ class ArchitectureModel(QAbstractTableModel):
         self._num_classes = num_classes
         self.name = ""
         self.check = check_architecture(self._layers, input_shape, num_classes)
+        self._cells: list[tuple[dict[int, object], ...]] | None = None  # see data()
 
     # -- reading ---------------------------------------------------------------------
     @property
@@ -229,6 +230,7 @@ class ArchitectureModel(QAbstractTableModel):
         self.beginResetModel()
         self._layers = layers
         self.check = check_architecture(layers, self._input_shape, self._num_classes)
+        self._cells = None
         self.endResetModel()
         self.changed.emit()
 
@@ -249,35 +251,54 @@ class ArchitectureModel(QAbstractTableModel):
     def data(
         self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
     ):
+        # The table's delegate and its resize-to-contents headers ask every cell for about
+        # eight roles many times over while a window lays itself out (some 13,000 calls
+        # for the default CNN's first frame): each answer is a lookup in a table built
+        # once per change of the layers, not a formatting of the layer.
         if not index.isValid():
             return None
+        cells = self._cells if self._cells is not None else self._build_cells()
         row, col = index.row(), index.column()
+        if row >= len(cells) or col >= len(COLUMNS):
+            return None
+        return cells[row][col].get(role)
+
+    def _build_cells(self) -> list[tuple[dict[int, object], ...]]:
+        """Per row, per column: role -> what ``data`` returns (absent roles: None)."""
+        display = int(Qt.ItemDataRole.DisplayRole)
+        background = int(Qt.ItemDataRole.BackgroundRole)
+        foreground = int(Qt.ItemDataRole.ForegroundRole)
+        tooltip = int(Qt.ItemDataRole.ToolTipRole)
+        align = int(Qt.ItemDataRole.TextAlignmentRole)
+        right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         rows = self.check.rows
-        summary = rows[row] if row < len(rows) else None
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
-                return str(row)
-            if col == 1:
-                return describe_layer(self._layers[row])
+        cells: list[tuple[dict[int, object], ...]] = []
+        for row, layer in enumerate(self._layers):
+            summary = rows[row] if row < len(rows) else None
+            bad = row == self.check.bad_index
+            texts = [str(row), describe_layer(layer)]
             if summary is None:
-                return "—"
-            if col == 2:
-                return format_shape(summary.output_shape)
-            if col == 3:
-                return f"{summary.params:,}" if summary.params else "0"
-            if col == 4:
-                return human_count(summary.mult_adds) if summary.mult_adds else "0"
-        if role == Qt.ItemDataRole.BackgroundRole and row == self.check.bad_index:
-            return _ERROR_BRUSH
-        if role == Qt.ItemDataRole.ForegroundRole and summary is None and col >= 2:
-            return _DIM_BRUSH
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if row == self.check.bad_index:
-                return self.check.error
-            return type(self._layers[row]).__doc__
-        if role == Qt.ItemDataRole.TextAlignmentRole and col >= 2:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+                texts += ["—"] * 3
+            else:
+                texts += [
+                    format_shape(summary.output_shape),
+                    f"{summary.params:,}" if summary.params else "0",
+                    human_count(summary.mult_adds) if summary.mult_adds else "0",
+                ]
+            tip = self.check.error if bad else type(layer).__doc__
+            line = []
+            for col, text in enumerate(texts):
+                cell: dict[int, object] = {display: text, tooltip: tip}
+                if bad:
+                    cell[background] = _ERROR_BRUSH
+                if summary is None and col >= 2:
+                    cell[foreground] = _DIM_BRUSH
+                if col >= 2:
+                    cell[align] = right
+                line.append(cell)
+            cells.append(tuple(line))
+        self._cells = cells
+        return cells
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
