@@ -354,11 +354,14 @@ class RunFiles:
 
     # -- quitting --------------------------------------------------------------------
     def unsaved_runs(self) -> list[Run]:
-        """Runs whose model is not in a file: trained (or training) and not saved since."""
+        """Runs whose model is not in a file: trained (or training) and not saved since.
+
+        A run added to the runs list without the tab's payload (an overlay, a plot fed by
+        hand) holds no model and so is never unsaved."""
         return [
             run
             for run in self.runs.runs()
-            if not run.payload.saved
+            if not getattr(run.payload, "saved", True)
             and (self.model_of(run) is not None or run.status in ("running", "paused"))
         ]
 

@@ -237,6 +237,14 @@ def test_nothing_unsaved_closes_without_a_question(qtbot, tab, monkeypatch):
     assert tab.can_close()
 
 
+def test_a_run_without_the_tabs_payload_does_not_stop_the_window_closing(qtbot, tab, monkeypatch):
+    # A benchmark closing its window with runs fed by hand raised AttributeError here.
+    tab.runs.add_run(tab.runs.next_name("fed"), {"updates": 1})
+    monkeypatch.setattr("gui.dialogs.ask", lambda *a, **k: pytest.fail("asked"))
+    assert tab.unsaved_runs() == []
+    assert tab.can_close()
+
+
 def test_a_lazy_page_is_built_on_first_show_and_shut_down_with_the_tab(qtbot, context):
     from PySide6.QtWidgets import QLabel
 
