@@ -270,14 +270,16 @@ def _train(
     if model is None:
         model = build_model(config, d, num_classes)
     optimizer = SGD(model.parameters(), config.learning_rate, config.momentum, config.lr_decay)
-    workers, tuner = split_across_cores(own_gemms=step is None and model.splits_gemms)
+    own_gemms = step is None and model.splits_gemms
+    workers, tuner = split_across_cores(own_gemms=own_gemms)
 
     def gather(X: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
         with parallel.splitting(workers):
             parallel.take_rows(X, idx, out)
 
     # The next batch is gathered by a helper while this thread runs the passes between
-    # the first layer's GEMMs alone (parallel.Workers.defer).
+    # the first layer's GEMMs alone (parallel.Workers.defer). Not beside someone else's
+    # step: its products run on BLAS's own threads, which stall when a core is taken.
     sampler = DataSampler(
         X_train,
         y_train,
@@ -285,7 +287,7 @@ def _train(
         seed=config.seed,
         reuse_buffers=True,
         gather=gather,
-        prefetch=workers if workers.size > 1 else None,
+        prefetch=workers if workers.size > 1 and own_gemms else None,
     )
     augment = None
     # Crops and flips need images (N, H, W[, C]); ready-made feature rows are used as given.
