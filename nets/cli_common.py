@@ -206,6 +206,26 @@ def range_test_description(settings: str) -> str:
     )
 
 
+def add_range_test_command(
+    commands: Any,
+    settings: str,
+    add_run_options: Callable[[Any], None],
+    steps: Any,
+    handler: Callable[..., int],
+) -> None:
+    """The ``lr-find`` subcommand of ``mlp`` and ``cnn``: the network's own run options
+    (``add_run_options``), ``--steps`` of argparse type ``steps``, ``--json``, and a
+    description ending with ``settings``."""
+    parser = commands.add_parser(
+        "lr-find",
+        help="learning-rate range test",
+        description=range_test_description(settings),
+    )
+    add_run_options(parser)
+    add_range_test_options(parser, steps)
+    parser.set_defaults(handler=handler)
+
+
 def add_range_test_options(parser: Any, steps: Any) -> None:
     """``--steps`` (of argparse type ``steps``) and ``--json`` of ``mlp lr-find`` and
     ``cnn lr-find``."""

@@ -36,12 +36,11 @@ from typing import Any
 
 from nets.cli_common import (
     add_experiment_options,
-    add_range_test_options,
+    add_range_test_command,
     add_run_outputs,
     check_experiment_outputs,
     experiment_events,
     load_fork,
-    range_test_description,
     report_range_test,
 )
 from nets.cli_common import check_output as _check_output
@@ -99,16 +98,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_experiment_options(t, "anything but the architecture and the seed")
     t.set_defaults(handler=run_train)
 
-    f = sub.add_parser(
-        "lr-find",
-        help="learning-rate range test",
-        description=range_test_description(
-            "The other settings apply; --lr, --schedule and --epochs do not."
-        ),
+    add_range_test_command(
+        sub,
+        "The other settings apply; --lr, --schedule and --epochs do not.",
+        _add_run_options,
+        _number(int, 10, "--steps"),
+        run_lr_find,
     )
-    _add_run_options(f)
-    add_range_test_options(f, _number(int, 10, "--steps"))
-    f.set_defaults(handler=run_lr_find)
 
     from nets.search.cli import add_search_command
 

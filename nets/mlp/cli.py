@@ -27,13 +27,12 @@ from typing import Any, TextIO
 
 from nets.cli_common import (
     add_experiment_options,
-    add_range_test_options,
+    add_range_test_command,
     add_run_outputs,
     check_experiment_outputs,
     check_output,
     experiment_events,
     load_fork,
-    range_test_description,
     report_range_test,
     whole_number,
 )
@@ -117,16 +116,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     tr.set_defaults(handler=run_train)
 
-    lf = commands.add_parser(
-        "lr-find",
-        help="learning-rate range test",
-        description=range_test_description(
-            "The preset's other settings apply; its learning rate does not."
-        ),
+    add_range_test_command(
+        commands,
+        "The preset's other settings apply; its learning rate does not.",
+        _add_run_options,
+        _count,
+        run_lr_find,
     )
-    _add_run_options(lf)
-    add_range_test_options(lf, _count)
-    lf.set_defaults(handler=run_lr_find)
 
     from nets.search.cli import add_search_command
 
