@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from PIL import Image
 
 from nets.errors import ImageError, NetsError
-from nets.fileio import open_regular, shown
+from nets.fileio import open_regular, read_regular, shown
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,6 +43,7 @@ __all__ = [
     "image_to_array",
     "is_image_path",
     "open_image",
+    "read_image_bytes",
     "save_png",
     "to_rgb",
 ]
@@ -159,6 +160,18 @@ def _sniff(head: bytes) -> str:
     except UnicodeDecodeError:
         return "not an image, or an image format this app cannot read"
     return "not an image: the content is text"
+
+
+def read_image_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The encoded content of an image file, refused exactly as ``open_image(path)``
+    refuses to open it (not a regular file, larger than ``MAX_IMAGE_FILE_BYTES``) with the
+    same one-line :class:`ImageError`; ``open_image(data, name=path)`` then decodes it.
+
+    Lets a caller read many files ahead in threads while it decodes others (a cold disk
+    serves small files far faster with many reads in flight). An error while reading
+    (EIO) is raised as the ``OSError`` it is.
+    """
+    return read_regular(path, ImageError, "image file", MAX_IMAGE_FILE_BYTES)
 
 
 def _open_source(source: str | os.PathLike[str] | bytes, label: str) -> BinaryIO:

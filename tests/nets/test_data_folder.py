@@ -85,17 +85,17 @@ def test_unreadable_file_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     locked = root / "train" / "dog" / "locked.png"
     _png(locked, (1, 2, 3))
     locked.chmod(0)
-    if os.geteuid() == 0:  # root reads any file: make the open fail the way it would
+    if os.geteuid() == 0:  # root reads any file: make the read fail the way it would
         import nets.images
 
-        real = nets.images.open_image
+        real = nets.images.read_image_bytes
 
-        def deny(path, **kw):
+        def deny(path):
             if Path(path).name == "locked.png":
                 raise PermissionError(13, "Permission denied", str(path))
-            return real(path, **kw)
+            return real(path)
 
-        monkeypatch.setattr(nets.images, "open_image", deny)
+        monkeypatch.setattr(nets.images, "read_image_bytes", deny)
     try:
         ds = load_dataset(f"folder:{root}", num_val=2)
     finally:
