@@ -127,6 +127,10 @@ def _walk_class(
     """Collect every non-hidden file under class_dir, following symlinks that stay inside
     it (see REASON_LINK_OUT) but never looping."""
     class_real = os.path.realpath(class_dir)
+    # Every path below starts with root and a separator (names from scandir are never
+    # "." or ".."): cutting that prefix gives what os.path.relpath would, at a tenth of
+    # its cost (relpath took two thirds of the scan of 50,000 files).
+    prefix = os.path.join(os.fspath(root), "")
     stack = [class_dir]
     while stack:
         folder = stack.pop()
@@ -171,7 +175,11 @@ def _walk_class(
             if stat.S_ISDIR(est.st_mode):
                 stack.append(Path(e.path))
                 continue
-            rel = os.path.relpath(e.path, root)
+            rel = (
+                e.path[len(prefix) :]
+                if e.path.startswith(prefix)
+                else os.path.relpath(e.path, root)
+            )
             scan.fingerprint_rows.append(f"{rel}\0{est.st_size}\0{est.st_mtime_ns}")
             if not stat.S_ISREG(est.st_mode):
                 scan.skipped[REASON_UNREADABLE] += 1

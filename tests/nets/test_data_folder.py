@@ -228,3 +228,27 @@ def test_probe_lists_classes_and_counts_without_decoding(tmp_path: Path) -> None
     info = probe_dataset(f"folder:{single}")
     assert not info.found and "only one class" in info.hint
     assert not probe_dataset(f"folder:{tmp_path / 'none'}").found
+
+
+@pytest.mark.parametrize("spelling", ["absolute", "relative", "dotted"])
+def test_files_are_fingerprinted_by_their_path_relative_to_the_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    root = _make_folder(tmp_path / "d", per_class=2, test=False)
+    _png(root / "train" / "cat" / "sub" / "deep.png", (1, 1, 1))
+    _png(root / "train" / "dog" / ".hidden" / "x.png", (2, 2, 2))  # seen through the link only
+    (root / "train" / "dog" / "inner").symlink_to(root / "train" / "dog" / ".hidden")
+    monkeypatch.chdir(tmp_path)
+    given = {"absolute": root, "relative": Path("d"), "dotted": Path("d/../d/./train/..")}
+    _, scan = folder_mod._scan_split(given[spelling] / "train", None, given[spelling])
+    rels = sorted(row.split("\0")[0] for row in scan.fingerprint_rows)
+    assert rels == [
+        "train/cat/0.png",
+        "train/cat/1.png",
+        "train/cat/sub/deep.png",
+        "train/dog/0.png",
+        "train/dog/1.png",
+        "train/dog/inner/x.png",
+        "train/emu/0.png",
+        "train/emu/1.png",
+    ]
