@@ -537,6 +537,12 @@ def load(
     )
 
 
+def _kept(rows: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """``rows[ok]``, without the copy when every file decoded (the usual case): copying the
+    150 MB of the CIFAR images took 0.1 to 2 s here, fresh memory being slow to fault in."""
+    return rows if ok.all() else rows[ok]
+
+
 def _decode_folder(
     train_scan: _Scan,
     test_scan: _Scan | None,
@@ -564,11 +570,11 @@ def _decode_folder(
     return {
         "fingerprint": np.array(fingerprint),
         "class_names": np.array(class_names, dtype=str),
-        "X_train": images[:n_train][tr_ok],
-        "y_train": labels[:n_train][tr_ok],
+        "X_train": _kept(images[:n_train], tr_ok),
+        "y_train": _kept(labels[:n_train], tr_ok),
         "has_test": np.array(test_scan is not None),
-        "X_test": images[n_train:][te_ok] if test_scan else empty,
-        "y_test": labels[n_train:][te_ok] if test_scan else np.zeros(0, np.int64),
+        "X_test": _kept(images[n_train:], te_ok) if test_scan else empty,
+        "y_test": _kept(labels[n_train:], te_ok) if test_scan else np.zeros(0, np.int64),
         "skip_reasons": np.array(reasons, dtype=str),
         "skip_counts": np.array([skipped[r] for r in reasons], dtype=np.int64),
     }
