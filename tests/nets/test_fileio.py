@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -174,6 +175,36 @@ def test_a_file_over_the_limit_is_refused_unread(tmp_path: Path) -> None:
         f.truncate(10 << 20)  # sparse: nothing to read
     with pytest.raises(_Err, match="10.0 MB is larger than the 1.0 MB an architecture"):
         fileio.read_regular(big, _Err, "architecture file", 1 << 20)
+
+
+def test_read_regular_returns_the_whole_file_at_every_size(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for size in (0, 1, 1023, 4096, 70_000, 300_000):
+        data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+        path = tmp_path / f"{size}.bin"
+        path.write_bytes(data)
+        assert fileio.read_regular(path, _Err) == data
+        assert fileio.read_regular(path, _Err, "file", max(size, 1)) == data
+
+
+def test_a_file_that_grew_after_its_size_was_taken_is_read_whole_or_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "grows.bin"
+    data = bytes(range(256)) * 400  # 102,400 bytes, though fstat will say 10
+    path.write_bytes(data)
+    real = os.fstat
+
+    def stale(fd: int) -> os.stat_result:
+        st = list(real(fd))
+        st[stat.ST_SIZE] = 10
+        return os.stat_result(st)
+
+    monkeypatch.setattr(fileio.os, "fstat", stale)
+    assert fileio.read_regular(path, _Err) == data
+    assert fileio.read_regular(path, _Err, "file", 200_000) == data
+    with pytest.raises(_Err, match="grows.bin: larger than 48.8 KB"):
+        fileio.read_regular(path, _Err, "file", 50_000)
 
 
 @settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "50")), deadline=None)
