@@ -214,6 +214,26 @@ def test_exif_orientation_is_applied(
     assert r > 200 and b < 60
 
 
+@pytest.mark.parametrize("carrier", ["jpeg-xmp", "png-exif", "webp-exif", "tiff-tag"])
+def test_orientation_is_found_wherever_the_format_keeps_it(tmp_path: Path, carrier: str) -> None:
+    pixels = np.zeros((20, 40, 3), np.uint8)
+    pixels[:, :20] = (255, 0, 0)
+    picture = Image.fromarray(pixels)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description tiff:Orientation="6"/>'
+    fmt, options = {
+        "jpeg-xmp": ("JPEG", {"xmp": xmp + b"</rdf:RDF></x:xmpmeta>", "quality": 95}),
+        "png-exif": ("PNG", {"exif": exif.tobytes()}),
+        "webp-exif": ("WEBP", {"exif": exif.tobytes(), "lossless": True}),
+        "tiff-tag": ("TIFF", {"exif": exif.tobytes()}),
+    }[carrier]
+    img = open_image(_write(tmp_path / f"turned.{fmt.lower()}", _encode(picture, fmt, **options)))
+    assert img.size == (20, 40)
+    r, _, b = img.getpixel((10, 2))
+    assert r > 200 and b < 60
+
+
 # --- refusals ----------------------------------------------------------------------------
 
 
