@@ -21,6 +21,19 @@ if TYPE_CHECKING:
     from gui.graph_tab.node_items import NodeItem, PortItem
 
 _F_EDGE = theme.font(9.5, mono=True)  # made once, like the node fonts
+# The curve's pens, made once: most edges share the plain one.
+_PLAIN = QPen(theme.EDGE, 1.6)
+_SELECTED = QPen(theme.SELECTED, 3)
+_HIGHLIGHT = QPen(theme.CURRENT, 4)
+_HOVER = QPen(theme.TEXT, 2.2)
+# Mid pan or zoom: thin cosmetic lines (drawn aliased, a tenth of a smooth one's cost).
+_FAST_PLAIN = QPen(theme.EDGE, 0)
+_FAST_HIGHLIGHT = QPen(theme.CURRENT, 0)
+
+
+def plain_pen(fast: bool) -> QPen:
+    """The pen of an edge that is neither selected, highlighted nor hovered."""
+    return _FAST_PLAIN if fast else _PLAIN
 
 
 class EdgeItem(QGraphicsPathItem):
@@ -67,7 +80,8 @@ class EdgeItem(QGraphicsPathItem):
         b = self.dst.port_scene_pos(self.edge.port)
         self._path = bezier(a, b)
         self._shape = None
-        self._place_label()
+        self._place_label()  # (setPath repaints the item)
+        self._tell_overview()
 
     def _place_label(self, avoid: list[QRectF] | None = None) -> None:
         if not self.label:
@@ -111,7 +125,7 @@ class EdgeItem(QGraphicsPathItem):
     def set_highlight(self, on: bool) -> None:
         if on != self.highlight:
             self.highlight = on
-            self.update()
+            self._look_changed()
 
     def shape(self) -> QPainterPath:
         if self._shape is None:
@@ -125,33 +139,65 @@ class EdgeItem(QGraphicsPathItem):
 
     def hoverEnterEvent(self, event) -> None:
         self._hover = True
-        self.update()
+        self._look_changed()
         super().hoverEnterEvent(event)
 
     def hoverLeaveEvent(self, event) -> None:
         self._hover = False
-        self.update()
+        self._look_changed()
         super().hoverLeaveEvent(event)
+
+    def pen(self, fast: bool) -> QPen:
+        """The curve's pen; ``fast`` mid pan or zoom (a thin line, only the highlight
+        coloured)."""
+        if fast:
+            return _FAST_HIGHLIGHT if self.highlight else _FAST_PLAIN
+        if self.isSelected():
+            return _SELECTED
+        if self.highlight:
+            return _HIGHLIGHT
+        if self._hover:
+            return _HOVER
+        return _PLAIN
+
+    def is_plain(self, fast: bool) -> bool:
+        """Whether the curve is drawn with :func:`plain_pen` (as most are)."""
+        return self.pen(fast) is plain_pen(fast)
+
+    def _look_changed(self) -> None:
+        self.update()
+        self._tell_overview()
+
+    def _tell_overview(self) -> None:
+        # While the overview draws the edges (ItemHasNoContents), update() alone shows
+        # nothing: the overview must gather again.
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "edge_layer"):
+            scene.edge_layer.invalidate()
+
+    def setVisible(self, visible: bool) -> None:
+        # Groups hide and show edges; the overview skips hidden ones.
+        if visible != self.isVisible():
+            super().setVisible(visible)
+            self._look_changed()
+
+    def setOpacity(self, opacity: float) -> None:
+        # A picked-up edge fades while it is dragged elsewhere.
+        if opacity != self.opacity():
+            super().setOpacity(opacity)
+            self._look_changed()
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         scene = self.scene()
         if scene is not None and getattr(scene, "fast_edges", False):
             # Mid pan or zoom: a thin aliased line costs a tenth of a smooth one.
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-            painter.setPen(QPen(theme.CURRENT if self.highlight else theme.EDGE, 0))
+            painter.setPen(self.pen(True))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawPath(self._path)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             return
-        if self.isSelected():
-            pen = QPen(theme.SELECTED, 3)
-        elif self.highlight:
-            pen = QPen(theme.CURRENT, 4)
-        elif self._hover:
-            pen = QPen(theme.TEXT, 2.2)
-        else:
-            pen = QPen(theme.EDGE, 1.6)
-        painter.setPen(pen)
+        painter.setPen(self.pen(False))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
         if not self.label:

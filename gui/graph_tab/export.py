@@ -42,7 +42,10 @@ def _render(scene: GraphScene, painter: QPainter, target: QRectF, source: QRectF
         item.setSelected(False)
     try:
         painter.fillRect(target, theme.CANVAS)
-        scene.render(painter, target, source, Qt.AspectRatioMode.KeepAspectRatio)
+        # Drawn in full whatever the canvas's zoom: far out the canvas draws plain boxes
+        # without ports or sums, and mid pan thin edges without labels.
+        with scene.full_detail():
+            scene.render(painter, target, source, Qt.AspectRatioMode.KeepAspectRatio)
     finally:
         for item in selected:
             item.setSelected(True)

@@ -39,6 +39,11 @@ _F_FANOUT = theme.font(8.5, mono=True)
 
 #: Below this zoom a node is drawn as a plain box (text would be unreadable anyway).
 NODE_DETAIL_ZOOM = 0.35
+#: item changes that change what the overview draws for a node
+_LOOK_CHANGES = (
+    QGraphicsItem.GraphicsItemChange.ItemVisibleHasChanged,
+    QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged,
+)
 
 
 @dataclass
@@ -169,6 +174,7 @@ class NodeItem(QGraphicsRectItem):
                 port.setVisible(self.out_port.isVisible())
         self._height = theme.HEADER_HEIGHT + 8 + theme.ROW_HEIGHT * self.rows
         self._header_path = None
+        self.header_colour = theme.header_colour(node.op, node.spec.category)
         # Room for the current-step glow and the "output" badge above the top edge.
         self.setRect(QRectF(-7, -18, theme.NODE_WIDTH + 14, self._height + 25))
         label_w = theme.metrics(_F_SYMBOL).horizontalAdvance(node.label) + 14
@@ -186,14 +192,16 @@ class NodeItem(QGraphicsRectItem):
             tip += "<br><i>Double-click the value to edit it, the name to rename.</i>"
         self._tip = tip
         self._update_tooltip()
-        self.update()
+        self._look_changed()
         for edge in list(self.edges):
             edge.update_path()
 
     def set_detail(self, on: bool) -> None:
-        """Show the ports (and, in paint, the text) only when zoomed in enough to use them."""
+        """Show the ports (and, in paint, the text) only when zoomed in enough to use them;
+        without detail the scene's overview draws the node's box (``paint_box``)."""
         for port in (*self.in_ports, self.out_port):
             port.setVisible(on)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, not on)
 
     def port_scene_pos(self, index: int) -> QPointF:
         port = self.out_port if index < 0 else self.in_ports[index]
@@ -203,7 +211,18 @@ class NodeItem(QGraphicsRectItem):
         if display != self.display:
             self.display = display
             self._update_tooltip()
-            self.update()
+            self._look_changed()
+
+    def _look_changed(self) -> None:
+        self.update()
+        self._tell_overview()
+
+    def _tell_overview(self) -> None:
+        # Zoomed far out the overview draws the box (ItemHasNoContents): update() alone
+        # shows nothing, the overview must gather again.
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "node_layer"):
+            scene.node_layer.invalidate()
 
     def _update_tooltip(self) -> None:
         # Hovering shows every digit: the canvas rounds to 4 so the labels fit.
@@ -247,7 +266,7 @@ class NodeItem(QGraphicsRectItem):
         selected = self.isSelected()
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         if lod < NODE_DETAIL_ZOOM:
-            self._paint_box(painter, rect, selected)
+            self.paint_box(painter)
             return
 
         if d.current:
@@ -283,7 +302,7 @@ class NodeItem(QGraphicsRectItem):
             band.addRect(QRectF(0, 0, theme.NODE_WIDTH, theme.HEADER_HEIGHT))
             self._header_path = outline.intersected(band)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(theme.header_colour(node.op, node.spec.category))
+        painter.setBrush(self.header_colour)
         painter.drawPath(self._header_path)
         painter.setPen(QPen(theme.NODE_BORDER, 0.8))
         y_line = theme.HEADER_HEIGHT
@@ -354,12 +373,23 @@ class NodeItem(QGraphicsRectItem):
         if d.output:
             self._badge(painter, "output", theme.OUTPUT, QColor("white"), rect.right() - 4)
 
-    def _paint_box(self, painter: QPainter, rect: QRectF, selected: bool) -> None:
-        """Zoomed far out: a coloured box, no text (cheap for hundreds of nodes)."""
+    def box_marked(self) -> bool:
+        """Whether the zoomed-out box is not the plain one (selected, current, output or
+        warning: another border or fill)."""
         d = self.display
-        header = QRectF(0, 0, theme.NODE_WIDTH, theme.HEADER_HEIGHT)
+        return self.isSelected() or d.current or d.output or d.warning
+
+    def header_rect(self) -> QRectF:
+        return QRectF(0, 0, theme.NODE_WIDTH, theme.HEADER_HEIGHT)
+
+    def paint_box(self, painter: QPainter) -> None:
+        """Zoomed far out: a coloured box, no text (item coordinates). The overview draws
+        the plain boxes of many nodes at once, in this look."""
+        d = self.display
+        rect = self.body_rect()
+        selected = self.isSelected()
         painter.fillRect(rect, theme.WARNING_FILL if d.warning else theme.NODE_FILL)
-        painter.fillRect(header, theme.header_colour(self.node.op, self.node.spec.category))
+        painter.fillRect(self.header_rect(), self.header_colour)
         if selected or d.current or d.output or d.warning:
             colour = (
                 theme.SELECTED
@@ -399,6 +429,9 @@ class NodeItem(QGraphicsRectItem):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             for edge in self.edges:
                 edge.update_path()
+            self._tell_overview()  # (Qt repaints a moved item)
+        elif change in _LOOK_CHANGES:
+            self._tell_overview()
         return super().itemChange(change, value)
 
 

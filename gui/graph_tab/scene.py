@@ -9,7 +9,8 @@ the scene never edits the graph itself.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QVariantAnimation, Signal
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsSceneMouseEvent
@@ -22,6 +23,7 @@ from gui.graph_tab.bridge import GraphBridge
 from gui.graph_tab.edge_items import DragEdgeItem, EdgeItem
 from gui.graph_tab.node_items import NODE_DETAIL_ZOOM, FanoutItem, NodeDisplay, NodeItem, PortItem
 from gui.graph_tab.numbers import local_derivative
+from gui.graph_tab.overview import EdgeLayer, NodeLayer
 
 #: connector(src, dst, port) -> None when connected, else the reason it was refused
 Connector = Callable[[str, str, int], str | None]
@@ -55,8 +57,9 @@ class GraphScene(QGraphicsScene):
         self.merged_edges: dict[Edge, tuple[str, list[Edge]]] = {}
         #: show "upstream × local = contribution" on edges instead of the contribution
         self.show_formulas = False
-        #: while the view pans or zooms: edges drawn thin and without antialiasing
-        self.fast_edges = False
+        #: while the view pans or zooms: edges drawn thin and without antialiasing (the
+        #: ``fast_edges`` property)
+        self._fast_edges = False
         #: nodes keep a pixmap of themselves (cheap panning) unless zoomed far out, where
         #: they are plain boxes and regenerating hundreds of pixmaps per zoom step costs more
         self.node_cache = QGraphicsItem.CacheMode.DeviceCoordinateCache
@@ -71,6 +74,13 @@ class GraphScene(QGraphicsScene):
         # nodes took seconds; a linear scan of a few thousand items is cheap.
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.setBackgroundBrush(theme.CANVAS)
+        # Zoomed far out (and edges mid pan or zoom) these draw what the items would, in a
+        # few painter calls instead of one Python paint() per item.
+        self.node_layer = NodeLayer(self.nodes)
+        self.edge_layer = EdgeLayer(self.edges)
+        self.addItem(self.edge_layer)
+        self.addItem(self.node_layer)
+        self.selectionChanged.connect(self.edge_layer.invalidate)
 
         bridge.node_added.connect(self._on_node_added)
         bridge.node_removed.connect(self._on_node_removed)
@@ -95,6 +105,7 @@ class GraphScene(QGraphicsScene):
         self.nodes[node_id] = item
         self.addItem(item)
         self.fanouts[node_id] = FanoutItem(item)
+        self.node_layer.invalidate()
         self._schedule_refresh()
 
     def _on_node_removed(self, node_id: str) -> None:
@@ -104,6 +115,7 @@ class GraphScene(QGraphicsScene):
             for edge in list(item.edges):  # the engine sent edge_removed first; be safe
                 self._on_edge_removed(edge.edge)
             self.removeItem(item)
+            self.node_layer.invalidate()
         self._schedule_refresh()
 
     def _on_edge_added(self, edge: Edge) -> None:
@@ -112,7 +124,9 @@ class GraphScene(QGraphicsScene):
             return
         item = EdgeItem(edge, src, dst)
         self.edges[edge] = item
+        item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, self.edge_layer.isVisible())
         self.addItem(item)
+        self.edge_layer.invalidate()
         dst.node = self.graph.node(edge.dst)
         if edge.port < len(dst.in_ports):
             dst.in_ports[edge.port].set_connected(True)
@@ -125,6 +139,7 @@ class GraphScene(QGraphicsScene):
         item.detach()
         self.removeItem(item)
         dst = self.nodes.get(edge.dst)
+        self.edge_layer.invalidate()
         if dst is not None and edge.dst in self.graph:
             dst.node = self.graph.node(edge.dst)
             if edge.port < len(dst.in_ports):
@@ -155,23 +170,71 @@ class GraphScene(QGraphicsScene):
         self.edges.clear()
         self.nodes.clear()
         self.fanouts.clear()
+        self.node_layer.invalidate()
+        self.edge_layer.invalidate()
 
     def set_zoom(self, zoom: float) -> None:
-        """Follow the view's zoom: cache node pictures only where they show detail."""
+        """Follow the view's zoom: cache node pictures only where they show detail; far
+        out the overview draws plain boxes and curves instead."""
+        self._set_detail(zoom >= NODE_DETAIL_ZOOM)
+
+    @property
+    def detail(self) -> bool:
+        """Whether nodes draw themselves in full (text, ports), not as the overview's boxes."""
+        return self.node_cache != QGraphicsItem.CacheMode.NoCache
+
+    def _set_detail(self, detail: bool) -> None:
+        if detail == self.detail:
+            return
         mode = (
             QGraphicsItem.CacheMode.DeviceCoordinateCache
-            if zoom >= NODE_DETAIL_ZOOM
+            if detail
             else QGraphicsItem.CacheMode.NoCache
         )
-        if mode != self.node_cache:
-            self.node_cache = mode
-            detail = mode != QGraphicsItem.CacheMode.NoCache
-            for node_id, item in self.nodes.items():
-                item.setCacheMode(mode)
-                item.set_detail(detail)
-                fan = self.fanouts.get(node_id)
-                if fan is not None:
-                    fan.setVisible(detail and bool(fan.text))
+        self.node_cache = mode
+        for node_id, item in self.nodes.items():
+            item.setCacheMode(mode)
+            item.set_detail(detail)
+            fan = self.fanouts.get(node_id)
+            if fan is not None:
+                fan.setVisible(detail and bool(fan.text))
+        self.node_layer.setVisible(not detail)
+        self._sync_edge_layer()
+
+    @property
+    def fast_edges(self) -> bool:
+        """Mid pan or zoom (the view says): edges are thin aliased lines, without labels."""
+        return self._fast_edges
+
+    @fast_edges.setter
+    def fast_edges(self, on: bool) -> None:
+        if on != self._fast_edges:
+            self._fast_edges = on
+            self._sync_edge_layer()
+
+    def _sync_edge_layer(self) -> None:
+        # Edges are plain curves without labels far out and mid pan or zoom: the overview
+        # draws them then, and they have no contents of their own (Qt skips their paint).
+        layer = self.edge_layer
+        layer.set_fast(self._fast_edges)
+        active = self._fast_edges or not self.detail
+        if active != layer.isVisible():
+            layer.setVisible(active)
+            for item in self.edges.values():
+                item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, active)
+
+    @contextmanager
+    def full_detail(self) -> Iterator[None]:
+        """Every item draws itself in full meanwhile (ports, sums, labels; no overview, no
+        fast edges), whatever the view's zoom: for exports, which have their own scale."""
+        detail, fast = self.detail, self._fast_edges
+        self.fast_edges = False
+        self._set_detail(True)
+        try:
+            yield
+        finally:
+            self._set_detail(detail)
+            self.fast_edges = fast
 
     # -- numbers -----------------------------------------------------------------------
     def _on_evaluation(self, event) -> None:
