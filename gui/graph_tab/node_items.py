@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
@@ -39,6 +39,13 @@ _F_FANOUT = theme.font(8.5, mono=True)
 
 #: Below this zoom a node is drawn as a plain box (text would be unreadable anyway).
 NODE_DETAIL_ZOOM = 0.35
+_GLOW = QPen(theme.CURRENT, 6)  # the current step's
+_HEADER_LINE = QPen(theme.NODE_BORDER, 0.8)
+# Text alignments, made once (combining enum flags in paint() costs Python time).
+_LEFT = Qt.AlignmentFlag.AlignVCenter
+_RIGHT = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
+_PORT_NAME = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+
 #: item changes that change what the overview draws for a node
 _LOOK_CHANGES = (
     QGraphicsItem.GraphicsItemChange.ItemVisibleHasChanged,
@@ -129,6 +136,7 @@ class NodeItem(QGraphicsRectItem):
         self._height = 0.0
         self._symbol_w = 40.0
         self._header_path: QPainterPath | None = None
+        self._texts: list[tuple[QFont, QColor, QRectF, Qt.AlignmentFlag, str]] | None = None
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
             | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -174,6 +182,7 @@ class NodeItem(QGraphicsRectItem):
                 port.setVisible(self.out_port.isVisible())
         self._height = theme.HEADER_HEIGHT + 8 + theme.ROW_HEIGHT * self.rows
         self._header_path = None
+        self._texts = None
         self.header_colour = theme.header_colour(node.op, node.spec.category)
         # Room for the current-step glow and the "output" badge above the top edge.
         self.setRect(QRectF(-7, -18, theme.NODE_WIDTH + 14, self._height + 25))
@@ -210,6 +219,7 @@ class NodeItem(QGraphicsRectItem):
     def set_display(self, display: NodeDisplay) -> None:
         if display != self.display:
             self.display = display
+            self._texts = None
             self._update_tooltip()
             self._look_changed()
 
@@ -261,7 +271,6 @@ class NodeItem(QGraphicsRectItem):
         widget: QWidget | None = None,
     ) -> None:
         d = self.display
-        node = self.node
         rect = self.body_rect()
         selected = self.isSelected()
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
@@ -270,7 +279,7 @@ class NodeItem(QGraphicsRectItem):
             return
 
         if d.current:
-            painter.setPen(QPen(theme.CURRENT, 6))
+            painter.setPen(_GLOW)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), 8, 8)
 
@@ -304,38 +313,45 @@ class NodeItem(QGraphicsRectItem):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self.header_colour)
         painter.drawPath(self._header_path)
-        painter.setPen(QPen(theme.NODE_BORDER, 0.8))
+        painter.setPen(_HEADER_LINE)
         y_line = theme.HEADER_HEIGHT
         painter.drawLine(QPointF(0.8, y_line), QPointF(rect.right() - 0.8, y_line))
 
-        painter.setPen(theme.TEXT)
-        painter.setFont(_F_SYMBOL)
+        # The text, laid out once per node and display (a zoom step re-renders every node
+        # in view into its cache: Python's share of that was most of a frame).
+        texts = self._texts
+        if texts is None:
+            texts = self._texts = self._lay_out_texts()
+        for font, colour, where, flags, text in texts:
+            painter.setFont(font)
+            painter.setPen(colour)
+            painter.drawText(where, flags, text)
+
+        if d.output:
+            self._badge(painter, "output", theme.OUTPUT, QColor("white"), rect.right() - 4)
+
+    def _lay_out_texts(self) -> list[tuple[QFont, QColor, QRectF, Qt.AlignmentFlag, str]]:
+        """What ``paint`` writes: (font, colour, rectangle, alignment, text) in order."""
+        d = self.display
+        node = self.node
+        out: list[tuple[QFont, QColor, QRectF, Qt.AlignmentFlag, str]] = []
         symbol_rect = self.symbol_rect().adjusted(7, 0, 0, 0)
         symbol = theme.metrics(_F_SYMBOL).elidedText(
             node.label, Qt.TextElideMode.ElideRight, symbol_rect.width()
         )
-        painter.drawText(symbol_rect, Qt.AlignmentFlag.AlignVCenter, symbol)
-        painter.setFont(_F_NAME)
+        out.append((_F_SYMBOL, theme.TEXT, symbol_rect, _LEFT, symbol))
         name_rect = self.name_rect().adjusted(2, 0, -7, 0)
         name = theme.metrics(_F_NAME).elidedText(
             node.name + (" ⚠" if d.warning else ""),
             Qt.TextElideMode.ElideMiddle,
             name_rect.width(),
         )
-        painter.drawText(
-            name_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, name
-        )
+        out.append((_F_NAME, theme.TEXT, name_rect, _RIGHT, name))
 
         # Port names next to the input ports.
-        painter.setFont(_F_LABEL)
-        painter.setPen(theme.MUTED)
         for port in self.in_ports:
             y = port.pos().y()
-            painter.drawText(
-                QRectF(8, y - 8, 30, 16),
-                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                port.name,
-            )
+            out.append((_F_LABEL, theme.MUTED, QRectF(8, y - 8, 30, 16), _PORT_NAME, port.name))
 
         # Value and gradient rows.
         x_label = 26.0 if self.in_ports else 10.0
@@ -348,9 +364,7 @@ class NodeItem(QGraphicsRectItem):
             y = self.row_y(i + first_row)
             top = y - theme.ROW_HEIGHT / 2
             band_rect = QRectF(x_label, top, theme.NODE_WIDTH, theme.ROW_HEIGHT)
-            painter.setFont(_F_LABEL)
-            painter.setPen(theme.MUTED)
-            painter.drawText(band_rect, Qt.AlignmentFlag.AlignVCenter, label)
+            out.append((_F_LABEL, theme.MUTED, band_rect, _LEFT, label))
             computed = text != "–"
             # The number starts after its label: a long one gets a smaller font rather
             # than running into "grad" ("grad-0.01339").
@@ -359,19 +373,14 @@ class NodeItem(QGraphicsRectItem):
             number_font = theme.fitting_font(
                 _F_NUMBER_BOLD if computed and not d.stale else _F_NUMBER, text, room.width()
             )
-            painter.setFont(number_font)
             if d.stale:
-                painter.setPen(theme.STALE)
+                pen = theme.STALE
             elif text in ("nan", "inf", "-inf"):
-                painter.setPen(theme.WARNING)
+                pen = theme.WARNING
             else:
-                painter.setPen(colour if computed else theme.MUTED)
-            painter.drawText(
-                room, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, text
-            )
-
-        if d.output:
-            self._badge(painter, "output", theme.OUTPUT, QColor("white"), rect.right() - 4)
+                pen = colour if computed else theme.MUTED
+            out.append((number_font, pen, room, _RIGHT, text))
+        return out
 
     def box_marked(self) -> bool:
         """Whether the zoomed-out box is not the plain one (selected, current, output or
