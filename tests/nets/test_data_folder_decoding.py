@@ -135,3 +135,32 @@ def test_real_cifar_and_imagenet_jpegs_decode_as_they_do_alone(
     paths += sorted(str(p) for p in photos.glob("*.JPEG"))[:10]
     assert len(paths) >= 100
     _assert_same_as_alone(paths)
+
+
+@pytest.mark.parametrize(("file_bytes", "most_ahead"), [(100_000, 4), (1_000, 2 * 4 * 8 + 8)])
+def test_reading_ahead_holds_about_the_budget_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file_bytes: int, most_ahead: int
+) -> None:
+    """300 KB of budget: 100 KB files go one per task, at most three ahead of the one
+    being decoded; 1 KB files go in blocks of 8, at most two blocks per reader ahead."""
+    monkeypatch.setattr(folder_mod, "_READERS", 4)
+    monkeypatch.setattr(folder_mod, "_READ_AHEAD_BYTES", 300_000)
+    paths = []
+    for i in range(120):
+        path = tmp_path / f"{i:03}.bin"
+        path.write_bytes(bytes([i]) * file_bytes)
+        paths.append(str(path))
+    real = folder_mod._read_block
+    read = []
+
+    def counted(block: list[str]) -> list[bytes | Exception]:
+        blobs = real(block)
+        read.extend(block)  # list.extend is atomic under the GIL
+        return blobs
+
+    monkeypatch.setattr(folder_mod, "_read_block", counted)
+    worst = 0
+    for taken, data in enumerate(folder_mod._read_ahead(paths)):
+        assert data == bytes([taken]) * file_bytes  # in order, whole
+        worst = max(worst, len(read) - taken)
+    assert len(read) == 120 and worst <= most_ahead
