@@ -16,17 +16,31 @@ its import) nothing is collected, and once it has finished the whole heap moves 
 permanent generation (``gc.freeze``), so later collections walk only what was made since.
 There is no full collection before the freeze: it would walk every one of those objects
 (a 150-700 ms stall) to free the few thousand cycles an import leaves, once.
+
+A collection runs in a turn of the event loop that no redraw paints in (``gui.turns``:
+the two in one turn stalled for their sum), and a full one (every object not frozen)
+waits while redraws keep coming (a training run's live plots), for a quiet second or at
+most ``MAX_FULL_GAP_S``: called directly every tenth generation-1 pass, it was a rare
+long stall in the middle of a run.
 """
 
 from __future__ import annotations
 
 import gc
 import sys
+import time
 
 from PySide6.QtCore import QObject, QTimer
 
+from gui.turns import TURNS
+
 #: Packages whose import leaves hundreds of thousands of long-lived objects.
 HEAVY_PACKAGES = ("torch", "torchvision", "captum")
+#: A full collection (every object not frozen: 20-55 ms with the training tabs built)
+#: waits until no redraw has claimed a turn for QUIET_S seconds, but never longer than
+#: MAX_FULL_GAP_S after the last one (cyclic garbage must not pile up in a long run).
+QUIET_S = 1.0
+MAX_FULL_GAP_S = 60.0
 
 
 def heavy_imports() -> tuple[frozenset[str], bool]:
@@ -57,6 +71,7 @@ class MainThreadGarbageCollector(QObject):
         self._timer.timeout.connect(self.collect_due)
         self._timer.start(interval_ms)
         self._frozen_for: frozenset[str] = frozenset()
+        self._last_full = time.monotonic()  # the first full pass waits as later ones do
         gc.disable()
 
     def collect_due(self) -> int:
@@ -70,11 +85,18 @@ class MainThreadGarbageCollector(QObject):
             return 0
         thresholds = gc.get_threshold()
         counts = gc.get_count()
-        freed = 0
-        for generation in (2, 1, 0):
-            if counts[generation] > thresholds[generation]:
-                freed += gc.collect(generation)
-                break  # collecting a generation also collects the younger ones
+        due = [g for g in (2, 1, 0) if counts[g] > thresholds[g]]
+        now = time.monotonic()
+        if due[:1] == [2] and now - TURNS.last_redraw < QUIET_S:
+            if now - self._last_full < MAX_FULL_GAP_S:
+                due = due[1:]  # the full pass waits for a quiet moment, the young ones don't
+        # Collecting a generation also collects the younger ones: the oldest due only, in
+        # a turn of the event loop that no redraw paints in (gui.turns).
+        if not due or not TURNS.claim(self, redraw=False):
+            return 0
+        freed = gc.collect(due[0])
+        if due[0] == 2:
+            self._last_full = time.monotonic()
         return freed
 
     def stop(self) -> None:

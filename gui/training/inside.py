@@ -23,8 +23,10 @@ the page of the quantity shown), one new step histogram or else ``ROWS_PER_TICK`
 the ratio plot or the norm plot (one new line at most) or the bars, within
 ``TICK_BUDGET_S``. A slice's cost is mostly the paint that follows it, so what a slice
 builds is counted by what it will paint: a new row's title and axes cost what redrawing a
-few built rows does. Nothing is drawn while the view is hidden. ``flush()`` draws
-everything at once (tests, screenshots).
+few built rows does. A slice runs only in a turn of the event loop in which no other
+costly redraw paints (``gui.turns``: the tab's loss plot), and the three line plots'
+first paints each get a turn of their own. Nothing is drawn while the view is hidden.
+``flush()`` draws everything at once (tests, screenshots).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from gui.training.inside_data import QUANTITIES, InternalsSeries
 from gui.training.inside_heat import HeatPage, cache_axes, cached, log_extent, x_extent
 from gui.training.inside_step import StepGrid
 from gui.training.runs import RunsModel
+from gui.turns import TURNS, stagger_first_paints
 from nets.training import Internals
 
 #: Layer colours (a run's colour is for the loss plot; here layers must be told apart).
@@ -179,8 +182,11 @@ class InsideView(QWidget):
         self.step_widget = self.step_grid.widget
 
         lines = QSplitter(Qt.Orientation.Vertical)
-        for w in (self.ratio_plot, self.norm_plot, self.dead_plot):
+        line_plots = (self.ratio_plot, self.norm_plot, self.dead_plot)
+        for w in line_plots:
             lines.addWidget(w)
+        # Their first paints (7, 5 and 5 ms of CPU) each in a turn of the event loop.
+        self.first_paints = stagger_first_paints([w.viewport() for w in line_plots])
         self.step_label = QLabel("Click a step in the loss plot or a heat-map.")
         step_box = QWidget()
         step_layout = QVBoxLayout(step_box)
@@ -211,7 +217,7 @@ class InsideView(QWidget):
         self.follow_up = QTimer(self)
         self.follow_up.setSingleShot(True)
         self.follow_up.setInterval(FOLLOW_UP_MS)
-        self.follow_up.timeout.connect(self.refresh)
+        self.follow_up.timeout.connect(self._tick)
 
     # -- feeding -----------------------------------------------------------------------
 
@@ -267,9 +273,20 @@ class InsideView(QWidget):
         if not self.follow_up.isActive():
             self.follow_up.start()
 
+    def _tick(self) -> None:
+        """The follow-up timer's slice, in a turn of the event loop in which no other
+        costly redraw (the tab's loss plot, a garbage collection: ``gui.turns``) paints:
+        the two in one turn stalled for their sum. Else the slice waits a follow-up."""
+        if self.isVisible() and self._pending(self.current_series()):
+            if not TURNS.claim(self):
+                self.follow_up.start()
+                return
+        self.refresh()
+
     def flush(self) -> bool:
         """Draw everything that is due now, in one go (True if anything was)."""
         drew = False
+        self.first_paints.finish()  # the line plots too: no turns of their own
         while self.refresh(budget_s=math.inf, max_rows=1 << 30, every_part=True):
             drew = True
         return drew

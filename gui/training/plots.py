@@ -29,12 +29,15 @@ from PySide6.QtWidgets import (
 
 from gui.training.runs import Run, RunsModel
 from gui.training.series import EmaSmoother, finite_or_nan
+from gui.turns import TURNS
 
 pg.setConfigOptions(antialias=True)
 
 _MAX_READOUT_RUNS = 4
 #: Above this many points a loss curve is drawn downsampled (peaks kept) by a whole factor.
 MAX_DRAWN_POINTS = 4000
+#: A redraw refused its turn (gui.turns) tries again after this many ms.
+RETRY_MS = 15
 
 
 @dataclass
@@ -126,8 +129,17 @@ class LivePlot(QWidget):
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self._on_timer)
         self.timer.start()
+        self._retry = QTimer(self)
+        self._retry.setSingleShot(True)
+        self._retry.setInterval(RETRY_MS)
+        self._retry.timeout.connect(self._on_timer)
 
     def _on_timer(self) -> None:
+        # A turn of the event loop in which no other costly redraw paints (gui.turns; the
+        # plots of one runs model share theirs, as before): else a try a moment later.
+        if self.isVisible() and self._due() and not TURNS.claim(self.model):
+            self._retry.start()
+            return
         start = time.perf_counter()
         changed = self.refresh()
         if not changed:
@@ -137,6 +149,20 @@ class LivePlot(QWidget):
         self._cost_s = cost if self._cost_s == 0 else 0.7 * self._cost_s + 0.3 * cost
         interval = int(1000 * self._cost_s / self.cpu_budget)
         self.timer.setInterval(min(self.max_interval_ms, max(self.min_interval_ms, interval)))
+
+    def _due(self) -> bool:
+        """True if ``refresh`` would redraw something (a look, nothing drawn)."""
+        return any(self._stale(run, self._curves.get(run.run_id)) for run in self.model.runs())
+
+    @staticmethod
+    def _stale(run: Run, curves: _Curves | None) -> bool:
+        if curves is None or run.visible != curves.shown:
+            return True
+        return run.visible and (
+            curves.version != run.metrics.version
+            or curves.name != run.name
+            or curves.color != run.color.name()
+        )
 
     # -- public ----------------------------------------------------------------------
     def refresh(self) -> bool:
@@ -151,11 +177,7 @@ class LivePlot(QWidget):
             if run.visible != curves.shown:
                 self._set_shown(run, curves, run.visible)
                 changed = True
-            if run.visible and (
-                curves.version != run.metrics.version
-                or curves.name != run.name
-                or curves.color != run.color.name()
-            ):
+            if self._stale(run, curves):
                 if curves.name != run.name or curves.color != run.color.name():
                     self._restyle(run, curves)
                 self._draw(run, curves)
