@@ -9,12 +9,13 @@ in slices on its timer (``gui.training.inside``), and the pieces here let it:
   builds missing rows and redraws stale ones, at most ``max_rows`` per call and never past
   a deadline, rows in view first (rows scrolled out of view wait until they scroll in).
   Each row remembers which samples it shows, so a row is redrawn only when its layer got
-  a new sample.
+  a new sample, and keeps its image in a ``HeatImage``, which computes only the columns
+  of the new samples.
 - ``x_extent``: the step range a live plot shows, rounded up with headroom so that the
   axes (the costliest part of a repaint) change a few times per run, not on every sample.
 - ``log_extent``: the same for a log axis, in half decades.
 - ``downsample``: a heat-map of more samples than the image needs pixels, averaged into
-  at most ``MAX_COLUMNS`` columns.
+  at most ``MAX_COLUMNS`` columns (what ``HeatImage`` keeps up to date column by column).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
@@ -73,6 +74,59 @@ def downsample(counts: np.ndarray, steps: np.ndarray, limit: int = MAX_COLUMNS):
     return np.concatenate(parts), np.concatenate(part_steps)
 
 
+class HeatImage:
+    """One layer's heat-map image, kept up to date by appending: the columns of
+    ``density(downsample(counts, steps)[0])`` (the full recompute) in a preallocated
+    (``limit``, bins) array, of which ``update`` computes only those that changed since
+    its last call: the new samples' columns and the partial group at the end. Every
+    column is computed anew only when the grouping changes (the run passes a multiple of
+    ``limit`` samples) or another source (run) is shown.
+
+    Recomputing the whole stack on every sample (density, averaging, a new transposed
+    array) cost a heat-map slice most of its 5.6-7 ms of CPU (issue 14's profile).
+    """
+
+    def __init__(self, limit: int = MAX_COLUMNS) -> None:
+        self.limit = limit
+        self._data = np.zeros((0, 0))
+        self.source: object = None
+        self.group = 0  # samples averaged per column
+        self.complete = 0  # columns of ``group`` samples done
+        self.size = 0  # columns filled: the complete ones and maybe a partial one
+        self.seen = 0  # samples read so far
+        self.first_step = self.last_step = math.nan  # of the first and the last column
+
+    def update(self, counts: np.ndarray, steps: np.ndarray, source: object = None) -> None:
+        """Take the stack ``counts`` (S, bins) sampled at ``steps`` (S,) of ``source``
+        (the rows seen before must be unchanged: stacks only grow)."""
+        n, bins = counts.shape
+        group = 1 if n <= self.limit else math.ceil(n / self.limit)
+        if group != self.group or source != self.source or n < self.seen:
+            self.group, self.source, self.complete = group, source, 0
+        if self._data.shape != (self.limit, bins):
+            self._data = np.zeros((self.limit, bins))
+            self.complete = 0
+        full = n // group * group
+        if full > self.complete * group:
+            block = counts[self.complete * group : full]
+            if group > 1:  # as ``downsample`` averages them
+                block = block.reshape(-1, group, bins).mean(axis=1)
+            self._data[self.complete : full // group] = density(block)
+            self.complete = full // group
+        self.size = self.complete
+        if full < n:
+            self._data[self.size] = density(counts[full:].mean(axis=0, keepdims=True))[0]
+            self.size += 1
+        self.seen = n
+        if n:
+            self.first_step = float(steps[0])
+            self.last_step = float(steps[(self.size - 1) * group])
+
+    def columns(self) -> np.ndarray:
+        """The image's columns (size, bins): a view of the preallocated array."""
+        return self._data[: self.size]
+
+
 def cached(item: pg.GraphicsObject) -> pg.GraphicsObject:
     """``item`` painted from a pixmap cache until it changes: axes and titles are the
     costliest part of a repaint (their text) and change far less often than the data.
@@ -107,7 +161,8 @@ def axis_item(orientation: str, view: pg.ViewBox) -> pg.AxisItem:
 @dataclass
 class HeatRow:
     """One layer's heat-map: ``view`` (x: step, y: value) holding ``image`` and the red
-    ``marker`` of the selected step; ``shown`` is (series id, samples) it was drawn from."""
+    ``marker`` of the selected step; ``shown`` is (series id, samples) it was drawn from,
+    ``heat`` the image's columns, kept by appending."""
 
     name: str
     title: pg.LabelItem
@@ -117,6 +172,7 @@ class HeatRow:
     axes: tuple[pg.AxisItem, pg.AxisItem]
     shown: tuple[int, int] = (-1, -1)
     x_range: tuple[float, float] = (math.nan, math.nan)
+    heat: HeatImage = field(default_factory=HeatImage)
 
     def items(self) -> tuple[pg.GraphicsObject, ...]:
         return (self.title, self.view, *self.axes)
@@ -235,12 +291,13 @@ class HeatPage(_Page):
         if counts.size == 0:
             row.image.clear()
             return
-        counts, steps = downsample(counts, steps)
-        # Rows are values (bins), columns samples: transpose the (S, bins) stack.
-        row.image.setImage(density(counts).T, autoLevels=False, levels=(0.0, 1.0))
-        first = float(steps[0])
-        last = float(steps[-1]) if len(steps) > 1 else first + 1
-        width = (last - first) * len(steps) / max(len(steps) - 1, 1)
+        heat = row.heat
+        heat.update(counts, steps, key)  # only the new columns
+        # Rows are values (bins), columns samples: the (columns, bins) array transposed.
+        row.image.setImage(heat.columns().T, autoLevels=False, levels=(0.0, 1.0))
+        first, n = heat.first_step, heat.size
+        last = heat.last_step if n > 1 else first + 1
+        width = (last - first) * n / max(n - 1, 1)
         row.image.setRect(QRectF(first, edges[0], width, edges[-1] - edges[0]))
         x_range = x_extent(first, first + width)
         if x_range != row.x_range:

@@ -1,5 +1,6 @@
 """How the Inside view keeps each redraw slice small: one new cell, row or few lines per
-slice, cells that never move, rounded line-plot ranges, one timer driving the slices."""
+slice, cells that never move, rounded line-plot ranges, one timer driving the slices,
+heat-map images kept by appending."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QGraphicsItem
 
 from gui.training.inside import InsideView
-from gui.training.inside_heat import cached, log_extent
+from gui.training.inside_data import density
+from gui.training.inside_heat import (
+    MAX_COLUMNS,
+    HeatImage,
+    cached,
+    downsample,
+    log_extent,
+)
 from nets.mlp.classifiers import TwoLayerNet
 from tests.nets.internals_fixtures import sgd_samples
 
@@ -126,3 +134,33 @@ def test_the_periodic_timer_only_arms_the_follow_up_slice(qtbot, shown_run_view)
     assert view.follow_up.isActive()
     with qtbot.waitSignal(view.redrawn, timeout=2000):
         pass
+
+
+def test_the_heat_image_kept_by_appending_equals_the_full_recompute() -> None:
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 50, (60, 7)).astype(float)
+    counts[5] = 0.0  # a sample with no values: its column stays 0
+    steps = np.arange(60, dtype=float) * 5 + 10
+    heat = HeatImage(limit=8)  # the grouping changes at 9, 17, 25, ... samples
+    n = 0
+    for chunk in (1, 1, 3, 2, 1, 1, 4, 7, 1, 1, 9, 16, 1, 13):  # one or more at a time
+        n += chunk
+        heat.update(counts[:n], steps[:n], source=1)
+        full, full_steps = downsample(counts[:n], steps[:n], limit=8)
+        assert np.array_equal(heat.columns(), density(full))
+        assert (heat.first_step, heat.last_step) == (full_steps[0], full_steps[-1])
+    other = rng.integers(0, 50, (20, 7)).astype(float)  # another run: all anew
+    heat.update(other, steps[:20], source=2)
+    assert np.array_equal(heat.columns(), density(downsample(other, steps[:20], limit=8)[0]))
+
+
+def test_a_drawn_heat_map_row_shows_the_full_recompute_of_its_stack(shown_run_view) -> None:
+    view, run_id = _view(shown_run_view, _events(steps=60, every=1))
+    view.flush()
+    series = view.current_series()
+    for name, row in view.page.rows.items():
+        steps, counts, edges = series.stack(name, "act")
+        expected, _ = downsample(counts, steps, limit=MAX_COLUMNS)
+        assert np.array_equal(row.image.image, density(expected).T)
+        rect = row.image.mapRectToParent(row.image.boundingRect())
+        assert rect.left() == steps[0] and rect.bottom() == edges[-1]
