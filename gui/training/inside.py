@@ -49,7 +49,14 @@ from PySide6.QtWidgets import (
 )
 
 from gui.training.inside_data import QUANTITIES, InternalsSeries
-from gui.training.inside_heat import HeatPage, cache_axes, cached, log_extent, x_extent
+from gui.training.inside_heat import (
+    DecadeAxis,
+    HeatPage,
+    cache_axes,
+    cached,
+    log_extent,
+    x_extent,
+)
 from gui.training.inside_step import StepGrid
 from gui.training.runs import RunsModel
 from gui.turns import TURNS, stagger_first_paints
@@ -81,13 +88,25 @@ def _color(i: int) -> QColor:
     return QColor(LAYER_COLORS[i % len(LAYER_COLORS)])
 
 
-def _plot(title: str, left: str, *, log_y: bool = False) -> pg.PlotWidget:
-    widget = pg.PlotWidget(background="w")
+#: Pixels of a line plot's title row (pyqtgraph reserves 30: too much in plots about
+#: 120 pixels high, the Inside view's at 1400x900 with the views enlarged).
+TITLE_ROW_PX = 18
+
+
+def _plot(title: str, left: str, tip: str, *, log_y: bool = False) -> pg.PlotWidget:
+    """A line plot with a short ``title`` (the plots are about 190 pixels wide at
+    1400x900: longer ones were cut), the y label ``left`` and a tooltip saying what the
+    axes show. Its x axis has no label (iterations, as in the loss plot: the label took a
+    sixth of the plot's height); a log y axis is labelled at whole decades only."""
+    axes = {"left": DecadeAxis("left")} if log_y else {}
+    widget = pg.PlotWidget(background="w", axisItems=axes)
+    widget.setToolTip(tip)
     item = widget.getPlotItem()
     item.setTitle(title, color="k", size="9pt")
+    item.layout.setRowFixedHeight(0, TITLE_ROW_PX)
+    item.titleLabel.setMaximumHeight(TITLE_ROW_PX)
     item.showGrid(x=True, y=True, alpha=0.25)
     item.setLabel("left", left)
-    item.setLabel("bottom", "iteration")
     for axis in ("left", "bottom"):
         item.getAxis(axis).setTextPen("k")
         item.getAxis(axis).setPen("k")
@@ -158,23 +177,41 @@ class InsideView(QWidget):
             page.canvas.scene().sigMouseClicked.connect(self._on_heat_clicked)
             page.scrolled.connect(self._soon)
 
-        self.ratio_plot = _plot("Update ratio ||ΔW|| / ||W||", "ratio", log_y=True)
+        self.ratio_plot = _plot(
+            "Update ratio",
+            "‖ΔW‖ / ‖W‖",
+            "x: iteration; y: each layer's update-to-weight ratio ‖ΔW‖ / ‖W‖ of the last "
+            "step (log scale; the dashed line: the rule of thumb, about 1e-3)",
+            log_y=True,
+        )
         guide = pg.InfiniteLine(
             pos=-3,
             angle=0,
             pen=pg.mkPen("#999", width=1, style=Qt.PenStyle.DashLine),
             label="1e-3",
-            labelOpts={"position": 0.05, "color": "#666"},
+            labelOpts={"position": 0.15, "color": "#666"},  # 0.05: under the axis
         )
         self.ratio_plot.getPlotItem().addItem(guide, ignoreBounds=False)
         self.ratio_guide = guide
-        self.norm_plot = _plot("Weight gradient norm", "||dL/dW||", log_y=True)
+        self.norm_plot = _plot(
+            "Weight gradient norm",
+            "‖dL/dW‖",
+            "x: iteration; y: the norm of each layer's weight gradient (log scale)",
+            log_y=True,
+        )
         for plot in (self.ratio_plot, self.norm_plot):
-            plot.getPlotItem().addLegend(offset=(-5, 5), labelTextColor="k")
+            # Small: a CNN's eight layers in 9pt covered most of a 120-pixel plot.
+            plot.getPlotItem().addLegend(
+                offset=(-5, 5), labelTextColor="k", labelTextSize="7pt", verSpacing=-6
+            )
             # x_extent and log_extent: rounded ranges, set with the data
             plot.getPlotItem().enableAutoRange(x=False, y=False)
-        self.dead_plot = _plot("Dead ReLU units (latest sample)", "fraction")
-        self.dead_plot.getPlotItem().setLabel("bottom", "")
+        self.dead_plot = _plot(
+            "Dead ReLUs",
+            "fraction",
+            "The fraction of each ReLU layer's units that were zero on every example of the "
+            "last sampled batches (the latest sample)",
+        )
         self.dead_plot.getPlotItem().setYRange(0, 1)
         self.dead_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush="#D55E00")
         self.dead_plot.getPlotItem().addItem(self.dead_bars)

@@ -158,6 +158,42 @@ def axis_item(orientation: str, view: pg.ViewBox) -> pg.AxisItem:
     return cached(axis)
 
 
+class DecadeAxis(pg.AxisItem):
+    """A log axis labelled at whole decades (10⁻⁴, 10⁻³, ...), every second or third one
+    when the axis is too short for all (the others keep an unlabelled tick), and at 1, 2
+    and 5 (or 1 and 3) times a power of ten when less than two decades show, always at
+    least ``LABEL_PX`` apart. pyqtgraph's own log ticks label every multiple from 2 to 9
+    whenever fewer than three decades show: in the Inside view's short line plots those
+    labels ran into each other."""
+
+    #: Pixels a tick label needs along the axis (its text height and a gap).
+    LABEL_PX = 18
+
+    def __init__(self, orientation: str, **kwargs) -> None:
+        super().__init__(orientation, **kwargs)
+        self.setStyle(maxTextLevel=0)  # the first level only: the labelled ticks
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):
+        px_per_decade = max(size, 1.0) / max(maxVal - minVal, 1e-9)
+        # A label centred less than half its height from an end is not drawn (pyqtgraph
+        # hides labels that stick out of the axis): such ticks are not counted.
+        margin = 0.5 * self.LABEL_PX / px_per_decade
+        lo, hi = minVal + margin, maxVal - margin
+        decades = list(range(math.ceil(lo), math.floor(hi) + 1))
+        if len(decades) >= 2:
+            step = max(1, math.ceil(self.LABEL_PX / px_per_decade))
+            labelled = [float(d) for d in decades if d % step == 0]
+            every = range(math.ceil(minVal), math.floor(maxVal) + 1)
+            return [(float(step), labelled), (1.0, [float(d) for d in every if d not in labelled])]
+        powers = range(math.floor(minVal), math.ceil(maxVal) + 1)
+        for multiples in ((1, 2, 5), (1, 3)):
+            values = sorted(p + math.log10(m) for p in powers for m in multiples)
+            values = [v for v in values if lo <= v <= hi]
+            if len(values) >= 2 and min(np.diff(values)) * px_per_decade >= self.LABEL_PX:
+                return [(1.0, values)]
+        return [(1.0, [float(d) for d in decades])]
+
+
 @dataclass
 class HeatRow:
     """One layer's heat-map: ``view`` (x: step, y: value) holding ``image`` and the red

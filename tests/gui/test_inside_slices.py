@@ -1,6 +1,6 @@
 """How the Inside view keeps each redraw slice small: one new cell, row or few lines per
 slice, cells that never move, rounded line-plot ranges, one timer driving the slices,
-heat-map images kept by appending."""
+heat-map images kept by appending; and log axes whose labels stay readable."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from gui.training.inside import InsideView
 from gui.training.inside_data import density
 from gui.training.inside_heat import (
     MAX_COLUMNS,
+    DecadeAxis,
     HeatImage,
     cached,
     downsample,
@@ -164,3 +165,26 @@ def test_a_drawn_heat_map_row_shows_the_full_recompute_of_its_stack(shown_run_vi
         assert np.array_equal(row.image.image, density(expected).T)
         rect = row.image.mapRectToParent(row.image.boundingRect())
         assert rect.left() == steps[0] and rect.bottom() == edges[-1]
+
+
+def test_log_axes_label_whole_decades_far_enough_apart_to_read(shown_run_view) -> None:
+    view, _ = _view(shown_run_view, _events())
+    view.flush()
+    for plot in (view.ratio_plot, view.norm_plot):
+        axis = plot.getPlotItem().getAxis("left")
+        assert isinstance(axis, DecadeAxis) and axis.logMode
+        assert axis.style["maxTextLevel"] == 0  # only the first level has text
+        # Half-decade ends, as log_extent sets them.
+        for lo, hi, size in ((-6.5, -0.5, 60.0), (-6.5, -0.5, 400.0), (-4.5, -1.5, 90.0)):
+            (spacing, labelled), *rest = axis.tickValues(lo, hi, size)
+            assert labelled and all(float(v).is_integer() for v in labelled)
+            assert size / (hi - lo) * spacing >= DecadeAxis.LABEL_PX  # pixels apart
+            every = sorted(labelled + [v for _s, vs in rest for v in vs])
+            assert every == list(np.arange(math.ceil(lo), math.floor(hi) + 1))  # all ticked
+            assert lo + 0.5 * DecadeAxis.LABEL_PX * (hi - lo) / size <= min(labelled)  # drawn
+            assert all("·" not in s for s in axis.tickStrings(labelled, 1.0, spacing))
+        ((_, few),) = axis.tickValues(-3.5, -2.5, 80.0)  # under two decades: 5, 10, 20 e-4
+        assert np.allclose(few, np.log10([5e-4, 1e-3, 2e-3]))
+        assert min(np.diff(few)) * 80.0 >= DecadeAxis.LABEL_PX
+        ((_, fewer),) = axis.tickValues(-3.5, -2.5, 40.0)  # room for one label only
+        assert fewer == [-3.0]
