@@ -20,6 +20,8 @@ ticks (the worst stall a user would feel) and the 99th percentile of the gaps:
 Each probe also takes the GUI thread's CPU time between its ticks: the worst of those is
 the stall an idle machine would show (``worst_stall_cpu_ms``, ``met_by_cpu_time``); on a
 shared machine the wall gaps also hold the time other processes had the cores.
+It also records the garbage collector's longest pause (``gc_worst_ms``, CPU time) and its
+passes per generation (``gc_passes``): how much of a stall was a collection.
 
 Runs offscreen under ``make bench``; with DISPLAY set and ``--platform xcb`` in a real
 X window. Writes ``bench/results/internals_gui.json`` (``_x11`` appended for xcb).
@@ -50,13 +52,15 @@ TAB_BATCH = 64
 
 
 class Probe:
-    """Gaps between the ticks of a 5 ms timer."""
+    """Gaps between the ticks of a 5 ms timer, and the garbage collector's pauses."""
 
     def __init__(self) -> None:
         from PySide6.QtCore import QTimer
 
         self.gaps: list[float] = []
         self.cpu_gaps: list[float] = []
+        self.gc_pauses: list[tuple[int, float]] = []  # (generation, seconds)
+        self._gc_start = 0.0
         self.timer = QTimer()
         self.timer.setInterval(5)
         self.timer.timeout.connect(self._tick)
@@ -69,17 +73,34 @@ class Probe:
         self.cpu_gaps.append(cpu - self._last_cpu)
         self._last, self._last_cpu = now, cpu
 
+    def _gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_start = time.thread_time()
+        else:
+            self.gc_pauses.append((info["generation"], time.thread_time() - self._gc_start))
+
     def start(self) -> None:
+        import gc
+
         self.gaps.clear()
         self.cpu_gaps.clear()
+        self.gc_pauses.clear()
+        if self._gc not in gc.callbacks:
+            gc.callbacks.append(self._gc)
         self._last, self._last_cpu = time.perf_counter(), time.thread_time()
         self.timer.start()
 
     def stop(self) -> dict:
         """Worst and 99th-percentile gap (wall), and the worst GUI-thread CPU time spent
         between two ticks: the stall an idle machine would show (the wall gap on a shared
-        machine also holds the time other processes had the cores)."""
+        machine also holds the time other processes had the cores); the garbage
+        collector's longest pause (its CPU time) and how many passes of each generation
+        ran (what part of a stall was a collection)."""
+        import gc
+
         self.timer.stop()
+        if self._gc in gc.callbacks:
+            gc.callbacks.remove(self._gc)
         gaps = self.gaps or [0.0]
         p99 = statistics.quantiles(gaps, n=100)[98] if len(gaps) > 100 else max(gaps)
         return {
@@ -87,6 +108,8 @@ class Probe:
             "p99_gap_ms": round(1000 * p99, 1),
             "worst_stall_cpu_ms": round(1000 * max(self.cpu_gaps or [0.0]), 1),
             "ticks": len(self.gaps),
+            "gc_worst_ms": round(1000 * max((s for _g, s in self.gc_pauses), default=0.0), 1),
+            "gc_passes": [sum(1 for g, _s in self.gc_pauses if g == k) for k in range(3)],
         }
 
 
