@@ -208,3 +208,83 @@ def test_no_batch_is_gathered_beside_a_step_that_runs_on_blas_threads(
     monkeypatch.setattr(train_module, "DataSampler", sampler)
     _blas_during_steps(monkeypatch, foreign_step=foreign_step)
     assert seen == [prefetched]
+
+
+def test_tuner_backs_off_from_probing_an_option_that_loses_badly() -> None:
+    """An option more than back_off times slower than the chosen one is probed ever more
+    rarely and left out of the next epoch's trials; a probe that does not lose puts it back."""
+    applied: list[int] = []
+    speed = {2: 0.01, 1: 0.015, 3: 0.05}
+    tuner = ThreadTuner(
+        trials=1,
+        period=2,
+        window=3,
+        threads=2,
+        apply=applied.append,
+        options=[2, 1, 3],
+        back_off=2.0,
+        max_back_off=4,
+    )
+    tuner.start_epoch()
+    for _ in range(60):
+        tuner.before_step()
+        tuner.record(speed[applied[-1]])
+    assert tuner.chosen == 2
+    assert tuner.turns == {2: 1, 1: 1, 3: 4}  # 1 loses by less than 2x: probed every turn
+    probes = applied[4:]
+    assert probes.count(1) > 2 * probes.count(3) >= 2  # 3 still probed, but rarely
+    applied.clear()
+    tuner.start_epoch()
+    for _ in range(3):
+        tuner.before_step()
+        tuner.record(speed[applied[-1]])
+    assert 3 not in applied[:2]  # the epoch's trials: the chosen one and 1 only
+    speed[3] = 0.008  # the machine became quiet: the next probe of 3 wins and resets it
+    for _ in range(40):
+        tuner.before_step()
+        tuner.record(speed[applied[-1]])
+    assert tuner.chosen == 3 and tuner.turns[3] == 1
+
+
+def test_without_back_off_every_option_is_probed_in_turn() -> None:
+    applied: list[int] = []
+    speed = {2: 0.01, 1: 0.05, 3: 0.05}
+    tuner = ThreadTuner(
+        trials=1, period=2, window=3, threads=2, apply=applied.append, options=[2, 1, 3]
+    )
+    tuner.start_epoch()
+    for _ in range(40):
+        tuner.before_step()
+        tuner.record(speed[applied[-1]])
+    probes = [n for n in applied[4:] if n != 2]
+    assert abs(probes.count(1) - probes.count(3)) <= 1 and tuner.turns[3] == 1
+
+
+@pytest.mark.parametrize(
+    ("load", "own_gemms", "offered"),
+    [(0.5, True, True), (6.0, True, False), (0.5, False, False)],
+)
+def test_the_trainer_tries_blas_threads_for_its_gemms_only_on_a_quiet_machine(
+    monkeypatch: pytest.MonkeyPatch, load: float, own_gemms: bool, offered: bool
+) -> None:
+    from nets.mlp import step as step_module
+
+    if blas_threads.blas_threads() is None:
+        pytest.skip("numpy's BLAS is not a controllable OpenBLAS here")
+    monkeypatch.setattr(step_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(step_module, "blas_threads", lambda: 2)
+    monkeypatch.setattr(step_module.os, "getloadavg", lambda: (load, load, load))
+    before = blas_threads.blas_threads()
+    workers, tuner = step_module.split_across_cores(own_gemms=own_gemms)
+    try:
+        assert (step_module.BLAS_GEMMS in tuner.options) is offered
+        assert step_module.SPLIT_ALL in tuner.options and step_module.ONE_CORE in tuner.options
+        if offered:
+            tuner._apply(step_module.BLAS_GEMMS)
+            assert workers.width == 2 and workers.blas_gemm_threads == 2
+            assert blas_threads.blas_threads() == 1  # BLAS threads only inside the GEMMs
+            tuner.restore()
+            assert workers.width == 2 and workers.blas_gemm_threads == 0
+    finally:
+        workers.close()
+        blas_threads.set_blas_threads(before)

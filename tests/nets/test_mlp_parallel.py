@@ -248,3 +248,37 @@ def test_prefetching_sampler_yields_the_batches_of_the_plain_one(
             np.testing.assert_array_equal(yf, yp)
             batches += 1
         assert batches == 7
+
+
+def test_big_gemms_go_to_blas_threads_when_asked_and_blas_is_one_thread_after(
+    workers: parallel.Workers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With blas_gemm_threads set a big GEMM is one whole call on that many BLAS threads
+    (the whole call's numbers), and BLAS is back to one thread for what follows."""
+    from nets.mlp import blas_threads
+
+    counts: list[int] = []
+    real_dot = np.dot
+
+    def spy(a, b, out=None):  # the BLAS count each whole call runs with
+        counts.append(blas_threads.blas_threads() or 0)
+        return real_dot(a, b, out=out)
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((64, 700), dtype=np.float32)
+    w = rng.standard_normal((700, 400), dtype=np.float32)
+    before = blas_threads.set_blas_threads(1)
+    if before is None:
+        pytest.skip("numpy's BLAS is not a controllable OpenBLAS here")
+    monkeypatch.setattr(parallel.np, "dot", spy)
+    workers.blas_gemm_threads = 2
+    try:
+        with parallel.splitting(workers):
+            out = parallel.dot(x, w, np.full((64, 400), np.nan, np.float32))
+            gw = parallel.dot_tn(x, out, np.full((700, 400), np.nan, np.float32))
+        assert blas_threads.blas_threads() == 1
+    finally:
+        blas_threads.set_blas_threads(before)
+    assert counts == [2, 2]  # two whole calls, none split into parts
+    np.testing.assert_array_equal(out, real_dot(x, w))
+    np.testing.assert_array_equal(gw, real_dot(x.T, out))
