@@ -144,6 +144,14 @@ class Workers:
         self.settle()
         self._deferred = job
 
+    def start_deferred(self) -> None:
+        """Hand the deferred job to helper 1 now, with no split of the caller's: after a
+        GEMM that ran on BLAS's own threads (``blas_gemm_threads``), so that the next batch
+        is gathered during the small passes after it as with a split GEMM, not after the
+        optimizer's split, where the caller would wait for it."""
+        if self._deferred is not None and self.width > 1 and not self._closed:
+            self.run(_nothing)
+
     def settle_running(self) -> None:
         """Wait for a deferred job a helper has started (re-raise its error)."""
         if self._after_running:
@@ -179,6 +187,10 @@ class Workers:
             self._start[k].release()
         for t in self._threads:
             t.join()
+
+
+def _nothing(part: int, parts: int) -> None:
+    """A split with no work of its own (``Workers.start_deferred``)."""
 
 
 def active() -> Workers | None:
@@ -233,9 +245,11 @@ def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
         # ours to split (a threaded BLAS call inside a helper's part would fight it).
         set_blas_threads(w.blas_gemm_threads)
         try:
-            return np.dot(a, b, out=out)
+            np.dot(a, b, out=out)
         finally:
             set_blas_threads(1)
+        w.start_deferred()
+        return out
     if n >= MIN_COLUMNS * w.width:
 
         def columns(part: int, parts: int) -> None:

@@ -282,3 +282,30 @@ def test_big_gemms_go_to_blas_threads_when_asked_and_blas_is_one_thread_after(
     assert counts == [2, 2]  # two whole calls, none split into parts
     np.testing.assert_array_equal(out, real_dot(x, w))
     np.testing.assert_array_equal(gw, real_dot(x.T, out))
+
+
+def test_a_gemm_on_blas_threads_starts_the_deferred_job_on_a_helper(
+    workers: parallel.Workers,
+) -> None:
+    """With no split of its own, a GEMM on BLAS's threads hands the deferred job (the next
+    batch's gather) to a helper at once, for the passes after it."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((64, 700), dtype=np.float32)
+    w = rng.standard_normal((700, 400), dtype=np.float32)
+    started = threading.Event()
+    release = threading.Event()
+    where: list[str] = []
+
+    def job() -> None:
+        where.append(threading.current_thread().name)
+        started.set()
+        release.wait(10)
+
+    workers.blas_gemm_threads = 2
+    workers.defer(job)
+    with parallel.splitting(workers):
+        parallel.dot(x, w, np.empty((64, 400), np.float32))
+    assert started.wait(10)  # running while the caller goes on
+    assert where == ["mlp-split-1"]
+    release.set()
+    workers.settle()
