@@ -154,12 +154,11 @@ class LivePlot(QWidget):
         """True if ``refresh`` would redraw something (a look, nothing drawn)."""
         return any(self._stale(run, self._curves.get(run.run_id)) for run in self.model.runs())
 
-    @staticmethod
-    def _stale(run: Run, curves: _Curves | None) -> bool:
+    def _stale(self, run: Run, curves: _Curves | None) -> bool:
         if curves is None or run.visible != curves.shown:
             return True
         return run.visible and (
-            curves.version != run.metrics.version
+            curves.version != self._series_version(run)
             or curves.name != run.name
             or curves.color != run.color.name()
         )
@@ -181,7 +180,7 @@ class LivePlot(QWidget):
                 if curves.name != run.name or curves.color != run.color.name():
                     self._restyle(run, curves)
                 self._draw(run, curves)
-                curves.version = run.metrics.version
+                curves.version = self._series_version(run)
                 changed = True
         if changed:
             # Settle the auto-range now, not in the paint: a range change during the
@@ -213,6 +212,10 @@ class LivePlot(QWidget):
 
     def _draw(self, run: Run, curves: _Curves) -> None:
         raise NotImplementedError
+
+    def _series_version(self, run: Run) -> int:
+        """Changes whenever what ``_draw`` draws of ``run`` changes (default: any metric)."""
+        return run.metrics.version
 
     def _legend_names(self, run: Run) -> list[str | None]:
         """Legend label per curve (None: not in the legend)."""
@@ -440,6 +443,9 @@ class LossPlot(LivePlot):
     def _legend_names(self, run: Run) -> list[str | None]:
         return [None, run.name]
 
+    def _series_version(self, run: Run) -> int:
+        return run.metrics.step_version
+
     def _make_curves(self, run: Run) -> list[pg.PlotDataItem]:
         pens = self._pens(run)
         # The raw curve has every point: drawn without antialiasing, it costs a fraction.
@@ -559,6 +565,12 @@ class AccuracyPlot(LivePlot):
 
     def _legend_names(self, run: Run) -> list[str | None]:
         return [f"{run.name} train", f"{run.name} val"]
+
+    def _series_version(self, run: Run) -> int:
+        # Steps arrive many times a second, evaluations a few times an epoch: redrawing
+        # (and repainting) these curves with every delivery of steps cost the GUI thread
+        # as much as the loss plot did, for nothing.
+        return run.metrics.epoch_version
 
     def _make_curves(self, run: Run) -> list[pg.PlotDataItem]:
         pens = self._pens(run)

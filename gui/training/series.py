@@ -59,7 +59,10 @@ class RunMetrics:
     Epochs: ``epoch`` (E,), ``epoch_iter`` (iteration at the epoch's end, E,),
     ``train_acc`` (E,), ``val_acc`` (E,) in [0, 1] (NaN when not measured).
 
-    ``version`` increases with every change, so a plot redraws only what changed.
+    ``version`` increases with every change; ``step_version`` with every change of the
+    step series and ``epoch_version`` of the epoch series, so that a plot of one kind
+    redraws only when its own series changed (the accuracy plot redrew, and repainted,
+    on every delivery of steps while its points changed once an epoch).
     """
 
     def __init__(self) -> None:
@@ -70,13 +73,14 @@ class RunMetrics:
         self.epoch_iter = GrowingArray(16)
         self.train_acc = GrowingArray(16)
         self.val_acc = GrowingArray(16)
-        self.version = 0
+        self.step_version = 0
+        self.epoch_version = 0
 
     def add_step(self, iteration: float, loss: float, lr: float = math.nan) -> None:
         self.step_x.append(iteration)
         self.loss.append(loss)
         self.lr.append(lr)
-        self.version += 1
+        self.step_version += 1
 
     def add_epoch(
         self,
@@ -89,14 +93,19 @@ class RunMetrics:
         self.epoch_iter.append(iteration)
         self.train_acc.append(train_acc)
         self.val_acc.append(val_acc)
-        self.version += 1
+        self.epoch_version += 1
 
     def clear(self) -> None:
         for array in (self.step_x, self.loss, self.lr, self.epoch, self.epoch_iter):
             array.clear()
         self.train_acc.clear()
         self.val_acc.clear()
-        self.version += 1
+        self.step_version += 1
+        self.epoch_version += 1
+
+    @property
+    def version(self) -> int:
+        return self.step_version + self.epoch_version
 
     @property
     def num_steps(self) -> int:

@@ -187,6 +187,30 @@ def test_accuracy_plot_in_percent_against_epochs_or_iterations(qtbot):
         plot.set_x_axis("seconds")
 
 
+def test_each_plot_redraws_only_when_its_own_series_changed(qtbot):
+    """Steps arrive many times a second, evaluations a few times an epoch: the accuracy
+    plot is not redrawn (nor repainted) for new steps, nor the loss plot for an
+    evaluation."""
+    model = RunsModel()
+    plots = TrainingPlots(model, interval_ms=10_000)
+    qtbot.addWidget(plots)
+    run = model.add_run("r", {})
+    _fill(run, [1.0, 0.5], [(0.3, 0.2)])
+    assert plots.loss.refresh() and plots.accuracy.refresh()
+    run.metrics.add_step(2, 0.4)
+    assert not plots.accuracy.refresh()
+    assert plots.loss.refresh()
+    assert plots.loss.curve_data(run.run_id, 0)[1].size == 3
+    run.metrics.add_epoch(2, 0.4, 0.35, iteration=20)
+    assert not plots.loss.refresh()
+    assert plots.accuracy.refresh()
+    np.testing.assert_allclose(plots.accuracy.curve_data(run.run_id, 0)[1], [30, 40])
+    run.metrics.clear()
+    assert plots.loss.refresh() and plots.accuracy.refresh()
+    assert plots.loss.curve_data(run.run_id, 0)[1].size == 0
+    assert plots.accuracy.curve_data(run.run_id, 0)[1].size == 0
+
+
 def _ticks(axis, lo: float, hi: float) -> list[float]:
     return sorted(v for _, values in axis.tickValues(lo, hi, 400) for v in values)
 
