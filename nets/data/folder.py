@@ -27,6 +27,7 @@ from nets.data.dataset import (
     is_cancelled,
     make_dataset,
     report,
+    small_page_array,
 )
 from nets.data.spec import DatasetSpec
 from nets.errors import Cancelled, DataError
@@ -339,7 +340,7 @@ def _decode_all(
 ) -> tuple[np.ndarray, np.ndarray, Counter]:
     import numpy as np
 
-    images = np.empty((len(paths), size, size, 3), dtype=np.uint8)
+    images = small_page_array((len(paths), size, size, 3), np.uint8)
     ok = np.zeros(len(paths), dtype=bool)
     skipped: Counter = Counter()
     chunks = [(i, paths[i : i + _CHUNK]) for i in range(0, len(paths), _CHUNK)]
