@@ -81,6 +81,12 @@ class ThreadTuner:
     ``max_back_off``) and left out of the epochs' opening trials until a probe of it is
     within the factor again: OpenBLAS's own threads on a loaded machine took 4x the time
     of a split step and spun on after it, so each full-rate probe of them cost steps.
+
+    ``warm_up``: options whose first step after a step of another option is no fair sample
+    (it is run again and only the second one counts). OpenBLAS's threads fall asleep after
+    a while without work and wake late on a busy machine: run steadily, the trainer's
+    BLAS_GEMMS mode took 0.51-0.94x the split mode's epoch (4 pairs, load 2-3.7), yet its
+    single trial steps between steps of the other modes lost every time.
     """
 
     def __init__(
@@ -94,6 +100,7 @@ class ThreadTuner:
         options: list[int] | None = None,
         back_off: float | None = None,
         max_back_off: int = 16,
+        warm_up: tuple[int, ...] = (),
     ) -> None:
         self._apply: Callable[[int], object] = apply or set_blas_threads
         self.original = threads if apply is not None else blas_threads()
@@ -117,6 +124,8 @@ class ThreadTuner:
         #: option -> probe one turn in this many (1: every turn); see ``back_off``.
         self.turns: dict[int, int] = {n: 1 for n in self.options}
         self._skip: dict[int, int] = {n: 0 for n in self.options}
+        self.warm_up = frozenset(warm_up)
+        self._previous: int | None = None  # the option of the last step recorded or not
 
     @property
     def active(self) -> bool:
@@ -155,9 +164,14 @@ class ThreadTuner:
             self._plan.pop(0)
         else:
             self._since_probe += 1
+        previous, self._previous = self._previous, self._current
         if self._first:  # the run's first step pays for allocations: not a fair sample
             self._first = False
             self._plan.insert(0, self._current)
+            return
+        if self._current in self.warm_up and previous != self._current:
+            if self._current != self.chosen:  # a trial or probe: it still gets its sample
+                self._plan.insert(0, self._current)
             return
         self._times[self._current].append(seconds)
         self._judge(self._current, seconds)

@@ -149,6 +149,12 @@ def split_across_cores(
     # Fewer and rarer probes than for BLAS threads alone: on an idle machine each costs a
     # step at up to half speed (two trials of each option, then one step in 100).
     tuner = ThreadTuner(
-        trials=2, period=100, threads=SPLIT_ALL, apply=apply, options=options, back_off=2.0
+        trials=2,
+        period=100,
+        threads=SPLIT_ALL,
+        apply=apply,
+        options=options,
+        back_off=2.0,
+        warm_up=(BLAS_GEMMS,),
     )
     return workers, tuner

@@ -288,3 +288,31 @@ def test_the_trainer_tries_blas_threads_for_its_gemms_only_on_a_quiet_machine(
     finally:
         workers.close()
         blas_threads.set_blas_threads(before)
+
+
+def test_a_warm_up_option_is_timed_on_its_second_step_in_a_row() -> None:
+    """The first step of a warm_up option after another option's step is run again and
+    not counted: only the warmed-up step decides."""
+    applied: list[int] = []
+
+    def step_time(n: int) -> float:
+        if n == 3 and applied[-2:-1] != [3]:
+            return 0.5  # first after a switch: threads waking up
+        return {2: 0.02, 1: 0.03, 3: 0.01}[n]
+
+    tuner = ThreadTuner(
+        trials=2,
+        period=50,
+        window=3,
+        threads=2,
+        apply=applied.append,
+        options=[2, 1, 3],
+        back_off=2.0,
+        warm_up=(3,),
+    )
+    tuner.start_epoch()
+    for _ in range(20):
+        tuner.before_step()
+        tuner.record(step_time(applied[-1]))
+    assert tuner.chosen == 3 and tuner.turns[3] == 1
+    assert 0.5 not in tuner._times[3]
