@@ -75,18 +75,6 @@ class ThreadTuner:
     ``options`` (default: it and 1) the settings to choose from, and ``apply(n)`` switches
     to n (the trainer's ways of using the cores, ``nets.mlp.train``). Probes cycle through
     the options not chosen.
-
-    ``back_off`` (a factor, e.g. 2.0): an option whose step took more than that many times
-    the chosen option's median is probed half as often as before (down to one turn in
-    ``max_back_off``) and left out of the epochs' opening trials until a probe of it is
-    within the factor again: OpenBLAS's own threads on a loaded machine took 4x the time
-    of a split step and spun on after it, so each full-rate probe of them cost steps.
-
-    ``warm_up``: options whose first step after a step of another option is no fair sample
-    (it is run again and only the second one counts). OpenBLAS's threads fall asleep after
-    a while without work and wake late on a busy machine: run steadily, the trainer's
-    BLAS_GEMMS mode took 0.51-0.94x the split mode's epoch (4 pairs, load 2-3.7), yet its
-    single trial steps between steps of the other modes lost every time.
     """
 
     def __init__(
@@ -98,9 +86,6 @@ class ThreadTuner:
         threads: int | None = None,
         apply: Callable[[int], object] | None = None,
         options: list[int] | None = None,
-        back_off: float | None = None,
-        max_back_off: int = 16,
-        warm_up: tuple[int, ...] = (),
     ) -> None:
         self._apply: Callable[[int], object] = apply or set_blas_threads
         self.original = threads if apply is not None else blas_threads()
@@ -119,13 +104,6 @@ class ThreadTuner:
         self._current: int | None = None
         self._since_probe = 0
         self._first = True
-        self.back_off = back_off
-        self.max_back_off = max(1, int(max_back_off))
-        #: option -> probe one turn in this many (1: every turn); see ``back_off``.
-        self.turns: dict[int, int] = {n: 1 for n in self.options}
-        self._skip: dict[int, int] = {n: 0 for n in self.options}
-        self.warm_up = frozenset(warm_up)
-        self._previous: int | None = None  # the option of the last step recorded or not
 
     @property
     def active(self) -> bool:
@@ -134,9 +112,8 @@ class ThreadTuner:
     def start_epoch(self) -> None:
         if not self.active:
             return
-        trial = [n for n in self.options if n == self.chosen or self.turns[n] == 1]
-        k = len(trial)
-        self._plan = [trial[i % k] for i in range(k * self.trials)] if k > 1 else []
+        k = len(self.options)
+        self._plan = [self.options[i % k] for i in range(k * self.trials)]
         self._since_probe = 0
 
     def before_step(self) -> None:
@@ -144,14 +121,8 @@ class ThreadTuner:
             return
         if not self._plan and self._since_probe >= self.period:
             others = [n for n in self.options if n != self.chosen]
-            for _ in others:  # the next option whose turn it is (none: no probe this time)
-                n = others[self._probe_turn % len(others)]
-                self._probe_turn += 1
-                if self._skip[n] > 0:
-                    self._skip[n] -= 1
-                    continue
-                self._plan = [n]
-                break
+            self._plan = [others[self._probe_turn % len(others)]]
+            self._probe_turn += 1
             self._since_probe = 0
         self._current = self._plan[0] if self._plan else self.chosen
         if self._current is not None:
@@ -164,35 +135,17 @@ class ThreadTuner:
             self._plan.pop(0)
         else:
             self._since_probe += 1
-        previous, self._previous = self._previous, self._current
         if self._first:  # the run's first step pays for allocations: not a fair sample
             self._first = False
             self._plan.insert(0, self._current)
             return
-        if self._current in self.warm_up and previous != self._current:
-            if self._current != self.chosen:  # a trial or probe: it still gets its sample
-                self._plan.insert(0, self._current)
-            return
         self._times[self._current].append(seconds)
-        self._judge(self._current, seconds)
         if not self._plan:
             medians = {k: statistics.median(v) for k, v in self._times.items() if v}
             if medians:
                 self.chosen = min(medians, key=medians.__getitem__)
-                self.turns[self.chosen], self._skip[self.chosen] = 1, 0
             if self.chosen is not None:
                 self._apply(self.chosen)
-
-    def _judge(self, option: int, seconds: float) -> None:
-        """Back off from probing ``option`` if this step of it lost badly (``back_off``)."""
-        chosen = self.chosen
-        if self.back_off is None or chosen is None or option == chosen or not self._times[chosen]:
-            return
-        if seconds > self.back_off * statistics.median(self._times[chosen]):
-            self.turns[option] = min(self.max_back_off, 2 * self.turns[option])
-        else:
-            self.turns[option] = 1
-        self._skip[option] = self.turns[option] - 1
 
     def restore(self) -> None:
         if self.original is not None:

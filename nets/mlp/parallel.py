@@ -11,16 +11,11 @@ core only (the batch gather, the L2 term, the optimizer's update) are split the 
 
 ``Workers(n)`` owns n - 1 helper threads; ``splitting(workers)`` makes the calling thread's
 ``dot``, ``dot_tn``, ``take_rows`` and ``for_blocks`` use them (elsewhere, and for small
-arrays, they are the plain numpy calls). With ``Workers.blas_gemm_threads`` set, the big
-GEMMs go to that many OpenBLAS threads instead (one call, BLAS set back to one thread
-right after it) while the passes are still split: on an idle Intel Xeon (AVX-512, 2 cores)
-OpenBLAS's own threads ran the first layer's GEMMs at 262-268 GFLOP/s against 238-245
-for our split (each half packs the whole shared operand again), but under load they spin
-(see above), so the trainer's tuner uses them only while they are measured faster.
-Between the first layer's GEMMs the caller runs small passes (bias, ReLU, the output
-layer, softmax) alone; ``Workers.defer`` gives a helper a job for that gap (the trainer
-gathers the next batch there). The split results are the same numbers as the whole calls
-(every output element is computed by one thread, from the same inputs).
+arrays, they are the plain numpy calls). Between the first layer's GEMMs the caller runs
+small passes (bias, ReLU, the output layer, softmax) alone; ``Workers.defer`` gives a
+helper a job for that gap (the trainer gathers the next batch there). The split results
+are the same numbers as the whole calls (every output element is computed by one thread,
+from the same inputs).
 """
 
 from __future__ import annotations
@@ -31,8 +26,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
-
-from nets.mlp.blas_threads import set_blas_threads
 
 #: Below this many elements a split pass costs more than it saves.
 MIN_WORK = 1 << 18
@@ -56,8 +49,6 @@ class Workers:
     def __init__(self, size: int) -> None:
         self.size = max(1, int(size))
         self.width = self.size
-        #: > 1: big GEMMs run as one call on this many BLAS threads (see the module doc).
-        self.blas_gemm_threads = 0
         self._jobs: list[Callable[[], None] | None] = [None] * self.size
         self._errors: list[BaseException | None] = [None] * self.size
         self._start = [threading.Lock() for _ in range(self.size)]
@@ -144,14 +135,6 @@ class Workers:
         self.settle()
         self._deferred = job
 
-    def start_deferred(self) -> None:
-        """Hand the deferred job to helper 1 now, with no split of the caller's: after a
-        GEMM that ran on BLAS's own threads (``blas_gemm_threads``), so that the next batch
-        is gathered during the small passes after it as with a split GEMM, not after the
-        optimizer's split, where the caller would wait for it."""
-        if self._deferred is not None and self.width > 1 and not self._closed:
-            self.run(_nothing)
-
     def settle_running(self) -> None:
         """Wait for a deferred job a helper has started (re-raise its error)."""
         if self._after_running:
@@ -187,10 +170,6 @@ class Workers:
             self._start[k].release()
         for t in self._threads:
             t.join()
-
-
-def _nothing(part: int, parts: int) -> None:
-    """A split with no work of its own (``Workers.start_deferred``)."""
 
 
 def active() -> Workers | None:
@@ -240,16 +219,6 @@ def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     n = b.shape[1]
     if w is None or m * k * n < MIN_GEMM_WORK:
         return np.dot(a, b, out=out)
-    if w.blas_gemm_threads > 1:
-        # Back to one thread at once: the passes and small products after this call are
-        # ours to split (a threaded BLAS call inside a helper's part would fight it).
-        set_blas_threads(w.blas_gemm_threads)
-        try:
-            np.dot(a, b, out=out)
-        finally:
-            set_blas_threads(1)
-        w.start_deferred()
-        return out
     if n >= MIN_COLUMNS * w.width:
 
         def columns(part: int, parts: int) -> None:

@@ -4,7 +4,6 @@ spreads a step over the cores (``split_across_cores``)."""
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -91,27 +90,23 @@ def _add_scaled(target: np.ndarray | None, w: np.ndarray, scale: float) -> float
 
 
 #: How a training step uses the cores (the tuner's options): every operation split across
-#: the cores by ``nets.mlp.parallel`` with one BLAS thread per part; one core for
-#: everything; or the big GEMMs on OpenBLAS's own threads with everything else split
-#: (BLAS_GEMMS). OpenBLAS's threads spin in ``sched_yield`` loops for a while after each
-#: call, and on a loaded machine those spinners took the cores our split parts and the
-#: passes between the GEMMs needed: 17.3 CPU-seconds for one epoch of 3072-512-10 with
-#: them against 4.0 split (load 12, AMD EPYC), and 4x the step time of the split on the
-#: Intel Xeon (load 5). On an idle machine they ran the first layer's GEMMs 1-5% faster
-#: than the split on the EPYC and about 10% faster on the Xeon (bench_mlp: 262-268
-#: against 238-245 GFLOP/s), so the tuner tries them too, and backs off from probing them
-#: while they lose by more than 2x (``ThreadTuner``'s ``back_off``): at full rate their
-#: probes alone made epochs 14% slower on the loaded EPYC.
-SPLIT_ALL, ONE_CORE, BLAS_GEMMS = 2, 1, 3
-
-
-def machine_is_quiet(cores: int) -> bool:
-    """Whether the last minute's load average leaves this process its cores (below
-    ``cores + 1``: a training run of our own counts up to ``cores``); False if unknown."""
-    try:
-        return os.getloadavg()[0] < cores + 1
-    except (AttributeError, OSError):
-        return False
+#: the cores by ``nets.mlp.parallel`` with one BLAS thread per part, or one core for
+#: everything. OpenBLAS's own threads are never used for training: after each call they
+#: spin in ``sched_yield`` loops for a while, and those spinners took the cores our split
+#: parts and the passes between the GEMMs needed. Measured in one epoch of 3072-512-10:
+#: 17.3 CPU-seconds with the GEMMs on two OpenBLAS threads against 4.0 split (load 12),
+#: and the tuner's probes of that mode alone made epochs 14% slower (alternating pairs,
+#: load 14). On an idle machine OpenBLAS's threads ran the first layer's GEMMs 1-5% faster
+#: than the split (bench_mlp), less than their probes and spinning cost. Tried again on an
+#: Intel Xeon (AVX-512, 2 cores), where they ran those GEMMs about 10% faster (262-268
+#: against 238-245 GFLOP/s): a third mode, the big GEMMs on OpenBLAS's threads and every
+#: other pass split by our workers (BLAS back to one thread after each call, which does not
+#: stop the spinning: 8-20 ms of CPU in the next 50 ms). The tuner chose it, its steps
+#: being faster, yet the epochs were slower: 1.93/2.15/2.04 s and 3.8-4.0 CPU-s against
+#: 1.70/1.76/1.75 s and 3.07-3.17 CPU-s without it (alternating, load 1.5-2.1): the
+#: spinner took the core from the batch gather and the tuner's step window leaves out the
+#: wait for that gather.
+SPLIT_ALL, ONE_CORE = 2, 1
 
 
 def split_across_cores(
@@ -137,15 +132,8 @@ def split_across_cores(
 
     def apply(mode: int) -> None:
         workers.set_width(1 if mode == ONE_CORE else cores)
-        workers.blas_gemm_threads = cores if mode == BLAS_GEMMS else 0
         set_blas_threads(cores if mode == SPLIT_ALL and not own_gemms else 1)
 
-    options = [SPLIT_ALL, ONE_CORE] if cores > 1 else []
-    # Someone else's step has BLAS's threads in SPLIT_ALL already. On a busy machine the
-    # mode is not even tried: its two opening trials and the spinning after them cost
-    # 0.2-0.8 CPU-seconds per epoch at load 5-8 (Xeon), for a mode that cannot win there.
-    if own_gemms and cores > 1 and machine_is_quiet(cores):
-        options.append(BLAS_GEMMS)
     # Fewer and rarer probes than for BLAS threads alone: on an idle machine each costs a
     # step at up to half speed (two trials of each option, then one step in 100).
     tuner = ThreadTuner(
@@ -153,8 +141,6 @@ def split_across_cores(
         period=100,
         threads=SPLIT_ALL,
         apply=apply,
-        options=options,
-        back_off=2.0,
-        warm_up=(BLAS_GEMMS,),
+        options=[SPLIT_ALL, ONE_CORE] if cores > 1 else [],
     )
     return workers, tuner
