@@ -27,6 +27,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.training.plot_parts import (
+    IntegerAxis,
+    TimedPlotWidget,
+    fmt,
+    nearest,
+    pct,
+    set_series,
+)
 from gui.training.runs import Run, RunsModel
 from gui.training.series import EmaSmoother, finite_or_nan
 from gui.turns import TURNS
@@ -72,8 +80,8 @@ class LivePlot(QWidget):
         self.model = model
         self._curves: dict[int, _Curves] = {}
 
-        self.x_axis_item = _IntegerAxis("bottom")
-        self.plot_widget = _TimedPlotWidget(background="w", axisItems={"bottom": self.x_axis_item})
+        self.x_axis_item = IntegerAxis("bottom")
+        self.plot_widget = TimedPlotWidget(background="w", axisItems={"bottom": self.x_axis_item})
         self.plot_widget.setObjectName("plotArea")  # what an export shows (real-window tests)
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
         self.plot_item.showGrid(x=True, y=True, alpha=0.25)
@@ -313,61 +321,6 @@ class LivePlot(QWidget):
         super().leaveEvent(event)
 
 
-class _IntegerAxis(pg.AxisItem):
-    """An axis for counts (iterations, epochs): ticks at whole numbers while at least two
-    are in view, else at fractions (the first epoch's evaluations sit at 0.5 or at 0.02:
-    with whole numbers only that axis had no tick at all)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        # A count is never "x0.001": with the prefix the first epoch read "epoch (x0.001)".
-        self.enableAutoSIPrefix(False)
-
-    def tickValues(self, minVal, maxVal, size):
-        levels = super().tickValues(minVal, maxVal, size)
-        if self.logMode:
-            return levels
-        whole = [(spacing, values) for spacing, values in levels if spacing >= 1]
-        if sum(len(values) for _, values in whole) >= 2:
-            return whole
-        if math.isfinite(minVal) and math.isfinite(maxVal):
-            lo, hi = math.ceil(minVal), math.floor(maxVal)
-            if 1 <= hi - lo <= 20:
-                return [(1.0, [float(v) for v in range(lo, hi + 1)])]
-        return levels
-
-
-class _TimedPlotWidget(pg.PlotWidget):
-    """A PlotWidget that measures its paints (the adaptive redraw interval uses it)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.last_paint_s = 0.0
-        self.paint_seconds = 0.0
-
-    def paintEvent(self, event) -> None:
-        start = time.perf_counter()
-        super().paintEvent(event)
-        self.last_paint_s = time.perf_counter() - start
-        self.paint_seconds += self.last_paint_s
-
-
-def _nearest(xs: np.ndarray, x: float) -> int:
-    """Index of the value in sorted ``xs`` closest to ``x`` (-1 if ``xs`` is empty)."""
-    if xs.size == 0 or not math.isfinite(x):
-        return -1
-    i = int(np.searchsorted(xs, x))
-    if i >= xs.size:
-        return xs.size - 1
-    if i > 0 and abs(xs[i - 1] - x) <= abs(xs[i] - x):
-        return i - 1
-    return i
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}" if math.isfinite(value) else str(value)
-
-
 class LossPlot(LivePlot):
     """Training loss per iteration: the raw values (thin, translucent) and an
     exponential moving average (thick). Options: log scale and the smoothing weight.
@@ -473,15 +426,15 @@ class LossPlot(LivePlot):
             curves.extra["ds"] = factor
             for item in curves.items:
                 item.setDownsampling(ds=factor, auto=False, method="peak")
-        _set(curves.items[0], x, self._prepare(y))
-        _set(curves.items[1], x, self._prepare(smoothed))
+        set_series(curves.items[0], x, self._prepare(y))
+        set_series(curves.items[1], x, self._prepare(smoothed))
 
     def _y_to_data(self, y: float) -> float:
         return 10**y if self._log else y
 
     def _readout_for(self, run: Run, x: float) -> str:
         xs = run.metrics.step_x.view()
-        i = _nearest(xs, x)
+        i = nearest(xs, x)
         if i < 0:
             return ""
         loss = float(run.metrics.loss.view()[i])
@@ -490,7 +443,7 @@ class LossPlot(LivePlot):
         smooth = math.nan
         if smoother is not None and i < len(smoother.out):
             smooth = float(smoother.out.view()[i])
-        return f"{run.name}: it {int(xs[i])} loss {_fmt(loss)} (smoothed {_fmt(smooth)})"
+        return f"{run.name}: it {int(xs[i])} loss {fmt(loss)} (smoothed {fmt(smooth)})"
 
 
 class AccuracyPlot(LivePlot):
@@ -599,32 +552,14 @@ class AccuracyPlot(LivePlot):
         for item, values in zip(
             curves.items, (run.metrics.train_acc.view(), run.metrics.val_acc.view()), strict=True
         ):
-            _set(item, x, finite_or_nan(values) * 100.0)
+            set_series(item, x, finite_or_nan(values) * 100.0)
 
     def _readout_for(self, run: Run, x: float) -> str:
         xs = self._xs(run)
-        i = _nearest(xs, x)
+        i = nearest(xs, x)
         if i < 0:
             return ""
         m = run.metrics
         ep = m.epoch.view()[i]
         tr, va = float(m.train_acc.view()[i]), float(m.val_acc.view()[i])
-        return f"{run.name}: epoch {_fmt(ep)} train {_pct(tr)} val {_pct(va)}"
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%" if math.isfinite(value) else str(value)
-
-
-def _set(item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> None:
-    """setData that tolerates empty and all-NaN series (nothing drawn, nothing raised)."""
-    keep = np.isfinite(x) & np.isfinite(y)
-    if not keep.any():
-        item.setData([], [])
-        return
-    if keep.all():
-        item.setData(x, y)
-    else:
-        # NaN in the middle draws a gap; NaN x values are dropped.
-        finite_x = np.isfinite(x)
-        item.setData(x[finite_x], y[finite_x], connect="finite")
+        return f"{run.name}: epoch {fmt(ep)} train {pct(tr)} val {pct(va)}"
