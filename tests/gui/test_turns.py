@@ -97,17 +97,24 @@ def _turns(log: list[str], first_only: bool) -> list[list[str]]:
     return turns
 
 
-def test_first_paints_take_a_turn_each_and_later_paints_are_left_alone(qtbot) -> None:
-    log: list[str] = []
+def _painters_in_a_box(qtbot, names: str, log: list[str]) -> tuple[QWidget, list[QWidget], QTimer]:
+    """Painters named ``names`` side by side in a box (not shown yet), and a zero timer
+    that logs "tick" at every pass of the event loop once started."""
     box = QWidget()
     qtbot.addWidget(box)
     layout = QHBoxLayout(box)
-    widgets = [_Painter(name, log) for name in "abc"]
+    widgets = [_Painter(name, log) for name in names]
     for widget in widgets:
         layout.addWidget(widget)
+    ticks = QTimer(box)
+    ticks.timeout.connect(lambda: log.append("tick"))
+    return box, widgets, ticks
+
+
+def test_first_paints_take_a_turn_each_and_later_paints_are_left_alone(qtbot) -> None:
+    log: list[str] = []
+    box, widgets, ticks = _painters_in_a_box(qtbot, "abc", log)
     stagger_first_paints(widgets)
-    ticks = QTimer()
-    ticks.timeout.connect(lambda: log.append("tick"))  # every pass of the event loop
     ticks.start(0)
     box.show()
     qtbot.waitUntil(lambda: {"a", "b", "c"} <= set(log), timeout=2000)
@@ -124,15 +131,8 @@ def test_first_paints_take_a_turn_each_and_later_paints_are_left_alone(qtbot) ->
 
 def test_finish_lets_every_first_paint_happen_at_once(qtbot) -> None:
     log: list[str] = []
-    box = QWidget()
-    qtbot.addWidget(box)
-    layout = QHBoxLayout(box)
-    widgets = [_Painter(name, log) for name in "ab"]
-    for widget in widgets:
-        layout.addWidget(widget)
+    box, widgets, ticks = _painters_in_a_box(qtbot, "ab", log)
     stagger_first_paints(widgets).finish()
-    ticks = QTimer()
-    ticks.timeout.connect(lambda: log.append("tick"))
     ticks.start(0)
     box.show()
     qtbot.waitUntil(lambda: {"a", "b"} <= set(log), timeout=2000)
