@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from graph.events import Edge
 from gui.graph_tab import theme
+from gui.graph_tab.overview_member import OverviewMember
 
 if TYPE_CHECKING:
     from gui.graph_tab.node_items import NodeItem, PortItem
@@ -36,12 +37,14 @@ def plain_pen(fast: bool) -> QPen:
     return _FAST_PLAIN if fast else _PLAIN
 
 
-class EdgeItem(QGraphicsPathItem):
+class EdgeItem(OverviewMember, QGraphicsPathItem):
     """An edge from ``src``'s output port to port ``edge.port`` of ``dst``, with a label.
 
     The label shows the value flowing forward, or the gradient contribution flowing
     back; the tooltip spells out "upstream × local = contribution".
     """
+
+    OVERVIEW_LAYER = "edge_layer"
 
     def __init__(self, edge: Edge, src: NodeItem, dst: NodeItem) -> None:
         super().__init__()
@@ -163,17 +166,6 @@ class EdgeItem(QGraphicsPathItem):
     def is_plain(self, fast: bool) -> bool:
         """Whether the curve is drawn with :func:`plain_pen` (as most are)."""
         return self.pen(fast) is plain_pen(fast)
-
-    def _look_changed(self) -> None:
-        self.update()
-        self._tell_overview()
-
-    def _tell_overview(self) -> None:
-        # While the overview draws the edges (ItemHasNoContents), update() alone shows
-        # nothing: the overview must gather again.
-        scene = self.scene()
-        if scene is not None and hasattr(scene, "edge_layer"):
-            scene.edge_layer.invalidate()
 
     def setVisible(self, visible: bool) -> None:
         # Groups hide and show edges; the overview skips hidden ones.

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from graph.node import Node
 from gui.graph_tab import theme
+from gui.graph_tab.overview_member import OverviewMember
 
 if TYPE_CHECKING:
     from gui.graph_tab.edge_items import EdgeItem
@@ -117,12 +118,14 @@ class PortItem(QGraphicsEllipseItem):
         super().hoverLeaveEvent(event)
 
 
-class NodeItem(QGraphicsRectItem):
+class NodeItem(OverviewMember, QGraphicsRectItem):
     """A node: header with the op symbol and name, rows with its value and gradient.
 
     A rect item so that Qt computes the bounding rect in C++: the view asks every
     item for it on every paint.
     """
+
+    OVERVIEW_LAYER = "node_layer"
 
     def __init__(self, node: Node) -> None:
         super().__init__()
@@ -222,17 +225,6 @@ class NodeItem(QGraphicsRectItem):
             self._texts = None
             self._update_tooltip()
             self._look_changed()
-
-    def _look_changed(self) -> None:
-        self.update()
-        self._tell_overview()
-
-    def _tell_overview(self) -> None:
-        # Zoomed far out the overview draws the box (ItemHasNoContents): update() alone
-        # shows nothing, the overview must gather again.
-        scene = self.scene()
-        if scene is not None and hasattr(scene, "node_layer"):
-            scene.node_layer.invalidate()
 
     def _update_tooltip(self) -> None:
         # Hovering shows every digit: the canvas rounds to 4 so the labels fit.
