@@ -208,3 +208,46 @@ def test_no_batch_is_gathered_beside_a_step_that_runs_on_blas_threads(
     monkeypatch.setattr(train_module, "DataSampler", sampler)
     _blas_during_steps(monkeypatch, foreign_step=foreign_step)
     assert seen == [prefetched]
+
+
+def test_a_probe_that_beats_the_choice_is_confirmed_at_once() -> None:
+    """Two disturbed trial steps made the faster option lose: its next probe, faster than
+    the chosen option, is repeated straight away until its window is fresh, and the tuner
+    switches back within a few steps instead of after hundreds."""
+    applied: list[int] = []
+    tuner = ThreadTuner(
+        trials=2, period=100, window=5, threads=2, apply=applied.append, options=[2, 1]
+    )
+    tuner.start_epoch()
+    disturbed = iter([0.05, 0.05, 0.05])  # the warm-up and both trials of option 2
+    for _ in range(5):
+        tuner.before_step()
+        n = applied[-1]
+        tuner.record(next(disturbed, 0.01) if n == 2 else 0.02)
+    assert tuner.chosen == 1  # the hiccup made one core look faster
+    settings = []
+    for _ in range(110):
+        tuner.before_step()
+        settings.append(applied[-1])
+        tuner.record(0.01 if applied[-1] == 2 else 0.02)
+    first_probe = settings.index(2)
+    assert first_probe == 100
+    assert tuner.chosen == 2
+    assert settings[first_probe:] == [2] * (110 - first_probe)  # kept after the confirmations
+
+
+def test_a_probe_slower_than_the_choice_is_not_repeated() -> None:
+    applied: list[int] = []
+    tuner = ThreadTuner(
+        trials=2, period=10, window=5, threads=2, apply=applied.append, options=[2, 1]
+    )
+    tuner.start_epoch()
+    settings = []
+    for _ in range(40):
+        tuner.before_step()
+        settings.append(applied[-1])
+        tuner.record(0.01 if applied[-1] == 2 else 0.02)
+    assert tuner.chosen == 2
+    # after the trials, single probes of option 1, each followed by option 2 again
+    probes = [i for i, n in enumerate(settings) if n == 1 and i > 5]
+    assert probes and all(settings[i + 1] == 2 for i in probes if i + 1 < len(settings))
