@@ -229,6 +229,21 @@ def gemm_rates(n: int, d: int, h: int, batch: int, repeats: int = 7) -> dict:
     return result
 
 
+def blas_facts() -> dict:
+    """Which OpenBLAS kernel numpy runs and the environment that chose it: a machine's
+    settings such as OPENBLAS_CORETYPE (some sandboxes set an older core type) change the
+    floor and the epoch alike."""
+    from threadpoolctl import threadpool_info
+
+    libs = [
+        {k: lib.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+        for lib in threadpool_info()
+        if lib.get("user_api") == "blas"
+    ]
+    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    return {"libraries": libs, "environment": env}
+
+
 def numpy_epoch(ds, cfg: TrainConfig) -> tuple[float, float, float]:
     """(wall seconds of the step loop, its CPU seconds, wall seconds of the train() call)."""
     wall = time.perf_counter()
@@ -321,6 +336,7 @@ def bench_speed(ds, pairs: int, skip_torch: bool) -> dict:
         "config": cfg.to_dict(),
         "num_images": int(n),
         "load_before": load_avg(),
+        "blas": blas_facts(),
     }
     print("  GEMM rates ...", flush=True)
     out["gemm"] = gemm_rates(n, d, cfg.hidden_dim, cfg.batch_size)
@@ -334,12 +350,18 @@ def bench_speed(ds, pairs: int, skip_torch: bool) -> dict:
     del X
     numpy_epoch(ds, cfg.replace(num_train=4096))  # warm-up
     np_wall, np_cpu, np_call, t_wall, t_cpu = [], [], [], [], []
+    # The machine's speed drifts over minutes on a shared host (other machines' jobs share
+    # its memory bandwidth and caches): the floor is measured again right before each
+    # numpy epoch too, so that each epoch is also set against the rate of its own moment.
+    pair_floors: list[float] = []
     try:
         for i in range(pairs):
             # Alternating, and in turn first: a change in the machine's load hits both.
             order_here = ("numpy", "torch") if i % 2 == 0 or side is None else ("torch", "numpy")
             for who in order_here:
                 if who == "numpy":
+                    rates = gemm_rates(n, d, cfg.hidden_dim, cfg.batch_size, repeats=3)
+                    pair_floors.append(rates["floor_seconds"])
                     steps, cpu, call = numpy_epoch(ds, cfg)
                     np_wall.append(round(steps, 3))
                     np_cpu.append(round(cpu, 3))
@@ -363,6 +385,12 @@ def bench_speed(ds, pairs: int, skip_torch: bool) -> dict:
     floor = out["gemm"]["floor_seconds"]
     out["fraction_of_gemm_floor"] = round(floor / out["numpy_median"], 3)
     out["fraction_of_gemm_floor_per_epoch"] = [round(floor / s, 3) for s in np_wall]
+    out["floor_seconds_before_each_epoch"] = pair_floors
+    paired = [f / s for f, s in zip(pair_floors, np_wall, strict=True)]
+    out["fraction_of_gemm_floor_measured_before_each_epoch"] = {
+        "median": round(statistics.median(paired), 3),
+        "per_epoch": [round(r, 3) for r in paired],
+    }
     if t_wall:
         out["torch_seconds"] = t_wall
         out["torch_cpu_seconds"] = t_cpu
@@ -374,6 +402,9 @@ def bench_speed(ds, pairs: int, skip_torch: bool) -> dict:
     out["meets"] = {
         "ratio_numpy_over_torch": bool(t_wall) and out["ratio_numpy_over_torch"] <= 0.9,
         "fraction_of_gemm_floor": out["fraction_of_gemm_floor"] >= 0.7,
+        "fraction_of_gemm_floor_measured_before_each_epoch": (
+            out["fraction_of_gemm_floor_measured_before_each_epoch"]["median"] >= 0.7
+        ),
     }
     out["note"] = (
         "step loop only (batch gather, forward, backward, L2, SGD momentum update) for "
@@ -472,7 +503,9 @@ def main() -> int:
     )
     print(
         f"  GEMM floor {s['gemm']['floor_seconds']} s; numpy epoch {s['numpy_median']:.2f} s "
-        f"= {s['fraction_of_gemm_floor']:.0%} of the floor (target >= 70%)"
+        f"= {s['fraction_of_gemm_floor']:.0%} of the floor (target >= 70%); against the "
+        f"floor measured before each epoch "
+        f"{s['fraction_of_gemm_floor_measured_before_each_epoch']['median']:.0%}"
     )
     if "ratio_numpy_over_torch" in s:
         print(
