@@ -7,7 +7,8 @@ D = input_dim, scores are (N, C) with C = num_classes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -139,6 +140,26 @@ class Classifier:
         if len(y) == 0:
             return float("nan")
         return float(np.mean(self.predict(X, batch_size) == y))
+
+    @contextmanager
+    def writing_gradients_into(self, buffers: Mapping[str, np.ndarray]) -> Iterator[None]:
+        """Within the block, ``backward(..., reuse_buffers=True)`` writes the gradient of
+        each named parameter into the given array (the parameter's shape and dtype):
+        the optimizer's spare array (``SGD.gradient_buffers``). The model's own buffers
+        are back afterwards: the lent arrays become the optimizer's weights later, and no
+        other pass may write into them. (Every classifier here names a parameter's
+        gradient buffer ``"grad_" + name``.)"""
+        keys = {"grad_" + name: buf for name, buf in buffers.items()}
+        saved = {key: self._workspace.get(key) for key in keys}
+        self._workspace.update(keys)
+        try:
+            yield
+        finally:
+            for key, own in saved.items():
+                if own is None:
+                    self._workspace.pop(key, None)
+                else:
+                    self._workspace[key] = own
 
     def _buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         buf = self._workspace.get(name)

@@ -87,6 +87,8 @@ class SGD(Optimizer):
             spare = self._spare.get(name)
             if spare is None or spare.shape != w.shape or spare.dtype != w.dtype:
                 spare = np.empty(w.shape, dtype=w.dtype)  # C order: its flat view is a view
+            # ``g`` may be ``spare`` itself (gradient_buffers): each block below reads its
+            # part of g before it writes the new weights there.
             flat_w, flat_new = w.reshape(-1), spare.reshape(-1)
             flat_g = np.asarray(g).reshape(-1)
             flat_v = v.reshape(-1) if v is not None else None
@@ -137,6 +139,21 @@ class SGD(Optimizer):
             else:
                 self._squares.pop(name, None)
         self._can_rollback = True
+
+    def gradient_buffers(self) -> dict[str, np.ndarray]:
+        """{name: array} for the next gradients (``training_step(..., grad_buffers=...)``):
+        the spare arrays ``step`` writes the new weights into. The update reads each block
+        of a gradient written there before it writes that block's new weights, so the
+        numbers are the same and a step touches one array less per parameter (6 MB for a
+        3072x512 layer, in caches that the step's arrays overflow). Until a backward pass
+        writes into them they hold the previous weights, for ``rollback``."""
+        buffers = {}
+        for name, w in self.params.items():
+            spare = self._spare.get(name)
+            if spare is None or spare.shape != w.shape or spare.dtype != w.dtype:
+                spare = self._spare[name] = np.empty(w.shape, dtype=w.dtype)
+            buffers[name] = spare
+        return buffers
 
     def square_sums(self) -> dict[str, float]:
         """{name: sum(w^2)} of the weights the last ``step`` wrote and regularized (its

@@ -25,6 +25,7 @@ def training_step(
     probe: Probe | None = None,
     l2_in_grads: bool = True,
     squares: Mapping[str, float] | None = None,
+    grad_buffers: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[float, dict[str, np.ndarray]]:
     """One forward and backward pass: softmax data loss + L2 on the weight matrices.
 
@@ -41,22 +42,39 @@ def training_step(
         squares: {weight name: sum(W^2)} already known for the weights as they are now
             (``SGD.square_sums()``: its pass computed them); with ``l2_in_grads=False``
             those weights are not read again for the penalty.
+        grad_buffers: {name: array} to write those parameters' gradients into, with
+            ``reuse_buffers`` and ``l2_in_grads=False`` (``SGD.gradient_buffers()``: the
+            arrays its update writes the new weights into, so the step's working set
+            holds one big array less). Those arrays hold the optimizer's copy of the
+            previous weights until then, which its ``rollback`` needs: a step whose loss
+            is not finite skips its backward pass and returns no gradients.
     Returns:
         loss (float) and a dict of gradients with the keys and shapes of
         ``model.parameters()``.
     """
+    if grad_buffers is not None and reg and l2_in_grads:
+        raise ValueError("grad_buffers need l2_in_grads=False (the loss before the backward)")
     scores, cache = model.forward(X_batch, reuse_buffers=reuse_buffers, probe=probe)
     grad_out = model._buffer("grad_scores", scores.shape) if reuse_buffers else None
     loss, grad_scores = softmax_loss(scores, y_batch, out_grad=grad_out)
-    grads = model.backward(grad_scores, cache, reuse_buffers=reuse_buffers, probe=probe)
-    if reg:
-        params = model.parameters()
-        for name in model.weight_names():
-            if not l2_in_grads and squares is not None and name in squares:
-                loss += 0.5 * reg * squares[name]
-                continue
-            target = grads[name] if l2_in_grads else None
-            loss += 0.5 * reg * _add_scaled(target, params[name], reg)
+    params = model.parameters()
+    weights = model.weight_names() if reg else ()
+    if not l2_in_grads:  # the whole loss before the backward pass
+        for name in weights:
+            known = squares.get(name) if squares is not None else None
+            loss += (
+                0.5 * reg * (known if known is not None else _add_scaled(None, params[name], reg))
+            )
+    if grad_buffers is None:
+        grads = model.backward(grad_scores, cache, reuse_buffers=reuse_buffers, probe=probe)
+    elif not math.isfinite(loss):
+        return loss, {}
+    else:
+        with model.writing_gradients_into(grad_buffers):
+            grads = model.backward(grad_scores, cache, reuse_buffers=reuse_buffers, probe=probe)
+    if l2_in_grads:
+        for name in weights:
+            loss += 0.5 * reg * _add_scaled(grads[name], params[name], reg)
     return loss, grads
 
 

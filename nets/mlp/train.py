@@ -412,6 +412,9 @@ def _train(
                             probe=probe,
                             l2_in_grads=not fuse_l2,
                             squares=optimizer.square_sums() if fuse_l2 else None,
+                            # not on a sampled step: its recorded gradients must outlive
+                            # the update that writes the new weights over these
+                            grad_buffers=optimizer.gradient_buffers() if fuse_l2 else None,
                         )
                     else:  # someone else's step sees no probe: parameters are still sampled
                         loss, grads = step(model, X_batch, y_batch, config.reg, reuse_buffers=True)
