@@ -48,15 +48,27 @@ def rows() -> list[str]:
     if s:
         g = s["gemm"]
         best = ", ".join(f"{v:.0f}" for v in g["best_gflops"].values())
+        kernels = "/".join(
+            str(lib.get("architecture")) for lib in s.get("blas", {}).get("libraries", [])
+        )
         out.append(
             f"| machine's float32 GEMM rate, first layer's two shapes | {best} GFLOP/s "
-            f"(floor {g['floor_seconds']:.2f} s per epoch) | measured first |"
+            f"(floor {g['floor_seconds']:.2f} s per epoch"
+            + (f"; OpenBLAS kernel {kernels}" if kernels else "")
+            + ") | measured first |"
+        )
+        paired = s.get("fraction_of_gemm_floor_measured_before_each_epoch")
+        again = (
+            f"; {100 * paired['median']:.0f} % (epochs {_span(paired['per_epoch'])}) against "
+            "the floor measured again before each epoch"
+            if paired
+            else ""
         )
         out.append(
             f"| numpy epoch (3072-512-10, batch 256, 45,000 images) | "
             f"{s['numpy_median']:.2f} s (pairs {_span(s['numpy_seconds'])}), "
-            f"{100 * s['fraction_of_gemm_floor']:.0f} % of the GEMM floor (load average "
-            f"{s['load_before'][0]:.1f}) | >= 70 % |"
+            f"{100 * s['fraction_of_gemm_floor']:.0f} % of the GEMM floor{again} (load "
+            f"average {s['load_before'][0]:.1f}) | >= 70 % |"
         )
         if "wall" in s:
             w, c = s["wall"], s["cpu"]
