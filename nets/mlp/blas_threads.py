@@ -113,8 +113,10 @@ class ThreadTuner:
         """Whether a probe of ``option`` taking ``seconds`` beat the chosen setting's
         median, with room left in its window for another fresh sample."""
         chosen = self._times.get(self.chosen) if self.chosen is not None else None
+        if option is None or not chosen:
+            return False
         window = self._times[option].maxlen or 1
-        if not chosen or self._confirming >= window - 1:
+        if self._confirming >= window - 1:
             return False
         return seconds < statistics.median(chosen)
 
