@@ -5,8 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ import pytest
 
 import main
 from nets.cnn.arch import Conv2d, Flatten, Linear, MaxPool2d, ReLU, save_architecture
+from tests.nets.process_fixtures import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [Conv2d(4, 3, padding=1), ReLU(), MaxPool2d(4), Flatten(), Linear(10)]
@@ -245,9 +244,8 @@ def test_help_does_not_import_torch():
         "    pass\n"
         "print('torch' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
     assert "--preset NAME" in out.stdout and out.stdout.strip().endswith("False")
 
 

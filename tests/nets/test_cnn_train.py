@@ -30,6 +30,7 @@ from nets.errors import ConfigError, ResourceError
 from nets.memory import MemoryEstimate
 from nets.metrics import confusion_matrix
 from nets.training import Diverged, Evaluation, Finished, Started, Step, Stopped
+from tests.nets.process_fixtures import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = (Conv2d(4, 3, padding=1), BatchNorm2d(), ReLU(), MaxPool2d(2), Flatten(), Linear(4))
@@ -248,9 +249,7 @@ def test_huge_configuration_refused_under_an_address_space_limit():
         "    print('refused:', exc)\n"
         "print('torch' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    out = run_python(code, timeout=60)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     assert lines[0].startswith("refused: this configuration needs about")
