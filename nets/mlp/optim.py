@@ -84,9 +84,7 @@ class SGD(Optimizer):
             first = bool(momentum) and v is None
             if first:
                 v = self._velocity[name] = np.empty(w.shape, dtype=w.dtype)
-            spare = self._spare.get(name)
-            if spare is None or spare.shape != w.shape or spare.dtype != w.dtype:
-                spare = np.empty(w.shape, dtype=w.dtype)  # C order: its flat view is a view
+            spare = self._spare_for(name, w)
             # ``g`` may be ``spare`` itself (gradient_buffers): each block below reads its
             # part of g before it writes the new weights there.
             flat_w, flat_new = w.reshape(-1), spare.reshape(-1)
@@ -147,13 +145,14 @@ class SGD(Optimizer):
         numbers are the same and a step touches one array less per parameter (6 MB for a
         3072x512 layer, in caches that the step's arrays overflow). Until a backward pass
         writes into them they hold the previous weights, for ``rollback``."""
-        buffers = {}
-        for name, w in self.params.items():
-            spare = self._spare.get(name)
-            if spare is None or spare.shape != w.shape or spare.dtype != w.dtype:
-                spare = self._spare[name] = np.empty(w.shape, dtype=w.dtype)
-            buffers[name] = spare
-        return buffers
+        return {name: self._spare_for(name, w) for name, w in self.params.items()}
+
+    def _spare_for(self, name: str, w: np.ndarray) -> np.ndarray:
+        """The array ``step`` writes ``name``'s new weights into (made to match ``w``)."""
+        spare = self._spare.get(name)
+        if spare is None or spare.shape != w.shape or spare.dtype != w.dtype:
+            spare = self._spare[name] = np.empty(w.shape, dtype=w.dtype)  # C order
+        return spare
 
     def square_sums(self) -> dict[str, float]:
         """{name: sum(w^2)} of the weights the last ``step`` wrote and regularized (its

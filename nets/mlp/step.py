@@ -60,18 +60,16 @@ def training_step(
     params = model.parameters()
     weights = model.weight_names() if reg else ()
     if not l2_in_grads:  # the whole loss before the backward pass
+        known = squares or {}
         for name in weights:
-            known = squares.get(name) if squares is not None else None
-            loss += (
-                0.5 * reg * (known if known is not None else _add_scaled(None, params[name], reg))
-            )
-    if grad_buffers is None:
-        grads = model.backward(grad_scores, cache, reuse_buffers=reuse_buffers, probe=probe)
-    elif not math.isfinite(loss):
+            square_sum = known.get(name)
+            if square_sum is None:
+                square_sum = _add_scaled(None, params[name], reg)
+            loss += 0.5 * reg * square_sum
+    if grad_buffers is not None and not math.isfinite(loss):
         return loss, {}
-    else:
-        with model.writing_gradients_into(grad_buffers):
-            grads = model.backward(grad_scores, cache, reuse_buffers=reuse_buffers, probe=probe)
+    with model.writing_gradients_into(grad_buffers or {}):
+        grads = model.backward(grad_scores, cache, reuse_buffers=reuse_buffers, probe=probe)
     if l2_in_grads:
         for name in weights:
             loss += 0.5 * reg * _add_scaled(grads[name], params[name], reg)
