@@ -273,10 +273,10 @@ def main() -> int:
         order = sides[k:] + sides[:k]  # rotate, so load drifts hit every side
         got: dict[str, float] = {}
         for side in order:
-            if side == "cli":
-                got[side] = cli_run(data, args.epochs, threads)
-            elif side == "thread":
-                got[side] = thread_run(data, args.epochs, threads)
+            if side in ("cli", "thread"):
+                run = cli_run if side == "cli" else thread_run
+                got[side] = run(data, args.epochs, threads)
+                cpu[side].append(LAST_CPU[-1])
             else:
                 r = gui_run(
                     app, window, full, args.epochs, threads, args.train, side == "gui_probe"
@@ -284,9 +284,8 @@ def main() -> int:
                 if side == "gui_probe":
                     gui_runs.append(r)
                 got[side] = r["seconds"]
-                last_cpu = r["process_cpu_s"]
+                cpu[side].append(r["process_cpu_s"])
             times[side].append(got[side])
-            cpu[side].append(last_cpu if side.startswith("gui") else LAST_CPU[-1])
         ratios.append(got["gui"] / got["cli"])
         probe_ratios.append(got["gui_probe"] / got["cli"])
         thread_ratios.append(got["gui"] / got["thread"])
