@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import torch
 from PIL import Image
 
 import main
-from tests.conftest import PROJECT_ROOT
+from tests.nets.process_fixtures import imported_by
 
 
 @pytest.fixture(autouse=True)
@@ -108,8 +106,4 @@ def test_bad_weights_file_is_one_error_line(
 
 
 def test_cli_module_import_does_not_import_torch() -> None:
-    code = "import sys, nets.pretrained.cli; sys.exit('torch' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
+    assert not imported_by("import nets.pretrained.cli", "torch", timeout=60)
