@@ -27,6 +27,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from nets.mlp import cblas
+
 #: Below this many elements a split pass costs more than it saves.
 MIN_WORK = 1 << 18
 #: Below this many multiply-adds a split GEMM costs more than it saves: 2^22 take about
@@ -203,54 +205,57 @@ def bounds(n: int, part: int, parts: int, align: int = 16) -> tuple[int, int]:
 MIN_COLUMNS = 64
 
 
-def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = a @ b (a may be a transposed view), split across the active workers.
+def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, beta: float) -> np.ndarray:
+    """out = a @ b + beta * out (a may be a transposed view), split across the active
+    workers; each part is one ``cblas.gemm`` call.
 
     Split over the columns of ``b`` and ``out`` when there are enough of them: each part
     reads all of ``a`` and its own columns of ``b`` and writes its own columns of ``out``
-    in place (``matmul`` hands a column block of a C-contiguous array, unit-strided along
-    its rows, straight to BLAS). Measured with one BLAS thread on the first layer's
-    shapes: 84-86 GFLOP/s per half for the weight gradient, against 73 for halves of its
-    rows (the rows of ``x.T`` are strided columns of ``x``, which BLAS packs slowly), and
-    90 against 83-86 for the forward GEMM. Few columns (the output layer): over the rows.
+    in place (a column block of a C-contiguous array, unit-strided along its rows, goes
+    straight to BLAS). Measured with one BLAS thread on the first layer's shapes: 84-86
+    GFLOP/s per half for the weight gradient, against 73 for halves of its rows (the rows
+    of ``x.T`` are strided columns of ``x``, which BLAS packs slowly), and 90 against 83-86
+    for the forward GEMM. Few columns (the output layer): over the rows.
     """
     w = active()
     m, k = a.shape
     n = b.shape[1]
     if w is None or m * k * n < MIN_GEMM_WORK:
-        return np.dot(a, b, out=out)
+        return cblas.gemm(a, b, out, beta)
     if n >= MIN_COLUMNS * w.width:
 
         def columns(part: int, parts: int) -> None:
             s, e = bounds(n, part, parts)
             if s < e:
-                np.matmul(a, b[:, s:e], out=out[:, s:e])
+                cblas.gemm(a, b[:, s:e], out[:, s:e], beta)
 
         w.run(columns)
         return out
     if m < 2 * w.width or not a.flags.c_contiguous:
         # Row blocks of a transposed ``a`` (the output layer's weight gradient, h.T @ G)
-        # are strided both ways: numpy copies each before calling BLAS, and the split ran
-        # 5x slower than the whole call (0.6 against 0.11 ms for 512x256 by 256x10).
-        return np.dot(a, b, out=out)
+        # are strided both ways: the split ran 5x slower than the whole call (0.6 against
+        # 0.11 ms for 512x256 by 256x10, numpy copying each block before calling BLAS).
+        return cblas.gemm(a, b, out, beta)
 
     def rows(part: int, parts: int) -> None:
         s, e = bounds(m, part, parts, align=8)
         if s < e:
-            np.dot(a[s:e], b, out=out[s:e])
+            cblas.gemm(a[s:e], b, out[s:e], beta)
 
     w.run(rows)
     return out
 
 
-def dot(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = a @ b for a (M, K), b (K, N), out (M, N) C-contiguous; split across cores."""
-    return _gemm(a, b, out)
+def dot(a: np.ndarray, b: np.ndarray, out: np.ndarray, beta: float = 0.0) -> np.ndarray:
+    """out = a @ b + beta * out for a (M, K), b (K, N), out (M, N) C-contiguous; split
+    across cores. With beta 0 the old contents of ``out`` are never read."""
+    return _gemm(a, b, out, beta)
 
 
-def dot_tn(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = a.T @ b for a (K, M), b (K, N), out (M, N) C-contiguous; split across cores."""
-    return _gemm(a.T, b, out)
+def dot_tn(a: np.ndarray, b: np.ndarray, out: np.ndarray, beta: float = 0.0) -> np.ndarray:
+    """out = a.T @ b + beta * out for a (K, M), b (K, N), out (M, N) C-contiguous; split
+    across cores (the weight gradient: with beta = momentum it updates SGD's velocity)."""
+    return _gemm(a.T, b, out, beta)
 
 
 def take_rows(X: np.ndarray, idx: np.ndarray, out: np.ndarray) -> np.ndarray:
