@@ -63,6 +63,7 @@ class Classifier:
         self.dtype_name = _dtype_name(dtype)
         self.params: dict[str, np.ndarray] = {}
         self._workspace: dict[str, np.ndarray] = {}
+        self._grad_betas: dict[str, float] = {}  # writing_gradients_into's
 
     # -- the seed's API ---------------------------------------------------------------
 
@@ -142,24 +143,35 @@ class Classifier:
         return float(np.mean(self.predict(X, batch_size) == y))
 
     @contextmanager
-    def writing_gradients_into(self, buffers: Mapping[str, np.ndarray]) -> Iterator[None]:
+    def writing_gradients_into(
+        self, buffers: Mapping[str, tuple[np.ndarray, float]]
+    ) -> Iterator[None]:
         """Within the block, ``backward(..., reuse_buffers=True)`` writes the gradient of
-        each named parameter into the given array (the parameter's shape and dtype):
-        the optimizer's spare array (``SGD.gradient_buffers``). The model's own buffers
-        are back afterwards: the lent arrays become the optimizer's weights later, and no
-        other pass may write into them. (Every classifier here names a parameter's
-        gradient buffer ``"grad_" + name``.)"""
-        keys = {"grad_" + name: buf for name, buf in buffers.items()}
+        each named weight matrix into the given array (the parameter's shape and dtype),
+        as ``array = beta * array + gradient`` for the (array, beta) given: the optimizer's
+        spare array with beta 0, or its velocity with beta = momentum
+        (``SGD.gradient_buffers``), the addition done by the GEMM itself. The model's own
+        buffers are back afterwards: the lent arrays are the optimizer's, and no other
+        pass may write into them. (Every classifier here names a parameter's gradient
+        buffer ``"grad_" + name``; a bias's gradient, a column sum, is never lent.)"""
+        keys = {"grad_" + name: buf for name, (buf, _) in buffers.items()}
         saved = {key: self._workspace.get(key) for key in keys}
+        saved_betas = self._grad_betas
         self._workspace.update(keys)
+        self._grad_betas = {name: float(beta) for name, (_, beta) in buffers.items() if beta}
         try:
             yield
         finally:
+            self._grad_betas = saved_betas
             for key, own in saved.items():
                 if own is None:
                     self._workspace.pop(key, None)
                 else:
                     self._workspace[key] = own
+
+    def _grad_beta(self, name: str, reuse_buffers: bool) -> float:
+        """The beta ``writing_gradients_into`` gave ``name``'s lent buffer (0: overwrite)."""
+        return self._grad_betas.get(name, 0.0) if reuse_buffers else 0.0
 
     def _buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         buf = self._workspace.get(name)
@@ -305,7 +317,13 @@ class LinearClassifier(Classifier):
         if probe is not None:
             probe.gradient("fc1", grad_scores)
         out_w = self._buffer("grad_W", self.params["W"].shape) if reuse_buffers else None
-        _, grad_w, grad_b = fc_backward(grad_scores, cache, need_grad_x=False, out_grad_w=out_w)
+        _, grad_w, grad_b = fc_backward(
+            grad_scores,
+            cache,
+            need_grad_x=False,
+            out_grad_w=out_w,
+            grad_w_beta=self._grad_beta("W", reuse_buffers),
+        )
         return {"W": grad_w, "b": grad_b}
 
 
@@ -410,6 +428,7 @@ class TwoLayerNet(Classifier):
             fc2_cache,
             out_grad_w=buf("grad_W2", p["W2"].shape),
             out_grad_x=buf("grad_hidden", relu_cache.shape),
+            grad_w_beta=self._grad_beta("W2", reuse_buffers),
         )
         assert grad_hidden is not None
         if probe is not None:  # before relu_backward masks it in place
@@ -418,7 +437,11 @@ class TwoLayerNet(Classifier):
         if probe is not None:
             probe.gradient("fc1", grad_hidden)
         _, grad_w1, grad_b1 = fc_backward(
-            grad_hidden, fc1_cache, need_grad_x=False, out_grad_w=buf("grad_W1", p["W1"].shape)
+            grad_hidden,
+            fc1_cache,
+            need_grad_x=False,
+            out_grad_w=buf("grad_W1", p["W1"].shape),
+            grad_w_beta=self._grad_beta("W1", reuse_buffers),
         )
         return {"W1": grad_w1, "b1": grad_b1, "W2": grad_w2, "b2": grad_b2}
 

@@ -59,7 +59,7 @@ def take(
     ``data`` what a reader needs to show the model alone (``image_shape``,
     ``class_names``, ``source``)."""
     arrays: dict[str, Any] = {f"model/{k}": v.copy() for k, v in model.parameters().items()}
-    for k, v in optimizer._velocity.items():
+    for k, v in optimizer.velocities().items():
         arrays[f"optim/velocity/{k}"] = v.copy()
     if preprocessor is not None:
         for k, v in preprocessor.to_arrays().items():
@@ -125,10 +125,14 @@ def restore(
         )
     for k in list(params):
         params[k] = np.array(weights[k], dtype=params[k].dtype, copy=True)
-    for k in params:
-        v = snapshot.arrays.get(f"optim/velocity/{k}")
-        if v is not None:
-            optimizer._velocity[k] = np.array(v, dtype=params[k].dtype, copy=True)
+    saved = {k: snapshot.arrays.get(f"optim/velocity/{k}") for k in params}
+    optimizer.set_velocities(
+        {
+            k: np.array(v, dtype=params[k].dtype, copy=True)
+            for k, v in saved.items()
+            if v is not None
+        }
+    )
     st = snapshot.state
     old = snapshot.config
     if old.get("learning_rate") == config.learning_rate and old.get("lr_decay") == config.lr_decay:

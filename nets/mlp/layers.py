@@ -42,6 +42,7 @@ def fc_backward(
     need_grad_x: bool = True,
     out_grad_w: np.ndarray | None = None,
     out_grad_x: np.ndarray | None = None,
+    grad_w_beta: float = 0.0,
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Backward pass of ``fc_forward``.
 
@@ -50,13 +51,19 @@ def fc_backward(
         need_grad_x: False skips dL/dx (the first layer of a network never needs it:
             that saves a third of the layer's work) and returns None in its place.
         out_grad_w, out_grad_x: optional buffers, (Din, Dout) and (N, Din).
+        grad_w_beta: with ``out_grad_w``, add the weight gradient to beta times what that
+            buffer holds (momentum SGD's velocity update, done by the GEMM itself) instead
+            of overwriting it.
     Returns:
-        grad_x: (N, Din) or None; grad_w: (Din, Dout); grad_b: (Dout,).
+        grad_x: (N, Din) or None; grad_w: (Din, Dout), or beta * out_grad_w + it;
+        grad_b: (Dout,).
     """
     x, w = cache
     if out_grad_w is None:
+        if grad_w_beta:
+            raise ValueError("grad_w_beta needs the out_grad_w buffer it scales")
         out_grad_w = np.empty((x.shape[1], grad_out.shape[1]), dtype=np.result_type(x, grad_out))
-    grad_w = parallel.dot_tn(x, grad_out, out_grad_w)
+    grad_w = parallel.dot_tn(x, grad_out, out_grad_w, beta=grad_w_beta)
     grad_b = grad_out.sum(axis=0)
     grad_x = np.dot(grad_out, w.T, out=out_grad_x) if need_grad_x else None
     return grad_x, grad_w, grad_b

@@ -25,7 +25,7 @@ def training_step(
     probe: Probe | None = None,
     l2_in_grads: bool = True,
     squares: Mapping[str, float] | None = None,
-    grad_buffers: Mapping[str, np.ndarray] | None = None,
+    grad_buffers: Mapping[str, tuple[np.ndarray, float]] | None = None,
 ) -> tuple[float, dict[str, np.ndarray]]:
     """One forward and backward pass: softmax data loss + L2 on the weight matrices.
 
@@ -42,12 +42,15 @@ def training_step(
         squares: {weight name: sum(W^2)} already known for the weights as they are now
             (``SGD.square_sums()``: its pass computed them); with ``l2_in_grads=False``
             those weights are not read again for the penalty.
-        grad_buffers: {name: array} to write those parameters' gradients into, with
-            ``reuse_buffers`` and ``l2_in_grads=False`` (``SGD.gradient_buffers()``: the
-            arrays its update writes the new weights into, so the step's working set
-            holds one big array less). Those arrays hold the optimizer's copy of the
-            previous weights until then, which its ``rollback`` needs: a step whose loss
-            is not finite skips its backward pass and returns no gradients.
+        grad_buffers: {name: (array, beta)} to write those weight matrices' gradients
+            into as array = beta * array + gradient, with ``reuse_buffers`` and
+            ``l2_in_grads=False`` (``SGD.gradient_buffers()``: its velocity with beta =
+            momentum, or the array its update writes the new weights into, so the step's
+            working set holds one big array less). The returned "gradient" of such a
+            parameter is that array. Spare arrays hold the optimizer's copy of the
+            previous weights until then, which its ``rollback`` needs, and a velocity
+            must not take a failed step's gradient: a step whose loss is not finite skips
+            its backward pass and returns no gradients.
     Returns:
         loss (float) and a dict of gradients with the keys and shapes of
         ``model.parameters()``.
@@ -80,6 +83,19 @@ def l2_terms(model: Classifier, reg: float) -> dict[str, float]:
     """{weight name: reg} for ``optimizer.step``'s ``l2`` after ``training_step(...,
     l2_in_grads=False)`` (empty without regularization)."""
     return {name: reg for name in model.weight_names()} if reg else {}
+
+
+def with_l2(
+    model: Classifier, grads: Mapping[str, np.ndarray], l2: Mapping[str, float]
+) -> dict[str, np.ndarray]:
+    """The gradients with the L2 terms that ``training_step(..., l2_in_grads=False)``
+    left to the optimizer added (new arrays for those): what a sampled step shows."""
+    params = model.parameters()
+    out = dict(grads)
+    for name, reg in l2.items():
+        if reg and name in out:
+            out[name] = out[name] + reg * params[name]
+    return out
 
 
 #: ``training_step``'s signature: (model, X_batch, y_batch, reg, *, reuse_buffers) -> (loss,

@@ -42,7 +42,7 @@ from nets.mlp.config import (
 )
 from nets.mlp.optim import SGD
 from nets.mlp.result import TrainingHistory, TrainingResult
-from nets.mlp.step import StepFunction, l2_terms, split_across_cores, training_step
+from nets.mlp.step import StepFunction, l2_terms, split_across_cores, training_step, with_l2
 from nets.snapshots import SnapshotPlan
 
 __all__ = [
@@ -397,9 +397,9 @@ def _train(
                 started = time.perf_counter()
                 probe = tracker.before_step(iteration + 1, epoch, X_batch) if tracker else None
                 # The L2 term joins the weight gradients in the optimizer's pass (one pass
-                # less over them), except on a sampled step, whose recorded gradients are
-                # the ones the update uses, and for someone else's step, which adds its own.
-                fuse_l2 = step is None and not (tracker is not None and tracker.sampling)
+                # less over them), except for someone else's step, which adds its own.
+                fuse_l2 = step is None
+                sampling = tracker is not None and tracker.sampling
                 l2 = l2_terms(model, config.reg) if fuse_l2 else {}
                 with np.errstate(over="ignore", invalid="ignore"), parallel.splitting(workers):
                     if step is None:
@@ -410,11 +410,11 @@ def _train(
                             config.reg,
                             reuse_buffers=True,
                             probe=probe,
-                            l2_in_grads=not fuse_l2,
-                            squares=optimizer.square_sums() if fuse_l2 else None,
+                            l2_in_grads=False,
+                            squares=optimizer.square_sums(),
                             # not on a sampled step: its recorded gradients must outlive
                             # the update that writes the new weights over these
-                            grad_buffers=optimizer.gradient_buffers() if fuse_l2 else None,
+                            grad_buffers=None if sampling else optimizer.gradient_buffers(l2),
                         )
                     else:  # someone else's step sees no probe: parameters are still sampled
                         loss, grads = step(model, X_batch, y_batch, config.reg, reuse_buffers=True)
@@ -456,9 +456,18 @@ def _train(
                     )
                     return
                 if tracker is not None:
-                    tracker.before_update(model.parameters(), grads)
+                    shown = with_l2(model, grads, l2) if sampling else grads
+                    tracker.before_update(model.parameters(), shown)
+                # The next step's momentum and L2 terms go into the velocities in this
+                # update's pass (its GEMM adds its gradient to them), unless a snapshot,
+                # which saves the velocities as they are, comes in between.
+                snapshot_next = snapshots is not None and (
+                    steps + 1 == steps_per_epoch
+                    or snapshots.due(iteration + 1, steps + 1, steps_per_epoch)
+                )
+                prepare = l2 if fuse_l2 and not snapshot_next else None
                 with parallel.splitting(workers):
-                    optimizer.step(grads, l2=l2)
+                    optimizer.step(grads, l2=l2, prepare=prepare)
                 sample = tracker.after_update(model.parameters()) if tracker else None
                 tuner.record(time.perf_counter() - started)
                 iteration += 1
