@@ -1,19 +1,21 @@
-"""A matrix product that adds into its output: out = a @ b + beta * out, in one BLAS call.
+"""A matrix product that adds into its output (out = a @ b + beta * out, one BLAS call)
+and y = alpha * x + beta * y in one pass: what numpy's calls cannot do without
+temporaries and extra sweeps.
 
-numpy's ``matmul`` always overwrites its output, so momentum SGD had to compute a weight
-gradient g and then, in passes of its own, v = momentum * v + g: two more sweeps over a
-6 MB array per step for the first layer of 3072-512-10, in caches that the step's
-arrays overflow. BLAS's GEMM takes a ``beta`` for exactly this: it scales its output
-before adding the product (OpenBLAS always sweeps the output once for beta, zeroing it
-when beta is 0), so ``gemm(x.T, dh, v, beta=momentum)`` leaves the new velocity in ``v``
-at the cost of the plain product.
+numpy's ``matmul`` always overwrites its output, so momentum SGD computed a weight
+gradient g and then, in passes of its own, v = momentum * v + g. BLAS's GEMM adds into
+its output; with beta 1 OpenBLAS does not even sweep the output first (any other beta,
+0 included, costs such a sweep). The optimizer therefore makes momentum * v + reg * w in
+its update's pass, while the blocks are in the cache, and the next step's
+``gemm(x.T, dh, v, beta=1)`` leaves the new velocity in ``v``. Measured on 3072-512-10,
+batch 256, 2 cores (alternating rounds of 10 steps): 12.35 ms per step against 13.29 ms
+for the gradient in its own array, 13.02 ms with beta = momentum.
 
-The GEMM is the one numpy itself calls: ``cblas_sgemm``/``cblas_dgemm`` of the OpenBLAS
-numpy loaded (found through threadpoolctl, as ``nets.mlp.blas_threads`` finds it), so its
-thread count is the one the trainer sets. ctypes releases the GIL during the call, as
-numpy does. Where no such library is found (another BLAS, a numpy built without one),
-``gemm`` does the same arithmetic with numpy calls: a product into a scratch array,
-then a scaled add; the numbers differ only by rounding.
+These are the routines of the OpenBLAS numpy itself loaded (found through threadpoolctl,
+as ``nets.mlp.blas_threads`` finds it), so the thread count the trainer sets holds;
+ctypes releases the GIL during the call, as numpy does. With beta 0 ``gemm`` is numpy's
+own call. Where no such library is found (another BLAS, a numpy built without one), the
+same arithmetic runs as numpy calls: the numbers differ only by rounding.
 """
 
 from __future__ import annotations
@@ -114,16 +116,17 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, beta: float = 0.0) -> np
     n = b.shape[1]
     if b.shape[0] != k or out.shape != (m, n):
         raise ValueError(f"gemm shapes do not match: {a.shape} @ {b.shape} into {out.shape}")
+    if not beta:
+        # numpy's own call to the same GEMM: ctypes' argument conversion cost 15-20 us
+        # more on the output layer's small products (about 70 us each).
+        return np.matmul(a, b, out=out)
     fn = _load().get(("gemm", out.dtype)) if a.dtype == b.dtype == out.dtype else None
     la, lb, lc = _layout(a), _layout(b), _layout(out)
     if fn is None or la is None or lb is None or lc is None or lc[0] != _NO_TRANS:
         return _numpy_gemm(a, b, out, beta)
     if m and n:
         if k == 0:  # an empty product: BLAS would not touch out
-            if beta:
-                out *= out.dtype.type(beta)
-            else:
-                out[...] = 0
+            out *= out.dtype.type(beta)
             return out
         fn(
             _ROW_MAJOR,
@@ -145,8 +148,6 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, beta: float = 0.0) -> np
 
 
 def _numpy_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, beta: float) -> np.ndarray:
-    if not beta:
-        return np.matmul(a, b, out=out)
     out *= out.dtype.type(beta)
     out += np.matmul(a, b)
     return out
