@@ -44,13 +44,13 @@ def training_step(
             those weights are not read again for the penalty.
         grad_buffers: {name: (array, beta)} to write those weight matrices' gradients
             into as array = beta * array + gradient, with ``reuse_buffers`` and
-            ``l2_in_grads=False`` (``SGD.gradient_buffers()``: its velocity with beta =
-            momentum, or the array its update writes the new weights into, so the step's
-            working set holds one big array less). The returned "gradient" of such a
-            parameter is that array. Spare arrays hold the optimizer's copy of the
-            previous weights until then, which its ``rollback`` needs, and a velocity
-            must not take a failed step's gradient: a step whose loss is not finite skips
-            its backward pass and returns no gradients.
+            ``l2_in_grads=False`` (``SGD.gradient_buffers()``: its velocity, holding
+            momentum * v + reg * W, with beta 1, or the array its update writes the new
+            weights into, so the step's working set holds one big array less). The
+            returned "gradient" of such a parameter is that array. Spare arrays hold the
+            optimizer's copy of the previous weights until then, which its ``rollback``
+            needs, and a velocity must not take a failed step's gradient: a step whose
+            loss is not finite skips its backward pass and returns no gradients.
     Returns:
         loss (float) and a dict of gradients with the keys and shapes of
         ``model.parameters()``.

@@ -264,3 +264,28 @@ def test_plain_float_arrays_are_used_as_given() -> None:
     last = _run(SMALL.replace(num_epochs=20), (X[:100], y[:100], X[100:], y[100:]))[-1]
     assert last.result.preprocessor is None
     assert last.result.history.epoch_val_acc[-1] > 0.8
+
+
+def test_a_sampled_step_shows_the_gradient_with_its_l2_term() -> None:
+    """The optimizer adds the L2 term in its pass; the sampled step still shows dL/dW."""
+    from nets.training import Internals
+
+    reg = 10.0  # reg * W dominates the gradient
+    events = _run(SMALL.replace(reg=reg, num_epochs=1, internals_every=5), blobs())
+    fc1 = next(e for e in events if isinstance(e, Internals)).layers["fc1"]
+    assert fc1["weight_grad_norm"] == pytest.approx(reg * fc1["weight_norm"], rel=0.2)
+
+
+def test_with_l2_adds_the_terms_the_optimizer_would() -> None:
+    from nets.mlp.classifiers import TwoLayerNet
+    from nets.mlp.step import l2_terms, training_step, with_l2
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 30)), rng.integers(0, 4, 20)
+    model = TwoLayerNet(30, 4, 16, 0.1, dtype=np.float64, seed=1)
+    _, full = training_step(model, X, y, 0.3)
+    _, left = training_step(model, X, y, 0.3, l2_in_grads=False)
+    shown = with_l2(model, left, l2_terms(model, 0.3))
+    for name, g in full.items():
+        np.testing.assert_allclose(shown[name], g, rtol=1e-12, atol=1e-14)
+    assert shown["b1"] is left["b1"]  # biases carry no L2 term
