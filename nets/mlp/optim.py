@@ -51,7 +51,8 @@ class SGD(Optimizer):
 
     Momentum follows PyTorch's convention: v = momentum * v + grad; w = w - lr * v
     (plain SGD when momentum is 0). After every epoch lr = lr * lr_decay. ``step``'s ``l2``
-    adds reg * w to the named gradients in the same pass (PyTorch's weight decay).
+    adds reg * w to the named gradients in the same pass (PyTorch's weight decay), summed
+    as (momentum * v + reg * w) + grad: equal to PyTorch's order to rounding (``step``).
 
     Updates are double-buffered: each step writes the new weights into a second set of
     arrays and swaps them into ``params``, which costs no extra memory traffic and keeps
@@ -123,9 +124,7 @@ class SGD(Optimizer):
             # part of g before it writes the new weights there.
             flat_w, flat_new = w.reshape(-1), spare.reshape(-1)
             flat_g = np.asarray(g).reshape(-1)
-            # The velocity to build on, or the one this first step starts.
-            flat_v = v.reshape(-1) if v is not None and not first else None
-            flat_fresh = v.reshape(-1) if v is not None and first else None
+            flat_v = v.reshape(-1) if v is not None else None
             squares: list[float] = []
 
             # One pass over blocks (split across cores in the trainer) instead of a pass
@@ -137,23 +136,23 @@ class SGD(Optimizer):
                 g: np.ndarray = flat_g,
                 v: np.ndarray | None = flat_v,
                 new: np.ndarray = flat_new,
-                fresh: np.ndarray | None = flat_fresh,
+                first: bool = first,
                 folded: float | None = folded,
                 accumulated: bool = accumulated,
                 nxt: float | None = nxt,
                 reg: float = reg,
                 squares: list[float] = squares,
             ) -> None:
-                if v is None:  # plain SGD or the first step: g + reg * w
+                if v is None or first:  # plain SGD or the first step: g + reg * w
                     step = g[s:e]
                     if reg:
                         tmp = parallel.scratch(e - s, w.dtype)
                         np.multiply(w[s:e], reg, out=tmp, casting="unsafe")
                         tmp += step
                         step = tmp
-                    if fresh is not None:
-                        fresh[s:e] = step
-                        step = fresh[s:e]
+                    if v is not None:  # the velocity this first step starts
+                        v[s:e] = step
+                        step = v[s:e]
                 else:
                     step = v[s:e]
                     if folded is None:
@@ -164,9 +163,8 @@ class SGD(Optimizer):
                         step += g[s:e]
                 np.multiply(step, -lr, out=new[s:e], casting="unsafe")
                 new[s:e] += w[s:e]
-                started = v if v is not None else fresh
-                if nxt is not None and started is not None:
-                    _bracket(started[s:e], new[s:e], momentum, nxt)
+                if nxt is not None and v is not None:
+                    _bracket(v[s:e], new[s:e], momentum, nxt)
                 if reg:  # while the block is in the cache: the next step's L2 penalty
                     # (inf for diverging weights, which the trainer's loss check reports;
                     # errstate is per thread, so set here, where the helpers run too)
