@@ -169,9 +169,10 @@ def cpu_cores() -> int:
 
 
 def gemm_rates(n: int, d: int, h: int, batch: int, repeats: int = 7) -> dict:
-    """The machine's float32 GEMM rate for the first layer's two GEMMs, each way numpy can
-    run them (one OpenBLAS thread; OpenBLAS's own threads; our split across cores with one
-    OpenBLAS thread per part), and the epoch's GEMM floor at the best of them."""
+    """The machine's float32 GEMM rate for the first layer's two GEMMs, each way the app
+    can run them (one OpenBLAS thread; OpenBLAS's own threads; our split across cores with
+    one OpenBLAS thread per part, overwriting or adding into the output), and the epoch's
+    GEMM floor at the best of them."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, d), dtype=np.float32)
     w = rng.standard_normal((d, h), dtype=np.float32)
@@ -181,27 +182,36 @@ def gemm_rates(n: int, d: int, h: int, batch: int, repeats: int = 7) -> dict:
     cores = cpu_cores()
     original = blas_threads()
     workers = parallel.Workers(cores)
+    # Each product as numpy computes it (beta 0) and adding into its output (beta 1, no
+    # sweep over the output first), as the trainer's weight gradient does: the floor
+    # takes the faster.
     shapes = {
-        "forward x@W1": lambda: parallel.dot(x, w, out),
-        "weight grad x.T@G": lambda: parallel.dot_tn(x, g, gw),
+        "forward x@W1": lambda beta: parallel.dot(x, w, out, beta),
+        "weight grad x.T@G": lambda beta: parallel.dot_tn(x, g, gw, beta),
     }
-    modes = {"openblas_1_thread": (1, False), "split_across_cores": (1, True)}
+    modes = {
+        "openblas_1_thread": (1, False, 0.0),
+        "split_across_cores": (1, True, 0.0),
+        "split_across_cores_adding_into_output": (1, True, 1.0),
+    }
     if original is not None and original > 1:
-        modes["openblas_threads"] = (original, False)
+        modes["openblas_threads"] = (original, False, 0.0)
     result: dict = {"shapes": f"({batch}x{d}) by ({d}x{h}) and ({d}x{batch}) by ({batch}x{h})"}
     rates: dict = {}
     try:
-        for mode, (threads, split) in modes.items():
+        for mode, (threads, split, beta) in modes.items():
             set_blas_threads(threads)
             for name, fn in shapes.items():
                 walls, cpus = [], []
                 for _ in range(repeats):
+                    out.fill(0.0)  # beta 1 adds up: 70 products stay far from overflow
+                    gw.fill(0.0)
                     with parallel.splitting(workers) if split else contextlib.nullcontext():
-                        fn()
+                        fn(beta)
                         calls = 10
                         t, c = time.perf_counter(), time.process_time()
                         for _ in range(calls):
-                            fn()
+                            fn(beta)
                         walls.append(calls * flops / (time.perf_counter() - t) / 1e9)
                         cpus.append(calls * flops / max(time.process_time() - c, 1e-9) / 1e9)
                 rates.setdefault(name, {})[mode] = {
