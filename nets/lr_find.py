@@ -313,6 +313,7 @@ def cnn_range_test(
     import torch
     import torch.nn.functional as F
 
+    from nets.allocator import keep_freed_memory
     from nets.cnn.arch import validate
     from nets.cnn.config import TrainConfig, default_num_threads
     from nets.cnn.model import build_model
@@ -320,6 +321,7 @@ def cnn_range_test(
     from nets.cnn.trained import Normalizer, channel_stats, to_nchw_tensor
 
     config = (config or TrainConfig()).validated()
+    keep_freed_memory()
     torch.set_num_threads(config.num_threads or default_num_threads())
     if data.X_train.ndim != 4 or len(data.X_train) < 2:
         raise ConfigError("the range test needs at least 2 training images (N, H, W, C)")

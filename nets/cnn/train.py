@@ -199,10 +199,12 @@ def _train(
     import torch
     import torch.nn.functional as F
 
+    from nets.allocator import keep_freed_memory
     from nets.cnn import fork as forks
     from nets.cnn.model import build_model, parameter_count
     from nets.internals.torch_probe import TorchInternals
 
+    keep_freed_memory()  # each step's arrays reuse the last step's pages (no page faults)
     threads = config.num_threads or default_num_threads()
     torch.set_num_threads(threads)
     device = pick_device(config.device)
