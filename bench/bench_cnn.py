@@ -8,9 +8,12 @@ run (the app adds no overhead).
 
 The plain loop runs at PyTorch's best ordinary settings: OMP_NUM_THREADS set before torch
 is imported in this process, torch.set_num_threads, OpenMP's default wait policy, the data
-as one normalised tensor in memory. The app runs as a user starts it: its subprocesses
-get no OMP_NUM_THREADS and no OpenMP wait settings, so what they use is the app's own
-choice (torch.set_num_threads, ``nets.cnn.config.limit_openmp_spin``).
+as one normalised tensor in memory. It also gets the allocator setting the app's trainer
+makes (``nets.allocator``: freed memory kept for the next step, which spares a step
+thousands of page faults), so the ratio measures the loop's own overhead. The app runs as
+a user starts it: its subprocesses get no OMP_NUM_THREADS and no OpenMP wait settings, so
+what they use is the app's own choice (torch.set_num_threads,
+``nets.cnn.config.limit_openmp_spin``).
 
 1. ``backprop-explorer cnn train --data fashion-mnist --preset default --seed S --save ...
    --json-log ...`` runs as a subprocess, timed from spawn to exit, for seeds 0, 1, 2.
@@ -169,9 +172,13 @@ class PlainLoop:
     def __init__(self, threads: int) -> None:
         import torch
 
+        from nets.allocator import keep_freed_memory
         from nets.cnn.trained import channel_stats
         from nets.data import load_dataset
 
+        # The app's trainer keeps freed memory for the next step (about a fifth of a step
+        # here); the plain loop gets the same, so the ratio measures the loop alone.
+        self.kept_freed_memory = keep_freed_memory()
         torch.set_num_threads(threads)
         data = load_dataset(DATA)
         mean, std = channel_stats(data.X_train)
@@ -295,6 +302,12 @@ def main() -> int:
 
         anchor["torch_version"] = torch.__version__
         anchor["torch.get_num_threads"] = torch.get_num_threads()
+        anchor["allocator"] = (
+            "glibc's mmap and trim thresholds fixed as the app's trainer fixes them "
+            "(nets.allocator)"
+            if plain.kept_freed_memory
+            else "the C library's defaults"
+        )
         plain.epoch()  # warm-up (allocator, oneDNN kernels), as the app's first epoch
         app_epochs, plain_epochs, app_cpu, plain_cpu = [], [], [], []
         pair_ratios, cpu_ratios = [], []
