@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMenu,
     QSizePolicy,
@@ -97,11 +96,12 @@ class ArchitectureEditor(QWidget):
         header = self.table.horizontalHeader()
         # Every column as wide as its text: in a narrow window the table scrolls
         # sideways instead of cutting a layer's name ("BatchNorm2d()" cannot wrap).
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Fitted once per change of the layers (``_fit_to_contents``), not by
+        # ResizeToContents headers: those asked the model for every cell's roles again
+        # at each layout pass, about 11,700 calls into Python for the first frame.
         header.setStretchLastSection(True)
         # A long layer ("Conv2d(16, k=3, s=1, p=1)") may still wrap at its spaces.
         self.table.setWordWrap(True)
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.table, 1)
 
         buttons = QHBoxLayout()
@@ -220,7 +220,12 @@ class ArchitectureEditor(QWidget):
         self.preset_combo.setCurrentIndex(index)
 
     # -- follow the model ------------------------------------------------------------
+    def _fit_to_contents(self) -> None:
+        self.table.resizeColumnsToContents()
+        self.table.resizeRowsToContents()
+
     def _on_model_changed(self) -> None:
+        self._fit_to_contents()
         self._show_matching_preset()
         # A reset loses the selection: restore it to the row being edited.
         keep = self._param_row
