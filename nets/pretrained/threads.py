@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from nets.allocator import keep_freed_memory
+from nets import allocator
 from nets.torch_import import import_torch
 
 
@@ -20,7 +20,7 @@ def configure_threads(threads: int | None = None) -> int:
     (``nets.torch_import``): a model loading in a worker leaves the GUI thread running.
     """
     torch = import_torch()
-    keep_freed_memory()  # the models' activations reuse freed pages (nets.allocator)
+    allocator.keep_freed_memory()  # the models' activations reuse freed pages
     if threads is None:
         if os.environ.get("OMP_NUM_THREADS"):
             threads = torch.get_num_threads()

@@ -82,7 +82,9 @@ def test_other_settings_are_not_the_allocators() -> None:
     )
 
 
-def test_training_and_the_pretrained_models_keep_freed_memory(monkeypatch) -> None:
+def test_training_the_range_test_and_the_pretrained_models_keep_freed_memory(
+    monkeypatch,
+) -> None:
     import dataclasses
     from types import SimpleNamespace
 
@@ -91,6 +93,7 @@ def test_training_and_the_pretrained_models_keep_freed_memory(monkeypatch) -> No
     from nets.cnn.arch import Conv2d, Flatten, Linear
     from nets.cnn.config import TrainConfig
     from nets.cnn.train import run_to_end, train
+    from nets.lr_find import cnn_range_test
     from nets.pretrained.threads import configure_threads
 
     calls: list[str] = []
@@ -100,10 +103,10 @@ def test_training_and_the_pretrained_models_keep_freed_memory(monkeypatch) -> No
     y = np.arange(8) % 2
     data = SimpleNamespace(X_train=X, y_train=y, X_val=X, y_val=y, class_names=("a", "b"))
     config = dataclasses.replace(TrainConfig(), epochs=1, batch_size=4, num_threads=1)
-    run_to_end(train((Conv2d(2, 3), Flatten(), Linear(2)), data, config))
+    arch = (Conv2d(2, 3), Flatten(), Linear(2))
+    run_to_end(train(arch, data, config))
     assert calls == ["kept"]
-    import nets.pretrained.threads as threads
-
-    monkeypatch.setattr(threads, "keep_freed_memory", lambda: calls.append("kept") or True)
-    configure_threads(1)
+    cnn_range_test(arch, data, config, steps=10)
     assert calls == ["kept", "kept"]
+    configure_threads(1)
+    assert calls == ["kept", "kept", "kept"]
