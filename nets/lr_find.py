@@ -317,6 +317,7 @@ def cnn_range_test(
     from nets.cnn.arch import validate
     from nets.cnn.config import TrainConfig, default_num_threads
     from nets.cnn.model import build_model
+    from nets.cnn.precision import forward_precision, resolve_precision
     from nets.cnn.train import _make_optimizer, pick_device
     from nets.cnn.trained import Normalizer, channel_stats, to_nchw_tensor
 
@@ -329,6 +330,7 @@ def cnn_range_test(
     classes = len(data.class_names)
     validate(tuple(arch), (c, h, w), classes)
     device = pick_device(config.device)
+    precision = resolve_precision(config.precision, device)  # the loss training will see
     torch.manual_seed(config.seed)
     if model is None:
         model = build_model(tuple(arch), (c, h, w), classes)
@@ -347,8 +349,9 @@ def cnn_range_test(
         idx = torch.as_tensor(next(batches), device=device)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        logits = model(norm(X.index_select(0, idx)))
-        loss = F.cross_entropy(logits, y.index_select(0, idx), label_smoothing=smoothing)
+        with forward_precision(precision, device):
+            logits = model(norm(X.index_select(0, idx)))
+            loss = F.cross_entropy(logits, y.index_select(0, idx), label_smoothing=smoothing)
         value = float(loss.item())
         if math.isfinite(value):
             optimizer.zero_grad(set_to_none=True)

@@ -31,7 +31,9 @@ class Started:
     ``trainer`` is ``"mlp"`` or ``"cnn"``; ``config`` is that trainer's own frozen
     configuration; ``input_shape`` is one example's shape (``(3072,)`` or ``(1, 28, 28)``);
     ``memory_bytes`` the estimated peak memory (``memory`` the same estimate by part);
-    ``start_step`` is 0 for a fresh run and the snapshot's step for a run forked from one.
+    ``start_step`` is 0 for a fresh run and the snapshot's step for a run forked from one;
+    ``precision`` the forward pass's number format (``float32``, or the CNN's
+    ``bfloat16`` mixed precision).
     """
 
     trainer: str
@@ -47,6 +49,7 @@ class Started:
     memory_bytes: int
     device: str = "cpu"
     num_threads: int = 1
+    precision: str = "float32"
     elapsed: float = 0.0
     start_step: int = 0
     memory: MemoryEstimate | None = field(default=None, compare=False)

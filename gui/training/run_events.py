@@ -91,7 +91,8 @@ class RunEvents:
             self.controls.set_progress(item.start_step, item.total_steps, item.elapsed)
             threads = f"{item.num_threads} CPU thread{'s' if item.num_threads != 1 else ''}"
             self.say(
-                f"Training {run.name} on {item.device} with {threads}: {item.epochs} epochs × "
+                f"Training {run.name} on {item.device} with {threads} in {item.precision}: "
+                f"{item.epochs} epochs × "
                 f"{item.steps_per_epoch:,} steps, {item.params:,} parameters, memory "
                 f"~{format_bytes(item.memory_bytes)}."
             )

@@ -6,6 +6,7 @@
 
     cnn train --data SPEC [--preset NAME | --arch ARCH.json] [--optimizer NAME] [--lr LR]
         [--weight-decay WD] [--schedule NAME] [--batch-size B] [--epochs E] [--seed S]
+        [--precision auto|float32|bfloat16]
         [--save CKPT.pt] [--plot-file PLOT] [--json-log FILE]
         [--internals-every K]
     cnn lr-find --data SPEC [the same data, architecture and optimizer options] [--steps N]
@@ -45,7 +46,7 @@ from nets.cli_common import (
 )
 from nets.cli_common import check_output as _check_output
 from nets.cnn.cli_types import number as _number
-from nets.cnn.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from nets.cnn.config import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
 from nets.cnn.presets import PRESETS
 from nets.fileio import shown
 from nets.runlog import JsonLog, result_path, stop_on_sigint
@@ -196,6 +197,12 @@ def _add_run_options(t: argparse.ArgumentParser, data_required: bool = True) -> 
     )
     t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     t.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="forward pass in float32 or bfloat16 mixed precision; auto: bfloat16 on a CPU "
+        "that computes it natively (default: from the preset)",
+    )
+    t.add_argument(
         "--threads",
         type=_number(int, 1, "--threads"),
         metavar="N",
@@ -230,6 +237,7 @@ def _config(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
         "epochs": args.epochs,
         "seed": args.seed,
         "num_threads": args.threads,
+        "precision": args.precision,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
     changes["device"] = args.device
@@ -358,6 +366,7 @@ def run_train(args: argparse.Namespace) -> int:
                 log.write_event("started", event)
                 print(
                     f"device {event.device}, {event.num_threads} CPU threads, "
+                    f"{event.precision}, "
                     f"{event.steps_per_epoch} steps per epoch, memory estimate "
                     f"{format_bytes(event.memory_bytes)}",
                     flush=True,

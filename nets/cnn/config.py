@@ -14,6 +14,8 @@ from nets.errors import ConfigError
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "step", "cosine", "one-cycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: ``auto``: bfloat16 where the CPU multiplies it natively, else float32 (nets.cnn.precision).
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,12 @@ class TrainConfig:
       shifted in); ``flip`` mirrors half of them left to right (``nets.cnn.augment``).
     - ``label_smoothing``: e in [0, 1) trains against targets that give the true class
       1 - e and spread e over all classes (the loss's floor is then above 0).
+    - ``precision``: the number format of the training forward pass. ``float32``; or
+      ``bfloat16`` mixed precision (under ``torch.autocast`` the layers and the activations
+      between them compute in bfloat16; the weights, their gradients, the optimizer, the
+      loss and every evaluation stay float32); or ``auto``, bfloat16 on a CPU that does it
+      natively, float32 elsewhere (``nets.cnn.precision``). A config without it (older
+      checkpoints) trained in float32.
     """
 
     optimizer: str = "adamw"
@@ -57,12 +65,14 @@ class TrainConfig:
     shift: int = 0
     flip: bool = False
     label_smoothing: float = 0.0
+    precision: str = "float32"
 
     def validated(self) -> TrainConfig:
         """Return self, or raise ConfigError naming the first setting that cannot work."""
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("device", self.device, DEVICES)
+        _choice("precision", self.precision, PRECISIONS)
         for name in ("lr", "weight_decay", "momentum", "step_gamma", "label_smoothing"):
             low, high, open_low = LIMITS[name]
             _number(name, getattr(self, name), low, high, open_low=open_low)

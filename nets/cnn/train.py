@@ -202,12 +202,14 @@ def _train(
     from nets.allocator import keep_freed_memory
     from nets.cnn import fork as forks
     from nets.cnn.model import build_model, parameter_count
+    from nets.cnn.precision import forward_precision, resolve_precision
     from nets.internals.torch_probe import TorchInternals
 
     keep_freed_memory()  # each step's arrays reuse the last step's pages (no page faults)
     threads = config.num_threads or default_num_threads()
     torch.set_num_threads(threads)
     device = pick_device(config.device)
+    precision = resolve_precision(config.precision, device)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
 
@@ -300,6 +302,7 @@ def _train(
         memory_bytes=estimate.total,
         device=device,
         num_threads=threads,
+        precision=precision,
         start_step=resume.iteration,
         memory=estimate,
     )
@@ -336,8 +339,9 @@ def _train(
                 yb = y_train.index_select(0, idx)
                 if tracker is not None:
                     tracker.before_step(iteration + 1, epoch, xb)
-                logits = model(xb)
-                loss = F.cross_entropy(logits, yb, label_smoothing=smoothing)
+                with forward_precision(precision, device):
+                    logits = model(xb)
+                    loss = F.cross_entropy(logits, yb, label_smoothing=smoothing)
                 loss_value = loss.item()
                 iteration += 1
                 if not math.isfinite(loss_value):
@@ -345,7 +349,9 @@ def _train(
                         optimizer.zero_grad(set_to_none=True)
 
                         def rerun(xb: Any = xb, yb: Any = yb) -> None:
-                            F.cross_entropy(model(xb), yb, label_smoothing=smoothing).backward()
+                            with forward_precision(precision, device):
+                                loss = F.cross_entropy(model(xb), yb, label_smoothing=smoothing)
+                            loss.backward()
 
                         yield tracker.diagnose(iteration, epoch, xb, rerun)
                     with torch.no_grad():

@@ -40,8 +40,15 @@ def _kind(module: Any) -> str | None:
     return None
 
 
+def _float32(t: Any) -> Any:
+    """numpy has no bfloat16: mixed-precision activations and gradients come as float32."""
+    import torch
+
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
 def _numpy(tensor: Any) -> np.ndarray:
-    return tensor.detach().cpu().numpy()
+    return _float32(tensor.detach()).cpu().numpy()
 
 
 def _values(tensor: Any) -> np.ndarray:
@@ -57,7 +64,7 @@ def _values(tensor: Any) -> np.ndarray:
         and t.is_contiguous(memory_format=torch.channels_last)
     ):
         t = t.permute(0, 2, 3, 1)
-    return t.cpu().numpy()
+    return _float32(t).cpu().numpy()
 
 
 class TorchInternals:

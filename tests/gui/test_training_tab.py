@@ -134,6 +134,18 @@ def test_a_new_run_shows_loading_then_starts_at_zero_without_an_eta(qtbot, conte
     tab.shutdown()
 
 
+def test_the_started_message_names_device_threads_and_precision(qtbot, context):
+    gate = threading.Event()
+    tab = FakeTab(context, gate)
+    qtbot.addWidget(tab)
+    tab.controls.start_button.click()
+    qtbot.waitUntil(lambda: len(tab.runs) == 1 and tab.runs.runs()[0].payload.started is not None)
+    assert "on cpu with 1 CPU thread in float32: 2 epochs" in tab.status_label.text()
+    with qtbot.waitSignal(tab.training_done, timeout=10_000):
+        gate.set()
+    tab.shutdown()
+
+
 def test_ready_is_never_shown_while_start_is_disabled(qtbot, tab):
     tab.start_problems = lambda: ["Architecture: layer 3 (Linear) gets a 4x6x6 feature map"]
     tab.update_start()

@@ -142,6 +142,7 @@ def test_train_save_then_test_once_then_warn(fmnist_dir, arch_file, tmp_path, ca
         (["--lr", "abc"], "--lr must be a number, not 'abc'"),
         (["--lr", "nan"], "--lr must be a finite number"),
         (["--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
+        (["--precision", "fp16"], "invalid choice: 'fp16'"),
         (["--preset", "huge"], "unknown preset 'huge'"),
         (["--plot-file", "plot.gif"], "--plot-file must end in .png, .svg, .pdf"),
     ],
@@ -298,3 +299,14 @@ def test_train_logs_internals_and_lr_find_prints_json(fmnist_dir, arch_file, tmp
     assert main.main(finder) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out["lrs"]) == len(out["losses"]) >= 10 and out["suggested_lr"] > 0
+
+
+def test_precision_option_reaches_the_run_and_its_log(fmnist_dir, arch_file, tmp_path, capsys):
+    log = tmp_path / "log.jsonl"
+    extra = ("--epochs", "1", "--precision", "bfloat16", "--json-log", str(log))
+    code = main.main(_train_args(fmnist_dir, arch_file, *extra))
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert re.search(r"^device cpu, 1 CPU threads, bfloat16, ", out, re.M), out
+    started = json.loads(log.read_text().splitlines()[0])
+    assert started["precision"] == "bfloat16" and started["config"]["precision"] == "bfloat16"

@@ -120,6 +120,25 @@ def test_cnn_architecture_made_invalid_and_fixed(start_app):
     assert not [w for w in app.query("widgets", name="cnnArchError") if w["visible"] and w["text"]]
 
 
+def test_cnn_precision_picked_from_its_list_with_the_mouse_and_keys(start_app):
+    app = start_app("--tab", "cnn")
+    wait_until(lambda: enabled(app, "startButton"), 30, "Start enabled with the preset")
+    # Qt shows "&&" in a tab title as one ampersand.
+    page = next(t for t in app.query("tabs") if t["text"] == "Data && training")
+    app.click_rect(page["rect"])
+    combo = wait_until(
+        lambda: (w := app.widget("cnnPrecision"))["visible"] and w, 10, "the precision list"
+    )
+    assert combo["text"].startswith("auto (bfloat16"), combo
+    app.click_widget("cnnPrecision")
+    wait_until(lambda: app.state()["popup"], 10, "the list open")
+    app.key("Down")
+    app.key("Return")
+    wait_until(lambda: app.widget("cnnPrecision")["text"] == "float32", 10, "float32 chosen")
+    assert not app.query("clipped")
+    assert not app.state()["errors"]
+
+
 def test_an_image_folder_chosen_for_cifar10_is_offered_as_one_and_kept(start_app, tmp_path: Path):
     data = tiny_folder(tmp_path / "cifar-jpegs")
     app = start_app("--tab", "mlp")
