@@ -10,7 +10,9 @@ The plain loop runs at PyTorch's best ordinary settings: OMP_NUM_THREADS set bef
 is imported in this process, torch.set_num_threads, OpenMP's default wait policy, the data
 as one normalised tensor in memory. It also gets the allocator setting the app's trainer
 makes (``nets.allocator``: freed memory kept for the next step, which spares a step
-thousands of page faults), so the ratio measures the loop's own overhead. The app runs as
+thousands of page faults), and the preset's precision as the app resolves it (bfloat16
+autocast of the forward pass and loss on a CPU with native bfloat16, else float32), so the
+ratio measures the loop's own overhead. The app runs as
 a user starts it: its subprocesses get no OMP_NUM_THREADS and no OpenMP wait settings, so
 what they use is the app's own choice (torch.set_num_threads,
 ``nets.cnn.config.limit_openmp_spin``).
@@ -173,6 +175,8 @@ class PlainLoop:
         import torch
 
         from nets.allocator import keep_freed_memory
+        from nets.cnn.precision import resolve_precision
+        from nets.cnn.presets import DEFAULT
         from nets.cnn.trained import channel_stats
         from nets.data import load_dataset
 
@@ -181,6 +185,10 @@ class PlainLoop:
         # measures the loop alone.
         self.kept_freed_memory = keep_freed_memory()
         torch.set_num_threads(threads)
+        # The preset's number format as the app resolves it on this CPU (mixed precision
+        # where the CPU computes bfloat16 natively).
+        self.asked_precision = DEFAULT.config.precision
+        self.precision = resolve_precision(self.asked_precision, "cpu")
         data = load_dataset(DATA)
         mean, std = channel_stats(data.X_train)
 
@@ -203,6 +211,7 @@ class PlainLoop:
 
         from nets.cnn.augment import shift_flip
         from nets.cnn.model import build_model
+        from nets.cnn.precision import forward_precision
         from nets.cnn.presets import DEFAULT
 
         config = DEFAULT.config
@@ -233,7 +242,9 @@ class PlainLoop:
                 )
             else:
                 xb = X[idx]
-            loss = F.cross_entropy(model(xb), y[idx], label_smoothing=config.label_smoothing)
+            with forward_precision(self.precision, "cpu"):  # the preset's, as the app runs it
+                logits = model(xb)
+                loss = F.cross_entropy(logits, y[idx], label_smoothing=config.label_smoothing)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -303,6 +314,10 @@ def main() -> int:
 
         anchor["torch_version"] = torch.__version__
         anchor["torch.get_num_threads"] = torch.get_num_threads()
+        anchor["precision"] = (
+            f"{plain.precision} (the preset's {plain.asked_precision!r} on this CPU, as the "
+            "app resolves it; the forward pass and loss under torch.autocast for bfloat16)"
+        )
         anchor["allocator"] = (
             "glibc's mmap and trim thresholds fixed as the app's trainer fixes them "
             "(nets.allocator)"
