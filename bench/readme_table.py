@@ -111,8 +111,10 @@ def rows() -> list[str]:
         accs = ", ".join(f"{100 * a:.2f}" for a in cnn["test_acc_per_seed"])
         times = ", ".join(f"{v:.0f}" for v in cnn["training_s_per_seed"])
         walls = ", ".join(f"{v:.0f}" for v in cnn["train_wall_s_per_seed"])
+        used = cnn.get("anchor_settings", {}).get("precision", "float32").split(" ")[0]
         out.append(
-            f"| CNN default preset, seeds 0-2: Fashion-MNIST test accuracy, training time | "
+            f"| CNN default preset ({used} on this CPU), seeds 0-2: Fashion-MNIST test "
+            "accuracy, training time | "
             f"{accs} %; {times} s (whole process {walls} s) | 92.5 % each, 120 s |"
         )
         p = cnn["overhead_pairs"]
