@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.choices import choice_combo, select_value
 from gui.cnn_tab.fields import NumberField
 from nets.cnn.config import TrainConfig, default_num_threads, usable_cores
 from nets.errors import ConfigError
@@ -61,11 +62,8 @@ class SettingsPanel(QWidget):
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
 
-        self.optimizer_combo = QComboBox()
-        self.optimizer_combo.setObjectName("cnnOptimizer")
-        for label, value in OPTIMIZERS:
-            self.optimizer_combo.addItem(label, value)
-        self.optimizer_combo.setCurrentIndex([v for _, v in OPTIMIZERS].index(d.optimizer))
+        self.optimizer_combo = choice_combo("cnnOptimizer", OPTIMIZERS)
+        select_value(self.optimizer_combo, d.optimizer)
         self.momentum_field = NumberField(
             "Momentum", d.momentum, minimum=0.0, maximum=0.9999,
             tooltip="SGD and RMSprop momentum (0 turns it off)",
@@ -96,11 +94,8 @@ class SettingsPanel(QWidget):
         row.addWidget(self.wd_field)
         form.addRow("Learning rate:", row)
 
-        self.schedule_combo = QComboBox()
-        self.schedule_combo.setObjectName("cnnSchedule")
-        for label, value in SCHEDULES:
-            self.schedule_combo.addItem(label, value)
-        self.schedule_combo.setCurrentIndex([v for _, v in SCHEDULES].index(d.schedule))
+        self.schedule_combo = choice_combo("cnnSchedule", SCHEDULES)
+        select_value(self.schedule_combo, d.schedule)
         self.schedule_combo.setToolTip(
             "none: constant rate; step: multiply by gamma every N epochs; cosine: decay to 0; "
             "one-cycle: warm up over 30% of the steps, then anneal"
@@ -175,16 +170,14 @@ class SettingsPanel(QWidget):
         row.addWidget(self.threads_field)
         form.addRow("Device:", row)
 
-        self.precision_combo = QComboBox()
-        self.precision_combo.setObjectName("cnnPrecision")
-        for label, value in PRECISIONS:
-            self.precision_combo.addItem(label, value)
-        self.precision_combo.setToolTip(
+        self.precision_combo = choice_combo(
+            "cnnPrecision",
+            PRECISIONS,
             "The number format of the training forward pass. bfloat16 mixed precision runs "
             "the layers on half the bytes (the weights, gradients and evaluations stay "
             "float32): about a third faster on a CPU with AVX512-BF16 or AMX, slower on "
             "others. auto picks it only where the CPU computes it natively; the log says "
-            "which one a run used."
+            "which one a run used.",
         )
         form.addRow("Precision:", self.precision_combo)
 
@@ -270,15 +263,9 @@ class SettingsPanel(QWidget):
 
     def set_config(self, cfg: TrainConfig) -> None:
         """Show a config (e.g. the one a loaded checkpoint was trained with)."""
-        values = [v for _, v in OPTIMIZERS]
-        if cfg.optimizer in values:
-            self.optimizer_combo.setCurrentIndex(values.index(cfg.optimizer))
-        values = [v for _, v in SCHEDULES]
-        if cfg.schedule in values:
-            self.schedule_combo.setCurrentIndex(values.index(cfg.schedule))
-        values = [v for _, v in PRECISIONS]
-        if cfg.precision in values:
-            self.precision_combo.setCurrentIndex(values.index(cfg.precision))
+        select_value(self.optimizer_combo, cfg.optimizer)
+        select_value(self.schedule_combo, cfg.schedule)
+        select_value(self.precision_combo, cfg.precision)
         self.lr_field.set_value(cfg.lr)
         self.wd_field.set_value(cfg.weight_decay)
         self.momentum_field.set_value(cfg.momentum)

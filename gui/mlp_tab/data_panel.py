@@ -13,7 +13,6 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui import dialogs, file_dialogs
+from gui.choices import choice_combo
 from gui.jobs import Progress, Result, with_progress
 from gui.tab_base import AppContext
 from gui.worker import GeneratorWorker
@@ -92,13 +92,11 @@ class DatasetPanel(QWidget):
         self._probe_pending = False
         self._load_pending = False
 
-        self.kind_combo = QComboBox()
-        self.kind_combo.setObjectName("datasetKind")
-        for kind, title in KINDS:
-            self.kind_combo.addItem(title, kind)
-        self.kind_combo.setToolTip(
+        self.kind_combo = choice_combo(
+            "datasetKind",
+            ((title, kind) for kind, title in KINDS),
             "CIFAR-10 (32x32 colour, 10 classes), Fashion-MNIST (28x28 grey, 10 classes) "
-            "or your own folder laid out as DIR/train/<class>/<images>"
+            "or your own folder laid out as DIR/train/<class>/<images>",
         )
         self.where_label = QLabel()
         self.where_label.setObjectName("datasetWhere")

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.choices import choice_combo
 from gui.training.images import ImageGallery
 
 MAX_BATCH = 16
@@ -65,18 +66,14 @@ class BatchPicker(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.checkpoint: Path | None = None
-        self.source_box = QComboBox()
-        self.source_box.setObjectName("netgraphSource")
-        for text, key in WEIGHT_SOURCES:
-            self.source_box.addItem(text, key)
-        self.source_box.setToolTip("Which weights the network graph runs with")
-        self.model_box = QComboBox()
-        self.model_box.setObjectName("netgraphModel")
-        for text, key in MODELS:
-            self.model_box.addItem(text, key)
-        self.model_box.setToolTip(
+        self.source_box = choice_combo(
+            "netgraphSource", WEIGHT_SOURCES, "Which weights the network graph runs with"
+        )
+        self.model_box = choice_combo(
+            "netgraphModel",
+            MODELS,
             "The architecture of a fresh initialisation (hidden size, weight scale and seed "
-            "from the Hyperparameters form)"
+            "from the Hyperparameters form)",
         )
         self.weights_label = QLabel()
         self.weights_label.setObjectName("netgraphWeights")
