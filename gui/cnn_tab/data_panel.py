@@ -9,7 +9,6 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui import file_dialogs
+from gui.choices import choice_combo
 from gui.cnn_tab.fields import NumberField
 from gui.tab_base import AppContext
 
@@ -61,14 +61,12 @@ class DataPanel(QWidget):
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
 
-        self.kind_combo = QComboBox()
-        self.kind_combo.setObjectName("cnnDataKind")
-        self.kind_combo.addItem("Fashion-MNIST", FASHION)
-        self.kind_combo.addItem("Image folder (DIR/train/<class>/...)", FOLDER)
-        self.kind_combo.setToolTip(
+        self.kind_combo = choice_combo(
+            "cnnDataKind",
+            [("Fashion-MNIST", FASHION), ("Image folder (DIR/train/<class>/...)", FOLDER)],
             "Fashion-MNIST: 28x28 grey clothes images, 10 classes (Debian's package or a "
             "folder with the IDX files). Image folder: any DIR/train/<class>/<images>, "
-            "optionally with DIR/test/<class>/."
+            "optionally with DIR/test/<class>/.",
         )
         form.addRow("Dataset:", self.kind_combo)
 

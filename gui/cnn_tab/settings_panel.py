@@ -94,12 +94,13 @@ class SettingsPanel(QWidget):
         row.addWidget(self.wd_field)
         form.addRow("Learning rate:", row)
 
-        self.schedule_combo = choice_combo("cnnSchedule", SCHEDULES)
-        select_value(self.schedule_combo, d.schedule)
-        self.schedule_combo.setToolTip(
+        self.schedule_combo = choice_combo(
+            "cnnSchedule",
+            SCHEDULES,
             "none: constant rate; step: multiply by gamma every N epochs; cosine: decay to 0; "
-            "one-cycle: warm up over 30% of the steps, then anneal"
+            "one-cycle: warm up over 30% of the steps, then anneal",
         )
+        select_value(self.schedule_combo, d.schedule)
         self.step_epochs_field = NumberField(
             "Step every", d.step_epochs, integer=True, minimum=1, maximum=1_000_000,
             tooltip="Epochs between learning-rate drops",

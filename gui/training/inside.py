@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.choices import choice_combo, select_value
 from gui.training.inside_data import QUANTITIES, InternalsSeries
 from gui.training.inside_heat import (
     DecadeAxis,
@@ -146,12 +147,11 @@ class InsideView(QWidget):
         self.run_combo = QComboBox()
         self.run_combo.setToolTip("The run whose histograms the heat-maps show")
         self.run_combo.currentIndexChanged.connect(self._on_run_picked)
-        self.quantity_combo = QComboBox()
-        for key, label in QUANTITIES.items():
-            self.quantity_combo.addItem(label, key)
-        self.quantity_combo.setToolTip(
+        self.quantity_combo = choice_combo(
+            "insideQuantity",
+            ((label, key) for key, label in QUANTITIES.items()),
             "Activations: each layer's outputs. Gradients: dLoss/d(output) flowing back "
-            "into the layer. Weights: the layer's weight values."
+            "into the layer. Weights: the layer's weight values.",
         )
         self.quantity_combo.currentIndexChanged.connect(
             lambda i: self.set_quantity(self.quantity_combo.itemData(i))
@@ -281,9 +281,7 @@ class InsideView(QWidget):
         if what not in QUANTITIES:
             raise ValueError(f"quantity must be one of {tuple(QUANTITIES)}, not {what!r}")
         self._quantity = what
-        index = self.quantity_combo.findData(what)
-        if self.quantity_combo.currentIndex() != index:
-            self.quantity_combo.setCurrentIndex(index)
+        select_value(self.quantity_combo, what)
         self.heat_stack.setCurrentWidget(self.pages[what])
         self._soon()
 
